@@ -1,0 +1,318 @@
+"""Exact output sizes of convolution, transposed convolution and pooling.
+
+Pure Python, no torch: the formulas are those of the PyTorch documentation and
+the property tests compare every function with the real torch layer.  Every
+parameter is an int or a per-dimension tuple, for 1 to 3 spatial dimensions.
+Where torch would refuse a configuration, these functions refuse it too, with
+a :class:`~cnngen.errors.CnngenError` that says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from cnngen.errors import CnngenError
+
+IntOrSeq = int | Sequence[int]
+
+
+def expand(value: IntOrSeq, dims: int, name: str) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of ``dims`` ints (an int is repeated)."""
+    if isinstance(value, bool):
+        raise CnngenError(f"{name}: expected an integer, got {value!r}", name)
+    if isinstance(value, int):
+        return (value,) * dims
+    values = tuple(value)
+    if len(values) == 1:
+        return values * dims
+    if len(values) != dims:
+        raise CnngenError(
+            f"{name}: expected 1 or {dims} values (one per spatial dimension), "
+            f"got {len(values)}",
+            name,
+        )
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise CnngenError(f"{name}: expected integers, got {item!r}", name)
+    return values
+
+
+def _at_least(values: tuple[int, ...], low: int, name: str) -> None:
+    for value in values:
+        if value < low:
+            raise CnngenError(f"{name}: must be >= {low}, got {value}", name)
+
+
+def conv_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """Output length of one dimension of ``nn.ConvNd``.
+
+    ``floor((size + 2*padding - dilation*(kernel-1) - 1) / stride) + 1``
+    """
+    span = dilation * (kernel - 1) + 1
+    padded = size + 2 * padding
+    if padded < span:
+        raise CnngenError(
+            f"kernel: the dilated kernel spans {span} but the padded input is only "
+            f"{padded} (input {size} + 2*padding {padding}); use a smaller kernel "
+            f"or dilation, or more padding",
+            "kernel",
+        )
+    return (padded - span) // stride + 1
+
+
+def transposed_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: int = 0,
+    output_padding: int = 0,
+    dilation: int = 1,
+) -> int:
+    """Output length of one dimension of ``nn.ConvTransposeNd``.
+
+    ``(size-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1``
+    """
+    if output_padding >= stride and output_padding >= dilation:
+        raise CnngenError(
+            f"output_padding: must be smaller than stride ({stride}) or dilation "
+            f"({dilation}), got {output_padding}",
+            "output_padding",
+        )
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise CnngenError(
+            f"padding: {padding} leaves a transposed output of {out} for input {size}; "
+            f"at most {(padding * 2 + out - 1) // 2} padding keeps the output >= 1",
+            "padding",
+        )
+    return out
+
+
+def pool_size(
+    size: int,
+    kernel: int,
+    stride: int | None = None,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> int:
+    """Output length of one dimension of ``nn.MaxPoolNd`` / ``nn.AvgPoolNd``.
+
+    ``stride`` defaults to ``kernel`` as in torch.  With ``ceil_mode`` the last
+    window is kept only if it starts inside the input or its left padding, which
+    is the rule torch applies.
+    """
+    if stride is None:
+        stride = kernel
+    if padding * 2 > kernel:
+        raise CnngenError(
+            f"padding: pooling padding must be at most half the kernel "
+            f"({kernel // 2} for kernel {kernel}), got {padding}",
+            "padding",
+        )
+    span = dilation * (kernel - 1) + 1
+    numerator = size + 2 * padding - span
+    if numerator < 0:
+        raise CnngenError(
+            f"kernel: the pooling window spans {span} but the padded input is only "
+            f"{size + 2 * padding}; use a smaller kernel",
+            "kernel",
+        )
+    if ceil_mode:
+        out = -(-numerator // stride) + 1
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+    else:
+        out = numerator // stride + 1
+    return out
+
+
+def _per_dim(
+    function_name: str,
+    sizes: Sequence[int],
+    params: dict[str, IntOrSeq],
+) -> tuple[dict[str, tuple[int, ...]], int]:
+    dims = len(sizes)
+    if not 1 <= dims <= 3:
+        raise CnngenError(
+            f"input: {function_name} takes 1 to 3 spatial dimensions, got {dims}",
+            "input",
+        )
+    _at_least(tuple(sizes), 1, "input")
+    return {name: expand(value, dims, name) for name, value in params.items()}, dims
+
+
+def conv_output_shape(
+    sizes: Sequence[int],
+    kernel: IntOrSeq,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+) -> tuple[int, ...]:
+    """Spatial output shape of ``nn.ConvNd`` for input spatial ``sizes``."""
+    p, dims = _per_dim(
+        "convolution",
+        sizes,
+        {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation},
+    )
+    _at_least(p["kernel"], 1, "kernel")
+    _at_least(p["stride"], 1, "stride")
+    _at_least(p["padding"], 0, "padding")
+    _at_least(p["dilation"], 1, "dilation")
+    return tuple(
+        conv_size(sizes[i], p["kernel"][i], p["stride"][i], p["padding"][i], p["dilation"][i])
+        for i in range(dims)
+    )
+
+
+def transposed_output_shape(
+    sizes: Sequence[int],
+    kernel: IntOrSeq,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+) -> tuple[int, ...]:
+    """Spatial output shape of ``nn.ConvTransposeNd`` for input spatial ``sizes``."""
+    p, dims = _per_dim(
+        "transposed convolution",
+        sizes,
+        {
+            "kernel": kernel,
+            "stride": stride,
+            "padding": padding,
+            "output_padding": output_padding,
+            "dilation": dilation,
+        },
+    )
+    _at_least(p["kernel"], 1, "kernel")
+    _at_least(p["stride"], 1, "stride")
+    _at_least(p["padding"], 0, "padding")
+    _at_least(p["output_padding"], 0, "output_padding")
+    _at_least(p["dilation"], 1, "dilation")
+    return tuple(
+        transposed_size(
+            sizes[i],
+            p["kernel"][i],
+            p["stride"][i],
+            p["padding"][i],
+            p["output_padding"][i],
+            p["dilation"][i],
+        )
+        for i in range(dims)
+    )
+
+
+def pool_output_shape(
+    sizes: Sequence[int],
+    kernel: IntOrSeq,
+    stride: IntOrSeq | None = None,
+    padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    ceil_mode: bool = False,
+    kind: str = "max",
+) -> tuple[int, ...]:
+    """Spatial output shape of ``nn.MaxPoolNd`` (``kind="max"``) or ``nn.AvgPoolNd``.
+
+    torch's average pooling has no dilation; asking for one is refused.
+    """
+    if kind not in ("max", "avg"):
+        raise CnngenError(f"kind: expected 'max' or 'avg', got {kind!r}", "kind")
+    p, dims = _per_dim(
+        "pooling",
+        sizes,
+        {
+            "kernel": kernel,
+            "stride": kernel if stride is None else stride,
+            "padding": padding,
+            "dilation": dilation,
+        },
+    )
+    _at_least(p["kernel"], 1, "kernel")
+    _at_least(p["stride"], 1, "stride")
+    _at_least(p["padding"], 0, "padding")
+    _at_least(p["dilation"], 1, "dilation")
+    if kind == "avg" and any(d != 1 for d in p["dilation"]):
+        raise CnngenError(
+            "dilation: average pooling has no dilation in torch; use 1 or max pooling",
+            "dilation",
+        )
+    return tuple(
+        pool_size(
+            sizes[i],
+            p["kernel"][i],
+            p["stride"][i],
+            p["padding"][i],
+            p["dilation"][i],
+            ceil_mode,
+        )
+        for i in range(dims)
+    )
+
+
+def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's ``padding="same"``: (before, after) so that out = ceil(size/stride).
+
+    The total is split with the smaller half first, as TensorFlow does; an odd
+    total therefore needs an explicit pad layer in PyTorch.
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass(frozen=True)
+class Field:
+    """Receptive field and jump (effective stride) of one dimension, in input pixels.
+
+    ``jump`` is a Fraction because a transposed convolution divides it.
+    """
+
+    size: Fraction
+    jump: Fraction
+
+    def through_conv(self, kernel: int, stride: int, dilation: int = 1) -> Field:
+        """The field after a convolution or pooling window."""
+        span = dilation * (kernel - 1) + 1
+        return Field(self.size + (span - 1) * self.jump, self.jump * stride)
+
+    def through_transposed(self, kernel: int, stride: int, dilation: int = 1) -> Field:
+        """The field after a transposed convolution.
+
+        Each output position sees at most ceil(span / stride) input positions,
+        so the growth is bounded by that; the jump shrinks by the stride.
+        """
+        span = dilation * (kernel - 1) + 1
+        taps = math.ceil(span / stride)
+        return Field(self.size + (taps - 1) * self.jump, self.jump / stride)
+
+
+def receptive_field(
+    layers: Sequence[tuple[str, IntOrSeq, IntOrSeq, IntOrSeq]], dims: int
+) -> tuple[tuple[int, ...], tuple[Fraction, ...]]:
+    """Receptive field and jump after a stack of layers.
+
+    ``layers`` holds ``(kind, kernel, stride, dilation)`` with kind ``"conv"``,
+    ``"pool"`` or ``"transposed"``.  Returns the per-dimension receptive field
+    (rounded up to whole pixels) and the per-dimension jump.
+    """
+    fields = [Field(Fraction(1), Fraction(1)) for _ in range(dims)]
+    for kind, kernel, stride, dilation in layers:
+        k = expand(kernel, dims, "kernel")
+        s = expand(stride, dims, "stride")
+        d = expand(dilation, dims, "dilation")
+        if kind in ("conv", "pool"):
+            fields = [f.through_conv(k[i], s[i], d[i]) for i, f in enumerate(fields)]
+        elif kind == "transposed":
+            fields = [f.through_transposed(k[i], s[i], d[i]) for i, f in enumerate(fields)]
+        else:
+            raise CnngenError(f"kind: unknown layer kind {kind!r}", "kind")
+    return (
+        tuple(math.ceil(f.size) for f in fields),
+        tuple(f.jump for f in fields),
+    )

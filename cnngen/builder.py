@@ -1,0 +1,291 @@
+"""Build plan ops with their exact shapes, parameter counts and MACs.
+
+The solver decides *what* each layer is (kernel, stride, padding ...); this
+module turns a decision into an :class:`~cnngen.plan.Op`, computing the output
+shape with :mod:`cnngen.arithmetic`, the parameter count and the
+multiply-accumulates the way torch's own counters do, and the receptive field.
+Constructor arguments equal to torch's defaults are left out so the generated
+code reads like code a person wrote.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+from cnngen import arithmetic
+from cnngen.arithmetic import Field
+from cnngen.plan import Arg, Op, Shape, Stage
+
+ACTIVATIONS: dict[str, tuple[str, tuple[Arg, ...]]] = {
+    "relu": ("nn.ReLU", ()),
+    "leaky_relu": ("nn.LeakyReLU", (("negative_slope", 0.01),)),
+    "elu": ("nn.ELU", ()),
+    "gelu": ("nn.GELU", ()),
+    "silu": ("nn.SiLU", ()),
+    "tanh": ("nn.Tanh", ()),
+    "sigmoid": ("nn.Sigmoid", ()),
+}
+
+NORMS = ("batchnorm", "instancenorm", "groupnorm", "dropout", "none")
+
+
+def compact(values: Sequence[int]) -> int | tuple[int, ...]:
+    """An int when every dimension agrees, else the tuple (as a person writes it)."""
+    values = tuple(values)
+    return values[0] if len(set(values)) == 1 else values
+
+
+def group_count(channels: int) -> int:
+    """GroupNorm groups: the largest of 32, 16, 8, 4, 2, 1 that divides ``channels``."""
+    for groups in (32, 16, 8, 4, 2):
+        if channels % groups == 0 and channels >= groups:
+            return groups
+    return 1
+
+
+class StageBuilder:
+    """Appends ops to one stage, tracking the running shape and receptive field."""
+
+    def __init__(self, in_shape: Shape, fields: Sequence[Field]) -> None:
+        self.in_shape = tuple(in_shape)
+        self.shape: Shape = tuple(in_shape)
+        self.fields = tuple(fields)
+        self.ops: list[Op] = []
+
+    @property
+    def dims(self) -> int:
+        return len(self.shape) - 1
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+    @property
+    def spatial(self) -> Shape:
+        return self.shape[1:]
+
+    def _rf(self) -> Shape:
+        return tuple(math.ceil(f.size) for f in self.fields)
+
+    def _add(
+        self,
+        kind: str,
+        module: str,
+        args: Sequence[Arg],
+        out_shape: Shape,
+        params: int = 0,
+        macs: int = 0,
+    ) -> Op:
+        op = Op(
+            path=str(len(self.ops)),
+            kind=kind,
+            module=module,
+            args=tuple(args),
+            in_shape=self.shape,
+            out_shape=tuple(out_shape),
+            params=params,
+            macs=macs,
+            receptive_field=self._rf(),
+        )
+        self.ops.append(op)
+        self.shape = tuple(out_shape)
+        return op
+
+    # ----------------------------------------------------------- convolutions
+    def conv(
+        self,
+        out_channels: int,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        dilation: Sequence[int] | None = None,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> Op:
+        dilation = dilation or (1,) * self.dims
+        spatial = arithmetic.conv_output_shape(self.spatial, kernel, stride, padding, dilation)
+        in_channels = self.channels
+        args: list[Arg] = [(None, in_channels), (None, out_channels)]
+        args.append(("kernel_size", compact(kernel)))
+        if any(s != 1 for s in stride):
+            args.append(("stride", compact(stride)))
+        if any(p != 0 for p in padding):
+            args.append(("padding", compact(padding)))
+        if any(d != 1 for d in dilation):
+            args.append(("dilation", compact(dilation)))
+        if groups != 1:
+            args.append(("groups", groups))
+        if not bias:
+            args.append(("bias", False))
+        taps = math.prod(kernel) * (in_channels // groups)
+        params = out_channels * taps + (out_channels if bias else 0)
+        macs = math.prod(spatial) * out_channels * taps
+        self.fields = tuple(
+            f.through_conv(kernel[i], stride[i], dilation[i]) for i, f in enumerate(self.fields)
+        )
+        return self._add("conv", f"nn.Conv{self.dims}d", args, (out_channels, *spatial), params, macs)
+
+    def conv_transpose(
+        self,
+        out_channels: int,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        output_padding: Sequence[int],
+        dilation: Sequence[int] | None = None,
+        bias: bool = True,
+    ) -> Op:
+        dilation = dilation or (1,) * self.dims
+        spatial = arithmetic.transposed_output_shape(
+            self.spatial, kernel, stride, padding, output_padding, dilation
+        )
+        in_channels = self.channels
+        args: list[Arg] = [(None, in_channels), (None, out_channels)]
+        args.append(("kernel_size", compact(kernel)))
+        if any(s != 1 for s in stride):
+            args.append(("stride", compact(stride)))
+        if any(p != 0 for p in padding):
+            args.append(("padding", compact(padding)))
+        if any(p != 0 for p in output_padding):
+            args.append(("output_padding", compact(output_padding)))
+        if any(d != 1 for d in dilation):
+            args.append(("dilation", compact(dilation)))
+        if not bias:
+            args.append(("bias", False))
+        taps = math.prod(kernel) * in_channels
+        params = out_channels * taps + (out_channels if bias else 0)
+        # Every input position scatters into kernel taps of every output channel.
+        macs = math.prod(self.spatial) * out_channels * taps
+        self.fields = tuple(
+            f.through_transposed(kernel[i], stride[i], dilation[i])
+            for i, f in enumerate(self.fields)
+        )
+        return self._add(
+            "conv_transpose",
+            f"nn.ConvTranspose{self.dims}d",
+            args,
+            (out_channels, *spatial),
+            params,
+            macs,
+        )
+
+    def pad(self, before: Sequence[int], after: Sequence[int]) -> Op:
+        """Explicit zero padding (torch lists the last dimension first)."""
+        torch_order: list[int] = []
+        for i in reversed(range(self.dims)):
+            torch_order += [before[i], after[i]]
+        spatial = tuple(self.spatial[i] + before[i] + after[i] for i in range(self.dims))
+        return self._add(
+            "pad",
+            f"nn.ConstantPad{self.dims}d",
+            [(None, tuple(torch_order)), (None, 0.0)],
+            (self.channels, *spatial),
+        )
+
+    def pool(
+        self,
+        kind: str,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int] | None = None,
+        ceil_mode: bool = False,
+    ) -> Op:
+        padding = padding or (0,) * self.dims
+        spatial = arithmetic.pool_output_shape(
+            self.spatial, kernel, stride, padding, ceil_mode=ceil_mode, kind=kind
+        )
+        args: list[Arg] = [("kernel_size", compact(kernel))]
+        if tuple(stride) != tuple(kernel):
+            args.append(("stride", compact(stride)))
+        if any(p != 0 for p in padding):
+            args.append(("padding", compact(padding)))
+        if ceil_mode:
+            args.append(("ceil_mode", True))
+        self.fields = tuple(f.through_conv(kernel[i], stride[i]) for i, f in enumerate(self.fields))
+        module = f"nn.{'Max' if kind == 'max' else 'Avg'}Pool{self.dims}d"
+        return self._add(f"{kind}pool", module, args, (self.channels, *spatial))
+
+    def global_avg_pool(self) -> None:
+        """Average over the whole feature map with an exact kernel, then flatten."""
+        spatial = self.spatial
+        self.pool("avg", spatial, spatial)
+        self.flatten()
+
+    # ------------------------------------------------------------ pointwise
+    def norm(self, norm: str, dropout: float = 0.0) -> Op | None:
+        channels = self.channels
+        if norm == "batchnorm":
+            return self._add(
+                "batchnorm", f"nn.BatchNorm{self.dims}d", [(None, channels)], self.shape, 2 * channels
+            )
+        if norm == "instancenorm":
+            return self._add(
+                "instancenorm", f"nn.InstanceNorm{self.dims}d", [(None, channels)], self.shape
+            )
+        if norm == "groupnorm":
+            return self._add(
+                "groupnorm",
+                "nn.GroupNorm",
+                [(None, group_count(channels)), (None, channels)],
+                self.shape,
+                2 * channels,
+            )
+        if norm == "dropout":
+            return self.dropout(dropout)
+        return None
+
+    def dropout(self, probability: float) -> Op:
+        module = f"nn.Dropout{self.dims}d" if len(self.shape) > 1 else "nn.Dropout"
+        return self._add("dropout", module, [("p", probability)], self.shape)
+
+    def activation(self, name: str) -> Op:
+        module, args = ACTIVATIONS[name]
+        return self._add("activation", module, args, self.shape)
+
+    def squeeze_excite(self, reduced: int) -> Op:
+        channels = self.channels
+        params = 2 * channels * reduced + reduced + channels
+        macs = 2 * channels * reduced
+        return self._add(
+            "squeeze_excite",
+            "SqueezeExcite",
+            [(None, channels), (None, reduced)],
+            self.shape,
+            params,
+            macs,
+        )
+
+    def flatten(self) -> Op:
+        return self._add("flatten", "nn.Flatten", [], (math.prod(self.shape),))
+
+    def unflatten(self, shape: Shape) -> Op:
+        return self._add("unflatten", "nn.Unflatten", [(None, 1), (None, tuple(shape))], shape)
+
+    def linear(self, out_features: int, bias: bool = True) -> Op:
+        (in_features,) = self.shape
+        args: list[Arg] = [(None, in_features), (None, out_features)]
+        if not bias:
+            args.append(("bias", False))
+        params = in_features * out_features + (out_features if bias else 0)
+        return self._add("linear", "nn.Linear", args, (out_features,), params, in_features * out_features)
+
+    def rotation_stack(self) -> Op:
+        """Stack the four quarter-turn rotations along the batch (batch grows 4x)."""
+        return self._add("rotation_stack", "RotationStack", [], self.shape)
+
+    def rotation_mean(self) -> Op:
+        """Average the four rotations' features back into one per sample."""
+        return self._add("rotation_mean", "RotationMean", [], self.shape)
+
+    def identity_fields(self) -> tuple[Field, ...]:
+        return self.fields
+
+    def build(self, name: str, role: str) -> Stage:
+        return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
+
+
+def fresh_fields(dims: int) -> tuple[Field, ...]:
+    """The receptive field of a single input pixel."""
+    return tuple(Field(Fraction(1), Fraction(1)) for _ in range(dims))

@@ -1,0 +1,25 @@
+"""The one error type cnngen raises for requests it cannot honour.
+
+Every stage (spec validation, arithmetic, solver, rendering of user input)
+raises :class:`CnngenError`; the CLI turns it into a single ``Error: ...``
+line on stderr and exit status 2.  Keeping one type means callers never have
+to guess which exception means "the user asked for something impossible".
+"""
+
+from __future__ import annotations
+
+
+class CnngenError(ValueError):
+    """A request cnngen cannot honour, with a message written for the user.
+
+    ``param`` names the option at fault (for example ``--layers``) so that
+    tools can point at it; the message itself already names it too.
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class TemplateBug(RuntimeError):
+    """Rendered code that Black cannot parse: a bug in cnngen, not in the input."""

@@ -1,0 +1,207 @@
+"""Jinja2 rendering, Black formatting and atomic writes.
+
+One Jinja environment serves every output kind.  Templates only loop over
+plain data and print it; the filters here turn values into Python source
+text (``pyrepr``, ``call``) so that no template does arithmetic or string
+surgery.  Black runs in-process with one pinned mode, so output is
+byte-for-byte deterministic for a given cnngen and Black version.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from cnngen import __version__
+from cnngen.errors import CnngenError, TemplateBug
+from cnngen.plan import Op, Plan, Shape, Stage
+
+
+def templates_dir() -> Path:
+    """The templates folder: inside the installed package, or the checkout's top level."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError(f"cnngen templates not found next to {here}")
+
+
+# ------------------------------------------------------------------ filters
+def pyrepr(value: Any) -> str:
+    """A Python literal for ints, floats, bools, strings, None and tuples of them."""
+    if isinstance(value, tuple):
+        if len(value) == 1:
+            return f"({pyrepr(value[0])},)"
+        return "(" + ", ".join(pyrepr(item) for item in value) + ")"
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return repr(value)
+    raise TypeError(f"no Python literal for {value!r}")
+
+
+def call(op: Op) -> str:
+    """The constructor call of an op, e.g. ``nn.Conv2d(3, 32, kernel_size=3)``."""
+    args = [pyrepr(value) if key is None else f"{key}={pyrepr(value)}" for key, value in op.args]
+    return f"{op.module}({', '.join(args)})"
+
+
+def batch_shape(shape: Shape) -> str:
+    """``(64, 50, 50)`` as ``(B, 64, 50, 50)``."""
+    return "(" + ", ".join(["B", *(str(size) for size in shape)]) + ")"
+
+
+def plain_shape(shape: Shape) -> str:
+    return "x".join(str(size) for size in shape)
+
+
+def thousands(number: int) -> str:
+    return f"{number:,}"
+
+
+def changes_shape(op: Op) -> bool:
+    return op.in_shape != op.out_shape
+
+
+def op_summary(op: Op) -> str:
+    """A short label such as ``Conv 3x3/2`` for the plan table."""
+    name = op.module.removeprefix("nn.")
+    kernel = op.arg("kernel_size")
+    if kernel is None:
+        return name
+    kernel = kernel if isinstance(kernel, tuple) else (kernel,)
+    label = f"{name} {'x'.join(str(k) for k in kernel)}"
+    stride = op.arg("stride")
+    if stride is not None:
+        stride = stride if isinstance(stride, tuple) else (stride,)
+        label += "/" + "x".join(str(s) for s in stride)
+    return label
+
+
+def stage_summary(stage: Stage) -> str:
+    labels = [op_summary(op) for _, op in stage.all_ops()]
+    text = ", ".join(labels)
+    if stage.kind == "residual":
+        text = "Residual: " + text
+    return text
+
+
+def plan_table(plan: Plan) -> list[str]:
+    """The plan as aligned text rows: stage, output shape, parameters, ops."""
+    rows = [("stage", "output", "params", "layers")]
+    for stage in plan.stages:
+        rows.append((stage.name, plain_shape(stage.out_shape), thousands(stage.params), stage_summary(stage)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(3)]
+        lines.append("  ".join([*cells, row[3]]).rstrip())
+    return lines
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "pyrepr": pyrepr,
+    "call": call,
+    "bshape": batch_shape,
+    "shape": plain_shape,
+    "thousands": thousands,
+    "changes_shape": changes_shape,
+    "stage_summary": stage_summary,
+}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def black_mode() -> Any:
+    import black
+
+    return black.Mode(
+        target_versions={black.TargetVersion.PY310},
+        line_length=88,
+        string_normalization=True,
+        magic_trailing_comma=True,
+    )
+
+
+def format_python(source: str, template: str = "<string>") -> str:
+    """Black-format rendered Python; a parse failure is a template bug, never written."""
+    import black
+
+    try:
+        return black.format_str(source, mode=black_mode())
+    except black.InvalidInput as error:
+        raise TemplateBug(
+            f"template {template} rendered Python that Black cannot parse ({error}); "
+            f"this is a cnngen bug, please report it with the command you ran"
+        ) from None
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one template with the common context (version) added."""
+    template = environment().get_template(name)
+    return template.render(version=__version__, **context)
+
+
+def render_python(name: str, **context: Any) -> str:
+    """Render a Python template and format it with Black."""
+    return format_python(render_template(name, **context), name)
+
+
+def render_model(plan: Plan, command: str) -> str:
+    """The complete, formatted source of a model file."""
+    return render_python(
+        "model.py.jinja",
+        plan=plan,
+        command=command,
+        table=plan_table(plan),
+        layer_shapes=plan.layer_shapes(),
+    )
+
+
+# ------------------------------------------------------------------ writing
+def write_atomic(path: Path, text: str, force: bool = False) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename.
+
+    An existing file is kept unless ``force``; a half-written file is never
+    left behind, even if the process dies mid-write.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise CnngenError(
+            f"--output: {path} exists; pass --force to overwrite it", "--output"
+        )
+    if path.is_dir():
+        raise CnngenError(f"--output: {path} is a directory; give a file name", "--output")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise CnngenError(
+            f"--output: folder {parent} does not exist; create it first", "--output"
+        )
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

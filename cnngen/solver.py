@@ -1,0 +1,736 @@
+"""The shape solver: a validated spec in, an exact plan out.
+
+For every layer and every spatial dimension the solver picks kernel, stride,
+padding (and pad layers, pooling, output_padding for decoders) so that every
+size is an exact integer and the decoder of a forecaster lands on its
+encoder's sizes without any resize.  Choices are the ones an expert would
+write: the user's kernel (3 by default), same-style padding, stride 2 for
+downsampling spread evenly over the layers, and ``output_padding`` only where
+the arithmetic needs it.
+
+Planning never imports torch and stays cheap: a 3840x2160 input with 50 layers
+plans in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cnngen import arithmetic
+from cnngen.builder import StageBuilder, fresh_fields
+from cnngen.channels import channel_schedule
+from cnngen.errors import CnngenError
+from cnngen.plan import Plan, Shape, Stage
+from cnngen.spec import ModelSpec, format_value
+
+NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
+DOWNSAMPLE_FACTOR = 2
+
+
+# --------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class DimConv:
+    """One convolution along one dimension: explicit pad, then conv."""
+
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+    pre: tuple[int, int]
+    size_in: int
+    size_out: int
+
+
+@dataclass(frozen=True)
+class DimLayer:
+    """One encoder layer along one dimension: its convolutions, then a pool."""
+
+    convs: tuple[DimConv, ...]
+    pool: int
+    size_in: int
+    size_out: int
+
+
+@dataclass(frozen=True)
+class LayerIntent:
+    """What the solver wants from one layer in one dimension."""
+
+    stride: int
+    pool: int
+    reduction: int = 0
+
+
+def spread(count: int, layers: int) -> set[int]:
+    """``count`` layer indices spread evenly over ``layers`` layers."""
+    if count <= 0:
+        return set()
+    return {math.floor((j + 0.5) * layers / count) for j in range(count)}
+
+
+def _padding(mode: str, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, tuple[int, int]]:
+    """(symmetric conv padding, explicit (before, after) pad) for a padding mode."""
+    if mode == "valid":
+        return 0, (0, 0)
+    if mode == "same":
+        before, after = arithmetic.same_padding(size, kernel, stride, dilation)
+        if before == after:
+            return before, (0, 0)
+        return 0, (before, after)
+    return dilation * (kernel - 1) // 2, (0, 0)
+
+
+def simulate_dim(
+    size: int,
+    intents: Sequence[LayerIntent],
+    kernel: int,
+    dilation: int,
+    padding_mode: str,
+    sub_blocks: int,
+) -> list[DimLayer] | int:
+    """Run the layers along one dimension.
+
+    Returns the realized layers, or the index of the first layer that cannot
+    run (its window no longer fits the feature map).
+    """
+    realized: list[DimLayer] = []
+    for index, intent in enumerate(intents):
+        layer_in = size
+        convs = []
+        for block in range(sub_blocks):
+            stride = intent.stride if block == 0 else 1
+            padding, pre = _padding(padding_mode, size, kernel, stride, dilation)
+            if block == 0 and intent.reduction:
+                padding -= intent.reduction
+            padded = size + pre[0] + pre[1]
+            if padded + 2 * padding < dilation * (kernel - 1) + 1:
+                return index
+            out = arithmetic.conv_size(padded, kernel, stride, padding, dilation)
+            convs.append(DimConv(kernel, stride, padding, dilation, pre, size, out))
+            size = out
+        if intent.pool > 1:
+            if size < intent.pool:
+                return index
+            size = arithmetic.pool_size(size, intent.pool, intent.pool, 0, ceil_mode=True)
+        realized.append(DimLayer(tuple(convs), intent.pool, layer_in, size))
+    return realized
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Per-dimension plans of every encoder layer, from the spec."""
+
+    dims: tuple[tuple[DimLayer, ...], ...]
+
+    @property
+    def layers(self) -> int:
+        return len(self.dims[0])
+
+    def sizes_after(self, index: int) -> Shape:
+        return tuple(dim[index].size_out for dim in self.dims)
+
+
+def _intents(spec: ModelSpec, dim: int, downsampling: set[int]) -> list[LayerIntent]:
+    pinned = spec.stride[dim] if spec.stride is not None else None
+    intents = []
+    for index in range(spec.layers):
+        if pinned is not None:
+            intents.append(LayerIntent(pinned, 1))
+        elif index in downsampling and spec.downsample == "stride":
+            intents.append(LayerIntent(DOWNSAMPLE_FACTOR, 1))
+        elif index in downsampling and spec.downsample == "pool":
+            intents.append(LayerIntent(1, DOWNSAMPLE_FACTOR))
+        else:
+            intents.append(LayerIntent(1, 1))
+    return intents
+
+
+def _simulate(spec: ModelSpec, dim: int, intents: Sequence[LayerIntent]) -> list[DimLayer] | int:
+    return simulate_dim(
+        spec.input_size[dim],
+        intents,
+        spec.kernel[dim],
+        spec.dilation[dim],
+        spec.padding,
+        spec.sub_blocks or 1,
+    )
+
+
+def _max_downsampling(spec: ModelSpec, dim: int) -> int:
+    """Upper bound on useful downsampling layers for one dimension."""
+    if spec.stride is not None or spec.downsample == "none":
+        return 0
+    return min(spec.layers, max(spec.input_size[dim], 1).bit_length())
+
+
+def _first_failure(spec: ModelSpec, dim: int, realized: list[DimLayer] | int, floor: int) -> int | None:
+    if isinstance(realized, int):
+        return realized
+    for index, layer in enumerate(realized):
+        if layer.size_out < floor:
+            return index
+    return None
+
+
+def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
+    how = []
+    if spec.stride is not None:
+        how.append(f"stride {format_value(spec.stride)}")
+    if spec.padding != "auto":
+        how.append(f"{spec.padding} padding")
+    how.append(f"kernel {format_value(spec.kernel)}")
+    if spec.sub_blocks and spec.sub_blocks > 1:
+        how.append(f"{spec.sub_blocks} convolutions per layer")
+    floor = spec.min_size or spec.target_size
+    if fits >= 1:
+        fix = f"use --layers {fits} or fewer"
+    else:
+        fix = "use a smaller --kernel or --padding auto"
+    return CnngenError(
+        f"--layers: {spec.layers} layers shrink a {format_value(spec.input_size)} input "
+        f"below {'--min-size' if spec.min_size else '--target-size'} {format_value(floor)} "
+        f"(with {', '.join(how)}); at most {fits} layers fit, so {fix}",
+        "--layers",
+    )
+
+
+def _plan_dim_min(spec: ModelSpec, dim: int) -> list[DimLayer]:
+    floor = spec.min_size[dim]
+    for count in range(_max_downsampling(spec, dim), -1, -1):
+        realized = _simulate(spec, dim, _intents(spec, dim, spread(count, spec.layers)))
+        if _first_failure(spec, dim, realized, floor) is None:
+            assert not isinstance(realized, int)
+            return realized
+    realized = _simulate(spec, dim, _intents(spec, dim, set()))
+    raise _too_many_layers(spec, _first_failure(spec, dim, realized, floor) or 0)
+
+
+def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
+    target = spec.target_size[dim]
+    reachable: set[int] = set()
+    for count in range(_max_downsampling(spec, dim), -1, -1):
+        intents = _intents(spec, dim, spread(count, spec.layers))
+        realized = _simulate(spec, dim, intents)
+        if isinstance(realized, int):
+            continue
+        reachable.add(realized[-1].size_out)
+        if realized[-1].size_out < target:
+            continue
+        # Shrink the tail by giving up padding, latest layers first, until exact.
+        while realized[-1].size_out > target and spec.padding == "auto":
+            for index in reversed(range(len(intents))):
+                budget = realized[index].convs[0].padding
+                if budget == 0:
+                    continue
+                trial = list(intents)
+                trial[index] = LayerIntent(
+                    intents[index].stride, intents[index].pool, intents[index].reduction + 1
+                )
+                attempt = _simulate(spec, dim, trial)
+                if not isinstance(attempt, int) and attempt[-1].size_out >= target:
+                    intents, realized = trial, attempt
+                    break
+            else:
+                break
+        reachable.add(realized[-1].size_out)
+        if realized[-1].size_out == target:
+            return realized
+    near = sorted(reachable, key=lambda size: (abs(size - target), size))[:4]
+    raise CnngenError(
+        f"--target-size: {spec.input_size[dim]} cannot reach exactly {target} in "
+        f"{spec.layers} layers along dimension {dim + 1}; reachable sizes near it: "
+        f"{', '.join(str(size) for size in sorted(near))} (or change --layers)",
+        "--target-size",
+    )
+
+
+def plan_geometry(spec: ModelSpec) -> Geometry:
+    """Per-dimension layer plans for the encoder trunk of ``spec``."""
+    planner = _plan_dim_target if spec.target_size is not None else _plan_dim_min
+    return Geometry(tuple(tuple(planner(spec, dim)) for dim in range(spec.dims)))
+
+
+# ------------------------------------------------------------- channels
+def _shrinks(spec: ModelSpec, geometry: Geometry) -> list[float]:
+    result = []
+    for index in range(geometry.layers):
+        sizes = geometry.sizes_after(index)
+        ratios = [spec.input_size[d] / sizes[d] for d in range(spec.dims)]
+        result.append(math.prod(ratios) ** (1 / spec.dims))
+    return result
+
+
+def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], list[str]]:
+    channels, clamped = channel_schedule(
+        spec.channel_rule,
+        spec.layers,
+        spec.start_channels,
+        spec.ratio,
+        spec.min_channels,
+        spec.max_channels,
+        _shrinks(spec, geometry),
+    )
+    notes = []
+    if clamped:
+        layers = _ranges([i + 1 for i in clamped])
+        notes.append(
+            f"channels clamped to {spec.min_channels}..{spec.max_channels} on layer(s) {layers}"
+        )
+    return channels, notes
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``"1-3, 5"``."""
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------- blocks
+def _dim_conv(geometry: Geometry, index: int, block: int) -> list[DimConv]:
+    return [dim[index].convs[block] for dim in geometry.dims]
+
+
+def _add_conv(
+    builder: StageBuilder,
+    convs: Sequence[DimConv],
+    out_channels: int,
+    bias: bool,
+    depthwise: bool,
+    norm: str,
+    activation: str,
+    dropout: float,
+) -> None:
+    """One planned convolution (explicit pad first when uneven).
+
+    With ``depthwise``, a k x k convolution becomes a per-channel k x k
+    convolution, norm and activation, then a 1x1 convolution across channels.
+    """
+    if any(c.pre != (0, 0) for c in convs):
+        builder.pad([c.pre[0] for c in convs], [c.pre[1] for c in convs])
+    kernel = [c.kernel for c in convs]
+    stride = [c.stride for c in convs]
+    padding = [c.padding for c in convs]
+    dilation = [c.dilation for c in convs]
+    if depthwise and any(k > 1 for k in kernel):
+        channels = builder.channels
+        builder.conv(channels, kernel, stride, padding, dilation, groups=channels, bias=bias)
+        _norm_act(builder, norm, activation, dropout)
+        ones = [1] * len(kernel)
+        builder.conv(out_channels, ones, ones, [0] * len(kernel), bias=bias)
+    else:
+        builder.conv(out_channels, kernel, stride, padding, dilation, bias=bias)
+
+
+def _norm_act(builder: StageBuilder, norm: str, activation: str | None, dropout: float) -> None:
+    builder.norm(norm, dropout)
+    if activation is not None and activation != "none":
+        builder.activation(activation)
+    if dropout > 0 and norm != "dropout":
+        builder.dropout(dropout)
+
+
+def _pool(builder: StageBuilder, geometry: Geometry, index: int, kind: str) -> None:
+    pools = [dim[index].pool for dim in geometry.dims]
+    if any(p > 1 for p in pools):
+        builder.pool(kind, pools, pools, ceil_mode=True)
+
+
+def _conv_block(
+    spec: ModelSpec,
+    builder: StageBuilder,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+) -> None:
+    """A plain encoder layer: (conv, norm, act) x sub-blocks, SE, pool."""
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    for block in range(spec.sub_blocks or 1):
+        _add_conv(
+            builder,
+            _dim_conv(geometry, index, block),
+            out_channels,
+            bias,
+            spec.depthwise,
+            spec.norm,
+            spec.activation,
+            0.0,
+        )
+        _norm_act(builder, spec.norm, spec.activation, spec.dropout)
+    if spec.se:
+        builder.squeeze_excite(_se_width(out_channels))
+    _pool(builder, geometry, index, spec.pool)
+
+
+def _se_width(channels: int) -> int:
+    return max(channels // 16, min(channels, 4))
+
+
+def _residual_stage(
+    spec: ModelSpec,
+    name: str,
+    in_shape: Shape,
+    fields: tuple,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+) -> tuple[Stage, tuple]:
+    """A basic or bottleneck residual block with a projection where shapes change."""
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    main = StageBuilder(in_shape, fields)
+    convs = _dim_conv(geometry, index, 0)
+    ones = [1] * spec.dims
+    zeros = [0] * spec.dims
+    if spec.block == "bottleneck":
+        width = max(out_channels // 4, 1)
+        main.conv(width, ones, ones, zeros, bias=bias)
+        _norm_act(main, spec.norm, spec.activation, 0.0)
+        _add_conv(main, convs, width, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _norm_act(main, spec.norm, spec.activation, spec.dropout)
+        main.conv(out_channels, ones, ones, zeros, bias=bias)
+        main.norm(spec.norm, spec.dropout)
+    else:
+        _add_conv(main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _norm_act(main, spec.norm, spec.activation, spec.dropout)
+        same = [
+            DimConv(c.kernel, 1, c.dilation * (c.kernel - 1) // 2, c.dilation, (0, 0), c.size_out, c.size_out)
+            for c in convs
+        ]
+        _add_conv(main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        main.norm(spec.norm, spec.dropout)
+    if spec.se:
+        main.squeeze_excite(_se_width(out_channels))
+    stride = [c.stride for c in convs]
+    shortcut = StageBuilder(in_shape, fields)
+    if in_shape[0] != out_channels or any(s != 1 for s in stride):
+        shortcut.conv(out_channels, ones, stride, zeros, bias=bias)
+        shortcut.norm(spec.norm, spec.dropout)
+    if shortcut.shape != main.shape:
+        raise CnngenError(
+            f"--kernel: the residual main path gives {format_value(main.shape)} but the "
+            f"shortcut gives {format_value(shortcut.shape)}; use an odd --kernel or "
+            f"--padding same",
+            "--kernel",
+        )
+    post = StageBuilder(main.shape, main.fields)
+    post.activation(spec.activation)
+    post_ops = tuple(dataclasses.replace(op, path="activation") for op in post.ops)
+    stage = Stage(
+        name,
+        "residual",
+        "trunk",
+        tuple(main.ops),
+        in_shape,
+        main.shape,
+        shortcut=tuple(shortcut.ops),
+        post=post_ops,
+    )
+    return stage, main.fields
+
+
+# --------------------------------------------------------------- decoder
+def solve_transposed(size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int) -> tuple[int, int]:
+    """(padding, output_padding) so a transposed conv maps size_in to size_out exactly.
+
+    Prefers the encoder's padding and the smallest output_padding.  A solution
+    always exists when the forward layer mapped size_out to size_in.
+    """
+    limit = dilation * (kernel - 1) + stride
+    candidates = sorted(range(0, limit + 1), key=lambda p: (abs(p - prefer), p))
+    for padding in candidates:
+        for output_padding in range(max(stride, dilation)):
+            if output_padding >= stride and output_padding >= dilation:
+                continue
+            value = (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+            if value == size_out:
+                return padding, output_padding
+    raise AssertionError(
+        f"no transposed convolution maps {size_in} to {size_out} "
+        f"(kernel {kernel}, stride {stride}); this is a cnngen bug"
+    )
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A size-changing encoder op, per dimension, for the decoder to undo."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    prefer: tuple[int, ...]
+    size_in: tuple[int, ...]
+    size_out: tuple[int, ...]
+    channels_in: int
+    channels_out: int
+
+
+def _layer_transforms(geometry: Geometry, index: int, channels_in: int, channels_out: int, sub_blocks: int) -> list[Transform]:
+    transforms = []
+    for block in range(sub_blocks):
+        convs = _dim_conv(geometry, index, block)
+        transforms.append(
+            Transform(
+                kernel=tuple(c.kernel for c in convs),
+                stride=tuple(c.stride for c in convs),
+                dilation=tuple(c.dilation for c in convs),
+                prefer=tuple(c.padding + (c.pre[0] + c.pre[1]) // 2 for c in convs),
+                size_in=tuple(c.size_in for c in convs),
+                size_out=tuple(c.size_out for c in convs),
+                channels_in=channels_in if block == 0 else channels_out,
+                channels_out=channels_out,
+            )
+        )
+    pools = [dim[index].pool for dim in geometry.dims]
+    if any(p > 1 for p in pools):
+        last = transforms[-1]
+        transforms.append(
+            Transform(
+                kernel=tuple(pools),
+                stride=tuple(pools),
+                dilation=(1,) * len(pools),
+                prefer=(0,) * len(pools),
+                size_in=last.size_out,
+                size_out=tuple(dim[index].size_out for dim in geometry.dims),
+                channels_in=channels_out,
+                channels_out=channels_out,
+            )
+        )
+    return transforms
+
+
+def _decoder_stages(
+    spec: ModelSpec,
+    geometry: Geometry,
+    channels: Sequence[int],
+    in_shape: Shape,
+    fields: tuple,
+) -> tuple[list[Stage], tuple]:
+    stages = []
+    shape = in_shape
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    ladder = [spec.in_channels, *channels]
+    for step, index in enumerate(reversed(range(geometry.layers))):
+        builder = StageBuilder(shape, fields)
+        transforms = _layer_transforms(
+            geometry, index, ladder[index], ladder[index + 1], spec.sub_blocks or 1
+        )
+        for position, transform in enumerate(reversed(transforms)):
+            last = step == geometry.layers - 1 and position == len(transforms) - 1
+            out_channels = spec.out_channels if last else transform.channels_in
+            solved = [
+                solve_transposed(
+                    transform.size_out[d],
+                    transform.size_in[d],
+                    transform.kernel[d],
+                    transform.stride[d],
+                    transform.dilation[d],
+                    transform.prefer[d],
+                )
+                for d in range(spec.dims)
+            ]
+            builder.conv_transpose(
+                out_channels,
+                transform.kernel,
+                transform.stride,
+                [p for p, _ in solved],
+                [o for _, o in solved],
+                transform.dilation,
+                bias=bias or last,
+            )
+            if last:
+                if spec.final_activation != "none":
+                    builder.activation(spec.final_activation)
+            else:
+                _norm_act(builder, spec.norm, spec.activation, spec.dropout)
+        stages.append(builder.build(f"dec{step + 1}", "decoder"))
+        shape, fields = builder.shape, builder.fields
+    return stages, fields
+
+
+# --------------------------------------------------------------- families
+def _encoder_stages(
+    spec: ModelSpec, geometry: Geometry, channels: Sequence[int], role: str, prefix: str
+) -> tuple[list[Stage], tuple, Shape]:
+    shape: Shape = (spec.in_channels, *spec.input_size)
+    fields = fresh_fields(spec.dims)
+    stages = []
+    for index in range(geometry.layers):
+        name = f"{prefix}{index + 1}"
+        if spec.block in ("residual", "bottleneck"):
+            stage, fields = _residual_stage(spec, name, shape, fields, geometry, index, channels[index])
+        else:
+            builder = StageBuilder(shape, fields)
+            _conv_block(spec, builder, geometry, index, channels[index])
+            stage, fields = builder.build(name, role), builder.fields
+        stages.append(stage)
+        shape = stage.out_shape
+    return stages, fields, shape
+
+
+def _receptive_field(stages: Sequence[Stage]) -> Shape:
+    """The receptive field of the last spatial op (before any flatten)."""
+    best: Shape = ()
+    for stage in stages:
+        for _, op in stage.all_ops():
+            if len(op.out_shape) > 1 and op.receptive_field:
+                best = op.receptive_field
+    return best
+
+
+def _coverage_note(spec: ModelSpec, field: Shape) -> list[str]:
+    if field and any(f < s for f, s in zip(field, spec.input_size)):
+        return [
+            f"receptive field {format_value(field)} does not cover the "
+            f"{format_value(spec.input_size)} input"
+        ]
+    return []
+
+
+def _plan(spec: ModelSpec, stages: Sequence[Stage], notes: Sequence[str], helpers: Sequence[str] = ()) -> Plan:
+    used = {op.module for stage in stages for _, op in stage.all_ops()}
+    if any(stage.kind == "residual" for stage in stages):
+        used.add("Residual")
+    helper_order = ("Residual", "SqueezeExcite", "RotationStack", "RotationMean")
+    field = _receptive_field(stages)
+    return Plan(
+        family=spec.family,
+        class_name=spec.class_name,
+        dims=spec.dims,
+        input_shape=(spec.in_channels, *spec.input_size),
+        output_shape=stages[-1].out_shape,
+        stages=tuple(stages),
+        receptive_field=field,
+        helpers=tuple(h for h in helper_order if h in used or h in helpers),
+        notes=tuple(notes) + tuple(_coverage_note(spec, field)),
+    )
+
+
+def _final_activation(spec: ModelSpec, stages: list[Stage]) -> None:
+    if spec.final_activation == "none":
+        return
+    last = stages[-1]
+    builder = StageBuilder(last.out_shape, fresh_fields(spec.dims))
+    builder.ops = list(last.ops)
+    builder.in_shape = last.in_shape
+    builder.activation(spec.final_activation)
+    stages[-1] = Stage(last.name, last.kind, last.role, tuple(builder.ops), last.in_shape, builder.shape, last.shortcut, last.post)
+
+
+def _solve_encoder(spec: ModelSpec) -> Plan:
+    geometry = plan_geometry(spec)
+    channels, notes = encoder_channels(spec, geometry)
+    stages, _, _ = _encoder_stages(spec, geometry, channels, "encoder", "enc")
+    _final_activation(spec, stages)
+    return _plan(spec, stages, notes)
+
+
+def _solve_forecaster(spec: ModelSpec) -> Plan:
+    geometry = plan_geometry(spec)
+    channels, notes = encoder_channels(spec, geometry)
+    stages, fields, shape = _encoder_stages(spec, geometry, channels, "encoder", "enc")
+    if spec.latent is not None:
+        builder = StageBuilder(shape, fields)
+        builder.flatten()
+        builder.linear(spec.latent)
+        builder.activation(spec.activation)
+        builder.linear(math.prod(shape))
+        builder.activation(spec.activation)
+        builder.unflatten(shape)
+        stages.append(builder.build("latent", "latent"))
+    decoder, _ = _decoder_stages(spec, geometry, channels, shape, fields)
+    stages += decoder
+    return _plan(spec, stages, notes)
+
+
+def _head(spec: ModelSpec, builder: StageBuilder, classes: int) -> None:
+    for width in spec.hidden:
+        builder.linear(width)
+        builder.activation(spec.activation)
+    if spec.dropout > 0:
+        builder.dropout(spec.dropout)
+    builder.linear(classes)
+    if spec.final_activation != "none":
+        builder.activation(spec.final_activation)
+
+
+def _solve_classifier(spec: ModelSpec) -> Plan:
+    if spec.preset == "lenet5":
+        return _solve_lenet5(spec)
+    geometry = plan_geometry(spec)
+    channels, notes = encoder_channels(spec, geometry)
+    stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "stage")
+    builder = StageBuilder(shape, fields)
+    if spec.head == "gap":
+        builder.global_avg_pool()
+    else:
+        builder.flatten()
+    _head(spec, builder, spec.classes)
+    stages.append(builder.build("head", "head"))
+    return _plan(spec, stages, notes)
+
+
+def _solve_equivariant(spec: ModelSpec) -> Plan:
+    geometry = plan_geometry(spec)
+    channels, notes = encoder_channels(spec, geometry)
+    stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "stage")
+    rotate = StageBuilder((spec.in_channels, *spec.input_size), fresh_fields(spec.dims))
+    rotate.rotation_stack()
+    builder = StageBuilder(shape, fields)
+    builder.global_avg_pool()
+    builder.rotation_mean()
+    _head(spec, builder, spec.classes)
+    stages = [rotate.build("rotate", "rotate"), *stages, builder.build("head", "head")]
+    notes = [*notes, "logits are invariant to rotating the input by any multiple of 90 degrees"]
+    return _plan(spec, stages, notes)
+
+
+def _solve_lenet5(spec: ModelSpec) -> Plan:
+    """LeNet-5 as in the course notebook: conv 5x5 pad 2, tanh, avg pool, 120-84-10."""
+    shape: Shape = (spec.in_channels, *spec.input_size)
+    fields = fresh_fields(2)
+    stages = []
+    act = spec.activation
+    for index, (out_channels, padding) in enumerate(((6, 2), (16, 0))):
+        builder = StageBuilder(shape, fields)
+        try:
+            builder.conv(out_channels, (5, 5), (1, 1), (padding, padding))
+            builder.activation(act)
+            builder.pool(spec.pool, (2, 2), (2, 2))
+        except CnngenError as error:
+            raise CnngenError(
+                f"--input-size: {format_value(spec.input_size)} is too small for LeNet-5 "
+                f"(two 5x5 convolutions and two 2x2 poolings need at least 12x12): {error}",
+                "--input-size",
+            ) from None
+        stages.append(builder.build(f"stage{index + 1}", "trunk"))
+        shape, fields = builder.shape, builder.fields
+    builder = StageBuilder(shape, fields)
+    builder.flatten()
+    for width in spec.hidden or (120, 84):
+        builder.linear(width)
+        builder.activation(act)
+    builder.linear(spec.classes)
+    stages.append(builder.build("head", "head"))
+    return _plan(spec, stages, ["LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution"])
+
+
+SOLVERS = {
+    "encoder": _solve_encoder,
+    "forecaster": _solve_forecaster,
+    "classifier": _solve_classifier,
+    "equivariant": _solve_equivariant,
+}
+
+
+def solve(spec: ModelSpec) -> Plan:
+    """The exact plan for a validated spec."""
+    return SOLVERS[spec.family](spec)

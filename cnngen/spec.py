@@ -1,0 +1,377 @@
+"""What the user asked for: one frozen dataclass, validated in one place.
+
+Every front end (flags, a TOML config file, Python callers) goes through
+:func:`make_spec`, which normalizes values (per-dimension tuples, defaults that
+depend on the family) and raises :class:`~cnngen.errors.CnngenError` naming the
+option at fault, its limit and a choice that would work.  Downstream stages
+can then trust every field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from cnngen.builder import ACTIVATIONS, NORMS
+from cnngen.errors import CnngenError
+
+FAMILIES = ("encoder", "forecaster", "classifier", "equivariant")
+CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant")
+BLOCKS = ("plain", "vgg", "residual", "bottleneck")
+DOWNSAMPLE = ("stride", "pool", "none")
+PADDING_MODES = ("auto", "same", "valid")
+POOLS = ("max", "avg")
+HEADS = ("gap", "flatten")
+PRESETS = ("lenet5",)
+FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
+
+DEFAULT_CLASS_NAMES = {
+    "encoder": "Encoder",
+    "forecaster": "Forecaster",
+    "classifier": "Classifier",
+    "equivariant": "C4Classifier",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated model request.  Field names are the CLI's long options."""
+
+    family: str
+    input_size: tuple[int, ...]
+    in_channels: int = 1
+    out_channels: int | None = None
+    layers: int = 4
+    min_size: tuple[int, ...] | None = None
+    target_size: tuple[int, ...] | None = None
+    kernel: tuple[int, ...] = (3,)
+    stride: tuple[int, ...] | None = None
+    padding: str = "auto"
+    dilation: tuple[int, ...] = (1,)
+    downsample: str | None = None
+    pool: str = "max"
+    channel_rule: str = "exponential"
+    start_channels: int = 32
+    ratio: float = 2.0
+    min_channels: int = 1
+    max_channels: int = 512
+    norm: str = "batchnorm"
+    activation: str = "relu"
+    final_activation: str = "none"
+    dropout: float = 0.0
+    sub_blocks: int | None = None
+    latent: int | None = None
+    classes: int = 10
+    block: str = "plain"
+    se: bool = False
+    depthwise: bool = False
+    head: str = "gap"
+    hidden: tuple[int, ...] = ()
+    preset: str | None = None
+    name: str | None = None
+    given: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def dims(self) -> int:
+        return len(self.input_size)
+
+    @property
+    def class_name(self) -> str:
+        return self.name or DEFAULT_CLASS_NAMES[self.family]
+
+    def command(self) -> str:
+        """The ``cnngen`` arguments that reproduce this spec, as the user gave them."""
+        return " ".join(["model", self.family, *option_words(self.given)])
+
+
+SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
+OPTION_ORDER = tuple(SPEC_DEFAULTS)
+SIZE_OPTIONS = ("input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden")
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def format_value(value: Any) -> str:
+    """A value as the CLI spells it: sizes as ``100x100``."""
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def option_words(given: tuple[tuple[str, Any], ...]) -> list[str]:
+    """CLI words for the given options (flags for booleans), in a fixed order."""
+    words: list[str] = []
+    for name, value in given:
+        if isinstance(value, bool):
+            if value:
+                words.append(option_name(name))
+            continue
+        words += [option_name(name), format_value(value)]
+    return words
+
+
+def suggest(value: str, choices: tuple[str, ...]) -> str:
+    """' (did you mean X?)' for a near miss, else ''."""
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_choice(param: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise CnngenError(
+            f"{param}: unknown value {value!r}{suggest(value, choices)}; "
+            f"choose one of: {', '.join(choices)}",
+            param,
+        )
+
+
+def check_identifier(param: str, value: str) -> None:
+    """Names reach generated code, so only plain Python identifiers pass."""
+    if not value.isidentifier() or keyword.iskeyword(value) or not value.isascii():
+        raise CnngenError(
+            f"{param}: {value!r} is not a Python identifier; use letters, digits and "
+            f"underscores, not starting with a digit (e.g. 'MyModel')",
+            param,
+        )
+
+
+def _per_dim(param: str, value: tuple[int, ...] | None, dims: int, low: int) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    value = tuple(value)
+    if len(value) == 1:
+        value = value * dims
+    if len(value) != dims:
+        raise CnngenError(
+            f"{param}: expected 1 or {dims} values for a {dims}D input, got "
+            f"{format_value(value)}",
+            param,
+        )
+    for item in value:
+        if item < low:
+            raise CnngenError(f"{param}: every value must be >= {low}, got {format_value(value)}", param)
+    return value
+
+
+def _positive(param: str, value: int | None, low: int = 1) -> None:
+    if value is not None and value < low:
+        raise CnngenError(f"{param}: must be >= {low}, got {value}", param)
+
+
+def make_spec(family: str, **options: Any) -> ModelSpec:
+    """Validate and normalize a model request.  Unknown options are a bug."""
+    check_choice("family", family, FAMILIES)
+    options = {key: value for key, value in options.items() if value is not None}
+    for name in SIZE_OPTIONS:
+        if name in options:
+            value = options[name]
+            options[name] = (value,) if isinstance(value, int) else tuple(value)
+    unknown = sorted(set(options) - set(SPEC_DEFAULTS))
+    if unknown:
+        raise CnngenError(f"unknown option(s): {', '.join(unknown)}")
+    given = tuple(
+        (name, options[name])
+        for name in OPTION_ORDER
+        if name in options and options[name] != SPEC_DEFAULTS[name]
+        or name == "input_size" and name in options
+    )
+    preset = options.get("preset")
+    if preset is not None:
+        check_choice("--preset", preset, PRESETS)
+        if family != "classifier":
+            raise CnngenError(
+                f"--preset: {preset!r} is a classifier preset; use "
+                f"'cnngen model classifier --preset {preset}'",
+                "--preset",
+            )
+        options.setdefault("input_size", (28, 28))
+        options.setdefault("activation", "tanh")
+        options.setdefault("pool", "avg")
+    if "input_size" not in options:
+        raise CnngenError("--input-size: required, e.g. --input-size 100x100", "--input-size")
+    input_size = tuple(options["input_size"])
+    if not 1 <= len(input_size) <= 3:
+        raise CnngenError(
+            f"--input-size: 1 to 3 spatial dimensions, got {len(input_size)} "
+            f"({format_value(input_size)}); e.g. 1000, 64x64 or 16x64x64",
+            "--input-size",
+        )
+    for size in input_size:
+        if size < 1:
+            raise CnngenError(
+                f"--input-size: every size must be >= 1, got {format_value(input_size)}",
+                "--input-size",
+            )
+    options["input_size"] = input_size
+    spec = replace(ModelSpec(family=family, input_size=input_size), **options)
+    dims = spec.dims
+
+    for param, value in (
+        ("--layers", spec.layers),
+        ("--in-channels", spec.in_channels),
+        ("--out-channels", spec.out_channels),
+        ("--classes", spec.classes),
+        ("--start-channels", spec.start_channels),
+        ("--min-channels", spec.min_channels),
+        ("--max-channels", spec.max_channels),
+        ("--latent", spec.latent),
+        ("--sub-blocks", spec.sub_blocks),
+    ):
+        _positive(param, value)
+    if spec.layers > 1000:
+        raise CnngenError(f"--layers: at most 1000, got {spec.layers}", "--layers")
+    for param, value, choices in (
+        ("--channel-rule", spec.channel_rule, CHANNEL_RULES),
+        ("--norm", spec.norm, NORMS),
+        ("--activation", spec.activation, tuple(ACTIVATIONS)),
+        ("--final-activation", spec.final_activation, FINAL_ACTIVATIONS),
+        ("--block", spec.block, BLOCKS),
+        ("--padding", spec.padding, PADDING_MODES),
+        ("--pool", spec.pool, POOLS),
+        ("--head", spec.head, HEADS),
+    ):
+        check_choice(param, value, choices)
+    if spec.downsample is not None:
+        check_choice("--downsample", spec.downsample, DOWNSAMPLE)
+    if spec.name is not None:
+        check_identifier("--name", spec.name)
+    if not 0.0 <= spec.dropout < 1.0:
+        raise CnngenError(f"--dropout: must be in [0, 1), got {spec.dropout}", "--dropout")
+    if spec.norm == "dropout" and spec.dropout == 0.0:
+        raise CnngenError(
+            "--dropout: --norm dropout needs a probability above 0, e.g. --dropout 0.2",
+            "--dropout",
+        )
+    if not spec.ratio > 0:
+        raise CnngenError(f"--ratio: must be > 0, got {spec.ratio}", "--ratio")
+    if spec.min_channels > spec.max_channels:
+        raise CnngenError(
+            f"--min-channels: {spec.min_channels} is above --max-channels "
+            f"{spec.max_channels}; use at most {spec.max_channels}",
+            "--min-channels",
+        )
+    if not spec.min_channels <= spec.start_channels <= spec.max_channels:
+        raise CnngenError(
+            f"--start-channels: {spec.start_channels} lies outside --min-channels "
+            f"{spec.min_channels} .. --max-channels {spec.max_channels}; "
+            f"use a value in that range",
+            "--start-channels",
+        )
+    for item in spec.hidden:
+        _positive("--hidden", item)
+
+    kernel = _per_dim("--kernel", spec.kernel, dims, 1)
+    dilation = _per_dim("--dilation", spec.dilation, dims, 1)
+    stride = _per_dim("--stride", spec.stride, dims, 1)
+    min_size = _per_dim("--min-size", spec.min_size, dims, 1)
+    target_size = _per_dim("--target-size", spec.target_size, dims, 1)
+    if min_size is not None and target_size is not None:
+        raise CnngenError(
+            "--target-size: give either --min-size or --target-size, not both",
+            "--target-size",
+        )
+    for param, sizes in (("--min-size", min_size), ("--target-size", target_size)):
+        if sizes is None:
+            continue
+        for size, limit in zip(sizes, input_size):
+            if size > limit:
+                raise CnngenError(
+                    f"{param}: {format_value(sizes)} is larger than the input "
+                    f"{format_value(input_size)}; use at most {format_value(input_size)}",
+                    param,
+                )
+    if min_size is None and target_size is None:
+        min_size = tuple(min(5, size) for size in input_size)
+
+    downsample = spec.downsample
+    if downsample is None:
+        downsample = "pool" if spec.family in ("classifier", "equivariant") and spec.block in ("plain", "vgg") else "stride"
+    if spec.block in ("residual", "bottleneck"):
+        if spec.family != "classifier":
+            raise CnngenError(
+                f"--block: {spec.block!r} blocks belong to the classifier family; "
+                f"use 'cnngen model classifier --block {spec.block}'",
+                "--block",
+            )
+        if downsample == "pool":
+            raise CnngenError(
+                f"--downsample: {spec.block} blocks downsample with strided "
+                f"convolutions; use --downsample stride or none",
+                "--downsample",
+            )
+        if spec.padding == "valid":
+            raise CnngenError(
+                f"--padding: {spec.block} blocks add a shortcut, which needs size-keeping "
+                f"padding; use --padding auto or same",
+                "--padding",
+            )
+    sub_blocks = spec.sub_blocks or (2 if spec.block == "vgg" else 1)
+
+    out_channels = spec.out_channels
+    if spec.family == "forecaster" and out_channels is None:
+        out_channels = spec.in_channels
+    if spec.family != "forecaster":
+        if spec.out_channels is not None:
+            raise CnngenError(
+                f"--out-channels: only forecasters take it (the {spec.family} "
+                f"output width comes from the channel rule"
+                + (" or --classes" if spec.family in ("classifier", "equivariant") else "")
+                + ")",
+                "--out-channels",
+            )
+        if spec.latent is not None:
+            raise CnngenError(
+                "--latent: only forecasters have a latent bottleneck; "
+                "use 'cnngen model forecaster ... --latent N'",
+                "--latent",
+            )
+    if spec.family == "equivariant":
+        if dims == 1:
+            raise CnngenError(
+                "--input-size: rotations by 90 degrees need a 2D (or 3D) input; "
+                "a 1D signal has no quarter turns",
+                "--input-size",
+            )
+        height, width = input_size[-2:]
+        if height != width:
+            raise CnngenError(
+                f"--input-size: {format_value(input_size)} is not square; a quarter "
+                f"turn swaps height and width, so C4 invariance needs equal sizes, "
+                f"e.g. {format_value(input_size[:-2] + (max(height, width),) * 2)}",
+                "--input-size",
+            )
+        if spec.block != "plain":
+            raise CnngenError(
+                "--block: the equivariant family uses plain blocks; drop --block",
+                "--block",
+            )
+    if preset is not None and dims != 2:
+        raise CnngenError(
+            f"--input-size: LeNet-5 is a 2D network; give two sizes, e.g. 28x28 "
+            f"(got {format_value(input_size)})",
+            "--input-size",
+        )
+
+    return replace(
+        spec,
+        kernel=kernel,
+        dilation=dilation,
+        stride=stride,
+        min_size=min_size if target_size is None else None,
+        target_size=target_size,
+        downsample=downsample,
+        sub_blocks=sub_blocks,
+        out_channels=out_channels,
+        given=given,
+    )
+
+
+def user_options(spec: ModelSpec) -> dict[str, Any]:
+    """The options a user would write to reproduce ``spec`` (non-defaults only)."""
+    return dict(spec.given)
