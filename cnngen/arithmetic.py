@@ -117,18 +117,20 @@ def pool_size(
         )
     span = dilation * (kernel - 1) + 1
     numerator = size + 2 * padding - span
-    if numerator < 0:
-        raise CnngenError(
-            f"kernel: the pooling window spans {span} but the padded input is only "
-            f"{size + 2 * padding}; use a smaller kernel",
-            "kernel",
-        )
     if ceil_mode:
+        # torch rounds up before checking, so in ceil mode one window may
+        # overhang the padded input by up to stride - 1 positions.
         out = -(-numerator // stride) + 1
         if (out - 1) * stride >= size + padding:
             out -= 1
     else:
         out = numerator // stride + 1
+    if out < 1:
+        raise CnngenError(
+            f"kernel: the pooling window spans {span} but the padded input is only "
+            f"{size + 2 * padding}; use a smaller kernel",
+            "kernel",
+        )
     return out
 
 
@@ -242,6 +244,15 @@ def pool_output_shape(
             "dilation: average pooling has no dilation in torch; use 1 or max pooling",
             "dilation",
         )
+    if kind == "avg" and dims == 3:
+        # torch's 3D average pooling alone also wants the unpadded input to hold the kernel.
+        for size, window in zip(sizes, p["kernel"], strict=True):
+            if size < window:
+                raise CnngenError(
+                    f"kernel: 3D average pooling needs the input ({size}) to be at least "
+                    f"the kernel ({window}) before padding; use a kernel of at most {size}",
+                    "kernel",
+                )
     return tuple(
         pool_size(
             sizes[i],
