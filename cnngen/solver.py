@@ -207,41 +207,78 @@ def _plan_dim_min(spec: ModelSpec, dim: int) -> list[DimLayer]:
     raise _too_many_layers(spec, _first_failure(spec, dim, realized, floor) or 0)
 
 
+def _fewest_reductions(
+    spec: ModelSpec, dim: int, intents: Sequence[LayerIntent], target: int
+) -> list[LayerIntent] | None:
+    """Exact search: per-layer padding reductions that land on ``target``.
+
+    Dynamic programming over the reachable sizes after each layer (sizes never
+    grow, so anything below the target is dropped).  Among the ways to reach a
+    size it keeps the one with the fewest reductions, placed as late as
+    possible, which is what a person would do: keep early layers "same".
+    """
+    kernel, dilation = spec.kernel[dim], spec.dilation[dim]
+    full = dilation * (kernel - 1) // 2
+    states: dict[int, tuple[int, ...]] = {spec.input_size[dim]: ()}
+    for intent in intents:
+        following: dict[int, tuple[int, ...]] = {}
+        for size, reductions in states.items():
+            for reduction in range(full + 1):
+                trial = LayerIntent(intent.stride, intent.pool, reduction)
+                realized = simulate_dim(
+                    size, [trial], kernel, dilation, spec.padding, spec.sub_blocks or 1
+                )
+                if isinstance(realized, int) or realized[0].size_out < target:
+                    continue
+                out = realized[0].size_out
+                candidate = (*reductions, reduction)
+                best = following.get(out)
+                if best is None or (sum(candidate), candidate) < (sum(best), best):
+                    following[out] = candidate
+        states = following
+    if target not in states:
+        return None
+    return [
+        LayerIntent(intent.stride, intent.pool, reduction)
+        for intent, reduction in zip(intents, states[target])
+    ]
+
+
+def _placements(count: int, layers: int) -> list[set[int]]:
+    """Where the downsampling layers may go: evenly spread first, then front-loaded."""
+    options = [spread(count, layers), set(range(count)), set(range(layers - count, layers))]
+    unique: list[set[int]] = []
+    for option in options:
+        if option not in unique:
+            unique.append(option)
+    return unique
+
+
 def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
     target = spec.target_size[dim]
     reachable: set[int] = set()
     for count in range(_max_downsampling(spec, dim), -1, -1):
-        intents = _intents(spec, dim, spread(count, spec.layers))
-        realized = _simulate(spec, dim, intents)
-        if isinstance(realized, int):
-            continue
-        reachable.add(realized[-1].size_out)
-        if realized[-1].size_out < target:
-            continue
-        # Shrink the tail by giving up padding, latest layers first, until exact.
-        while realized[-1].size_out > target and spec.padding == "auto":
-            for index in reversed(range(len(intents))):
-                budget = realized[index].convs[0].padding
-                if budget == 0:
-                    continue
-                trial = list(intents)
-                trial[index] = LayerIntent(
-                    intents[index].stride, intents[index].pool, intents[index].reduction + 1
-                )
-                attempt = _simulate(spec, dim, trial)
-                if not isinstance(attempt, int) and attempt[-1].size_out >= target:
-                    intents, realized = trial, attempt
-                    break
-            else:
-                break
-        reachable.add(realized[-1].size_out)
-        if realized[-1].size_out == target:
-            return realized
+        for placement in _placements(count, spec.layers):
+            intents = _intents(spec, dim, placement)
+            realized = _simulate(spec, dim, intents)
+            if isinstance(realized, int):
+                continue
+            reachable.add(realized[-1].size_out)
+            if realized[-1].size_out < target:
+                continue
+            if spec.padding == "auto":
+                reduced = _fewest_reductions(spec, dim, intents, target)
+                if reduced is not None:
+                    intents = reduced
+                    realized = _simulate(spec, dim, intents)
+            if not isinstance(realized, int) and realized[-1].size_out == target:
+                return realized
     near = sorted(reachable, key=lambda size: (abs(size - target), size))[:4]
     raise CnngenError(
         f"--target-size: {spec.input_size[dim]} cannot reach exactly {target} in "
-        f"{spec.layers} layers along dimension {dim + 1}; reachable sizes near it: "
-        f"{', '.join(str(size) for size in sorted(near))} (or change --layers)",
+        f"{spec.layers} layers along dimension {dim + 1}; sizes these layers reach "
+        f"near it: {', '.join(str(size) for size in sorted(near))} (or change --layers "
+        f"or --kernel)",
         "--target-size",
     )
 
