@@ -27,6 +27,21 @@ HEADS = ("gap", "flatten")
 PRESETS = ("lenet5",)
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 
+# Names a generated model file defines or imports itself; a class may not reuse them.
+RESERVED_NAMES = frozenset(
+    {
+        "torch",
+        "nn",
+        "INPUT_SHAPE",
+        "OUTPUT_SHAPE",
+        "LAYER_SHAPES",
+        "Residual",
+        "SqueezeExcite",
+        "RotationStack",
+        "RotationMean",
+    }
+)
+
 DEFAULT_CLASS_NAMES = {
     "encoder": "Encoder",
     "forecaster": "Forecaster",
@@ -241,6 +256,12 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
         check_choice("--downsample", spec.downsample, DOWNSAMPLE)
     if spec.name is not None:
         check_identifier("--name", spec.name)
+        if spec.name in RESERVED_NAMES:
+            raise CnngenError(
+                f"--name: {spec.name!r} is already used inside the generated file; "
+                f"pick another class name, e.g. 'My{spec.name}'",
+                "--name",
+            )
     if not 0.0 <= spec.dropout < 1.0:
         raise CnngenError(f"--dropout: must be in [0, 1), got {spec.dropout}", "--dropout")
     if spec.norm == "dropout" and spec.dropout == 0.0:

@@ -195,3 +195,9 @@ def test_plan_parameter_count_and_macs_match_torch(tmp_path: Path) -> None:
             # Four rotations run through the trunk; the head sees their mean.
             continue
         assert flops == 2 * plan.macs, (family, options)
+
+
+@pytest.mark.parametrize("name", ["Residual", "torch", "nn", "INPUT_SHAPE", "RotationMean"])
+def test_class_name_may_not_shadow_what_the_file_defines(name: str) -> None:
+    with pytest.raises(CnngenError, match=r"^--name: .* already used inside the generated file"):
+        make_spec("encoder", input_size=(32,), name=name)
