@@ -719,6 +719,15 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
     stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "stage")
+    # Each sample runs the trunk once per quarter turn, so its MACs count four times.
+    stages = [
+        dataclasses.replace(
+            stage,
+            ops=tuple(dataclasses.replace(op, macs=4 * op.macs) for op in stage.ops),
+            shortcut=tuple(dataclasses.replace(op, macs=4 * op.macs) for op in stage.shortcut),
+        )
+        for stage in stages
+    ]
     rotate = StageBuilder((spec.in_channels, *spec.input_size), fresh_fields(spec.dims))
     rotate.rotation_stack()
     builder = StageBuilder(shape, fields)
