@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from cnngen import arithmetic
 from cnngen.arithmetic import Field
+from cnngen.errors import CnngenError
 from cnngen.plan import Arg, Op, Shape, Stage
 
 ACTIVATIONS: dict[str, tuple[str, tuple[Arg, ...]]] = {
@@ -220,15 +221,35 @@ class StageBuilder:
             return self._add(
                 "batchnorm", f"nn.BatchNorm{self.dims}d", [(None, channels)], self.shape, 2 * channels
             )
+        single = math.prod(self.spatial) == 1
+        if norm == "instancenorm" and single:
+            raise CnngenError(
+                f"--norm: instance norm needs more than one value per channel, but the "
+                f"feature map at {_shape_text(self.shape)} is a single pixel; use --norm "
+                f"batchnorm or groupnorm",
+                "--norm",
+            )
         if norm == "instancenorm":
             return self._add(
                 "instancenorm", f"nn.InstanceNorm{self.dims}d", [(None, channels)], self.shape
             )
         if norm == "groupnorm":
+            groups = group_count(channels)
+            if single:
+                # torch needs more than one value per group: on a single pixel, that
+                # means at least two channels in every group.
+                groups = group_count(channels // 2) if channels % 2 == 0 else 1
+                if channels // groups < 2:
+                    raise CnngenError(
+                        f"--norm: group norm needs more than one value per group, but the "
+                        f"feature map at {_shape_text(self.shape)} is a single pixel with "
+                        f"one channel; use --norm batchnorm or more channels",
+                        "--norm",
+                    )
             return self._add(
                 "groupnorm",
                 "nn.GroupNorm",
-                [(None, group_count(channels)), (None, channels)],
+                [(None, groups), (None, channels)],
                 self.shape,
                 2 * channels,
             )
@@ -284,6 +305,10 @@ class StageBuilder:
 
     def build(self, name: str, role: str) -> Stage:
         return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
+
+
+def _shape_text(shape: Shape) -> str:
+    return "x".join(str(size) for size in shape)
 
 
 def fresh_fields(dims: int) -> tuple[Field, ...]:

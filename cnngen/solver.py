@@ -187,7 +187,14 @@ def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
     if fits >= 1:
         fix = f"use --layers {fits} or fewer"
     else:
-        fix = "use a smaller --kernel or --padding auto"
+        remedies = ["a smaller --min-size"]
+        if any(k > 1 for k in spec.kernel):
+            remedies.insert(0, "a smaller --kernel")
+        if spec.padding != "auto":
+            remedies.insert(0, "--padding auto")
+        if spec.stride is not None and any(s > 1 for s in spec.stride):
+            remedies.insert(0, "--stride 1")
+        fix = "use " + ", ".join(remedies[:-1]) + (" or " if len(remedies) > 1 else "") + remedies[-1]
     return CnngenError(
         f"--layers: {spec.layers} layers shrink a {format_value(spec.input_size)} input "
         f"below {'--min-size' if spec.min_size else '--target-size'} {format_value(floor)} "
@@ -203,8 +210,24 @@ def _plan_dim_min(spec: ModelSpec, dim: int) -> list[DimLayer]:
         if _first_failure(spec, dim, realized, floor) is None:
             assert not isinstance(realized, int)
             return realized
-    realized = _simulate(spec, dim, _intents(spec, dim, set()))
-    raise _too_many_layers(spec, _first_failure(spec, dim, realized, floor) or 0)
+    raise _too_many_layers(spec, min(_layers_that_fit(spec, d) for d in range(spec.dims)))
+
+
+def _layers_that_fit(spec: ModelSpec, dim: int) -> int:
+    """How many layers stay at or above --min-size along ``dim`` without downsampling.
+
+    When a layer cannot run at all, the layers before it are still checked
+    against the floor: they may already have gone below it.
+    """
+    intents = _intents(spec, dim, set())
+    realized = _simulate(spec, dim, intents)
+    if isinstance(realized, int):
+        realized = _simulate(spec, dim, intents[:realized])
+        assert not isinstance(realized, int)
+    floor = spec.min_size[dim]
+    return next(
+        (index for index, layer in enumerate(realized) if layer.size_out < floor), len(realized)
+    )
 
 
 def _fewest_reductions(
@@ -479,8 +502,21 @@ def solve_transposed(size_in: int, size_out: int, kernel: int, stride: int, dila
     """(padding, output_padding) so a transposed conv maps size_in to size_out exactly.
 
     Prefers the encoder's padding and the smallest output_padding.  A solution
-    always exists when the forward layer mapped size_out to size_in.
+    always exists when the forward layer mapped size_out to size_in with
+    symmetric padding (an explicit uneven pad is undone by a crop instead).
     """
+    solved = _find_transposed(size_in, size_out, kernel, stride, dilation, prefer)
+    if solved is None:
+        raise AssertionError(
+            f"no transposed convolution maps {size_in} to {size_out} "
+            f"(kernel {kernel}, stride {stride}); this is a cnngen bug"
+        )
+    return solved
+
+
+def _find_transposed(
+    size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
+) -> tuple[int, int] | None:
     limit = dilation * (kernel - 1) + stride
     candidates = sorted(range(0, limit + 1), key=lambda p: (abs(p - prefer), p))
     for padding in candidates:
@@ -490,10 +526,7 @@ def solve_transposed(size_in: int, size_out: int, kernel: int, stride: int, dila
             value = (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
             if value == size_out:
                 return padding, output_padding
-    raise AssertionError(
-        f"no transposed convolution maps {size_in} to {size_out} "
-        f"(kernel {kernel}, stride {stride}); this is a cnngen bug"
-    )
+    return None
 
 
 @dataclass(frozen=True)
@@ -508,6 +541,44 @@ class Transform:
     size_out: tuple[int, ...]
     channels_in: int
     channels_out: int
+    pre: tuple[tuple[int, int], ...] = ()
+
+
+def _undo(transform: Transform) -> tuple[list[tuple[int, int]], tuple[tuple[int, int], ...] | None]:
+    """Per-dimension (padding, output_padding) that undo ``transform``, and a crop if needed.
+
+    An explicit uneven pad (``--padding same`` with an even kernel at stride 1)
+    leaves a parity no transposed convolution can produce; then the transposed
+    convolution maps back to the padded size and a negative pad crops exactly
+    what the encoder's pad added.
+    """
+    dims = range(len(transform.kernel))
+    found = [
+        _find_transposed(
+            transform.size_out[d],
+            transform.size_in[d],
+            transform.kernel[d],
+            transform.stride[d],
+            transform.dilation[d],
+            transform.prefer[d],
+        )
+        for d in dims
+    ]
+    if all(item is not None for item in found):
+        return [item for item in found if item is not None], None
+    pre = transform.pre or ((0, 0),) * len(dims)
+    solved = [
+        solve_transposed(
+            transform.size_out[d],
+            transform.size_in[d] + sum(pre[d]),
+            transform.kernel[d],
+            transform.stride[d],
+            transform.dilation[d],
+            transform.prefer[d] - sum(pre[d]) // 2,
+        )
+        for d in dims
+    ]
+    return solved, transform.pre
 
 
 def _layer_transforms(geometry: Geometry, index: int, channels_in: int, channels_out: int, sub_blocks: int) -> list[Transform]:
@@ -524,6 +595,7 @@ def _layer_transforms(geometry: Geometry, index: int, channels_in: int, channels
                 size_out=tuple(c.size_out for c in convs),
                 channels_in=channels_in if block == 0 else channels_out,
                 channels_out=channels_out,
+                pre=tuple(c.pre for c in convs),
             )
         )
     pools = [dim[index].pool for dim in geometry.dims]
@@ -563,17 +635,7 @@ def _decoder_stages(
         for position, transform in enumerate(reversed(transforms)):
             last = step == geometry.layers - 1 and position == len(transforms) - 1
             out_channels = spec.out_channels if last else transform.channels_in
-            solved = [
-                solve_transposed(
-                    transform.size_out[d],
-                    transform.size_in[d],
-                    transform.kernel[d],
-                    transform.stride[d],
-                    transform.dilation[d],
-                    transform.prefer[d],
-                )
-                for d in range(spec.dims)
-            ]
+            solved, crop = _undo(transform)
             builder.conv_transpose(
                 out_channels,
                 transform.kernel,
@@ -583,6 +645,8 @@ def _decoder_stages(
                 transform.dilation,
                 bias=bias or last,
             )
+            if crop is not None:
+                builder.pad([-before for before, _ in crop], [-after for _, after in crop])
             if last:
                 if spec.final_activation != "none":
                     builder.activation(spec.final_activation)
