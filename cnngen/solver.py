@@ -622,7 +622,13 @@ def _decoder_stages(
     channels: Sequence[int],
     in_shape: Shape,
     fields: tuple,
+    finishes: bool = True,
 ) -> tuple[list[Stage], tuple]:
+    """Transposed layers that undo the encoder, layer by layer, to its exact sizes.
+
+    With ``finishes`` the last op gets the final activation and keeps its bias;
+    otherwise (a head follows) it is an ordinary layer with norm and activation.
+    """
     stages = []
     shape = in_shape
     bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
@@ -633,8 +639,9 @@ def _decoder_stages(
             geometry, index, ladder[index], ladder[index + 1], spec.sub_blocks or 1
         )
         for position, transform in enumerate(reversed(transforms)):
-            last = step == geometry.layers - 1 and position == len(transforms) - 1
-            out_channels = spec.out_channels if last else transform.channels_in
+            outermost = step == geometry.layers - 1 and position == len(transforms) - 1
+            last = outermost and finishes
+            out_channels = spec.out_channels if outermost else transform.channels_in
             solved, crop = _undo(transform)
             builder.conv_transpose(
                 out_channels,
@@ -747,9 +754,37 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
         builder.activation(spec.activation)
         builder.unflatten(shape)
         stages.append(builder.build("latent", "latent"))
-    decoder, _ = _decoder_stages(spec, geometry, channels, shape, fields)
+    depth = spec.input_size[0]
+    needs_depth_head = spec.out_depth is not None and spec.out_depth != depth
+    decoder, fields = _decoder_stages(
+        spec, geometry, channels, shape, fields, finishes=not needs_depth_head
+    )
     stages += decoder
+    if needs_depth_head:
+        stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
+        notes = [*notes, f"the time head maps {depth} input time steps to {spec.out_depth}"]
     return _plan(spec, stages, notes)
+
+
+def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
+    """Map the depth (time) axis to ``--out-depth`` with one exact convolution.
+
+    Fewer steps: a convolution over time only, kernel (in - out + 1, 1, 1), no
+    padding.  More steps: the transposed counterpart, kernel (out - in + 1, 1, 1).
+    Every output step is a learned mix of the input steps; nothing is resized.
+    """
+    depth, out_depth = shape[1], spec.out_depth
+    assert out_depth is not None
+    builder = StageBuilder(shape, fields)
+    kernel = (abs(depth - out_depth) + 1, 1, 1)
+    ones, zeros = (1, 1, 1), (0, 0, 0)
+    if out_depth < depth:
+        builder.conv(spec.out_channels, kernel, ones, zeros)
+    else:
+        builder.conv_transpose(spec.out_channels, kernel, ones, zeros, zeros)
+    if spec.final_activation != "none":
+        builder.activation(spec.final_activation)
+    return builder.build("time", "head")
 
 
 def _head(spec: ModelSpec, builder: StageBuilder, classes: int) -> None:

@@ -78,6 +78,7 @@ class ModelSpec:
     dropout: float = 0.0
     sub_blocks: int | None = None
     latent: int | None = None
+    out_depth: int | None = None
     classes: int = 10
     block: str = "plain"
     se: bool = False
@@ -236,6 +237,7 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
         ("--min-channels", spec.min_channels),
         ("--max-channels", spec.max_channels),
         ("--latent", spec.latent),
+        ("--out-depth", spec.out_depth),
         ("--sub-blocks", spec.sub_blocks),
     ):
         _positive(param, value)
@@ -346,12 +348,24 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
                 + ")",
                 "--out-channels",
             )
+        if spec.out_depth is not None:
+            raise CnngenError(
+                "--out-depth: only 3D forecasters take it (time as depth); "
+                "use 'cnngen model forecaster -i TxHxW ... --out-depth N'",
+                "--out-depth",
+            )
         if spec.latent is not None:
             raise CnngenError(
                 "--latent: only forecasters have a latent bottleneck; "
                 "use 'cnngen model forecaster ... --latent N'",
                 "--latent",
             )
+    if spec.out_depth is not None and spec.family == "forecaster" and dims != 3:
+        raise CnngenError(
+            f"--out-depth: needs a 3D input with time as depth (e.g. -i 60x100x100), "
+            f"got {dims}D; for 1D/2D forecasters use --out-channels for the forecast length",
+            "--out-depth",
+        )
     if spec.family == "equivariant":
         if dims == 1:
             raise CnngenError(

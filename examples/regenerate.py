@@ -34,7 +34,7 @@ EXAMPLES: list[tuple[str, str]] = [
         "forecaster_3d.py",
         (
             "model forecaster --input-size 16x64x64 --start-channels 16 "
-            "--final-activation sigmoid --name VolumeForecaster"
+            "--final-activation sigmoid --out-depth 8 --name VolumeForecaster"
         ),
     ),
     (

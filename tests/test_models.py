@@ -82,6 +82,22 @@ def test_random_generated_models_run_exactly_as_planned(
         assert module.OUTPUT_SHAPE[1:] == module.INPUT_SHAPE[1:]
 
 
+@pytest.mark.parametrize("out_depth", [1, 4, 9, 20])
+def test_3d_forecaster_maps_time_steps_exactly(tmp_path: Path, out_depth: int) -> None:
+    module = load(
+        write_model(tmp_path, "forecaster", input_size=(9, 13, 11), layers=2, out_depth=out_depth, **SMALL)
+    )
+    assert module.OUTPUT_SHAPE == (1, out_depth, 13, 11)
+    assert shape_mismatches(module) == []
+
+
+def test_out_depth_needs_a_3d_forecaster() -> None:
+    with pytest.raises(CnngenError, match="^--out-depth: needs a 3D input"):
+        make_spec("forecaster", input_size=(20, 20), out_depth=3)
+    with pytest.raises(CnngenError, match="^--out-depth: only 3D forecasters"):
+        make_spec("encoder", input_size=(8, 20, 20), out_depth=3)
+
+
 CASES = {
     "encoder-1d": ("encoder", {"input_size": (97,), "layers": 4}),
     "encoder-3d-valid": ("encoder", {"input_size": (9, 17, 13), "layers": 2, "padding": "valid"}),
@@ -93,6 +109,11 @@ CASES = {
     "forecaster-3d-same": ("forecaster", {"input_size": (7, 19, 11), "layers": 2, "padding": "same"}),
     "forecaster-dilated": ("forecaster", {"input_size": (41, 29), "layers": 3, "dilation": (2,)}),
     "forecaster-target": ("forecaster", {"input_size": (101, 64), "layers": 4, "target_size": (9, 8)}),
+    "forecaster-3d-fewer-steps": (
+        "forecaster",
+        {"input_size": (12, 20, 20), "layers": 2, "out_depth": 5, "final_activation": "sigmoid"},
+    ),
+    "forecaster-3d-more-steps": ("forecaster", {"input_size": (6, 9, 9), "layers": 2, "out_depth": 11}),
     "classifier-vgg-depthwise": (
         "classifier",
         {"input_size": (32, 32), "in_channels": 3, "block": "vgg", "depthwise": True},
