@@ -1,0 +1,205 @@
+"""``--config FILE``: TOML files holding the same options as the flags.
+
+Keys are the long option names of the command (``input-size = "100x100"``,
+``layers = 5``, ``se = true``); positional arguments go by their name
+(``family = "forecaster"``).  Underscores may stand for dashes.
+
+The mechanism is generic: :func:`install_config_option` walks a Click command
+tree and gives every command an eager ``--config`` option whose callback
+loads the file into ``ctx.default_map``.  Click consults the default map only
+for parameters that were not given on the command line, so a flag always
+beats the file, and the file beats the built-in default.  Commands added
+later get the option without doing anything.
+
+:func:`dump_config` writes the reverse: the TOML that reproduces a run
+(``cnngen model ... --save-config FILE``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cnngen.errors import CnngenError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_OPTION = "--config"
+# Parameters that make no sense inside a config file.
+NOT_IN_FILE = frozenset({"config", "save_config", "help"})
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path``; every failure becomes one ``--config`` error line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CnngenError(
+            f"--config: {path} does not exist; give an existing TOML file", CONFIG_OPTION
+        ) from None
+    except IsADirectoryError:
+        raise CnngenError(
+            f"--config: {path} is a directory; give a TOML file", CONFIG_OPTION
+        ) from None
+    except OSError as error:
+        raise CnngenError(
+            f"--config: cannot read {path} ({error.strerror})", CONFIG_OPTION
+        ) from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CnngenError(
+            f"--config: {path} is not UTF-8 text; save it as UTF-8", CONFIG_OPTION
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        message = str(error).replace("\n", " ")
+        raise CnngenError(
+            f"--config: {path} is not valid TOML ({message}); write key = value lines, "
+            f'e.g. layers = 5 or input-size = "100x100"',
+            CONFIG_OPTION,
+        ) from None
+
+
+def config_keys(command: click.Command) -> dict[str, click.Parameter]:
+    """File key -> parameter: long option names without dashes, argument names."""
+    keys: dict[str, click.Parameter] = {}
+    for param in command.params:
+        if param.name is None or param.name in NOT_IN_FILE:
+            continue
+        if isinstance(param, click.Argument):
+            keys[param.name.replace("_", "-")] = param
+            continue
+        for opt in param.opts:
+            if opt.startswith("--"):
+                keys[opt[2:]] = param
+    return keys
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _check_value(
+    ctx: click.Context, path: Path, key: str, param: click.Parameter, value: Any
+) -> None:
+    """Reject a value the matching flag could not take, naming the key."""
+    where = f"--config: {path}: {key}"
+    is_flag = isinstance(param, click.Option) and param.is_flag and not param.count
+    if is_flag:
+        if not isinstance(value, bool):
+            raise CnngenError(
+                f"{where} is a switch; write {key} = true or {key} = false", CONFIG_OPTION
+            )
+        return
+    if isinstance(value, bool) or isinstance(value, dict):
+        raise CnngenError(
+            f"{where} takes a value like the flag --{key}, not {_describe(value)}", CONFIG_OPTION
+        )
+    if isinstance(value, list) and not getattr(param.type, "accepts_list", False):
+        if param.nargs == 1 and not getattr(param, "multiple", False):
+            raise CnngenError(f"{where} takes one value, not a list", CONFIG_OPTION)
+    if isinstance(value, float) and isinstance(param.type, click.types.IntParamType):
+        raise CnngenError(f"{where} must be a whole number, got {value!r}", CONFIG_OPTION)
+    if not isinstance(value, (str, int, float, list)):
+        raise CnngenError(
+            f"{where}: unsupported value {value!r}; use a string or a number", CONFIG_OPTION
+        )
+    try:
+        param.type_cast_value(ctx, value)
+    except click.BadParameter as error:
+        raise CnngenError(f"{where}: {error.message.rstrip('.')}", CONFIG_OPTION) from None
+
+
+def load_into_context(ctx: click.Context, path: Path) -> None:
+    """Validate the file against ``ctx.command`` and merge it into the default map."""
+    data = read_toml(path)
+    keys = config_keys(ctx.command)
+    defaults: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = raw_key.replace("_", "-")
+        param = keys.get(key)
+        if param is None:
+            close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise CnngenError(
+                f"--config: {path}: unknown key {raw_key!r} for 'cnngen {ctx.command_path.split(' ', 1)[-1]}'; "
+                f"{hint}keys are the long option names, e.g. {', '.join(sorted(keys)[:4])}",
+                CONFIG_OPTION,
+            )
+        if param.name in defaults:
+            raise CnngenError(f"--config: {path}: {raw_key!r} is given twice", CONFIG_OPTION)
+        _check_value(ctx, path, key, param, value)
+        defaults[param.name] = value
+    merged = dict(ctx.default_map or {})
+    merged.update(defaults)
+    ctx.default_map = merged
+
+
+def _config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    load_into_context(ctx, Path(value))
+
+
+def config_option() -> click.Option:
+    """An eager ``--config FILE`` option: processed before every other parameter."""
+    return click.Option(
+        [CONFIG_OPTION],
+        metavar="FILE",
+        default=None,
+        is_eager=True,
+        expose_value=False,
+        callback=_config_callback,
+        help="TOML file with the same options as the flags (keys are long option names); "
+        "flags given on the command line win.",
+    )
+
+
+def install_config_option(command: click.Command) -> None:
+    """Give ``command`` and, for a group, every command under it a ``--config`` option.
+
+    Idempotent, so it can run again after more commands were registered.
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            install_config_option(sub)
+        return
+    if any(param.name == "config" for param in command.params):
+        return
+    command.params.append(config_option())
+
+
+# ------------------------------------------------------------------- writing
+def toml_value(value: Any) -> str:
+    """A TOML literal for the values cnngen options take; sizes as ``"100x100"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        if len(value) == 1:
+            return toml_value(value[0])
+        return json.dumps("x".join(str(item) for item in value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    raise TypeError(f"no TOML literal for {value!r}")
+
+
+def dump_config(items: list[tuple[str, Any]], comment: str) -> str:
+    """TOML text with ``key = value`` lines (keys as long option names)."""
+    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
+    for key, value in items:
+        lines.append(f"{key.replace('_', '-')} = {toml_value(value)}")
+    return "\n".join(lines) + "\n"
