@@ -10,3 +10,6 @@ import click
 
 def register(group: click.Group) -> None:
     """Attach the optional commands to ``group``."""
+    from cnngen.verify import verify_command
+
+    group.add_command(verify_command)

@@ -1,0 +1,446 @@
+"""``cnngen verify FILE``: prove a model file does what its constants say.
+
+The file is run in a separate Python process (:mod:`cnngen.verify_child`)
+under a time limit, so a file that crashes, hangs or exhausts memory costs a
+failed verdict, never cnngen itself.  The child writes its report as JSON to a
+temporary file (the model file owns stdout) after every check; when the time
+limit strikes, the results finished so far are kept and the stage that hung is
+named.  This module never imports torch.
+
+Exit status: 0 when every check passed (skipped checks are fine), 1 when any
+check failed or the file could not be run (syntax error, import error, not a
+cnngen file, timeout), 2 for bad usage (missing file, not a ``.py`` file, bad
+option values).  The JSON schema is documented in ``docs/verify.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from cnngen.errors import CnngenError
+
+PROGRESS_PREFIX = "cnngen-verify: "  # same as cnngen.verify_child.PROGRESS_PREFIX
+DEFAULT_TIMEOUT = 120.0
+DEVICES = ("auto", "cuda", "cpu")
+
+
+def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float) -> None:
+    """Problems found before anything runs are usage errors (exit 2)."""
+    if not path.exists():
+        raise CnngenError(f"FILE: {path} does not exist; give the path of a model file", "FILE")
+    if path.is_dir():
+        raise CnngenError(f"FILE: {path} is a directory; give the path of a model .py file", "FILE")
+    if path.suffix != ".py":
+        raise CnngenError(
+            f"FILE: {path} is not a .py file; cnngen verify checks Python model files "
+            f"written by `cnngen model`",
+            "FILE",
+        )
+    if device not in DEVICES:
+        raise CnngenError(f"--device: {device!r} is not one of auto, cuda, cpu", "--device")
+    if batch < 1:
+        raise CnngenError(f"--batch: must be at least 1, got {batch}", "--batch")
+    if steps < 0:
+        raise CnngenError(f"--steps: must be 0 or more, got {steps}", "--steps")
+    if not timeout > 0:
+        raise CnngenError(
+            f"--timeout: must be a positive number of seconds, got {timeout:g}", "--timeout"
+        )
+
+
+def _child_environment() -> dict[str, str]:
+    """The child must import this very cnngen, installed or not."""
+    environment = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    existing = environment.get("PYTHONPATH")
+    environment["PYTHONPATH"] = package_root + (os.pathsep + existing if existing else "")
+    environment.setdefault("PYTHONUNBUFFERED", "1")
+    return environment
+
+
+def _pump(stream: IO[str], progress: Callable[[str], None] | None, tail: deque[str]) -> None:
+    """Forward progress lines as they come; keep the rest for crash messages."""
+    for line in stream:
+        line = line.rstrip("\n")
+        if line.startswith(PROGRESS_PREFIX):
+            if progress is not None:
+                progress(line[len(PROGRESS_PREFIX) :])
+        elif line.strip():
+            tail.append(line)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Kill the child and anything it started (it runs in its own session)."""
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _empty_report(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """A report for a child that died before it could write one."""
+    return {
+        "schema": 1,
+        "file": str(path.resolve()),
+        "verdict": "failed",
+        "error": None,
+        "stage": "start",
+        "options": dict(options),
+        "environment": {"python": None, "torch": None, "device": None, "device_name": None},
+        "model": {
+            "class_name": None,
+            "family": None,
+            "input_shape": None,
+            "output_shape": None,
+            "equivariant": False,
+        },
+        "checks": [],
+        "metrics": {},
+    }
+
+
+def verify_file(
+    path: str | os.PathLike[str],
+    device: str = "auto",
+    batch: int = 2,
+    steps: int = 5,
+    compile: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Verify one model file in a child process and return the report (see docs/verify.md).
+
+    Raises :class:`~cnngen.errors.CnngenError` for usage errors (missing file,
+    not a ``.py`` file, bad option values, ``device="cuda"`` without CUDA).
+    Every problem with the file itself is a ``"failed"`` verdict in the
+    returned report, with ``report["error"]`` set when it stopped the run.
+    ``progress`` receives one short line per step as the run goes.
+    """
+    path = Path(path)
+    _check_usage(path, device, batch, steps, timeout)
+    options = {"device": device, "batch": batch, "steps": steps, "compile": compile}
+    with tempfile.TemporaryDirectory(prefix="cnngen-verify-") as folder:
+        report_path = Path(folder) / "report.json"
+        command = [
+            sys.executable,
+            "-m",
+            "cnngen.verify_child",
+            str(path.resolve()),
+            "--report",
+            str(report_path),
+            "--device",
+            device,
+            "--batch",
+            str(batch),
+            "--steps",
+            str(steps),
+        ]
+        if compile:
+            command.append("--compile")
+        tail: deque[str] = deque(maxlen=20)
+        started = time.monotonic()
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=_child_environment(),
+            cwd=folder,
+            start_new_session=(os.name == "posix"),
+        )
+        assert process.stderr is not None
+        reader = threading.Thread(target=_pump, args=(process.stderr, progress, tail), daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop(process)
+        except BaseException:
+            _stop(process)
+            raise
+        reader.join(timeout=5)
+        elapsed = time.monotonic() - started
+        report = _read_report(report_path) or _empty_report(path, options)
+
+    report["options"]["timeout"] = timeout
+    report["elapsed_s"] = round(elapsed, 3)
+    if timed_out:
+        stage = report.get("stage", "start")
+        report["error"] = {
+            "kind": "timeout",
+            "message": (
+                f"{path}: no result within the {timeout:g} s time limit (stopped during "
+                f"'{stage}'); the file may loop forever, or raise --timeout if the model is just slow"
+            ),
+        }
+    elif report.get("stage") != "done" and report.get("error") is None:
+        last = tail[-1] if tail else "no error output"
+        report["error"] = {
+            "kind": "crash",
+            "message": (
+                f"{path}: the verifying process ended with exit status {process.returncode} "
+                f"during '{report.get('stage', 'start')}' before reporting: {last}"
+            ),
+        }
+    error = report.get("error")
+    if error and error.get("kind") == "usage":
+        raise CnngenError(error["message"], error["message"].split(":", 1)[0])
+    failed = error is not None or any(c.get("status") == "failed" for c in report["checks"])
+    report["verdict"] = "failed" if failed else "passed"
+    report["stage"] = "done" if not timed_out else report.get("stage")
+    return report
+
+
+# ------------------------------------------------------------------ text report
+def _shape(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return ", ".join(_shape(item) for item in value)
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(size) for size in value)
+    return str(value)
+
+
+def describe_mismatch(entry: dict[str, Any]) -> str:
+    """One layer problem as a sentence: ``stage1.0: expected 4x10x10, got 4x11x11``."""
+    problem = entry.get("problem")
+    name = entry["name"]
+    expected = _shape(entry.get("expected"))
+    if problem == "missing":
+        return f"{name}: in LAYER_SHAPES (expected {expected}) but no such module in the model"
+    if problem == "not_called":
+        return f"{name}: expected {expected}, but the module never ran in the forward pass"
+    if problem == "varies":
+        return f"{name}: expected {expected}, got different shapes on different calls: {_shape(entry.get('actual'))}"
+    return f"{name}: expected {expected}, got {_shape(entry.get('actual'))}"
+
+
+def _milliseconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f} ms"
+
+
+def _rate(value: Any) -> str:
+    return "" if value is None else f", {value:,.0f} samples/s"
+
+
+def _mebibytes(value: Any) -> str:
+    return "-" if value is None else f"{value / 2**20:.1f} MiB"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a readable table for the terminal."""
+    model = report.get("model") or {}
+    environment = report.get("environment") or {}
+    options = report.get("options") or {}
+    lines = [f"cnngen verify {report.get('file')}"]
+    if model.get("class_name"):
+        lines.append(
+            f"model: {model['class_name']} (B, {_shape(model.get('input_shape')).replace('x', ', ')})"
+            f" -> (B, {_shape(model.get('output_shape')).replace('x', ', ')})"
+            + (f", {model['family']}" if model.get("family") else "")
+        )
+    if environment.get("device"):
+        lines.append(
+            f"device: {environment['device']} ({environment.get('device_name')}), "
+            f"batch {options.get('batch')}, torch {environment.get('torch')}"
+        )
+    checks = report.get("checks") or []
+    if checks:
+        width = max(len(check["name"]) for check in checks)
+        lines.append("")
+        lines.append(f"{'check'.ljust(width)}  status   detail")
+        lines.append(f"{'-' * width}  -------  ------")
+        for check in checks:
+            lines.append(
+                f"{check['name'].ljust(width)}  {check['status'].ljust(7)}  {check['message']}"
+            )
+            if check["name"] == "layer_shapes" and check["status"] == "failed":
+                for entry in check.get("details", {}).get("mismatches", [])[:20]:
+                    lines.append(f"{' ' * width}           {describe_mismatch(entry)}")
+    metrics = report.get("metrics") or {}
+    rows = _metric_rows(metrics)
+    if rows:
+        width = max(len(label) for label, _ in rows)
+        lines.append("")
+        lines.extend(f"{label.ljust(width)}  {value}" for label, value in rows)
+    lines.append("")
+    error = report.get("error")
+    if error:
+        lines.append(f"error: {error['message']}")
+    counts = {
+        status: sum(1 for c in checks if c["status"] == status)
+        for status in ("passed", "failed", "skipped")
+    }
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    verdict = str(report.get("verdict", "failed")).upper()
+    lines.append(
+        f"verdict: {verdict}"
+        + (f" ({summary})" if summary else "")
+        + f" in {report.get('elapsed_s', 0):.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if metrics.get("params") is not None:
+        declared = metrics.get("params_declared")
+        rows.append(
+            (
+                "parameters",
+                f"{metrics['params']:,}"
+                + (f" (file says {declared:,})" if declared is not None else ""),
+            )
+        )
+    if metrics.get("macs_measured") is not None:
+        declared = metrics.get("macs_declared")
+        agree = "agree" if metrics.get("macs_agree") else "DIFFER"
+        rows.append(
+            (
+                "MACs per sample",
+                f"{metrics['macs_measured']:,} by torch"
+                + (f", {declared:,} in the file ({agree})" if declared is not None else ""),
+            )
+        )
+    memory = metrics.get("memory") or {}
+    if memory.get("bytes") is not None:
+        label = (
+            "peak CUDA memory"
+            if memory.get("kind") == "cuda_max_memory_allocated"
+            else "CPU peak RSS growth"
+        )
+        rows.append((label, _mebibytes(memory["bytes"])))
+    latency = metrics.get("latency") or {}
+    if "forward_ms" in latency:
+        rows.append(
+            (
+                "forward (fp32)",
+                f"{_milliseconds(latency['forward_ms'])} median of {latency.get('runs')}"
+                f"{_rate(latency.get('forward_samples_per_s'))}",
+            )
+        )
+    if "forward_backward_ms" in latency:
+        rows.append(
+            (
+                "forward+backward",
+                f"{_milliseconds(latency['forward_backward_ms'])}{_rate(latency.get('forward_backward_samples_per_s'))}",
+            )
+        )
+    if "compiled_forward_ms" in latency:
+        rows.append(("forward (compiled)", _milliseconds(latency["compiled_forward_ms"])))
+    if "error" in latency:
+        rows.append(("timing", f"failed: {latency['error']}"))
+    mixed = metrics.get("mixed_precision") or {}
+    if mixed.get("status") == "measured":
+        for label in ("bf16", "fp16"):
+            value = mixed.get(f"{label}_forward_ms")
+            text = _milliseconds(value) + _rate(mixed.get(f"{label}_samples_per_s"))
+            if value is None:
+                text = mixed.get(f"{label}_note", "not measured")
+            rows.append((f"forward ({label} autocast)", text))
+    elif mixed.get("reason"):
+        rows.append(("mixed precision", f"skipped: {mixed['reason']}"))
+    return rows
+
+
+# ------------------------------------------------------------------ command
+@click.command("verify")
+@click.argument("file", metavar="FILE")
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="auto (CUDA when present), cuda or cpu.",
+)
+@click.option(
+    "--batch", type=int, default=2, show_default=True, help="Batch size of the random input."
+)
+@click.option(
+    "--steps",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Adam steps on a fixed batch; the loss must fall (0 skips the check).",
+)
+@click.option("--compile", "use_compile", is_flag=True, help="Also check torch.compile (slow).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON (schema: docs/verify.md)."
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds before the run is stopped and reported as a timeout.",
+)
+def verify_command(
+    file: str, device: str, batch: int, steps: int, use_compile: bool, as_json: bool, timeout: float
+) -> None:
+    """Run a model file for real and check it against its own constants.
+
+    \b
+    Imports FILE in a separate process, runs a forward pass, compares every
+    layer with LAYER_SHAPES and the output with OUTPUT_SHAPE, checks gradients,
+    trains a few steps, checks rotation invariance of equivariant models,
+    exports (torch.export, ONNX, TorchScript) and times the model.
+    Exit status: 0 all checks passed, 1 a check failed, 2 bad usage.
+    Example:
+      cnngen model classifier --preset lenet5 -o lenet5.py
+      cnngen verify lenet5.py --device cpu --steps 10
+    """
+
+    def show(line: str) -> None:
+        click.echo(f"  {line}", err=True)
+
+    report = verify_file(
+        file,
+        device=device,
+        batch=batch,
+        steps=steps,
+        compile=use_compile,
+        timeout=timeout,
+        progress=show,
+    )
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_report(report))
+    raise click.exceptions.Exit(0 if report["verdict"] == "passed" else 1)
