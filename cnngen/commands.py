@@ -13,3 +13,6 @@ def register(group: click.Group) -> None:
     from cnngen.verify import verify_command
 
     group.add_command(verify_command)
+    from cnngen.datasets import register as register_datasets
+
+    register_datasets(group)
