@@ -1,0 +1,162 @@
+"""Generated training scripts, run for real on CPU: one process and torchrun with gloo."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnngen.datasets import Synthetic, render_synthetic, render_train
+from cnngen.render import format_python, render_model
+from cnngen.solver import solve
+from cnngen.spec import make_spec
+from tests.generated import load
+
+REPO = Path(__file__).resolve().parent.parent
+# One thread per process: the suite shares two cores.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+
+
+def classifier_project(folder: Path, classes: int = 3) -> None:
+    """A tiny classifier, shapes data and train.py in ``folder``."""
+    spec = make_spec("classifier", input_size=(12, 12), layers=2, start_channels=8, classes=classes)
+    (folder / "model.py").write_text(render_model(solve(spec), spec.command()))
+    synthetic = Synthetic(kind="shapes", size=(12, 12), classes=classes, samples=180)
+    (folder / "dataset.py").write_text(render_synthetic(synthetic))
+    (folder / "train.py").write_text(
+        render_train(task="classification", model_class="Classifier", epochs=2, batch_size=30)
+    )
+
+
+def run(folder: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], cwd=folder, env=ENV, capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def test_classifier_trains_and_writes_every_result(tmp_path: Path) -> None:
+    classifier_project(tmp_path)
+    result = run(tmp_path, "train.py", "--epochs", "2", "--out", "out", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2 and "accuracy" in lines[0] and "samples/s" in lines[0]
+    rows = list(csv.DictReader(open(tmp_path / "out" / "history.csv")))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert set(rows[0]) >= {"train_loss", "val_loss", "accuracy", "macro_f1", "samples_per_s"}
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    confusion = np.array(metrics["confusion"])
+    assert confusion.shape == (3, 3) and confusion.sum() == 36  # every validation sample once
+    assert metrics["accuracy"] == pytest.approx(np.trace(confusion) / 36)
+    assert metrics["world_size"] == 1 and metrics["steps"] == 2 * 5
+    model = load(tmp_path / "model.py").Classifier()
+    for name in ("best.pt", "last.pt"):
+        model.load_state_dict(torch.load(tmp_path / "out" / name))
+    assert not (tmp_path / "out" / "loss.png").exists() or _has_matplotlib()
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_metrics_agree_with_scikit_learn(tmp_path: Path) -> None:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    classifier_project(tmp_path, classes=5)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        train = load(tmp_path / "train.py")
+    finally:
+        sys.path.remove(str(tmp_path))
+    rng = np.random.default_rng(0)
+    for trial in range(5):
+        truth = rng.integers(0, 5, 200)
+        predicted = np.where(rng.random(200) < 0.6, truth, rng.integers(0, 5 - trial % 2, 200))
+        if trial == 4:
+            truth[truth == 2], predicted[predicted == 2] = 1, 3  # a class that never occurs
+        confusion = confusion_matrix(truth, predicted, labels=range(5))
+        metrics = train.classification_metrics(confusion)
+        assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+        assert metrics["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
+
+
+def test_torchrun_two_processes_with_gloo(tmp_path: Path) -> None:
+    classifier_project(tmp_path)
+    result = run(
+        tmp_path, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "train.py", "--epochs", "2", "--max-steps", "4", "--out", "ddp",
+        timeout=400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "ddp"
+    assert {"best.pt", "last.pt", "history.csv", "metrics.json"} <= {p.name for p in out.iterdir()}
+    assert not list(out.glob("*.tmp"))
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2  # rank 0 alone logs
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["steps"] == 4
+    assert np.array(metrics["confusion"]).sum() == 36  # the shards add up to the whole set
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert len(rows) == 2
+
+
+def test_data_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
+    classifier_project(tmp_path)
+    wrong = Synthetic(kind="shapes", size=(10, 10), classes=3, samples=60)
+    (tmp_path / "dataset.py").write_text(render_synthetic(wrong))
+    result = run(tmp_path, "train.py", "--epochs", "1")
+    assert result.returncode == 1
+    assert "training sample x has shape (1, 10, 10), but Classifier expects (1, 12, 12)" in (
+        result.stderr
+    )
+    bad_flag = run(tmp_path, "train.py", "--epochs", "0")
+    assert bad_flag.returncode == 2 and "--epochs: must be >= 1" in bad_flag.stderr
+
+
+def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
+    for task in ("classification", "forecasting"):
+        text = render_train(task=task, model_class="Net", model_module="nets.cnn")
+        assert text == render_train(task=task, model_class="Net", model_module="nets.cnn")
+        assert format_python(text) == text
+        assert "from nets.cnn import INPUT_SHAPE, OUTPUT_SHAPE, Net" in text
+        path = tmp_path / f"train_{task}.py"
+        path.write_text(text)
+        ruff = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
+             str(REPO / "pyproject.toml"), "--ignore", "I001", str(path)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert ruff.returncode == 0, ruff.stdout
+        top = {line.split()[1].split(".")[0] for line in text.splitlines()
+               if line.startswith(("import ", "from "))}  # fmt: skip
+        assert top <= {"argparse", "csv", "json", "os", "random", "time", "pathlib", "numpy",
+                       "torch", "dataset", "nets"}, top  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["--task", "regression", "--model-class", "M"], "--task"),
+        (["--task", "forecasting", "--model-class", "M-1"], "--model-class"),
+        (["--task", "forecasting", "--model-class", "M", "--model-module", "my-model"],
+         "--model-module"),
+        (["--task", "forecasting", "--model-class", "M", "--dataset-module", "model"],
+         "--dataset-module"),
+        (["--task", "forecasting", "--model-class", "M", "--epochs", "0"], "--epochs"),
+    ],
+)  # fmt: skip
+def test_train_command_errors(run_cli, tmp_path: Path, argv: list[str], option: str) -> None:
+    out = tmp_path / "train.py"
+    result = run_cli("train", *argv, "-o", str(out))
+    assert result.code == 2 and option in result.err and not out.exists()
