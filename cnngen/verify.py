@@ -138,6 +138,7 @@ def verify_file(
     compile: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Callable[[str], None] | None = None,
+    measure: bool = True,
 ) -> dict[str, Any]:
     """Verify one model file in a child process and return the report (see docs/verify.md).
 
@@ -145,11 +146,19 @@ def verify_file(
     not a ``.py`` file, bad option values, ``device="cuda"`` without CUDA).
     Every problem with the file itself is a ``"failed"`` verdict in the
     returned report, with ``report["error"]`` set when it stopped the run.
-    ``progress`` receives one short line per step as the run goes.
+    ``progress`` receives one short line per step as the run goes;
+    ``measure=False`` leaves out latency, throughput and memory (for fast
+    tests; every check still runs).
     """
     path = Path(path)
     _check_usage(path, device, batch, steps, timeout)
-    options = {"device": device, "batch": batch, "steps": steps, "compile": compile}
+    options = {
+        "device": device,
+        "batch": batch,
+        "steps": steps,
+        "compile": compile,
+        "measure": measure,
+    }
     with tempfile.TemporaryDirectory(prefix="cnngen-verify-") as folder:
         report_path = Path(folder) / "report.json"
         command = [
@@ -168,6 +177,8 @@ def verify_file(
         ]
         if compile:
             command.append("--compile")
+        if not measure:
+            command.append("--no-measure")
         tail: deque[str] = deque(maxlen=20)
         started = time.monotonic()
         process = subprocess.Popen(

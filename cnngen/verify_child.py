@@ -498,9 +498,10 @@ class Verifier:
             self.report.stage(name)
             progress(f"[{index}/{len(CHECK_ORDER)}] {name}")
             self.run_check(name, checks[name])
-        self.report.stage("measure")
-        progress("measuring latency and memory")
-        self.measure()
+        if self.args.measure:
+            self.report.stage("measure")
+            progress("measuring latency and memory")
+            self.measure()
 
     def run_check(self, name: str, check: Callable[[], tuple[str, dict[str, Any]]]) -> None:
         started = time.perf_counter()
@@ -1015,6 +1016,7 @@ def new_report(args: argparse.Namespace) -> dict[str, Any]:
             "batch": args.batch,
             "steps": args.steps,
             "compile": args.compile,
+            "measure": args.measure,
         },
         "environment": {
             "python": platform.python_version(),
@@ -1072,6 +1074,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--no-measure", dest="measure", action="store_false")
     return parser.parse_args(argv)
 
 
