@@ -564,7 +564,9 @@ def calc_command(
         raise CnngenError("--ceil-mode: only pooling takes it", "--ceil-mode")
     for name in ("kernel", "stride", "dilation"):
         if any(v < 1 for v in params[name]):
-            raise CnngenError(f"--{name}: must be >= 1", f"--{name}")
+            raise CnngenError(
+                f"--{name}: must be >= 1, got {'x'.join(map(str, params[name]))}", f"--{name}"
+            )
     for name in ("padding", "output_padding"):
         if any(v < 0 for v in params[name]):
             raise CnngenError(f"--{name.replace('_', '-')}: must be >= 0", f"--{name}")
@@ -619,11 +621,33 @@ def _closest(word: str, choices: list[str]) -> str | None:
     return close[0] if close else None
 
 
-def usage_error_line(error: click.exceptions.UsageError) -> str:
+def _command_for(argv: list[str]) -> tuple[click.Command, str]:
+    """The command ``argv`` names and its path, for errors Click raises without a context."""
+    command: click.Command = cli
+    path = ["cnngen"]
+    for token in argv:
+        if not isinstance(command, click.Group) or token.startswith("-"):
+            break
+        sub = command.commands.get(token)
+        if sub is None:
+            break
+        command, path = sub, [*path, token]
+    return command, " ".join(path)
+
+
+def usage_error_line(error: click.exceptions.UsageError, argv: list[str] | None = None) -> str:
     """Click's own usage errors as one line: the parameter, what was wrong, what works."""
     ctx = error.ctx
-    path = ctx.command_path if ctx is not None else "cnngen"
+    if ctx is None:
+        command, path = _command_for(argv or [])
+        ctx = click.Context(command, info_name=path)
+    path = ctx.command_path or "cnngen"
     see = f"see '{path} --help'"
+    if isinstance(error, getattr(click.exceptions, "NoArgsIsHelpError", ())) or (
+        isinstance(ctx.command, click.Group) and error.message.startswith("Usage:")
+    ):
+        commands = sorted(getattr(ctx.command, "commands", {}))
+        return f"COMMAND: missing; '{path}' needs one of: {', '.join(commands)}; {see}"
     if isinstance(error, click.exceptions.NoSuchOption):
         options = sorted(
             opt
@@ -684,13 +708,19 @@ def usage_error_line(error: click.exceptions.UsageError) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, mapping errors to one line and an exit status."""
     _register_optional_commands()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments:
+        # Bare `cnngen` asks what there is: the help, not an error.
+        with click.Context(cli, info_name="cnngen") as ctx:
+            click.echo(ctx.get_help())
+        sys.exit(EXIT_OK)
     try:
-        result = cli.main(args=argv, prog_name="cnngen", standalone_mode=False)
+        result = cli.main(args=arguments, prog_name="cnngen", standalone_mode=False)
     except CnngenError as error:
         click.echo(f"Error: {one_line(str(error))}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.UsageError as error:
-        click.echo(f"Error: {one_line(usage_error_line(error))}", err=True)
+        click.echo(f"Error: {one_line(usage_error_line(error, arguments))}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -702,7 +732,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # noqa: BLE001 - last resort, reported as a bug
         from cnngen.errors import TemplateBug
 
-        command = " ".join(["cnngen", *(argv if argv is not None else sys.argv[1:])])
+        command = " ".join(["cnngen", *arguments])
         kind = "" if isinstance(error, TemplateBug) else f"{type(error).__name__}: "
         click.echo(
             f"Error: internal error ({one_line(f'{kind}{error}')}). This is a cnngen bug; "
