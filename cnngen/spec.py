@@ -165,8 +165,9 @@ def _per_dim(param: str, value: tuple[int, ...] | None, dims: int, low: int) -> 
         value = value * dims
     if len(value) != dims:
         raise CnngenError(
-            f"{param}: expected 1 or {dims} values for a {dims}D input, got "
-            f"{format_value(value)}",
+            f"{param}: expected {'1 value' if dims == 1 else f'1 or {dims} values'} for a "
+            f"{dims}D input, got {format_value(value)}; e.g. {param} "
+            f"{format_value(value[:1] * min(dims, 2))}",
             param,
         )
     for item in value:
