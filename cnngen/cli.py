@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -23,6 +24,19 @@ from cnngen.config import dump_config, install_config_option
 from cnngen.errors import CnngenError
 from cnngen.output import check_target, emit_files, output_options
 from cnngen.output import emit as emit_output
+from cnngen.spec import (
+    ACTIVATIONS,
+    BLOCKS,
+    CHANNEL_RULES,
+    DOWNSAMPLE,
+    FAMILIES,
+    FINAL_ACTIVATIONS,
+    HEADS,
+    NORMS,
+    PADDING_MODES,
+    POOLS,
+    PRESETS,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,6 +68,29 @@ class SizeType(click.ParamType):
 
 
 SIZE = SizeType()
+
+
+class Words(click.ParamType):
+    """Free text that shell completion can finish from a list of known words.
+
+    Validation stays in :func:`cnngen.spec.make_spec`, which names the option
+    and suggests the closest spelling; this type only helps the shell.
+    """
+
+    name = "TEXT"
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self.words = tuple(words)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return str(value)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(word) for word in self.words if word.startswith(incomplete)]
 
 
 def _option(*names: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -122,6 +159,7 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     ),
     _option(
         "--padding",
+        type=Words(PADDING_MODES),
         default=None,
         show_default=False,
         help="auto (symmetric, size-keeping), same (TensorFlow: out = ceil(in/stride), "
@@ -136,13 +174,21 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     ),
     _option(
         "--downsample",
+        type=Words(DOWNSAMPLE),
         default=None,
         show_default=False,
         help="stride, pool or none.  [default: pool for plain/vgg classifiers, else stride]",
     ),
-    _option("--pool", default=None, show_default=False, help="max or avg pooling.  [default: max]"),
+    _option(
+        "--pool",
+        type=Words(POOLS),
+        default=None,
+        show_default=False,
+        help="max or avg pooling.  [default: max]",
+    ),
     _option(
         "--channel-rule",
+        type=Words(CHANNEL_RULES),
         default=None,
         show_default=False,
         help="exponential, linear, proportion, power or constant.  [default: exponential]",
@@ -177,18 +223,21 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     ),
     _option(
         "--norm",
+        type=Words(NORMS),
         default=None,
         show_default=False,
         help="batchnorm, instancenorm, groupnorm, dropout or none.  [default: batchnorm]",
     ),
     _option(
         "--activation",
+        type=Words(tuple(ACTIVATIONS)),
         default=None,
         show_default=False,
         help="relu, leaky_relu, elu, gelu, silu, tanh or sigmoid.  [default: relu]",
     ),
     _option(
         "--final-activation",
+        type=Words(FINAL_ACTIVATIONS),
         default=None,
         show_default=False,
         help="Activation on the output, or none.  [default: none]",
@@ -230,6 +279,7 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     ),
     _option(
         "--block",
+        type=Words(BLOCKS),
         default=None,
         show_default=False,
         help="Classifier blocks: plain, vgg, residual or bottleneck.  [default: plain]",
@@ -250,6 +300,7 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     ),
     _option(
         "--head",
+        type=Words(HEADS),
         default=None,
         show_default=False,
         help="Classifier head: gap (global average pool) or flatten.  [default: gap]",
@@ -261,7 +312,13 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         show_default=False,
         help="Hidden widths of the classifier head, e.g. 120x84.",
     ),
-    _option("--preset", default=None, show_default=False, help="A classic architecture: lenet5."),
+    _option(
+        "--preset",
+        type=Words(PRESETS),
+        default=None,
+        show_default=False,
+        help="A classic architecture: lenet5.",
+    ),
     _option(
         "--name",
         default=None,
@@ -365,7 +422,7 @@ def cli() -> None:
 
 
 @cli.command("plan")
-@click.argument("family", required=False)
+@click.argument("family", required=False, type=Words(FAMILIES))
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
@@ -432,7 +489,7 @@ def save_config_option(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command("model")
-@click.argument("family", required=False)
+@click.argument("family", required=False, type=Words(FAMILIES))
 @model_options
 @output_options(default="-")
 @save_config_option
@@ -470,7 +527,7 @@ def model_command(
 
 
 @cli.command("handout")
-@click.argument("family", required=False)
+@click.argument("family", required=False, type=Words(FAMILIES))
 @model_options
 @output_options(default="-", help_output="Notebook to write (.ipynb), or - for stdout.")
 @save_config_option
@@ -709,7 +766,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, mapping errors to one line and an exit status."""
     _register_optional_commands()
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments:
+    completing = any(
+        name.endswith("_COMPLETE") and name.startswith("_CNNGEN") for name in os.environ
+    )
+    if not arguments and not completing:
         # Bare `cnngen` asks what there is: the help, not an error.
         with click.Context(cli, info_name="cnngen") as ctx:
             click.echo(ctx.get_help())

@@ -239,3 +239,22 @@ def test_every_help_has_an_example(run_cli) -> None:
         assert result.code == 0
         assert "Example" in result.out, path
         assert "--config FILE" in result.out, path
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "expected"),
+    [
+        ("cnngen pl", "1", "plain,plan"),
+        ("cnngen model for", "2", "plain,forecaster"),
+        ("cnngen plan encoder --activation leak", "4", "plain,leaky_relu"),
+        ("cnngen plan encoder --lay", "3", "plain,--layers"),
+    ],
+)
+def test_shell_completion(run_cli, monkeypatch, words: str, cword: str, expected: str) -> None:
+    """What `eval "$(_CNNGEN_COMPLETE=bash_source cnngen)"` asks the CLI for on <TAB>."""
+    monkeypatch.setenv("_CNNGEN_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", cword)
+    result = run_cli()
+    assert result.code == 0
+    assert result.out.splitlines() == [expected]
