@@ -448,11 +448,11 @@ def plan_command(
     """
     from cnngen.report import plan_text
 
-    _, plan = build_plan(require_family(family), options)
+    spec, plan = build_plan(require_family(family), options)
     if svg is not None:
         from cnngen.svg import plan_svg
 
-        drawing = plan_svg(plan)
+        drawing = plan_svg(plan, "plan " + spec.command().removeprefix("model ") + f" --svg {svg}")
         if svg == "-":
             click.echo(drawing, nl=False)
             return

@@ -2,7 +2,9 @@
 
 Keys are the long option names of the command (``input-size = "100x100"``,
 ``layers = 5``, ``se = true``); positional arguments go by their name
-(``family = "forecaster"``).  Underscores may stand for dashes.
+(``family = "forecaster"``).  Underscores may stand for dashes.  File paths
+inside the file are taken as given, that is relative to the current folder,
+just as they would be on the command line.
 
 The mechanism is generic: :func:`install_config_option` walks a Click command
 tree and gives every command an eager ``--config`` option whose callback

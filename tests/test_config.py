@@ -286,3 +286,19 @@ def test_check_and_dry_run_need_a_file(run_cli, flag: str) -> None:
     result = run_cli("model", "encoder", "-i", "64", flag)
     assert result.code == 2
     assert result.err.startswith(f"Error: {flag}: compares with a file on disk")
+
+
+def test_the_readme_config_example_works(run_cli, tmp_path: Path, monkeypatch) -> None:
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = write(tmp_path / "forecaster.toml", block)
+    monkeypatch.chdir(tmp_path)
+    written = run_cli("model", "--config", str(config))
+    assert written.code == 0, written.err
+    assert (
+        (tmp_path / "forecaster.py")
+        .read_text()
+        .startswith('"""Forecaster: (B, 60, 100, 100) -> (B, 30, 100, 100)')
+    )
+    assert run_cli("model", "--config", str(config), "--check").code == 0

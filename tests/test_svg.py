@@ -125,7 +125,9 @@ def test_plan_svg_writes_a_file_and_still_prints_the_plan(run_cli, tmp_path: Pat
     assert result.code == 0, result.err
     assert result.out.startswith("Classifier: 1x28x28 -> 10")
     assert f"wrote {target}" in result.err
-    ElementTree.parse(target)
+    root = ElementTree.parse(target).getroot()
+    desc = root.find("svg:desc", NS).text
+    assert desc.endswith(f"cnngen plan classifier --preset lenet5 --svg {target}")
     again = run_cli("plan", "classifier", "--preset", "lenet5", "--svg", str(target))
     assert again.code == 2 and "--svg:" in again.err and "--force" in again.err
     assert (
