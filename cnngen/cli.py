@@ -418,6 +418,12 @@ def cli() -> None:
       cnngen plan forecaster -i 100x100 --in-channels 60 --out-channels 30 -n 5
       cnngen model classifier --preset lenet5 -o lenet5.py
       cnngen calc conv --input 28 --kernel 5 --padding 2
+      cnngen plan forecaster -i 64x64 -n 4 --svg forecaster.svg
+      cnngen handout classifier --preset lenet5 -o lenet5.ipynb
+      cnngen model --config model.toml --check
+
+    Every command takes --config FILE (TOML, keys are the long option names;
+    flags override it).  Shell completion: eval "$(_CNNGEN_COMPLETE=bash_source cnngen)".
     """
 
 

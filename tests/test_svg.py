@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import shutil
 import struct
 import subprocess
+import tempfile
 import zlib
 from pathlib import Path
 from xml.etree import ElementTree
@@ -162,6 +164,16 @@ def chromium() -> str:
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.skip("chromium is not installed and apt-get cannot install it (needs root)")
+    # pytest-xdist workers share the machine: one apt-get at a time.
+    with open(Path(tempfile.gettempdir()) / "cnngen-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_chromium()
+
+
+def _install_chromium() -> str:
+    found = shutil.which("chromium")
+    if found:
+        return found
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = subprocess.run(
         ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
