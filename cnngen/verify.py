@@ -288,9 +288,17 @@ def format_report(report: dict[str, Any]) -> str:
             + (f", {model['family']}" if model.get("family") else "")
         )
     if environment.get("device"):
+        where = str(environment.get("device_name"))
+        if environment["device"] == "cpu" and environment.get("torch_threads"):
+            where += f", {environment['torch_threads']} threads"
         lines.append(
-            f"device: {environment['device']} ({environment.get('device_name')}), "
-            f"batch {options.get('batch')}, torch {environment.get('torch')}"
+            f"device: {environment['device']} ({where}), batch {options.get('batch')}, "
+            f"torch {environment.get('torch')}"
+        )
+    load, cpus = environment.get("load_average"), environment.get("cpu_count")
+    if environment.get("device") == "cpu" and load is not None and cpus and load > cpus:
+        lines.append(
+            f"note: the machine is busy (load {load:g} on {cpus} CPUs); CPU timings may be noisy"
         )
     checks = report.get("checks") or []
     if checks:

@@ -866,9 +866,15 @@ class Verifier:
             program.save(buffer)
         data = buffer.getvalue()
         onnx.checker.check_model(onnx.load_from_string(data))
-        session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+        # ONNX Runtime's threads spin-wait after a run by default, which would
+        # steal the CPU from the latency measurements that follow.
+        options = onnxruntime.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: self.x.detach().cpu().numpy()}
         result = torch.from_numpy(session.run(None, feed)[0])
+        del session
         message, details = parity("ONNX Runtime", reference, result)
         details.update({"exporter": exporter, "bytes": len(data)})
         return f"{message} (exporter: {exporter})", details
@@ -1026,6 +1032,9 @@ def new_report(args: argparse.Namespace) -> dict[str, Any]:
             "onnxruntime": _version_of("onnxruntime"),
             "device": None,
             "device_name": None,
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average": _load_average(),
         },
         "model": {
             "class_name": None,
@@ -1046,6 +1055,14 @@ def new_report(args: argparse.Namespace) -> dict[str, Any]:
             "mixed_precision": None,
         },
     }
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average: CPU timings on a busy machine are not to be trusted."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _version_of(package: str) -> str | None:
