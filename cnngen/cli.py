@@ -36,6 +36,7 @@ from cnngen.spec import (
     PADDING_MODES,
     POOLS,
     PRESETS,
+    check_choice,
 )
 
 EXIT_OK = 0
@@ -475,13 +476,12 @@ def plan_command(
 def require_family(family: str | None) -> str:
     """The family from the command line or the config file, else a helpful error."""
     if family is None:
-        from cnngen.spec import FAMILIES
-
         raise CnngenError(
             f"FAMILY: missing; give one of {', '.join(FAMILIES)} after the command "
             f'(or family = "encoder" in a --config file)',
             "FAMILY",
         )
+    check_choice("FAMILY", family, FAMILIES)
     return family
 
 

@@ -22,7 +22,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("model encoder -i 100 --activation rleu", "--activation", "did you mean 'relu'?", True),
     ("model encoder -i 100 --norm batch", "--norm", "did you mean 'batchnorm'?", True),
     ("model encoder -i 100 --padding full", "--padding", "choose one of: auto, same, valid", True),
-    ("model forcaster -i 5", "family", "did you mean 'forecaster'?", True),
+    ("model forcaster -i 5", "FAMILY", "did you mean 'forecaster'?", True),
     ("plan encoder -i 0", "--input-size", "must be >= 1", False),
     ("plan encoder -i 4x4x4x4", "--input-size", "e.g. 1000, 64x64 or 16x64x64", False),
     ("plan encoder -i 10x", "--input-size", "expected sizes like 100, 100x100", False),
