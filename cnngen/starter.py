@@ -101,7 +101,7 @@ def render_project(
     spec = build_spec(family, model)
     plan = solve(spec)
     model_words = ["model", family, *option_words(spec.given), "-o", "model.py"]
-    model_command = command_line(model_words)
+    model_command = " ".join(shlex.quote(word) for word in model_words)  # escaped by render_model
     forecasting = family == "forecaster"
     if forecasting:
         if plan.output_shape[1:] != plan.input_shape[1:]:
@@ -164,7 +164,7 @@ def render_project(
         "params": plan.params,
         "synthetic": synthetic,
         "dataset_description": describe(synthetic),
-        "model_command": "cnngen " + " ".join(shlex.quote(w) for w in model_words),
+        "model_command": "cnngen " + model_command,
         "dataset_command": "cnngen " + " ".join(shlex.quote(w) for w in dataset_words),
         "train_command": "cnngen "
         + " ".join(shlex.quote(w) for w in train_invocation(task, spec.class_name, train)),

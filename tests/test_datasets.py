@@ -448,3 +448,13 @@ def test_generating_never_imports_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
+
+
+def test_model_output_path_cannot_escape_the_docstring(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / 'm"""+__import__("os").getcwd()+"""x.py'
+    result = run_cli("model", "encoder", "-i", "16", "-n", "1", "-o", str(out))
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert format_python(text) == text
+    assert str(out).replace('"', '\\"') in text  # shown escaped, inside the docstring
+    assert load(out).__doc__.count('"""+__import__') == 1
