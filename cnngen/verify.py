@@ -117,7 +117,20 @@ def _empty_report(path: Path, options: dict[str, Any]) -> dict[str, Any]:
         "error": None,
         "stage": "start",
         "options": dict(options),
-        "environment": {"python": None, "torch": None, "device": None, "device_name": None},
+        "environment": dict.fromkeys(
+            (
+                "python",
+                "torch",
+                "numpy",
+                "onnx",
+                "onnxruntime",
+                "device",
+                "device_name",
+                "cpu_count",
+                "torch_threads",
+                "load_average",
+            )
+        ),
         "model": {
             "class_name": None,
             "family": None,
@@ -126,7 +139,16 @@ def _empty_report(path: Path, options: dict[str, Any]) -> dict[str, Any]:
             "equivariant": False,
         },
         "checks": [],
-        "metrics": {},
+        "metrics": {
+            "params": None,
+            "params_declared": None,
+            "macs_measured": None,
+            "macs_declared": None,
+            "macs_agree": None,
+            "memory": None,
+            "latency": {},
+            "mixed_precision": None,
+        },
     }
 
 

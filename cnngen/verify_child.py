@@ -515,7 +515,7 @@ class Verifier:
             details = failure.details
         except Fatal:
             raise
-        except Exception as error:  # noqa: BLE001 - the file's code may raise anything
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the file's code may raise anything
             status, message, details = "failed", _describe(error, self.path), {}
         finally:
             assert self.model is not None

@@ -9,6 +9,7 @@ and latency measurement is switched off except where it is under test.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from cnngen.verify import describe_mismatch, format_report, verify_file
 
 SMALL = {"start_channels": 4, "max_channels": 16}
 BROKEN = Path(__file__).resolve().parent / "broken"
+SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "verify.md"
 
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "forecaster_1d": (
@@ -57,6 +59,36 @@ def edited(path: Path, old: str, new: str, count: int = 1) -> Path:
     target = path.with_name(f"{path.stem}_edited.py")
     target.write_text(text.replace(old, new, count), encoding="utf-8")
     return target
+
+
+def key_paths(report: dict[str, Any]) -> set[str]:
+    """Every key of the report as a dotted path; check entries as ``checks[].key``."""
+    paths: set[str] = set()
+
+    def walk(value: Any, prefix: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                path = f"{prefix}.{key}" if prefix else key
+                paths.add(path)
+                if path != "checks[].details":
+                    walk(item, path)
+
+    walk({key: value for key, value in report.items() if key != "checks"}, "")
+    paths.add("checks")
+    for check in report["checks"]:
+        walk(check, "checks[]")
+    return paths
+
+
+def assert_documented(report: dict[str, Any]) -> None:
+    """Every key the report has appears in docs/verify.md, details per check included."""
+    text = SCHEMA_DOC.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z0-9_.\[\]]+)`", text, re.MULTILINE))
+    assert key_paths(report) - documented == set()
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (`.*) \|$", text, re.MULTILINE))
+    for check in report["checks"]:
+        details_doc = set(re.findall(r"`([a-z_]+)`", rows.get(check["name"], "")))
+        assert set(check["details"]) - details_doc == set(), check["name"]
 
 
 # ---------------------------------------------------------------- good files
@@ -139,6 +171,7 @@ def test_lenet5_through_the_cli_json_report_and_measurements(
     assert latency["forward_samples_per_s"] == pytest.approx(2 / (latency["forward_ms"] / 1e3))
     assert metrics["memory"]["kind"] == "cpu_peak_rss_growth"
     assert metrics["mixed_precision"]["status"] == "skipped"
+    assert_documented(report)
     text = format_report(report)
     assert "verdict: PASSED (10 passed, 2 skipped)" in text
     assert "MACs per sample      416,520 by torch, 416,520 in the file (agree)" in text
@@ -177,6 +210,7 @@ def test_wrong_padding_is_reported_by_layer_name(
     assert by_name["params"]["status"] == "passed"
     assert by_name["gradients"]["status"] == "passed"
     assert "enc2.0: expected" in format_report(report)
+    assert_documented(report)
 
 
 def test_file_without_input_shape_is_not_a_cnngen_file(
@@ -236,6 +270,7 @@ def test_infinite_loop_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
     assert report["error"]["kind"] == "timeout"
     assert "no result within the 4 s time limit" in report["error"]["message"]
     assert 4 <= report["elapsed_s"] < 30
+    assert_documented(report)
 
 
 @pytest.mark.slow
