@@ -573,7 +573,15 @@ def handout_command(
 
 @cli.command("calc")
 @click.argument("operation", type=click.Choice(["conv", "transposed", "pool"]))
-@click.option("--input", "input_size", type=SIZE, required=True, help=f"Input size: {SIZE_HELP}.")
+@click.option(
+    "-i",
+    "--input",
+    "--input-size",
+    "input_size",
+    type=SIZE,
+    required=True,
+    help=f"Input size: {SIZE_HELP} (-i/--input-size as in `model`).",
+)
 @click.option("--kernel", type=SIZE, required=True, help="Kernel size.")
 @click.option("--stride", type=SIZE, default=None, help="Stride.  [default: 1; kernel for pool]")
 @click.option("--padding", type=SIZE, default=(0,), show_default="0", help="Padding.")

@@ -302,3 +302,12 @@ def test_the_readme_config_example_works(run_cli, tmp_path: Path, monkeypatch) -
         .startswith('"""Forecaster: (B, 60, 100, 100) -> (B, 30, 100, 100)')
     )
     assert run_cli("model", "--config", str(config), "--check").code == 0
+
+
+def test_calc_spells_the_input_like_model(run_cli, tmp_path: Path) -> None:
+    by_short = run_cli("calc", "conv", "-i", "28x28", "--kernel", "5")
+    by_long = run_cli("calc", "conv", "--input-size", "28x28", "--kernel", "5")
+    config = write(tmp_path / "c.toml", 'input-size = "28x28"\nkernel = 5\n')
+    by_file = run_cli("calc", "conv", "--config", str(config))
+    assert by_short.out == by_long.out == by_file.out
+    assert by_short.out.splitlines()[-1] == "output size: 24x24"
