@@ -263,7 +263,7 @@ def _fewest_reductions(
         return None
     return [
         LayerIntent(intent.stride, intent.pool, reduction)
-        for intent, reduction in zip(intents, states[target])
+        for intent, reduction in zip(intents, states[target], strict=True)
     ]
 
 
@@ -695,7 +695,7 @@ def _receptive_field(stages: Sequence[Stage]) -> Shape:
 
 
 def _coverage_note(spec: ModelSpec, field: Shape) -> list[str]:
-    if field and any(f < s for f, s in zip(field, spec.input_size)):
+    if field and any(f < s for f, s in zip(field, spec.input_size, strict=True)):
         return [
             f"receptive field {format_value(field)} does not cover the "
             f"{format_value(spec.input_size)} input"

@@ -303,7 +303,7 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
     for param, sizes in (("--min-size", min_size), ("--target-size", target_size)):
         if sizes is None:
             continue
-        for size, limit in zip(sizes, input_size):
+        for size, limit in zip(sizes, input_size, strict=True):
             if size > limit:
                 raise CnngenError(
                     f"{param}: {format_value(sizes)} is larger than the input "
