@@ -108,29 +108,40 @@ def _read_report(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _empty_report(path: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """A report for a child that died before it could write one."""
+SCHEMA_VERSION = 1
+
+ENVIRONMENT_KEYS = (
+    "python",
+    "torch",
+    "numpy",
+    "onnx",
+    "onnxruntime",
+    "device",
+    "device_name",
+    "cpu_count",
+    "torch_threads",
+    "load_average",
+)
+
+
+def report_skeleton(
+    path: Path, options: dict[str, Any], environment: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The report before any check ran: every key of the schema, values unknown.
+
+    The child process starts from this and fills it in; the parent uses it
+    as is when the child died before it could write a report.  One source
+    for both keeps the schema in docs/verify.md true for either path.
+    """
+    environment = environment or {}
     return {
-        "schema": 1,
-        "file": str(path.resolve()),
+        "schema": SCHEMA_VERSION,
+        "file": str(Path(path).resolve()),
         "verdict": "failed",
         "error": None,
         "stage": "start",
         "options": dict(options),
-        "environment": dict.fromkeys(
-            (
-                "python",
-                "torch",
-                "numpy",
-                "onnx",
-                "onnxruntime",
-                "device",
-                "device_name",
-                "cpu_count",
-                "torch_threads",
-                "load_average",
-            )
-        ),
+        "environment": {key: environment.get(key) for key in ENVIRONMENT_KEYS},
         "model": {
             "class_name": None,
             "family": None,
@@ -229,7 +240,7 @@ def verify_file(
             raise
         reader.join(timeout=5)
         elapsed = time.monotonic() - started
-        report = _read_report(report_path) or _empty_report(path, options)
+        report = _read_report(report_path) or report_skeleton(path, options)
 
     report["options"]["timeout"] = timeout
     report["elapsed_s"] = round(elapsed, 3)

@@ -43,7 +43,6 @@ from torch import nn
 from cnngen.verify import describe_mismatch
 
 PROGRESS_PREFIX = "cnngen-verify: "
-SCHEMA_VERSION = 1
 
 # Outputs that should be equal up to float rounding (rotated inputs, exported
 # programs, ONNX Runtime) may differ by at most RELATIVE_TOLERANCE times the
@@ -1010,52 +1009,29 @@ class Verifier:
 
 
 def new_report(args: argparse.Namespace) -> dict[str, Any]:
+    """The shared report skeleton with this process's environment filled in."""
     import numpy
 
-    return {
-        "schema": SCHEMA_VERSION,
-        "file": str(Path(args.file).resolve()),
-        "verdict": "failed",
-        "error": None,
-        "stage": "start",
-        "options": {
-            "device": args.device,
-            "batch": args.batch,
-            "steps": args.steps,
-            "compile": args.compile,
-            "measure": args.measure,
-        },
-        "environment": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": numpy.__version__,
-            "onnx": _version_of("onnx"),
-            "onnxruntime": _version_of("onnxruntime"),
-            "device": None,
-            "device_name": None,
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_average": _load_average(),
-        },
-        "model": {
-            "class_name": None,
-            "family": None,
-            "input_shape": None,
-            "output_shape": None,
-            "equivariant": False,
-        },
-        "checks": [],
-        "metrics": {
-            "params": None,
-            "params_declared": None,
-            "macs_measured": None,
-            "macs_declared": None,
-            "macs_agree": None,
-            "memory": None,
-            "latency": {},
-            "mixed_precision": None,
-        },
+    from cnngen.verify import report_skeleton
+
+    options = {
+        "device": args.device,
+        "batch": args.batch,
+        "steps": args.steps,
+        "compile": args.compile,
+        "measure": args.measure,
     }
+    environment = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "onnx": _version_of("onnx"),
+        "onnxruntime": _version_of("onnxruntime"),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average": _load_average(),
+    }
+    return report_skeleton(Path(args.file), options, environment)
 
 
 def _load_average() -> float | None:
