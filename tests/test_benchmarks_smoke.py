@@ -1,0 +1,54 @@
+"""The benchmark entry points import and a tiny configuration runs."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from benchmarks import common, compare_tcb, reproduce, run
+
+
+def test_png_writer_round_trips(tmp_path):
+    path = tmp_path / "strip.png"
+    pixels = [[0, 128, 255], [255, 128, 0]]
+    common.write_png(path, pixels)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (3, 2)
+    start = data.index(b"IDAT") + 4
+    length = struct.unpack(">I", data[start - 8 : start - 4])[0]
+    raw = zlib.decompress(data[start : start + length])
+    assert raw == b"\x00\x00\x80\xff\x00\xff\x80\x00"
+
+
+def test_table_is_markdown():
+    text = common.table(["a", "b"], [["x", 1], ["yy", 22]])
+    assert text.splitlines()[1] == "| -- | -: |"
+
+
+def test_moving_square_windows_include_the_last():
+    video = reproduce.moving_square(12, size=16, side=4, radius=4)
+    x, y = reproduce.windows(video, 3, 2)
+    assert len(x) == 12 - 3 - 2 + 1
+    assert (y[-1][-1] == video[-1]).all()
+
+
+@pytest.mark.skipif(not common.tcb_available(), reason="torchcnnbuilder not installed")
+def test_matched_forecaster_has_forecasterbase_parameters(tmp_path):
+    path, plan, _ = common.generate(
+        "forecaster", tmp_path, "m.py", **compare_tcb.matched_options((40, 40), 8, 8, 3)
+    )
+    ours = common.model_class(common.import_file(path))()
+    theirs = compare_tcb.tcb_forecaster((40, 40), 8, 8, 3)
+    assert common.count_params(ours) == common.count_params(theirs) == plan.params
+
+
+@pytest.mark.skipif(not common.tcb_available(), reason="torchcnnbuilder not installed")
+def test_quick_correctness_section_writes_markdown(tmp_path):
+    output = tmp_path / "results.md"
+    assert run.main(["--quick", "--only", "correctness", "--output", str(output)]) == 0
+    text = output.read_text()
+    assert "| 100x100" in text and "95x95" in text
