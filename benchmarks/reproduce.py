@@ -407,8 +407,9 @@ def forecasting(quick: bool = False, png: Path | None = None) -> tuple[str, dict
         input_size=(size, size),
         in_channels=history,
         out_channels=horizon,
-        layers=3,
-        start_channels=32,
+        layers=4,
+        min_size=(2,),
+        start_channels=24,
         final_activation="sigmoid",
     )
     with tempfile.TemporaryDirectory() as folder:

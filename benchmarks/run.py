@@ -1,6 +1,6 @@
 """Run every benchmark, print the tables and write them to benchmarks/RESULTS.md.
 
-    python benchmarks/run.py                 # everything (about 10-15 minutes on 2 CPU cores)
+    python benchmarks/run.py                 # everything (about 2 minutes on 2 idle CPU cores)
     python benchmarks/run.py --quick         # a smoke run: small sizes, few steps; prints only
     python benchmarks/run.py --only speed rotation
     python benchmarks/run.py --quick --output /tmp/results.md
@@ -54,8 +54,9 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
                 f"writes the formatted file in {fmt_seconds(value['cnngen']['generate'])} "
                 f"(peak RSS {fmt_bytes(value['cnngen']['peak_rss'])}); ForecasterBase(...) "
                 f"takes {fmt_seconds(value['tcb']['construct'])} (peak RSS "
-                f"{fmt_bytes(value['tcb']['peak_rss'])}), about as long as constructing the "
-                f"generated model ({fmt_seconds(value['cnngen_instantiate']['instantiate'])})."
+                f"{fmt_bytes(value['tcb']['peak_rss'])}); constructing the generated model takes "
+                f"{fmt_seconds(value['cnngen_instantiate']['instantiate'])} (peak RSS "
+                f"{fmt_bytes(value['cnngen_instantiate']['peak_rss'])})."
             )
     correct = results.get("correctness", {})
     if "100x100" in correct:
