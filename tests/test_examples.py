@@ -113,3 +113,20 @@ def test_c4_example_is_invariant_to_quarter_turns(quarter_turns: int) -> None:
         logits = model(batch)
         rotated = model(torch.rot90(batch, quarter_turns, dims=(-2, -1)))
     torch.testing.assert_close(rotated, logits, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_cnngen_verify_passes_every_example(name: str) -> None:
+    """The product's own proof step, run over every committed example."""
+    from cnngen.verify import verify_file
+
+    report = verify_file(ROOT / "examples" / name, device="cpu", steps=3, measure=False, timeout=300)
+    failed = [check for check in report["checks"] if check["status"] == "failed"]
+    assert report["verdict"] == "passed", failed or report["error"]
+    statuses = {check["name"]: check["status"] for check in report["checks"]}
+    assert statuses["layer_shapes"] == "passed"
+    assert statuses["gradients"] == "passed"
+    assert statuses["macs"] == "passed"
+    if name == "c4_classifier.py":
+        assert statuses["equivariance"] == "passed"
