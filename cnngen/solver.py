@@ -666,8 +666,19 @@ def _decoder_stages(
 
 # --------------------------------------------------------------- families
 def _encoder_stages(
-    spec: ModelSpec, geometry: Geometry, channels: Sequence[int], role: str, prefix: str
+    spec: ModelSpec,
+    geometry: Geometry,
+    channels: Sequence[int],
+    role: str,
+    prefix: str,
+    finishes: bool = False,
 ) -> tuple[list[Stage], tuple, Shape]:
+    """The encoder (or classifier trunk) stages, layer by layer.
+
+    With ``finishes`` the encoder is the whole model: its last stage ends
+    with ``--final-activation``, added while that stage is built so the op's
+    receptive field continues from the layers before it.
+    """
     shape: Shape = (spec.in_channels, *spec.input_size)
     fields = fresh_fields(spec.dims)
     stages = []
@@ -678,6 +689,9 @@ def _encoder_stages(
         else:
             builder = StageBuilder(shape, fields)
             _conv_block(spec, builder, geometry, index, channels[index])
+            last = index == geometry.layers - 1
+            if finishes and last and spec.final_activation != "none":
+                builder.activation(spec.final_activation)
             stage, fields = builder.build(name, role), builder.fields
         stages.append(stage)
         shape = stage.out_shape
@@ -722,22 +736,10 @@ def _plan(spec: ModelSpec, stages: Sequence[Stage], notes: Sequence[str], helper
     )
 
 
-def _final_activation(spec: ModelSpec, stages: list[Stage]) -> None:
-    if spec.final_activation == "none":
-        return
-    last = stages[-1]
-    builder = StageBuilder(last.out_shape, fresh_fields(spec.dims))
-    builder.ops = list(last.ops)
-    builder.in_shape = last.in_shape
-    builder.activation(spec.final_activation)
-    stages[-1] = Stage(last.name, last.kind, last.role, tuple(builder.ops), last.in_shape, builder.shape, last.shortcut, last.post)
-
-
 def _solve_encoder(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
-    stages, _, _ = _encoder_stages(spec, geometry, channels, "encoder", "enc")
-    _final_activation(spec, stages)
+    stages, _, _ = _encoder_stages(spec, geometry, channels, "encoder", "enc", finishes=True)
     return _plan(spec, stages, notes)
 
 

@@ -219,3 +219,14 @@ def test_plan_parameter_count_and_macs_match_torch(tmp_path: Path) -> None:
 def test_class_name_may_not_shadow_what_the_file_defines(name: str) -> None:
     with pytest.raises(CnngenError, match=r"^--name: .* already used inside the generated file"):
         make_spec("encoder", input_size=(32,), name=name)
+
+
+def test_final_activation_keeps_the_receptive_field() -> None:
+    """The activation adds no spatial context: the field stays the last conv's."""
+    from cnngen.solver import solve
+
+    plain = solve(make_spec("encoder", input_size=(64, 64)))
+    finished = solve(make_spec("encoder", input_size=(64, 64), final_activation="sigmoid"))
+    assert finished.stages[-1].ops[-1].module == "nn.Sigmoid"
+    assert finished.receptive_field == plain.receptive_field == (19, 19)
+    assert finished.notes == plain.notes
