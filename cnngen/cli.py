@@ -459,7 +459,7 @@ def plan_command(
     if svg is not None:
         from cnngen.svg import plan_svg
 
-        drawing = plan_svg(plan, "plan " + spec.command().removeprefix("model ") + f" --svg {svg}")
+        drawing = plan_svg(plan, f"{spec.command('plan')} --svg {svg}")
         if svg == "-":
             click.echo(drawing, nl=False)
             return
@@ -520,7 +520,7 @@ def model_command(
     from cnngen.render import render_model
 
     spec, plan = build_plan(require_family(family), options)
-    command = spec.command() + ("" if output == "-" else f" -o {output}")
+    command = spec.command(output=output)
     emit_with_config(
         render_model(plan, command),
         output,
@@ -558,8 +558,7 @@ def handout_command(
     from cnngen.handout import render_handout
 
     spec, plan = build_plan(require_family(family), options)
-    command = "handout " + spec.command().removeprefix("model ")
-    command += "" if output == "-" else f" -o {output}"
+    command = spec.command("handout", output)
     emit_with_config(
         render_handout(spec, plan, command),
         output,

@@ -97,9 +97,16 @@ class ModelSpec:
     def class_name(self) -> str:
         return self.name or DEFAULT_CLASS_NAMES[self.family]
 
-    def command(self) -> str:
-        """The ``cnngen`` arguments that reproduce this spec, as the user gave them."""
-        return " ".join(["model", self.family, *option_words(self.given)])
+    def command(self, verb: str = "model", output: str | None = None) -> str:
+        """The ``cnngen`` arguments that reproduce this spec, as the user gave them.
+
+        ``verb`` is the command (model, plan, handout); ``output`` adds ``-o``
+        unless it is stdout (``-``), so a file's header names where it went.
+        """
+        words = [verb, self.family, *option_words(self.given)]
+        if output is not None and output != "-":
+            words += ["-o", output]
+        return " ".join(words)
 
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}

@@ -65,7 +65,7 @@ def render_example(name: str, arguments: str) -> str:
     params = dict(model_command.make_context("model", argv[1:]).params)
     family, output = params.pop("family"), params.pop("output")
     spec, plan = build_plan(family, params)
-    return render_model(plan, f"{spec.command()} -o {output}")
+    return render_model(plan, spec.command(output=output))
 
 
 def main(argv: list[str]) -> int:
