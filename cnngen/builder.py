@@ -300,9 +300,6 @@ class StageBuilder:
         """Average the four rotations' features back into one per sample."""
         return self._add("rotation_mean", "RotationMean", [], self.shape)
 
-    def identity_fields(self) -> tuple[Field, ...]:
-        return self.fields
-
     def build(self, name: str, role: str) -> Stage:
         return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
 

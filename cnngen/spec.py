@@ -414,7 +414,3 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
         given=given,
     )
 
-
-def user_options(spec: ModelSpec) -> dict[str, Any]:
-    """The options a user would write to reproduce ``spec`` (non-defaults only)."""
-    return dict(spec.given)
