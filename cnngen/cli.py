@@ -351,15 +351,6 @@ def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
     return spec, solve(spec)
 
 
-def emit(text: str, output: str, force: bool, check: bool = False, dry_run: bool = False) -> None:
-    """Write ``text`` to stdout (``-``) or atomically to a file.
-
-    Kept for callers of the first release; :func:`cnngen.output.emit` is the
-    shared helper (with ``--check`` and ``--dry-run``) and is documented there.
-    """
-    emit_output(text, output, force=force, check=check, dry_run=dry_run)
-
-
 def save_config_text(spec: Any, output: str | None, command: str) -> str:
     """The TOML that reproduces a run: family, the options given, the output file."""
     items: list[tuple[str, Any]] = [("family", spec.family), *spec.given]
