@@ -32,9 +32,10 @@ def generate(family: str, folder: Path, filename: str, **options: Any) -> tuple[
 
     Returns the file path, the plan and the CLI arguments that regenerate it.
     """
-    from cnngen.render import render_model, write_atomic
-    from cnngen.solver import solve
-    from cnngen.spec import make_spec
+    from cnngen.cli.output import write_atomic
+    from cnngen.core.solver import solve
+    from cnngen.core.spec import make_spec
+    from cnngen.rendering.engine import render_model
 
     spec = make_spec(family, **options)
     plan = solve(spec)
@@ -293,8 +294,15 @@ def write_png(path: Path, pixels: Sequence[Sequence[int]] | Any) -> None:
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
     Path(path).write_bytes(png)

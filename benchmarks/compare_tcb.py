@@ -50,7 +50,9 @@ def tcb_default_channels(size: tuple[int, ...], in_channels: int, layers: int) -
     return list(range(in_channels, stop + 1, step))[: layers + 1][1:]
 
 
-def matched_options(size: tuple[int, ...], in_channels: int, out_channels: int, layers: int) -> dict[str, Any]:
+def matched_options(
+    size: tuple[int, ...], in_channels: int, out_channels: int, layers: int
+) -> dict[str, Any]:
     """cnngen options that rebuild ForecasterBase's default architecture.
 
     ForecasterBase defaults: kernel 3, stride 1, padding 0, no normalization,
@@ -78,7 +80,9 @@ def matched_options(size: tuple[int, ...], in_channels: int, out_channels: int, 
     )
 
 
-def tcb_forecaster(size: tuple[int, ...], in_channels: int, out_channels: int, layers: int, **kwargs: Any) -> Any:
+def tcb_forecaster(
+    size: tuple[int, ...], in_channels: int, out_channels: int, layers: int, **kwargs: Any
+) -> Any:
     from torchcnnbuilder.models import ForecasterBase
 
     return ForecasterBase(
@@ -95,9 +99,9 @@ def child_cnngen_generate(options: dict[str, Any], repeats: int) -> dict[str, An
     """In a fresh process without torch: time plan, and plan+render+Black."""
     import sys
 
-    from cnngen.render import render_model
-    from cnngen.solver import solve
-    from cnngen.spec import make_spec
+    from cnngen.core.solver import solve
+    from cnngen.core.spec import make_spec
+    from cnngen.rendering.engine import render_model
 
     def plan_only() -> Any:
         return solve(make_spec("forecaster", **options))
@@ -150,7 +154,9 @@ def child_cnngen_instantiate(options: dict[str, Any], repeats: int) -> dict[str,
     }
 
 
-def child_tcb_construct(size: tuple[int, ...], in_channels: int, out_channels: int, layers: int, repeats: int) -> dict[str, Any]:
+def child_tcb_construct(
+    size: tuple[int, ...], in_channels: int, out_channels: int, layers: int, repeats: int
+) -> dict[str, Any]:
     import torch  # noqa: F401
 
     times = []
@@ -214,7 +220,9 @@ def build_time(quick: bool = False) -> tuple[str, dict[str, Any]]:
                 cell(gen, "plan"),
                 cell(gen, "generate"),
                 fmt_bytes(gen.get("peak_rss")),
-                fmt_seconds(inst["import"] + inst["instantiate"]) if inst.get("status") == "ok" else inst.get("status", "?"),
+                fmt_seconds(inst["import"] + inst["instantiate"])
+                if inst.get("status") == "ok"
+                else inst.get("status", "?"),
                 fmt_bytes(inst.get("peak_rss")),
                 cell(tcb, "construct"),
                 fmt_bytes(tcb.get("peak_rss")) if tcb.get("peak_rss") else "n/a",
@@ -308,7 +316,9 @@ def correctness(quick: bool = False) -> tuple[str, dict[str, Any]]:
             options = dict(
                 input_size=size, in_channels=in_ch, out_channels=out_ch, layers=layers, stride=(2,)
             )
-            path, plan, command = generate("forecaster", Path(folder), f"stride2_{'x'.join(map(str, size))}.py", **options)
+            path, plan, command = generate(
+                "forecaster", Path(folder), f"stride2_{'x'.join(map(str, size))}.py", **options
+            )
             cls = model_class(import_file(path))
             ours = cls()
             x = torch.zeros(1, in_ch, *size)
@@ -317,12 +327,20 @@ def correctness(quick: bool = False) -> tuple[str, dict[str, Any]]:
                 f"decoder.deconv {i + 1}" for i in range(layers)
             ]
             tcb_sizes = _hook_sizes(tcb, tcb_names + ["decoder.resize", "decoder"], x)
-            our_names = [f"enc{i + 1}" for i in range(layers)] + [f"dec{i + 1}" for i in range(layers)]
+            our_names = [f"enc{i + 1}" for i in range(layers)] + [
+                f"dec{i + 1}" for i in range(layers)
+            ]
             our_sizes = _hook_sizes(ours, our_names, x)
-            resize_tcb = any(isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) for m in tcb.modules())
-            resize_ours = any(
-                isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Upsample)) for m in ours.modules()
-            ) or "interpolate" in path.read_text()
+            resize_tcb = any(
+                isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) for m in tcb.modules()
+            )
+            resize_ours = (
+                any(
+                    isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Upsample))
+                    for m in ours.modules()
+                )
+                or "interpolate" in path.read_text()
+            )
             before_resize = tcb_sizes[f"decoder.deconv {layers}"]
             label = "x".join(map(str, size))
             summary_rows.append(
@@ -337,7 +355,10 @@ def correctness(quick: bool = False) -> tuple[str, dict[str, Any]]:
                     "yes" if our_sizes[f"dec{layers}"] == tuple(size) else "NO",
                 ]
             )
-            headline[label] = {"tcb_before_resize": before_resize, "cnngen_out": our_sizes[f"dec{layers}"]}
+            headline[label] = {
+                "tcb_before_resize": before_resize,
+                "cnngen_out": our_sizes[f"dec{layers}"],
+            }
             if size == (100, 100):
                 rows = []
                 for i in range(layers):
@@ -404,7 +425,6 @@ def correctness(quick: bool = False) -> tuple[str, dict[str, Any]]:
 def _train_step_fn(model: Any, x: Any, dtype_ctx: Any = None) -> Any:
     import contextlib
 
-
     ctx = dtype_ctx or contextlib.nullcontext
 
     def step() -> None:
@@ -418,7 +438,9 @@ def _train_step_fn(model: Any, x: Any, dtype_ctx: Any = None) -> Any:
     return step
 
 
-def _throughput_cpu(models: dict[str, Any], x: Any, repeats: int, rounds: int) -> dict[str, list[float]]:
+def _throughput_cpu(
+    models: dict[str, Any], x: Any, repeats: int, rounds: int
+) -> dict[str, list[float]]:
     """Samples per second of forward+backward, models interleaved round by round."""
     steps = {name: _train_step_fn(model, x) for name, model in models.items()}
     for step in steps.values():
@@ -437,7 +459,9 @@ SPEED_CASES = (
 )
 
 
-def _speed_models(folder: Path, size: tuple[int, ...], in_ch: int, out_ch: int, layers: int) -> tuple[Any, Any, str]:
+def _speed_models(
+    folder: Path, size: tuple[int, ...], in_ch: int, out_ch: int, layers: int
+) -> tuple[Any, Any, str]:
     path, _plan, command = generate(
         "forecaster",
         folder,
@@ -483,8 +507,16 @@ def speed(quick: bool = False) -> tuple[str, dict[str, Any]]:
             arch_rows.append(
                 [
                     label,
-                    " ".join(str(m.out_channels) for m in ours.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))),
-                    " ".join(str(m.out_channels) for m in theirs.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))),
+                    " ".join(
+                        str(m.out_channels)
+                        for m in ours.modules()
+                        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+                    ),
+                    " ".join(
+                        str(m.out_channels)
+                        for m in theirs.modules()
+                        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+                    ),
                 ]
             )
             headline[label] = {
@@ -506,7 +538,14 @@ def speed(quick: bool = False) -> tuple[str, dict[str, Any]]:
         *[f"- {c}" for c in commands],
         "",
         table(
-            ["case", "params (cnngen)", "params (TCB)", "cnngen samples/s", "TCB samples/s", "cnngen / TCB"],
+            [
+                "case",
+                "params (cnngen)",
+                "params (TCB)",
+                "cnngen samples/s",
+                "TCB samples/s",
+                "cnngen / TCB",
+            ],
             rows,
         ),
         "",
@@ -560,7 +599,11 @@ def gpu_speed(quick: bool = False) -> tuple[str, dict[str, Any]]:
                             model = model.to(memory_format=torch.channels_last)
                             x = x.contiguous(memory_format=torch.channels_last)
                         runner = torch.compile(model) if compiled else model
-                        ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if dtype == "bf16" else None
+                        ctx = (
+                            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+                            if dtype == "bf16"
+                            else None
+                        )
                         step = _train_step_fn(runner, x, ctx)
                         try:
                             for _ in range(3):
@@ -584,7 +627,11 @@ def gpu_speed(quick: bool = False) -> tuple[str, dict[str, Any]]:
         f"{results['device']}, CUDA {results['cuda']}, torch {torch.__version__}; "
         f"{label}, batch {batch}, {steps} timed steps after 3 warm-up steps.",
         "",
-        table(["dtype", "channels_last", "torch.compile", "cnngen samples/s", "TCB samples/s"], rows, "lllrr"),
+        table(
+            ["dtype", "channels_last", "torch.compile", "cnngen samples/s", "TCB samples/s"],
+            rows,
+            "lllrr",
+        ),
     ]
     return "\n".join(text), results
 
@@ -595,7 +642,7 @@ def dataset(quick: bool = False) -> tuple[str, dict[str, Any]]:
     title = "### Window dataset: `cnngen dataset windows` vs `multi_output_tensor`"
     try:
         from benchmarks import dataset_memory
-        from cnngen.datasets import render_windows
+        from cnngen.rendering.datafiles import render_windows
     except ImportError as error:
         return f"{title}\n\nnot run: {error}", {}
     frames = 200 if quick else 1000
@@ -604,7 +651,9 @@ def dataset(quick: bool = False) -> tuple[str, dict[str, Any]]:
     rows = []
     headline: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "windows_dataset.py").write_text(render_windows(pre_history=pre, forecast=post))
+        (Path(folder) / "windows_dataset.py").write_text(
+            render_windows(pre_history=pre, forecast=post)
+        )
         for method in methods:
             result = dataset_memory.measure(method, frames, Path(folder))
             name = "cnngen WindowDataset" if method == "cnngen" else "TCB multi_output_tensor"
@@ -623,7 +672,11 @@ def dataset(quick: bool = False) -> tuple[str, dict[str, Any]]:
                     f"{frames - pre - post + 1:,}",
                 ]
             )
-            headline[method] = {"peak_above_start": extra, "build": result["build"], "windows": result["windows"]}
+            headline[method] = {
+                "peak_above_start": extra,
+                "build": result["build"],
+                "windows": result["windows"],
+            }
     semantics = _window_semantics() if tcb_available() else ""
     text = [
         title,
@@ -634,7 +687,18 @@ def dataset(quick: bool = False) -> tuple[str, dict[str, Any]]:
         "'peak above start' includes the frames themselves). `DATASET_MEMORY.md` has the "
         "same measurement over several series lengths.",
         "",
-        table(["dataset", "frames", "data", "peak above start", "build", "windows", "windows possible"], rows),
+        table(
+            [
+                "dataset",
+                "frames",
+                "data",
+                "peak above start",
+                "build",
+                "windows",
+                "windows possible",
+            ],
+            rows,
+        ),
         semantics,
     ]
     return "\n".join(text), headline
@@ -645,12 +709,14 @@ def _window_semantics() -> str:
     import numpy as np
     from torchcnnbuilder.preprocess import multi_output_tensor
 
-    from cnngen.datasets import render_windows
+    from cnngen.rendering.datafiles import render_windows
 
     rng = np.random.default_rng(0)
     data = rng.random((20, 4, 4), dtype=np.float32)
     pre, post = 4, 2
-    tcb = multi_output_tensor(data.copy(), forecast_len=post, pre_history_len=pre, threshold=0.5, x_binarize=False)
+    tcb = multi_output_tensor(
+        data.copy(), forecast_len=post, pre_history_len=pre, threshold=0.5, x_binarize=False
+    )
     tcb_x = tcb.tensors[0]
     tcb_binary = int(((tcb_x == 0) | (tcb_x == 1)).all(dim=(1, 2, 3)).sum())
     with tempfile.TemporaryDirectory() as folder:

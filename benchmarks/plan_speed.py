@@ -36,9 +36,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from cnngen import __version__  # noqa: E402
-from cnngen.render import render_model  # noqa: E402
-from cnngen.solver import solve  # noqa: E402
-from cnngen.spec import make_spec  # noqa: E402
+from cnngen.core.solver import solve  # noqa: E402
+from cnngen.core.spec import make_spec  # noqa: E402
+from cnngen.rendering.engine import render_model  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent / "PLAN_SPEED.md"
 

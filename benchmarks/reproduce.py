@@ -92,7 +92,9 @@ def predict(model: Any, x: np.ndarray, batch: int = 256) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            out.append(model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))).argmax(1).numpy())
+            out.append(
+                model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))).argmax(1).numpy()
+            )
     return np.concatenate(out)
 
 
@@ -126,7 +128,9 @@ def rotation(quick: bool = False) -> tuple[str, dict[str, Any]]:
             model.eval()
             with torch.no_grad():
                 sample = torch.from_numpy(data["x_test"][:64])
-                drift = float((model(sample) - model(torch.rot90(sample, 1, dims=(-2, -1)))).abs().max())
+                drift = float(
+                    (model(sample) - model(torch.rot90(sample, 1, dims=(-2, -1)))).abs().max()
+                )
             name = "plain CNN" if family == "classifier" else "C4-equivariant CNN"
             rows.append(
                 [
@@ -160,7 +164,16 @@ def rotation(quick: bool = False) -> tuple[str, dict[str, Any]]:
         *[f"- {c}" for c in commands],
         "",
         table(
-            ["model", "params", "test", "test rotated 90", "rotated 180", "rotated 270", "max logit change at 90", "train time"],
+            [
+                "model",
+                "params",
+                "test",
+                "test rotated 90",
+                "rotated 180",
+                "rotated 270",
+                "max logit change at 90",
+                "train time",
+            ],
             rows,
         ),
         "",
@@ -191,10 +204,14 @@ def lenet5(quick: bool = False) -> tuple[str, dict[str, Any]]:
         f"`cnngen {result['command']}` ({result['params']:,} parameters), {result['how']}, "
         f"{epochs} epochs ({result['seconds']:.0f} s); {result['split']}",
         "",
-        table(["metric", "value", "course threshold"], [
-            ["accuracy", f"{accuracy:.3f}", ">= 0.7"],
-            ["macro-F1", f"{macro_f1:.3f}", ">= 0.7"],
-        ], "lrr"),
+        table(
+            ["metric", "value", "course threshold"],
+            [
+                ["accuracy", f"{accuracy:.3f}", ">= 0.7"],
+                ["macro-F1", f"{macro_f1:.3f}", ">= 0.7"],
+            ],
+            "lrr",
+        ),
         "",
         "Confusion matrix (rows: true digit, columns: predicted digit):",
         "",
@@ -211,14 +228,20 @@ def lenet5(quick: bool = False) -> tuple[str, dict[str, Any]]:
 
 def has_train_command() -> bool:
     try:
-        from cnngen.datasets import render_train  # noqa: F401
+        from cnngen.rendering.datafiles import render_train  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def cnngen_cli(folder: Path, *words: str) -> None:
-    subprocess.run([sys.executable, "-m", "cnngen", *words], check=True, cwd=folder, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "cnngen", *words],
+        check=True,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
 
 
 def lenet5_with_train_script(folder: Path, epochs: int) -> dict[str, Any]:
@@ -352,7 +375,13 @@ def square_sequences(count: int, frames: int, seed: int, size: int) -> list[np.n
 
 
 def generated_square_data(
-    folder: Path, size: int, history: int, horizon: int, frames: int, train_count: int, test_count: int
+    folder: Path,
+    size: int,
+    history: int,
+    horizon: int,
+    frames: int,
+    train_count: int,
+    test_count: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, str]:
     """Windows from the file ``cnngen dataset synthetic moving-square`` writes.
 
@@ -361,26 +390,34 @@ def generated_square_data(
     this module's own generator when the dataset command is not available.
     """
     try:
-        from cnngen.datasets import Synthetic, render_synthetic  # noqa: F401
+        from cnngen.rendering.datafiles import Synthetic, render_synthetic  # noqa: F401
     except ImportError:
         train = square_sequences(train_count, frames, seed=0, size=size)
         test = square_sequences(test_count, frames, seed=1, size=size)
-        x_tr, y_tr = map(np.concatenate, zip(*(windows(v, history, horizon) for v in train), strict=True))
-        x_te, y_te = map(np.concatenate, zip(*(windows(v, history, horizon) for v in test), strict=True))
+        x_tr, y_tr = map(
+            np.concatenate, zip(*(windows(v, history, horizon) for v in train), strict=True)
+        )
+        x_te, y_te = map(
+            np.concatenate, zip(*(windows(v, history, horizon) for v in test), strict=True)
+        )
         return x_tr, y_tr, x_te, y_te, "this benchmark's own generator", "6x6"
     words = [
         "dataset", "synthetic", "moving-square", "--size", f"{size}x{size}",
         "--frames", str(frames), "--pre-history", str(history), "--forecast", str(horizon),
         "-o", str(folder / "square_data.py"), "--force",
     ]  # fmt: skip
-    subprocess.run([sys.executable, "-m", "cnngen", *words], check=True, cwd=folder, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "cnngen", *words], check=True, cwd=folder, capture_output=True
+    )
     module = import_file(folder / "square_data.py")
     rng = np.random.default_rng(0)
 
     def cut(count: int, periods: np.ndarray, seed0: int) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = [], []
         for index in range(count):
-            video = module.moving_square(frames=frames, period=int(periods[index]), seed=seed0 + index)
+            video = module.moving_square(
+                frames=frames, period=int(periods[index]), seed=seed0 + index
+            )
             dataset = module.WindowDataset(video, pre_history=history, forecast=horizon)
             for i in range(len(dataset)):
                 x, y = dataset[i]
@@ -423,7 +460,10 @@ def forecasting(quick: bool = False, png: Path | None = None) -> tuple[str, dict
         model.eval()
         with torch.no_grad():
             predicted = np.concatenate(
-                [model(torch.from_numpy(x_test[i : i + 256])).numpy() for i in range(0, len(x_test), 256)]
+                [
+                    model(torch.from_numpy(x_test[i : i + 256])).numpy()
+                    for i in range(0, len(x_test), 256)
+                ]
             )
     mae_model = float(np.abs(predicted - y_test).mean())
     last = np.repeat(x_test[:, -1:], horizon, axis=1)
@@ -461,7 +501,10 @@ def forecasting(quick: bool = False, png: Path | None = None) -> tuple[str, dict
         f"({count_params(model):,} parameters), is trained with Adam (lr 2e-3, cosine "
         f"decay, MSE loss) for {epochs} epochs ({seconds:.0f} s).",
         "",
-        table(["horizon", "MAE generated forecaster", "MAE repeat last frame", "MAE all-black frame"], per_step),
+        table(
+            ["horizon", "MAE generated forecaster", "MAE repeat last frame", "MAE all-black frame"],
+            per_step,
+        ),
         "",
         "The all-black column is a second trivial baseline: the square covers a few "
         "percent of the frame, so predicting nothing already has a low MAE.",
@@ -474,7 +517,9 @@ def forecasting(quick: bool = False, png: Path | None = None) -> tuple[str, dict
     }
 
 
-def train_forecaster(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, batch: int = 32, lr: float = 2e-3) -> float:
+def train_forecaster(
+    model: Any, x: np.ndarray, y: np.ndarray, epochs: int, batch: int = 32, lr: float = 2e-3
+) -> float:
     import torch
 
     generator = torch.Generator().manual_seed(0)
@@ -495,7 +540,14 @@ def train_forecaster(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, batc
     return time.perf_counter() - start
 
 
-def write_strip(path: Path, x: np.ndarray, y: np.ndarray, predicted: np.ndarray, samples: tuple[int, ...], scale: int = 3) -> None:
+def write_strip(
+    path: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    predicted: np.ndarray,
+    samples: tuple[int, ...],
+    scale: int = 3,
+) -> None:
     """Rows of frames (inputs, truth; then predictions), upscaled, grey gutters."""
     horizon = y.shape[1]
     shown_inputs = min(x.shape[1], 3)

@@ -117,7 +117,9 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes and few steps (a smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and few steps (a smoke run)"
+    )
     parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run only these sections")
     parser.add_argument(
         "--output",
@@ -176,7 +178,10 @@ def render(
         "",
     ]
     if quick:
-        lines += ["**Quick smoke run: small sizes and few training steps; not the reported numbers.**", ""]
+        lines += [
+            "**Quick smoke run: small sizes and few training steps; not the reported numbers.**",
+            "",
+        ]
     lines += ["## Machine", ""]
     lines += [f"- {key}: {value}" for key, value in info.items()]
     lines += [

@@ -58,8 +58,9 @@ def example_argv(name: str, arguments: str) -> list[str]:
 
 def render_example(name: str, arguments: str) -> str:
     """The text ``cnngen`` writes for one example, without touching the disk."""
-    from cnngen.cli import build_plan, model_command
-    from cnngen.render import render_model
+    from cnngen.cli.model import model_command
+    from cnngen.cli.options import build_plan
+    from cnngen.rendering.engine import render_model
 
     argv = example_argv(name, arguments)
     params = dict(model_command.make_context("model", argv[1:]).params)

@@ -10,9 +10,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cnngen.render import render_model
-from cnngen.solver import solve
-from cnngen.spec import make_spec
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.rendering.engine import render_model
 
 _counter = itertools.count()
 

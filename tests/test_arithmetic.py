@@ -1,4 +1,4 @@
-"""cnngen.arithmetic against the real torch layers.
+"""cnngen.core.arithmetic against the real torch layers.
 
 Every property builds the torch layer with the same parameters, runs a tiny
 tensor through it and compares: where torch accepts, the sizes must be
@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnngen import arithmetic
-from cnngen.arithmetic import Field, receptive_field
+from cnngen.core import arithmetic
+from cnngen.core.arithmetic import Field, receptive_field
 from cnngen.errors import CnngenError
 
 torch.set_num_threads(1)

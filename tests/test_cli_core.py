@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from cnngen import __version__
-from cnngen.solver import solve
-from cnngen.spec import make_spec
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
 
 torch.set_num_threads(1)
 

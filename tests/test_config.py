@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cnngen import cli
-from cnngen.config import dump_config, install_config_option, toml_value, tomllib
-from cnngen.spec import SPEC_DEFAULTS
+from cnngen.cli.config import dump_config, install_config_option, toml_value, tomllib
+from cnngen.core.spec import SPEC_DEFAULTS
 
 FORECASTER = ["-i", "100x100", "--in-channels", "60", "--out-channels", "30", "-n", "5"]
 
@@ -226,7 +226,7 @@ def test_toml_values() -> None:
 
 def test_every_spec_field_has_a_cli_option() -> None:
     """A field added to ModelSpec without a flag would be unreachable from the CLI and configs."""
-    model_params = {p.name for p in cli.model_command.params}
+    model_params = {p.name for p in cli.cli.commands["model"].params}
     assert set(SPEC_DEFAULTS) - {"given"} <= model_params
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnngen.datasets import Synthetic, render_arrays, render_synthetic, render_windows
-from cnngen.render import format_python
+from cnngen.rendering.datafiles import Synthetic, render_arrays, render_synthetic, render_windows
+from cnngen.rendering.engine import format_python
 from tests.generated import load
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,8 +32,10 @@ def windows(tmp_path: Path) -> ModuleType:
 def frames(count: int = 12, shape: tuple[int, ...] = (2, 3)) -> np.ndarray:
     """Frame t holds the values 100 t + 0, 1, 2, ...: every frame is recognisable."""
     cells = int(np.prod(shape))
-    return (100 * np.arange(count)[:, None] + np.arange(cells)).reshape(count, *shape).astype(
-        np.float32
+    return (
+        (100 * np.arange(count)[:, None] + np.arange(cells))
+        .reshape(count, *shape)
+        .astype(np.float32)
     )
 
 
@@ -178,7 +180,9 @@ def test_make_datasets_without_data_says_what_to_pass(windows: ModuleType) -> No
 def test_windows_file_self_check_runs(tmp_path: Path) -> None:
     for single in (False, True):
         path = tmp_path / f"w{single}.py"
-        path.write_text(render_windows(pre_history=5, forecast=2, single_output=single, threshold=0.2))
+        path.write_text(
+            render_windows(pre_history=5, forecast=2, single_output=single, threshold=0.2)
+        )
         result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
 
@@ -436,11 +440,10 @@ def test_cli_writes_and_records_the_command(run_cli, tmp_path: Path) -> None:
 def test_generating_never_imports_torch() -> None:
     code = (
         "import sys\n"
-        "from cnngen.cli import _register_optional_commands\n"
-        "from cnngen.datasets import Synthetic, render_arrays, render_synthetic, render_train,"
+        "import cnngen.cli\n"
+        "from cnngen.rendering.datafiles import Synthetic, render_arrays, render_synthetic, render_train,"
         " render_windows\n"
-        "from cnngen.starter import render_project\n"
-        "_register_optional_commands()\n"
+        "from cnngen.rendering.project import render_project\n"
         "render_windows(); render_arrays(); render_synthetic(Synthetic(kind='shapes'))\n"
         "render_train(task='forecasting', model_class='M')\n"
         "render_project('p', 'classifier', {'input_size': (16, 16)})\n"

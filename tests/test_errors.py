@@ -185,12 +185,12 @@ def test_existing_file_without_force(run_cli, tmp_path: Path) -> None:
 
 
 def test_internal_errors_ask_for_a_bug_report(run_cli, monkeypatch) -> None:
-    import cnngen.solver
+    import cnngen.core.solver
 
     def broken(spec):
         raise RuntimeError("solver exploded\nwith two lines")
 
-    monkeypatch.setattr(cnngen.solver, "solve", broken)
+    monkeypatch.setattr(cnngen.core.solver, "solve", broken)
     result = run_cli("plan", "encoder", "-i", "10")
     assert result.code == 1
     assert result.err.splitlines() == [
@@ -202,7 +202,7 @@ def test_internal_errors_ask_for_a_bug_report(run_cli, monkeypatch) -> None:
 def test_template_bugs_are_reported_as_bugs_and_write_nothing(
     run_cli, monkeypatch, tmp_path
 ) -> None:
-    from cnngen import render
+    from cnngen.rendering import engine as render
 
     monkeypatch.setattr(render, "render_template", lambda name, **context: "def broken(:\n")
     target = tmp_path / "m.py"

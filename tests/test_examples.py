@@ -43,7 +43,9 @@ def test_example_imports_only_torch_and_stdlib(name: str) -> None:
 def test_examples_are_black_and_ruff_clean() -> None:
     files = [str(ROOT / "examples" / name) for name in NAMES]
     black = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "--quiet", *files], capture_output=True, text=True
+        [sys.executable, "-m", "black", "--check", "--quiet", *files],
+        capture_output=True,
+        text=True,
     )
     assert black.returncode == 0, black.stderr
     ruff = subprocess.run(
@@ -119,9 +121,11 @@ def test_c4_example_is_invariant_to_quarter_turns(quarter_turns: int) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_cnngen_verify_passes_every_example(name: str) -> None:
     """The product's own proof step, run over every committed example."""
-    from cnngen.verify import verify_file
+    from cnngen.verify.runner import verify_file
 
-    report = verify_file(ROOT / "examples" / name, device="cpu", steps=3, measure=False, timeout=300)
+    report = verify_file(
+        ROOT / "examples" / name, device="cpu", steps=3, measure=False, timeout=300
+    )
     failed = [check for check in report["checks"] if check["status"] == "failed"]
     assert report["verdict"] == "passed", failed or report["error"]
     statuses = {check["name"]: check["status"] for check in report["checks"]}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cnngen.handout import exercises, render_handout, shape_changing_ops
-from cnngen.solver import solve
-from cnngen.spec import make_spec
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.rendering.handout import exercises, render_handout, shape_changing_ops
 
 nbformat = pytest.importorskip("nbformat")
 

@@ -11,8 +11,8 @@ from generated import imported_modules, load, model_class, shape_mismatches, wri
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cnngen.core.spec import make_spec
 from cnngen.errors import CnngenError
-from cnngen.spec import make_spec
 
 SMALL = {"start_channels": 4, "max_channels": 16}
 
@@ -85,7 +85,9 @@ def test_random_generated_models_run_exactly_as_planned(
 @pytest.mark.parametrize("out_depth", [1, 4, 9, 20])
 def test_3d_forecaster_maps_time_steps_exactly(tmp_path: Path, out_depth: int) -> None:
     module = load(
-        write_model(tmp_path, "forecaster", input_size=(9, 13, 11), layers=2, out_depth=out_depth, **SMALL)
+        write_model(
+            tmp_path, "forecaster", input_size=(9, 13, 11), layers=2, out_depth=out_depth, **SMALL
+        )
     )
     assert module.OUTPUT_SHAPE == (1, out_depth, 13, 11)
     assert shape_mismatches(module) == []
@@ -106,14 +108,23 @@ CASES = {
         "forecaster",
         {"input_size": (37, 23), "in_channels": 6, "out_channels": 3, "layers": 3, "latent": 8},
     ),
-    "forecaster-3d-same": ("forecaster", {"input_size": (7, 19, 11), "layers": 2, "padding": "same"}),
+    "forecaster-3d-same": (
+        "forecaster",
+        {"input_size": (7, 19, 11), "layers": 2, "padding": "same"},
+    ),
     "forecaster-dilated": ("forecaster", {"input_size": (41, 29), "layers": 3, "dilation": (2,)}),
-    "forecaster-target": ("forecaster", {"input_size": (101, 64), "layers": 4, "target_size": (9, 8)}),
+    "forecaster-target": (
+        "forecaster",
+        {"input_size": (101, 64), "layers": 4, "target_size": (9, 8)},
+    ),
     "forecaster-3d-fewer-steps": (
         "forecaster",
         {"input_size": (12, 20, 20), "layers": 2, "out_depth": 5, "final_activation": "sigmoid"},
     ),
-    "forecaster-3d-more-steps": ("forecaster", {"input_size": (6, 9, 9), "layers": 2, "out_depth": 11}),
+    "forecaster-3d-more-steps": (
+        "forecaster",
+        {"input_size": (6, 9, 9), "layers": 2, "out_depth": 11},
+    ),
     "classifier-vgg-depthwise": (
         "classifier",
         {"input_size": (32, 32), "in_channels": 3, "block": "vgg", "depthwise": True},
@@ -137,7 +148,9 @@ def test_families_run_exactly_as_planned(tmp_path: Path, family: str, options: d
 
 
 @pytest.mark.parametrize("family, options", CASES.values(), ids=CASES.keys())
-def test_generated_files_import_only_torch_and_stdlib(tmp_path: Path, family: str, options: dict) -> None:
+def test_generated_files_import_only_torch_and_stdlib(
+    tmp_path: Path, family: str, options: dict
+) -> None:
     import sys
 
     source = write_model(tmp_path, family, **{**SMALL, **options}).read_text()
@@ -163,12 +176,16 @@ def test_every_layer_owns_its_activation(tmp_path: Path) -> None:
 def test_wrong_input_shape_gets_a_message_with_both_shapes(tmp_path: Path) -> None:
     module = load(write_model(tmp_path, "encoder", input_size=(32, 32), **SMALL))
     model = model_class(module)()
-    with pytest.raises(ValueError, match=r"expects input of shape \(B, 1, 32, 32\), got \(2, 1, 31, 32\)"):
+    with pytest.raises(
+        ValueError, match=r"expects input of shape \(B, 1, 32, 32\), got \(2, 1, 31, 32\)"
+    ):
         model(torch.randn(2, 1, 31, 32))
 
 
 @pytest.mark.parametrize("training", [False, True])
-def test_equivariant_logits_are_invariant_to_every_quarter_turn(tmp_path: Path, training: bool) -> None:
+def test_equivariant_logits_are_invariant_to_every_quarter_turn(
+    tmp_path: Path, training: bool
+) -> None:
     module = load(
         write_model(tmp_path, "equivariant", input_size=(21, 21), layers=3, in_channels=2, **SMALL)
     )
@@ -200,7 +217,7 @@ def test_equivariant_refuses_non_square_input() -> None:
 def test_plan_parameter_count_and_macs_match_torch(tmp_path: Path) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from cnngen.solver import solve
+    from cnngen.core.solver import solve
 
     for family, options in CASES.values():
         spec = make_spec(family, **{**SMALL, **options})
@@ -223,7 +240,7 @@ def test_class_name_may_not_shadow_what_the_file_defines(name: str) -> None:
 
 def test_final_activation_keeps_the_receptive_field() -> None:
     """The activation adds no spatial context: the field stays the last conv's."""
-    from cnngen.solver import solve
+    from cnngen.core.solver import solve
 
     plain = solve(make_spec("encoder", input_size=(64, 64)))
     finished = solve(make_spec("encoder", input_size=(64, 64), final_activation="sigmoid"))

@@ -17,7 +17,7 @@ import pytest
 
 # The one module that imports torch on purpose: it runs inside the child
 # process that `cnngen verify` starts to execute a generated model.
-RUNS_MODELS = {"cnngen.verify_child"}
+RUNS_MODELS = {"cnngen.verify.child"}
 
 
 def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -35,10 +35,10 @@ def test_planning_rendering_and_the_cli_never_import_torch(tmp_path: Path) -> No
         f"""
         import contextlib, io, json, pkgutil, importlib, sys
 
-        import cnngen, cnngen.cli, cnngen.solver, cnngen.render
-        from cnngen.spec import make_spec
-        from cnngen.solver import solve
-        from cnngen.render import render_model
+        import cnngen, cnngen.cli, cnngen.core.solver, cnngen.rendering.engine
+        from cnngen.core.spec import make_spec
+        from cnngen.core.solver import solve
+        from cnngen.rendering.engine import render_model
 
         for info in pkgutil.iter_modules(cnngen.__path__, "cnngen."):
             if info.name not in {sorted(RUNS_MODELS)!r}:
@@ -86,7 +86,7 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
     result = run_python(
         """
         import sys
-        import cnngen.verify_child
+        import cnngen.verify.child
         assert "torch" not in sys.modules
         """,
         tmp_path,

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnngen.config import tomllib
-from cnngen.render import format_python
+from cnngen.cli.config import tomllib
+from cnngen.rendering.engine import format_python
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from cnngen.cli.output import write_atomic
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
 from cnngen.errors import CnngenError, TemplateBug
-from cnngen.render import (
+from cnngen.rendering.engine import (
     format_python,
     pyrepr,
     render_model,
     templates_dir,
-    write_atomic,
 )
-from cnngen.solver import solve
-from cnngen.spec import make_spec
 
 COMMAND = [
     sys.executable,
@@ -50,9 +50,7 @@ def test_output_is_identical_across_hash_seeds() -> None:
     outputs = set()
     for seed in ("0", "1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        result = subprocess.run(
-            COMMAND, capture_output=True, text=True, env=env, check=True
-        )
+        result = subprocess.run(COMMAND, capture_output=True, text=True, env=env, check=True)
         outputs.add(result.stdout)
     assert len(outputs) == 1
     assert "class Classifier(nn.Module):" in outputs.pop()
@@ -66,7 +64,8 @@ def test_unparseable_render_is_a_template_bug_not_a_file() -> None:
 def test_template_bug_reaches_the_user_as_exit_1_and_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cnngen import cli, render
+    from cnngen import cli
+    from cnngen.rendering import engine as render
 
     monkeypatch.setattr(render, "render_template", lambda name, **context: "def (:\n")
     target = tmp_path / "model.py"

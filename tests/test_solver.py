@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnngen import arithmetic
+from cnngen.core import arithmetic
+from cnngen.core.plan import Op, Plan, Shape, Stage
+from cnngen.core.solver import solve
+from cnngen.core.spec import ModelSpec, make_spec
 from cnngen.errors import CnngenError
-from cnngen.plan import Op, Plan, Shape, Stage
-from cnngen.solver import solve
-from cnngen.spec import ModelSpec, make_spec
 
 torch.set_num_threads(1)
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from cnngen.core.spec import ModelSpec, make_spec, spec_from_options
 from cnngen.errors import CnngenError
-from cnngen.spec import ModelSpec, make_spec
 
 BAD = [
     # (family, options, option named in the error, a phrase of the message)
@@ -163,8 +163,8 @@ def parse_command(words: list[str]) -> ModelSpec:
     from cnngen import cli
 
     assert words[0] == "model"
-    context = cli.model_command.make_context("model", words[1:])
-    return cli.build_spec(context.params["family"], context.params)
+    context = cli.cli.commands["model"].make_context("model", words[1:])
+    return spec_from_options(context.params["family"], context.params)
 
 
 @st.composite

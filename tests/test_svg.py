@@ -15,9 +15,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from cnngen.solver import solve
-from cnngen.spec import make_spec
-from cnngen.svg import block_size, plan_svg
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.rendering.svg import block_size, plan_svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from cnngen.datasets import Synthetic, render_synthetic, render_train
-from cnngen.render import format_python, render_model
-from cnngen.solver import solve
-from cnngen.spec import make_spec
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.rendering.datafiles import Synthetic, render_synthetic, render_train
+from cnngen.rendering.engine import format_python, render_model
 from tests.generated import load
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ import pytest
 from generated import load, write_model
 
 from cnngen.errors import CnngenError
-from cnngen.verify import describe_mismatch, format_report, verify_file
+from cnngen.verify.runner import describe_mismatch, format_report, verify_file
 
 SMALL = {"start_channels": 4, "max_channels": 16}
 BROKEN = Path(__file__).resolve().parent / "broken"
@@ -368,7 +368,6 @@ def test_starting_verify_does_not_import_torch() -> None:
     code = (
         "import sys\n"
         "from cnngen import cli, verify\n"
-        "cli._register_optional_commands()\n"
         "assert 'verify' in cli.cli.commands\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
@@ -393,7 +392,7 @@ def test_mismatch_sentences() -> None:
 
 def test_model_class_is_the_one_the_helpers_serve(tmp_path: Path) -> None:
     """RotationStack and RotationMean take no arguments too; the model is still found."""
-    from cnngen.verify_child import find_model_class
+    from cnngen.verify.child import find_model_class
 
     path = generate(tmp_path, "equivariant")
     headless = edited(path, '"""C4Classifier: ', '"""A model: ')

@@ -1,8 +1,8 @@
 """The built wheel works on its own: installed into a fresh venv, run outside the checkout.
 
 This catches packaging mistakes the in-tree tests cannot see, above all
-templates that are not shipped inside the package (pyproject's
-force-include puts ``templates/`` at ``cnngen/templates``).  The venv sees
+templates that are not shipped inside the package (they live in
+``cnngen/rendering/templates/``).  The venv sees
 the system site-packages so torch, jinja2, black and click need no network;
 the wheel itself is installed with ``--no-deps``.
 """
@@ -71,10 +71,10 @@ def test_wheel_carries_the_package_and_its_templates(installed: tuple[Path, Path
     wheel, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnngen/__init__.py" in names
-    assert "cnngen/templates/model.py.jinja" in names
-    prefix = "cnngen/templates/"
+    assert "cnngen/rendering/templates/model.py.jinja" in names
+    prefix = "cnngen/rendering/templates/"
     shipped = {name.removeprefix(prefix) for name in names if name.startswith(prefix)}
-    templates = ROOT / "templates"
+    templates = ROOT / "cnngen" / "rendering" / "templates"
     expected = {p.relative_to(templates).as_posix() for p in templates.rglob("*") if p.is_file()}
     assert shipped == expected
     assert not any(name.startswith(("tests/", "templates/")) for name in names)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from cnngen import __version__
-from cnngen.plan import Plan, Shape, Stage
-from cnngen.render import op_summary, plain_shape, thousands
+from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.plan import Plan, Shape, Stage
 
 ROLE_COLOURS = {
     "input": "#bab0ac",

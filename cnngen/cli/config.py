@@ -20,7 +20,6 @@ later get the option without doing anything.
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import click
 
 from cnngen.errors import CnngenError
+from cnngen.rendering.escape import dump_config, toml_value  # noqa: F401 - re-exported
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -184,24 +184,3 @@ def install_config_option(command: click.Command) -> None:
 
 
 # ------------------------------------------------------------------- writing
-def toml_value(value: Any) -> str:
-    """A TOML literal for the values cnngen options take; sizes as ``"100x100"``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        if len(value) == 1:
-            return toml_value(value[0])
-        return json.dumps("x".join(str(item) for item in value))
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    raise TypeError(f"no TOML literal for {value!r}")
-
-
-def dump_config(items: list[tuple[str, Any]], comment: str) -> str:
-    """TOML text with ``key = value`` lines (keys as long option names)."""
-    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
-    for key, value in items:
-        lines.append(f"{key.replace('_', '-')} = {toml_value(value)}")
-    return "\n".join(lines) + "\n"

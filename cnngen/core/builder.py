@@ -2,7 +2,7 @@
 
 The solver decides *what* each layer is (kernel, stride, padding ...); this
 module turns a decision into an :class:`~cnngen.plan.Op`, computing the output
-shape with :mod:`cnngen.arithmetic`, the parameter count and the
+shape with :mod:`cnngen.core.arithmetic`, the parameter count and the
 multiply-accumulates the way torch's own counters do, and the receptive field.
 Constructor arguments equal to torch's defaults are left out so the generated
 code reads like code a person wrote.
@@ -14,22 +14,11 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
-from cnngen import arithmetic
-from cnngen.arithmetic import Field
+from cnngen.core import arithmetic
+from cnngen.core.arithmetic import Field
+from cnngen.core.plan import Arg, Op, Shape, Stage
+from cnngen.core.vocab import ACTIVATIONS
 from cnngen.errors import CnngenError
-from cnngen.plan import Arg, Op, Shape, Stage
-
-ACTIVATIONS: dict[str, tuple[str, tuple[Arg, ...]]] = {
-    "relu": ("nn.ReLU", ()),
-    "leaky_relu": ("nn.LeakyReLU", (("negative_slope", 0.01),)),
-    "elu": ("nn.ELU", ()),
-    "gelu": ("nn.GELU", ()),
-    "silu": ("nn.SiLU", ()),
-    "tanh": ("nn.Tanh", ()),
-    "sigmoid": ("nn.Sigmoid", ()),
-}
-
-NORMS = ("batchnorm", "instancenorm", "groupnorm", "dropout", "none")
 
 
 def compact(values: Sequence[int]) -> int | tuple[int, ...]:
@@ -126,7 +115,9 @@ class StageBuilder:
         self.fields = tuple(
             f.through_conv(kernel[i], stride[i], dilation[i]) for i, f in enumerate(self.fields)
         )
-        return self._add("conv", f"nn.Conv{self.dims}d", args, (out_channels, *spatial), params, macs)
+        return self._add(
+            "conv", f"nn.Conv{self.dims}d", args, (out_channels, *spatial), params, macs
+        )
 
     def conv_transpose(
         self,
@@ -219,7 +210,11 @@ class StageBuilder:
         channels = self.channels
         if norm == "batchnorm":
             return self._add(
-                "batchnorm", f"nn.BatchNorm{self.dims}d", [(None, channels)], self.shape, 2 * channels
+                "batchnorm",
+                f"nn.BatchNorm{self.dims}d",
+                [(None, channels)],
+                self.shape,
+                2 * channels,
             )
         single = math.prod(self.spatial) == 1
         if norm == "instancenorm" and single:
@@ -290,7 +285,9 @@ class StageBuilder:
         if not bias:
             args.append(("bias", False))
         params = in_features * out_features + (out_features if bias else 0)
-        return self._add("linear", "nn.Linear", args, (out_features,), params, in_features * out_features)
+        return self._add(
+            "linear", "nn.Linear", args, (out_features,), params, in_features * out_features
+        )
 
     def rotation_stack(self) -> Op:
         """Stack the four quarter-turn rotations along the batch (batch grows 4x)."""

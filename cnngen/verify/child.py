@@ -1,7 +1,7 @@
 """The worker behind ``cnngen verify``: imports one model file and tests it for real.
 
-:mod:`cnngen.verify` starts this module in a separate process
-(``python -m cnngen.verify_child --report OUT.json FILE ...``) so that a file
+:mod:`cnngen.verify.runner` starts this module in a separate process
+(``python -m cnngen.verify.child --report OUT.json FILE ...``) so that a file
 which crashes, exhausts memory or loops forever cannot take cnngen down with
 it.  This is the only cnngen module that imports torch at module level; the
 parent never imports it.
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnngen.verify import describe_mismatch
+from cnngen.verify.runner import describe_mismatch
 
 PROGRESS_PREFIX = "cnngen-verify: "
 
@@ -1012,7 +1012,7 @@ def new_report(args: argparse.Namespace) -> dict[str, Any]:
     """The shared report skeleton with this process's environment filled in."""
     import numpy
 
-    from cnngen.verify import report_skeleton
+    from cnngen.verify.runner import report_skeleton
 
     options = {
         "device": args.device,
@@ -1061,7 +1061,7 @@ def finish(report: Report) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cnngen.verify_child")
+    parser = argparse.ArgumentParser(prog="python -m cnngen.verify.child")
     parser.add_argument("file")
     parser.add_argument("--report", required=True)
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")

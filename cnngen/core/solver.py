@@ -19,12 +19,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cnngen import arithmetic
-from cnngen.builder import StageBuilder, fresh_fields
-from cnngen.channels import channel_schedule
+from cnngen.core import arithmetic
+from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.channels import channel_schedule
+from cnngen.core.plan import Plan, Shape, Stage
+from cnngen.core.spec import ModelSpec, format_value
 from cnngen.errors import CnngenError
-from cnngen.plan import Plan, Shape, Stage
-from cnngen.spec import ModelSpec, format_value
 
 NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 DOWNSAMPLE_FACTOR = 2
@@ -70,7 +70,9 @@ def spread(count: int, layers: int) -> set[int]:
     return {math.floor((j + 0.5) * layers / count) for j in range(count)}
 
 
-def _padding(mode: str, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, tuple[int, int]]:
+def _padding(
+    mode: str, size: int, kernel: int, stride: int, dilation: int
+) -> tuple[int, tuple[int, int]]:
     """(symmetric conv padding, explicit (before, after) pad) for a padding mode."""
     if mode == "valid":
         return 0, (0, 0)
@@ -165,7 +167,9 @@ def _max_downsampling(spec: ModelSpec, dim: int) -> int:
     return min(spec.layers, max(spec.input_size[dim], 1).bit_length())
 
 
-def _first_failure(spec: ModelSpec, dim: int, realized: list[DimLayer] | int, floor: int) -> int | None:
+def _first_failure(
+    spec: ModelSpec, dim: int, realized: list[DimLayer] | int, floor: int
+) -> int | None:
     if isinstance(realized, int):
         return realized
     for index, layer in enumerate(realized):
@@ -194,7 +198,9 @@ def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
             remedies.insert(0, "--padding auto")
         if spec.stride is not None and any(s > 1 for s in spec.stride):
             remedies.insert(0, "--stride 1")
-        fix = "use " + ", ".join(remedies[:-1]) + (" or " if len(remedies) > 1 else "") + remedies[-1]
+        fix = (
+            "use " + ", ".join(remedies[:-1]) + (" or " if len(remedies) > 1 else "") + remedies[-1]
+        )
     return CnngenError(
         f"--layers: {spec.layers} layers shrink a {format_value(spec.input_size)} input "
         f"below {'--min-size' if spec.min_size else '--target-size'} {format_value(floor)} "
@@ -462,7 +468,15 @@ def _residual_stage(
         _add_conv(main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
         _norm_act(main, spec.norm, spec.activation, spec.dropout)
         same = [
-            DimConv(c.kernel, 1, c.dilation * (c.kernel - 1) // 2, c.dilation, (0, 0), c.size_out, c.size_out)
+            DimConv(
+                c.kernel,
+                1,
+                c.dilation * (c.kernel - 1) // 2,
+                c.dilation,
+                (0, 0),
+                c.size_out,
+                c.size_out,
+            )
             for c in convs
         ]
         _add_conv(main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
@@ -498,7 +512,9 @@ def _residual_stage(
 
 
 # --------------------------------------------------------------- decoder
-def solve_transposed(size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int) -> tuple[int, int]:
+def solve_transposed(
+    size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
+) -> tuple[int, int]:
     """(padding, output_padding) so a transposed conv maps size_in to size_out exactly.
 
     Prefers the encoder's padding and the smallest output_padding.  A solution
@@ -523,7 +539,9 @@ def _find_transposed(
         for output_padding in range(max(stride, dilation)):
             if output_padding >= stride and output_padding >= dilation:
                 continue
-            value = (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+            value = (
+                (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+            )
             if value == size_out:
                 return padding, output_padding
     return None
@@ -581,7 +599,9 @@ def _undo(transform: Transform) -> tuple[list[tuple[int, int]], tuple[tuple[int,
     return solved, transform.pre
 
 
-def _layer_transforms(geometry: Geometry, index: int, channels_in: int, channels_out: int, sub_blocks: int) -> list[Transform]:
+def _layer_transforms(
+    geometry: Geometry, index: int, channels_in: int, channels_out: int, sub_blocks: int
+) -> list[Transform]:
     transforms = []
     for block in range(sub_blocks):
         convs = _dim_conv(geometry, index, block)
@@ -685,7 +705,9 @@ def _encoder_stages(
     for index in range(geometry.layers):
         name = f"{prefix}{index + 1}"
         if spec.block in ("residual", "bottleneck"):
-            stage, fields = _residual_stage(spec, name, shape, fields, geometry, index, channels[index])
+            stage, fields = _residual_stage(
+                spec, name, shape, fields, geometry, index, channels[index]
+            )
         else:
             builder = StageBuilder(shape, fields)
             _conv_block(spec, builder, geometry, index, channels[index])
@@ -717,7 +739,9 @@ def _coverage_note(spec: ModelSpec, field: Shape) -> list[str]:
     return []
 
 
-def _plan(spec: ModelSpec, stages: Sequence[Stage], notes: Sequence[str], helpers: Sequence[str] = ()) -> Plan:
+def _plan(
+    spec: ModelSpec, stages: Sequence[Stage], notes: Sequence[str], helpers: Sequence[str] = ()
+) -> Plan:
     used = {op.module for stage in stages for _, op in stage.all_ops()}
     if any(stage.kind == "residual" for stage in stages):
         used.add("Residual")
@@ -733,6 +757,7 @@ def _plan(spec: ModelSpec, stages: Sequence[Stage], notes: Sequence[str], helper
         receptive_field=field,
         helpers=tuple(h for h in helper_order if h in used or h in helpers),
         notes=tuple(notes) + tuple(_coverage_note(spec, field)),
+        command=spec.command(),
     )
 
 
@@ -867,7 +892,9 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
         builder.activation(act)
     builder.linear(spec.classes)
     stages.append(builder.build("head", "head"))
-    return _plan(spec, stages, ["LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution"])
+    return _plan(
+        spec, stages, ["LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution"]
+    )
 
 
 SOLVERS = {

@@ -9,8 +9,6 @@ byte-for-byte deterministic for a given cnngen and Black version.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -19,17 +17,14 @@ from typing import Any
 import jinja2
 
 from cnngen import __version__
-from cnngen.errors import CnngenError, TemplateBug
-from cnngen.plan import Op, Plan, Shape, Stage
+from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.plan import Op, Plan, Shape, Stage
+from cnngen.errors import TemplateBug
 
 
 def templates_dir() -> Path:
-    """The templates folder: inside the installed package, or the checkout's top level."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError(f"cnngen templates not found next to {here}")
+    """The templates folder, shipped inside the package next to this module."""
+    return Path(__file__).resolve().parent / "templates"
 
 
 # ------------------------------------------------------------------ filters
@@ -55,31 +50,8 @@ def batch_shape(shape: Shape) -> str:
     return "(" + ", ".join(["B", *(str(size) for size in shape)]) + ")"
 
 
-def plain_shape(shape: Shape) -> str:
-    return "x".join(str(size) for size in shape)
-
-
-def thousands(number: int) -> str:
-    return f"{number:,}"
-
-
 def changes_shape(op: Op) -> bool:
     return op.in_shape != op.out_shape
-
-
-def op_summary(op: Op) -> str:
-    """A short label such as ``Conv 3x3/2`` for the plan table."""
-    name = op.module.removeprefix("nn.")
-    kernel = op.arg("kernel_size")
-    if kernel is None:
-        return name
-    kernel = kernel if isinstance(kernel, tuple) else (kernel,)
-    label = f"{name} {'x'.join(str(k) for k in kernel)}"
-    stride = op.arg("stride")
-    if stride is not None:
-        stride = stride if isinstance(stride, tuple) else (stride,)
-        label += "/" + "x".join(str(s) for s in stride)
-    return label
 
 
 def stage_summary(stage: Stage) -> str:
@@ -94,7 +66,14 @@ def plan_table(plan: Plan) -> list[str]:
     """The plan as aligned text rows: stage, output shape, parameters, ops."""
     rows = [("stage", "output", "params", "layers")]
     for stage in plan.stages:
-        rows.append((stage.name, plain_shape(stage.out_shape), thousands(stage.params), stage_summary(stage)))
+        rows.append(
+            (
+                stage.name,
+                plain_shape(stage.out_shape),
+                thousands(stage.params),
+                stage_summary(stage),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = []
     for row in rows:
@@ -187,33 +166,3 @@ def render_model(plan: Plan, command: str) -> str:
 
 
 # ------------------------------------------------------------------ writing
-def write_atomic(path: Path, text: str, force: bool = False) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename.
-
-    An existing file is kept unless ``force``; a half-written file is never
-    left behind, even if the process dies mid-write.
-    """
-    path = Path(path)
-    if path.exists() and not force:
-        raise CnngenError(
-            f"--output: {path} exists; pass --force to overwrite it", "--output"
-        )
-    if path.is_dir():
-        raise CnngenError(f"--output: {path} is a directory; give a file name", "--output")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise CnngenError(
-            f"--output: folder {parent} does not exist; create it first", "--output"
-        )
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,7 +1,7 @@
 """A Jupyter notebook that teaches one generated model (``cnngen handout``).
 
 The notebook holds the model file, one cell per shape-changing layer with
-its output-size formula filled in (from :mod:`cnngen.explain`, so the text
+its output-size formula filled in (from :mod:`cnngen.rendering.explain`, so the text
 and the plan can never disagree), a cell that checks every layer's shape on a
 random batch, and exercises whose answers are folded away and checked by
 hidden code cells.  Every code cell asserts what it prints, so running the
@@ -21,11 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cnngen import __version__, arithmetic
-from cnngen.explain import explain_conv, explain_pool, explain_transposed
-from cnngen.plan import Op, Plan, Shape
-from cnngen.render import format_python, op_summary, plain_shape, render_model, thousands
-from cnngen.spec import ModelSpec
+from cnngen import __version__
+from cnngen.core import arithmetic
+from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.plan import Op, Plan, Shape
+from cnngen.core.spec import ModelSpec
+from cnngen.rendering.engine import format_python, render_model
+from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
 
 DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")

@@ -1,9 +1,7 @@
-"""``cnngen project DIR``: a model, a synthetic dataset and a training script in one go.
+"""Every file of a starter project, rendered in memory: model, dataset, train.py, README, config.
 
-The project is planned and rendered completely in memory first; only when
-every file rendered does anything touch the disk, so an error leaves no
-half-written folder behind.  ``python train.py`` in the folder then trains on
-seeded synthetic data that matches the model's input and output shapes.
+Nothing touches the disk here; :mod:`cnngen.cli.project` writes the result
+only when every file rendered, so an error leaves no half-written folder.
 """
 
 from __future__ import annotations
@@ -13,21 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
-
-from cnngen.cli import build_spec, model_options
-from cnngen.datasets import (
-    SHAPES_1D,
-    SHAPES_2D,
-    Synthetic,
-    command_line,
-    invocation,
-    render_synthetic,
-    render_train,
-)
+from cnngen.core.spec import option_words, spec_from_options
 from cnngen.errors import CnngenError
-from cnngen.output import emit_files
-from cnngen.spec import option_words
+from cnngen.rendering.datafiles import SHAPES_1D, SHAPES_2D, Synthetic, render_synthetic, render_train
+from cnngen.rendering.escape import command_line, toml_value
 
 PROJECT_INPUT_SIZE = (32, 32)
 PROJECT_FRAMES_IN = 4
@@ -45,27 +32,6 @@ class TrainDefaults:
     seed: int = 0
 
 
-def toml_value(value: Any) -> str:
-    """A TOML literal for an option value, spelled as on the command line (sizes ``"32x32"``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return toml_value("x".join(str(item) for item in value))
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        escaped = []
-        for char in value:
-            if char in '\\"':
-                escaped.append("\\" + char)
-            elif ord(char) < 0x20 or ord(char) == 0x7F:
-                escaped.append(f"\\u{ord(char):04x}")
-            else:
-                escaped.append(char)
-        return '"' + "".join(escaped) + '"'
-    raise TypeError(f"no TOML literal for {value!r}")
-
-
 def render_project(
     folder: str,
     family: str,
@@ -79,8 +45,8 @@ def render_project(
     command: str = "project",
 ) -> dict[str, str]:
     """Every file of a starter project, by name, rendered and formatted."""
-    from cnngen.render import render_model, render_template
-    from cnngen.solver import solve
+    from cnngen.core.solver import solve
+    from cnngen.rendering.engine import render_model, render_template
 
     if family == "encoder":
         raise CnngenError(
@@ -98,7 +64,7 @@ def render_project(
         model.setdefault("out_channels", PROJECT_FRAMES_OUT)
     elif family in ("classifier", "equivariant") and "preset" not in model:
         model.setdefault("classes", PROJECT_CLASSES)
-    spec = build_spec(family, model)
+    spec = spec_from_options(family, model)
     plan = solve(spec)
     model_words = ["model", family, *option_words(spec.given), "-o", "model.py"]
     model_command = " ".join(shlex.quote(word) for word in model_words)  # escaped by render_model
@@ -231,91 +197,3 @@ def describe(synthetic: Synthetic) -> str:
     return f"{synthetic.samples} noisy images of {synthetic.classes} shapes" + (
         ", randomly rotated" if synthetic.rotate else ""
     )
-
-
-def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
-    """Write the rendered files; an existing non-empty folder needs ``force``."""
-    if folder.exists() and not folder.is_dir():
-        raise CnngenError(f"DIR: {folder} is a file; give a folder name", "DIR")
-    if folder.is_dir() and any(folder.iterdir()) and not force:
-        raise CnngenError(
-            f"DIR: {folder} exists and is not empty; pass --force to write the project "
-            f"files into it (other files are left alone)",
-            "DIR",
-        )
-    if not folder.parent.is_dir():
-        raise CnngenError(f"DIR: folder {folder.parent} does not exist; create it first", "DIR")
-    folder.mkdir(exist_ok=True)
-    emit_files([(folder / name, files[name]) for name in FILES], force=True, option="DIR")
-
-
-@click.command("project")
-@click.argument("folder", metavar="DIR")
-@click.option(
-    "--family",
-    default="forecaster",
-    show_default=True,
-    help="forecaster, classifier or equivariant.",
-)
-@model_options
-@click.option(
-    "--frames",
-    type=int,
-    default=240,
-    show_default=True,
-    help="Forecasters: frames of the synthetic series.",
-)
-@click.option(
-    "--samples", type=int, default=1000, show_default=True, help="Classifiers: synthetic samples."
-)
-@click.option(
-    "--noise", type=float, default=None, help="Noise standard deviation of the synthetic data."
-)
-@click.option(
-    "--rotate/--no-rotate",
-    default=None,
-    help="Classifiers: rotate the shapes.  [default: on for equivariant]",
-)
-@click.option("--epochs", type=int, default=5, show_default=True, help="Default epochs.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Default batch size.")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Default learning rate.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Default seed.")
-@click.option("--force", is_flag=True, help="Write into an existing non-empty DIR.")
-@click.pass_context
-def project_command(
-    ctx: click.Context,
-    folder: str,
-    family: str,
-    frames: int,
-    samples: int,
-    noise: float | None,
-    rotate: bool | None,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    force: bool,
-    **model: Any,
-) -> None:
-    """Write a starter project: model, synthetic dataset, train.py, README, config.
-
-    \b
-    Defaults: --input-size 32x32; forecasters 4 frames in, 2 out; classifiers 4 classes.
-    Examples:
-      cnngen project demo
-      cnngen project shapes --family classifier -i 28x28 --classes 4
-      cd demo && python train.py
-    """
-    files = render_project(
-        folder,
-        family,
-        model,
-        frames=frames,
-        samples=samples,
-        noise=noise,
-        rotate=rotate,
-        train=TrainDefaults(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-        command=command_line(invocation(ctx)),
-    )
-    write_project(Path(folder), files, force)
-    click.echo(f"next: cd {shlex.quote(folder)} && python train.py", err=True)

@@ -30,8 +30,7 @@ def expand(value: IntOrSeq, dims: int, name: str) -> tuple[int, ...]:
         return values * dims
     if len(values) != dims:
         raise CnngenError(
-            f"{name}: expected 1 or {dims} values (one per spatial dimension), "
-            f"got {len(values)}",
+            f"{name}: expected 1 or {dims} values (one per spatial dimension), got {len(values)}",
             name,
         )
     for item in values:
@@ -46,9 +45,7 @@ def _at_least(values: tuple[int, ...], low: int, name: str) -> None:
             raise CnngenError(f"{name}: must be >= {low}, got {value}", name)
 
 
-def conv_size(
-    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
-) -> int:
+def conv_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length of one dimension of ``nn.ConvNd``.
 
     ``floor((size + 2*padding - dilation*(kernel-1) - 1) / stride) + 1``
@@ -327,3 +324,160 @@ def receptive_field(
         tuple(math.ceil(f.size) for f in fields),
         tuple(f.jump for f in fields),
     )
+
+
+# ------------------------------------------------------------- public helpers
+def _each(value: IntOrSeq, dims: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, Sequence) else (value,) * dims
+
+
+def _like(size: IntOrSeq, values: list[int]) -> int | tuple[int, ...]:
+    """Answer in the caller's form: an int for an int size, a tuple for a tuple."""
+    return values[0] if not isinstance(size, Sequence) else tuple(values)
+
+
+def conv_output_size(
+    size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+) -> int | tuple[int, ...]:
+    """Output size of ``nn.ConvNd`` for ``size`` (an int, or one int per dimension).
+
+    >>> conv_output_size(28, 5, padding=2)
+    28
+    >>> conv_output_size((97, 131), 3, stride=2, padding=1)
+    (49, 66)
+    """
+    dims = len(size) if isinstance(size, Sequence) else 1
+    columns = zip(
+        _each(size, dims),
+        _each(kernel_size, dims),
+        _each(stride, dims),
+        _each(padding, dims),
+        _each(dilation, dims),
+        strict=True,
+    )
+    return _like(size, [conv_size(*column) for column in columns])
+
+
+def transposed_output_size(
+    size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq = 1,
+    padding: IntOrSeq = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+) -> int | tuple[int, ...]:
+    """Output size of ``nn.ConvTransposeNd``.
+
+    >>> transposed_output_size(49, 3, stride=2, padding=1)
+    97
+    >>> transposed_output_size(49, 3, stride=2, padding=1, output_padding=1)
+    98
+    """
+    dims = len(size) if isinstance(size, Sequence) else 1
+    columns = zip(
+        _each(size, dims),
+        _each(kernel_size, dims),
+        _each(stride, dims),
+        _each(padding, dims),
+        _each(output_padding, dims),
+        _each(dilation, dims),
+        strict=True,
+    )
+    return _like(size, [transposed_size(*column) for column in columns])
+
+
+def pool_output_size(
+    size: IntOrSeq,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq | None = None,
+    padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    ceil_mode: bool = False,
+) -> int | tuple[int, ...]:
+    """Output size of ``nn.MaxPoolNd``/``nn.AvgPoolNd``; ``stride`` defaults to the kernel.
+
+    >>> pool_output_size(7, 2)
+    3
+    >>> pool_output_size(7, 2, ceil_mode=True)
+    4
+    """
+    dims = len(size) if isinstance(size, Sequence) else 1
+    strides = _each(kernel_size if stride is None else stride, dims)
+    columns = zip(
+        _each(size, dims),
+        _each(kernel_size, dims),
+        strides,
+        _each(padding, dims),
+        _each(dilation, dims),
+        strict=True,
+    )
+    return _like(size, [pool_size(*column, ceil_mode=ceil_mode) for column in columns])
+
+
+def conv_paddings(
+    size: int, output: int, kernel: int, stride: int = 1, dilation: int = 1
+) -> list[int]:
+    """Every symmetric padding that makes ``nn.ConvNd`` map ``size`` to ``output`` (maybe none).
+
+    The output grows by one for every ``stride`` extra input positions, so each
+    padding is tried up to the first that overshoots.
+
+    >>> conv_paddings(8, 22, 3)
+    [8]
+    >>> conv_paddings(10, 4, 3, stride=3)
+    [1, 2]
+    """
+    span = dilation * (kernel - 1) + 1
+    found = []
+    padding = max(0, -(-(span - size) // 2))
+    while True:
+        out = (size + 2 * padding - span) // stride + 1
+        if out > output:
+            return found
+        if out == output:
+            found.append(padding)
+        padding += 1
+
+
+def solve_padding(
+    size: IntOrSeq,
+    output: IntOrSeq,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq = 1,
+    dilation: IntOrSeq = 1,
+) -> int | tuple[int, ...]:
+    """The smallest symmetric padding per dimension that gives a convolution ``output``.
+
+    Raises :class:`~cnngen.errors.CnngenError` naming the dimension where no
+    padding works.
+
+    >>> solve_padding((8, 16), (22, 30), 3)
+    (8, 8)
+    >>> solve_padding(28, 28, 5)
+    2
+    """
+    dims = len(size) if isinstance(size, Sequence) else 1
+    answers = []
+    columns = zip(
+        _each(size, dims),
+        _each(output, dims),
+        _each(kernel_size, dims),
+        _each(stride, dims),
+        _each(dilation, dims),
+        strict=True,
+    )
+    for dim, (n, out, k, s, d) in enumerate(columns):
+        paddings = conv_paddings(n, out, k, s, d)
+        if not paddings:
+            raise CnngenError(
+                f"padding: no padding maps {n} to {out} with kernel {k}, stride {s}, dilation {d} "
+                f"(dimension {dim + 1}); with padding 0 the output is "
+                f"{(n - d * (k - 1) - 1) // s + 1 if n >= d * (k - 1) + 1 else 'empty'}",
+                "padding",
+            )
+        answers.append(paddings[0])
+    return _like(size, answers)

@@ -19,7 +19,7 @@ so users learn them once:
 
 How a new command adopts them::
 
-    from cnngen.output import emit, emit_files, output_options
+    from cnngen.cli.output import emit, emit_files, output_options
 
     @click.command("thing")
     @output_options(default="-")           # adds -o/--output, --force, --check, --dry-run
@@ -35,6 +35,8 @@ written, so a bad path never leaves a half-generated project behind.
 from __future__ import annotations
 
 import difflib
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,7 +133,6 @@ def emit_files(
     normal run every target is validated first (exists without ``--force``,
     missing folder, a directory) so an error leaves nothing written.
     """
-    from cnngen.render import write_atomic
 
     targets = [(Path(path), text) for path, text in files]
     if check or dry_run:
@@ -180,3 +181,31 @@ def emit(
         click.echo(text, nl=False)
         return
     emit_files([(output, text)], force=force, check=check, dry_run=dry_run, option=option)
+
+
+def write_atomic(path: Path, text: str, force: bool = False) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename.
+
+    An existing file is kept unless ``force``; a half-written file is never
+    left behind, even if the process dies mid-write.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise CnngenError(f"--output: {path} exists; pass --force to overwrite it", "--output")
+    if path.is_dir():
+        raise CnngenError(f"--output: {path} is a directory; give a file name", "--output")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise CnngenError(f"--output: folder {parent} does not exist; create it first", "--output")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

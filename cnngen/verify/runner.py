@@ -1,6 +1,6 @@
 """``cnngen verify FILE``: prove a model file does what its constants say.
 
-The file is run in a separate Python process (:mod:`cnngen.verify_child`)
+The file is run in a separate Python process (:mod:`cnngen.verify.child`)
 under a time limit, so a file that crashes, hangs or exhausts memory costs a
 failed verdict, never cnngen itself.  The child writes its report as JSON to a
 temporary file (the model file owns stdout) after every check; when the time
@@ -28,11 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import click
-
 from cnngen.errors import CnngenError
 
-PROGRESS_PREFIX = "cnngen-verify: "  # same as cnngen.verify_child.PROGRESS_PREFIX
+PROGRESS_PREFIX = "cnngen-verify: "  # same as cnngen.verify.child.PROGRESS_PREFIX
 DEFAULT_TIMEOUT = 120.0
 DEVICES = ("auto", "cuda", "cpu")
 
@@ -197,7 +195,7 @@ def verify_file(
         command = [
             sys.executable,
             "-m",
-            "cnngen.verify_child",
+            "cnngen.verify.child",
             str(path.resolve()),
             "--report",
             str(report_path),
@@ -433,66 +431,3 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------ command
-@click.command("verify")
-@click.argument("file", metavar="FILE")
-@click.option(
-    "--device",
-    type=click.Choice(DEVICES),
-    default="auto",
-    show_default=True,
-    help="auto (CUDA when present), cuda or cpu.",
-)
-@click.option(
-    "--batch", type=int, default=2, show_default=True, help="Batch size of the random input."
-)
-@click.option(
-    "--steps",
-    type=int,
-    default=5,
-    show_default=True,
-    help="Adam steps on a fixed batch; the loss must fall (0 skips the check).",
-)
-@click.option("--compile", "use_compile", is_flag=True, help="Also check torch.compile (slow).")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the report as JSON (schema: docs/verify.md)."
-)
-@click.option(
-    "--timeout",
-    type=float,
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds before the run is stopped and reported as a timeout.",
-)
-def verify_command(
-    file: str, device: str, batch: int, steps: int, use_compile: bool, as_json: bool, timeout: float
-) -> None:
-    """Run a model file for real and check it against its own constants.
-
-    \b
-    Imports FILE in a separate process, runs a forward pass, compares every
-    layer with LAYER_SHAPES and the output with OUTPUT_SHAPE, checks gradients,
-    trains a few steps, checks rotation invariance of equivariant models,
-    exports (torch.export, ONNX, TorchScript) and times the model.
-    Exit status: 0 all checks passed, 1 a check failed, 2 bad usage.
-    Example:
-      cnngen model classifier --preset lenet5 -o lenet5.py
-      cnngen verify lenet5.py --device cpu --steps 10
-    """
-
-    def show(line: str) -> None:
-        click.echo(f"  {line}", err=True)
-
-    report = verify_file(
-        file,
-        device=device,
-        batch=batch,
-        steps=steps,
-        compile=use_compile,
-        timeout=timeout,
-        progress=show,
-    )
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(format_report(report))
-    raise click.exceptions.Exit(0 if report["verdict"] == "passed" else 1)

@@ -1,7 +1,7 @@
 """Conv arithmetic written out with the numbers filled in.
 
 Used by ``cnngen calc`` (and handouts) so students can check a hand
-calculation step by step.  Values come from :mod:`cnngen.arithmetic`, so the
+calculation step by step.  Values come from :mod:`cnngen.core.arithmetic`, so the
 explanation and the answer can never disagree.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnngen import arithmetic
+from cnngen.core import arithmetic
 
 
 def explain_conv(size: int, kernel: int, stride: int, padding: int, dilation: int) -> str:

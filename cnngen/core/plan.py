@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnngen.core.format import plan_table
+
 Shape = tuple[int, ...]
 
 # A constructor argument: (keyword, value); keyword None means positional.
@@ -105,6 +107,8 @@ class Plan:
     receptive_field: Shape
     helpers: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # The `cnngen` arguments that regenerate this plan (written into file headers).
+    command: str = ""
 
     @property
     def params(self) -> int:
@@ -122,6 +126,10 @@ class Plan:
                 shapes[name] = op.out_shape
             shapes[stage.name] = stage.out_shape
         return shapes
+
+    def summary(self) -> str:
+        """The plan as a text table: every layer, its output shape, receptive field, parameters."""
+        return plan_table(self)
 
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON-ready data (the ``cnngen plan --json`` schema)."""

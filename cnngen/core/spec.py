@@ -14,40 +14,22 @@ import keyword
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from cnngen.builder import ACTIVATIONS, NORMS
-from cnngen.errors import CnngenError
-
-FAMILIES = ("encoder", "forecaster", "classifier", "equivariant")
-CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant")
-BLOCKS = ("plain", "vgg", "residual", "bottleneck")
-DOWNSAMPLE = ("stride", "pool", "none")
-PADDING_MODES = ("auto", "same", "valid")
-POOLS = ("max", "avg")
-HEADS = ("gap", "flatten")
-PRESETS = ("lenet5",)
-FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
-
-# Names a generated model file defines or imports itself; a class may not reuse them.
-RESERVED_NAMES = frozenset(
-    {
-        "torch",
-        "nn",
-        "INPUT_SHAPE",
-        "OUTPUT_SHAPE",
-        "LAYER_SHAPES",
-        "Residual",
-        "SqueezeExcite",
-        "RotationStack",
-        "RotationMean",
-    }
+from cnngen.core.vocab import (
+    ACTIVATIONS,
+    BLOCKS,
+    CHANNEL_RULES,
+    DEFAULT_CLASS_NAMES,
+    DOWNSAMPLE,
+    FAMILIES,
+    FINAL_ACTIVATIONS,
+    HEADS,
+    NORMS,
+    PADDING_MODES,
+    POOLS,
+    PRESETS,
+    RESERVED_NAMES,
 )
-
-DEFAULT_CLASS_NAMES = {
-    "encoder": "Encoder",
-    "forecaster": "Forecaster",
-    "classifier": "Classifier",
-    "equivariant": "C4Classifier",
-}
+from cnngen.errors import CnngenError
 
 
 @dataclass(frozen=True)
@@ -164,7 +146,9 @@ def check_identifier(param: str, value: str) -> None:
         )
 
 
-def _per_dim(param: str, value: tuple[int, ...] | None, dims: int, low: int) -> tuple[int, ...] | None:
+def _per_dim(
+    param: str, value: tuple[int, ...] | None, dims: int, low: int
+) -> tuple[int, ...] | None:
     if value is None:
         return None
     value = tuple(value)
@@ -179,7 +163,9 @@ def _per_dim(param: str, value: tuple[int, ...] | None, dims: int, low: int) -> 
         )
     for item in value:
         if item < low:
-            raise CnngenError(f"{param}: every value must be >= {low}, got {format_value(value)}", param)
+            raise CnngenError(
+                f"{param}: every value must be >= {low}, got {format_value(value)}", param
+            )
     return value
 
 
@@ -202,8 +188,10 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
     given = tuple(
         (name, options[name])
         for name in OPTION_ORDER
-        if name in options and options[name] != SPEC_DEFAULTS[name]
-        or name == "input_size" and name in options
+        if name in options
+        and options[name] != SPEC_DEFAULTS[name]
+        or name == "input_size"
+        and name in options
     )
     preset = options.get("preset")
     if preset is not None:
@@ -322,7 +310,11 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
 
     downsample = spec.downsample
     if downsample is None:
-        downsample = "pool" if spec.family in ("classifier", "equivariant") and spec.block in ("plain", "vgg") else "stride"
+        downsample = (
+            "pool"
+            if spec.family in ("classifier", "equivariant") and spec.block in ("plain", "vgg")
+            else "stride"
+        )
     if spec.block in ("residual", "bottleneck"):
         if spec.family != "classifier":
             raise CnngenError(
@@ -414,3 +406,11 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
         given=given,
     )
 
+
+def spec_from_options(family: str, options: dict[str, Any]) -> ModelSpec:
+    """A validated spec from a mapping of option values; ``None`` and unknown keys are skipped.
+
+    The CLI and the Python API both come through here, so both validate alike.
+    """
+    given = {k: v for k, v in options.items() if k in SPEC_DEFAULTS and v is not None}
+    return make_spec(family, **given)

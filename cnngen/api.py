@@ -1,0 +1,52 @@
+"""The Python API: plan, render and build models from a notebook or a script.
+
+>>> import cnngen
+>>> p = cnngen.plan("encoder", input_size=(64,), layers=3)
+>>> p.output_shape
+(128, 8)
+>>> "class Encoder(nn.Module)" in cnngen.render(p)
+True
+
+``plan`` takes the CLI's long options as keyword arguments (``input_size``,
+``in_channels``, ``block`` ...) and validates them the same way, raising
+:class:`~cnngen.errors.CnngenError` naming the option.  Only :func:`build`
+imports torch.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import TYPE_CHECKING, Any
+
+from cnngen.core.plan import Plan
+from cnngen.core.solver import solve
+from cnngen.core.spec import spec_from_options
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+
+def plan(family: str, **options: Any) -> Plan:
+    """The exact plan for ``family`` with the given options (the CLI's long names, as keywords)."""
+    spec = spec_from_options(family, options)
+    return solve(spec)
+
+
+def render(plan: Plan) -> str:
+    """The source text of the standalone model file for ``plan`` (Black-formatted)."""
+    from cnngen.rendering.engine import render_model
+
+    return render_model(plan, plan.command)
+
+
+def build(plan: Plan) -> torch.nn.Module:
+    """A freshly initialized ``torch.nn.Module`` for ``plan``.
+
+    The file :func:`render` returns is executed in a new module namespace, so
+    the module built here is exactly the one the generated file defines.
+    """
+    source = render(plan)
+    module = types.ModuleType(f"cnngen_generated_{plan.class_name}")
+    module.__dict__["__file__"] = f"<cnngen {plan.class_name}>"
+    exec(compile(source, module.__dict__["__file__"], "exec"), module.__dict__)  # noqa: S102
+    return module.__dict__[plan.class_name]()

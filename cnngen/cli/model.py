@@ -1,0 +1,57 @@
+"""``cnngen model``: write a standalone PyTorch model file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cnngen.cli.options import (
+    Words,
+    build_plan,
+    emit_with_config,
+    model_options,
+    require_family,
+    save_config_option,
+    save_config_text,
+)
+from cnngen.cli.output import output_options
+from cnngen.core.spec import FAMILIES
+
+
+@click.command("model")
+@click.argument("family", required=False, type=Words(FAMILIES))
+@model_options
+@output_options(default="-")
+@save_config_option
+def model_command(
+    family: str | None,
+    output: str,
+    force: bool,
+    check: bool,
+    dry_run: bool,
+    save_config: str | None,
+    **options: Any,
+) -> None:
+    """Write a standalone PyTorch model file (imports only torch).
+
+    \b
+    FAMILY is encoder, forecaster, classifier or equivariant (or family = ...
+    in a --config file).  --check exits 1 when the file on disk is stale.
+    Examples:
+      cnngen model forecaster -i 100x100 --in-channels 60 --out-channels 30 -n 5 -o model.py
+      cnngen model --config model.toml --check
+    """
+    from cnngen.rendering.engine import render_model
+
+    spec, plan = build_plan(require_family(family), options)
+    command = spec.command(output=output)
+    emit_with_config(
+        render_model(plan, command),
+        output,
+        save_config,
+        save_config_text(spec, output, "model"),
+        force,
+        check,
+        dry_run,
+    )

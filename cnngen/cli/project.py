@@ -1,0 +1,109 @@
+"""``cnngen project DIR``: a model, a synthetic dataset and a training script in one go.
+
+The project is planned and rendered completely in memory first
+(:mod:`cnngen.rendering.project`); only when every file rendered does anything
+touch the disk.  ``python train.py`` in the folder then trains on seeded
+synthetic data that matches the model's input and output shapes.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cnngen.cli.options import invocation, model_options
+from cnngen.cli.output import emit_files
+from cnngen.errors import CnngenError
+from cnngen.rendering.escape import command_line
+from cnngen.rendering.project import FILES, TrainDefaults, render_project
+
+
+def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
+    """Write the rendered files; an existing non-empty folder needs ``force``."""
+    if folder.exists() and not folder.is_dir():
+        raise CnngenError(f"DIR: {folder} is a file; give a folder name", "DIR")
+    if folder.is_dir() and any(folder.iterdir()) and not force:
+        raise CnngenError(
+            f"DIR: {folder} exists and is not empty; pass --force to write the project "
+            f"files into it (other files are left alone)",
+            "DIR",
+        )
+    if not folder.parent.is_dir():
+        raise CnngenError(f"DIR: folder {folder.parent} does not exist; create it first", "DIR")
+    folder.mkdir(exist_ok=True)
+    emit_files([(folder / name, files[name]) for name in FILES], force=True, option="DIR")
+
+
+@click.command("project")
+@click.argument("folder", metavar="DIR")
+@click.option(
+    "--family",
+    default="forecaster",
+    show_default=True,
+    help="forecaster, classifier or equivariant.",
+)
+@model_options
+@click.option(
+    "--frames",
+    type=int,
+    default=240,
+    show_default=True,
+    help="Forecasters: frames of the synthetic series.",
+)
+@click.option(
+    "--samples", type=int, default=1000, show_default=True, help="Classifiers: synthetic samples."
+)
+@click.option(
+    "--noise", type=float, default=None, help="Noise standard deviation of the synthetic data."
+)
+@click.option(
+    "--rotate/--no-rotate",
+    default=None,
+    help="Classifiers: rotate the shapes.  [default: on for equivariant]",
+)
+@click.option("--epochs", type=int, default=5, show_default=True, help="Default epochs.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Default batch size.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Default learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Default seed.")
+@click.option("--force", is_flag=True, help="Write into an existing non-empty DIR.")
+@click.pass_context
+def project_command(
+    ctx: click.Context,
+    folder: str,
+    family: str,
+    frames: int,
+    samples: int,
+    noise: float | None,
+    rotate: bool | None,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    force: bool,
+    **model: Any,
+) -> None:
+    """Write a starter project: model, synthetic dataset, train.py, README, config.
+
+    \b
+    Defaults: --input-size 32x32; forecasters 4 frames in, 2 out; classifiers 4 classes.
+    Examples:
+      cnngen project demo
+      cnngen project shapes --family classifier -i 28x28 --classes 4
+      cd demo && python train.py
+    """
+    files = render_project(
+        folder,
+        family,
+        model,
+        frames=frames,
+        samples=samples,
+        noise=noise,
+        rotate=rotate,
+        train=TrainDefaults(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+        command=command_line(invocation(ctx)),
+    )
+    write_project(Path(folder), files, force)
+    click.echo(f"next: cd {shlex.quote(folder)} && python train.py", err=True)

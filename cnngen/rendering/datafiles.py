@@ -1,0 +1,302 @@
+"""Dataset files and training scripts, rendered from validated options.
+
+Every dataset file honours one contract, which the training script relies
+on: it defines ``make_datasets(seed: int) -> (train, val)``, two map-style
+torch Datasets of ``(x, y)`` pairs, ``x`` a float tensor of the model's input
+shape and ``y`` an integer class index (classification) or a float tensor of
+the model's output shape (forecasting).
+
+The render functions validate their input (raising
+:class:`~cnngen.errors.CnngenError` that names the option) and return text.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnngen.core.checks import check_fraction, check_module, check_path, check_positive
+from cnngen.core.spec import check_choice, check_identifier, format_value
+from cnngen.errors import CnngenError
+from cnngen.rendering.escape import doc_text
+
+TASKS = ("classification", "forecasting")
+SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes")
+LAYOUTS = ("auto", "none", "first", "last")
+SHAPES_2D = ("square", "circle", "triangle", "cross", "ring", "x")
+SHAPES_1D = ("box", "bump", "triangle", "ramp", "double", "notch")
+LAYOUT_HELP = {
+    "auto": "no channel axis for up to 3 axes, else a small last axis or axis 1 holds the channels",
+    "none": "``[N, *spatial]``, single-channel; a channel axis of 1 is added",
+    "first": "``[N, C, *spatial]``, already channels-first",
+    "last": "``[N, *spatial, C]``, the channel axis is moved to the front",
+}
+NOISY_SQUARE_NOISE = 0.1
+SHAPES_NOISE = 0.3
+
+
+# ------------------------------------------------------------------ datasets
+def render_windows(
+    *,
+    pre_history: int = 60,
+    forecast: int = 30,
+    threshold: float | None = None,
+    binarize_x: bool = False,
+    single_output: bool = False,
+    data_path: str | None = None,
+    additional_paths: tuple[str, ...] = (),
+    val_fraction: float = 0.2,
+    name: str = "WindowDataset",
+    command: str = "dataset windows",
+) -> str:
+    """The source of a sliding-window forecasting dataset file."""
+    from cnngen.rendering.engine import render_python
+
+    check_positive("--pre-history", pre_history)
+    check_positive("--forecast", forecast)
+    check_identifier("--name", name)
+    check_fraction(val_fraction)
+    if binarize_x and threshold is None:
+        raise CnngenError(
+            "--binarize-x: needs --threshold, the value above which inputs become 1",
+            "--binarize-x",
+        )
+    check_path("--data", data_path, (".npy", ".npz"))
+    for path in additional_paths:
+        check_path("--additional", path, (".npy", ".npz"))
+    return render_python(
+        "dataset_windows.py.jinja",
+        class_name=name,
+        command=command,
+        pre_history=pre_history,
+        forecast=forecast,
+        threshold=threshold,
+        binarize_x=binarize_x,
+        single_output=single_output,
+        data_path=data_path,
+        additional_paths=tuple(additional_paths),
+        val_fraction=val_fraction,
+    )
+
+
+def render_arrays(
+    *,
+    data_path: str | None = None,
+    x_path: str | None = None,
+    y_path: str | None = None,
+    x_key: str = "x",
+    y_key: str = "y",
+    layout: str = "auto",
+    val_fraction: float = 0.2,
+    name: str = "ArrayDataset",
+    command: str = "dataset arrays",
+) -> str:
+    """The source of a classification dataset file over ``.npy``/``.npz`` arrays."""
+    from cnngen.rendering.engine import render_python
+
+    check_identifier("--name", name)
+    check_choice("--layout", layout, LAYOUTS)
+    check_fraction(val_fraction)
+    if data_path is not None and (x_path is not None or y_path is not None):
+        raise CnngenError(
+            "--data: give either --data FILE.npz or --x FILE.npy --y FILE.npy, not both",
+            "--data",
+        )
+    if (x_path is None) != (y_path is None):
+        missing = "--y" if y_path is None else "--x"
+        raise CnngenError(f"{missing}: --x and --y go together; give both .npy files", missing)
+    check_path("--data", data_path, (".npz",))
+    check_path("--x", x_path, (".npy",))
+    check_path("--y", y_path, (".npy",))
+    for param, key in (("--x-key", x_key), ("--y-key", y_key)):
+        if not key:
+            raise CnngenError(f"{param}: must not be empty", param)
+    if data_path is not None:
+        source = doc_text(f"{data_path}, arrays {x_key!r} and {y_key!r}")
+    elif x_path is not None:
+        source = doc_text(f"{x_path} and {y_path}")
+    else:
+        source = "arrays passed to make_datasets"
+    return render_python(
+        "dataset_arrays.py.jinja",
+        class_name=name,
+        command=command,
+        source=source,
+        data_path=data_path,
+        x_path=x_path,
+        y_path=y_path,
+        x_key=x_key,
+        y_key=y_key,
+        layout=layout,
+        layout_help=LAYOUT_HELP[layout],
+        val_fraction=val_fraction,
+    )
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """What a synthetic dataset file generates; the CLI options, validated."""
+
+    kind: str
+    size: tuple[int, ...] = (32, 32)
+    frames: int = 200
+    pre_history: int = 8
+    forecast: int = 4
+    period: int = 24
+    noise: float | None = None
+    samples: int = 1000
+    classes: int = 4
+    channels: int = 1
+    rotate: bool = False
+    val_fraction: float = 0.2
+    name: str = "WindowDataset"
+
+    @property
+    def forecasting(self) -> bool:
+        return self.kind != "shapes"
+
+
+def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> str:
+    """The source of a seeded synthetic dataset file (forecasting frames or shapes)."""
+    from cnngen.rendering.engine import render_python
+
+    check_choice("KIND", options.kind, SYNTHETIC_KINDS)
+    size = tuple(options.size)
+    if not 1 <= len(size) <= 3 or min(size) < 4:
+        raise CnngenError(
+            f"--size: 1 to 3 sizes of at least 4, got {format_value(size)}; e.g. 32x32",
+            "--size",
+        )
+    check_fraction(options.val_fraction)
+    check_identifier("--name", options.name)
+    noise = options.noise
+    if noise is None:
+        noise = {"moving-square": 0.0, "noisy-square": NOISY_SQUARE_NOISE}.get(
+            options.kind, SHAPES_NOISE
+        )
+    if noise < 0:
+        raise CnngenError(f"--noise: must be >= 0, got {noise}", "--noise")
+    if options.forecasting:
+        for param, value in (
+            ("--pre-history", options.pre_history),
+            ("--forecast", options.forecast),
+            ("--frames", options.frames),
+            ("--period", options.period),
+        ):
+            check_positive(param, value)
+        window = options.pre_history + options.forecast
+        # The validation part holds max(forecast, val_fraction * frames) targets;
+        # the training part needs at least one whole window.
+        held_out = max(options.forecast, round(options.frames * options.val_fraction))
+        if options.frames - held_out < window:
+            raise CnngenError(
+                f"--frames: {options.frames} frames leave no training window of "
+                f"{window} frames once {held_out} are held out for validation; use "
+                f"--frames {-(-(window + options.forecast) // (1 - options.val_fraction)):.0f}"
+                f" or more",
+                "--frames",
+            )
+        square = max(1, min(size[-2:]) // 6)
+        return render_python(
+            "dataset_synthetic.py.jinja",
+            forecasting=True,
+            description=("a square moving on a circle" + (", with noise" if noise else "")),
+            command=command,
+            class_name=options.name,
+            size=size,
+            frames=options.frames,
+            square=square,
+            period=options.period,
+            noise=float(noise),
+            pre_history=options.pre_history,
+            forecast=options.forecast,
+            val_fraction=options.val_fraction,
+        )
+    shapes = SHAPES_1D if len(size) == 1 else SHAPES_2D
+    if not 2 <= options.classes <= len(shapes):
+        raise CnngenError(
+            f"--classes: the synthetic shapes come in 2 to {len(shapes)} classes "
+            f"({', '.join(shapes)}), got {options.classes}; use --classes {len(shapes)} "
+            f"or fewer, or your own data with 'cnngen dataset arrays'",
+            "--classes",
+        )
+    check_positive("--channels", options.channels)
+    if options.samples < 2 * options.classes:
+        raise CnngenError(
+            f"--samples: {options.samples} samples are too few for {options.classes} "
+            f"classes and a validation split; use at least {10 * options.classes}",
+            "--samples",
+        )
+    square_plane = len(size) >= 2 and size[-1] == size[-2]
+    return render_python(
+        "dataset_synthetic.py.jinja",
+        forecasting=False,
+        description=", ".join(shapes[: options.classes])
+        + (" (randomly rotated)" if options.rotate else ""),
+        command=command,
+        size=size,
+        sample_shape=(options.channels, *size),
+        samples=options.samples,
+        shapes=shapes[: options.classes],
+        rotate=options.rotate,
+        rotation_step=90 if square_plane else 180,
+        noise=float(noise),
+        channels=options.channels,
+        val_fraction=options.val_fraction,
+    )
+
+
+# ------------------------------------------------------------------ training
+def render_train(
+    *,
+    task: str,
+    model_module: str = "model",
+    model_class: str = "Model",
+    dataset_module: str = "dataset",
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    out: str = "runs",
+    script_name: str = "train.py",
+    command: str = "train",
+) -> str:
+    """The source of a training script for a model module and a dataset module."""
+    from cnngen.rendering.engine import render_python
+
+    check_choice("--task", task, TASKS)
+    check_module("--model-module", model_module)
+    check_module("--dataset-module", dataset_module)
+    check_identifier("--model-class", model_class)
+    if model_module == dataset_module:
+        raise CnngenError(
+            f"--dataset-module: {dataset_module!r} is also the model module; the model "
+            f"and the dataset live in separate files",
+            "--dataset-module",
+        )
+    check_positive("--epochs", epochs)
+    check_positive("--batch-size", batch_size)
+    if not lr > 0:
+        raise CnngenError(f"--lr: must be > 0, got {lr}", "--lr")
+    if not out:
+        raise CnngenError("--out: must not be empty; e.g. --out runs", "--out")
+    return render_python(
+        "train.py.jinja",
+        task=task,
+        model_module=model_module,
+        model_class=model_class,
+        dataset_module=dataset_module,
+        sibling_imports=sorted(
+            [
+                f"from {dataset_module} import make_datasets",
+                f"from {model_module} import INPUT_SHAPE, OUTPUT_SHAPE, {model_class}",
+            ]
+        ),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=float(lr),
+        seed=seed,
+        out=out,
+        script_name=doc_text(script_name),
+        command=command,
+    )

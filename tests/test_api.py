@@ -1,0 +1,186 @@
+"""The Python API and the package layout: entry points, doctests, layering and import cycles."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import cnngen
+from cnngen.core import arithmetic
+from cnngen.errors import CnngenError
+
+PACKAGE = Path(cnngen.__file__).parent
+
+
+def test_plan_render_build_from_the_issue() -> None:
+    plan = cnngen.plan("classifier", input_size=(64, 64), in_channels=3, block="residual", se=True)
+    model = cnngen.build(plan)
+    source = cnngen.render(plan)
+    assert source.startswith('"""') and f"class {plan.class_name}(nn.Module)" in source
+    output = model(torch.randn(2, 3, 64, 64))
+    assert tuple(output.shape) == (2, *plan.output_shape)
+    assert sum(p.numel() for p in model.parameters()) == plan.params
+
+
+def test_build_is_the_rendered_file(tmp_path: Path) -> None:
+    """build() executes exactly the text render() returns: same parameter names and values."""
+    plan = cnngen.plan("forecaster", input_size=(33, 40), in_channels=4, out_channels=2, layers=3)
+    path = tmp_path / "model.py"
+    path.write_text(cnngen.render(plan))
+    namespace: dict[str, object] = {"__name__": "generated"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    torch.manual_seed(0)
+    from_file = namespace[plan.class_name]()  # type: ignore[operator]
+    torch.manual_seed(0)
+    built = cnngen.build(plan)
+    assert from_file.state_dict().keys() == built.state_dict().keys()
+    for key, value in from_file.state_dict().items():
+        assert torch.equal(value, built.state_dict()[key]), key
+
+
+def test_plan_validates_like_the_cli() -> None:
+    with pytest.raises(CnngenError) as error:
+        cnngen.plan("encoder", input_size=(100,), layers=30, stride=(2,))
+    assert error.value.param == "--layers"
+    with pytest.raises(CnngenError) as error:
+        cnngen.plan("forcaster", input_size=(64, 64))
+    assert "forecaster" in str(error.value)
+
+
+def test_summary_and_json() -> None:
+    plan = cnngen.plan("encoder", input_size=(1000,), layers=4)
+    summary = plan.summary()
+    assert summary.splitlines()[0] == "Encoder: 1x1000 -> " + "x".join(map(str, plan.output_shape))
+    data = plan.to_json()
+    assert data["output"] == list(plan.output_shape) and data["params"] == plan.params
+
+
+def test_arithmetic_helpers_match_torch() -> None:
+    x = torch.zeros(1, 1, 97, 131)
+    conv = torch.nn.Conv2d(1, 1, 3, stride=2, padding=1)
+    assert cnngen.conv_output_size((97, 131), 3, stride=2, padding=1) == tuple(conv(x).shape[2:])
+    up = torch.nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=(0, 1))
+    y = torch.zeros(1, 1, 49, 66)
+    assert cnngen.transposed_output_size(
+        (49, 66), 3, stride=2, padding=1, output_padding=(0, 1)
+    ) == tuple(up(y).shape[2:])
+    pool = torch.nn.MaxPool2d(2, ceil_mode=True)
+    assert cnngen.pool_output_size((97, 131), 2, ceil_mode=True) == tuple(pool(x).shape[2:])
+
+
+@pytest.mark.parametrize(
+    ("size", "output", "kernel", "stride"),
+    [((8, 16), (22, 30), 3, 1), ((28,), (28,), 5, 1), ((97, 64), (49, 32), 3, 2)],
+)
+def test_solve_padding_round_trips_through_torch(size, output, kernel, stride) -> None:
+    padding = cnngen.solve_padding(size, output, kernel, stride=stride)
+    conv = (
+        torch.nn.Conv2d(1, 1, kernel, stride=stride, padding=padding)
+        if len(size) == 2
+        else (torch.nn.Conv1d(1, 1, kernel, stride=stride, padding=padding))
+    )
+    assert tuple(conv(torch.zeros(1, 1, *size)).shape[2:]) == output
+
+
+def test_solve_padding_says_when_no_padding_works() -> None:
+    with pytest.raises(CnngenError, match="no padding maps 8 to 3"):
+        cnngen.solve_padding(8, 3, 3)
+
+
+@pytest.mark.parametrize("module", [cnngen.api, arithmetic])
+def test_doctests(module: object) -> None:
+    result = doctest.testmod(module)  # type: ignore[arg-type]
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_importing_cnngen_and_planning_do_not_import_torch_click_or_jinja() -> None:
+    code = (
+        "import sys, cnngen\n"
+        "cnngen.plan('forecaster', input_size=(64, 64), layers=3)\n"
+        "bad = {'torch', 'click', 'jinja2'} & set(sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# ------------------------------------------------------------------ layering
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every cnngen module ``path`` imports, at the top or inside functions."""
+    found: set[str] = set()
+    known = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def _graph() -> dict[str, set[str]]:
+    return {_module_name(path): _imports(path) for path in PACKAGE.rglob("*.py")}
+
+
+def test_no_module_imports_another_that_imports_it_back() -> None:
+    graph = _graph()
+    graph.pop("cnngen", None)  # the package facade re-exports the API and imports nothing back
+    cycles = []
+
+    def reach(start: str) -> set[str]:
+        seen, stack = set(), [start]
+        while stack:
+            for nxt in graph.get(stack.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    for module in graph:
+        if module in reach(module):
+            cycles.append(module)
+    assert not cycles, f"modules on an import cycle: {sorted(cycles)}"
+
+
+def test_layers_point_one_way() -> None:
+    """core imports no other layer; rendering and verify never import the CLI."""
+    for module, imports in _graph().items():
+        if module.startswith("cnngen.core"):
+            outside = {i for i in imports if not i.startswith(("cnngen.core", "cnngen.errors"))}
+            assert not outside, (module, outside)
+        if module.startswith(("cnngen.rendering", "cnngen.verify")):
+            assert not {i for i in imports if i.startswith("cnngen.cli")}, module
+
+
+def test_core_is_pure_python() -> None:
+    for path in (PACKAGE / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not names & {"torch", "click", "jinja2", "black", "numpy"}, path
+
+
+def test_every_command_is_registered_on_import() -> None:
+    from cnngen.cli import cli
+
+    assert set(cli.commands) == {
+        "calc", "dataset", "handout", "model", "plan", "project", "train", "verify",
+    }  # fmt: skip
