@@ -13,7 +13,13 @@ from typing import Any
 
 from cnngen.core.spec import option_words, spec_from_options
 from cnngen.errors import CnngenError
-from cnngen.rendering.datafiles import SHAPES_1D, SHAPES_2D, Synthetic, render_synthetic, render_train
+from cnngen.rendering.datafiles import (
+    SHAPES_1D,
+    SHAPES_2D,
+    Synthetic,
+    render_synthetic,
+    render_train,
+)
 from cnngen.rendering.escape import command_line, toml_value
 
 PROJECT_INPUT_SIZE = (32, 32)
