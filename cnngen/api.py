@@ -15,6 +15,8 @@ imports torch.
 
 from __future__ import annotations
 
+import hashlib
+import linecache
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +48,11 @@ def build(plan: Plan) -> torch.nn.Module:
     the module built here is exactly the one the generated file defines.
     """
     source = render(plan)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    filename = f"<cnngen {plan.class_name} {digest}>"
+    # torch.jit.script reads the source back through inspect, which asks linecache.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(f"cnngen_generated_{plan.class_name}")
-    module.__dict__["__file__"] = f"<cnngen {plan.class_name}>"
-    exec(compile(source, module.__dict__["__file__"], "exec"), module.__dict__)  # noqa: S102
+    module.__dict__["__file__"] = filename
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
     return module.__dict__[plan.class_name]()

@@ -8,9 +8,9 @@ Plan (shapes without the batch dimension B):
 
     stage   output    params  layers
     rotate  1x28x28   0       RotationStack
-    stage1  16x14x14  176     Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
-    stage2  32x14x14  4,672   Conv2d 3, BatchNorm2d, ReLU
-    stage3  64x7x7    18,560  Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
+    layer1  16x14x14  176     Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
+    layer2  32x14x14  4,672   Conv2d 3, BatchNorm2d, ReLU
+    layer3  64x7x7    18,560  Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
     head    10        650     AvgPool2d 7, Flatten, RotationMean, Linear
 
 Parameters: 24,058
@@ -19,37 +19,42 @@ Receptive field: 38x38
 Note: logits are invariant to rotating the input by any multiple of 90 degrees.
 """
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
 INPUT_SHAPE = (1, 28, 28)
 OUTPUT_SHAPE = (10,)
+FAMILY = "equivariant"
+PARAMETERS = 24058
+MACS = 18515584  # multiply-accumulates per sample
 
-# Output shape of every named module, batch dimension left out.
-# `cnngen verify` hooks each one and compares with these.
+# Output shape of each stage and of each layer that changes the shape, batch
+# dimension left out. `cnngen verify` hooks each one and compares.
 LAYER_SHAPES = {
-    "rotate.0": (1, 28, 28),
     "rotate": (1, 28, 28),
-    "stage1.0": (16, 28, 28),
-    "stage1.1": (16, 28, 28),
-    "stage1.2": (16, 28, 28),
-    "stage1.3": (16, 14, 14),
-    "stage1": (16, 14, 14),
-    "stage2.0": (32, 14, 14),
-    "stage2.1": (32, 14, 14),
-    "stage2.2": (32, 14, 14),
-    "stage2": (32, 14, 14),
-    "stage3.0": (64, 14, 14),
-    "stage3.1": (64, 14, 14),
-    "stage3.2": (64, 14, 14),
-    "stage3.3": (64, 7, 7),
-    "stage3": (64, 7, 7),
-    "head.0": (64, 1, 1),
-    "head.1": (64,),
-    "head.2": (64,),
-    "head.3": (10,),
+    "layer1.conv1": (16, 28, 28),
+    "layer1.pool": (16, 14, 14),
+    "layer1": (16, 14, 14),
+    "layer2.conv1": (32, 14, 14),
+    "layer2": (32, 14, 14),
+    "layer3.conv1": (64, 14, 14),
+    "layer3.pool": (64, 7, 7),
+    "layer3": (64, 7, 7),
+    "head.pool": (64, 1, 1),
+    "head.flatten": (64,),
+    "head.fc1": (10,),
     "head": (10,),
 }
+
+
+@torch.fx.wrap
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """Fail early, naming the expected shape, on input of another shape."""
+    if list(x.shape[1:]) != [1, 28, 28]:
+        raise ValueError(f"expected input of shape (B, 1, 28, 28), got {list(x.shape)}")
+    return x
 
 
 class RotationStack(nn.Module):
@@ -76,7 +81,7 @@ class RotationMean(nn.Module):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(4, -1, *x.shape[1:]).mean(dim=0)
+        return x.view(4, -1, x.shape[1]).mean(dim=0)
 
 
 class C4Classifier(nn.Module):
@@ -88,56 +93,62 @@ class C4Classifier(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        # rotate: (B, 1, 28, 28) -> (B, 1, 28, 28)
+        # rotate: (B, 1, 28, 28) -> (4B, 1, 28, 28)
         self.rotate = nn.Sequential(
-            RotationStack(),
+            OrderedDict(
+                rotate=RotationStack(),
+            )
         )
-        # stage1: (B, 1, 28, 28) -> (B, 16, 14, 14)
-        self.stage1 = nn.Sequential(
-            # -> (B, 16, 28, 28)
-            nn.Conv2d(1, 16, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(16),
-            nn.ReLU(),
-            # -> (B, 16, 14, 14)
-            nn.MaxPool2d(kernel_size=2, ceil_mode=True),
+        # layer1: (4B, 1, 28, 28) -> (4B, 16, 14, 14)
+        self.layer1 = nn.Sequential(
+            OrderedDict(
+                # -> (4B, 16, 28, 28)
+                conv1=nn.Conv2d(1, 16, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(16),
+                act1=nn.ReLU(),
+                # -> (4B, 16, 14, 14)
+                pool=nn.MaxPool2d(kernel_size=2, ceil_mode=True),
+            )
         )
-        # stage2: (B, 16, 14, 14) -> (B, 32, 14, 14)
-        self.stage2 = nn.Sequential(
-            # -> (B, 32, 14, 14)
-            nn.Conv2d(16, 32, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
+        # layer2: (4B, 16, 14, 14) -> (4B, 32, 14, 14)
+        self.layer2 = nn.Sequential(
+            OrderedDict(
+                # -> (4B, 32, 14, 14)
+                conv1=nn.Conv2d(16, 32, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(32),
+                act1=nn.ReLU(),
+            )
         )
-        # stage3: (B, 32, 14, 14) -> (B, 64, 7, 7)
-        self.stage3 = nn.Sequential(
-            # -> (B, 64, 14, 14)
-            nn.Conv2d(32, 64, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
-            # -> (B, 64, 7, 7)
-            nn.MaxPool2d(kernel_size=2, ceil_mode=True),
+        # layer3: (4B, 32, 14, 14) -> (4B, 64, 7, 7)
+        self.layer3 = nn.Sequential(
+            OrderedDict(
+                # -> (4B, 64, 14, 14)
+                conv1=nn.Conv2d(32, 64, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(64),
+                act1=nn.ReLU(),
+                # -> (4B, 64, 7, 7)
+                pool=nn.MaxPool2d(kernel_size=2, ceil_mode=True),
+            )
         )
-        # head: (B, 64, 7, 7) -> (B, 10)
+        # head: (4B, 64, 7, 7) -> (B, 10)
         self.head = nn.Sequential(
-            # -> (B, 64, 1, 1)
-            nn.AvgPool2d(kernel_size=7),
-            # -> (B, 64)
-            nn.Flatten(),
-            RotationMean(),
-            # -> (B, 10)
-            nn.Linear(64, 10),
+            OrderedDict(
+                # -> (4B, 64, 1, 1)
+                pool=nn.AvgPool2d(kernel_size=7),
+                # -> (4B, 64)
+                flatten=nn.Flatten(),
+                rotation_pool=RotationMean(),
+                # -> (B, 10)
+                fc1=nn.Linear(64, 10),
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != INPUT_SHAPE:
-            raise ValueError(
-                f"C4Classifier expects input of shape (B, 1, 28, 28), "
-                f"got {tuple(x.shape)}"
-            )
-        x = self.rotate(x)  # (B, 1, 28, 28)
-        x = self.stage1(x)  # (B, 16, 14, 14)
-        x = self.stage2(x)  # (B, 32, 14, 14)
-        x = self.stage3(x)  # (B, 64, 7, 7)
+        x = check_input(x)
+        x = self.rotate(x)  # (4B, 1, 28, 28)
+        x = self.layer1(x)  # (4B, 16, 14, 14)
+        x = self.layer2(x)  # (4B, 32, 14, 14)
+        x = self.layer3(x)  # (4B, 64, 7, 7)
         x = self.head(x)  # (B, 10)
         return x
 
@@ -149,6 +160,7 @@ if __name__ == "__main__":
     output = model(batch)
     assert tuple(output.shape) == (2, *OUTPUT_SHAPE), tuple(output.shape)
     parameters = sum(p.numel() for p in model.parameters())
+    assert parameters == PARAMETERS, parameters
     print(
         f"C4Classifier: {tuple(batch.shape)} -> {tuple(output.shape)}, {parameters:,} parameters"
     )

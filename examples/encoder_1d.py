@@ -21,40 +21,41 @@ Note: channels clamped to 1..512 on layer(s) 6.
 Note: receptive field 127 does not cover the 1000 input.
 """
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
 INPUT_SHAPE = (1, 1000)
 OUTPUT_SHAPE = (512, 16)
+FAMILY = "encoder"
+PARAMETERS = 1311776
+MACS = 36014976  # multiply-accumulates per sample
 
-# Output shape of every named module, batch dimension left out.
-# `cnngen verify` hooks each one and compares with these.
+# Output shape of each stage and of each layer that changes the shape, batch
+# dimension left out. `cnngen verify` hooks each one and compares.
 LAYER_SHAPES = {
-    "enc1.0": (32, 500),
-    "enc1.1": (32, 500),
-    "enc1.2": (32, 500),
+    "enc1.conv1": (32, 500),
     "enc1": (32, 500),
-    "enc2.0": (64, 250),
-    "enc2.1": (64, 250),
-    "enc2.2": (64, 250),
+    "enc2.conv1": (64, 250),
     "enc2": (64, 250),
-    "enc3.0": (128, 125),
-    "enc3.1": (128, 125),
-    "enc3.2": (128, 125),
+    "enc3.conv1": (128, 125),
     "enc3": (128, 125),
-    "enc4.0": (256, 63),
-    "enc4.1": (256, 63),
-    "enc4.2": (256, 63),
+    "enc4.conv1": (256, 63),
     "enc4": (256, 63),
-    "enc5.0": (512, 32),
-    "enc5.1": (512, 32),
-    "enc5.2": (512, 32),
+    "enc5.conv1": (512, 32),
     "enc5": (512, 32),
-    "enc6.0": (512, 16),
-    "enc6.1": (512, 16),
-    "enc6.2": (512, 16),
+    "enc6.conv1": (512, 16),
     "enc6": (512, 16),
 }
+
+
+@torch.fx.wrap
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """Fail early, naming the expected shape, on input of another shape."""
+    if list(x.shape[1:]) != [1, 1000]:
+        raise ValueError(f"expected input of shape (B, 1, 1000), got {list(x.shape)}")
+    return x
 
 
 class SignalEncoder(nn.Module):
@@ -68,53 +69,69 @@ class SignalEncoder(nn.Module):
         super().__init__()
         # enc1: (B, 1, 1000) -> (B, 32, 500)
         self.enc1 = nn.Sequential(
-            # -> (B, 32, 500)
-            nn.Conv1d(1, 32, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm1d(32),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 32, 500)
+                conv1=nn.Conv1d(1, 32, kernel_size=3, stride=2, padding=1, bias=False),
+                bn1=nn.BatchNorm1d(32),
+                act1=nn.ReLU(),
+            )
         )
         # enc2: (B, 32, 500) -> (B, 64, 250)
         self.enc2 = nn.Sequential(
-            # -> (B, 64, 250)
-            nn.Conv1d(32, 64, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm1d(64),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 64, 250)
+                conv1=nn.Conv1d(32, 64, kernel_size=3, stride=2, padding=1, bias=False),
+                bn1=nn.BatchNorm1d(64),
+                act1=nn.ReLU(),
+            )
         )
         # enc3: (B, 64, 250) -> (B, 128, 125)
         self.enc3 = nn.Sequential(
-            # -> (B, 128, 125)
-            nn.Conv1d(64, 128, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm1d(128),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 128, 125)
+                conv1=nn.Conv1d(
+                    64, 128, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm1d(128),
+                act1=nn.ReLU(),
+            )
         )
         # enc4: (B, 128, 125) -> (B, 256, 63)
         self.enc4 = nn.Sequential(
-            # -> (B, 256, 63)
-            nn.Conv1d(128, 256, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm1d(256),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 256, 63)
+                conv1=nn.Conv1d(
+                    128, 256, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm1d(256),
+                act1=nn.ReLU(),
+            )
         )
         # enc5: (B, 256, 63) -> (B, 512, 32)
         self.enc5 = nn.Sequential(
-            # -> (B, 512, 32)
-            nn.Conv1d(256, 512, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm1d(512),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 512, 32)
+                conv1=nn.Conv1d(
+                    256, 512, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm1d(512),
+                act1=nn.ReLU(),
+            )
         )
         # enc6: (B, 512, 32) -> (B, 512, 16)
         self.enc6 = nn.Sequential(
-            # -> (B, 512, 16)
-            nn.Conv1d(512, 512, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm1d(512),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 512, 16)
+                conv1=nn.Conv1d(
+                    512, 512, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm1d(512),
+                act1=nn.ReLU(),
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != INPUT_SHAPE:
-            raise ValueError(
-                f"SignalEncoder expects input of shape (B, 1, 1000), "
-                f"got {tuple(x.shape)}"
-            )
+        x = check_input(x)
         x = self.enc1(x)  # (B, 32, 500)
         x = self.enc2(x)  # (B, 64, 250)
         x = self.enc3(x)  # (B, 128, 125)
@@ -131,6 +148,7 @@ if __name__ == "__main__":
     output = model(batch)
     assert tuple(output.shape) == (2, *OUTPUT_SHAPE), tuple(output.shape)
     parameters = sum(p.numel() for p in model.parameters())
+    assert parameters == PARAMETERS, parameters
     print(
         f"SignalEncoder: {tuple(batch.shape)} -> {tuple(output.shape)}, {parameters:,} parameters"
     )

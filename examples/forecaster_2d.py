@@ -24,54 +24,51 @@ Receptive field: 77x77
 Note: receptive field 77x77 does not cover the 100x100 input.
 """
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
 INPUT_SHAPE = (60, 100, 100)
 OUTPUT_SHAPE = (30, 100, 100)
+FAMILY = "forecaster"
+PARAMETERS = 3162334
+MACS = 395285760  # multiply-accumulates per sample
 
-# Output shape of every named module, batch dimension left out.
-# `cnngen verify` hooks each one and compares with these.
+# Output shape of each stage and of each layer that changes the shape, batch
+# dimension left out. `cnngen verify` hooks each one and compares.
 LAYER_SHAPES = {
-    "enc1.0": (32, 50, 50),
-    "enc1.1": (32, 50, 50),
-    "enc1.2": (32, 50, 50),
+    "enc1.conv1": (32, 50, 50),
     "enc1": (32, 50, 50),
-    "enc2.0": (64, 25, 25),
-    "enc2.1": (64, 25, 25),
-    "enc2.2": (64, 25, 25),
+    "enc2.conv1": (64, 25, 25),
     "enc2": (64, 25, 25),
-    "enc3.0": (128, 25, 25),
-    "enc3.1": (128, 25, 25),
-    "enc3.2": (128, 25, 25),
+    "enc3.conv1": (128, 25, 25),
     "enc3": (128, 25, 25),
-    "enc4.0": (256, 13, 13),
-    "enc4.1": (256, 13, 13),
-    "enc4.2": (256, 13, 13),
+    "enc4.conv1": (256, 13, 13),
     "enc4": (256, 13, 13),
-    "enc5.0": (512, 7, 7),
-    "enc5.1": (512, 7, 7),
-    "enc5.2": (512, 7, 7),
+    "enc5.conv1": (512, 7, 7),
     "enc5": (512, 7, 7),
-    "dec1.0": (256, 13, 13),
-    "dec1.1": (256, 13, 13),
-    "dec1.2": (256, 13, 13),
+    "dec1.conv1": (256, 13, 13),
     "dec1": (256, 13, 13),
-    "dec2.0": (128, 25, 25),
-    "dec2.1": (128, 25, 25),
-    "dec2.2": (128, 25, 25),
+    "dec2.conv1": (128, 25, 25),
     "dec2": (128, 25, 25),
-    "dec3.0": (64, 25, 25),
-    "dec3.1": (64, 25, 25),
-    "dec3.2": (64, 25, 25),
+    "dec3.conv1": (64, 25, 25),
     "dec3": (64, 25, 25),
-    "dec4.0": (32, 50, 50),
-    "dec4.1": (32, 50, 50),
-    "dec4.2": (32, 50, 50),
+    "dec4.conv1": (32, 50, 50),
     "dec4": (32, 50, 50),
-    "dec5.0": (30, 100, 100),
+    "dec5.conv1": (30, 100, 100),
     "dec5": (30, 100, 100),
 }
+
+
+@torch.fx.wrap
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """Fail early, naming the expected shape, on input of another shape."""
+    if list(x.shape[1:]) != [60, 100, 100]:
+        raise ValueError(
+            f"expected input of shape (B, 60, 100, 100), got {list(x.shape)}"
+        )
+    return x
 
 
 class Forecaster(nn.Module):
@@ -85,87 +82,113 @@ class Forecaster(nn.Module):
         super().__init__()
         # enc1: (B, 60, 100, 100) -> (B, 32, 50, 50)
         self.enc1 = nn.Sequential(
-            # -> (B, 32, 50, 50)
-            nn.Conv2d(60, 32, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 32, 50, 50)
+                conv1=nn.Conv2d(60, 32, kernel_size=3, stride=2, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(32),
+                act1=nn.ReLU(),
+            )
         )
         # enc2: (B, 32, 50, 50) -> (B, 64, 25, 25)
         self.enc2 = nn.Sequential(
-            # -> (B, 64, 25, 25)
-            nn.Conv2d(32, 64, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 64, 25, 25)
+                conv1=nn.Conv2d(32, 64, kernel_size=3, stride=2, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(64),
+                act1=nn.ReLU(),
+            )
         )
         # enc3: (B, 64, 25, 25) -> (B, 128, 25, 25)
         self.enc3 = nn.Sequential(
-            # -> (B, 128, 25, 25)
-            nn.Conv2d(64, 128, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(128),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 128, 25, 25)
+                conv1=nn.Conv2d(64, 128, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(128),
+                act1=nn.ReLU(),
+            )
         )
         # enc4: (B, 128, 25, 25) -> (B, 256, 13, 13)
         self.enc4 = nn.Sequential(
-            # -> (B, 256, 13, 13)
-            nn.Conv2d(128, 256, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(256),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 256, 13, 13)
+                conv1=nn.Conv2d(
+                    128, 256, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm2d(256),
+                act1=nn.ReLU(),
+            )
         )
         # enc5: (B, 256, 13, 13) -> (B, 512, 7, 7)
         self.enc5 = nn.Sequential(
-            # -> (B, 512, 7, 7)
-            nn.Conv2d(256, 512, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(512),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 512, 7, 7)
+                conv1=nn.Conv2d(
+                    256, 512, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm2d(512),
+                act1=nn.ReLU(),
+            )
         )
         # dec1: (B, 512, 7, 7) -> (B, 256, 13, 13)
         self.dec1 = nn.Sequential(
-            # -> (B, 256, 13, 13)
-            nn.ConvTranspose2d(
-                512, 256, kernel_size=3, stride=2, padding=1, bias=False
-            ),
-            nn.BatchNorm2d(256),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 256, 13, 13)
+                conv1=nn.ConvTranspose2d(
+                    512, 256, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm2d(256),
+                act1=nn.ReLU(),
+            )
         )
         # dec2: (B, 256, 13, 13) -> (B, 128, 25, 25)
         self.dec2 = nn.Sequential(
-            # -> (B, 128, 25, 25)
-            nn.ConvTranspose2d(
-                256, 128, kernel_size=3, stride=2, padding=1, bias=False
-            ),
-            nn.BatchNorm2d(128),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 128, 25, 25)
+                conv1=nn.ConvTranspose2d(
+                    256, 128, kernel_size=3, stride=2, padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm2d(128),
+                act1=nn.ReLU(),
+            )
         )
         # dec3: (B, 128, 25, 25) -> (B, 64, 25, 25)
         self.dec3 = nn.Sequential(
-            # -> (B, 64, 25, 25)
-            nn.ConvTranspose2d(128, 64, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 64, 25, 25)
+                conv1=nn.ConvTranspose2d(128, 64, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(64),
+                act1=nn.ReLU(),
+            )
         )
         # dec4: (B, 64, 25, 25) -> (B, 32, 50, 50)
         self.dec4 = nn.Sequential(
-            # -> (B, 32, 50, 50)
-            nn.ConvTranspose2d(
-                64, 32, kernel_size=3, stride=2, padding=1, output_padding=1, bias=False
-            ),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 32, 50, 50)
+                conv1=nn.ConvTranspose2d(
+                    64,
+                    32,
+                    kernel_size=3,
+                    stride=2,
+                    padding=1,
+                    output_padding=1,
+                    bias=False,
+                ),
+                bn1=nn.BatchNorm2d(32),
+                act1=nn.ReLU(),
+            )
         )
         # dec5: (B, 32, 50, 50) -> (B, 30, 100, 100)
         self.dec5 = nn.Sequential(
-            # -> (B, 30, 100, 100)
-            nn.ConvTranspose2d(
-                32, 30, kernel_size=3, stride=2, padding=1, output_padding=1
-            ),
+            OrderedDict(
+                # -> (B, 30, 100, 100)
+                conv1=nn.ConvTranspose2d(
+                    32, 30, kernel_size=3, stride=2, padding=1, output_padding=1
+                ),
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != INPUT_SHAPE:
-            raise ValueError(
-                f"Forecaster expects input of shape (B, 60, 100, 100), "
-                f"got {tuple(x.shape)}"
-            )
+        x = check_input(x)
         x = self.enc1(x)  # (B, 32, 50, 50)
         x = self.enc2(x)  # (B, 64, 25, 25)
         x = self.enc3(x)  # (B, 128, 25, 25)
@@ -186,6 +209,7 @@ if __name__ == "__main__":
     output = model(batch)
     assert tuple(output.shape) == (2, *OUTPUT_SHAPE), tuple(output.shape)
     parameters = sum(p.numel() for p in model.parameters())
+    assert parameters == PARAMETERS, parameters
     print(
         f"Forecaster: {tuple(batch.shape)} -> {tuple(output.shape)}, {parameters:,} parameters"
     )

@@ -24,51 +24,49 @@ Note: the time head maps 16 input time steps to 8.
 Note: receptive field 29x37x37 does not cover the 16x64x64 input.
 """
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
 INPUT_SHAPE = (1, 16, 64, 64)
 OUTPUT_SHAPE = (1, 8, 64, 64)
+FAMILY = "forecaster"
+PARAMETERS = 582188
+MACS = 920420352  # multiply-accumulates per sample
 
-# Output shape of every named module, batch dimension left out.
-# `cnngen verify` hooks each one and compares with these.
+# Output shape of each stage and of each layer that changes the shape, batch
+# dimension left out. `cnngen verify` hooks each one and compares.
 LAYER_SHAPES = {
-    "enc1.0": (16, 16, 32, 32),
-    "enc1.1": (16, 16, 32, 32),
-    "enc1.2": (16, 16, 32, 32),
+    "enc1.conv1": (16, 16, 32, 32),
     "enc1": (16, 16, 32, 32),
-    "enc2.0": (32, 16, 32, 32),
-    "enc2.1": (32, 16, 32, 32),
-    "enc2.2": (32, 16, 32, 32),
+    "enc2.conv1": (32, 16, 32, 32),
     "enc2": (32, 16, 32, 32),
-    "enc3.0": (64, 8, 16, 16),
-    "enc3.1": (64, 8, 16, 16),
-    "enc3.2": (64, 8, 16, 16),
+    "enc3.conv1": (64, 8, 16, 16),
     "enc3": (64, 8, 16, 16),
-    "enc4.0": (128, 8, 8, 8),
-    "enc4.1": (128, 8, 8, 8),
-    "enc4.2": (128, 8, 8, 8),
+    "enc4.conv1": (128, 8, 8, 8),
     "enc4": (128, 8, 8, 8),
-    "dec1.0": (64, 8, 16, 16),
-    "dec1.1": (64, 8, 16, 16),
-    "dec1.2": (64, 8, 16, 16),
+    "dec1.conv1": (64, 8, 16, 16),
     "dec1": (64, 8, 16, 16),
-    "dec2.0": (32, 16, 32, 32),
-    "dec2.1": (32, 16, 32, 32),
-    "dec2.2": (32, 16, 32, 32),
+    "dec2.conv1": (32, 16, 32, 32),
     "dec2": (32, 16, 32, 32),
-    "dec3.0": (16, 16, 32, 32),
-    "dec3.1": (16, 16, 32, 32),
-    "dec3.2": (16, 16, 32, 32),
+    "dec3.conv1": (16, 16, 32, 32),
     "dec3": (16, 16, 32, 32),
-    "dec4.0": (1, 16, 64, 64),
-    "dec4.1": (1, 16, 64, 64),
-    "dec4.2": (1, 16, 64, 64),
+    "dec4.conv1": (1, 16, 64, 64),
     "dec4": (1, 16, 64, 64),
-    "time.0": (1, 8, 64, 64),
-    "time.1": (1, 8, 64, 64),
+    "time.conv1": (1, 8, 64, 64),
     "time": (1, 8, 64, 64),
 }
+
+
+@torch.fx.wrap
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """Fail early, naming the expected shape, on input of another shape."""
+    if list(x.shape[1:]) != [1, 16, 64, 64]:
+        raise ValueError(
+            f"expected input of shape (B, 1, 16, 64, 64), got {list(x.shape)}"
+        )
+    return x
 
 
 class VolumeForecaster(nn.Module):
@@ -82,91 +80,115 @@ class VolumeForecaster(nn.Module):
         super().__init__()
         # enc1: (B, 1, 16, 64, 64) -> (B, 16, 16, 32, 32)
         self.enc1 = nn.Sequential(
-            # -> (B, 16, 16, 32, 32)
-            nn.Conv3d(1, 16, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False),
-            nn.BatchNorm3d(16),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 16, 16, 32, 32)
+                conv1=nn.Conv3d(
+                    1, 16, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm3d(16),
+                act1=nn.ReLU(),
+            )
         )
         # enc2: (B, 16, 16, 32, 32) -> (B, 32, 16, 32, 32)
         self.enc2 = nn.Sequential(
-            # -> (B, 32, 16, 32, 32)
-            nn.Conv3d(16, 32, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm3d(32),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 32, 16, 32, 32)
+                conv1=nn.Conv3d(16, 32, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm3d(32),
+                act1=nn.ReLU(),
+            )
         )
         # enc3: (B, 32, 16, 32, 32) -> (B, 64, 8, 16, 16)
         self.enc3 = nn.Sequential(
-            # -> (B, 64, 8, 16, 16)
-            nn.Conv3d(32, 64, kernel_size=3, stride=2, padding=1, bias=False),
-            nn.BatchNorm3d(64),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 64, 8, 16, 16)
+                conv1=nn.Conv3d(32, 64, kernel_size=3, stride=2, padding=1, bias=False),
+                bn1=nn.BatchNorm3d(64),
+                act1=nn.ReLU(),
+            )
         )
         # enc4: (B, 64, 8, 16, 16) -> (B, 128, 8, 8, 8)
         self.enc4 = nn.Sequential(
-            # -> (B, 128, 8, 8, 8)
-            nn.Conv3d(64, 128, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False),
-            nn.BatchNorm3d(128),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 128, 8, 8, 8)
+                conv1=nn.Conv3d(
+                    64, 128, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False
+                ),
+                bn1=nn.BatchNorm3d(128),
+                act1=nn.ReLU(),
+            )
         )
         # dec1: (B, 128, 8, 8, 8) -> (B, 64, 8, 16, 16)
         self.dec1 = nn.Sequential(
-            # -> (B, 64, 8, 16, 16)
-            nn.ConvTranspose3d(
-                128,
-                64,
-                kernel_size=3,
-                stride=(1, 2, 2),
-                padding=1,
-                output_padding=(0, 1, 1),
-                bias=False,
-            ),
-            nn.BatchNorm3d(64),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 64, 8, 16, 16)
+                conv1=nn.ConvTranspose3d(
+                    128,
+                    64,
+                    kernel_size=3,
+                    stride=(1, 2, 2),
+                    padding=1,
+                    output_padding=(0, 1, 1),
+                    bias=False,
+                ),
+                bn1=nn.BatchNorm3d(64),
+                act1=nn.ReLU(),
+            )
         )
         # dec2: (B, 64, 8, 16, 16) -> (B, 32, 16, 32, 32)
         self.dec2 = nn.Sequential(
-            # -> (B, 32, 16, 32, 32)
-            nn.ConvTranspose3d(
-                64, 32, kernel_size=3, stride=2, padding=1, output_padding=1, bias=False
-            ),
-            nn.BatchNorm3d(32),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 32, 16, 32, 32)
+                conv1=nn.ConvTranspose3d(
+                    64,
+                    32,
+                    kernel_size=3,
+                    stride=2,
+                    padding=1,
+                    output_padding=1,
+                    bias=False,
+                ),
+                bn1=nn.BatchNorm3d(32),
+                act1=nn.ReLU(),
+            )
         )
         # dec3: (B, 32, 16, 32, 32) -> (B, 16, 16, 32, 32)
         self.dec3 = nn.Sequential(
-            # -> (B, 16, 16, 32, 32)
-            nn.ConvTranspose3d(32, 16, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm3d(16),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 16, 16, 32, 32)
+                conv1=nn.ConvTranspose3d(32, 16, kernel_size=3, padding=1, bias=False),
+                bn1=nn.BatchNorm3d(16),
+                act1=nn.ReLU(),
+            )
         )
         # dec4: (B, 16, 16, 32, 32) -> (B, 1, 16, 64, 64)
         self.dec4 = nn.Sequential(
-            # -> (B, 1, 16, 64, 64)
-            nn.ConvTranspose3d(
-                16,
-                1,
-                kernel_size=3,
-                stride=(1, 2, 2),
-                padding=1,
-                output_padding=(0, 1, 1),
-                bias=False,
-            ),
-            nn.BatchNorm3d(1),
-            nn.ReLU(),
+            OrderedDict(
+                # -> (B, 1, 16, 64, 64)
+                conv1=nn.ConvTranspose3d(
+                    16,
+                    1,
+                    kernel_size=3,
+                    stride=(1, 2, 2),
+                    padding=1,
+                    output_padding=(0, 1, 1),
+                    bias=False,
+                ),
+                bn1=nn.BatchNorm3d(1),
+                act1=nn.ReLU(),
+            )
         )
         # time: (B, 1, 16, 64, 64) -> (B, 1, 8, 64, 64)
         self.time = nn.Sequential(
-            # -> (B, 1, 8, 64, 64)
-            nn.Conv3d(1, 1, kernel_size=(9, 1, 1)),
-            nn.Sigmoid(),
+            OrderedDict(
+                # -> (B, 1, 8, 64, 64)
+                conv1=nn.Conv3d(1, 1, kernel_size=(9, 1, 1)),
+                act1=nn.Sigmoid(),
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[1:]) != INPUT_SHAPE:
-            raise ValueError(
-                f"VolumeForecaster expects input of shape (B, 1, 16, 64, 64), "
-                f"got {tuple(x.shape)}"
-            )
+        x = check_input(x)
         x = self.enc1(x)  # (B, 16, 16, 32, 32)
         x = self.enc2(x)  # (B, 32, 16, 32, 32)
         x = self.enc3(x)  # (B, 64, 8, 16, 16)
@@ -186,6 +208,7 @@ if __name__ == "__main__":
     output = model(batch)
     assert tuple(output.shape) == (2, *OUTPUT_SHAPE), tuple(output.shape)
     parameters = sum(p.numel() for p in model.parameters())
+    assert parameters == PARAMETERS, parameters
     print(
         f"VolumeForecaster: {tuple(batch.shape)} -> {tuple(output.shape)}, {parameters:,} parameters"
     )

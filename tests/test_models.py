@@ -177,7 +177,7 @@ def test_wrong_input_shape_gets_a_message_with_both_shapes(tmp_path: Path) -> No
     module = load(write_model(tmp_path, "encoder", input_size=(32, 32), **SMALL))
     model = model_class(module)()
     with pytest.raises(
-        ValueError, match=r"expects input of shape \(B, 1, 32, 32\), got \(2, 1, 31, 32\)"
+        ValueError, match=r"expected input of shape \(B, 1, 32, 32\), got \[2, 1, 31, 32\]"
     ):
         model(torch.randn(2, 1, 31, 32))
 

@@ -149,6 +149,10 @@ def recomputed_shape(op: Op) -> Shape:
             before, after = torch_order[2 * (dims - 1 - i)], torch_order[2 * (dims - 1 - i) + 1]
             grown[i] += before + after
         return (op.in_shape[0], *grown)
+    if op.kind == "crop":
+        start, size = positional
+        assert all(s >= 0 and s + n <= i for s, n, i in zip(start, size, spatial, strict=True))
+        return (op.in_shape[0], *size)
     if op.kind == "flatten":
         return (math.prod(op.in_shape),)
     if op.kind == "linear":
@@ -306,8 +310,21 @@ def test_a_reachable_target_is_found() -> None:
 
 
 # ---------------------------------------------------------------- torch
+class SliceCrop(nn.Module):
+    """An independent stand-in for the generated ``Crop``: a plain slice per dimension."""
+
+    def __init__(self, start: tuple[int, ...], size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.index = tuple(slice(s, s + n) for s, n in zip(start, size, strict=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[(slice(None), slice(None), *self.index)]
+
+
 def torch_module(op: Op) -> nn.Module:
     """The torch module an op describes ("nn.Conv2d" -> torch.nn.Conv2d)."""
+    if op.module == "Crop":
+        return SliceCrop(*(value for _, value in op.args))
     assert op.module.startswith("nn."), f"{op.module} is not a torch module"
     cls = getattr(nn, op.module.removeprefix("nn."))
     args = [value for key, value in op.args if key is None]

@@ -200,16 +200,21 @@ def test_wrong_padding_is_reported_by_layer_name(
     layer = by_name["layer_shapes"]
     assert layer["status"] == "failed"
     first = layer["details"]["mismatches"][0]
-    expected = list(module.LAYER_SHAPES["enc2.0"])
+    expected = list(module.LAYER_SHAPES["enc2.conv1"])
     actual = [expected[0], expected[1] + 2, expected[2] + 2]
-    assert first == {"name": "enc2.0", "expected": expected, "actual": actual, "problem": "shape"}
-    assert f"first: enc2.0: expected {'x'.join(map(str, expected))}, got " in layer["message"]
+    assert first == {
+        "name": "enc2.conv1",
+        "expected": expected,
+        "actual": actual,
+        "problem": "shape",
+    }
+    assert f"first: enc2.conv1: expected {'x'.join(map(str, expected))}, got " in layer["message"]
     assert by_name["output_shape"]["status"] == "failed"
     assert by_name["macs"]["status"] == "failed"
     # The other checks still ran and say something useful.
     assert by_name["params"]["status"] == "passed"
     assert by_name["gradients"]["status"] == "passed"
-    assert "enc2.0: expected" in format_report(report)
+    assert "enc2.conv1: expected" in format_report(report)
     assert_documented(report)
 
 
@@ -280,8 +285,8 @@ def test_broken_invariance_and_false_declarations_fail_their_checks(tmp_path: Pa
     # Keep only the unrotated copy: shapes stay right, invariance is gone.
     broken = edited(
         path,
-        "return x.view(4, -1, *x.shape[1:]).mean(dim=0)",
-        "return x.view(4, -1, *x.shape[1:])[0]",
+        "return x.view(4, -1, x.shape[1]).mean(dim=0)",
+        "return x.view(4, -1, x.shape[1])[0]",
     )
     # Declare wrong totals and add a parameter the forward pass never uses.
     params = f"Parameters: {module.__doc__.split('Parameters: ')[1].splitlines()[0]}"

@@ -43,6 +43,8 @@ class StageBuilder:
         self.shape: Shape = tuple(in_shape)
         self.fields = tuple(fields)
         self.ops: list[Op] = []
+        # Copies of each sample in the batch: 4 between a rotation stack and its pooling.
+        self.batch = 1
 
     @property
     def dims(self) -> int:
@@ -69,7 +71,7 @@ class StageBuilder:
         macs: int = 0,
     ) -> Op:
         op = Op(
-            path=str(len(self.ops)),
+            path=self._name(kind),
             kind=kind,
             module=module,
             args=tuple(args),
@@ -78,10 +80,51 @@ class StageBuilder:
             params=params,
             macs=macs,
             receptive_field=self._rf(),
+            batch=self.batch,
         )
         self.ops.append(op)
         self.shape = tuple(out_shape)
         return op
+
+    def _name(self, kind: str) -> str:
+        """The op's attribute name: its role and the number of its weighted layer.
+
+        Convolutions and linear layers are numbered (``conv1``, ``conv2``,
+        ``fc1``); the norm, activation and dropout after one take its number
+        (``bn1``, ``act1``, ``drop1``) and a pad before one takes the next
+        (``pad2``).  Inserting or removing a layer without weights therefore
+        never renames a weight, which keeps state_dicts loadable across small
+        edits of the command.
+        """
+        weighted = sum(op.kind in WEIGHTED for op in self.ops)
+        linears = sum(op.kind == "linear" for op in self.ops)
+        names = {
+            "conv": f"conv{weighted + 1}",
+            "conv_transpose": f"conv{weighted + 1}",
+            "linear": f"fc{linears + 1}",
+            "pad": f"pad{weighted + 1}",
+            "crop": f"crop{weighted}",
+            "batchnorm": f"bn{weighted}",
+            "instancenorm": f"norm{weighted}",
+            "groupnorm": f"norm{weighted}",
+            "activation": f"act{weighted}",
+            "dropout": f"drop{weighted}",
+            "squeeze_excite": "se",
+            "maxpool": "pool",
+            "avgpool": "pool",
+            "flatten": "flatten",
+            "unflatten": "unflatten",
+            "rotation_stack": "rotate",
+            "rotation_mean": "rotation_pool",
+        }
+        base = names.get(kind, kind)
+        if base[-1:] == "0":  # before any weighted layer: act, drop, ...
+            base = base[:-1]
+        taken = {op.path for op in self.ops}
+        name, suffix = base, 2
+        while name in taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        return name
 
     # ----------------------------------------------------------- convolutions
     def conv(
@@ -174,6 +217,13 @@ class StageBuilder:
             f"nn.ConstantPad{self.dims}d",
             [(None, tuple(torch_order)), (None, 0.0)],
             (self.channels, *spatial),
+        )
+
+    def crop(self, before: Sequence[int], after: Sequence[int]) -> Op:
+        """Cut ``before``/``after`` positions off each spatial dimension (a static slice)."""
+        spatial = tuple(self.spatial[i] - before[i] - after[i] for i in range(self.dims))
+        return self._add(
+            "crop", "Crop", [(None, tuple(before)), (None, spatial)], (self.channels, *spatial)
         )
 
     def pool(
@@ -291,14 +341,20 @@ class StageBuilder:
 
     def rotation_stack(self) -> Op:
         """Stack the four quarter-turn rotations along the batch (batch grows 4x)."""
+        self.batch = 4
         return self._add("rotation_stack", "RotationStack", [], self.shape)
 
     def rotation_mean(self) -> Op:
         """Average the four rotations' features back into one per sample."""
+        self.batch = 1
         return self._add("rotation_mean", "RotationMean", [], self.shape)
 
     def build(self, name: str, role: str) -> Stage:
         return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
+
+
+# Kinds of op that hold weights and give the layer numbers in names.
+WEIGHTED = frozenset({"conv", "conv_transpose", "linear"})
 
 
 def _shape_text(shape: Shape) -> str:

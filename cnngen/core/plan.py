@@ -18,6 +18,9 @@ from cnngen.core.format import plan_table
 
 Shape = tuple[int, ...]
 
+# Stage kinds that combine earlier outputs without a module of their own.
+MERGES = ("concat", "add")
+
 # A constructor argument: (keyword, value); keyword None means positional.
 Arg = tuple[str | None, Any]
 
@@ -28,8 +31,12 @@ class Op:
 
     ``module`` is the expression that constructs it (``"nn.Conv2d"`` for torch
     modules, a bare name such as ``"SqueezeExcite"`` for helper classes that the
-    generated file defines).  ``path`` is the attribute path under its stage,
-    so ``f"{stage.name}.{op.path}"`` is the name ``named_modules()`` reports.
+    generated file defines).  ``path`` is the op's attribute name in its stage
+    (``conv1``, ``bn1``, ``act1``, ``drop1``, ``pad2``, ``se``, ``fc1`` ...),
+    named by role and by the number of its weighted layer, so inserting a
+    dropout, a pad or changing an activation never renames a weight.
+    ``batch`` is how many copies of each sample the op sees (4 inside a
+    rotation stack, else 1).
     """
 
     path: str
@@ -41,6 +48,7 @@ class Op:
     params: int = 0
     macs: int = 0
     receptive_field: Shape | None = None
+    batch: int = 1
 
     def arg(self, key: str, default: Any = None) -> Any:
         """The value of keyword argument ``key`` (or ``default``)."""
@@ -52,11 +60,17 @@ class Op:
 
 @dataclass(frozen=True)
 class Stage:
-    """A named attribute of the model: a ``nn.Sequential`` or a residual block.
+    """A named node of the model's forward graph.
 
-    ``kind`` is ``"sequential"`` (``ops`` in order) or ``"residual"``
-    (``ops`` is the main path, ``shortcut`` the projection, empty for identity,
-    and ``post`` the activation applied after the sum).
+    ``kind`` is ``"sequential"`` (``ops`` in order, an ``nn.Sequential`` with
+    named layers), ``"residual"`` (``ops`` is the main path, whose layers are
+    attributes of the block itself as in torchvision; ``shortcut`` the
+    projection, named ``downsample``, empty for identity; ``post`` the
+    activation applied after the sum, named ``act``), or a merge without
+    parameters: ``"concat"`` (along channels) or ``"add"``.
+
+    ``inputs`` names the earlier stages this one reads (empty: the previous
+    stage, or the model input for the first).  Merges read two or more.
     """
 
     name: str
@@ -67,17 +81,24 @@ class Stage:
     out_shape: Shape
     shortcut: tuple[Op, ...] = ()
     post: tuple[Op, ...] = ()
+    inputs: tuple[str, ...] = ()
+
+    @property
+    def batch(self) -> int:
+        """Copies of each sample in this stage's output (4 inside a rotation stack)."""
+        last = (*self.ops, *self.post)
+        return last[-1].batch if last else 1
+
+    @property
+    def is_merge(self) -> bool:
+        return self.kind in MERGES
 
     def all_ops(self) -> Iterator[tuple[str, Op]]:
         """Every op with its full module name, in execution order."""
-        if self.kind == "sequential":
-            for op in self.ops:
-                yield f"{self.name}.{op.path}", op
-            return
         for op in self.ops:
-            yield f"{self.name}.main.{op.path}", op
+            yield f"{self.name}.{op.path}", op
         for op in self.shortcut:
-            yield f"{self.name}.shortcut.{op.path}", op
+            yield f"{self.name}.downsample.{op.path}", op
         for op in self.post:
             yield f"{self.name}.{op.path}", op
 
@@ -119,13 +140,43 @@ class Plan:
         return sum(stage.macs for stage in self.stages)
 
     def layer_shapes(self) -> dict[str, Shape]:
-        """Output shape of every named module, stages and ops, in forward order."""
+        """Output shape of every stage module and of every op that changes the shape.
+
+        Ops that keep their input's shape (norms, activations, dropout) are
+        left out: their shape is the row above.  Merges have no module.
+        """
         shapes: dict[str, Shape] = {}
         for stage in self.stages:
+            if stage.is_merge:
+                continue
             for name, op in stage.all_ops():
-                shapes[name] = op.out_shape
+                if op.out_shape != op.in_shape:
+                    shapes[name] = op.out_shape
             shapes[stage.name] = stage.out_shape
         return shapes
+
+    def residual_layers(self) -> tuple[str, ...]:
+        """The main-path layer names of the residual blocks, in order, over all blocks.
+
+        The generated ``Residual`` class calls these in turn; a block that
+        lacks one (a pad only some blocks need) gets an ``nn.Identity`` there.
+        """
+        names: list[str] = []
+        for stage in self.stages:
+            if stage.kind != "residual":
+                continue
+            previous = -1
+            for op in stage.ops:
+                if op.path in names:
+                    previous = names.index(op.path)
+                else:
+                    previous += 1
+                    names.insert(previous, op.path)
+        return tuple(names)
+
+    def consumed_later(self) -> frozenset[str]:
+        """Stages whose output a later stage reads by name (skips), so forward keeps them."""
+        return frozenset(name for stage in self.stages for name in stage.inputs)
 
     def summary(self) -> str:
         """The plan as a text table: every layer, its output shape, receptive field, parameters."""

@@ -24,6 +24,7 @@ from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.vocab import HELPER_CLASSES
 from cnngen.errors import CnngenError
 
 NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
@@ -497,7 +498,11 @@ def _residual_stage(
         )
     post = StageBuilder(main.shape, main.fields)
     post.activation(spec.activation)
-    post_ops = tuple(dataclasses.replace(op, path="activation") for op in post.ops)
+    post_ops = tuple(dataclasses.replace(op, path="act") for op in post.ops)
+    # The shortcut is torchvision's `downsample`: an nn.Sequential indexed 0, 1.
+    shortcut_ops = tuple(
+        dataclasses.replace(op, path=str(index)) for index, op in enumerate(shortcut.ops)
+    )
     stage = Stage(
         name,
         "residual",
@@ -505,7 +510,7 @@ def _residual_stage(
         tuple(main.ops),
         in_shape,
         main.shape,
-        shortcut=tuple(shortcut.ops),
+        shortcut=shortcut_ops,
         post=post_ops,
     )
     return stage, main.fields
@@ -673,7 +678,7 @@ def _decoder_stages(
                 bias=bias or last,
             )
             if crop is not None:
-                builder.pad([-before for before, _ in crop], [-after for _, after in crop])
+                builder.crop([before for before, _ in crop], [after for _, after in crop])
             if last:
                 if spec.final_activation != "none":
                     builder.activation(spec.final_activation)
@@ -745,7 +750,6 @@ def _plan(
     used = {op.module for stage in stages for _, op in stage.all_ops()}
     if any(stage.kind == "residual" for stage in stages):
         used.add("Residual")
-    helper_order = ("Residual", "SqueezeExcite", "RotationStack", "RotationMean")
     field = _receptive_field(stages)
     return Plan(
         family=spec.family,
@@ -755,7 +759,7 @@ def _plan(
         output_shape=stages[-1].out_shape,
         stages=tuple(stages),
         receptive_field=field,
-        helpers=tuple(h for h in helper_order if h in used or h in helpers),
+        helpers=tuple(h for h in HELPER_CLASSES if h in used or h in helpers),
         notes=tuple(notes) + tuple(_coverage_note(spec, field)),
         command=spec.command(),
     )
@@ -830,7 +834,7 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
         return _solve_lenet5(spec)
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
-    stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "stage")
+    stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")
     builder = StageBuilder(shape, fields)
     if spec.head == "gap":
         builder.global_avg_pool()
@@ -844,19 +848,23 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
 def _solve_equivariant(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
-    stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "stage")
+    stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.
     stages = [
         dataclasses.replace(
             stage,
-            ops=tuple(dataclasses.replace(op, macs=4 * op.macs) for op in stage.ops),
-            shortcut=tuple(dataclasses.replace(op, macs=4 * op.macs) for op in stage.shortcut),
+            ops=tuple(dataclasses.replace(op, macs=4 * op.macs, batch=4) for op in stage.ops),
+            shortcut=tuple(
+                dataclasses.replace(op, macs=4 * op.macs, batch=4) for op in stage.shortcut
+            ),
+            post=tuple(dataclasses.replace(op, batch=4) for op in stage.post),
         )
         for stage in stages
     ]
     rotate = StageBuilder((spec.in_channels, *spec.input_size), fresh_fields(spec.dims))
     rotate.rotation_stack()
     builder = StageBuilder(shape, fields)
+    builder.batch = 4
     builder.global_avg_pool()
     builder.rotation_mean()
     _head(spec, builder, spec.classes)
@@ -883,7 +891,7 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
                 f"(two 5x5 convolutions and two 2x2 poolings need at least 12x12): {error}",
                 "--input-size",
             ) from None
-        stages.append(builder.build(f"stage{index + 1}", "trunk"))
+        stages.append(builder.build(f"layer{index + 1}", "trunk"))
         shape, fields = builder.shape, builder.fields
     builder = StageBuilder(shape, fields)
     builder.flatten()

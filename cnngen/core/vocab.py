@@ -31,18 +31,23 @@ HEADS = ("gap", "flatten")
 PRESETS = ("lenet5",)
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 
+# Helper classes a generated model file may define, in the order it defines them.
+HELPER_CLASSES = ("Residual", "SqueezeExcite", "Crop", "RotationStack", "RotationMean")
+
 # Names a generated model file defines or imports itself; a class may not reuse them.
 RESERVED_NAMES = frozenset(
     {
         "torch",
         "nn",
+        "OrderedDict",
+        "check_input",
         "INPUT_SHAPE",
         "OUTPUT_SHAPE",
         "LAYER_SHAPES",
-        "Residual",
-        "SqueezeExcite",
-        "RotationStack",
-        "RotationMean",
+        "FAMILY",
+        "PARAMETERS",
+        "MACS",
+        *HELPER_CLASSES,
     }
 )
 

@@ -10,6 +10,7 @@ byte-for-byte deterministic for a given cnngen and Black version.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,67 @@ def call(op: Op) -> str:
     return f"{op.module}({', '.join(args)})"
 
 
-def batch_shape(shape: Shape) -> str:
-    """``(64, 50, 50)`` as ``(B, 64, 50, 50)``."""
-    return "(" + ", ".join(["B", *(str(size) for size in shape)]) + ")"
+def batch_shape(shape: Shape, batch: int = 1) -> str:
+    """``(64, 50, 50)`` as ``(B, 64, 50, 50)``; ``(4B, ...)`` where each sample is stacked 4 times."""
+    first = "B" if batch == 1 else f"{batch}B"
+    return "(" + ", ".join([first, *(str(size) for size in shape)]) + ")"
+
+
+def pylist(values: Shape) -> str:
+    """A Python list literal, e.g. ``[3, 64, 64]`` (what ``list(x.shape[1:])`` equals)."""
+    return "[" + ", ".join(str(value) for value in values) + "]"
+
+
+def numbered(ops: tuple[Op, ...]) -> bool:
+    """Whether ops are named 0, 1, 2 ... (a plain positional ``nn.Sequential``)."""
+    return [op.path for op in ops] == [str(index) for index in range(len(ops))]
+
+
+def uses_ordered_dict(plan: Plan) -> bool:
+    """Whether any ``nn.Sequential`` in the file has named layers."""
+    return any(
+        (stage.kind == "sequential" and not numbered(stage.ops))
+        or (stage.shortcut and not numbered(stage.shortcut))
+        for stage in plan.stages
+    )
+
+
+def index_all(dims: int) -> str:
+    """The index that gives a (B, C) tensor ``dims`` trailing unit dimensions: ``:, :, None``."""
+    return ", ".join([":", ":", *(["None"] * dims)])
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the generated ``forward``: ``target = expression``."""
+
+    target: str
+    expression: str
+    stage: Stage
+
+
+def forward_steps(plan: Plan) -> list[Step]:
+    """The forward pass as assignments; outputs a later stage reads by name keep that name.
+
+    A chain is ``x = self.stage(x)`` throughout; a skip connection stores the
+    stage's output under the stage's name until a merge reads it.
+    """
+    kept = plan.consumed_later()
+    current = "x"
+    steps = []
+    for index, stage in enumerate(plan.stages):
+        inputs = list(stage.inputs) or [current]
+        if stage.kind == "concat":
+            expression = f"torch.cat([{', '.join(inputs)}], dim=1)"
+        elif stage.kind == "add":
+            expression = " + ".join(inputs)
+        else:
+            expression = f"self.{stage.name}({inputs[0]})"
+        last = index == len(plan.stages) - 1
+        target = stage.name if stage.name in kept and not last else "x"
+        steps.append(Step(target, expression, stage))
+        current = target
+    return steps
 
 
 def changes_shape(op: Op) -> bool:
@@ -86,6 +145,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "pyrepr": pyrepr,
     "call": call,
     "bshape": batch_shape,
+    "pylist": pylist,
+    "numbered": numbered,
+    "uses_ordered_dict": uses_ordered_dict,
+    "index_all": index_all,
+    "forward_steps": forward_steps,
     "shape": plain_shape,
     "thousands": thousands,
     "changes_shape": changes_shape,
