@@ -1,19 +1,26 @@
-"""Regenerate every example model file.
+"""Regenerate every example and golden file.
 
 Run from the repository root:
 
-    python examples/regenerate.py            # rewrite the examples
-    python examples/regenerate.py --check    # exit 1 if any example is stale
+    python examples/regenerate.py            # rewrite the examples and golden files
+    python examples/regenerate.py --check    # exit 1 if any of them is stale
 
-Each example is one ``cnngen model`` command; the command is also written in
-the header of the file it makes.  The golden test (tests/test_examples.py)
-renders the same commands and fails when a committed file differs.
+Each example model is one ``cnngen model`` command; the command is also
+written in the header of the file it makes.  ``examples/golden/`` holds one
+file of every other kind cnngen writes (training scripts, dataset files, a
+handout, an SVG diagram and a whole project), each made by the command in
+``GOLDEN``.  The golden tests (tests/test_examples.py) run the same commands
+and fail when a committed file differs.
 """
 
 from __future__ import annotations
 
+import filecmp
 import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +58,67 @@ EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
+# (path under examples/golden/, cnngen arguments): one of every other kind of output.
+GOLDEN: list[tuple[str, str]] = [
+    ("train_forecasting.py", "train --task forecasting --model-class Forecaster"),
+    ("train_classification.py", "train --task classification --model-class LeNet5"),
+    (
+        "dataset_windows.py",
+        "dataset windows --pre-history 60 --forecast 30 --threshold 0.5 --data frames.npy",
+    ),
+    ("dataset_arrays.py", "dataset arrays --data digits.npz"),
+    ("dataset_synthetic.py", "dataset synthetic moving-square --size 64x64"),
+    ("lenet5.ipynb", "handout classifier --preset lenet5 --name LeNet5"),
+    ("forecaster.svg", "plan forecaster --input-size 64x64 --layers 4 --svg"),
+    ("project", "project --family classifier --input-size 28x28 --classes 4"),
+]
+
+
+def golden_argv(name: str, arguments: str) -> list[str]:
+    """The argv that writes golden output ``name`` (a project takes its folder first)."""
+    words = shlex.split(arguments)
+    target = f"examples/golden/{name}"
+    if words[0] == "project":
+        return [words[0], target, *words[1:]]
+    if words[-1] == "--svg":
+        return [*words, target]
+    return [*words, "-o", target]
+
+
+def build_golden(folder: Path) -> Path:
+    """Run every GOLDEN command in ``folder`` (as the repository root); return its golden dir."""
+    golden = folder / "examples" / "golden"
+    golden.mkdir(parents=True)
+    for name, arguments in GOLDEN:
+        subprocess.run(
+            [sys.executable, "-m", "cnngen", *golden_argv(name, arguments)],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
+    return golden
+
+
+def stale_golden(built: Path, committed: Path) -> list[str]:
+    """Relative paths that differ, or exist on one side only."""
+    compare = filecmp.dircmp(built, committed)
+    stale: list[str] = []
+
+    def walk(cmp: filecmp.dircmp, prefix: str) -> None:
+        for name in cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files:
+            stale.append(prefix + name)
+        for name in cmp.common_files:
+            if (Path(cmp.left) / name).read_bytes() != (Path(cmp.right) / name).read_bytes():
+                if prefix + name not in stale:
+                    stale.append(prefix + name)
+        for name, sub in cmp.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(compare, "")
+    return sorted(stale)
+
+
 def example_argv(name: str, arguments: str) -> list[str]:
     """The argv that writes example ``name`` (relative path, so headers are portable)."""
     return [*shlex.split(arguments), "-o", f"examples/{name}"]
@@ -82,6 +150,15 @@ def main(argv: list[str]) -> int:
         if not check:
             path.write_text(text, encoding="utf-8")
             print(f"wrote examples/{name}")
+    committed = ROOT / "examples" / "golden"
+    with tempfile.TemporaryDirectory() as scratch:
+        built = build_golden(Path(scratch))
+        golden_stale = stale_golden(built, committed) if committed.exists() else ["golden/"]
+        if golden_stale and not check:
+            shutil.rmtree(committed, ignore_errors=True)
+            shutil.copytree(built, committed)
+            print("wrote examples/golden/ (" + ", ".join(golden_stale) + ")")
+    stale += [f"golden/{name}" for name in golden_stale]
     if check and stale:
         print("stale examples: " + ", ".join(stale), file=sys.stderr)
         return 1

@@ -25,6 +25,15 @@ def test_committed_example_matches_generator(name: str, arguments: str) -> None:
     )
 
 
+def test_golden_outputs_match_the_generator(tmp_path: Path) -> None:
+    """Training scripts, datasets, a handout, an SVG and a project: every kind of output."""
+    built = regenerate.build_golden(tmp_path)
+    committed = ROOT / "examples" / "golden"
+    assert {name for name, _ in regenerate.GOLDEN} <= {p.name for p in committed.iterdir()}
+    stale = regenerate.stale_golden(built, committed)
+    assert not stale, f"stale golden files {stale}: run `python examples/regenerate.py`"
+
+
 @pytest.mark.parametrize("name, arguments", regenerate.EXAMPLES, ids=NAMES)
 def test_header_holds_the_regenerating_command(name: str, arguments: str) -> None:
     text = (ROOT / "examples" / name).read_text(encoding="utf-8")
