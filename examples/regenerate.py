@@ -82,7 +82,7 @@ def golden_argv(name: str, arguments: str) -> list[str]:
         return [words[0], target, *words[1:]]
     if words[-1] == "--svg":
         return [*words, target]
-    return [*words, "-o", target]
+    return [*words, "--output", target]
 
 
 def build_golden(folder: Path) -> Path:
@@ -121,7 +121,7 @@ def stale_golden(built: Path, committed: Path) -> list[str]:
 
 def example_argv(name: str, arguments: str) -> list[str]:
     """The argv that writes example ``name`` (relative path, so headers are portable)."""
-    return [*shlex.split(arguments), "-o", f"examples/{name}"]
+    return [*shlex.split(arguments), "--output", f"examples/{name}"]
 
 
 def render_example(name: str, arguments: str) -> str:

@@ -182,7 +182,7 @@ def test_save_config_reproduces_the_run(run_cli, tmp_path: Path, monkeypatch) ->
     header = Path("m.py").read_text().split('"""')[1]
     expected = (
         "cnngen model forecaster --input-size 100x100 --in-channels 60 "
-        "--out-channels 30 --layers 5 --latent 16 -o m.py"
+        "--out-channels 30 --layers 5 --latent 16 --output m.py"
     )
     assert expected in header
     current = run_cli("model", "--config", "m.toml", "--check")

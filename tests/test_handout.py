@@ -99,7 +99,7 @@ def test_cli_writes_checks_and_refuses(run_cli, tmp_path: Path) -> None:
     result = run_cli(*args)
     assert result.code == 0, result.err
     data = json.loads(target.read_text())
-    assert f"cnngen handout classifier --preset lenet5 -o {target}" in "".join(
+    assert f"cnngen handout classifier --preset lenet5 --output {target}" in "".join(
         data["cells"][0]["source"]
     )
     assert run_cli(*args, "--check").code == 0

@@ -90,237 +90,108 @@ def _option(*names: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callab
     return click.option(*names, show_default=kwargs.pop("show_default", True), **kwargs)
 
 
-# Options shared by `plan` and `model`, in spec field order.
+def _model_option(
+    *flags: str,
+    help: str,
+    type: Any = None,
+    choices: tuple[str, ...] = (),
+    default: str | None = None,
+    is_flag: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One model option.  Its default is read from ModelSpec and its choices from the
+    vocabulary, so help never retypes either; ``default`` describes a default that
+    depends on other options.
+
+    The Click default stays ``None`` so a spec can tell which options the user gave.
+    """
+    from cnngen.core.spec import SPEC_DEFAULTS
+
+    field = max(flags, key=len).removeprefix("--").replace("-", "_")
+    static = SPEC_DEFAULTS[field]
+    if default is None and isinstance(static, int | float | str | tuple) and static != ():
+        default = format_value(static) if isinstance(static, tuple) else str(static)
+    if choices:
+        help = f"{help} One of: {', '.join(choices)}."
+        type = Words(choices)
+    if default and not is_flag:
+        help = f"{help}  [default: {default}]"
+    return click.option(*flags, type=type, is_flag=is_flag, default=None, help=help)
+
+
+# Options shared by `plan`, `model`, `handout` and `project`, in spec field order.
 MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-    _option(
-        "-i",
-        "--input-size",
-        type=SIZE,
-        default=None,
-        show_default=False,
-        help=f"Spatial input size: {SIZE_HELP} (1D, 2D or 3D).",
+    _model_option(
+        "-i", "--input-size", type=SIZE, help=f"Spatial input size: {SIZE_HELP} (1D, 2D or 3D)."
     ),
-    _option(
-        "--in-channels",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Input channels (for forecasters: pre-history frames).  [default: 1]",
+    _model_option(
+        "--in-channels", type=int, help="Input channels (for forecasters: pre-history frames)."
     ),
-    _option(
+    _model_option(
         "--out-channels",
         type=int,
-        default=None,
-        show_default=False,
-        help="Forecaster output channels (forecast frames).  [default: in-channels]",
+        default="in-channels",
+        help="Forecaster output channels (forecast frames).",
     ),
-    _option(
-        "-n",
-        "--layers",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Encoder layers (stages).  [default: 4]",
+    _model_option("-n", "--layers", type=int, help="Encoder layers (stages)."),
+    _model_option(
+        "--min-size", type=SIZE, default="5", help="Smallest feature map to downsample to."
     ),
-    _option(
-        "--min-size",
-        type=SIZE,
-        default=None,
-        show_default=False,
-        help="Smallest feature map to downsample to.  [default: 5]",
+    _model_option(
+        "--target-size", type=SIZE, help="Exact final feature-map size (instead of --min-size)."
     ),
-    _option(
-        "--target-size",
-        type=SIZE,
-        default=None,
-        show_default=False,
-        help="Exact final feature-map size (instead of --min-size).",
-    ),
-    _option(
-        "--kernel",
-        type=SIZE,
-        default=None,
-        show_default=False,
-        help="Kernel size, one or per dimension.  [default: 3]",
-    ),
-    _option(
+    _model_option("--kernel", type=SIZE, help="Kernel size, one or per dimension."),
+    _model_option(
         "--stride",
         type=SIZE,
-        default=None,
-        show_default=False,
-        help="Pin the stride of every layer (default: stride 2 where the size allows).",
+        default="2 where the size allows",
+        help="Pin the stride of every layer.",
     ),
-    _option(
+    _model_option(
         "--padding",
-        type=Words(PADDING_MODES),
-        default=None,
-        show_default=False,
-        help="auto (symmetric, size-keeping), same (TensorFlow: out = ceil(in/stride), "
-        "pad layer when uneven) or valid (none).  [default: auto]",
+        choices=PADDING_MODES,
+        help="auto: symmetric and size-keeping; same: TensorFlow's out = ceil(in/stride), "
+        "with a pad layer when uneven; valid: none.",
     ),
-    _option(
-        "--dilation",
-        type=SIZE,
-        default=None,
-        show_default=False,
-        help="Dilation, one or per dimension.  [default: 1]",
-    ),
-    _option(
+    _model_option("--dilation", type=SIZE, help="Dilation, one or per dimension."),
+    _model_option(
         "--downsample",
-        type=Words(DOWNSAMPLE),
-        default=None,
-        show_default=False,
-        help="stride, pool or none.  [default: pool for plain/vgg classifiers, else stride]",
+        choices=DOWNSAMPLE,
+        default="pool for plain/vgg classifiers, else stride",
+        help="How layers shrink the feature map.",
     ),
-    _option(
-        "--pool",
-        type=Words(POOLS),
-        default=None,
-        show_default=False,
-        help="max or avg pooling.  [default: max]",
+    _model_option("--pool", choices=POOLS, help="Pooling kind."),
+    _model_option("--channel-rule", choices=CHANNEL_RULES, help="How channels grow."),
+    _model_option("--start-channels", type=int, help="Channels of the first layer."),
+    _model_option("--ratio", type=float, help="Growth ratio of the channel rule."),
+    _model_option("--min-channels", type=int, help="Lower clamp for channels."),
+    _model_option("--max-channels", type=int, help="Upper clamp for channels."),
+    _model_option("--norm", choices=NORMS, help="Normalization after each convolution."),
+    _model_option("--activation", choices=tuple(ACTIVATIONS), help="Activation function."),
+    _model_option(
+        "--final-activation", choices=FINAL_ACTIVATIONS, help="Activation on the output."
     ),
-    _option(
-        "--channel-rule",
-        type=Words(CHANNEL_RULES),
-        default=None,
-        show_default=False,
-        help="exponential, linear, proportion, power or constant.  [default: exponential]",
-    ),
-    _option(
-        "--start-channels",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Channels of the first layer.  [default: 32]",
-    ),
-    _option(
-        "--ratio",
-        type=float,
-        default=None,
-        show_default=False,
-        help="Growth ratio of the channel rule.  [default: 2.0]",
-    ),
-    _option(
-        "--min-channels",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Lower clamp for channels.  [default: 1]",
-    ),
-    _option(
-        "--max-channels",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Upper clamp for channels.  [default: 512]",
-    ),
-    _option(
-        "--norm",
-        type=Words(NORMS),
-        default=None,
-        show_default=False,
-        help="batchnorm, instancenorm, groupnorm, dropout or none.  [default: batchnorm]",
-    ),
-    _option(
-        "--activation",
-        type=Words(tuple(ACTIVATIONS)),
-        default=None,
-        show_default=False,
-        help="relu, leaky_relu, elu, gelu, silu, tanh or sigmoid.  [default: relu]",
-    ),
-    _option(
-        "--final-activation",
-        type=Words(FINAL_ACTIVATIONS),
-        default=None,
-        show_default=False,
-        help="Activation on the output, or none.  [default: none]",
-    ),
-    _option(
-        "--dropout",
-        type=float,
-        default=None,
-        show_default=False,
-        help="Dropout probability after each block.  [default: 0.0]",
-    ),
-    _option(
-        "--sub-blocks",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Convolutions per layer.  [default: 1; 2 for vgg]",
-    ),
-    _option(
-        "--latent",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Forecaster: width of a linear latent bottleneck.",
-    ),
-    _option(
+    _model_option("--dropout", type=float, help="Dropout probability after each block."),
+    _model_option("--sub-blocks", type=int, default="1; 2 for vgg", help="Convolutions per layer."),
+    _model_option("--latent", type=int, help="Forecaster: width of a linear latent bottleneck."),
+    _model_option(
         "--out-depth",
         type=int,
-        default=None,
-        show_default=False,
-        help="3D forecaster: output time steps along depth.  [default: input depth]",
+        default="input depth",
+        help="3D forecaster: output time steps along depth.",
     ),
-    _option(
-        "--classes",
-        type=int,
-        default=None,
-        show_default=False,
-        help="Classifier outputs.  [default: 10]",
+    _model_option("--classes", type=int, help="Classifier outputs."),
+    _model_option("--block", choices=BLOCKS, help="Classifier blocks."),
+    _model_option("--se", is_flag=True, help="Add squeeze-and-excitation to every block."),
+    _model_option("--depthwise", is_flag=True, help="Use depthwise-separable convolutions."),
+    _model_option(
+        "--head", choices=HEADS, help="Classifier head: global average pool (gap) or flatten."
     ),
-    _option(
-        "--block",
-        type=Words(BLOCKS),
-        default=None,
-        show_default=False,
-        help="Classifier blocks: plain, vgg, residual or bottleneck.  [default: plain]",
-    ),
-    _option(
-        "--se",
-        is_flag=True,
-        default=None,
-        show_default=False,
-        help="Add squeeze-and-excitation to every block.",
-    ),
-    _option(
-        "--depthwise",
-        is_flag=True,
-        default=None,
-        show_default=False,
-        help="Use depthwise-separable convolutions.",
-    ),
-    _option(
-        "--head",
-        type=Words(HEADS),
-        default=None,
-        show_default=False,
-        help="Classifier head: gap (global average pool) or flatten.  [default: gap]",
-    ),
-    _option(
-        "--hidden",
-        type=SIZE,
-        default=None,
-        show_default=False,
-        help="Hidden widths of the classifier head, e.g. 120x84.",
-    ),
-    _option(
-        "--preset",
-        type=Words(PRESETS),
-        default=None,
-        show_default=False,
-        help="A classic architecture: lenet5.",
-    ),
-    _option(
-        "--name",
-        default=None,
-        show_default=False,
-        help="Class name of the model (a Python identifier).",
-    ),
+    _model_option("--hidden", type=SIZE, help="Hidden widths of the classifier head, e.g. 120x84."),
+    _model_option("--preset", choices=PRESETS, help="A classic architecture."),
+    _model_option("--name", help="Class name of the model (a Python identifier)."),
 ]
 
-FAMILY_HELP = "FAMILY is encoder, forecaster, classifier or equivariant."
+FAMILY_HELP = f"FAMILY is one of: {', '.join(FAMILIES)}."
 
 
 def model_options(function: Callable[..., Any]) -> Callable[..., Any]:

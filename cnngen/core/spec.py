@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import shlex
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -79,16 +80,21 @@ class ModelSpec:
     def class_name(self) -> str:
         return self.name or DEFAULT_CLASS_NAMES[self.family]
 
-    def command(self, verb: str = "model", output: str | None = None) -> str:
+    def command_words(self, verb: str = "model", output: str | None = None) -> list[str]:
         """The ``cnngen`` arguments that reproduce this spec, as the user gave them.
 
-        ``verb`` is the command (model, plan, handout); ``output`` adds ``-o``
-        unless it is stdout (``-``), so a file's header names where it went.
+        ``verb`` is the command (model, plan, handout); ``output`` adds
+        ``--output`` unless it is stdout (``-``), so a file's header names where
+        it went.  Options are spelt long, as in every generated header.
         """
         words = [verb, self.family, *option_words(self.given)]
         if output is not None and output != "-":
-            words += ["-o", output]
-        return " ".join(words)
+            words += ["--output", output]
+        return words
+
+    def command(self, verb: str = "model", output: str | None = None) -> str:
+        """:meth:`command_words` as one shell-quoted line, ready to paste."""
+        return shlex.join(self.command_words(verb, output))
 
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}

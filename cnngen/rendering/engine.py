@@ -21,6 +21,7 @@ from cnngen import __version__
 from cnngen.core.format import op_summary, plain_shape, thousands
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.errors import TemplateBug
+from cnngen.rendering.escape import doc_text
 
 
 def templates_dir() -> Path:
@@ -206,24 +207,12 @@ def render_python(name: str, **context: Any) -> str:
     return format_python(render_template(name, **context), name)
 
 
-def docstring_text(text: str) -> str:
-    """``text`` escaped so that it cannot end a generated docstring.
-
-    Commands echo user text (an ``-o`` path) into docstrings; a ``\"\"\"`` in a
-    file name must neither break the file nor inject code.
-    """
-    return "".join(
-        "\\" + char if char in '\\"' else char if char.isprintable() else repr(char)[1:-1]
-        for char in text
-    )
-
-
 def render_model(plan: Plan, command: str) -> str:
     """The complete, formatted source of a model file."""
     return render_python(
         "model.py.jinja",
         plan=plan,
-        command=docstring_text(command),
+        command=doc_text(command),
         table=plan_table(plan),
         layer_shapes=plan.layer_shapes(),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnngen.core.spec import option_words, spec_from_options
+from cnngen.core.spec import spec_from_options
 from cnngen.errors import CnngenError
 from cnngen.rendering.datafiles import (
     SHAPES_1D,
@@ -72,8 +72,7 @@ def render_project(
         model.setdefault("classes", PROJECT_CLASSES)
     spec = spec_from_options(family, model)
     plan = solve(spec)
-    model_words = ["model", family, *option_words(spec.given), "-o", "model.py"]
-    model_command = " ".join(shlex.quote(word) for word in model_words)  # escaped by render_model
+    model_command = spec.command("model", "model.py")  # escaped by render_model
     forecasting = family == "forecaster"
     if forecasting:
         if plan.output_shape[1:] != plan.input_shape[1:]:
@@ -137,9 +136,8 @@ def render_project(
         "synthetic": synthetic,
         "dataset_description": describe(synthetic),
         "model_command": "cnngen " + model_command,
-        "dataset_command": "cnngen " + " ".join(shlex.quote(w) for w in dataset_words),
-        "train_command": "cnngen "
-        + " ".join(shlex.quote(w) for w in train_invocation(task, spec.class_name, train)),
+        "dataset_command": "cnngen " + shlex.join(dataset_words),
+        "train_command": "cnngen " + shlex.join(train_invocation(task, spec.class_name, train)),
         "train": train,
     }
     files["README.md"] = render_template("project_readme.md.jinja", **context)
@@ -181,14 +179,14 @@ def dataset_invocation(synthetic: Synthetic) -> list[str]:
             words += [option] if value else []
         else:
             words += [option, str(value)]
-    return [*words, "-o", "dataset.py"]
+    return [*words, "--output", "dataset.py"]
 
 
 def train_invocation(task: str, class_name: str, train: TrainDefaults) -> list[str]:
     return [
         "train", "--task", task, "--model-class", class_name,
         "--epochs", str(train.epochs), "--batch-size", str(train.batch_size),
-        "--lr", repr(train.lr), "--seed", str(train.seed), "-o", "train.py",
+        "--lr", repr(train.lr), "--seed", str(train.seed), "--output", "train.py",
     ]  # fmt: skip
 
 
