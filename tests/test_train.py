@@ -24,9 +24,12 @@ REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
 
 
-def classifier_project(folder: Path, classes: int = 3) -> None:
+def classifier_project(folder: Path, classes: int = 3, dropout: float = 0.0) -> None:
     """A tiny classifier, shapes data and train.py in ``folder``."""
-    spec = make_spec("classifier", input_size=(12, 12), layers=2, start_channels=8, classes=classes)
+    spec = make_spec(
+        "classifier", input_size=(12, 12), layers=2, start_channels=8, classes=classes,
+        dropout=dropout,
+    )  # fmt: skip
     (folder / "model.py").write_text(render_model(solve(spec), spec.command()))
     synthetic = Synthetic(kind="shapes", size=(12, 12), classes=classes, samples=180)
     (folder / "dataset.py").write_text(render_synthetic(synthetic))
@@ -58,8 +61,85 @@ def test_classifier_trains_and_writes_every_result(tmp_path: Path) -> None:
     assert metrics["world_size"] == 1 and metrics["steps"] == 2 * 5
     model = load(tmp_path / "model.py").Classifier()
     for name in ("best.pt", "last.pt"):
-        model.load_state_dict(torch.load(tmp_path / "out" / name))
+        checkpoint = torch.load(tmp_path / "out" / name, map_location="cpu", weights_only=True)
+        model.load_state_dict(checkpoint["model"])
     assert not (tmp_path / "out" / "loss.png").exists() or _has_matplotlib()
+
+
+def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
+    """Two epochs in one go equal one epoch, a resume and one more, to the last bit.
+
+    The model has dropout, so the random streams must be restored too, and the
+    data order comes from the loader's own generator, which is restored as well.
+    """
+    classifier_project(tmp_path, dropout=0.2)
+    flags = ("--batch-size", "40", "--seed", "3")
+    whole = run(tmp_path, "train.py", "--epochs", "2", "--out", "whole", *flags)
+    assert whole.returncode == 0, whole.stderr
+    half = run(tmp_path, "train.py", "--epochs", "1", "--out", "parts", *flags)
+    assert half.returncode == 0, half.stderr
+    resumed = run(
+        tmp_path, "train.py", "--epochs", "2", "--out", "parts", "--resume", "parts/last.pt", *flags
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming parts/last.pt after epoch 1 (step 4)" in resumed.stdout
+
+    def state(folder: str) -> dict:
+        return torch.load(tmp_path / folder / "last.pt", map_location="cpu", weights_only=True)
+
+    a, b = state("whole"), state("parts")
+    assert a["model"].keys() == b["model"].keys()
+    for name in a["model"]:
+        assert torch.equal(a["model"][name], b["model"][name]), name
+    for index, slot in a["optimizer"]["state"].items():
+        for key, value in slot.items():
+            assert torch.equal(value, b["optimizer"]["state"][index][key]), (index, key)
+    assert torch.equal(a["rng"][0]["torch"], b["rng"][0]["torch"])
+    assert (a["epoch"], a["step"], a["best_epoch"]) == (b["epoch"], b["step"], b["best_epoch"]) == (
+        2, 8, a["best_epoch"],
+    )  # fmt: skip
+    assert a["best_loss"] == b["best_loss"]
+    for row_a, row_b in zip(a["history"], b["history"], strict=True):
+        assert row_a["train_loss"] == row_b["train_loss"]
+        assert row_a["val_loss"] == row_b["val_loss"]
+    assert a["cnngen_command"] == "cnngen train" and a["cnngen_version"]
+    assert a["args"]["seed"] == 3 and set(a["rng"][0]) == {"python", "numpy", "torch", "cuda"}
+    history = list(csv.DictReader(open(tmp_path / "parts" / "history.csv")))
+    assert [row["epoch"] for row in history] == ["1", "2"]
+
+    # Exporting the best checkpoint trains nothing and leaves both deployable files.
+    export = run(
+        tmp_path, "train.py", "--epochs", "0", "--resume", "parts/best.pt", "--export",
+        "--out", "parts",
+    )  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    assert "nothing to train" in export.stdout and "match the model at batch 1 and 7" in export.stdout
+    assert_exports_match(tmp_path, tmp_path / "parts")
+
+
+def assert_exports_match(folder: Path, out: Path) -> None:
+    """model.pt2 and model.onnx run at batch 1 and 7 and match the eager model of best.pt."""
+    import onnxruntime
+
+    model = load(folder / "model.py").Classifier().eval()
+    checkpoint = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    program = torch.export.load(out / "model.pt2").module()
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    record = json.loads((out / "model.json").read_text())
+    assert record["input_shape"] == ["batch", 1, 12, 12] and record["output_shape"] == ["batch", 3]
+    assert record["onnx_exporter"] == "dynamo" and record["opset"] >= 18
+    assert record["cnngen_command"] == "cnngen train"
+    for batch in (1, 7):
+        assert max(record["max_abs_diff"][kind][str(batch)] for kind in ("pt2", "onnx")) <= (
+            record["tolerance"]
+        )
+        x = torch.randn(batch, 1, 12, 12, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            expected = model(x)
+            torch.testing.assert_close(program(x), expected, rtol=1e-4, atol=1e-5)
+        onnx_out = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        torch.testing.assert_close(torch.from_numpy(onnx_out), expected, rtol=1e-4, atol=1e-5)
 
 
 def _has_matplotlib() -> bool:
@@ -91,24 +171,35 @@ def test_metrics_agree_with_scikit_learn(tmp_path: Path) -> None:
         assert metrics["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
 
 
-def test_torchrun_two_processes_with_gloo(tmp_path: Path) -> None:
-    classifier_project(tmp_path)
-    result = run(
-        tmp_path, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "train.py", "--epochs", "2", "--max-steps", "4", "--out", "ddp",
-        timeout=400,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_torchrun_two_processes_with_gloo_resume_and_export(tmp_path: Path) -> None:
+    classifier_project(tmp_path, dropout=0.2)
+    torchrun = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "train.py")
+    first = run(tmp_path, *torchrun, "--epochs", "1", "--out", "ddp", "--sync-bn", timeout=400)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "--sync-bn applies under torchrun on CUDA devices only" in first.stdout
     out = tmp_path / "ddp"
-    assert {"best.pt", "last.pt", "history.csv", "metrics.json"} <= {p.name for p in out.iterdir()}
+    checkpoint = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    # One random state per rank, and they differ: each rank draws its own dropout masks.
+    assert checkpoint["world_size"] == 2 and len(checkpoint["rng"]) == 2
+    assert not torch.equal(checkpoint["rng"][0]["torch"], checkpoint["rng"][1]["torch"])
+    second = run(
+        tmp_path, *torchrun, "--epochs", "2", "--max-steps", "5", "--out", "ddp",
+        "--resume", "ddp/last.pt", "--export", timeout=400,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert {"best.pt", "last.pt", "history.csv", "metrics.json", "model.pt2", "model.onnx",
+            "model.json"} <= {p.name for p in out.iterdir()}  # fmt: skip
     assert not list(out.glob("*.tmp"))
-    epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    epochs = [line for line in first.stdout.splitlines() + second.stdout.splitlines()
+              if line.startswith("epoch ")]  # fmt: skip
     assert len(epochs) == 2  # rank 0 alone logs
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["world_size"] == 2 and metrics["steps"] == 4
+    # 72 samples per rank in batches of 30: 3 steps in epoch 1, then 2 until --max-steps 5.
+    assert metrics["world_size"] == 2 and metrics["steps"] == 5 and metrics["epochs"] == 2
     assert np.array(metrics["confusion"]).sum() == 36  # the shards add up to the whole set
     rows = list(csv.DictReader(open(out / "history.csv")))
-    assert len(rows) == 2
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert_exports_match(tmp_path, out)
 
 
 def test_data_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
@@ -122,6 +213,10 @@ def test_data_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
     )
     bad_flag = run(tmp_path, "train.py", "--epochs", "0")
     assert bad_flag.returncode == 2 and "--epochs: must be >= 1" in bad_flag.stderr
+    assert "--epochs 0 needs --resume CHECKPOINT" in bad_flag.stderr
+    missing = run(tmp_path, "train.py", "--resume", "nowhere.pt")
+    assert missing.returncode == 2
+    assert "--resume: nowhere.pt does not exist" in missing.stderr
 
 
 def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
