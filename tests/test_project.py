@@ -44,6 +44,15 @@ def test_forecaster_project_trains_and_the_loss_falls(run_cli, tmp_path: Path) -
     assert train_loss[-1] < 0.5 * train_loss[0], train_loss
     assert min(val_loss[1:]) < val_loss[0], val_loss
     assert (folder / "runs" / "best.pt").is_file() and (folder / "runs" / "last.pt").is_file()
+    # The README's load snippet works as written: weights only, onto the CPU.
+    readme = (folder / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'weights_only=True' in snippet and 'map_location="cpu"' in snippet
+    loaded = subprocess.run(
+        [sys.executable, "-c", snippet + "\nprint(sum(p.numel() for p in model.parameters()))"],
+        cwd=folder, env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
 
 
 def _imports(text: str) -> set[str]:
