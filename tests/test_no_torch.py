@@ -17,7 +17,7 @@ import pytest
 
 # The one module that imports torch on purpose: it runs inside the child
 # process that `cnngen verify` starts to execute a generated model.
-RUNS_MODELS = {"cnngen.verify.child"}
+RUNS_MODELS = {"cnngen.verify.child"}  # and what it imports, below
 
 
 def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

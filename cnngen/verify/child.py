@@ -17,16 +17,13 @@ The report schema is documented in ``docs/verify.md``.
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import inspect
-import io
 import json
 import math
 import os
 import platform
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -40,53 +37,45 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnngen.verify.runner import describe_mismatch
-
-PROGRESS_PREFIX = "cnngen-verify: "
-
-# Outputs that should be equal up to float rounding (rotated inputs, exported
-# programs, ONNX Runtime) may differ by at most RELATIVE_TOLERANCE times the
-# largest output magnitude, plus ABSOLUTE_TOLERANCE for all-zero outputs.
-RELATIVE_TOLERANCE = 1e-4
-ABSOLUTE_TOLERANCE = 1e-6
-LEARNING_RATE = 1e-3
-MODULE_NAME = "cnngen_verified_model"
-
-CHECK_ORDER = (
-    "forward",
-    "output_shape",
-    "layer_shapes",
-    "params",
-    "macs",
-    "gradients",
-    "training",
-    "equivariance",
-    "export",
-    "onnx",
-    "torchscript",
-    "compile",
+from cnngen.verify import checks_deploy, checks_model, checks_training
+from cnngen.verify.common import (
+    CheckFailed,
+    Fatal,
+    Skip,
+    Warn,
+    describe_error,
+    file_line,
+    median_time,
+    peak_rss_bytes,
 )
 
+PROGRESS_PREFIX = "cnngen-verify: "
+MODULE_NAME = "cnngen_verified_model"
 
-class Fatal(Exception):
-    """A problem that stops verification early (the file cannot even be run)."""
+Check = Callable[["Verifier"], tuple[str, dict[str, Any]]]
+CHECKS: dict[str, Check] = {
+    "forward": checks_model.check_forward,
+    "output_shape": checks_model.check_output_shape,
+    "layer_shapes": checks_model.check_layer_shapes,
+    "params": checks_model.check_params,
+    "macs": checks_model.check_macs,
+    "resize": checks_model.check_resize,
+    "gradients": checks_training.check_gradients,
+    "training": checks_training.check_training,
+    "equivariance": checks_training.check_equivariance,
+    "export": checks_deploy.check_export,
+    "onnx": checks_deploy.check_onnx,
+    "torchscript": checks_deploy.check_torchscript,
+    "fx": checks_deploy.check_fx,
+    "autocast": checks_deploy.check_autocast,
+    "compile": checks_deploy.check_compile,
+}
+CHECK_ORDER = tuple(CHECKS)
+"""The checks in the order they run and appear in the report."""
 
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-class Skip(Exception):
-    """Raised inside a check to record it as skipped with a reason."""
-
-
-class CheckFailed(Exception):
-    """Raised inside a check to record it as failed with a message and its evidence."""
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.details = details or {}
+# Names kept for callers of the pre-split module.
+_describe = describe_error
+__all__ = ["CHECK_ORDER", "CheckFailed", "Fatal", "Skip", "Verifier", "find_model_class", "main"]
 
 
 # ------------------------------------------------------------------ report
@@ -136,30 +125,7 @@ def progress(message: str) -> None:
     print(f"{PROGRESS_PREFIX}{message}", file=sys.stderr, flush=True)
 
 
-def _finite(value: float) -> float | None:
-    """JSON has no inf/nan: report them as None."""
-    return value if math.isfinite(value) else None
-
-
 # ------------------------------------------------------------------ loading
-def _file_line(tb: Any, path: Path) -> int | None:
-    """The deepest line of the traceback that lies in the model file."""
-    line = None
-    for frame in traceback.extract_tb(tb):
-        if Path(frame.filename).resolve() == path:
-            line = frame.lineno
-    return line
-
-
-def _describe(error: BaseException, path: Path) -> str:
-    """``Type: message (FILE line N)`` for an exception raised by the model's code."""
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    where = _file_line(error.__traceback__, path)
-    location = f" ({path.name} line {where})" if where else ""
-    return f"{type(error).__name__}: {first}{location}"
-
-
 def load_module(path: Path) -> ModuleType:
     """Import the file under a private module name, turning failures into Fatal."""
     sys.path.insert(0, str(path.parent))
@@ -176,7 +142,7 @@ def load_module(path: Path) -> ModuleType:
             f"{path}: syntax error on line {error.lineno}: {error.msg}",
         ) from None
     except ImportError as error:
-        line = _file_line(error.__traceback__, path)
+        line = file_line(error.__traceback__, path)
         where = f" on line {line}" if line else ""
         raise Fatal("import_error", f"{path}: import failed{where}: {error}") from None
     except SystemExit as error:
@@ -239,10 +205,9 @@ def _no_arg_constructor(cls: type) -> bool:
 def find_model_class(module: ModuleType, path: Path) -> type[nn.Module]:
     """The model: a no-argument nn.Module subclass defined in the file, not a helper.
 
-    The class named on the docstring's first line (``Name: (B, ...) -> ...``)
-    wins; otherwise helpers (classes whose name another candidate's source
-    mentions, such as ``RotationStack``) are dropped and the last one defined
-    is taken.
+    Helpers are classes whose name another candidate's source mentions (such
+    as ``RotationStack``, built inside the model); of the classes left, the
+    last one defined is the model.  The docstring is never read.
     """
     defined = [
         value
@@ -259,11 +224,6 @@ def find_model_class(module: ModuleType, path: Path) -> type[nn.Module]:
             f"{path}: no nn.Module subclass with a no-argument constructor is defined "
             f"(nn.Module subclasses found: {names})",
         )
-    headline = re.match(r"\s*([A-Za-z_]\w*):", module.__doc__ or "")
-    if headline:
-        for cls in candidates:
-            if cls.__name__ == headline.group(1):
-                return cls
     sources: dict[type, str] = {}
     for cls in candidates:
         try:
@@ -280,83 +240,10 @@ def find_model_class(module: ModuleType, path: Path) -> type[nn.Module]:
     return top[-1]
 
 
-def declared_number(doc: str | None, label: str) -> int | None:
-    """A count such as ``Parameters: 1,234`` from the file's docstring."""
-    match = re.search(rf"^\s*{re.escape(label)}:\s*([\d,]+)\s*$", doc or "", re.MULTILINE)
-    return int(match.group(1).replace(",", "")) if match else None
-
-
-def declared_family(doc: str | None) -> str | None:
-    """The family from the docstring headline ``..., a 2D classifier.``"""
-    first = (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
-    match = re.search(r"a \dD (\w+)\.\s*$", first)
-    return match.group(1) if match else None
-
-
-# ------------------------------------------------------------------ helpers
-def tolerance(reference: torch.Tensor) -> float:
-    scale = float(reference.detach().abs().max()) if reference.numel() else 0.0
-    return RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE
-
-
-def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.detach().float().cpu() - b.detach().float().cpu()).abs().max())
-
-
-def parity(name: str, reference: torch.Tensor, other: torch.Tensor) -> tuple[str, dict[str, Any]]:
-    """Compare two outputs; raise CheckFailed when they differ beyond the tolerance."""
-    if tuple(other.shape) != tuple(reference.shape):
-        raise CheckFailed(
-            f"{name} output has shape {tuple(other.shape)}, the model gives {tuple(reference.shape)}"
-        )
-    difference = max_difference(reference, other)
-    limit = tolerance(reference)
-    details = {"max_abs_diff": _finite(difference), "tolerance": limit}
-    if not difference <= limit:
-        raise CheckFailed(
-            f"{name} output differs from the model by {difference:.3g} (> {limit:.3g})"
-        )
-    return f"output matches (max abs diff {difference:.2g} <= {limit:.2g})", details
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_time(
-    function: Callable[[], Any],
-    device: torch.device,
-    warmup: int = 3,
-    min_runs: int = 5,
-    max_runs: int = 50,
-    budget_s: float = 1.0,
-) -> dict[str, Any]:
-    """Median wall time of ``function`` after warm-up; runs until ``budget_s`` or ``max_runs``."""
-    for _ in range(warmup):
-        function()
-    synchronize(device)
-    times: list[float] = []
-    started = time.perf_counter()
-    while len(times) < max_runs and (
-        len(times) < min_runs or time.perf_counter() - started < budget_s
-    ):
-        synchronize(device)
-        begin = time.perf_counter()
-        function()
-        synchronize(device)
-        times.append(time.perf_counter() - begin)
-    return {"median_ms": statistics.median(times) * 1e3, "runs": len(times)}
-
-
-def peak_rss_bytes() -> int | None:
-    """The process's peak resident set size so far (None where unsupported)."""
-    try:
-        import resource
-    except ImportError:
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+def declared_family(module: ModuleType) -> str | None:
+    """The ``FAMILY`` constant (``classifier``, ``forecaster``, ...), None when absent."""
+    family = getattr(module, "FAMILY", None)
+    return family if isinstance(family, str) else None
 
 
 # ------------------------------------------------------------------ the run
@@ -381,6 +268,7 @@ class Verifier:
         self.seen: dict[str, tuple[int, ...]] = {}
         self.varied: dict[str, list[tuple[int, ...]]] = {}
         self.forward_error: str | None = None
+        self.resizes: list[dict[str, Any]] = []
         self.rss_before: int | None = None
         self.rss_after: int | None = None
         self.cuda_peak: int | None = None
@@ -414,7 +302,7 @@ class Verifier:
         self.module = load_module(self.path)
         self.input_shape, self.output_shape = read_constants(self.module, self.path)
         cls = find_model_class(self.module, self.path)
-        self.family = declared_family(self.module.__doc__)
+        self.family = declared_family(self.module)
         model_info = self.report.data["model"]
         model_info.update(
             {
@@ -477,45 +365,37 @@ class Verifier:
         return nn.functional.mse_loss(output, self.target)
 
     # -------------------------------------------------------------- checks
+    def progress(self, message: str) -> None:
+        """A progress line for the parent (checks call this; they know no channel)."""
+        progress(message)
+
     def run(self) -> None:
         self.setup()
-        checks: dict[str, Callable[[], tuple[str, dict[str, Any]]]] = {
-            "forward": self.check_forward,
-            "output_shape": self.check_output_shape,
-            "layer_shapes": self.check_layer_shapes,
-            "params": self.check_params,
-            "macs": self.check_macs,
-            "gradients": self.check_gradients,
-            "training": self.check_training,
-            "equivariance": self.check_equivariance,
-            "export": self.check_export,
-            "onnx": self.check_onnx,
-            "torchscript": self.check_torchscript,
-            "compile": self.check_compile,
-        }
         for index, name in enumerate(CHECK_ORDER, start=1):
             self.report.stage(name)
             progress(f"[{index}/{len(CHECK_ORDER)}] {name}")
-            self.run_check(name, checks[name])
+            self.run_check(name, CHECKS[name])
         if self.args.measure:
             self.report.stage("measure")
             progress("measuring latency and memory")
             self.measure()
 
-    def run_check(self, name: str, check: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+    def run_check(self, name: str, check: Check) -> None:
         started = time.perf_counter()
         try:
-            message, details = check()
+            message, details = check(self)
             status = "passed"
         except Skip as reason:
-            status, message, details = "skipped", str(reason), {}
+            status, message, details = "skipped", str(reason), reason.details
+        except Warn as warning:
+            status, message, details = "warning", str(warning), warning.details
         except CheckFailed as failure:
             status, message = "failed", str(failure)
             details = failure.details
         except Fatal:
             raise
         except (Exception, SystemExit) as error:  # noqa: BLE001 - the file's code may raise anything
-            status, message, details = "failed", _describe(error, self.path), {}
+            status, message, details = "failed", describe_error(error, self.path), {}
         finally:
             assert self.model is not None
             self.model.zero_grad(set_to_none=True)
@@ -525,293 +405,6 @@ class Verifier:
         if self.forward_error is not None:
             raise Skip("the forward pass failed")
 
-    def check_forward(self) -> tuple[str, dict[str, Any]]:
-        """Eval-mode forward with a hook on every named module recording its output shape."""
-        assert self.model is not None and self.x is not None
-        handles = []
-        for name, module in self.model.named_modules():
-            if not name:
-                continue
-
-            def hook(_module: nn.Module, _inputs: Any, output: Any, name: str = name) -> None:
-                shape = (
-                    tuple(output.shape[1:])
-                    if isinstance(output, torch.Tensor)
-                    else ("not a tensor",)
-                )
-                if name not in self.seen:
-                    self.seen[name] = shape
-                elif self.seen[name] != shape:
-                    self.varied.setdefault(name, [self.seen[name]]).append(shape)
-
-            handles.append(module.register_forward_hook(hook))
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                output = self.model(self.x)
-        except Exception as error:  # noqa: BLE001
-            self.forward_error = _describe(error, self.path)
-            raise CheckFailed(f"forward pass failed: {self.forward_error}") from None
-        finally:
-            for handle in handles:
-                handle.remove()
-        if not isinstance(output, torch.Tensor):
-            self.forward_error = f"returned {type(output).__name__}, not a tensor"
-            raise CheckFailed(f"the model {self.forward_error}")
-        self.output = output
-        if tuple(output.shape[1:]) != self.output_shape and output.dim() >= 2:
-            self.make_target(tuple(output.shape[1:]))
-        finite = bool(torch.isfinite(output).all())
-        details = {
-            "input": [self.args.batch, *self.input_shape],
-            "output": list(output.shape),
-            "finite": finite,
-        }
-        if not finite:
-            raise CheckFailed("the output contains inf or nan", details)
-        return f"{tuple(self.x.shape)} -> {tuple(output.shape)}", details
-
-    def check_output_shape(self) -> tuple[str, dict[str, Any]]:
-        self.need_forward()
-        assert self.output is not None
-        expected = (self.args.batch, *self.output_shape)
-        actual = tuple(self.output.shape)
-        details = {"expected": list(expected), "actual": list(actual)}
-        if actual != expected:
-            raise CheckFailed(f"output shape {actual}, OUTPUT_SHAPE says {expected}", details)
-        return f"{actual} as OUTPUT_SHAPE says", details
-
-    def check_layer_shapes(self) -> tuple[str, dict[str, Any]]:
-        """Compare hooked shapes with LAYER_SHAPES (also after a failed forward: what ran)."""
-        assert self.module is not None and self.model is not None
-        declared = getattr(self.module, "LAYER_SHAPES", None)
-        if not isinstance(declared, dict):
-            raise CheckFailed("the file defines no LAYER_SHAPES dict to compare with")
-        modules = {name for name, _ in self.model.named_modules() if name}
-        mismatches: list[dict[str, Any]] = []
-        not_reached: list[str] = []
-        for name, expected in declared.items():
-            expected_shape = list(expected) if isinstance(expected, (tuple, list)) else expected
-            if name not in modules:
-                mismatches.append(
-                    {"name": name, "expected": expected_shape, "actual": None, "problem": "missing"}
-                )
-            elif name not in self.seen:
-                if self.forward_error is None:
-                    mismatches.append(
-                        {
-                            "name": name,
-                            "expected": expected_shape,
-                            "actual": None,
-                            "problem": "not_called",
-                        }
-                    )
-                else:
-                    not_reached.append(name)
-            elif self.seen[name] != tuple(expected_shape):
-                mismatches.append(
-                    {
-                        "name": name,
-                        "expected": expected_shape,
-                        "actual": list(self.seen[name]),
-                        "problem": "shape",
-                    }
-                )
-        for name, shapes in self.varied.items():
-            mismatches.append(
-                {
-                    "name": name,
-                    "expected": declared.get(name),
-                    "actual": [list(s) for s in shapes],
-                    "problem": "varies",
-                }
-            )
-        unlisted = sorted(modules - set(declared))
-        compared = len(declared) - len(not_reached)
-        details = {
-            "declared": len(declared),
-            "compared": compared,
-            "mismatches": mismatches,
-            "not_reached": not_reached,
-            "unlisted": unlisted,
-        }
-        if mismatches:
-            first = mismatches[0]
-            raise CheckFailed(
-                f"{len(mismatches)} of {len(declared)} layers differ from LAYER_SHAPES; first: "
-                + describe_mismatch(first),
-                details,
-            )
-        if not_reached:
-            raise CheckFailed(
-                f"the {compared} layers that ran match LAYER_SHAPES, but {len(not_reached)} "
-                f"were not reached because the forward pass failed",
-                details,
-            )
-        return f"all {len(declared)} layers match LAYER_SHAPES", details
-
-    def check_params(self) -> tuple[str, dict[str, Any]]:
-        assert self.model is not None and self.module is not None
-        actual = sum(p.numel() for p in self.model.parameters())
-        declared = declared_number(self.module.__doc__, "Parameters")
-        details = {"actual": actual, "declared": declared}
-        self.report.data["metrics"]["params"] = actual
-        self.report.data["metrics"]["params_declared"] = declared
-        if declared is None:
-            return f"{actual:,} parameters (the docstring declares none to compare)", details
-        if declared != actual:
-            raise CheckFailed(
-                f"the model has {actual:,} parameters, the docstring says {declared:,}", details
-            )
-        return f"{actual:,} parameters, as the docstring says", details
-
-    def check_macs(self) -> tuple[str, dict[str, Any]]:
-        """torch's FlopCounterMode on one forward; MACs = flops / 2 per sample."""
-        self.need_forward()
-        assert self.model is not None and self.module is not None
-        from torch.utils.flop_counter import FlopCounterMode
-
-        self.model.eval()
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            self.model(self.x)
-        flops = counter.get_total_flops()
-        measured = flops / 2 / self.args.batch
-        measured_value: int | float = int(measured) if measured == int(measured) else measured
-        declared = declared_number(self.module.__doc__, "Multiply-accumulates per sample")
-        agree = declared is not None and declared == measured
-        metrics = self.report.data["metrics"]
-        metrics.update(
-            {"macs_measured": measured_value, "macs_declared": declared, "macs_agree": agree}
-        )
-        details = {"measured": measured_value, "declared": declared, "agree": agree}
-        if declared is None:
-            raise Skip(
-                f"torch counts {measured_value:,} MACs per sample; the docstring declares none"
-            )
-        if not agree:
-            raise CheckFailed(
-                f"torch counts {measured_value:,} multiply-accumulates per sample, "
-                f"the docstring says {declared:,}",
-                details,
-            )
-        return f"{declared:,} per sample, as the docstring says", details
-
-    def check_gradients(self) -> tuple[str, dict[str, Any]]:
-        self.need_forward()
-        assert self.model is not None and self.x is not None
-        self.model.train()
-        torch.manual_seed(2)
-        loss = self.loss(self.model(self.x))
-        loss.backward()
-        self.rss_after = peak_rss_bytes()
-        self.cuda_peak = (
-            torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
-        )
-        missing: list[str] = []
-        non_finite: list[str] = []
-        checked = 0
-        for name, parameter in self.model.named_parameters():
-            if not parameter.requires_grad:
-                continue
-            checked += 1
-            if parameter.grad is None:
-                missing.append(name)
-            elif not bool(torch.isfinite(parameter.grad).all()):
-                non_finite.append(name)
-        details = {
-            "loss": _finite(float(loss)),
-            "parameters_checked": checked,
-            "no_gradient": missing,
-            "non_finite": non_finite,
-        }
-        problems = []
-        if not math.isfinite(float(loss)):
-            problems.append(f"the loss is {float(loss)}")
-        if missing:
-            problems.append(f"{len(missing)} parameters got no gradient (first: {missing[0]})")
-        if non_finite:
-            problems.append(
-                f"{len(non_finite)} parameters got a non-finite gradient (first: {non_finite[0]})"
-            )
-        if problems:
-            raise CheckFailed("; ".join(problems), details)
-        return f"all {checked} parameter tensors got finite gradients", details
-
-    def check_training(self) -> tuple[str, dict[str, Any]]:
-        """A few Adam steps on one fixed batch must lower the loss.
-
-        Training runs on a copy so later checks see the freshly built model.
-        The seed is reset before every forward so dropout draws the same mask
-        and the losses are comparable.
-        """
-        self.need_forward()
-        steps = self.args.steps
-        if steps < 1:
-            raise Skip("--steps 0")
-        assert self.model is not None
-        model = copy.deepcopy(self.model).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-        losses: list[float] = []
-        for step in range(steps + 1):
-            torch.manual_seed(3)
-            loss = self.loss(model(self.x))
-            losses.append(float(loss))
-            if step == steps:
-                break
-            progress(f"training step {step + 1}/{steps}: loss {float(loss):.5g}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        kind = "cross_entropy" if self.classifies() else "mse"
-        details = {
-            "loss": kind,
-            "optimizer": "Adam",
-            "learning_rate": LEARNING_RATE,
-            "steps": steps,
-            "losses": [_finite(value) for value in losses],
-        }
-        first, last = losses[0], losses[-1]
-        if not (math.isfinite(last) and last < first):
-            raise CheckFailed(
-                f"{kind} loss did not fall in {steps} steps: {first:.5g} -> {last:.5g}", details
-            )
-        return f"{kind} loss {first:.4g} -> {last:.4g} in {steps} Adam steps", details
-
-    def check_equivariance(self) -> tuple[str, dict[str, Any]]:
-        if not self.equivariant:
-            raise Skip("not an equivariant model (no RotationStack)")
-        self.need_forward()
-        assert self.model is not None and self.x is not None
-        if len(self.input_shape) < 3 or self.input_shape[-1] != self.input_shape[-2]:
-            raise Skip(f"input {self.input_shape} has no square last two dimensions to rotate")
-        self.model.eval()
-        with torch.no_grad():
-            reference = self.model(self.x)
-            differences = []
-            for turns in (1, 2, 3):
-                rotated = self.model(torch.rot90(self.x, turns, dims=(-2, -1)))
-                differences.append(max_difference(reference, rotated))
-        limit = tolerance(reference)
-        details = {
-            "max_abs_diff": [_finite(d) for d in differences],
-            "tolerance": limit,
-            "relative_tolerance": RELATIVE_TOLERANCE,
-            "output_scale": float(reference.abs().max()),
-        }
-        worst = max(differences)
-        if not worst <= limit:
-            turn = differences.index(worst) + 1
-            raise CheckFailed(
-                f"rotating the input by {turn} quarter turn(s) changes the output by {worst:.3g} "
-                f"(tolerance {limit:.3g})",
-                details,
-            )
-        return (
-            f"unchanged under 1, 2, 3 quarter turns (max abs diff {worst:.2g} <= {limit:.2g})",
-            details,
-        )
-
     def reference(self) -> torch.Tensor:
         """The eval-mode output now (earlier train-mode passes moved norm statistics)."""
         assert self.model is not None
@@ -819,117 +412,6 @@ class Verifier:
         with torch.no_grad():
             return self.model(self.x)
 
-    def check_export(self) -> tuple[str, dict[str, Any]]:
-        self.need_forward()
-        assert self.model is not None
-        if not hasattr(torch, "export"):
-            raise Skip("this torch has no torch.export")
-        reference = self.reference()
-        exported = torch.export.export(self.model, (self.x,))
-        with torch.no_grad():
-            result = exported.module()(self.x)
-        return parity("torch.export", reference, result)
-
-    def check_onnx(self) -> tuple[str, dict[str, Any]]:
-        self.need_forward()
-        assert self.model is not None and self.x is not None
-        for package in ("onnx", "onnxruntime"):
-            if importlib.util.find_spec(package) is None:
-                raise Skip(f"{package} is not installed (pip install {package})")
-        import onnx
-        import onnxruntime
-
-        reference = self.reference()
-        model = self.model
-        buffer = io.BytesIO()
-        exporter = "torchscript"
-        try:
-            torch.onnx.export(
-                model,
-                (self.x,),
-                buffer,
-                dynamo=False,
-                input_names=["input"],
-                output_names=["output"],
-            )
-        except Exception as legacy_error:  # noqa: BLE001
-            legacy = _describe(legacy_error, self.path)
-            if importlib.util.find_spec("onnxscript") is None:
-                raise CheckFailed(
-                    f"torch.onnx.export (dynamo=False) failed: {legacy}; the dynamo exporter was not "
-                    f"tried because onnxscript is not installed"
-                ) from None
-            exporter = "dynamo"
-            program = torch.onnx.export(model, (self.x,), dynamo=True)
-            buffer = io.BytesIO()
-            program.save(buffer)
-        data = buffer.getvalue()
-        onnx.checker.check_model(onnx.load_from_string(data))
-        # ONNX Runtime's threads spin-wait after a run by default, which would
-        # steal the CPU from the latency measurements that follow.
-        options = onnxruntime.SessionOptions()
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-        feed = {session.get_inputs()[0].name: self.x.detach().cpu().numpy()}
-        result = torch.from_numpy(session.run(None, feed)[0])
-        del session
-        message, details = parity("ONNX Runtime", reference, result)
-        details.update({"exporter": exporter, "bytes": len(data)})
-        return f"{message} (exporter: {exporter})", details
-
-    def check_torchscript(self) -> tuple[str, dict[str, Any]]:
-        """torch.jit.script where it works, else torch.jit.trace (TorchScript is deprecated)."""
-        self.need_forward()
-        assert self.model is not None
-        if not (hasattr(torch, "jit") and hasattr(torch.jit, "trace")):
-            raise Skip("this torch has no TorchScript (torch.jit)")
-        reference = self.reference()
-        details: dict[str, Any] = {}
-        try:
-            compiled = torch.jit.script(self.model)
-            method = "script"
-        except Exception as error:  # noqa: BLE001
-            first = (str(error).strip().splitlines() or [""])[0]
-            details["script_error"] = f"{type(error).__name__}: {first}".strip()
-            with torch.no_grad():
-                # Our own parity check below replaces check_trace, which is slow.
-                compiled = torch.jit.trace(self.model, (self.x,), check_trace=False)
-            method = "trace"
-        with torch.no_grad():
-            result = compiled(self.x)
-        message, parity_details = parity(f"torch.jit.{method}", reference, result)
-        details.update(parity_details)
-        details["method"] = method
-        note = "" if method == "script" else " (torch.jit.script cannot compile it; traced instead)"
-        return f"torch.jit.{method}: {message}{note}", details
-
-    def check_compile(self) -> tuple[str, dict[str, Any]]:
-        if not self.args.compile:
-            raise Skip("pass --compile to check torch.compile")
-        self.need_forward()
-        assert self.model is not None
-        if not hasattr(torch, "compile"):
-            raise Skip("this torch has no torch.compile")
-        reference = self.reference()
-        compiled = torch.compile(self.model)
-        started = time.perf_counter()
-        with torch.no_grad():
-            result = compiled(self.x)
-        synchronize(self.device)
-        compile_s = time.perf_counter() - started
-        message, details = parity("torch.compile", reference, result)
-
-        def run() -> None:
-            with torch.no_grad():
-                compiled(self.x)
-
-        timing = median_time(run, self.device)
-        details.update({"compile_s": compile_s, "forward_ms": timing["median_ms"]})
-        self.report.data["metrics"]["latency"]["compiled_forward_ms"] = timing["median_ms"]
-        return f"{message}; first call {compile_s:.1f} s", details
-
-    # -------------------------------------------------------------- measuring
     def measure(self) -> None:
         """Memory, latency and throughput; numbers only, never a failure."""
         metrics = self.report.data["metrics"]

@@ -7,7 +7,7 @@ temporary file (the model file owns stdout) after every check; when the time
 limit strikes, the results finished so far are kept and the stage that hung is
 named.  This module never imports torch.
 
-Exit status: 0 when every check passed (skipped checks are fine), 1 when any
+Exit status: 0 when no check failed (skipped checks and warnings are fine), 1 when any
 check failed or the file could not be run (syntax error, import error, not a
 cnngen file, timeout), 2 for bad usage (missing file, not a ``.py`` file, bad
 option values).  The JSON schema is documented in ``docs/verify.md``.
@@ -356,7 +356,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"error: {error['message']}")
     counts = {
         status: sum(1 for c in checks if c["status"] == status)
-        for status in ("passed", "failed", "skipped")
+        for status in ("passed", "failed", "warning", "skipped")
     }
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     verdict = str(report.get("verdict", "failed")).upper()

@@ -1,0 +1,171 @@
+"""Export a model with a dynamic batch and prove the result against eager PyTorch.
+
+One implementation serves ``cnngen export`` (files on disk) and the export
+checks of ``cnngen verify`` (in memory), so both vouch for the same thing:
+a ``torch.export`` program and an ONNX graph that take any batch size and
+agree with the eager model at batch 1 and 7.  Generated training scripts
+carry their own copy of this logic, as they depend on nothing but torch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+BATCHES = (1, 7)
+"""Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
+EXPORT_BATCH = 7
+"""The example batch the graphs are traced with (1 would be specialised away)."""
+MAX_BATCH = 65536
+ONNX_OPSET = 18
+RELATIVE_TOLERANCE = 1e-4
+ABSOLUTE_TOLERANCE = 1e-6
+
+
+def tolerance(reference: torch.Tensor) -> float:
+    """``1e-4 * max |reference| + 1e-6``: float32 rounding through a reordered graph."""
+    scale = float(reference.detach().abs().max()) if reference.numel() else 0.0
+    return RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE
+
+
+def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.detach().float().cpu() - b.detach().float().cpu()).abs().max())
+
+
+def sample_inputs(
+    input_shape: Sequence[int], device: torch.device | str = "cpu", seed: int = 0
+) -> dict[int, torch.Tensor]:
+    """One seeded random input per batch size of :data:`BATCHES`."""
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        batch: torch.randn(batch, *input_shape, generator=generator).to(device) for batch in BATCHES
+    }
+
+
+def _batch_dim() -> Any:
+    return torch.export.Dim("batch", min=1, max=MAX_BATCH)
+
+
+def export_program(model: nn.Module, example: torch.Tensor) -> Any:
+    """``torch.export.export`` with the first dimension dynamic."""
+    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim()},))
+
+
+def onnx_exporter() -> str:
+    """``dynamo`` where onnxscript is installed, else ``torchscript`` (the older exporter)."""
+    return "dynamo" if importlib.util.find_spec("onnxscript") is not None else "torchscript"
+
+
+def export_onnx(model: nn.Module, example: torch.Tensor, exporter: str | None = None) -> bytes:
+    """The model as an ONNX file (bytes) with a dynamic batch dimension."""
+    exporter = exporter or onnx_exporter()
+    buffer = io.BytesIO()
+    if exporter == "dynamo":
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, dynamic_shapes=({0: _batch_dim()},), verbose=False
+        )
+        program.save(buffer)
+    else:
+        torch.onnx.export(
+            model,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+    return buffer.getvalue()
+
+
+def onnx_opset(data: bytes) -> int | None:
+    """The default-domain opset of an ONNX file (None without the onnx package)."""
+    if importlib.util.find_spec("onnx") is None:
+        return None
+    import onnx
+
+    model = onnx.load_from_string(data)
+    onnx.checker.check_model(model)
+    versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
+    return max(versions) if versions else None
+
+
+def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor] | None:
+    """ONNX Runtime (CPU) outputs per batch size; None when onnxruntime is not installed."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    import onnxruntime
+
+    # Its threads spin-wait after a run by default, stealing CPU from later timings.
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return {
+        batch: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+        for batch, x in inputs.items()
+    }
+
+
+def export_files(
+    model: nn.Module, input_shape: Sequence[int], out: Path, stem: str, command: str
+) -> dict[str, Any]:
+    """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
+
+    Raises :class:`ValueError` naming the artefact and batch size when an
+    output differs from the eager model beyond :func:`tolerance`.
+    """
+    model = model.eval().cpu()
+    inputs = sample_inputs(input_shape)
+    with torch.no_grad():
+        expected = {batch: model(x) for batch, x in inputs.items()}
+    limit = max(tolerance(y) for y in expected.values())
+    program = export_program(model, inputs[EXPORT_BATCH])
+    pt2 = out / f"{stem}.pt2"
+    torch.export.save(program, pt2)
+    reloaded = torch.export.load(pt2).module()
+    with torch.no_grad():
+        parity: dict[str, dict[str, float] | None] = {
+            "pt2": {str(b): max_difference(reloaded(x), expected[b]) for b, x in inputs.items()}
+        }
+    exporter = onnx_exporter()
+    data = export_onnx(model, inputs[EXPORT_BATCH], exporter)
+    (out / f"{stem}.onnx").write_bytes(data)
+    outputs = run_onnx(data, inputs)
+    parity["onnx"] = (
+        None
+        if outputs is None
+        else {str(b): max_difference(y, expected[b]) for b, y in outputs.items()}
+    )
+    for kind, differences in parity.items():
+        for batch, difference in (differences or {}).items():
+            if not difference <= limit:
+                raise ValueError(
+                    f"{stem}.{kind}: output at batch {batch} differs from the model by "
+                    f"{difference:.3g} (> {limit:.3g})"
+                )
+    output_shape = list(expected[BATCHES[0]].shape[1:])
+    record = {
+        "input_shape": ["batch", *input_shape],
+        "output_shape": ["batch", *output_shape],
+        "dynamic_batch": True,
+        "checked_batches": list(BATCHES),
+        "files": {"torch_export": pt2.name, "onnx": f"{stem}.onnx"},
+        "onnx_exporter": exporter,
+        "opset": onnx_opset(data),
+        "max_abs_diff": parity,
+        "tolerance": limit,
+        "torch": str(torch.__version__),
+        "cnngen_command": command,
+    }
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
