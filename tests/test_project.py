@@ -47,7 +47,7 @@ def test_forecaster_project_trains_and_the_loss_falls(run_cli, tmp_path: Path) -
     # The README's load snippet works as written: weights only, onto the CPU.
     readme = (folder / "README.md").read_text()
     snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
-    assert 'weights_only=True' in snippet and 'map_location="cpu"' in snippet
+    assert "weights_only=True" in snippet and 'map_location="cpu"' in snippet
     loaded = subprocess.run(
         [sys.executable, "-c", snippet + "\nprint(sum(p.numel() for p in model.parameters()))"],
         cwd=folder, env=ENV, capture_output=True, text=True, timeout=120,

@@ -113,7 +113,9 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
         "--out", "parts",
     )  # fmt: skip
     assert export.returncode == 0, export.stderr
-    assert "nothing to train" in export.stdout and "match the model at batch 1 and 7" in export.stdout
+    assert (
+        "nothing to train" in export.stdout and "match the model at batch 1 and 7" in export.stdout
+    )
     assert_exports_match(tmp_path, tmp_path / "parts")
 
 
@@ -125,14 +127,17 @@ def assert_exports_match(folder: Path, out: Path) -> None:
     checkpoint = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(checkpoint["model"])
     program = torch.export.load(out / "model.pt2").module()
-    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        str(out / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
     record = json.loads((out / "model.json").read_text())
     assert record["input_shape"] == ["batch", 1, 12, 12] and record["output_shape"] == ["batch", 3]
     assert record["onnx_exporter"] == "dynamo" and record["opset"] >= 18
     assert record["cnngen_command"] == "cnngen train"
     for batch in (1, 7):
-        assert max(record["max_abs_diff"][kind][str(batch)] for kind in ("pt2", "onnx")) <= (
-            record["tolerance"]
+        assert (
+            max(record["max_abs_diff"][kind][str(batch)] for kind in ("pt2", "onnx"))
+            <= (record["tolerance"])
         )
         x = torch.randn(batch, 1, 12, 12, generator=torch.Generator().manual_seed(batch))
         with torch.no_grad():
@@ -235,7 +240,7 @@ def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
         assert ruff.returncode == 0, ruff.stdout
         top = {line.split()[1].split(".")[0] for line in text.splitlines()
                if line.startswith(("import ", "from "))}  # fmt: skip
-        assert top <= {"argparse", "csv", "json", "os", "random", "time", "pathlib", "numpy",
+        assert top <= {"argparse", "collections", "csv", "json", "os", "random", "time", "pathlib", "numpy",
                        "torch", "dataset", "nets"}, top  # fmt: skip
 
 

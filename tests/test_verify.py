@@ -119,7 +119,9 @@ def test_generated_model_passes_every_check(tmp_path: Path, name: str) -> None:
     report = verify_file(path, device="cpu", steps=2, measure=False)
     by_name = checks(report)
     failed = {
-        n: c["message"] for n, c in by_name.items() if c["status"] == "failed" and n not in SCRIPTING
+        n: c["message"]
+        for n, c in by_name.items()
+        if c["status"] == "failed" and n not in SCRIPTING
     }
     assert failed == {}
     assert report["error"] is None
@@ -135,9 +137,9 @@ def test_generated_model_passes_every_check(tmp_path: Path, name: str) -> None:
     assert report["metrics"]["macs_measured"] > 0
     if hasattr(module, "MACS"):
         assert report["metrics"]["macs_measured"] == report["metrics"]["macs_declared"]
-    for name in ("export", "onnx"):
-        assert by_name[name]["details"]["batches"] == [1, 7]
-        assert set(by_name[name]["details"]["max_abs_diff"]) == {"1", "7"}
+    for kind in ("export", "onnx"):
+        assert by_name[kind]["details"]["batches"] == [1, 7]
+        assert set(by_name[kind]["details"]["max_abs_diff"]) == {"1", "7"}
     assert by_name["resize"]["status"] == "passed"
     losses = by_name["training"]["details"]["losses"]
     assert len(losses) == 3 and losses[-1] < losses[0]
@@ -236,7 +238,7 @@ def test_wrong_padding_is_reported_by_layer_name(
     assert by_name["output_shape"]["status"] == "failed"
     assert by_name["macs"]["status"] == ("failed" if hasattr(module, "MACS") else "skipped")
     # The other checks still ran and say something useful.
-    assert by_name["params"]["status"] == "passed"
+    assert by_name["params"]["status"] == declared(module, "PARAMETERS")
     assert by_name["gradients"]["status"] == "passed"
     assert "enc2.conv1: expected" in format_report(report)
     assert_documented(report)
@@ -305,7 +307,6 @@ def test_infinite_loop_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_broken_invariance_and_false_declarations_fail_their_checks(tmp_path: Path) -> None:
     path = generate(tmp_path, "equivariant")
-    module = load(path)
     # Keep only the unrotated copy: shapes stay right, invariance is gone.
     broken = edited(
         path,
@@ -469,13 +470,16 @@ def test_hand_written_file_without_layer_shapes(tmp_path: Path) -> None:
     assert by_name["params"]["status"] == "passed" and report["metrics"]["params"] == 114
     assert by_name["macs"]["status"] == "passed" and report["metrics"]["macs_measured"] == 2376
     resize = by_name["resize"]
-    assert resize["status"] == "warning" and "pool (AdaptiveAvgPool2d) 8x8 -> 3x3" in resize["message"]
+    assert (
+        resize["status"] == "warning" and "pool (AdaptiveAvgPool2d) 8x8 -> 3x3" in resize["message"]
+    )
     for name in ("torchscript", "fx", "export", "onnx", "autocast"):
         assert by_name[name]["status"] == "passed", by_name[name]
     assert by_name["training"]["details"]["loss"] == "cross_entropy"
     assert by_name["onnx"]["details"]["exporter"] == "dynamo"
-    assert by_name["autocast"]["details"]["results"]["bf16"]["max_abs_diff"] <= (
-        by_name["autocast"]["details"]["results"]["bf16"]["tolerance"]
+    assert (
+        by_name["autocast"]["details"]["results"]["bf16"]["max_abs_diff"]
+        <= (by_name["autocast"]["details"]["results"]["bf16"]["tolerance"])
     )
     assert "verdict: PASSED (11 passed, 1 warning, 3 skipped)" in format_report(report)
     assert_documented(report)

@@ -18,6 +18,7 @@ from cnngen import __version__
 from cnngen.cli.calc import calc_command
 from cnngen.cli.config import install_config_option
 from cnngen.cli.dataset import dataset_group
+from cnngen.cli.export import export_command
 from cnngen.cli.handout import handout_command
 from cnngen.cli.model import model_command
 from cnngen.cli.plan import plan_command
@@ -57,6 +58,7 @@ for _command in (
     handout_command,
     calc_command,
     verify_command,
+    export_command,
     dataset_group,
     train_command,
     project_command,

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from cnngen.deploy import require_torch
 from cnngen.verify.runner import DEFAULT_TIMEOUT, DEVICES, format_report, verify_file
 
 
@@ -54,6 +55,8 @@ def verify_command(
       cnngen model classifier --preset lenet5 -o lenet5.py
       cnngen verify lenet5.py --device cpu --steps 10
     """
+
+    require_torch("verify")
 
     def show(line: str) -> None:
         click.echo(f"  {line}", err=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,17 @@ def export_onnx(model: nn.Module, example: torch.Tensor, exporter: str | None = 
     """The model as an ONNX file (bytes) with a dynamic batch dimension."""
     exporter = exporter or onnx_exporter()
     buffer = io.BytesIO()
+    # The exporters log about optional packages (torchvision) and deprecations.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _export_onnx(model, example, exporter, buffer)
+    return buffer.getvalue()
+
+
+def _export_onnx(
+    model: nn.Module, example: torch.Tensor, exporter: str, buffer: io.BytesIO
+) -> None:
     if exporter == "dynamo":
         program = torch.onnx.export(
             model, (example,), dynamo=True, dynamic_shapes=({0: _batch_dim()},), verbose=False
@@ -83,7 +96,6 @@ def export_onnx(model: nn.Module, example: torch.Tensor, exporter: str | None = 
             output_names=["output"],
             dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
         )
-    return buffer.getvalue()
 
 
 def onnx_opset(data: bytes) -> int | None:
@@ -168,4 +180,76 @@ def export_files(
         "cnngen_command": command,
     }
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+class ExportError(Exception):
+    """The model file or its weights cannot be exported; the message is one line."""
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state_dict, or the ``model`` entry of a generated train.py's checkpoint.
+
+    Loaded with ``weights_only=True`` (no code runs from the file) onto the CPU,
+    so a checkpoint written on a GPU host loads anywhere.
+    """
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is one message
+        first = (str(error).strip().splitlines() or [""])[0]
+        raise ExportError(f"--weights: {path} cannot be loaded as weights: {first}") from None
+    if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
+        data = data["model"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ExportError(
+            f"--weights: {path} holds no state_dict (a dict of tensors, or a checkpoint "
+            f"with a 'model' entry)"
+        )
+    return data
+
+
+def export_model_file(path: Path, weights: Path | None, out: Path, command: str) -> dict[str, Any]:
+    """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
+
+    The model class and ``INPUT_SHAPE`` are found as ``cnngen verify`` finds
+    them.  Files appear only when every check passed: they are written to a
+    temporary folder first and moved into place at the end.
+    """
+    import shutil
+    import tempfile
+
+    from cnngen.verify.modelfile import Fatal, find_model_class, load_module, read_constants
+
+    try:
+        module = load_module(path.resolve())
+        input_shape, _ = read_constants(module, path)
+        cls = find_model_class(module, path)
+        model = cls()
+    except Fatal as fatal:
+        raise ExportError(fatal.message) from None
+    if weights is not None:
+        state = load_weights(weights)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            first = (str(error).strip().splitlines() or [""])[0]
+            lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+            detail = f"{first} {lines[0]}" if lines else first
+            raise ExportError(
+                f"--weights: {weights} does not fit {cls.__name__}: {detail}"
+            ) from None
+    out.mkdir(parents=True, exist_ok=True)
+    stem = path.stem
+    with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
+        try:
+            record = export_files(model, input_shape, Path(folder), stem, command)
+        except ValueError as error:
+            raise ExportError(str(error)) from None
+        record["class_name"] = cls.__name__
+        record["weights"] = None if weights is None else str(weights)
+        (Path(folder) / f"{stem}.json").write_text(
+            json.dumps(record, indent=2) + "\n", encoding="utf-8"
+        )
+        for suffix in (".pt2", ".onnx", ".json"):
+            shutil.move(str(Path(folder) / f"{stem}{suffix}"), out / f"{stem}{suffix}")
     return record

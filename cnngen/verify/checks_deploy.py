@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,6 +29,7 @@ from cnngen.deploy.export import (
 from cnngen.verify.common import (
     CheckFailed,
     Skip,
+    Verifier,
     describe_error,
     finite,
     max_difference,
@@ -37,9 +38,6 @@ from cnngen.verify.common import (
     synchronize,
     tolerance,
 )
-
-if TYPE_CHECKING:
-    from cnngen.verify.child import Verifier
 
 # Autocast parity: a float16 mantissa keeps about 3 decimal digits and a bfloat16
 # one about 2; errors grow through the layers, so the limits are relative to the

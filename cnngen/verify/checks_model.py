@@ -8,16 +8,13 @@ add it, and the measured figure in ``details``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
-from cnngen.verify.common import CheckFailed, Skip, Warn, describe_error
+from cnngen.verify.common import CheckFailed, Skip, Verifier, Warn, describe_error
 from cnngen.verify.runner import describe_mismatch
-
-if TYPE_CHECKING:
-    from cnngen.verify.child import Verifier
 
 ADAPTIVE_POOLS = (
     nn.AdaptiveAvgPool1d,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -12,14 +12,12 @@ from cnngen.verify.common import (
     RELATIVE_TOLERANCE,
     CheckFailed,
     Skip,
+    Verifier,
     finite,
     max_difference,
     peak_rss_bytes,
     tolerance,
 )
-
-if TYPE_CHECKING:
-    from cnngen.verify.child import Verifier
 
 LEARNING_RATE = 1e-3
 

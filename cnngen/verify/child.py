@@ -3,8 +3,9 @@
 :mod:`cnngen.verify.runner` starts this module in a separate process
 (``python -m cnngen.verify.child --report OUT.json FILE ...``) so that a file
 which crashes, exhausts memory or loops forever cannot take cnngen down with
-it.  This is the only cnngen module that imports torch at module level; the
-parent never imports it.
+it.  It and the modules it uses (the checks in ``checks_model``,
+``checks_training`` and ``checks_deploy``, their shared ``common``, ``modelfile``
+and :mod:`cnngen.deploy.export`) import torch; the parent never imports them.
 
 The report is written to the ``--report`` path as JSON (not stdout, which the
 model file may print to) and rewritten atomically after every check, so a
@@ -17,13 +18,10 @@ The report schema is documented in ``docs/verify.md``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import inspect
 import json
 import math
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -44,13 +42,17 @@ from cnngen.verify.common import (
     Skip,
     Warn,
     describe_error,
-    file_line,
     median_time,
     peak_rss_bytes,
 )
+from cnngen.verify.modelfile import (
+    declared_family,
+    find_model_class,
+    load_module,
+    read_constants,
+)
 
 PROGRESS_PREFIX = "cnngen-verify: "
-MODULE_NAME = "cnngen_verified_model"
 
 Check = Callable[["Verifier"], tuple[str, dict[str, Any]]]
 CHECKS: dict[str, Check] = {
@@ -73,8 +75,6 @@ CHECKS: dict[str, Check] = {
 CHECK_ORDER = tuple(CHECKS)
 """The checks in the order they run and appear in the report."""
 
-# Names kept for callers of the pre-split module.
-_describe = describe_error
 __all__ = ["CHECK_ORDER", "CheckFailed", "Fatal", "Skip", "Verifier", "find_model_class", "main"]
 
 
@@ -123,127 +123,6 @@ def _json_default(value: Any) -> Any:
 def progress(message: str) -> None:
     """One progress line for the parent to show (stderr; stdout belongs to the model file)."""
     print(f"{PROGRESS_PREFIX}{message}", file=sys.stderr, flush=True)
-
-
-# ------------------------------------------------------------------ loading
-def load_module(path: Path) -> ModuleType:
-    """Import the file under a private module name, turning failures into Fatal."""
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
-    if spec is None or spec.loader is None:
-        raise Fatal("load_error", f"{path}: cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[MODULE_NAME] = module
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as error:
-        raise Fatal(
-            "syntax_error",
-            f"{path}: syntax error on line {error.lineno}: {error.msg}",
-        ) from None
-    except ImportError as error:
-        line = file_line(error.__traceback__, path)
-        where = f" on line {line}" if line else ""
-        raise Fatal("import_error", f"{path}: import failed{where}: {error}") from None
-    except SystemExit as error:
-        raise Fatal(
-            "load_error", f"{path}: the file called exit({error.code}) while being imported"
-        ) from None
-    except Exception as error:  # noqa: BLE001 - any failure of foreign code is reported
-        raise Fatal(
-            "load_error", f"{path}: importing the file raised {_describe(error, path)}"
-        ) from None
-    return module
-
-
-def _shape_constant(module: ModuleType, name: str, path: Path) -> tuple[int, ...]:
-    value = getattr(module, name)
-    if not (
-        isinstance(value, (tuple, list))
-        and value
-        and all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in value)
-    ):
-        raise Fatal(
-            "bad_constant",
-            f"{path}: {name} must be a tuple of positive ints without the batch dimension, "
-            f"got {value!r}",
-        )
-    return tuple(value)
-
-
-def read_constants(module: ModuleType, path: Path) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """INPUT_SHAPE and OUTPUT_SHAPE; their absence means this is no cnngen file."""
-    if not hasattr(module, "INPUT_SHAPE"):
-        raise Fatal(
-            "not_cnngen",
-            f"{path}: defines no INPUT_SHAPE, so it is not a cnngen model file "
-            f"(cnngen verify checks files written by `cnngen model`)",
-        )
-    if not hasattr(module, "OUTPUT_SHAPE"):
-        raise Fatal(
-            "missing_constant",
-            f"{path}: defines INPUT_SHAPE but no OUTPUT_SHAPE; a cnngen model file defines both",
-        )
-    return _shape_constant(module, "INPUT_SHAPE", path), _shape_constant(
-        module, "OUTPUT_SHAPE", path
-    )
-
-
-def _no_arg_constructor(cls: type) -> bool:
-    try:
-        signature = inspect.signature(cls.__init__)
-    except (TypeError, ValueError):
-        return False
-    parameters = list(signature.parameters.values())[1:]
-    return all(
-        p.default is not inspect.Parameter.empty
-        or p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        for p in parameters
-    )
-
-
-def find_model_class(module: ModuleType, path: Path) -> type[nn.Module]:
-    """The model: a no-argument nn.Module subclass defined in the file, not a helper.
-
-    Helpers are classes whose name another candidate's source mentions (such
-    as ``RotationStack``, built inside the model); of the classes left, the
-    last one defined is the model.  The docstring is never read.
-    """
-    defined = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, nn.Module)
-        and value.__module__ == module.__name__
-    ]
-    candidates = [cls for cls in defined if _no_arg_constructor(cls)]
-    if not candidates:
-        names = ", ".join(cls.__name__ for cls in defined) or "none"
-        raise Fatal(
-            "no_model",
-            f"{path}: no nn.Module subclass with a no-argument constructor is defined "
-            f"(nn.Module subclasses found: {names})",
-        )
-    sources: dict[type, str] = {}
-    for cls in candidates:
-        try:
-            sources[cls] = inspect.getsource(cls)
-        except (OSError, TypeError):
-            sources[cls] = ""
-    used = {
-        cls
-        for cls in candidates
-        for other in candidates
-        if other is not cls and re.search(rf"\b{re.escape(cls.__name__)}\b", sources[other])
-    }
-    top = [cls for cls in candidates if cls not in used] or candidates
-    return top[-1]
-
-
-def declared_family(module: ModuleType) -> str | None:
-    """The ``FAMILY`` constant (``classifier``, ``forecaster``, ...), None when absent."""
-    family = getattr(module, "FAMILY", None)
-    return family if isinstance(family, str) else None
 
 
 # ------------------------------------------------------------------ the run
@@ -318,7 +197,7 @@ class Verifier:
         except (Exception, SystemExit) as error:  # noqa: BLE001
             raise Fatal(
                 "construct_error",
-                f"{self.path}: {cls.__name__}() raised {_describe(error, self.path)}",
+                f"{self.path}: {cls.__name__}() raised {describe_error(error, self.path)}",
             ) from None
         if not isinstance(model, nn.Module):
             raise Fatal("no_model", f"{self.path}: {cls.__name__}() did not return an nn.Module")
@@ -441,7 +320,7 @@ class Verifier:
             latency["forward_backward_ms"] = timing["median_ms"]
             latency["forward_backward_samples_per_s"] = batch / (timing["median_ms"] / 1e3)
         except Exception as error:  # noqa: BLE001
-            latency["error"] = _describe(error, self.path)
+            latency["error"] = describe_error(error, self.path)
         finally:
             model.zero_grad(set_to_none=True)
         metrics["mixed_precision"] = self.mixed_precision(forward)
@@ -486,7 +365,7 @@ class Verifier:
                 results[f"{label}_samples_per_s"] = self.args.batch / (timing["median_ms"] / 1e3)
             except Exception as error:  # noqa: BLE001
                 results[f"{label}_forward_ms"] = None
-                results[f"{label}_note"] = _describe(error, self.path)
+                results[f"{label}_note"] = describe_error(error, self.path)
         return results
 
 

@@ -12,9 +12,7 @@ import math
 import statistics
 import sys
 import time
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,8 +23,16 @@ from cnngen.deploy.export import (
     max_difference,
     tolerance,
 )
+from cnngen.verify.modelfile import Fatal, describe_error
+
+Verifier = Any
+"""The running :class:`cnngen.verify.child.Verifier`, as the checks see it.
+
+Spelled ``Any`` so that the checks need not import the module that imports them.
+"""
 
 __all__ = [
+    "Verifier",
     "ABSOLUTE_TOLERANCE",
     "CheckFailed",
     "Fatal",
@@ -42,15 +48,6 @@ __all__ = [
     "synchronize",
     "tolerance",
 ]
-
-
-class Fatal(Exception):
-    """A problem that stops verification early (the file cannot even be run)."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 class Skip(Exception):
@@ -80,24 +77,6 @@ class CheckFailed(Exception):
 def finite(value: float) -> float | None:
     """JSON has no inf/nan: report them as None."""
     return value if math.isfinite(value) else None
-
-
-def file_line(tb: Any, path: Path) -> int | None:
-    """The deepest line of the traceback that lies in the model file."""
-    line = None
-    for frame in traceback.extract_tb(tb):
-        if Path(frame.filename).resolve() == path:
-            line = frame.lineno
-    return line
-
-
-def describe_error(error: BaseException, path: Path) -> str:
-    """``Type: message (FILE line N)`` for an exception raised by the model's code."""
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    where = file_line(error.__traceback__, path)
-    location = f" ({path.name} line {where})" if where else ""
-    return f"{type(error).__name__}: {first}{location}"
 
 
 def parity(

@@ -1,0 +1,98 @@
+"""``cnngen export``: deployable files that run at any batch size and match eager PyTorch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from generated import load, model_class, write_model
+
+SMALL = {"input_size": (12, 12), "layers": 2, "start_channels": 4, "classes": 3}
+
+
+def trained_weights(path: Path, folder: Path) -> tuple[torch.nn.Module, Path]:
+    """The model of ``path`` with perturbed weights, saved as a train.py checkpoint."""
+    model = model_class(load(path))().eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    weights = folder / "best.pt"
+    torch.save({"format": 1, "model": model.state_dict(), "epoch": 3}, weights)
+    return model, weights
+
+
+def test_export_writes_files_that_match_the_weights(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    import onnxruntime
+
+    path = write_model(tmp_path, "classifier", **SMALL)
+    model, weights = trained_weights(path, tmp_path)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--weights", str(weights), "--out", str(out))
+    assert result.code == 0, result.err
+    stem = path.stem
+    assert f"wrote {out / (stem + '.pt2')}" in result.out and "batch 1 and 7 match" in result.out
+    record = json.loads((out / f"{stem}.json").read_text())
+    assert record["input_shape"] == ["batch", 1, 12, 12] and record["output_shape"] == ["batch", 3]
+    assert record["onnx_exporter"] == "dynamo" and record["opset"] >= 18
+    assert record["cnngen_command"].startswith("cnngen export ")
+    assert record["weights"] == str(weights)
+    program = torch.export.load(out / f"{stem}.pt2").module()
+    session = onnxruntime.InferenceSession(str(out / f"{stem}.onnx"))
+    for batch in (1, 7, 3):  # 3: neither size the files were checked at
+        x = torch.randn(batch, 1, 12, 12)
+        with torch.no_grad():
+            expected = model(x)
+            torch.testing.assert_close(program(x), expected, rtol=1e-4, atol=1e-5)
+        (onnx_out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        torch.testing.assert_close(torch.from_numpy(onnx_out), expected, rtol=1e-4, atol=1e-5)
+    assert not list(out.glob(".cnngen-export-*"))
+
+
+def test_export_refuses_bad_weights_and_existing_files(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    path = write_model(tmp_path, "classifier", **SMALL)
+    (tmp_path / "other").mkdir()
+    other = write_model(tmp_path / "other", "classifier", **{**SMALL, "classes": 5})
+    _, wrong = trained_weights(other, tmp_path)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--weights", str(wrong), "--out", str(out))
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: --weights: {wrong} does not fit ")
+    assert not out.exists() or not any(out.iterdir())
+    missing = run_cli("export", str(path), "--weights", str(tmp_path / "none.pt"))
+    assert missing.code == 2 and "--weights:" in missing.err and "does not exist" in missing.err
+    out.mkdir(exist_ok=True)
+    (out / f"{path.stem}.onnx").write_text("old")
+    exists = run_cli("export", str(path), "--out", str(out))
+    assert exists.code == 2 and "add --force to overwrite" in exists.err
+    assert (out / f"{path.stem}.onnx").read_text() == "old"
+
+
+@pytest.mark.parametrize("command", ["export", "verify"])
+def test_missing_torch_is_one_line_saying_how_to_install(tmp_path: Path, command: str) -> None:
+    path = write_model(tmp_path, "classifier", **SMALL)
+    code = (
+        "import importlib.util, sys\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'torch' else real(name, *a)\n"
+        "from cnngen.cli import main\n"
+        f"main([{command!r}, {str(path)!r}])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {command}: needs PyTorch"), lines
+    assert 'pip install "cnngen[torch]"' in lines[0]
+    assert not list(tmp_path.glob("*.pt2"))
