@@ -52,3 +52,22 @@ def test_quick_correctness_section_writes_markdown(tmp_path):
     assert run.main(["--quick", "--only", "correctness", "--output", str(output)]) == 0
     text = output.read_text()
     assert "| 100x100" in text and "95x95" in text
+
+
+def test_training_loop_comparison_runs_on_the_cpu(tmp_path):
+    """measure() on the CPU, tiny; the report section itself needs CUDA."""
+    import torch
+
+    from benchmarks import train_loop
+
+    train_loop.write_project(tmp_path, samples=48, size=(16, 16), layers=2)
+    figures = train_loop.measure(
+        tmp_path, "cpu", bf16=False, channels_last=False, compiled=False, batch=8, steps=2
+    )
+    assert figures["generated"] > 0 and figures["hand_tuned"] > 0
+    assert figures["ratio"] == figures["generated"] / figures["hand_tuned"]
+    text, result = train_loop.section(quick=True)
+    if not torch.cuda.is_available():
+        assert text.endswith("not run: no CUDA device") and result == {
+            "status": "not run: no CUDA device"
+        }
