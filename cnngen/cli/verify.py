@@ -47,10 +47,13 @@ def verify_command(
 
     \b
     Imports FILE in a separate process, runs a forward pass, compares every
-    layer with LAYER_SHAPES and the output with OUTPUT_SHAPE, checks gradients,
-    trains a few steps, checks rotation invariance of equivariant models,
-    exports (torch.export, ONNX, TorchScript) and times the model.
-    Exit status: 0 all checks passed, 1 a check failed, 2 bad usage.
+    layer with LAYER_SHAPES, the output with OUTPUT_SHAPE and the counts with
+    PARAMETERS and MACS (each skipped with a hint when the file lacks it),
+    checks gradients, trains a few steps, checks rotation invariance of
+    equivariant models, exports (torch.export and ONNX at batch 1 and 7),
+    scripts (torch.jit.script), traces (torch.fx), compares bf16/fp16
+    autocast with float32 and times the model. Needs torch.
+    Exit status: 0 no check failed, 1 a check failed, 2 bad usage.
     Example:
       cnngen model classifier --preset lenet5 -o lenet5.py
       cnngen verify lenet5.py --device cpu --steps 10
