@@ -96,3 +96,20 @@ def test_missing_torch_is_one_line_saying_how_to_install(tmp_path: Path, command
     assert len(lines) == 1 and lines[0].startswith(f"Error: {command}: needs PyTorch"), lines
     assert 'pip install "cnngen[torch]"' in lines[0]
     assert not list(tmp_path.glob("*.pt2"))
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path: Path, exporter: str) -> None:
+    from cnngen.deploy.export import export_onnx, onnx_opset, run_onnx, sample_inputs
+
+    path = write_model(tmp_path, "forecaster", input_size=(20,), in_channels=2, layers=2)
+    module = load(path)
+    model = model_class(module)().eval()
+    inputs = sample_inputs(module.INPUT_SHAPE)
+    data = export_onnx(model, inputs[7], exporter)
+    assert onnx_opset(data) >= 18
+    outputs = run_onnx(data, inputs)
+    assert outputs is not None and set(outputs) == {1, 7}
+    with torch.no_grad():
+        for batch, x in inputs.items():
+            torch.testing.assert_close(outputs[batch], model(x), rtol=1e-4, atol=1e-5)

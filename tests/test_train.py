@@ -119,7 +119,23 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
     assert_exports_match(tmp_path, tmp_path / "parts")
 
 
-def assert_exports_match(folder: Path, out: Path) -> None:
+def test_export_without_onnxscript_uses_the_torchscript_exporter(tmp_path: Path) -> None:
+    """Where onnxscript is missing, --export falls back to the older exporter, still dynamic."""
+    classifier_project(tmp_path)
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['onnxscript'] = None  # as if it were not installed\n"
+        "sys.argv = ['train.py', '--epochs', '1', '--max-steps', '1', '--export']\n"
+        "runpy.run_path('train.py', run_name='__main__')\n"
+    )
+    result = run(tmp_path, "-c", code)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "runs" / "model.json").read_text())
+    assert record["onnx_exporter"] == "torchscript" and record["opset"] == 18
+    assert_exports_match(tmp_path, tmp_path / "runs", exporter="torchscript")
+
+
+def assert_exports_match(folder: Path, out: Path, exporter: str = "dynamo") -> None:
     """model.pt2 and model.onnx run at batch 1 and 7 and match the eager model of best.pt."""
     import onnxruntime
 
@@ -132,7 +148,7 @@ def assert_exports_match(folder: Path, out: Path) -> None:
     )
     record = json.loads((out / "model.json").read_text())
     assert record["input_shape"] == ["batch", 1, 12, 12] and record["output_shape"] == ["batch", 3]
-    assert record["onnx_exporter"] == "dynamo" and record["opset"] >= 18
+    assert record["onnx_exporter"] == exporter and record["opset"] >= 18
     assert record["cnngen_command"] == "cnngen train"
     for batch in (1, 7):
         assert (
