@@ -172,7 +172,7 @@ def check_fx(v: Verifier) -> tuple[str, dict[str, Any]]:
         result = graph(v.x)
     message, details = parity("torch.fx", reference, result)
     details["nodes"] = len(graph.graph.nodes)
-    return f"symbolic_trace, {details['nodes']} nodes: {message}", details
+    return f"torch.fx.symbolic_trace, {details['nodes']} nodes: {message}", details
 
 
 def check_autocast(v: Verifier) -> tuple[str, dict[str, Any]]:
