@@ -114,3 +114,22 @@ def test_installed_cli_plans_and_renders_outside_the_checkout(
     bad = run([str(script), "plan", "encoder", "-i", "100", "-n", "30", "--stride", "2"], tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.startswith("Error: --layers")
+
+
+def test_torch_is_an_extra_not_a_requirement(installed: tuple[Path, Path, Path]) -> None:
+    """Generating files needs no torch; verify and export ask for cnngen[torch]."""
+    wheel, _, _ = installed
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in archive.read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    torch_lines = [line for line in requires if re.match(r"torch\b", line)]
+    assert torch_lines and all("extra ==" in line for line in torch_lines), torch_lines
+    assert any(
+        line.startswith("torch>=2.5") and "'torch'" in line.replace('"', "'")
+        for line in torch_lines
+    )
+    assert any(line.startswith("onnxscript") for line in requires)
