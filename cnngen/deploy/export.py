@@ -65,26 +65,36 @@ def onnx_exporter() -> str:
     return "dynamo" if importlib.util.find_spec("onnxscript") is not None else "torchscript"
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, exporter: str | None = None) -> bytes:
-    """The model as an ONNX file (bytes) with a dynamic batch dimension."""
+def export_onnx(
+    model: nn.Module, example: torch.Tensor, exporter: str | None = None, program: Any = None
+) -> bytes:
+    """The model as an ONNX file (bytes) with a dynamic batch dimension.
+
+    The dynamo exporter starts from ``program`` (a CPU ``torch.export``
+    program of the model, as :func:`export_program` makes) when given, which
+    saves exporting the model a second time.
+    """
     exporter = exporter or onnx_exporter()
     buffer = io.BytesIO()
     # The exporters log about optional packages (torchvision) and deprecations.
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _export_onnx(model, example, exporter, buffer)
+        _export_onnx(model, example, exporter, buffer, program)
     return buffer.getvalue()
 
 
 def _export_onnx(
-    model: nn.Module, example: torch.Tensor, exporter: str, buffer: io.BytesIO
+    model: nn.Module, example: torch.Tensor, exporter: str, buffer: io.BytesIO, program: Any
 ) -> None:
     if exporter == "dynamo":
-        program = torch.onnx.export(
-            model, (example,), dynamo=True, dynamic_shapes=({0: _batch_dim()},), verbose=False
-        )
-        program.save(buffer)
+        if program is not None:
+            onnx_program = torch.onnx.export(program, (example,), dynamo=True, verbose=False)
+        else:
+            onnx_program = torch.onnx.export(
+                model, (example,), dynamo=True, dynamic_shapes=({0: _batch_dim()},), verbose=False
+            )
+        onnx_program.save(buffer)
     else:
         torch.onnx.export(
             model,
@@ -150,7 +160,7 @@ def export_files(
             "pt2": {str(b): max_difference(reloaded(x), expected[b]) for b, x in inputs.items()}
         }
     exporter = onnx_exporter()
-    data = export_onnx(model, inputs[EXPORT_BATCH], exporter)
+    data = export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
     (out / f"{stem}.onnx").write_bytes(data)
     outputs = run_onnx(data, inputs)
     parity["onnx"] = (

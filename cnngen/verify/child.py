@@ -148,6 +148,7 @@ class Verifier:
         self.varied: dict[str, list[tuple[int, ...]]] = {}
         self.forward_error: str | None = None
         self.resizes: list[dict[str, Any]] = []
+        self.exported: Any = None  # the CPU torch.export program, once the export check ran
         self.rss_before: int | None = None
         self.rss_after: int | None = None
         self.cuda_peak: int | None = None
