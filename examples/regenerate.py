@@ -55,6 +55,13 @@ EXAMPLES: list[tuple[str, str]] = [
         "c4_classifier.py",
         "model equivariant --input-size 28x28 --layers 3 --start-channels 16 --name C4Classifier",
     ),
+    (
+        "resnet18_97x131.py",
+        (
+            "model classifier --preset resnet18 --input-size 97x131 --in-channels 3 "
+            "--classes 10 --name ResNet18"
+        ),
+    ),
 ]
 
 
