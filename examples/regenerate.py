@@ -57,10 +57,7 @@ EXAMPLES: list[tuple[str, str]] = [
     ),
     (
         "resnet18_97x131.py",
-        (
-            "model classifier --preset resnet18 --input-size 97x131 --in-channels 3 "
-            "--classes 10 --name ResNet18"
-        ),
+        "model classifier --input-size 97x131 --in-channels 3 --preset resnet18 --name ResNet18",
     ),
 ]
 
