@@ -271,3 +271,26 @@ def test_every_preset_plans_at_odd_sizes(preset: str) -> None:
         plan = cnngen.plan("classifier", preset=preset, input_size=size, classes=3)
         assert plan.output_shape == (3,)
         assert all(s >= 1 for shape in plan.layer_shapes().values() for s in shape)
+
+
+@pytest.mark.parametrize(
+    ("preset", "size"), [("resnet18", (1001,)), ("vgg11_bn", (19, 33, 27)), ("googlenet", (257,))]
+)
+def test_presets_run_in_1d_and_3d(preset: str, size: tuple[int, ...]) -> None:
+    plan = cnngen.plan("classifier", preset=preset, input_size=size, in_channels=2, classes=4)
+    model = cnngen.build(plan)
+    output = model(torch.randn(2, 2, *size))
+    assert tuple(output.shape) == (2, 4)
+    assert "Adaptive" not in cnngen.render(plan)
+
+
+def test_project_takes_a_preset(run_cli: Callable[..., object], tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    result = run_cli(
+        "project", str(folder), "--family", "classifier", "--preset", "resnet18",
+        "-i", "32x32", "--classes", "4",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    model = (folder / "model.py").read_text()
+    assert "--preset resnet18" in model
+    assert "OUTPUT_SHAPE = (4,)" in model
