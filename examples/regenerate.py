@@ -55,6 +55,10 @@ EXAMPLES: list[tuple[str, str]] = [
         "c4_classifier.py",
         "model equivariant --input-size 28x28 --layers 3 --start-channels 16 --name C4Classifier",
     ),
+    (
+        "resnet18_97x131.py",
+        "model classifier --input-size 97x131 --in-channels 3 --preset resnet18 --name ResNet18",
+    ),
 ]
 
 
@@ -69,6 +73,10 @@ GOLDEN: list[tuple[str, str]] = [
     ("dataset_arrays.py", "dataset arrays --data digits.npz"),
     ("dataset_synthetic.py", "dataset synthetic moving-square --size 64x64"),
     ("lenet5.ipynb", "handout classifier --preset lenet5 --name LeNet5"),
+    (
+        "resnet18_97x131.ipynb",
+        "handout classifier --input-size 97x131 --in-channels 3 --preset resnet18 --name ResNet18",
+    ),
     ("forecaster.svg", "plan forecaster --input-size 64x64 --layers 4 --svg"),
     ("project", "project --family classifier --input-size 28x28 --classes 4"),
 ]

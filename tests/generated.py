@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from cnngen.core import vocab
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.engine import render_model
@@ -36,7 +37,7 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-HELPER_CLASSES = {"Residual", "SqueezeExcite", "RotationStack", "RotationMean"}
+HELPER_CLASSES = set(vocab.HELPER_CLASSES)
 
 
 def model_class(module: ModuleType) -> type:

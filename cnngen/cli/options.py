@@ -187,7 +187,11 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "--head", choices=HEADS, help="Classifier head: global average pool (gap) or flatten."
     ),
     _model_option("--hidden", type=SIZE, help="Hidden widths of the classifier head, e.g. 120x84."),
-    _model_option("--preset", choices=PRESETS, help="A classic architecture."),
+    _model_option(
+        "--preset",
+        choices=PRESETS,
+        help="A classic architecture, exact at any input size (torchvision's layer names).",
+    ),
     _model_option("--name", help="Class name of the model (a Python identifier)."),
 ]
 

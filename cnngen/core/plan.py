@@ -69,6 +69,16 @@ class Stage:
     activation applied after the sum, named ``act``), or a merge without
     parameters: ``"concat"`` (along channels) or ``"add"``.
 
+    Stages nest where a classic architecture nests modules: ``children``
+    holds sub-stages, named by their attribute (``"0"``, ``"1"`` ... for a
+    positional ``nn.Sequential``).  A ``"sequential"`` stage with children is
+    an ``nn.Sequential`` of them (torchvision's ``layer1`` of blocks), a
+    ``"residual"`` stage with children has them as its main path (MobileNetV2's
+    ``conv``), and ``"inception"`` runs its children (``branch1`` ...) in
+    parallel and concatenates them along channels.  A ``"module"`` stage is
+    one op (``ops`` holds it, with an empty ``path``), so the model attribute
+    is the layer itself (``conv1``, ``fc``).
+
     ``inputs`` names the earlier stages this one reads (empty: the previous
     stage, or the model input for the first).  Merges read two or more.
     """
@@ -82,11 +92,14 @@ class Stage:
     shortcut: tuple[Op, ...] = ()
     post: tuple[Op, ...] = ()
     inputs: tuple[str, ...] = ()
+    children: tuple[Stage, ...] = ()
 
     @property
     def batch(self) -> int:
         """Copies of each sample in this stage's output (4 inside a rotation stack)."""
         last = (*self.ops, *self.post)
+        if not last and self.children:
+            return self.children[-1].batch
         return last[-1].batch if last else 1
 
     @property
@@ -95,8 +108,11 @@ class Stage:
 
     def all_ops(self) -> Iterator[tuple[str, Op]]:
         """Every op with its full module name, in execution order."""
+        for child in self.children:
+            for name, op in child.all_ops():
+                yield f"{self.name}.{name}", op
         for op in self.ops:
-            yield f"{self.name}.{op.path}", op
+            yield (f"{self.name}.{op.path}" if op.path else self.name), op
         for op in self.shortcut:
             yield f"{self.name}.downsample.{op.path}", op
         for op in self.post:
@@ -149,10 +165,7 @@ class Plan:
         for stage in self.stages:
             if stage.is_merge:
                 continue
-            for name, op in stage.all_ops():
-                if op.out_shape != op.in_shape:
-                    shapes[name] = op.out_shape
-            shapes[stage.name] = stage.out_shape
+            _stage_shapes(stage, stage.name, shapes)
         return shapes
 
     def residual_layers(self) -> tuple[str, ...]:
@@ -162,17 +175,33 @@ class Plan:
         lacks one (a pad only some blocks need) gets an ``nn.Identity`` there.
         """
         names: list[str] = []
-        for stage in self.stages:
+        for stage in self.nested_stages():
             if stage.kind != "residual":
                 continue
             previous = -1
-            for op in stage.ops:
-                if op.path in names:
-                    previous = names.index(op.path)
+            for path in [child.name for child in stage.children] + [op.path for op in stage.ops]:
+                if path in names:
+                    previous = names.index(path)
                 else:
                     previous += 1
-                    names.insert(previous, op.path)
+                    names.insert(previous, path)
         return tuple(names)
+
+    def branch_names(self) -> tuple[str, ...]:
+        """The branch names of the Inception blocks, in order (``branch1`` ...)."""
+        names: list[str] = []
+        for stage in self.nested_stages():
+            if stage.kind == "inception":
+                names += [child.name for child in stage.children if child.name not in names]
+        return tuple(names)
+
+    def nested_stages(self) -> Iterator[Stage]:
+        """Every stage, children included, depth first."""
+        pending = list(reversed(self.stages))
+        while pending:
+            stage = pending.pop()
+            yield stage
+            pending.extend(reversed(stage.children))
 
     def consumed_later(self) -> frozenset[str]:
         """Stages whose output a later stage reads by name (skips), so forward keeps them."""
@@ -217,6 +246,19 @@ class Plan:
             "receptive_field": list(self.receptive_field),
             "notes": list(self.notes),
         }
+
+
+def _stage_shapes(stage: Stage, name: str, shapes: dict[str, Shape]) -> None:
+    """Add the shapes of ``stage`` (named ``name``) and of its children to ``shapes``."""
+    for child in stage.children:
+        _stage_shapes(child, f"{name}.{child.name}", shapes)
+    for op in (*stage.ops, *stage.post):
+        if op.out_shape != op.in_shape and op.path:
+            shapes[f"{name}.{op.path}"] = op.out_shape
+    for op in stage.shortcut:
+        if op.out_shape != op.in_shape:
+            shapes[f"{name}.downsample.{op.path}"] = op.out_shape
+    shapes[name] = stage.out_shape
 
 
 def _jsonable(value: Any) -> Any:

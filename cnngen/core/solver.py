@@ -23,6 +23,7 @@ from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.plan import Plan, Shape, Stage
+from cnngen.core.presets import solve_preset
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES
 from cnngen.errors import CnngenError
@@ -832,6 +833,8 @@ def _head(spec: ModelSpec, builder: StageBuilder, classes: int) -> None:
 def _solve_classifier(spec: ModelSpec) -> Plan:
     if spec.preset == "lenet5":
         return _solve_lenet5(spec)
+    if spec.preset is not None:
+        return solve_preset(spec)
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
     stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")

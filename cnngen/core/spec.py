@@ -27,6 +27,8 @@ from cnngen.core.vocab import (
     NORMS,
     PADDING_MODES,
     POOLS,
+    PRESET_ACTIVATIONS,
+    PRESET_OPTIONS,
     PRESETS,
     RESERVED_NAMES,
 )
@@ -198,6 +200,11 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
         and options[name] != SPEC_DEFAULTS[name]
         or name == "input_size"
         and name in options
+        # A preset's own activation differs from the default one, so an
+        # explicit --activation is kept even where it equals the default.
+        or name == "activation"
+        and name in options
+        and options.get("preset") is not None
     )
     preset = options.get("preset")
     if preset is not None:
@@ -208,9 +215,22 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
                 f"'cnngen model classifier --preset {preset}'",
                 "--preset",
             )
-        options.setdefault("input_size", (28, 28))
-        options.setdefault("activation", "tanh")
-        options.setdefault("pool", "avg")
+        allowed = PRESET_OPTIONS[preset]
+        ignored = [
+            name for name in OPTION_ORDER if name in options and name not in (*allowed, "preset")
+        ]
+        if ignored:
+            names = ", ".join(option_name(name) for name in ignored)
+            raise CnngenError(
+                f"{option_name(ignored[0])}: the {preset} preset fixes its own layers and "
+                f"would ignore {names}; drop {'it' if len(ignored) == 1 else 'them'} (a "
+                f"preset takes {', '.join(option_name(name) for name in allowed)})",
+                option_name(ignored[0]),
+            )
+        options.setdefault("input_size", (28, 28) if preset == "lenet5" else (224, 224))
+        options.setdefault("activation", PRESET_ACTIVATIONS[preset])
+        if preset == "lenet5":
+            options.setdefault("pool", "avg")
     if "input_size" not in options:
         raise CnngenError("--input-size: required, e.g. --input-size 100x100", "--input-size")
     input_size = tuple(options["input_size"])
@@ -392,7 +412,7 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
                 "--block: the equivariant family uses plain blocks; drop --block",
                 "--block",
             )
-    if preset is not None and dims != 2:
+    if preset == "lenet5" and dims != 2:
         raise CnngenError(
             f"--input-size: LeNet-5 is a 2D network; give two sizes, e.g. 28x28 "
             f"(got {format_value(input_size)})",

@@ -11,6 +11,7 @@ from typing import Any
 # Activation name -> (torch module, constructor arguments beyond the defaults).
 ACTIVATIONS: dict[str, tuple[str, tuple[tuple[str | None, Any], ...]]] = {
     "relu": ("nn.ReLU", ()),
+    "relu6": ("nn.ReLU6", ()),
     "leaky_relu": ("nn.LeakyReLU", (("negative_slope", 0.01),)),
     "elu": ("nn.ELU", ()),
     "gelu": ("nn.GELU", ()),
@@ -28,11 +29,45 @@ DOWNSAMPLE = ("stride", "pool", "none")
 PADDING_MODES = ("auto", "same", "valid")
 POOLS = ("max", "avg")
 HEADS = ("gap", "flatten")
-PRESETS = ("lenet5",)
+# Classic architectures (``--preset``); lenet5 as in the course notebook, the
+# others with torchvision's layers and module names.
+PRESETS = (
+    "lenet5",
+    "alexnet",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
+    "vgg11_bn",
+    "vgg13_bn",
+    "vgg16_bn",
+    "vgg19_bn",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "se_resnet18",
+    "se_resnet50",
+    "mobilenet_v2",
+    "googlenet",
+)
+
+# The options each preset uses besides --preset; any other option is refused.
+PRESET_OPTIONS = {
+    preset: ("input_size", "in_channels", "classes", "name", "activation")
+    + (("pool", "hidden") if preset == "lenet5" else ())
+    for preset in PRESETS
+}
+
+# The activation each preset is defined with (--activation replaces it).
+PRESET_ACTIVATIONS = {
+    preset: "tanh" if preset == "lenet5" else "relu6" if preset == "mobilenet_v2" else "relu"
+    for preset in PRESETS
+}
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 
 # Helper classes a generated model file may define, in the order it defines them.
-HELPER_CLASSES = ("Residual", "SqueezeExcite", "Crop", "RotationStack", "RotationMean")
+HELPER_CLASSES = ("Residual", "Inception", "SqueezeExcite", "Crop", "RotationStack", "RotationMean")
 
 # Names a generated model file defines or imports itself; a class may not reuse them.
 RESERVED_NAMES = frozenset(

@@ -58,17 +58,18 @@ def pylist(values: Shape) -> str:
     return "[" + ", ".join(str(value) for value in values) + "]"
 
 
-def numbered(ops: tuple[Op, ...]) -> bool:
-    """Whether ops are named 0, 1, 2 ... (a plain positional ``nn.Sequential``)."""
-    return [op.path for op in ops] == [str(index) for index in range(len(ops))]
+def numbered(items: tuple[Op, ...] | tuple[Stage, ...]) -> bool:
+    """Whether ops (or child stages) are named 0, 1, 2 ... (a positional ``nn.Sequential``)."""
+    names = [item.path if isinstance(item, Op) else item.name for item in items]
+    return names == [str(index) for index in range(len(items))]
 
 
 def uses_ordered_dict(plan: Plan) -> bool:
     """Whether any ``nn.Sequential`` in the file has named layers."""
     return any(
-        (stage.kind == "sequential" and not numbered(stage.ops))
+        (stage.kind == "sequential" and not numbered(stage.children or stage.ops))
         or (stage.shortcut and not numbered(stage.shortcut))
-        for stage in plan.stages
+        for stage in plan.nested_stages()
     )
 
 

@@ -62,7 +62,8 @@ def render_project(
         )
     model = {key: value for key, value in model.items() if value is not None}
     model.setdefault("input_size", PROJECT_INPUT_SIZE)
-    if model.get("max_channels", PROJECT_START_CHANNELS) >= PROJECT_START_CHANNELS:
+    preset = "preset" in model  # a preset fixes its own widths
+    if not preset and model.get("max_channels", PROJECT_START_CHANNELS) >= PROJECT_START_CHANNELS:
         # Smaller than `cnngen model`'s 32, so that the default project trains quickly on a CPU.
         model.setdefault("start_channels", PROJECT_START_CHANNELS)
     if family == "forecaster":

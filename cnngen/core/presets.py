@@ -1,0 +1,718 @@
+"""Classic architectures as small builders over the plan, exact at any input size.
+
+Each preset writes the network as torchvision does, with torchvision's module
+names (``features.0``, ``layer1.0.conv1``, ``classifier.6``), so at 224x224
+with 3 input channels and 1000 classes its parameter count equals the
+published one and a torchvision ``state_dict`` loads into the generated file.
+
+At other sizes nothing is resized: no adaptive pooling, no interpolation.
+The size-changing layers of a preset are listed as :class:`Step` objects,
+each with the original window first and relaxed windows after it (a smaller
+stride, one position of pooling padding).  Along every dimension the solver
+keeps the original windows where they run and relaxes as few (and as early)
+steps as needed where they would not, and notes what it changed.  The head
+then takes exactly the feature map the trunk gives: an average pool over the
+whole map, or a first linear layer as wide as the flattened features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cnngen.core import arithmetic
+from cnngen.core.arithmetic import Field
+from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.plan import Op, Plan, Shape, Stage
+from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.vocab import HELPER_CLASSES
+from cnngen.errors import CnngenError
+
+
+# --------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class Window:
+    """A convolution or pooling window along one dimension."""
+
+    kernel: int
+    stride: int
+    padding: int
+
+    def size(self, size: int, pool: bool, ceil: bool) -> int | None:
+        """The output length, or None where the window does not fit."""
+        try:
+            if pool:
+                return arithmetic.pool_size(size, self.kernel, self.stride, self.padding, 1, ceil)
+            return arithmetic.conv_size(size, self.kernel, self.stride, self.padding)
+        except CnngenError:
+            return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A size-changing layer of a preset: its name and its windows, the original first."""
+
+    label: str
+    choices: tuple[Window, ...]
+    pool: bool = False
+    ceil: bool = False
+
+
+def conv_step(label: str, kernel: int, stride: int, padding: int) -> Step:
+    """A strided convolution; the stride may halve down to 1 (the kernel, and so the weights, stay)."""
+    strides = [stride]
+    while strides[-1] > 1:
+        strides.append(max(strides[-1] // 2, 1))
+    return Step(label, tuple(Window(kernel, s, padding) for s in strides))
+
+
+def pool_step(label: str, kernel: int, stride: int, padding: int = 0, ceil: bool = False) -> Step:
+    """A pooling window; where it does not fit it may pad one position (pooling has no weights)."""
+    choices = [Window(kernel, stride, padding)]
+    if padding < 1 <= kernel // 2:
+        choices.append(Window(kernel, stride, 1))
+    return Step(label, tuple(choices), pool=True, ceil=ceil)
+
+
+def _run(size: int, steps: Sequence[Step], picks: Sequence[int]) -> list[int] | int:
+    """Sizes after each step, or the index of the first step that does not fit."""
+    sizes = []
+    for index, (step, pick) in enumerate(zip(steps, picks, strict=True)):
+        out = step.choices[pick].size(size, step.pool, step.ceil)
+        if out is None or out < 1:
+            return index
+        sizes.append(out)
+        size = out
+    return sizes
+
+
+def fit_dim(size: int, steps: Sequence[Step]) -> tuple[int, ...] | None:
+    """The choice per step for one dimension: fewest and earliest relaxations that run."""
+    options = itertools.product(*(range(len(step.choices)) for step in steps))
+    ordered = sorted(options, key=lambda p: (sum(i > 0 for i in p), sum(p), p[::-1]))
+    for picks in ordered:
+        if not isinstance(_run(size, steps, picks), int):
+            return picks
+    return None
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The windows of every step, one per dimension, and what was relaxed."""
+
+    windows: tuple[tuple[Window, ...], ...]
+    notes: tuple[str, ...]
+
+    def conv_args(self, index: int) -> tuple[list[int], list[int], list[int]]:
+        ws = self.windows[index]
+        return [w.kernel for w in ws], [w.stride for w in ws], [w.padding for w in ws]
+
+
+def fit(spec: ModelSpec, preset: str, steps: Sequence[Step]) -> Fitted:
+    """Fit the steps to every dimension of the input, or say which size would work."""
+    picks = []
+    for dim, size in enumerate(spec.input_size):
+        chosen = fit_dim(size, steps)
+        if chosen is None:
+            smallest = next(n for n in itertools.count(size + 1) if fit_dim(n, steps) is not None)
+            where = f" along dimension {dim + 1}" if spec.dims > 1 else ""
+            failing = _run(size, steps, [len(step.choices) - 1 for step in steps])
+            assert isinstance(failing, int)
+            raise CnngenError(
+                f"--input-size: {format_value(spec.input_size)} is too small for {preset}"
+                f"{where}: {steps[failing].label} does not fit even with every stride "
+                f"relaxed; use at least {smallest} there",
+                "--input-size",
+            )
+        picks.append(chosen)
+    windows = tuple(
+        tuple(step.choices[picks[dim][index]] for dim in range(spec.dims))
+        for index, step in enumerate(steps)
+    )
+    notes = []
+    size_text = format_value(spec.input_size)
+    for step, chosen in zip(steps, windows, strict=True):
+        original = step.choices[0]
+        if all(w == original for w in chosen):
+            continue
+        changes = []
+        if any(w.stride != original.stride for w in chosen):
+            changes.append(f"stride {original.stride} -> {_per_dim([w.stride for w in chosen])}")
+        if any(w.padding != original.padding for w in chosen):
+            changes.append(f"padding {original.padding} -> {_per_dim([w.padding for w in chosen])}")
+        if any(w.stride != original.stride for w in chosen):
+            reason = f"too small for stride {original.stride}"
+        else:
+            reason = f"leaves too little there for its unpadded window {original.kernel}"
+        notes.append(f"{step.label} {', '.join(changes)}: input {size_text} {reason}")
+    return Fitted(windows, tuple(notes))
+
+
+def _per_dim(values: Sequence[int]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else "x".join(str(v) for v in values)
+
+
+# --------------------------------------------------------------- building
+def renamed(ops: Sequence[Op], names: Sequence[str]) -> tuple[Op, ...]:
+    """The ops with new attribute names (torchvision's, rather than cnngen's roles)."""
+    return tuple(dataclasses.replace(op, path=name) for op, name in zip(ops, names, strict=True))
+
+
+def numbered(ops: Sequence[Op]) -> tuple[Op, ...]:
+    """The ops named 0, 1, 2 ... (a positional ``nn.Sequential``)."""
+    return renamed(ops, [str(index) for index in range(len(ops))])
+
+
+class Net:
+    """The stages of a preset in forward order, with the running shape and receptive field."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.shape: Shape = (spec.in_channels, *spec.input_size)
+        self.fields: tuple[Field, ...] = fresh_fields(spec.dims)
+        self.stages: list[Stage] = []
+
+    def builder(self) -> StageBuilder:
+        return StageBuilder(self.shape, self.fields)
+
+    def add(self, stage: Stage, fields: Sequence[Field]) -> None:
+        self.stages.append(stage)
+        self.shape = stage.out_shape
+        self.fields = tuple(fields)
+
+    def sequential(self, name: str, role: str, builder: StageBuilder, positional: bool) -> None:
+        ops = numbered(builder.ops) if positional else tuple(builder.ops)
+        stage = Stage(name, "sequential", role, ops, builder.in_shape, builder.shape)
+        self.add(stage, builder.fields)
+
+    def module(self, name: str, role: str, make: Callable[[StageBuilder], object]) -> None:
+        """One layer as a model attribute of its own (``conv1``, ``fc``)."""
+        builder = self.builder()
+        make(builder)
+        (op,) = builder.ops
+        stage = Stage(name, "module", role, renamed([op], [""]), op.in_shape, op.out_shape)
+        self.add(stage, builder.fields)
+
+    def finish(self, notes: Sequence[str]) -> Plan:
+        spec = self.spec
+        kinds = {stage.kind for stage in self._all()}
+        modules = {op.module for stage in self.stages for _, op in stage.all_ops()}
+        used = modules | {name.capitalize() for name in kinds}
+        field: Shape = ()
+        for stage in self.stages:
+            for _, op in stage.all_ops():
+                if len(op.out_shape) > 1 and op.receptive_field:
+                    field = op.receptive_field
+        return Plan(
+            family=spec.family,
+            class_name=spec.class_name,
+            dims=spec.dims,
+            input_shape=(spec.in_channels, *spec.input_size),
+            output_shape=self.stages[-1].out_shape,
+            stages=tuple(self.stages),
+            receptive_field=field,
+            helpers=tuple(h for h in HELPER_CLASSES if h in used),
+            notes=tuple(notes),
+            command=spec.command(),
+        )
+
+    def _all(self) -> list[Stage]:
+        found: list[Stage] = []
+        pending = list(self.stages)
+        while pending:
+            stage = pending.pop()
+            found.append(stage)
+            pending.extend(stage.children)
+        return found
+
+
+def _ones(dims: int) -> list[int]:
+    return [1] * dims
+
+
+def _zeros(dims: int) -> list[int]:
+    return [0] * dims
+
+
+def _same(dims: int, kernel: int) -> tuple[list[int], list[int], list[int]]:
+    return [kernel] * dims, _ones(dims), [kernel // 2] * dims
+
+
+def _head_note(layer: str, shape: Shape, reference: Shape, spec: ModelSpec) -> list[str]:
+    """A note where the first linear layer's width differs from the one at 224x224."""
+    if shape == reference:
+        return []
+    usual = f" ({math.prod(reference):,} at 224x224)" if spec.dims == 2 else ""
+    return [
+        f"{layer} takes {format_value(shape)} = {math.prod(shape):,} features{usual}; the "
+        f"trunk gives them exactly for {format_value(spec.input_size)}, so nothing is resized"
+    ]
+
+
+def _pool_note(shape: Shape, spec: ModelSpec) -> list[str]:
+    """What the final average pool covers: the whole map, with a fixed kernel."""
+    usual = " (7x7 at 224x224)" if spec.dims == 2 else ""
+    return [
+        f"avgpool averages the final {format_value(shape[1:])} map{usual} with a fixed "
+        f"kernel, instead of an adaptive pool"
+    ]
+
+
+# ------------------------------------------------------------ AlexNet, VGG
+def alexnet(spec: ModelSpec) -> Plan:
+    """AlexNet as in torchvision (the one-GPU variant of Krizhevsky et al., 2012)."""
+    dims = spec.dims
+    steps = [
+        conv_step("features.0", 11, 4, 2),
+        pool_step("features.2", 3, 2),
+        pool_step("features.5", 3, 2),
+        pool_step("features.12", 3, 2),
+    ]
+    fitted = fit(spec, "alexnet", steps)
+    net = Net(spec)
+    b = net.builder()
+    b.conv(64, *fitted.conv_args(0))
+    b.activation(spec.activation)
+    b.pool("max", *fitted.conv_args(1))
+    b.conv(192, *_same(dims, 5))
+    b.activation(spec.activation)
+    b.pool("max", *fitted.conv_args(2))
+    for width in (384, 256, 256):
+        b.conv(width, *_same(dims, 3))
+        b.activation(spec.activation)
+    b.pool("max", *fitted.conv_args(3))
+    net.sequential("features", "trunk", b, positional=True)
+    features = net.shape
+    net.module("flatten", "head", lambda h: h.flatten())
+    h = net.builder()
+    h.dropout(0.5)
+    h.linear(4096)
+    h.activation(spec.activation)
+    h.dropout(0.5)
+    h.linear(4096)
+    h.activation(spec.activation)
+    h.linear(spec.classes)
+    net.sequential("classifier", "head", h, positional=True)
+    notes = [
+        "AlexNet (Krizhevsky et al., 2012) as in torchvision",
+        *fitted.notes,
+        *_head_note("classifier.1", features, (256, *(6,) * dims), spec),
+    ]
+    return net.finish(notes)
+
+
+VGG_LAYERS = {
+    "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "vgg13": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M")
+    + (512, 512, 512, "M"),
+    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M")
+    + (512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
+}
+
+
+def vgg(spec: ModelSpec, name: str) -> Plan:
+    """VGG (Simonyan and Zisserman, 2014) as in torchvision, optionally with batch norm."""
+    dims = spec.dims
+    batchnorm = name.endswith("_bn")
+    layers = VGG_LAYERS[name.removesuffix("_bn")]
+    # The index of each pool in `features`: conv, (bn,) relu per width, one per "M".
+    index, steps = 0, []
+    for item in layers:
+        if item == "M":
+            steps.append(pool_step(f"features.{index}", 2, 2))
+            index += 1
+        else:
+            index += 3 if batchnorm else 2
+    fitted = fit(spec, name, steps)
+    net = Net(spec)
+    b = net.builder()
+    pools = 0
+    for item in layers:
+        if item == "M":
+            b.pool("max", *fitted.conv_args(pools))
+            pools += 1
+            continue
+        assert isinstance(item, int)
+        b.conv(item, *_same(dims, 3))
+        if batchnorm:
+            b.norm("batchnorm")
+        b.activation(spec.activation)
+    net.sequential("features", "trunk", b, positional=True)
+    features = net.shape
+    net.module("flatten", "head", lambda h: h.flatten())
+    h = net.builder()
+    h.linear(4096)
+    h.activation(spec.activation)
+    h.dropout(0.5)
+    h.linear(4096)
+    h.activation(spec.activation)
+    h.dropout(0.5)
+    h.linear(spec.classes)
+    net.sequential("classifier", "head", h, positional=True)
+    notes = [
+        f"{name.upper().replace('_BN', ' with batch norm')} (Simonyan and Zisserman, 2014) "
+        "as in torchvision",
+        *fitted.notes,
+        *_head_note("classifier.0", features, (512, *(7,) * dims), spec),
+    ]
+    return net.finish(notes)
+
+
+# ------------------------------------------------------------------ ResNet
+RESNET_BLOCKS = {
+    "resnet18": ("basic", (2, 2, 2, 2)),
+    "resnet34": ("basic", (3, 4, 6, 3)),
+    "resnet50": ("bottleneck", (3, 4, 6, 3)),
+    "resnet101": ("bottleneck", (3, 4, 23, 3)),
+    "se_resnet18": ("basic", (2, 2, 2, 2)),
+    "se_resnet50": ("bottleneck", (3, 4, 6, 3)),
+}
+
+
+def _resnet_block(
+    spec: ModelSpec,
+    name: str,
+    shape: Shape,
+    fields: Sequence[Field],
+    kind: str,
+    width: int,
+    stride: Sequence[int],
+    se: bool,
+) -> tuple[Stage, tuple[Field, ...]]:
+    """torchvision's BasicBlock or Bottleneck (stride on the 3x3, "ResNet v1.5")."""
+    dims = spec.dims
+    main = StageBuilder(shape, fields)
+    out = width * (4 if kind == "bottleneck" else 1)
+    if kind == "bottleneck":
+        main.conv(width, _ones(dims), _ones(dims), _zeros(dims), bias=False)
+        main.norm("batchnorm")
+        main.activation(spec.activation)
+        main.conv(width, [3] * dims, stride, _ones(dims), bias=False)
+        main.norm("batchnorm")
+        main.activation(spec.activation)
+        main.conv(out, _ones(dims), _ones(dims), _zeros(dims), bias=False)
+        main.norm("batchnorm")
+    else:
+        main.conv(width, [3] * dims, stride, _ones(dims), bias=False)
+        main.norm("batchnorm")
+        main.activation(spec.activation)
+        main.conv(width, *_same(dims, 3), bias=False)
+        main.norm("batchnorm")
+    if se:
+        main.squeeze_excite(max(out // 16, 1))
+    shortcut = StageBuilder(shape, fields)
+    if shape[0] != out or any(s != 1 for s in stride):
+        shortcut.conv(out, _ones(dims), stride, _zeros(dims), bias=False)
+        shortcut.norm("batchnorm")
+    assert shortcut.shape == main.shape or not shortcut.ops
+    post = StageBuilder(main.shape, main.fields)
+    post.activation(spec.activation)
+    stage = Stage(
+        name,
+        "residual",
+        "trunk",
+        tuple(main.ops),
+        shape,
+        main.shape,
+        shortcut=numbered(shortcut.ops),
+        post=renamed(post.ops, ["act"]),
+    )
+    return stage, main.fields
+
+
+def resnet(spec: ModelSpec, name: str) -> Plan:
+    """ResNet (He et al., 2016) as in torchvision; ``se_`` adds squeeze-and-excitation."""
+    dims = spec.dims
+    kind, counts = RESNET_BLOCKS[name]
+    se = name.startswith("se_")
+    steps = [
+        conv_step("conv1", 7, 2, 3),
+        pool_step("maxpool", 3, 2, 1),
+        *(conv_step(f"layer{n}", 3, 2, 1) for n in (2, 3, 4)),
+    ]
+    fitted = fit(spec, name, steps)
+    net = Net(spec)
+    net.module("conv1", "stem", lambda b: b.conv(64, *fitted.conv_args(0), bias=False))
+    net.module("bn1", "stem", lambda b: b.norm("batchnorm"))
+    net.module("relu", "stem", lambda b: b.activation(spec.activation))
+    net.module("maxpool", "stem", lambda b: b.pool("max", *fitted.conv_args(1)))
+    for layer, (width, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
+        blocks = []
+        shape, fields = net.shape, net.fields
+        for index in range(count):
+            stride = [1] * dims
+            if layer > 0 and index == 0:
+                stride = [w.stride for w in fitted.windows[1 + layer]]
+            block, fields = _resnet_block(spec, str(index), shape, fields, kind, width, stride, se)
+            blocks.append(block)
+            shape = block.out_shape
+        stage = Stage(
+            f"layer{layer + 1}", "sequential", "trunk", (), net.shape, shape, children=tuple(blocks)
+        )
+        net.add(stage, fields)
+    final = net.shape
+    net.module("avgpool", "head", lambda b: b.pool("avg", b.spatial, b.spatial))
+    net.module("flatten", "head", lambda b: b.flatten())
+    net.module("fc", "head", lambda b: b.linear(spec.classes))
+    notes = [
+        f"{'SE-' if se else ''}ResNet-{name.rsplit('resnet', 1)[1]} "
+        f"({'Hu et al., 2018, on ' if se else ''}He et al., 2016) as in torchvision",
+        *fitted.notes,
+        *_pool_note(final, spec),
+    ]
+    return net.finish(notes)
+
+
+# ------------------------------------------------------------ MobileNetV2
+MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2))
+MOBILENET_V2 += ((6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _conv_bn_act(
+    builder: StageBuilder,
+    out: int,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    activation: str,
+    groups: int = 1,
+) -> Stage:
+    """torchvision's Conv2dNormActivation: conv (no bias), batch norm, activation, as 0, 1, 2."""
+    start = len(builder.ops)
+    builder.conv(out, kernel, stride, padding, groups=groups, bias=False)
+    builder.norm("batchnorm")
+    builder.activation(activation)
+    ops = numbered(builder.ops[start:])
+    return Stage("", "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
+
+
+def mobilenet_v2(spec: ModelSpec) -> Plan:
+    """MobileNetV2 (Sandler et al., 2018) as in torchvision: depthwise inverted residuals."""
+    dims = spec.dims
+    act = spec.activation
+    steps = [conv_step("features.0", 3, 2, 1)]
+    index = 1
+    for _, _, count, stride in MOBILENET_V2:
+        if stride > 1:
+            steps.append(conv_step(f"features.{index}", 3, stride, 1))
+        index += count
+    fitted = fit(spec, "mobilenet_v2", steps)
+    net = Net(spec)
+    blocks: list[Stage] = []
+    b = net.builder()
+    blocks.append(dataclasses.replace(_conv_bn_act(b, 32, *fitted.conv_args(0), act), name="0"))
+    shape, fields = b.shape, b.fields
+    step = 1
+    for expand, out, count, stride in MOBILENET_V2:
+        for repeat in range(count):
+            strides = [1] * dims
+            if repeat == 0 and stride > 1:
+                strides = [w.stride for w in fitted.windows[step]]
+                step += 1
+            b = StageBuilder(shape, fields)
+            parts = []
+            hidden = shape[0] * expand
+            if expand != 1:
+                parts.append(_conv_bn_act(b, hidden, _ones(dims), _ones(dims), _zeros(dims), act))
+            parts.append(
+                _conv_bn_act(b, hidden, [3] * dims, strides, _ones(dims), act, groups=hidden)
+            )
+            start = len(b.ops)
+            b.conv(out, _ones(dims), _ones(dims), _zeros(dims), bias=False)
+            b.norm("batchnorm")
+            linear = [
+                Stage(
+                    str(len(parts) + n),
+                    "module",
+                    "trunk",
+                    renamed([op], [""]),
+                    op.in_shape,
+                    op.out_shape,
+                )
+                for n, op in enumerate(b.ops[start:])
+            ]
+            parts = [dataclasses.replace(part, name=str(n)) for n, part in enumerate(parts)]
+            conv = Stage(
+                "conv", "sequential", "trunk", (), shape, b.shape, children=(*parts, *linear)
+            )
+            residual = all(s == 1 for s in strides) and shape[0] == out
+            block = Stage(
+                str(len(blocks)),
+                "residual" if residual else "sequential",
+                "trunk",
+                (),
+                shape,
+                b.shape,
+                children=(conv,),
+            )
+            blocks.append(block)
+            shape, fields = b.shape, b.fields
+    b = StageBuilder(shape, fields)
+    last = _conv_bn_act(b, 1280, _ones(dims), _ones(dims), _zeros(dims), act)
+    blocks.append(dataclasses.replace(last, name=str(len(blocks))))
+    features = Stage(
+        "features",
+        "sequential",
+        "trunk",
+        (),
+        net.shape,
+        b.shape,
+        children=tuple(blocks),
+    )
+    net.add(features, b.fields)
+    final = net.shape
+    net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))
+    net.module("flatten", "head", lambda h: h.flatten())
+    h = net.builder()
+    h.dropout(0.2)
+    h.linear(spec.classes)
+    net.sequential("classifier", "head", h, positional=True)
+    notes = [
+        "MobileNetV2 (Sandler et al., 2018) as in torchvision",
+        *fitted.notes,
+        *_pool_note(final, spec),
+    ]
+    return net.finish(notes)
+
+
+# ---------------------------------------------------------------- GoogLeNet
+INCEPTION = {
+    "inception3a": (64, 96, 128, 16, 32, 32),
+    "inception3b": (128, 128, 192, 32, 96, 64),
+    "inception4a": (192, 96, 208, 16, 48, 64),
+    "inception4b": (160, 112, 224, 24, 64, 64),
+    "inception4c": (128, 128, 256, 24, 64, 64),
+    "inception4d": (112, 144, 288, 32, 64, 64),
+    "inception4e": (256, 160, 320, 32, 128, 128),
+    "inception5a": (256, 160, 320, 32, 128, 128),
+    "inception5b": (384, 192, 384, 48, 128, 128),
+}
+
+
+def _basic_conv(
+    builder: StageBuilder,
+    name: str,
+    out: int,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    activation: str,
+) -> Stage:
+    """torchvision's BasicConv2d: conv (no bias), batch norm (eps 0.001), activation."""
+    start = len(builder.ops)
+    builder.conv(out, kernel, stride, padding, bias=False)
+    norm = builder.norm("batchnorm")
+    builder.activation(activation)
+    conv, norm, act = builder.ops[start:]
+    norm = dataclasses.replace(norm, args=(*norm.args, ("eps", 0.001)))
+    ops = renamed((conv, norm, act), ("conv", "bn", "act"))
+    return Stage(name, "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
+
+
+def _inception(
+    spec: ModelSpec, name: str, shape: Shape, fields: Sequence[Field], widths: Sequence[int]
+) -> tuple[Stage, tuple[Field, ...]]:
+    """Four parallel branches (1x1; 1x1, 3x3; 1x1, 3x3; 3x3 max pool, 1x1), concatenated."""
+    dims, act = spec.dims, spec.activation
+    one, three = _same(dims, 1), _same(dims, 3)
+    b1, r3, c3, r5, c5, pool_proj = widths
+    branches = []
+    builder = StageBuilder(shape, fields)
+    branches.append(_basic_conv(builder, "branch1", b1, *one, act))
+    end_fields = [builder.fields]
+    for branch, (reduce, width) in (("branch2", (r3, c3)), ("branch3", (r5, c5))):
+        builder = StageBuilder(shape, fields)
+        # torchvision's branch3 uses a 3x3 convolution (not the paper's 5x5).
+        first = _basic_conv(builder, "0", reduce, *one, act)
+        second = _basic_conv(builder, "1", width, *three, act)
+        branches.append(
+            Stage(branch, "sequential", "trunk", (), shape, builder.shape, children=(first, second))
+        )
+        end_fields.append(builder.fields)
+    builder = StageBuilder(shape, fields)
+    builder.pool("max", [3] * dims, _ones(dims), _ones(dims), ceil_mode=True)
+    (pool,) = numbered(builder.ops)
+    pool_stage = Stage("0", "module", "trunk", renamed([pool], [""]), shape, shape)
+    proj = _basic_conv(builder, "1", pool_proj, *one, act)
+    branches.append(
+        Stage(
+            "branch4", "sequential", "trunk", (), shape, builder.shape, children=(pool_stage, proj)
+        )
+    )
+    end_fields.append(builder.fields)
+    channels = sum(branch.out_shape[0] for branch in branches)
+    out_shape = (channels, *shape[1:])
+    widest = max(end_fields, key=lambda f: [field.size for field in f])
+    return Stage(name, "inception", "trunk", (), shape, out_shape, children=tuple(branches)), widest
+
+
+def googlenet(spec: ModelSpec) -> Plan:
+    """GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads."""
+    dims, act = spec.dims, spec.activation
+    steps = [
+        conv_step("conv1", 7, 2, 3),
+        pool_step("maxpool1", 3, 2, ceil=True),
+        pool_step("maxpool2", 3, 2, ceil=True),
+        pool_step("maxpool3", 3, 2, ceil=True),
+        pool_step("maxpool4", 2, 2, ceil=True),
+    ]
+    fitted = fit(spec, "googlenet", steps)
+    net = Net(spec)
+
+    def basic(name: str, out: int, kernel: int, windows: int | None = None) -> None:
+        builder = net.builder()
+        args = fitted.conv_args(windows) if windows is not None else _same(dims, kernel)
+        net.add(_basic_conv(builder, name, out, *args, act), builder.fields)
+
+    def maxpool(name: str, index: int) -> None:
+        net.module(name, "trunk", lambda b: b.pool("max", *fitted.conv_args(index), ceil_mode=True))
+
+    def inception(name: str) -> None:
+        stage, fields = _inception(spec, name, net.shape, net.fields, INCEPTION[name])
+        net.add(stage, fields)
+
+    basic("conv1", 64, 7, 0)
+    maxpool("maxpool1", 1)
+    basic("conv2", 64, 1)
+    basic("conv3", 192, 3)
+    maxpool("maxpool2", 2)
+    inception("inception3a")
+    inception("inception3b")
+    maxpool("maxpool3", 3)
+    for name in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
+        inception(name)
+    maxpool("maxpool4", 4)
+    inception("inception5a")
+    inception("inception5b")
+    final = net.shape
+    net.module("avgpool", "head", lambda b: b.pool("avg", b.spatial, b.spatial))
+    net.module("flatten", "head", lambda b: b.flatten())
+    net.module("dropout", "head", lambda b: b.dropout(0.2))
+    net.module("fc", "head", lambda b: b.linear(spec.classes))
+    notes = [
+        "GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads",
+        *fitted.notes,
+        *_pool_note(final, spec),
+    ]
+    return net.finish(notes)
+
+
+# ------------------------------------------------------------------ table
+BUILDERS: dict[str, Callable[[ModelSpec], Plan]] = {
+    "alexnet": alexnet,
+    **{name: (lambda spec, name=name: vgg(spec, name)) for name in VGG_LAYERS},
+    **{f"{name}_bn": (lambda spec, name=name: vgg(spec, f"{name}_bn")) for name in VGG_LAYERS},
+    **{name: (lambda spec, name=name: resnet(spec, name)) for name in RESNET_BLOCKS},
+    "mobilenet_v2": mobilenet_v2,
+    "googlenet": googlenet,
+}
+
+
+def solve_preset(spec: ModelSpec) -> Plan:
+    """The plan of ``spec.preset`` (every preset but lenet5, which the solver builds)."""
+    assert spec.preset is not None
+    return BUILDERS[spec.preset](spec)
