@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
+from cnngen.core.fields import annotate
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES
@@ -725,21 +726,29 @@ def _encoder_stages(
     return stages, fields, shape
 
 
-def _receptive_field(stages: Sequence[Stage]) -> Shape:
-    """The receptive field of the last spatial op (before any flatten)."""
+def _trunk_field(stages: Sequence[Stage]) -> Shape:
+    """The receptive field of the last op that still has positions (before any flatten)."""
     best: Shape = ()
     for stage in stages:
         for _, op in stage.all_ops():
-            if len(op.out_shape) > 1 and op.receptive_field:
+            if len(op.out_shape) > 1 and op.kind not in ("unflatten",) and op.receptive_field:
                 best = op.receptive_field
     return best
 
 
-def _coverage_note(spec: ModelSpec, field: Shape) -> list[str]:
-    if field and any(f < s for f, s in zip(field, spec.input_size, strict=True)):
+def _coverage_note(spec: ModelSpec, stages: Sequence[Stage], field: Shape) -> list[str]:
+    """A warning when the output misses part of the input; a remark when a head fixes that."""
+    size = spec.input_size
+    if field and any(f < s for f, s in zip(field, size, strict=True)):
         return [
             f"receptive field {format_value(field)} does not cover the "
-            f"{format_value(spec.input_size)} input"
+            f"{format_value(size)} input"
+        ]
+    trunk = _trunk_field(stages)
+    if trunk and any(f < s for f, s in zip(trunk, size, strict=True)):
+        return [
+            f"the convolutions alone see {format_value(trunk)} of the {format_value(size)} "
+            f"input; every output still sees all of it through the layers after them"
         ]
     return []
 
@@ -750,7 +759,7 @@ def _plan(
     used = {op.module for stage in stages for _, op in stage.all_ops()}
     if any(stage.kind == "residual" for stage in stages):
         used.add("Residual")
-    field = _receptive_field(stages)
+    stages, field = annotate(stages, (spec.in_channels, *spec.input_size))
     return Plan(
         family=spec.family,
         class_name=spec.class_name,
@@ -760,7 +769,7 @@ def _plan(
         stages=tuple(stages),
         receptive_field=field,
         helpers=tuple(h for h in HELPER_CLASSES if h in used or h in helpers),
-        notes=tuple(notes) + tuple(_coverage_note(spec, field)),
+        notes=tuple(notes) + tuple(_coverage_note(spec, stages, field)),
         command=spec.command(),
     )
 
