@@ -209,7 +209,9 @@ class FieldWalker:
         if position == 0:
             if box is None:
                 return _whole(self.input_shape)
-            return tuple(_clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True))
+            return tuple(
+                _clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True)
+            )
         return self._stage_output(position - 1, box)
 
     def _stage_output(self, position: int, box: Box | None) -> Box | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import string
 from typing import Any
 
+from cnngen.core.messages_handout import HANDOUT_EN, HANDOUT_RU
+
 LANGUAGES = ("en", "ru")
 
 EN: dict[str, str] = {
@@ -43,6 +45,9 @@ RU: dict[str, str] = {
     "field.partial": "{field} (не покрывает вход {size})",
 }
 
+EN.update(HANDOUT_EN)
+RU.update(HANDOUT_RU)
+
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 
@@ -66,3 +71,10 @@ class Messages:
 
     def __call__(self, key: str, **fields: Any) -> str:
         return message(self.lang, key, **fields)
+
+    def raw(self, key: str) -> str:
+        """The message with its ``{fields}`` left in (for text that formats itself later)."""
+        return CATALOGUES[self.lang][key]
+
+    def has(self, key: str) -> bool:
+        return key in CATALOGUES[self.lang]

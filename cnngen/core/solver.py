@@ -741,8 +741,7 @@ def _coverage_note(spec: ModelSpec, stages: Sequence[Stage], field: Shape) -> li
     size = spec.input_size
     if field and any(f < s for f, s in zip(field, size, strict=True)):
         return [
-            f"receptive field {format_value(field)} does not cover the "
-            f"{format_value(size)} input"
+            f"receptive field {format_value(field)} does not cover the {format_value(size)} input"
         ]
     trunk = _trunk_field(stages)
     if trunk and any(f < s for f, s in zip(trunk, size, strict=True)):

@@ -1,0 +1,41 @@
+"""The message catalogue: every language has every message, with the same fields."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, fields_of
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_same_keys_and_fields_as_english(lang: str) -> None:
+    english, other = CATALOGUES["en"], CATALOGUES[lang]
+    assert set(other) == set(english)
+    for key, text in english.items():
+        assert fields_of(other[key]) == fields_of(text), key
+
+
+def test_russian_messages_are_russian() -> None:
+    """Every message with words outside code and fields has Russian words."""
+    for key, text in CATALOGUES["ru"].items():
+        words = re.sub(r"`[^`]*`|\{[^}]*\}", "", text)
+        if key == "se.title" or sum(ch.isalpha() for ch in words) < 2:
+            continue  # the block's own name, or only formulas and fields
+        assert re.search("[а-яё]", words, re.IGNORECASE), key
+
+
+def test_plan_table_in_russian() -> None:
+    plan = solve(make_spec("classifier", preset="lenet5"))
+    table = plan.summary("ru")
+    assert "параметров: 61,706" in table
+    assert "рецептивное поле: 28x28 (весь вход)" in table
+    assert plan.summary().splitlines()[1].split() == ["layer", "kind", "output", "rf", "params"]
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown language"):
+        Messages("de")
