@@ -239,7 +239,9 @@ def test_student_edition_runs_and_checks_answers(tmp_path: Path) -> None:
 
 
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
-ENGLISH = re.compile(r"\b(the|is|are|of|and|with|which|this|that|it)\b")
+# English function words standing alone (a hyphenated term such as squeeze-and-excitation
+# is a name, not a sentence).
+ENGLISH = re.compile(r"(?<![-\w])(the|is|are|of|and|with|which|this|that|it)(?![-\w])")
 
 
 def prose(markdown: str) -> str:

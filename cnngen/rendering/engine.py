@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 
 from cnngen import __version__
-from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.format import field_text, op_summary, plain_shape, thousands
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.errors import TemplateBug
 from cnngen.rendering.escape import doc_text
@@ -152,6 +152,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "index_all": index_all,
     "forward_steps": forward_steps,
     "shape": plain_shape,
+    "field": field_text,
     "thousands": thousands,
     "changes_shape": changes_shape,
     "stage_summary": stage_summary,

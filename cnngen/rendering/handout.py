@@ -43,8 +43,18 @@ from cnngen.core.format import field_text, op_summary, plain_shape, thousands
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
-from cnngen.rendering.engine import format_python, render_model
+from cnngen.rendering.cells import (
+    ANSWER_TAGS,
+    CHECK_TAGS,
+    Cell,
+    code,
+    conv_call,
+    markdown,
+    window,
+)
+from cnngen.rendering.engine import render_model
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
+from cnngen.rendering.lessons import lesson_cells
 
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
 # Ops the walk-through shows although they keep the shape: they hold weights or
@@ -52,54 +62,12 @@ WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
 SHOWN_KINDS = frozenset(
     {"conv", "conv_transpose", "linear", "squeeze_excite", "rotation_stack", "rotation_mean"}
 )
-# Tags the teacher edition puts on what the student edition leaves out.
-ANSWER_TAGS = ("answer", "solution")
-CHECK_TAGS = ("hidden-check",)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One notebook cell before serialization."""
-
-    kind: str  # "markdown" or "code"
-    source: str
-    hidden: bool = False
-    tags: tuple[str, ...] = ()
-
-
-def markdown(text: str, tags: tuple[str, ...] = ()) -> Cell:
-    return Cell("markdown", text.strip("\n"), tags=tags)
-
-
-def code(text: str, hidden: bool = False, tags: tuple[str, ...] = ()) -> Cell:
-    """A code cell, Black-formatted so a template slip is caught before writing."""
-    return Cell("code", format_python(text, "handout").rstrip("\n"), hidden, tags)
 
 
 def dim_names(t: Messages, dims: int) -> tuple[str, ...]:
     """Names of the spatial dimensions: ("height", "width") for 2D."""
     keys = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
     return tuple(t(f"dim.{key}") for key in keys.get(dims, ()))
-
-
-def _per_dim(value: Any, dims: int) -> tuple[int, ...]:
-    if isinstance(value, tuple):
-        return value
-    return (value,) * dims
-
-
-def window(op: Op) -> dict[str, tuple[int, ...]]:
-    """Kernel, stride, padding, dilation and output padding of a windowed op, per dim."""
-    dims = len(op.in_shape) - 1
-    kernel = _per_dim(op.arg("kernel_size"), dims)
-    default_stride = kernel if op.kind.endswith("pool") else 1
-    return {
-        "kernel": kernel,
-        "stride": _per_dim(op.arg("stride", default_stride), dims),
-        "padding": _per_dim(op.arg("padding", 0), dims),
-        "dilation": _per_dim(op.arg("dilation", 1), dims),
-        "output_padding": _per_dim(op.arg("output_padding", 0), dims),
-    }
 
 
 def torch_class(op: Op) -> str:
@@ -266,7 +234,8 @@ def _layer_cells(t: Messages, plan: Plan, hidden: frozenset[int]) -> list[Cell]:
     cells = [markdown(t("layers.intro"))]
     for number, (name, op) in enumerate(walked_ops(plan), start=1):
         lines = "\n".join(_size_lines(t, op, hidden))
-        batch = op.batch
+        # Copies of each sample the layer gets: 4 inside a rotation stack.
+        batch = {"rotation_stack": 1, "rotation_mean": 4}.get(op.kind, op.batch)
         cells.append(
             markdown(
                 f"### {t('layers.layer', number=number)}: `{name}` ({op_summary(op)})\n\n"
@@ -316,44 +285,6 @@ def _first(plan: Plan, kinds: tuple[str, ...], strided: bool = False) -> tuple[s
                 continue
             return name, op
     return None
-
-
-def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
-    return values[0] if len(set(values)) == 1 else values
-
-
-def conv_call(op: Op, **changes: Any) -> str:
-    """Source of an equivalent ``nn.ConvNd``/``ConvTransposeNd`` with some arguments changed.
-
-    Arguments at torch's defaults are left out, as a person would write it;
-    ``groups`` and ``bias=False`` are kept, since they change the weights.
-    """
-    w = window(op)
-    values: dict[str, Any] = {
-        "kernel_size": w["kernel"],
-        "stride": w["stride"],
-        "padding": w["padding"],
-        "output_padding": w["output_padding"],
-        "dilation": w["dilation"],
-        **changes,
-    }
-    defaults = {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1}
-    args = [str(op.in_shape[0]), str(op.out_shape[0])]
-    for key, value in values.items():
-        if key == "output_padding" and op.kind != "conv_transpose":
-            continue
-        if isinstance(value, str):
-            args.append(f"{key}={value}")
-            continue
-        if key in defaults and all(v == defaults[key] for v in value):
-            continue
-        args.append(f"{key}={_compact(value)!r}")
-    groups = op.arg("groups", 1)
-    if groups != 1:
-        args.append(f"groups={groups}")
-    if not op.arg("bias", True):
-        args.append("bias=False")
-    return f"{op.module}({', '.join(args)})"
 
 
 def _randn(shape: Shape) -> str:
@@ -761,8 +692,6 @@ def student_source(source: str) -> str:
 def handout_cells(
     spec: ModelSpec, plan: Plan, command: str, lang: str = "en", student: bool = False
 ) -> list[Cell]:
-    from cnngen.rendering.lessons import lesson_cells
-
     t = Messages(lang)
     found = exercises(plan, lang)
     source = render_model(plan, spec.command())

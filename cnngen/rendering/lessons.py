@@ -16,7 +16,7 @@ from cnngen.core.format import plain_shape, thousands
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
-from cnngen.rendering.handout import ANSWER_TAGS, Cell, code, conv_call, markdown, window
+from cnngen.rendering.cells import ANSWER_TAGS, Cell, code, conv_call, markdown, window
 
 HISTORY = ("lenet5", "alexnet", "vgg", "inception", "resnet", "senet")
 
