@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, fields_of
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
+from cnngen.rendering.engine import format_python, render_model
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
@@ -39,3 +41,36 @@ def test_plan_table_in_russian() -> None:
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown language"):
         Messages("de")
+
+
+def _code_only(source: str) -> str:
+    """The module's AST without docstrings: what runs, not what it says."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body[0] = ast.Pass()
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize(
+    ("family", "options"),
+    [
+        ("classifier", {"preset": "lenet5"}),
+        ("forecaster", {"input_size": (17, 23), "layers": 3}),
+        ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
+    ],
+)
+def test_russian_model_file_differs_only_in_comments(family: str, options: dict) -> None:
+    plan = solve(make_spec(family, **options))
+    english = render_model(plan, "model x")
+    russian = render_model(plan, "model x", "ru")
+    assert "Параметров:" in russian and "Рецептивное поле:" in russian
+    assert _code_only(russian) == _code_only(english)
+    assert format_python(russian, "model") == russian  # Black-clean as generated

@@ -673,18 +673,19 @@ def _exercise_cells(t: Messages, found: list[Exercise], student: bool) -> list[C
 
 
 # ---------------------------------------------------------------- notebook
-def student_source(source: str) -> str:
+def student_source(source: str, t: Messages) -> str:
     """The model file without the plan table in its docstring (it holds answers).
 
-    The table runs from the ``Plan (`` line to the blank line before the
-    totals; the totals stay.
+    The table runs from its heading line to the totals; the totals stay.
     """
     lines = source.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith("Plan (")), None)
+    heading = t("model.plan")
+    totals = t("model.parameters", count="")
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
     if start is None:
         return source
     end = start + 1
-    while end < len(lines) and not lines[end].startswith("Parameters:"):
+    while end < len(lines) and not lines[end].startswith(totals):
         end += 1
     return "".join(lines[:start] + lines[end:])
 
@@ -694,9 +695,9 @@ def handout_cells(
 ) -> list[Cell]:
     t = Messages(lang)
     found = exercises(plan, lang)
-    source = render_model(plan, spec.command())
+    source = render_model(plan, spec.command(), lang)
     if student:
-        source = student_source(source)
+        source = student_source(source, t)
     family = t(f"family.{plan.family}")
     cells = [
         markdown(
