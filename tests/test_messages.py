@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import pickle
 import re
 
 import pytest
@@ -74,3 +75,12 @@ def test_russian_model_file_differs_only_in_comments(family: str, options: dict)
     assert "Параметров:" in russian and "Рецептивное поле:" in russian
     assert _code_only(russian) == _code_only(english)
     assert format_python(russian, "model") == russian  # Black-clean as generated
+
+
+def test_plan_notes_translate_and_stay_plain_text() -> None:
+    plan = solve(make_spec("forecaster", input_size=(64, 64), layers=3))
+    (note,) = [n for n in plan.notes if "does not cover" in n]
+    assert note == "receptive field 23x23 does not cover the 64x64 input"
+    assert Messages("ru").note(note) == "рецептивное поле 23x23 не покрывает вход 64x64"
+    assert Messages("ru").note("a note without a key") == "a note without a key"
+    assert pickle.loads(pickle.dumps(note)).key == "note.short_field"

@@ -72,5 +72,5 @@ def plan_table(plan: Any, lang: str = "en") -> str:
     lines.append(t("table.parameters", count=thousands(plan.params)))
     lines.append(t("table.macs", count=thousands(plan.macs)))
     lines.append(t("table.field", field=field_text(plan, lang)))
-    lines.extend(t("table.note", note=note) for note in plan.notes)
+    lines.extend(t("table.note", note=t.note(note)) for note in plan.notes)
     return "\n".join(lines)

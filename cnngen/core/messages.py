@@ -29,6 +29,16 @@ EN: dict[str, str] = {
     "table.note": "note: {note}",
     "field.whole": "{field} (the whole input)",
     "field.partial": "{field} (does not cover the {size} input)",
+    # ------------------------------------------------------------ plan notes
+    "note.clamped": "channels clamped to {low}..{high} on layer(s) {layers}",
+    "note.time_head": "the time head maps {depth} input time steps to {out_depth}",
+    "note.invariant": "logits are invariant to rotating the input by any multiple of 90 degrees",
+    "note.lenet5": "LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution",
+    "note.short_field": "receptive field {field} does not cover the {size} input",
+    "note.head_field": (
+        "the convolutions alone see {field} of the {size} input; every output still sees "
+        "all of it through the layers after them"
+    ),
     # ------------------------------------------------------------ model files
     "model.kind": "a {dims}D {family}",
     "model.col.stage": "stage",
@@ -68,6 +78,15 @@ RU: dict[str, str] = {
     "table.note": "примечание: {note}",
     "field.whole": "{field} (весь вход)",
     "field.partial": "{field} (не покрывает вход {size})",
+    "note.clamped": "число каналов ограничено диапазоном {low}..{high} в слоях {layers}",
+    "note.time_head": "временная голова переводит {depth} входных шагов по времени в {out_depth}",
+    "note.invariant": "логиты не меняются при повороте входа на любое кратное 90 градусов",
+    "note.lenet5": "LeNet-5 (LeCun и др., 1998) с паддингом 2 в первой свёртке",
+    "note.short_field": "рецептивное поле {field} не покрывает вход {size}",
+    "note.head_field": (
+        "одни свёртки видят {field} из входа {size}; следующие за ними слои всё равно "
+        "дают каждому выходу весь вход"
+    ),
     "model.kind": "{family}, {dims}D",
     "model.col.stage": "стадия",
     "model.col.output": "выход",
@@ -110,6 +129,30 @@ def fields_of(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+class Note(str):
+    """A plan note: English text as a ``str``, plus the key and fields to translate it.
+
+    Being a ``str`` keeps ``Plan.notes`` plain text for every reader; renderers
+    that write another language call :meth:`Messages.note`.
+    """
+
+    key: str
+    fields: dict[str, Any]
+
+    def __new__(cls, key: str, **fields: Any) -> Note:
+        note = super().__new__(cls, message("en", key, **fields))
+        note.key = key
+        note.fields = fields
+        return note
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_make_note, (self.key, self.fields))
+
+
+def _make_note(key: str, fields: dict[str, Any]) -> Note:
+    return Note(key, **fields)
+
+
 class Messages:
     """Messages of one language, called like a function: ``t("key", field=value)``."""
 
@@ -127,3 +170,9 @@ class Messages:
 
     def has(self, key: str) -> bool:
         return key in CATALOGUES[self.lang]
+
+    def note(self, note: str) -> str:
+        """A plan note in this language (notes without a key stay as written)."""
+        if isinstance(note, Note) and note.key in CATALOGUES[self.lang]:
+            return self(note.key, **note.fields)
+        return str(note)

@@ -23,6 +23,7 @@ from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.fields import annotate
+from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES
@@ -344,7 +345,7 @@ def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], li
     if clamped:
         layers = _ranges([i + 1 for i in clamped])
         notes.append(
-            f"channels clamped to {spec.min_channels}..{spec.max_channels} on layer(s) {layers}"
+            Note("note.clamped", low=spec.min_channels, high=spec.max_channels, layers=layers)
         )
     return channels, notes
 
@@ -740,15 +741,10 @@ def _coverage_note(spec: ModelSpec, stages: Sequence[Stage], field: Shape) -> li
     """A warning when the output misses part of the input; a remark when a head fixes that."""
     size = spec.input_size
     if field and any(f < s for f, s in zip(field, size, strict=True)):
-        return [
-            f"receptive field {format_value(field)} does not cover the {format_value(size)} input"
-        ]
+        return [Note("note.short_field", field=format_value(field), size=format_value(size))]
     trunk = _trunk_field(stages)
     if trunk and any(f < s for f, s in zip(trunk, size, strict=True)):
-        return [
-            f"the convolutions alone see {format_value(trunk)} of the {format_value(size)} "
-            f"input; every output still sees all of it through the layers after them"
-        ]
+        return [Note("note.head_field", field=format_value(trunk), size=format_value(size))]
     return []
 
 
@@ -801,7 +797,7 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     stages += decoder
     if needs_depth_head:
         stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
-        notes = [*notes, f"the time head maps {depth} input time steps to {spec.out_depth}"]
+        notes = [*notes, Note("note.time_head", depth=depth, out_depth=spec.out_depth)]
     return _plan(spec, stages, notes)
 
 
@@ -877,7 +873,7 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     builder.rotation_mean()
     _head(spec, builder, spec.classes)
     stages = [rotate.build("rotate", "rotate"), *stages, builder.build("head", "head")]
-    notes = [*notes, "logits are invariant to rotating the input by any multiple of 90 degrees"]
+    notes = [*notes, Note("note.invariant")]
     return _plan(spec, stages, notes)
 
 
@@ -908,9 +904,7 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
         builder.activation(act)
     builder.linear(spec.classes)
     stages.append(builder.build("head", "head"))
-    return _plan(
-        spec, stages, ["LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution"]
-    )
+    return _plan(spec, stages, [Note("note.lenet5")])
 
 
 SOLVERS = {
