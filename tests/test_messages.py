@@ -34,7 +34,7 @@ def test_russian_messages_are_russian() -> None:
 def test_plan_table_in_russian() -> None:
     plan = solve(make_spec("classifier", preset="lenet5"))
     table = plan.summary("ru")
-    assert "параметров: 61,706" in table
+    assert "параметров: 61\u00a0706" in table
     assert "рецептивное поле: 28x28 (весь вход)" in table
     assert plan.summary().splitlines()[1].split() == ["layer", "kind", "output", "rf", "params"]
 

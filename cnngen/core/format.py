@@ -55,7 +55,7 @@ def plan_table(plan: Any, lang: str = "en") -> str:
                     op_summary(op),
                     plain_shape(op.out_shape),
                     plain_shape(op.receptive_field) if op.receptive_field else "",
-                    thousands(op.params) if op.params else "",
+                    t.number(op.params) if op.params else "",
                 )
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -69,8 +69,8 @@ def plan_table(plan: Any, lang: str = "en") -> str:
         lines.append("  ".join(cells).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append(t("table.parameters", count=thousands(plan.params)))
-    lines.append(t("table.macs", count=thousands(plan.macs)))
+    lines.append(t("table.parameters", count=t.number(plan.params)))
+    lines.append(t("table.macs", count=t.number(plan.macs)))
     lines.append(t("table.field", field=field_text(plan, lang)))
     lines.extend(t("table.note", note=t.note(note)) for note in plan.notes)
     return "\n".join(lines)

@@ -18,6 +18,8 @@ LANGUAGES = ("en", "ru")
 
 EN: dict[str, str] = {
     # ------------------------------------------------------------ plan table
+    "number.group": ",",
+    "number.point": ".",
     "table.layer": "layer",
     "table.kind": "kind",
     "table.output": "output",
@@ -67,6 +69,8 @@ EN: dict[str, str] = {
 }
 
 RU: dict[str, str] = {
+    "number.group": "\u00a0",
+    "number.point": ",",
     "table.layer": "слой",
     "table.kind": "тип",
     "table.output": "выход",
@@ -170,6 +174,17 @@ class Messages:
 
     def has(self, key: str) -> bool:
         return key in CATALOGUES[self.lang]
+
+    def number(self, value: int) -> str:
+        """A whole number with thousands grouped as this language writes them.
+
+        Russian groups with a no-break space: ``18,432`` would read as a decimal.
+        """
+        return f"{value:,}".replace(",", self("number.group"))
+
+    def decimal(self, value: float, digits: int = 1) -> str:
+        """A decimal fraction with this language's decimal sign (``7.9``, ``7,9``)."""
+        return f"{value:.{digits}f}".replace(".", self("number.point"))
 
     def note(self, note: str) -> str:
         """A plan note in this language (notes without a key stay as written)."""

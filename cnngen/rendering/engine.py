@@ -132,7 +132,7 @@ def plan_table(plan: Plan, lang: str = "en") -> list[str]:
             (
                 stage.name,
                 plain_shape(stage.out_shape),
-                thousands(stage.params),
+                t.number(stage.params),
                 stage_summary(stage),
             )
         )

@@ -39,7 +39,7 @@ from typing import Any
 
 from cnngen import __version__
 from cnngen.core import arithmetic
-from cnngen.core.format import field_text, op_summary, plain_shape, thousands
+from cnngen.core.format import field_text, op_summary, plain_shape
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
@@ -106,18 +106,18 @@ def conv_parameter_text(t: Messages, op: Op) -> str:
     taps = math.prod(w["kernel"])
     if op.kind == "conv_transpose":
         weights = c_in * (c_out // groups) * taps
-        formula = f"{c_in} * {c_out // groups} * {taps} = {thousands(weights)}"
+        formula = f"{c_in} * {c_out // groups} * {taps} = {t.number(weights)}"
     else:
         weights = c_out * (c_in // groups) * taps
-        formula = f"{c_out} * {c_in // groups} * {taps} = {thousands(weights)}"
+        formula = f"{c_out} * {c_in // groups} * {taps} = {t.number(weights)}"
     if op.arg("bias", True):
         return t(
             "params.with_bias",
             formula=formula,
             biases=c_out,
-            total=thousands(weights + c_out),
+            total=t.number(weights + c_out),
         )
-    return t("params.no_bias", formula=formula, total=thousands(weights))
+    return t("params.no_bias", formula=formula, total=t.number(weights))
 
 
 def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> list[str]:
@@ -139,7 +139,7 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
             if groups != 1:
                 lines.append(t("layer.groups", groups=groups, per=op.in_shape[0] // groups))
             text = conv_parameter_text(t, op)
-            if any(re.search(rf"\b{thousands(count)}\b", text) for count in hidden):
+            if any(re.search(rf"\b{t.number(count)}\b", text) for count in hidden):
                 lines.append(t("layer.params_exercise"))
             else:
                 lines.append("- " + text)
@@ -178,7 +178,7 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
                     "layer.linear_params",
                     f_in=features_in,
                     f_out=features_out,
-                    total=thousands(op.params),
+                    total=t.number(op.params),
                 )
             )
         return lines
@@ -190,7 +190,7 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
                 "layer.se_params",
                 channels=channels,
                 reduced=reduced,
-                total=thousands(op.params),
+                total=t.number(op.params),
             ),
         ]
     if op.kind == "rotation_stack":
@@ -424,7 +424,7 @@ def _parameter_exercise(t: Messages, plan: Plan) -> Exercise | None:
         ),
         answer=t(
             "ex.params.a",
-            total=thousands(op.params),
+            total=t.number(op.params),
             formula=conv_parameter_text(t, op),
         ),
         check=(
@@ -708,7 +708,7 @@ def handout_cells(
                 family=family,
                 shape_in=plain_shape(plan.input_shape),
                 shape_out=plain_shape(plan.output_shape),
-                params=thousands(plan.params),
+                params=t.number(plan.params),
                 field=field_text(plan, lang),
                 command=command,
                 version=__version__,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from cnngen.core.format import plain_shape, thousands
+from cnngen.core.format import plain_shape
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
@@ -135,7 +135,7 @@ def _se(t: Messages, plan: Plan) -> list[Cell]:
                 name=name,
                 channels=channels,
                 reduced=reduced,
-                params=thousands(op.params),
+                params=t.number(op.params),
                 shape=plain_shape(op.in_shape),
             )
         ),
@@ -193,13 +193,13 @@ def _depthwise(t: Messages, plan: Plan) -> list[Cell]:
                 taps=taps,
                 c_in=c_in,
                 c_out=c_out,
-                positions=thousands(positions),
+                positions=t.number(positions),
                 out=plain_shape(op.out_shape[1:]),
-                normal_params=thousands(normal_params),
-                separable_params=thousands(separable_params),
-                normal_macs=thousands(normal_macs),
-                separable_macs=thousands(separable_macs),
-                ratio=f"{normal_macs / separable_macs:.1f}",
+                normal_params=t.number(normal_params),
+                separable_params=t.number(separable_params),
+                normal_macs=t.number(normal_macs),
+                separable_macs=t.number(separable_macs),
+                ratio=t.decimal(normal_macs / separable_macs),
             )
         ),
         code(
