@@ -282,7 +282,9 @@ def test_lessons_follow_the_architecture() -> None:
     assert "Transposed convolutions" in headings("forecaster", input_size=(16, 16), layers=2)
     assert "Depthwise-separable" in headings("classifier", input_size=(32, 32), depthwise=True)
     assert "Rotation invariance" in headings("equivariant", input_size=(28, 28), layers=2)
-    assert "Where this architecture comes from" in headings("classifier", preset="lenet5")
+    lenet = headings("classifier", preset="lenet5")
+    assert "Where this architecture comes from" in lenet and "Receptive field" in lenet
+    assert "Receptive field" in headings("encoder", input_size=(40,), layers=2)
 
 
 def test_walk_through_keeps_se_and_second_convolutions() -> None:

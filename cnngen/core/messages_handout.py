@@ -174,6 +174,32 @@ cell and run it: `check` says right or wrong without showing the answer.""",
     ),
     # ------------------------------------------------------------ lessons
     "lesson.question": "Question:",
+    "field.title": "Receptive field",
+    "field.text": """The receptive field of a layer is the part of the input that one of its output
+positions depends on.  Each window of width k adds `(k - 1) * jump` to it, where
+the jump is the product of the strides before it; padding adds nothing, since
+it is not input.  A transposed convolution divides the jump by its stride and
+gives neighbouring output positions different numbers of inputs, so there the
+textbook formula is only an upper bound.  The `rf` column of `cnngen plan` is the
+exact field of each layer's central output position.
+
+Here the model's central output sees {field}.  The cell below measures it:
+the gradient of that output is nonzero exactly on the inputs it depends on.
+Positive weights and inputs keep contributions from cancelling, and max
+pooling is swapped for average pooling, because max sends its gradient to one
+input only.""",
+    "field.head": (
+        "The convolutions alone see {trunk}; the layers after them (a flatten and linear "
+        "layers, a global pooling or a latent) combine every position, so each output "
+        "sees the whole {size} input."
+    ),
+    "field.measured": "measured receptive field:",
+    "field.q": "Why can a receptive field never be wider than the input, whatever the formula says?",
+    "field.a": (
+        "The formula counts window positions that fall into the padding; those are zeros, "
+        "not input, so no gradient reaches them.  A field that reaches the border in "
+        "every direction is the whole input."
+    ),
     "history.title": "Where this architecture comes from",
     "history.intro": "The classic ImageNet-era networks, each adding one idea to the last:",
     "history.lenet5": (
@@ -493,6 +519,32 @@ cnngen {command}
         "flatten привязывает модель к одному размеру (голова с глобальным пулингом — нет)."
     ),
     "lesson.question": "Вопрос:",
+    "field.title": "Рецептивное поле",
+    "field.text": """Рецептивное поле слоя — та часть входа, от которой зависит одна позиция его
+выхода.  Каждое окно ширины k добавляет к нему `(k - 1) * jump`, где jump —
+произведение шагов всех предыдущих слоёв; паддинг ничего не добавляет, потому
+что это не вход.  Транспонированная свёртка делит jump на свой шаг и даёт
+соседним позициям выхода разное число входов, поэтому формула из учебника
+даёт для неё лишь оценку сверху.  Столбец `rf` в `cnngen plan` — точное поле
+центральной позиции выхода каждого слоя.
+
+Здесь центральный выход модели видит {field}.  Ячейка ниже измеряет это:
+градиент этого выхода отличен от нуля ровно на тех входах, от которых он
+зависит.  Положительные веса и входы не дают вкладам сократиться, а max
+pooling заменён усредняющим, потому что max передаёт градиент только одному
+входу.""",
+    "field.head": (
+        "Одни свёртки видят {trunk}; слои после них (выпрямление и полносвязные слои, "
+        "глобальный пулинг или латентный слой) объединяют все позиции, так что каждый "
+        "выход видит весь вход {size}."
+    ),
+    "field.measured": "измеренное рецептивное поле:",
+    "field.q": "Почему рецептивное поле не бывает шире входа, что бы ни говорила формула?",
+    "field.a": (
+        "Формула учитывает позиции окна, попадающие в паддинг; там нули, а не вход, и "
+        "градиент туда не доходит.  Поле, которое во все стороны дошло до края, — это "
+        "весь вход."
+    ),
     "history.title": "Откуда эта архитектура",
     "history.intro": "Классические сети эпохи ImageNet, каждая добавляла к предыдущей одну идею:",
     "history.lenet5": (

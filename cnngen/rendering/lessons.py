@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from cnngen.core.format import plain_shape
+from cnngen.core.format import field_text, plain_shape
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
@@ -279,6 +279,53 @@ def _equivariant(t: Messages, plan: Plan) -> list[Cell]:
     ]
 
 
+def _receptive_field(t: Messages, plan: Plan) -> list[Cell]:
+    """What the field is, this model's value, and a cell that measures it with gradients."""
+    size = plain_shape(plan.input_shape[1:])
+    text = t("field.text", field=field_text(plan, t.lang))
+    trunk = [
+        op.receptive_field
+        for stage in plan.stages
+        for _, op in stage.all_ops()
+        if len(op.out_shape) > 1 and op.kind != "unflatten" and op.receptive_field
+    ]
+    if plan.field_covers_input and trunk and trunk[-1] != plan.receptive_field:
+        text += "\n\n" + t("field.head", trunk=plain_shape(trunk[-1]), size=size)
+    return [
+        markdown(f"## {t('field.title')}\n\n{text}"),
+        code(
+            "import copy\n\n"
+            "probe = copy.deepcopy(model).double().eval()\n"
+            "for parent in list(probe.modules()):\n"
+            "    for name, child in list(parent.named_children()):\n"
+            "        if isinstance(child, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):\n"
+            '            average = getattr(nn, type(child).__name__.replace("Max", "Avg"))\n'
+            "            setattr(parent, name, average(child.kernel_size, child.stride, "
+            "child.padding, ceil_mode=child.ceil_mode))\n"
+            "        elif isinstance(child, (nn.InstanceNorm1d, nn.InstanceNorm2d, "
+            "nn.InstanceNorm3d, nn.GroupNorm)):\n"
+            "            setattr(parent, name, nn.Identity())\n"
+            "with torch.no_grad():\n"
+            "    for parameter in probe.parameters():\n"
+            "        parameter.copy_((0.5 + torch.rand_like(parameter)) / max(parameter[0].numel(), 1))\n"
+            "x = torch.ones(1, *INPUT_SHAPE, dtype=torch.float64, requires_grad=True)\n"
+            "y = probe(x)\n"
+            "if y.dim() > 2:  # a map: take its central position\n"
+            "    y = y[(0, slice(None), *((n - 1) // 2 for n in y.shape[2:]))]\n"
+            "y.sum().backward()\n"
+            "reached = x.grad[0].abs().sum(dim=0) != 0\n"
+            "field = []\n"
+            "for dim in range(reached.dim()):\n"
+            "    line = reached.movedim(dim, 0).reshape(reached.shape[dim], -1).any(dim=1)\n"
+            "    where = line.nonzero()\n"
+            "    field.append(int(where.max() - where.min() + 1))\n"
+            f'print("{t("field.measured")}", tuple(field))\n'
+            f"assert tuple(field) == {plan.receptive_field!r}\n"
+        ),
+        *_discussion(t, t("field.q"), t("field.a")),
+    ]
+
+
 def lesson_cells(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
     """Every lesson this model's architecture calls for, in a fixed order."""
     return [
@@ -288,4 +335,5 @@ def lesson_cells(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
         *_depthwise(t, plan),
         *_transposed(t, plan),
         *_equivariant(t, plan),
+        *_receptive_field(t, plan),
     ]
