@@ -15,7 +15,7 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 24,058
 Multiply-accumulates per sample: 18,515,584
-Receptive field: 38x38
+Receptive field: 28x28 (the whole input)
 Note: logits are invariant to rotating the input by any multiple of 90 degrees.
 """
 

@@ -16,7 +16,7 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 1,311,776
 Multiply-accumulates per sample: 36,014,976
-Receptive field: 127
+Receptive field: 127 (does not cover the 1000 input)
 Note: channels clamped to 1..512 on layer(s) 6.
 Note: receptive field 127 does not cover the 1000 input.
 """

@@ -20,8 +20,8 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 3,162,334
 Multiply-accumulates per sample: 395,285,760
-Receptive field: 77x77
-Note: receptive field 77x77 does not cover the 100x100 input.
+Receptive field: 71x71 (does not cover the 100x100 input)
+Note: receptive field 71x71 does not cover the 100x100 input.
 """
 
 from collections import OrderedDict

@@ -19,9 +19,9 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 582,188
 Multiply-accumulates per sample: 920,420,352
-Receptive field: 29x37x37
+Receptive field: 16x35x35 (does not cover the 16x64x64 input)
 Note: the time head maps 16 input time steps to 8.
-Note: receptive field 29x37x37 does not cover the 16x64x64 input.
+Note: receptive field 16x35x35 does not cover the 16x64x64 input.
 """
 
 from collections import OrderedDict

@@ -13,9 +13,9 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 61,706
 Multiply-accumulates per sample: 416,520
-Receptive field: 16x16
+Receptive field: 28x28 (the whole input)
 Note: LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution.
-Note: receptive field 16x16 does not cover the 28x28 input.
+Note: the convolutions alone see 16x16 of the 28x28 input; every output still sees all of it through the layers after them.
 """
 
 from collections import OrderedDict

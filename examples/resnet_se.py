@@ -15,7 +15,7 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 1,231,370
 Multiply-accumulates per sample: 186,594,560
-Receptive field: 107x107
+Receptive field: 64x64 (the whole input)
 """
 
 from collections import OrderedDict

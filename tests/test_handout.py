@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
-from cnngen.rendering.handout import exercises, render_handout, shape_changing_ops
+from cnngen.rendering.handout import (
+    ANSWER_TAGS,
+    CHECK_TAGS,
+    answer_hash,
+    exercises,
+    render_handout,
+    walked_ops,
+)
 
 nbformat = pytest.importorskip("nbformat")
 
 
-def handout(family: str, **options) -> tuple[object, dict, str]:
+def handout(
+    family: str, lang: str = "en", student: bool = False, **options
+) -> tuple[object, dict, str]:
     spec = make_spec(family, **options)
     plan = solve(spec)
-    text = render_handout(spec, plan, "handout " + spec.command().removeprefix("model "))
+    command = "handout " + spec.command().removeprefix("model ")
+    text = render_handout(spec, plan, command, lang, student)
     return plan, json.loads(text), text
 
 
@@ -54,7 +65,7 @@ def test_deterministic() -> None:
 def test_one_explained_cell_per_shape_changing_layer() -> None:
     plan, data, _ = handout("classifier", preset="lenet5")
     layers = [s for s in sources(data, "markdown") if s.startswith("### Layer ")]
-    names = [name for name, _ in shape_changing_ops(plan)]
+    names = [name for name, _ in walked_ops(plan)]
     assert len(layers) == len(names) == 8  # conv, pool, conv, pool, flatten, 3 linear
     for text, name in zip(layers, names, strict=True):
         assert f"`{name}`" in text.splitlines()[0]
@@ -63,7 +74,9 @@ def test_one_explained_cell_per_shape_changing_layer() -> None:
     assert "floor((28 + 2*2 - 1*(5-1) - 1) / 1) + 1 = floor(27 / 1) + 1 = 28" in conv
     assert "`Conv2d`: 1x28x28 → 6x28x28" in conv
     pool = layers[1]
-    assert "floor((28 + 2*0 - 1*(2-1) - 1) / 2) + 1 = floor(26 / 2) + 1 = 14" in pool
+    # AvgPool2d has no dilation, so its formula has no dilation term.
+    assert "floor((28 + 2*0 - 2) / 2) + 1 = floor(26 / 2) + 1 = 14" in pool
+    assert "dilation" not in pool.split("\n- ")[1]
     flatten = layers[4]
     assert "channels * height * width = 16 * 5 * 5 = 400" in flatten
 
@@ -78,11 +91,16 @@ def test_model_code_random_batch_and_hidden_answers_are_present() -> None:
     found = exercises(plan)
     assert len(found) >= 4 and len(hidden) == len(found)
     answers = [s for s in sources(data, "markdown") if s.startswith("<details>")]
-    assert len(answers) == len(found)
+    assert len(answers) >= len(found)
     transposed = next(e for e in found if "output_padding" in e.question)
-    # dec1 maps 5x6 back to 9x12: width needs output_padding 1, height 0.
-    assert "`output_padding=0x1`" in transposed.answer
-    assert "(6-1)*2 - 2*1 + 1*(3-1) + 1 + 1 = 12" in transposed.answer
+    # dec1 maps 5x6 back to 9x12 with output_padding 0x1; for 10x11 it needs 1x0.
+    assert "`output_padding=0x1`" in transposed.question and "10x11" in transposed.question
+    assert "`output_padding=1x0`" in transposed.answer
+    assert "(6-1)*2 - 2*1 + 1*(3-1) + 0 + 1 = 11" in transposed.answer
+    assert transposed.expected == (1, 0)
+    parameters = next(e for e in found if e.counts_parameters)
+    assert "`bias=False` because BatchNorm follows" in parameters.question
+    assert parameters.expected == 288
 
 
 def test_padding_exercise_answer() -> None:
@@ -144,3 +162,189 @@ def test_every_cell_runs(family: str, options: dict, tmp_path: Path) -> None:
     )
     assert "-> output (2, " in printed  # the random batch went through
     assert "expected" not in printed  # no layer disagreed with the plan
+
+
+# ------------------------------------------------------------ editions
+def tagged(data: dict, tags: tuple[str, ...]) -> list[dict]:
+    return [c for c in data["cells"] if set(tags) & set(c["metadata"].get("tags", []))]
+
+
+def test_teacher_edition_tags_what_the_student_edition_leaves_out() -> None:
+    plan, teacher, _ = handout("classifier", preset="lenet5")
+    _, student, _ = handout("classifier", preset="lenet5", student=True)
+    found = exercises(plan)
+    assert len(tagged(teacher, CHECK_TAGS)) == len(found)
+    assert len(tagged(teacher, ANSWER_TAGS)) > len(found)  # exercises and lesson questions
+    assert tagged(student, ANSWER_TAGS + CHECK_TAGS) == []
+    # Removing the tagged cells (what nbconvert's TagRemovePreprocessor does) leaves
+    # the student's cells, in order; only the intro, the model file (no plan table)
+    # and the exercises' introduction (no folded answers to mention) differ.
+    kept = [c for c in teacher["cells"] if not tagged({"cells": [c]}, ANSWER_TAGS + CHECK_TAGS)]
+    assert len(kept) == len(student["cells"])
+    differ = [
+        index
+        for index, (a, b) in enumerate(zip(kept, student["cells"], strict=True))
+        if a["source"] != b["source"]
+    ]
+    assert differ[:2] == [0, 2] and len(differ) == 3
+    assert "".join(student["cells"][differ[2]]["source"]).startswith("## ")
+    # Every "Try it here" cell has starter code and calls the checker.
+    tries = tagged(student, ("exercise",))
+    assert len(tries) == len(found)
+    for number, cell in enumerate(tries, start=1):
+        text = "".join(cell["source"])
+        assert "answer = None" in text and f"check({number}, answer)" in text
+
+
+@pytest.mark.parametrize(
+    ("family", "options"),
+    [
+        ("classifier", {"preset": "lenet5"}),
+        ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+        ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
+    ],
+)
+def test_student_edition_holds_no_answer(family: str, options: dict) -> None:
+    plan, _, text = handout(family, student=True, **options)
+    found = exercises(plan)
+    for exercise in found:
+        assert exercise.answer not in text
+        assert exercise.check.splitlines()[0] not in text
+        values = exercise.expected if isinstance(exercise.expected, tuple) else (exercise.expected,)
+        if exercise.counts_parameters or max(values) >= 100:
+            # Big numbers are specific enough to search for: a count or a feature size.
+            assert f"{max(values):,}" not in text and f"{max(values)}" not in text.replace(
+                answer_hash(1, 0, 1), ""
+            ), exercise.question
+    assert "<details>" not in text
+
+
+@pytest.mark.slow
+def test_student_edition_runs_and_checks_answers(tmp_path: Path) -> None:
+    plan, data, text = handout("classifier", preset="lenet5", student=True)
+    found = exercises(plan)
+    notebook = nbformat.reads(text, as_version=4)
+    tries = [cell for cell in notebook.cells if "exercise" in cell.metadata.get("tags", [])]
+    tries[0].source = tries[0].source.replace("answer = None", f"answer = {found[0].expected!r}")
+    tries[1].source = tries[1].source.replace("answer = None", "answer = (1, 2, 3)")
+    tries[2].source = tries[2].source.replace("answer = None", f"answer = {found[2].expected}")
+    executed = run_notebook(nbformat.writes(notebook), tmp_path)
+    printed = [
+        "".join(o.get("text", "") for o in cell.outputs)
+        for cell in executed.cells
+        if "exercise" in cell.metadata.get("tags", [])
+    ]
+    assert "right" in printed[0] and "not yet" in printed[1] and "right" in printed[2]
+    assert "answer" in printed[3]  # left empty: asks for an answer, does not fail
+
+
+CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+# English function words standing alone (a hyphenated term such as squeeze-and-excitation
+# is a name, not a sentence).
+ENGLISH = re.compile(r"(?<![-\w])(the|is|are|of|and|with|which|this|that|it)(?![-\w])")
+
+
+def prose(markdown: str) -> str:
+    """Markdown without code spans, code blocks and identifiers, where English is allowed."""
+    markdown = re.sub(r"```.*?```", "", markdown, flags=re.DOTALL)
+    return re.sub(r"`[^`]*`", "", markdown)
+
+
+@pytest.mark.slow
+def test_russian_lenet_handout_is_in_russian_and_runs(tmp_path: Path) -> None:
+    _, data, text = handout("classifier", lang="ru", preset="lenet5")
+    cells = sources(data, "markdown")
+    russian = [cell for cell in cells if CYRILLIC.search(prose(cell))]
+    assert len(russian) >= 0.9 * len(cells)
+    english = [cell for cell in cells if ENGLISH.search(prose(cell))]
+    assert english == []
+    assert data["metadata"]["language"] == "ru"
+    notebook = run_notebook(text, tmp_path)
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors == []
+
+
+def test_lessons_follow_the_architecture() -> None:
+    def headings(family: str, **options) -> str:
+        return "\n".join(
+            s.splitlines()[0] for s in sources(handout(family, **options)[1], "markdown")
+        )
+
+    residual = headings("classifier", input_size=(32, 32), block="residual", se=True, layers=2)
+    assert "Residual blocks" in residual and "Squeeze-and-excitation" in residual
+    assert "Transposed" not in residual and "Rotation" not in residual
+    assert "Transposed convolutions" in headings("forecaster", input_size=(16, 16), layers=2)
+    assert "Depthwise-separable" in headings("classifier", input_size=(32, 32), depthwise=True)
+    assert "Rotation invariance" in headings("equivariant", input_size=(28, 28), layers=2)
+    lenet = headings("classifier", preset="lenet5")
+    assert "Where this architecture comes from" in lenet and "Receptive field" in lenet
+    assert "Receptive field" in headings("encoder", input_size=(40,), layers=2)
+
+
+def test_walk_through_keeps_se_and_second_convolutions() -> None:
+    plan, data, _ = handout("classifier", input_size=(32, 32), block="residual", se=True, layers=2)
+    layers = "\n".join(s for s in sources(data, "markdown") if s.startswith("### Layer "))
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            if op.kind in ("conv", "squeeze_excite", "linear"):
+                assert f"`{name}`" in layers, name
+
+
+def test_depthwise_exercise_and_lesson_show_groups() -> None:
+    plan, data, _ = handout("classifier", input_size=(32, 32), depthwise=True, layers=2)
+    text = "\n".join(sources(data))
+    assert "groups=" in text
+    depthwise = next(s for s in sources(data, "markdown") if "Depthwise-separable" in s)
+    # The slides' comparison: 3x3 kernel, parameters and MACs of both.
+    assert "depthwise + pointwise" in depthwise and "times fewer operations" in depthwise
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("family", "options"),
+    [
+        ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
+        ("classifier", {"input_size": (32, 32), "depthwise": True, "layers": 2}),
+        ("equivariant", {"input_size": (28, 28), "layers": 2}),
+    ],
+    ids=["residual-se", "depthwise", "equivariant"],
+)
+def test_lesson_cells_run(family: str, options: dict, tmp_path: Path) -> None:
+    _, _, text = handout(family, **options)
+    notebook = run_notebook(text, tmp_path)
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors == []
+
+
+def test_cli_student_and_lang(run_cli, tmp_path: Path) -> None:
+    target = tmp_path / "lenet-ru.ipynb"
+    result = run_cli(
+        "handout",
+        "classifier",
+        "--preset",
+        "lenet5",
+        "--student",
+        "--lang",
+        "ru",
+        "-o",
+        str(target),
+    )
+    assert result.code == 0, result.err
+    data = json.loads(target.read_text(encoding="utf-8"))
+    first = "".join(data["cells"][0]["source"])
+    assert "--student --lang ru" in first and "Вход" in first
+    assert tagged(data, ANSWER_TAGS + CHECK_TAGS) == []
+    bad = run_cli("handout", "classifier", "--preset", "lenet5", "--lang", "de")
+    assert bad.code == 2 and bad.err.startswith("Error: ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import json
 import os
 import shutil
 import struct
@@ -149,10 +150,15 @@ def test_plan_warns_when_the_receptive_field_is_short(run_cli) -> None:
     short = run_cli("plan", "encoder", "-i", "100", "-n", "2")
     assert short.code == 0
     assert short.err.strip() == "Warning: receptive field 7 does not cover the 100 input"
-    assert "receptive field: 7" in short.out
+    assert "receptive field: 7 (does not cover the 100 input)" in short.out
     covered = run_cli("plan", "encoder", "-i", "28", "-n", "4", "--kernel", "7")
     assert covered.code == 0 and covered.err == ""
-    assert "receptive field: 37" in covered.out
+    # The formula would say 37, but padding is not input: the field stops at the border.
+    assert "receptive field: 28 (the whole input)" in covered.out
+    svg = run_cli("plan", "encoder", "-i", "28", "-n", "4", "--kernel", "7", "--svg", "-")
+    assert "receptive field 28 (the whole input)" in svg.out
+    data = json.loads(run_cli("plan", "encoder", "-i", "100", "-n", "2", "--json").out)
+    assert data["receptive_field"] == [7] and data["receptive_field_covers_input"] is False
 
 
 # --------------------------------------------------------------- Chromium

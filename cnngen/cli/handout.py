@@ -10,6 +10,7 @@ from cnngen.cli.options import (
     Words,
     build_plan,
     emit_with_config,
+    lang_option,
     model_options,
     require_family,
     save_config_option,
@@ -23,6 +24,12 @@ from cnngen.core.spec import FAMILIES
 @click.argument("family", required=False, type=Words(FAMILIES))
 @model_options
 @output_options(default="-", help_output="Notebook to write (.ipynb), or - for stdout.")
+@click.option(
+    "--student",
+    is_flag=True,
+    help="Student edition: no answers or hidden checks; `check` cells say right or wrong.",
+)
+@lang_option
 @save_config_option
 def handout_command(
     family: str | None,
@@ -31,6 +38,8 @@ def handout_command(
     check: bool,
     dry_run: bool,
     save_config: str | None,
+    student: bool,
+    lang: str,
     **options: Any,
 ) -> None:
     """Write a Jupyter notebook that teaches the model layer by layer.
@@ -38,16 +47,28 @@ def handout_command(
     \b
     The notebook holds the model code, one cell per shape-changing layer with
     its output-size formula filled in, a cell that runs a random batch, and
-    exercises with hidden answers.  Takes the same options as `model`.
-    Example:
+    exercises, with lessons on the blocks the model uses (residual, SE,
+    depthwise, transposed, rotation invariance, the preset's history).  Takes
+    the same options as `model`.
+
+    \b
+    The default teacher edition keeps the answers, tagged `answer`/`solution`
+    and `hidden-check`, so `jupyter nbconvert --TagRemovePreprocessor...` can
+    strip them; --student leaves them out.  --lang ru writes it in Russian.
+    Examples:
       cnngen handout classifier --preset lenet5 -o lenet5.ipynb
+      cnngen handout classifier --preset lenet5 --student --lang ru -o lenet5-ru.ipynb
     """
     from cnngen.rendering.handout import render_handout
 
     spec, plan = build_plan(require_family(family), options)
     command = spec.command("handout", output)
+    if student:
+        command += " --student"
+    if lang != "en":
+        command += f" --lang {lang}"
     emit_with_config(
-        render_handout(spec, plan, command),
+        render_handout(spec, plan, command, lang, student),
         output,
         save_config,
         save_config_text(spec, output, "handout"),

@@ -10,6 +10,7 @@ from cnngen.cli.options import (
     Words,
     build_plan,
     emit_with_config,
+    lang_option,
     model_options,
     require_family,
     save_config_option,
@@ -23,6 +24,7 @@ from cnngen.core.spec import FAMILIES
 @click.argument("family", required=False, type=Words(FAMILIES))
 @model_options
 @output_options(default="-")
+@lang_option
 @save_config_option
 def model_command(
     family: str | None,
@@ -31,6 +33,7 @@ def model_command(
     check: bool,
     dry_run: bool,
     save_config: str | None,
+    lang: str,
     **options: Any,
 ) -> None:
     """Write a standalone PyTorch model file (imports only torch).
@@ -38,6 +41,7 @@ def model_command(
     \b
     FAMILY is encoder, forecaster, classifier or equivariant (or family = ...
     in a --config file).  --check exits 1 when the file on disk is stale.
+    --lang ru writes the docstrings and comments in Russian (the code is the same).
     Examples:
       cnngen model forecaster -i 100x100 --in-channels 60 --out-channels 30 -n 5 -o model.py
       cnngen model --config model.toml --check
@@ -46,8 +50,10 @@ def model_command(
 
     spec, plan = build_plan(require_family(family), options)
     command = spec.command(output=output)
+    if lang != "en":
+        command += f" --lang {lang}"
     emit_with_config(
-        render_model(plan, command),
+        render_model(plan, command, lang),
         output,
         save_config,
         save_config_text(spec, output, "model"),

@@ -198,6 +198,19 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
 FAMILY_HELP = f"FAMILY is one of: {', '.join(FAMILIES)}."
 
 
+def lang_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--lang en|ru``: the language of tables, handouts and generated comments."""
+    from cnngen.core.messages import LANGUAGES
+
+    return click.option(
+        "--lang",
+        type=click.Choice(LANGUAGES),
+        default="en",
+        show_default=True,
+        help="Language of the text written (en or ru); code stays the same.",
+    )(function)
+
+
 def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(MODEL_OPTIONS):
         function = decorator(function)

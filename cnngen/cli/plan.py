@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cnngen.cli.options import Words, build_plan, model_options, require_family
+from cnngen.cli.options import Words, build_plan, lang_option, model_options, require_family
 from cnngen.cli.output import emit as emit_output
 from cnngen.core.spec import FAMILIES
 
@@ -24,15 +24,16 @@ from cnngen.core.spec import FAMILIES
     help="Also draw the architecture as an SVG diagram (- prints only the SVG).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing --svg file.")
+@lang_option
 def plan_command(
-    family: str | None, as_json: bool, svg: str | None, force: bool, **options: Any
+    family: str | None, as_json: bool, svg: str | None, force: bool, lang: str, **options: Any
 ) -> None:
     """Show the exact plan for a model: every layer, shape and receptive field.
 
     \b
     FAMILY is encoder, forecaster, classifier or equivariant (or family = ...
     in a --config file).  A warning goes to stderr when the final receptive
-    field does not cover the input.
+    field does not cover the input.  --lang ru prints the table in Russian.
     Examples:
       cnngen plan encoder -i 1000 -n 6 --json
       cnngen plan forecaster -i 64x64 -n 4 --svg forecaster.svg
@@ -49,7 +50,7 @@ def plan_command(
     if as_json:
         click.echo(json.dumps(plan.to_json(), indent=2))
         return
-    click.echo(plan.summary())
+    click.echo(plan.summary(lang))
     for note in plan.notes:
         if note.startswith("receptive field"):
             click.echo(f"Warning: {note}", err=True)

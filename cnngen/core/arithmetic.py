@@ -293,7 +293,9 @@ class Field:
         """The field after a transposed convolution.
 
         Each output position sees at most ceil(span / stride) input positions,
-        so the growth is bounded by that; the jump shrinks by the stride.
+        so this is an upper bound (some positions see fewer); the jump shrinks
+        by the stride.  Plans compute the exact field of their central output
+        position instead (:mod:`cnngen.core.fields`).
         """
         span = dilation * (kernel - 1) + 1
         taps = math.ceil(span / stride)
@@ -307,7 +309,9 @@ def receptive_field(
 
     ``layers`` holds ``(kind, kernel, stride, dilation)`` with kind ``"conv"``,
     ``"pool"`` or ``"transposed"``.  Returns the per-dimension receptive field
-    (rounded up to whole pixels) and the per-dimension jump.
+    (rounded up to whole pixels) and the per-dimension jump.  With transposed
+    layers the field is an upper bound: output positions of a transposed
+    convolution see ``floor`` or ``ceil`` of ``span / stride`` inputs.
     """
     fields = [Field(Fraction(1), Fraction(1)) for _ in range(dims)]
     for kind, kernel, stride, dilation in layers:

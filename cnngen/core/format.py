@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnngen.core.messages import Messages
+
 
 def plain_shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(size) for size in shape)
@@ -32,9 +34,19 @@ def op_summary(op: Any) -> str:
     return label
 
 
-def plan_table(plan: Any) -> str:
+def field_text(plan: Any, lang: str = "en") -> str:
+    """The model's receptive field, saying whether it is the whole input."""
+    t = Messages(lang)
+    field = plain_shape(plan.receptive_field)
+    if plan.field_covers_input:
+        return t("field.whole", field=field)
+    return t("field.partial", field=field, size=plain_shape(plan.input_shape[1:]))
+
+
+def plan_table(plan: Any, lang: str = "en") -> str:
     """Every op: name, layer, output shape, receptive field; then the totals."""
-    rows = [("layer", "kind", "output", "rf", "params")]
+    t = Messages(lang)
+    rows = [tuple(t(f"table.{key}") for key in ("layer", "kind", "output", "rf", "params"))]
     for stage in plan.stages:
         for name, op in stage.all_ops():
             rows.append(
@@ -43,7 +55,7 @@ def plan_table(plan: Any) -> str:
                     op_summary(op),
                     plain_shape(op.out_shape),
                     plain_shape(op.receptive_field) if op.receptive_field else "",
-                    thousands(op.params) if op.params else "",
+                    t.number(op.params) if op.params else "",
                 )
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -57,8 +69,8 @@ def plan_table(plan: Any) -> str:
         lines.append("  ".join(cells).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append(f"parameters: {thousands(plan.params)}")
-    lines.append(f"multiply-accumulates per sample: {thousands(plan.macs)}")
-    lines.append(f"receptive field: {plain_shape(plan.receptive_field)}")
-    lines.extend(f"note: {note}" for note in plan.notes)
+    lines.append(t("table.parameters", count=t.number(plan.params)))
+    lines.append(t("table.macs", count=t.number(plan.macs)))
+    lines.append(t("table.field", field=field_text(plan, lang)))
+    lines.extend(t("table.note", note=t.note(note)) for note in plan.notes)
     return "\n".join(lines)

@@ -141,6 +141,7 @@ class Plan:
     input_shape: Shape
     output_shape: Shape
     stages: tuple[Stage, ...]
+    # Field of the central output position, exact (see cnngen.core.fields).
     receptive_field: Shape
     helpers: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
@@ -154,6 +155,13 @@ class Plan:
     @property
     def macs(self) -> int:
         return sum(stage.macs for stage in self.stages)
+
+    @property
+    def field_covers_input(self) -> bool:
+        """Whether the central output sees the whole input (through a head, a latent ...)."""
+        return all(
+            f >= size for f, size in zip(self.receptive_field, self.input_shape[1:], strict=True)
+        )
 
     def layer_shapes(self) -> dict[str, Shape]:
         """Output shape of every stage module and of every op that changes the shape.
@@ -207,9 +215,9 @@ class Plan:
         """Stages whose output a later stage reads by name (skips), so forward keeps them."""
         return frozenset(name for stage in self.stages for name in stage.inputs)
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
         """The plan as a text table: every layer, its output shape, receptive field, parameters."""
-        return plan_table(self)
+        return plan_table(self, lang)
 
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON-ready data (the ``cnngen plan --json`` schema)."""
@@ -244,6 +252,7 @@ class Plan:
             "params": self.params,
             "macs": self.macs,
             "receptive_field": list(self.receptive_field),
+            "receptive_field_covers_input": self.field_covers_input,
             "notes": list(self.notes),
         }
 

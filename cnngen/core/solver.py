@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
+from cnngen.core.fields import annotate
+from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.presets import solve_preset
 from cnngen.core.spec import ModelSpec, format_value
@@ -344,7 +346,7 @@ def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], li
     if clamped:
         layers = _ranges([i + 1 for i in clamped])
         notes.append(
-            f"channels clamped to {spec.min_channels}..{spec.max_channels} on layer(s) {layers}"
+            Note("note.clamped", low=spec.min_channels, high=spec.max_channels, layers=layers)
         )
     return channels, notes
 
@@ -726,22 +728,24 @@ def _encoder_stages(
     return stages, fields, shape
 
 
-def _receptive_field(stages: Sequence[Stage]) -> Shape:
-    """The receptive field of the last spatial op (before any flatten)."""
+def _trunk_field(stages: Sequence[Stage]) -> Shape:
+    """The receptive field of the last op that still has positions (before any flatten)."""
     best: Shape = ()
     for stage in stages:
         for _, op in stage.all_ops():
-            if len(op.out_shape) > 1 and op.receptive_field:
+            if len(op.out_shape) > 1 and op.kind not in ("unflatten",) and op.receptive_field:
                 best = op.receptive_field
     return best
 
 
-def _coverage_note(spec: ModelSpec, field: Shape) -> list[str]:
-    if field and any(f < s for f, s in zip(field, spec.input_size, strict=True)):
-        return [
-            f"receptive field {format_value(field)} does not cover the "
-            f"{format_value(spec.input_size)} input"
-        ]
+def _coverage_note(spec: ModelSpec, stages: Sequence[Stage], field: Shape) -> list[str]:
+    """A warning when the output misses part of the input; a remark when a head fixes that."""
+    size = spec.input_size
+    if field and any(f < s for f, s in zip(field, size, strict=True)):
+        return [Note("note.short_field", field=format_value(field), size=format_value(size))]
+    trunk = _trunk_field(stages)
+    if trunk and any(f < s for f, s in zip(trunk, size, strict=True)):
+        return [Note("note.head_field", field=format_value(trunk), size=format_value(size))]
     return []
 
 
@@ -751,7 +755,7 @@ def _plan(
     used = {op.module for stage in stages for _, op in stage.all_ops()}
     if any(stage.kind == "residual" for stage in stages):
         used.add("Residual")
-    field = _receptive_field(stages)
+    stages, field = annotate(stages, (spec.in_channels, *spec.input_size))
     return Plan(
         family=spec.family,
         class_name=spec.class_name,
@@ -761,7 +765,7 @@ def _plan(
         stages=tuple(stages),
         receptive_field=field,
         helpers=tuple(h for h in HELPER_CLASSES if h in used or h in helpers),
-        notes=tuple(notes) + tuple(_coverage_note(spec, field)),
+        notes=tuple(notes) + tuple(_coverage_note(spec, stages, field)),
         command=spec.command(),
     )
 
@@ -794,7 +798,7 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     stages += decoder
     if needs_depth_head:
         stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
-        notes = [*notes, f"the time head maps {depth} input time steps to {spec.out_depth}"]
+        notes = [*notes, Note("note.time_head", depth=depth, out_depth=spec.out_depth)]
     return _plan(spec, stages, notes)
 
 
@@ -872,7 +876,7 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     builder.rotation_mean()
     _head(spec, builder, spec.classes)
     stages = [rotate.build("rotate", "rotate"), *stages, builder.build("head", "head")]
-    notes = [*notes, "logits are invariant to rotating the input by any multiple of 90 degrees"]
+    notes = [*notes, Note("note.invariant")]
     return _plan(spec, stages, notes)
 
 
@@ -903,9 +907,7 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
         builder.activation(act)
     builder.linear(spec.classes)
     stages.append(builder.build("head", "head"))
-    return _plan(
-        spec, stages, ["LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution"]
-    )
+    return _plan(spec, stages, [Note("note.lenet5")])
 
 
 SOLVERS = {

@@ -18,7 +18,8 @@ from typing import Any
 import jinja2
 
 from cnngen import __version__
-from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.format import field_text, op_summary, plain_shape, thousands
+from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.errors import TemplateBug
 from cnngen.rendering.escape import doc_text
@@ -123,15 +124,16 @@ def stage_summary(stage: Stage) -> str:
     return text
 
 
-def plan_table(plan: Plan) -> list[str]:
+def plan_table(plan: Plan, lang: str = "en") -> list[str]:
     """The plan as aligned text rows: stage, output shape, parameters, ops."""
-    rows = [("stage", "output", "params", "layers")]
+    t = Messages(lang)
+    rows = [tuple(t(f"model.col.{key}") for key in ("stage", "output", "params", "layers"))]
     for stage in plan.stages:
         rows.append(
             (
                 stage.name,
                 plain_shape(stage.out_shape),
-                thousands(stage.params),
+                t.number(stage.params),
                 stage_summary(stage),
             )
         )
@@ -153,6 +155,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "index_all": index_all,
     "forward_steps": forward_steps,
     "shape": plain_shape,
+    "field": field_text,
     "thousands": thousands,
     "changes_shape": changes_shape,
     "stage_summary": stage_summary,
@@ -208,13 +211,14 @@ def render_python(name: str, **context: Any) -> str:
     return format_python(render_template(name, **context), name)
 
 
-def render_model(plan: Plan, command: str) -> str:
-    """The complete, formatted source of a model file."""
+def render_model(plan: Plan, command: str, lang: str = "en") -> str:
+    """The complete, formatted source of a model file; ``lang`` is the comments' language."""
     return render_python(
         "model.py.jinja",
         plan=plan,
+        t=Messages(lang),
         command=doc_text(command),
-        table=plan_table(plan),
+        table=plan_table(plan, lang),
         layer_shapes=plan.layer_shapes(),
     )
 

@@ -34,16 +34,30 @@ def explain_transposed(
 
 
 def explain_pool(
-    size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
+    size: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+    ceil_mode: bool,
+    average: bool = False,
 ) -> str:
+    """The pooling formula filled in; ``average`` drops the dilation term AvgPool lacks."""
     out = arithmetic.pool_size(size, kernel, stride, padding, dilation, ceil_mode)
     numerator = size + 2 * padding - dilation * (kernel - 1) - 1
     rounding = "ceil" if ceil_mode else "floor"
-    text = (
-        f"{rounding}((in + 2*padding - dilation*(kernel-1) - 1) / stride) + 1"
-        f" = {rounding}(({size} + 2*{padding} - {dilation}*({kernel}-1) - 1) / {stride}) + 1"
-        f" = {rounding}({numerator} / {stride}) + 1"
-    )
+    if average:
+        text = (
+            f"{rounding}((in + 2*padding - kernel) / stride) + 1"
+            f" = {rounding}(({size} + 2*{padding} - {kernel}) / {stride}) + 1"
+            f" = {rounding}({numerator} / {stride}) + 1"
+        )
+    else:
+        text = (
+            f"{rounding}((in + 2*padding - dilation*(kernel-1) - 1) / stride) + 1"
+            f" = {rounding}(({size} + 2*{padding} - {dilation}*({kernel}-1) - 1) / {stride}) + 1"
+            f" = {rounding}({numerator} / {stride}) + 1"
+        )
     plain = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
     if plain != out:
         text += f" = {plain}, minus 1 because the last window would start in the padding"

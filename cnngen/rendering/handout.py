@@ -1,120 +1,154 @@
 """A Jupyter notebook that teaches one generated model (``cnngen handout``).
 
-The notebook holds the model file, one cell per shape-changing layer with
-its output-size formula filled in (from :mod:`cnngen.rendering.explain`, so the text
-and the plan can never disagree), a cell that checks every layer's shape on a
-random batch, and exercises whose answers are folded away and checked by
-hidden code cells.  Every code cell asserts what it prints, so running the
+The notebook holds the model file, the ideas of its architecture (residual
+blocks, squeeze-and-excitation, depthwise-separable and transposed
+convolutions, rotation invariance, the history of its preset; see
+:mod:`cnngen.rendering.lessons`), one cell per layer with its output-size
+formula filled in (from :mod:`cnngen.rendering.explain`, so the text and the
+plan can never disagree), a cell that checks every layer's shape on a random
+batch, and exercises.  Every code cell asserts what it prints, so running the
 notebook top to bottom is itself a test of the handout.
 
-The notebook is plain nbformat 4.5 JSON written here (nbformat is not needed
-at generation time).  It is deterministic: cell ids are derived from the cell
-position, there are no timestamps, keys are sorted, and code cells are
-formatted by Black.
+Two editions come from the same cells:
+
+- the teacher edition (default) keeps everything; answers are tagged
+  ``answer``/``solution`` and their torch checks ``hidden-check``, so
+  ``jupyter nbconvert --TagRemovePreprocessor.remove_cell_tags`` or
+  nbgrader-style tools can strip them;
+- the student edition (``--student``) leaves those cells out and the plan
+  table out of the model's docstring; each "Try it here" cell calls
+  ``check(number, answer)``, which compares a salted hash of the student's
+  answer with the stored one and prints right or wrong without showing it.
+
+Text comes from the message catalogue (:mod:`cnngen.core.messages`), so
+``--lang ru`` changes every sentence and no code.  The notebook is plain
+nbformat 4.5 JSON written here (nbformat is not needed at generation time).
+It is deterministic: cell ids are derived from the cell position, there are
+no timestamps, keys are sorted, and code cells are formatted by Black.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cnngen import __version__
 from cnngen.core import arithmetic
-from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.format import field_text, op_summary, plain_shape
+from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
-from cnngen.rendering.engine import format_python, render_model
+from cnngen.rendering.cells import (
+    ANSWER_TAGS,
+    CHECK_TAGS,
+    Cell,
+    code,
+    conv_call,
+    markdown,
+    window,
+)
+from cnngen.rendering.engine import render_model
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
+from cnngen.rendering.lessons import lesson_cells
 
-DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
+# Ops the walk-through shows although they keep the shape: they hold weights or
+# change what a position sees.
+SHOWN_KINDS = frozenset(
+    {"conv", "conv_transpose", "linear", "squeeze_excite", "rotation_stack", "rotation_mean"}
+)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One notebook cell before serialization."""
-
-    kind: str  # "markdown" or "code"
-    source: str
-    hidden: bool = False
+def dim_names(t: Messages, dims: int) -> tuple[str, ...]:
+    """Names of the spatial dimensions: ("height", "width") for 2D."""
+    keys = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+    return tuple(t(f"dim.{key}") for key in keys.get(dims, ()))
 
 
-def markdown(text: str) -> Cell:
-    return Cell("markdown", text.strip("\n"))
-
-
-def code(text: str, hidden: bool = False) -> Cell:
-    """A code cell, Black-formatted so a template slip is caught before writing."""
-    return Cell("code", format_python(text, "handout").rstrip("\n"), hidden)
-
-
-def _per_dim(value: Any, dims: int) -> tuple[int, ...]:
-    if isinstance(value, tuple):
-        return value
-    return (value,) * dims
-
-
-def _window(op: Op) -> dict[str, tuple[int, ...]]:
-    """Kernel, stride, padding, dilation and output padding of a windowed op, per dim."""
-    dims = len(op.in_shape) - 1
-    kernel = _per_dim(op.arg("kernel_size"), dims)
-    default_stride = kernel if op.kind.endswith("pool") else 1
-    return {
-        "kernel": kernel,
-        "stride": _per_dim(op.arg("stride", default_stride), dims),
-        "padding": _per_dim(op.arg("padding", 0), dims),
-        "dilation": _per_dim(op.arg("dilation", 1), dims),
-        "output_padding": _per_dim(op.arg("output_padding", 0), dims),
-    }
-
-
-def _torch_class(op: Op) -> str:
+def torch_class(op: Op) -> str:
     return op.module.removeprefix("nn.")
 
 
-def _size_lines(op: Op) -> list[str]:
-    """The output-size explanation of one op, one bullet per line."""
+def _explain(op: Op, size: int, i: int, w: dict[str, tuple[int, ...]]) -> str:
+    """One dimension's output-size formula for a windowed op, numbers filled in."""
+    if op.kind == "conv":
+        return explain_conv(size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i])
+    if op.kind == "conv_transpose":
+        return explain_transposed(
+            size,
+            w["kernel"][i],
+            w["stride"][i],
+            w["padding"][i],
+            w["output_padding"][i],
+            w["dilation"][i],
+        )
+    return explain_pool(
+        size,
+        w["kernel"][i],
+        w["stride"][i],
+        w["padding"][i],
+        w["dilation"][i],
+        bool(op.arg("ceil_mode", False)),
+        average=op.kind == "avgpool",
+    )
+
+
+def conv_parameter_text(t: Messages, op: Op) -> str:
+    """How a convolution's parameters add up, saying why there is or is no bias."""
+    w = window(op)
+    groups = op.arg("groups", 1)
+    c_in, c_out = op.in_shape[0], op.out_shape[0]
+    taps = math.prod(w["kernel"])
+    if op.kind == "conv_transpose":
+        weights = c_in * (c_out // groups) * taps
+        formula = f"{c_in} * {c_out // groups} * {taps} = {t.number(weights)}"
+    else:
+        weights = c_out * (c_in // groups) * taps
+        formula = f"{c_out} * {c_in // groups} * {taps} = {t.number(weights)}"
+    if op.arg("bias", True):
+        return t(
+            "params.with_bias",
+            formula=formula,
+            biases=c_out,
+            total=t.number(weights + c_out),
+        )
+    return t("params.no_bias", formula=formula, total=t.number(weights))
+
+
+def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> list[str]:
+    """The output-size explanation of one op, one bullet per line.
+
+    A parameter count in ``hidden`` is an exercise: a layer whose count shows
+    that number (a decoder mirrors its encoder) says so instead.
+    """
     dims = len(op.in_shape) - 1
-    names = DIM_NAMES.get(dims, ())
+    names = dim_names(t, dims)
     if op.kind in WINDOW_KINDS:
-        w = _window(op)
-        lines = []
-        for i, size in enumerate(op.in_shape[1:]):
-            if op.kind == "conv":
-                text = explain_conv(
-                    size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i]
-                )
-            elif op.kind == "conv_transpose":
-                text = explain_transposed(
-                    size,
-                    w["kernel"][i],
-                    w["stride"][i],
-                    w["padding"][i],
-                    w["output_padding"][i],
-                    w["dilation"][i],
-                )
-            else:
-                text = explain_pool(
-                    size,
-                    w["kernel"][i],
-                    w["stride"][i],
-                    w["padding"][i],
-                    w["dilation"][i],
-                    bool(op.arg("ceil_mode", False)),
-                )
-            lines.append(f"- {names[i]}: `{text}`")
+        w = window(op)
+        lines = [
+            f"- {names[i]}: `{_explain(op, size, i, w)}`" for i, size in enumerate(op.in_shape[1:])
+        ]
         if op.kind in ("conv", "conv_transpose"):
-            lines.append(
-                f"- channels: {op.in_shape[0]} in, {op.out_shape[0]} out "
-                "(the second argument of the layer)"
-            )
+            lines.append(t("layer.channels", c_in=op.in_shape[0], c_out=op.out_shape[0]))
+            groups = op.arg("groups", 1)
+            if groups != 1:
+                lines.append(t("layer.groups", groups=groups, per=op.in_shape[0] // groups))
+            text = conv_parameter_text(t, op)
+            if any(re.search(rf"\b{t.number(count)}\b", text) for count in hidden):
+                lines.append(t("layer.params_exercise"))
+            else:
+                lines.append("- " + text)
         else:
-            lines.append(
-                f"- channels: pooling works on each channel alone, so {op.out_shape[0]} stay"
-            )
+            lines.append(t("layer.pool_channels", channels=op.out_shape[0]))
+            if op.arg("ceil_mode", False):
+                lines.append(t("layer.ceil_mode"))
+            if op.kind == "avgpool":
+                lines.append(t("layer.avgpool_no_dilation"))
         return lines
     if op.kind == "pad":
         torch_order = op.args[0][1]  # (last dim before, after, ...)
@@ -123,27 +157,49 @@ def _size_lines(op: Op) -> list[str]:
             before = torch_order[2 * (dims - 1 - i)]
             after = torch_order[2 * (dims - 1 - i) + 1]
             lines.append(
-                f"- {names[i]}: `in + before + after = {size} + {before} + {after} = {op.out_shape[i + 1]}`"
+                f"- {names[i]}: `in + before + after = {size} + {before} + {after} = "
+                f"{op.out_shape[i + 1]}`"
             )
-        lines.append("- torch lists the padding of the last dimension first")
+        lines.append(t("layer.pad_order"))
         return lines
+    if op.kind == "crop":
+        return [t("layer.crop", before=plain_shape(op.args[0][1]))]
     if op.kind == "flatten":
         factors = " * ".join(str(size) for size in op.in_shape)
-        return [
-            f"- features: `channels * {' * '.join(names) or 'size'} = {factors} = {op.out_shape[0]}`"
-        ]
+        labels = " * ".join(names) or "size"
+        return [t("layer.flatten", labels=labels, factors=factors, features=op.out_shape[0])]
     if op.kind == "linear":
         (features_in,) = op.in_shape
         (features_out,) = op.out_shape
+        lines = [t("layer.linear", f_in=features_in, f_out=features_out)]
+        if op.arg("bias", True):
+            lines.append(
+                t(
+                    "layer.linear_params",
+                    f_in=features_in,
+                    f_out=features_out,
+                    total=t.number(op.params),
+                )
+            )
+        return lines
+    if op.kind == "squeeze_excite":
+        channels, reduced = op.args[0][1], op.args[1][1]
         return [
-            f"- features: {features_in} in, {features_out} out; every output is a weighted sum of all inputs",
-            f"- parameters: `in * out + out = {features_in} * {features_out} + {features_out} = {thousands(op.params)}`"
-            if op.params == features_in * features_out + features_out
-            else f"- parameters: {thousands(op.params)}",
+            t("layer.se", channels=channels, reduced=reduced),
+            t(
+                "layer.se_params",
+                channels=channels,
+                reduced=reduced,
+                total=t.number(op.params),
+            ),
         ]
+    if op.kind == "rotation_stack":
+        return [t("layer.rotation_stack")]
+    if op.kind == "rotation_mean":
+        return [t("layer.rotation_mean")]
     if op.kind == "unflatten":
-        return [f"- reshapes {op.in_shape[0]} features into {plain_shape(op.out_shape)}"]
-    return [f"- {plain_shape(op.in_shape)} becomes {plain_shape(op.out_shape)}"]
+        return [t("layer.unflatten", features=op.in_shape[0], shape=plain_shape(op.out_shape))]
+    return [f"- {plain_shape(op.in_shape)} → {plain_shape(op.out_shape)}"]
 
 
 def shape_changing_ops(plan: Plan) -> Iterator[tuple[str, Op]]:
@@ -154,33 +210,45 @@ def shape_changing_ops(plan: Plan) -> Iterator[tuple[str, Op]]:
                 yield name, op
 
 
-def _layer_cells(plan: Plan) -> list[Cell]:
-    cells = [
-        markdown(
-            """
-## 2. Layer by layer
+def walked_ops(plan: Plan) -> Iterator[tuple[str, Op]]:
+    """The ops the walk-through explains: shape changes, weighted layers, SE, rotations.
 
-Each layer below changes the shape of the tensor; normalisation, activation
-and dropout layers keep it, so they are left out.  The formula is the one in
-the PyTorch documentation with this layer's numbers filled in.  Shapes leave
-out the batch dimension.  Run each code cell to see the layer agree.
-"""
-        )
-    ]
-    for number, (name, op) in enumerate(shape_changing_ops(plan), start=1):
-        lines = "\n".join(_size_lines(op))
+    Only normalisation, activation and dropout are left out; they keep the
+    shape and hold at most two numbers per channel.
+    """
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            if op.in_shape != op.out_shape or op.kind in SHOWN_KINDS:
+                yield name, op
+
+
+def _batch_note(t: Messages, op: Op) -> str:
+    return t("layer.batch4") if op.batch == 4 else ""
+
+
+def _layer_cells(t: Messages, plan: Plan, hidden: frozenset[int]) -> list[Cell]:
+    """One explained cell and one checking cell per walked op.
+
+    A parameter count that is an exercise (``hidden``) is not given away here.
+    """
+    cells = [markdown(t("layers.intro"))]
+    for number, (name, op) in enumerate(walked_ops(plan), start=1):
+        lines = "\n".join(_size_lines(t, op, hidden))
+        # Copies of each sample the layer gets: 4 inside a rotation stack.
+        batch = {"rotation_stack": 1, "rotation_mean": 4}.get(op.kind, op.batch)
         cells.append(
             markdown(
-                f"### Layer {number}: `{name}` ({op_summary(op)})\n\n"
-                f"`{_torch_class(op)}`: {plain_shape(op.in_shape)} → {plain_shape(op.out_shape)}\n\n"
-                f"{lines}"
+                f"### {t('layers.layer', number=number)}: `{name}` ({op_summary(op)})\n\n"
+                f"`{torch_class(op)}`: {plain_shape(op.in_shape)} → "
+                f"{plain_shape(op.out_shape)}{_batch_note(t, op)}\n\n{lines}"
             )
         )
+        shape = f"({batch}, {', '.join(str(s) for s in op.in_shape)})"
         cells.append(
             code(
                 f'layer = model.get_submodule("{name}")\n'
                 f"with torch.no_grad():\n"
-                f"    y = layer({_randn(op.in_shape)})\n"
+                f"    y = layer(torch.randn{shape})\n"
                 f'print("{name}:", tuple(y.shape[1:]))\n'
                 f"assert tuple(y.shape[1:]) == {op.out_shape!r}\n"
             )
@@ -191,9 +259,21 @@ out the batch dimension.  Run each code cell to see the layer agree.
 # ---------------------------------------------------------------- exercises
 @dataclass(frozen=True)
 class Exercise:
+    """One exercise: the question, its worked answer, a torch check and the value itself.
+
+    ``expected`` is what a student assigns to ``answer`` in the "Try it here"
+    cell (an int or a tuple of ints); ``hint`` says in which form, and
+    ``starter`` is code to start from.
+    """
+
     question: str
     answer: str
     check: str
+    expected: int | tuple[int, ...]
+    hint: str
+    starter: str = ""
+    layer: str = ""
+    counts_parameters: bool = False
 
 
 def _first(plan: Plan, kinds: tuple[str, ...], strided: bool = False) -> tuple[str, Op] | None:
@@ -201,42 +281,10 @@ def _first(plan: Plan, kinds: tuple[str, ...], strided: bool = False) -> tuple[s
         for name, op in stage.all_ops():
             if op.kind not in kinds:
                 continue
-            if strided and all(s == 1 for s in _window(op)["stride"]):
+            if strided and all(s == 1 for s in window(op)["stride"]):
                 continue
             return name, op
     return None
-
-
-def _compact(values: tuple[int, ...]) -> int | tuple[int, ...]:
-    return values[0] if len(set(values)) == 1 else values
-
-
-def _conv_call(op: Op, **changes: tuple[int, ...]) -> str:
-    """Source of an equivalent ``nn.ConvNd``/``ConvTransposeNd`` with some arguments changed.
-
-    Arguments at torch's defaults are left out, as a person would write it.
-    """
-    w = _window(op)
-    values = {
-        "kernel_size": w["kernel"],
-        "stride": w["stride"],
-        "padding": w["padding"],
-        "output_padding": w["output_padding"],
-        "dilation": w["dilation"],
-        **changes,
-    }
-    defaults = {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1}
-    args = [str(op.in_shape[0]), str(op.out_shape[0])]
-    for key, value in values.items():
-        if key == "output_padding" and op.kind != "conv_transpose":
-            continue
-        if key in defaults and all(v == defaults[key] for v in value):
-            continue
-        args.append(f"{key}={_compact(value)!r}")
-    groups = op.arg("groups", 1)
-    if groups != 1:
-        args.append(f"groups={groups}")
-    return f"{op.module}({', '.join(args)})"
 
 
 def _randn(shape: Shape) -> str:
@@ -244,56 +292,66 @@ def _randn(shape: Shape) -> str:
     return f"torch.randn({', '.join(str(size) for size in (1, *shape))})"
 
 
-def _padding_exercise(plan: Plan) -> Exercise | None:
+def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     """Bigger kernel, same output: which padding?"""
     found = _first(plan, ("conv",))
     if found is None:
         return None
     name, op = found
-    w = _window(op)
+    w = window(op)
     kernel = tuple(k + 2 for k in w["kernel"])
     sizes = op.in_shape[1:]
+    names = dim_names(t, len(sizes))
     padding = []
     for i, size in enumerate(sizes):
-        target = op.out_shape[i + 1]
-        options = [
-            p
-            for p in range(0, kernel[i] * w["dilation"][i] + 1)
-            if arithmetic.conv_size(size, kernel[i], w["stride"][i], p, w["dilation"][i]) == target
-        ]
+        options = arithmetic.conv_paddings(
+            size, op.out_shape[i + 1], kernel[i], w["stride"][i], w["dilation"][i]
+        )
         if not options:
             return None
         padding.append(options[0])
     lines = "\n".join(
-        f"- {DIM_NAMES[len(sizes)][i]}: `{explain_conv(size, kernel[i], w['stride'][i], padding[i], w['dilation'][i])}`"
+        f"- {names[i]}: `{explain_conv(size, kernel[i], w['stride'][i], padding[i], w['dilation'][i])}`"
         for i, size in enumerate(sizes)
     )
     return Exercise(
-        question=(
-            f"Layer `{name}` uses kernel {plain_shape(w['kernel'])} and padding "
-            f"{plain_shape(w['padding'])}, and turns {plain_shape(op.in_shape)} into "
-            f"{plain_shape(op.out_shape)}.  Change its kernel to {plain_shape(kernel)}: which "
-            f"(smallest) padding keeps the output at {plain_shape(op.out_shape[1:])}?"
+        question=t(
+            "ex.padding.q",
+            name=name,
+            kernel=plain_shape(w["kernel"]),
+            padding=plain_shape(w["padding"]),
+            shape_in=plain_shape(op.in_shape),
+            shape_out=plain_shape(op.out_shape),
+            wider=plain_shape(kernel),
+            size=plain_shape(op.out_shape[1:]),
         ),
-        answer=f"Padding {plain_shape(tuple(padding))}:\n\n{lines}",
+        answer=t("ex.padding.a", padding=plain_shape(tuple(padding)), lines=lines),
         check=(
-            f"wider = {_conv_call(op, kernel_size=kernel, padding=tuple(padding))}\n"
+            f"wider = {conv_call(op, kernel_size=kernel, padding=tuple(padding))}\n"
             f"with torch.no_grad():\n"
             f"    y = wider({_randn(op.in_shape)})\n"
             f"assert tuple(y.shape[1:]) == {op.out_shape!r}, tuple(y.shape)\n"
-            f'print("padding", {tuple(padding)!r}, "keeps", tuple(y.shape[1:]))\n'
+            f'print("padding", {tuple(padding)!r}, "->", tuple(y.shape[1:]))\n'
+        ),
+        expected=tuple(padding),
+        hint=t("hint.padding", example=tuple(1 for _ in sizes)),
+        starter=(
+            f"# {t('starter.try_layer')}\n"
+            f"# layer = {conv_call(op, kernel_size=kernel, padding='...')}\n"
+            f"# print(layer({_randn(op.in_shape)}).shape)\n"
         ),
     )
 
 
-def _input_size_exercise(plan: Plan) -> Exercise | None:
+def _input_size_exercise(t: Messages, plan: Plan) -> Exercise | None:
     """Same layer, a larger input: which output size?"""
     found = _first(plan, ("conv", "maxpool", "avgpool"), strided=True) or _first(plan, ("conv",))
     if found is None:
         return None
     name, op = found
-    w = _window(op)
+    w = window(op)
     sizes = tuple(size * 2 + 1 for size in op.in_shape[1:])
+    names = dim_names(t, len(sizes))
     outs = []
     lines = []
     for i, size in enumerate(sizes):
@@ -303,11 +361,7 @@ def _input_size_exercise(plan: Plan) -> Exercise | None:
                     size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i]
                 )
             )
-            text = explain_conv(
-                size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i]
-            )
         else:
-            ceil_mode = bool(op.arg("ceil_mode", False))
             outs.append(
                 arithmetic.pool_size(
                     size,
@@ -315,134 +369,224 @@ def _input_size_exercise(plan: Plan) -> Exercise | None:
                     w["stride"][i],
                     w["padding"][i],
                     w["dilation"][i],
-                    ceil_mode,
+                    bool(op.arg("ceil_mode", False)),
                 )
             )
-            text = explain_pool(
-                size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i], ceil_mode
-            )
-        lines.append(f"- {DIM_NAMES[len(sizes)][i]}: `{text}`")
+        lines.append(f"- {names[i]}: `{_explain(op, size, i, w)}`")
     in_shape = (op.in_shape[0], *sizes)
     out_shape = (op.out_shape[0], *outs)
     return Exercise(
-        question=(
-            f"Layer `{name}` ({op_summary(op)}) gets {plain_shape(op.in_shape)} here.  What "
-            f"would it output for an input of {plain_shape(in_shape)}?"
+        question=t(
+            "ex.input.q",
+            name=name,
+            summary=op_summary(op),
+            shape=plain_shape(op.in_shape),
+            bigger=plain_shape(in_shape),
         ),
-        answer=f"{plain_shape(out_shape)}:\n\n" + "\n".join(lines),
+        answer=t("ex.input.a", shape=plain_shape(out_shape), lines="\n".join(lines)),
         check=(
             f'layer = model.get_submodule("{name}")\n'
             f"with torch.no_grad():\n"
             f"    y = layer({_randn(in_shape)})\n"
             f"assert tuple(y.shape[1:]) == {out_shape!r}, tuple(y.shape)\n"
-            f'print("{name} on {plain_shape(in_shape)}:", tuple(y.shape[1:]))\n'
+            f'print("{name}:", tuple(y.shape[1:]))\n'
+        ),
+        expected=out_shape,
+        hint=t("hint.shape", example=(op.out_shape[0], *(7 for _ in sizes))),
+        starter=(
+            f"# {t('starter.formula')}\n"
+            f'# layer = model.get_submodule("{name}")\n'
+            f"# print(layer({_randn(in_shape)}).shape)\n"
         ),
     )
 
 
-def _parameter_exercise(plan: Plan) -> Exercise | None:
-    """How many weights does a convolution hold?"""
+def _parameter_exercise(t: Messages, plan: Plan) -> Exercise | None:
+    """How many weights does a convolution hold (and why no bias)?"""
     found = _first(plan, ("conv", "conv_transpose"))
     if found is None:
         return None
     name, op = found
-    w = _window(op)
+    w = window(op)
     groups = op.arg("groups", 1)
-    c_in, c_out = op.in_shape[0], op.out_shape[0]
-    taps = math.prod(w["kernel"])
-    bias = op.arg("bias", True)
-    weights = c_out * (c_in // groups) * taps
-    formula = f"{c_out} * {c_in // groups} * {taps} = {thousands(weights)} weights"
-    if bias:
-        formula += f", plus {c_out} biases = {thousands(weights + c_out)}"
-    per_filter = f"in_channels{' / groups' if groups != 1 else ''} * kernel taps"
+    details = [t("ex.params.kernel", kernel=plain_shape(w["kernel"]))]
+    if groups != 1:
+        details.append(f"groups={groups}")
+    details.append(t("ex.params.bias") if op.arg("bias", True) else t("ex.params.nobias"))
     return Exercise(
-        question=(
-            f"How many parameters does layer `{name}` ({_torch_class(op)}, {c_in} → {c_out} "
-            f"channels, kernel {plain_shape(w['kernel'])}) have?"
+        question=t(
+            "ex.params.q",
+            name=name,
+            cls=torch_class(op),
+            c_in=op.in_shape[0],
+            c_out=op.out_shape[0],
+            details=", ".join(details),
         ),
-        answer=(
-            f"{thousands(op.params)}.  Each of the {c_out} output channels has one weight per "
-            f"{per_filter}: `{formula}`."
+        answer=t(
+            "ex.params.a",
+            total=t.number(op.params),
+            formula=conv_parameter_text(t, op),
         ),
         check=(
             f'count = sum(p.numel() for p in model.get_submodule("{name}").parameters())\n'
             f"assert count == {op.params}, count\n"
-            f'print("{name}:", count, "parameters")\n'
+            f'print("{name}:", count)\n'
         ),
+        expected=op.params,
+        layer=name,
+        counts_parameters=True,
+        hint=t("hint.count"),
+        starter=f"# {t('starter.params')}\n# layer = {conv_call(op)}\n",
     )
 
 
-def _output_padding_exercise(plan: Plan) -> Exercise | None:
-    """A decoder layer must land on an exact size: which output_padding?"""
+def _output_padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
+    """A decoder layer must land on another exact size: which output_padding?"""
     found = None
     for stage in plan.stages:
         for name, op in stage.all_ops():
-            if op.kind == "conv_transpose" and any(s > 1 for s in _window(op)["stride"]):
+            if op.kind == "conv_transpose" and any(s > 1 for s in window(op)["stride"]):
                 found = found or (name, op)
     if found is None:
         return None
     name, op = found
-    w = _window(op)
+    w = window(op)
     sizes = op.in_shape[1:]
+    names = dim_names(t, len(sizes))
+    # The other choice per dimension: the size the encoder would have had with one more pixel.
+    other = tuple(
+        (p + 1) % max(s, d) if max(s, d) > 1 else p
+        for p, s, d in zip(w["output_padding"], w["stride"], w["dilation"], strict=True)
+    )
+    target = tuple(
+        arithmetic.transposed_size(
+            size, w["kernel"][i], w["stride"][i], w["padding"][i], other[i], w["dilation"][i]
+        )
+        for i, size in enumerate(sizes)
+    )
     lines = "\n".join(
-        f"- {DIM_NAMES[len(sizes)][i]}: `{explain_transposed(size, w['kernel'][i], w['stride'][i], w['padding'][i], w['output_padding'][i], w['dilation'][i])}`"
+        f"- {names[i]}: `{explain_transposed(size, w['kernel'][i], w['stride'][i], w['padding'][i], other[i], w['dilation'][i])}`"
         for i, size in enumerate(sizes)
     )
     return Exercise(
-        question=(
-            f"Decoder layer `{name}` is a transposed convolution with kernel "
-            f"{plain_shape(w['kernel'])}, stride {plain_shape(w['stride'])} and padding "
-            f"{plain_shape(w['padding'])}.  It gets {plain_shape(op.in_shape[1:])} and must "
-            f"give exactly {plain_shape(op.out_shape[1:])} to mirror the encoder.  Which "
-            "`output_padding` does it need?"
+        question=t(
+            "ex.outpad.q",
+            name=name,
+            kernel=plain_shape(w["kernel"]),
+            stride=plain_shape(w["stride"]),
+            padding=plain_shape(w["padding"]),
+            size_in=plain_shape(sizes),
+            size_out=plain_shape(op.out_shape[1:]),
+            current=plain_shape(w["output_padding"]),
+            target=plain_shape(target),
         ),
-        answer=(
-            f"`output_padding={plain_shape(w['output_padding'])}`.  A strided convolution maps "
-            "several input sizes to the same output size; output_padding picks which one the "
-            f"transposed layer gives back:\n\n{lines}"
-        ),
+        answer=t("ex.outpad.a", value=plain_shape(other), lines=lines),
         check=(
-            f"layer = {_conv_call(op)}\n"
+            f"layer = {conv_call(op, output_padding=other)}\n"
             f"with torch.no_grad():\n"
             f"    y = layer({_randn(op.in_shape)})\n"
-            f"assert tuple(y.shape[1:]) == {op.out_shape!r}, tuple(y.shape)\n"
-            f'print("output_padding", {w["output_padding"]!r}, "gives", tuple(y.shape[1:]))\n'
+            f"assert tuple(y.shape[2:]) == {target!r}, tuple(y.shape)\n"
+            f'print("output_padding", {other!r}, "->", tuple(y.shape[2:]))\n'
+        ),
+        expected=other,
+        hint=t("hint.padding", example=tuple(0 for _ in sizes)),
+        starter=(
+            f"# {t('starter.try_layer')}\n"
+            f"# layer = {conv_call(op, output_padding='...')}\n"
+            f"# print(layer({_randn(op.in_shape)}).shape)\n"
         ),
     )
 
 
-def _flatten_exercise(plan: Plan) -> Exercise | None:
-    """Where does the first Linear layer's in_features come from?"""
+def _resize(op: Op, sizes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The spatial sizes after ``op`` for other input sizes (None: it cannot run)."""
+    if op.kind in ("conv", "maxpool", "avgpool"):
+        w = window(op)
+        out = []
+        for i, size in enumerate(sizes):
+            if size + 2 * w["padding"][i] < w["dilation"][i] * (w["kernel"][i] - 1) + 1:
+                return None
+            if op.kind == "conv":
+                out.append(
+                    arithmetic.conv_size(
+                        size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i]
+                    )
+                )
+            else:
+                out.append(
+                    arithmetic.pool_size(
+                        size,
+                        w["kernel"][i],
+                        w["stride"][i],
+                        w["padding"][i],
+                        w["dilation"][i],
+                        bool(op.arg("ceil_mode", False)),
+                    )
+                )
+        return tuple(out)
+    if op.in_shape == op.out_shape:
+        return sizes
+    return None
+
+
+def _flatten_exercise(t: Messages, plan: Plan) -> Exercise | None:
+    """Where does the first Linear layer's in_features come from, for another input?"""
     ops = [(name, op) for stage in plan.stages for name, op in stage.all_ops()]
+    if any(stage.kind != "sequential" for stage in plan.stages):
+        return None
     for index, (name, op) in enumerate(ops):
         if op.kind != "flatten" or len(op.in_shape) < 2 or math.prod(op.in_shape[1:]) == 1:
             continue
         linear = next(((n, o) for n, o in ops[index + 1 :] if o.kind == "linear"), None)
         if linear is None:
             return None
-        linear_name, linear_op = linear
-        factors = " * ".join(str(size) for size in op.in_shape)
+        linear_name, _ = linear
+        stage, path = name.split(".", 1)
+        bigger: tuple[int, ...] | None = tuple(size + 8 for size in plan.input_shape[1:])
+        sizes = bigger
+        for _, earlier in ops[:index]:
+            sizes = _resize(earlier, sizes) if sizes is not None else None
+        if sizes is None or bigger is None:
+            return None
+        features = op.in_shape[0] * math.prod(sizes)
+        factors = " * ".join(str(size) for size in (op.in_shape[0], *sizes))
         return Exercise(
-            question=(
-                f"Why does the first linear layer `{linear_name}` take "
-                f"{linear_op.in_shape[0]} input features?"
+            question=t(
+                "ex.flatten.q",
+                linear=linear_name,
+                features=math.prod(op.in_shape),
+                bigger=plain_shape(bigger),
             ),
-            answer=(
-                f"`{name}` flattens the {plain_shape(op.in_shape)} feature map into one vector: "
-                f"`{factors} = {op.out_shape[0]}`.  Change the input size and this number "
-                "changes too, which is why a flatten head ties a model to one input size."
+            answer=t(
+                "ex.flatten.a",
+                name=name,
+                shape=plain_shape((op.in_shape[0], *sizes)),
+                factors=factors,
+                features=features,
             ),
             check=(
-                f'features = model.get_submodule("{linear_name}").in_features\n'
-                f"assert features == {math.prod(op.in_shape)}, features\n"
-                f'print("in_features:", features)\n'
+                f"x = torch.randn(1, {plan.input_shape[0]}, {', '.join(map(str, bigger))})\n"
+                "with torch.no_grad():\n"
+                "    for stage_name, stage in model.named_children():\n"
+                f'        if stage_name == "{stage}":\n'
+                "            for layer_name, layer in stage.named_children():\n"
+                f'                if layer_name == "{path}":\n'
+                "                    break\n"
+                "                x = layer(x)\n"
+                "            break\n"
+                "        x = stage(x)\n"
+                f"assert x[0].numel() == {features}, x.shape\n"
+                'print("in_features:", x[0].numel())\n'
             ),
+            expected=features,
+            hint=t("hint.count"),
+            starter=f"# {t('starter.formula')}\n",
         )
     return None
 
 
-def exercises(plan: Plan) -> list[Exercise]:
+def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
+    t = Messages(lang)
     makers = (
         _padding_exercise,
         _input_size_exercise,
@@ -450,80 +594,140 @@ def exercises(plan: Plan) -> list[Exercise]:
         _output_padding_exercise,
         _flatten_exercise,
     )
-    return [exercise for maker in makers if (exercise := maker(plan)) is not None]
+    return [exercise for maker in makers if (exercise := maker(t, plan)) is not None]
 
 
-def _exercise_cells(plan: Plan) -> list[Cell]:
-    found = exercises(plan)
+def normalise(answer: Any, size: int) -> str:
+    """The canonical text of an answer: ints joined by commas, one per dimension.
+
+    The notebook's ``check`` runs the same rule, so ``2``, ``(2, 2)`` and
+    ``[2, 2]`` are one answer for a 2D question.
+    """
+    values = list(answer) if isinstance(answer, (tuple, list)) else [answer] * size
+    return ",".join(str(int(value)) for value in values)
+
+
+def answer_hash(number: int, answer: Any, size: int) -> str:
+    """Salted with the exercise number, so equal answers do not give equal hashes."""
+    text = f"cnngen:{number}:{normalise(answer, size)}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _size(expected: int | tuple[int, ...]) -> int:
+    return len(expected) if isinstance(expected, tuple) else 1
+
+
+def _checker_cell(t: Messages, found: list[Exercise]) -> Cell:
+    hashes = {
+        number: answer_hash(number, exercise.expected, _size(exercise.expected))
+        for number, exercise in enumerate(found, start=1)
+    }
+    sizes = {number: _size(exercise.expected) for number, exercise in enumerate(found, start=1)}
+    return code(
+        "import hashlib\n\n"
+        f"ANSWER_HASHES = {hashes!r}\n"
+        f"ANSWER_SIZES = {sizes!r}\n\n\n"
+        "def check(number, answer):\n"
+        f'    """{t("check.doc")}"""\n'
+        "    if answer is None or answer is ...:\n"
+        f"        print({t.raw('check.empty')!r}.format(number=number))\n"
+        "        return None\n"
+        "    size = ANSWER_SIZES[number]\n"
+        "    try:\n"
+        "        values = list(answer) if isinstance(answer, (tuple, list)) else [answer] * size\n"
+        '        text = ",".join(str(int(value)) for value in values)\n'
+        "    except (TypeError, ValueError):\n"
+        f"        print({t.raw('check.form')!r}.format(number=number))\n"
+        "        return False\n"
+        '    digest = hashlib.sha256(f"cnngen:{number}:{text}".encode()).hexdigest()\n'
+        "    right = digest == ANSWER_HASHES[number]\n"
+        f"    print(({t.raw('check.right')!r} if right else {t.raw('check.wrong')!r}).format(number=number))\n"
+        "    return right\n",
+        tags=("checker",),
+    )
+
+
+def _exercise_cells(t: Messages, found: list[Exercise], student: bool) -> list[Cell]:
     if not found:
         return []
-    cells = [
-        markdown(
-            """
-## 4. Exercises
-
-Work each one out on paper first, then check with the empty code cell below
-it.  The answer is folded away under **Answer**; the hidden cell after it
-checks the answer with torch (show it with the ... on its left).
-"""
-        )
-    ]
+    cells = [markdown(t("ex.intro_student" if student else "ex.intro")), _checker_cell(t, found)]
     for number, exercise in enumerate(found, start=1):
-        cells.append(markdown(f"### Exercise {number}\n\n{exercise.question}"))
-        cells.append(Cell("code", "# Try it here."))
+        cells.append(markdown(f"### {t('ex.title', number=number)}\n\n{exercise.question}"))
         cells.append(
-            markdown(
-                f"<details><summary><b>Answer</b></summary>\n\n{exercise.answer}\n\n</details>"
+            code(
+                f"# {t('starter.try')}\n{exercise.starter}"
+                f"answer = None  # {exercise.hint}\n"
+                f"check({number}, answer)\n",
+                tags=("exercise",),
             )
         )
-        cells.append(code(exercise.check, hidden=True))
+        cells.append(
+            markdown(
+                f"<details><summary><b>{t('ex.answer')}</b></summary>\n\n{exercise.answer}\n\n"
+                "</details>",
+                tags=ANSWER_TAGS,
+            )
+        )
+        cells.append(code(exercise.check, hidden=True, tags=CHECK_TAGS))
     return cells
 
 
 # ---------------------------------------------------------------- notebook
-def handout_cells(spec: ModelSpec, plan: Plan, command: str) -> list[Cell]:
-    source = render_model(plan, spec.command())
-    input_shape: Shape = plan.input_shape
+def student_source(source: str, t: Messages) -> str:
+    """The model file without the plan table in its docstring (it holds answers).
+
+    The table runs from its heading line to the totals; the totals stay.
+    """
+    lines = source.splitlines(keepends=True)
+    heading = t("model.plan")
+    totals = t("model.parameters", count="")
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        return source
+    end = start + 1
+    while end < len(lines) and not lines[end].startswith(totals):
+        end += 1
+    return "".join(lines[:start] + lines[end:])
+
+
+def handout_cells(
+    spec: ModelSpec, plan: Plan, command: str, lang: str = "en", student: bool = False
+) -> list[Cell]:
+    t = Messages(lang)
+    found = exercises(plan, lang)
+    source = render_model(plan, spec.command(), lang)
+    if student:
+        source = student_source(source, t)
+    family = t(f"family.{plan.family}")
     cells = [
         markdown(
-            f"""
-# {plan.class_name}: a {plan.dims}D {plan.family}
-
-Input {plain_shape(input_shape)} → output {plain_shape(plan.output_shape)} (batch
-dimension left out), {thousands(plan.params)} parameters, receptive field
-{plain_shape(plan.receptive_field)}.
-
-Generated by cnngen {__version__} with:
-
-```
-cnngen {command}
-```
-
-Run the cells from top to bottom (*Run All*).  Every code cell checks what it
-prints, so a cell that fails means the text is wrong, not you.
-"""
+            t(
+                "intro.title",
+                name=plan.class_name,
+                dims=plan.dims,
+                family=family,
+                shape_in=plain_shape(plan.input_shape),
+                shape_out=plain_shape(plan.output_shape),
+                params=t.number(plan.params),
+                field=field_text(plan, lang),
+                command=command,
+                version=__version__,
+            )
+            + ("\n\n" + t("intro.student") if student else "")
         ),
-        markdown(
-            """
-## 1. The model
-
-This is the complete file that `cnngen model` writes; it needs only torch.
-Running it defines the model class, `INPUT_SHAPE`, `OUTPUT_SHAPE` and
-`LAYER_SHAPES` (the output shape of every layer), and runs the file's own
-shape check.
-"""
-        ),
+        markdown(t("model.intro")),
         Cell("code", source.rstrip("\n")),
         code(f"torch.manual_seed(0)\nmodel = {plan.class_name}().eval()\nprint(model)\n"),
-        *_layer_cells(plan),
-        markdown(
-            """
-## 3. A random batch through the whole model
-
-Forward hooks record the output shape of every named layer while a random
-batch of two samples runs through the model; each is compared with the plan.
-"""
+        markdown(t("notation")),
+        *lesson_cells(t, spec, plan),
+        *_layer_cells(
+            t,
+            plan,
+            frozenset(
+                e.expected for e in found if isinstance(e.expected, int) and e.counts_parameters
+            ),
         ),
+        markdown(t("batch.intro")),
         code(
             "seen = {}\n"
             "hooks = [\n"
@@ -545,9 +749,24 @@ batch of two samples runs through the model; each is compared with the plan.
             "assert all(seen[name] == shape for name, shape in LAYER_SHAPES.items())\n"
             "assert tuple(output.shape) == (2, *OUTPUT_SHAPE)\n"
         ),
-        *_exercise_cells(plan),
+        *_exercise_cells(t, found, student),
     ]
-    return cells
+    if student:
+        hidden = set(ANSWER_TAGS) | set(CHECK_TAGS)
+        cells = [cell for cell in cells if not hidden & set(cell.tags)]
+    return _numbered(cells)
+
+
+def _numbered(cells: list[Cell]) -> list[Cell]:
+    """Number the ``## `` section headings in order (lessons come and go by architecture)."""
+    result = []
+    number = 0
+    for cell in cells:
+        if cell.kind == "markdown" and cell.source.startswith("## "):
+            number += 1
+            cell = Cell(cell.kind, f"## {number}. {cell.source[3:]}", cell.hidden, cell.tags)
+        result.append(cell)
+    return result
 
 
 def _lines(text: str) -> list[str]:
@@ -555,34 +774,37 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def notebook(cells: list[Cell]) -> dict[str, Any]:
+def notebook(cells: list[Cell], lang: str = "en") -> dict[str, Any]:
     """nbformat 4.5 JSON data with stable, position-derived cell ids."""
     data_cells = []
     for index, cell in enumerate(cells):
+        metadata: dict[str, Any] = {}
+        if cell.hidden:
+            metadata["jupyter"] = {"source_hidden": True}
+        if cell.tags:
+            metadata["tags"] = list(cell.tags)
         entry: dict[str, Any] = {
             "cell_type": cell.kind,
             "id": f"cell-{index:03d}",
-            "metadata": {},
+            "metadata": metadata,
             "source": _lines(cell.source),
         }
         if cell.kind == "code":
             entry["execution_count"] = None
             entry["outputs"] = []
-            if cell.hidden:
-                entry["metadata"] = {"jupyter": {"source_hidden": True}, "tags": ["answer"]}
         data_cells.append(entry)
-    return {
-        "cells": data_cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
+    metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
     }
+    if lang != "en":
+        metadata["language"] = lang
+    return {"cells": data_cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
 
 
-def render_handout(spec: ModelSpec, plan: Plan, command: str) -> str:
+def render_handout(
+    spec: ModelSpec, plan: Plan, command: str, lang: str = "en", student: bool = False
+) -> str:
     """The notebook as JSON text, the way Jupyter writes it (indent 1, sorted keys)."""
-    data = notebook(handout_cells(spec, plan, command))
+    data = notebook(handout_cells(spec, plan, command, lang, student), lang)
     return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

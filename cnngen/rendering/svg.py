@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from cnngen import __version__
-from cnngen.core.format import op_summary, plain_shape, thousands
+from cnngen.core.format import field_text, op_summary, plain_shape, thousands
 from cnngen.core.plan import Plan, Shape, Stage
 
 ROLE_COLOURS = {
@@ -175,7 +175,7 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
     title = f"{plan.class_name}: {plain_shape(plan.input_shape)} → {plain_shape(plan.output_shape)}"
     subtitle = (
         f"{plan.dims}D {plan.family}, {thousands(plan.params)} parameters, "
-        f"receptive field {plain_shape(plan.receptive_field)}"
+        f"receptive field {field_text(plan)}"
     )
     body_width = sum(columns)
     width = MARGIN * 2 + max(body_width, _text_width(title, 15), _text_width(subtitle))

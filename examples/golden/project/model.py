@@ -15,7 +15,7 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 97,908
 Multiply-accumulates per sample: 21,789,440
-Receptive field: 40x40
+Receptive field: 28x28 (the whole input)
 """
 
 from collections import OrderedDict

@@ -1,0 +1,339 @@
+"""Architecture lessons of a handout: one section per idea the model uses.
+
+Each lesson explains a block type or family with this model's own numbers
+(a residual block's shortcut, an SE gate's reduction width, the parameters
+a depthwise-separable convolution saves, a transposed layer's output_padding,
+rotation invariance, the history behind a preset), runs a code cell that
+demonstrates it on the real layers and asserts what it prints, and ends
+with a question whose answer is folded away and tagged like every answer.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cnngen.core.format import field_text, plain_shape
+from cnngen.core.messages import Messages
+from cnngen.core.plan import Op, Plan, Stage
+from cnngen.core.spec import ModelSpec
+from cnngen.rendering.cells import ANSWER_TAGS, Cell, code, conv_call, markdown, window
+
+HISTORY = ("lenet5", "alexnet", "vgg", "inception", "resnet", "senet")
+
+
+def _discussion(t: Messages, question: str, answer: str) -> list[Cell]:
+    """A question to think about, with its answer folded away and tagged."""
+    return [
+        markdown(f"**{t('lesson.question')}** {question}"),
+        markdown(
+            f"<details><summary><b>{t('ex.answer')}</b></summary>\n\n{answer}\n\n</details>",
+            tags=ANSWER_TAGS,
+        ),
+    ]
+
+
+def _history(t: Messages, spec: ModelSpec) -> list[Cell]:
+    if spec.preset is None:
+        return []
+    steps = "\n".join(
+        ("- **" if name == spec.preset else "- ")
+        + t(f"history.{name}").replace("**", "")
+        + ("**" if name == spec.preset else "")
+        for name in HISTORY
+    )
+    key = f"history.now.{spec.preset}"
+    now = t(key) if t.has(key) else t("history.now.other", preset=spec.preset)
+    return [
+        markdown(f"## {t('history.title')}\n\n{t('history.intro')}\n\n{steps}\n\n{now}"),
+        *_discussion(t, t("history.q"), t("history.a")),
+    ]
+
+
+def _residual(t: Messages, plan: Plan) -> list[Cell]:
+    blocks = [stage for stage in plan.stages if stage.kind == "residual"]
+    if not blocks:
+        return []
+    rows = []
+    for stage in blocks:
+        first = stage.ops[0]
+        strides = [window(op)["stride"] for op in stage.ops if op.kind == "conv"]
+        stride = max((max(s) for s in strides), default=1)
+        if stage.shortcut:
+            why = []
+            if stage.in_shape[0] != stage.out_shape[0]:
+                why.append(
+                    t("residual.why_channels", c_in=stage.in_shape[0], c_out=stage.out_shape[0])
+                )
+            if stride > 1:
+                why.append(t("residual.why_stride", stride=stride))
+            kind = t("residual.projection", why=", ".join(why))
+        else:
+            kind = t("residual.identity")
+        rows.append(
+            f"| `{stage.name}` | {plain_shape(stage.in_shape)} | {plain_shape(stage.out_shape)} | {kind} |"
+        )
+        del first
+    table = "\n".join(
+        [
+            f"| {t('residual.col_block')} | {t('residual.col_in')} | {t('residual.col_out')} | "
+            f"{t('residual.col_shortcut')} |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    )
+    block = next((s for s in blocks if s.shortcut), blocks[0])
+    names = [op.path for op in block.ops]
+    shape = ", ".join(str(size) for size in block.in_shape)
+    with_down = [s.name for s in blocks if s.shortcut]
+    return [
+        markdown(f"## {t('residual.title')}\n\n{t('residual.text')}\n\n{table}"),
+        code(
+            f'block = model.get_submodule("{block.name}")\n'
+            f"x = torch.randn(2, {shape})\n"
+            "with torch.no_grad():\n"
+            "    main = x\n"
+            f"    for name in {names!r}:\n"
+            "        main = getattr(block, name)(main)\n"
+            "    shortcut = block.downsample(x)\n"
+            "    y = block(x)\n"
+            'print("main path:", tuple(main.shape[1:]), " shortcut:", tuple(shortcut.shape[1:]))\n'
+            "assert torch.allclose(y, block.act(main + shortcut), atol=1e-6)\n"
+        ),
+        *_discussion(
+            t,
+            t("residual.q"),
+            t(
+                "residual.a",
+                blocks=", ".join(f"`{name}`" for name in with_down) or "—",
+            ),
+        ),
+    ]
+
+
+def _first_op(plan: Plan, kind: str) -> tuple[Stage, str, Op] | None:
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            if op.kind == kind:
+                return stage, name, op
+    return None
+
+
+def _se(t: Messages, plan: Plan) -> list[Cell]:
+    found = _first_op(plan, "squeeze_excite")
+    if found is None:
+        return []
+    _, name, op = found
+    channels, reduced = op.args[0][1], op.args[1][1]
+    dims = len(op.in_shape) - 1
+    shape = ", ".join(str(size) for size in op.in_shape)
+    index = ", ".join([":", ":", *(["None"] * dims)])
+    return [
+        markdown(
+            f"## {t('se.title')}\n\n"
+            + t(
+                "se.text",
+                name=name,
+                channels=channels,
+                reduced=reduced,
+                params=t.number(op.params),
+                shape=plain_shape(op.in_shape),
+            )
+        ),
+        code(
+            f'se = model.get_submodule("{name}")\n'
+            f"x = torch.rand(2, {shape})\n"
+            "with torch.no_grad():\n"
+            f"    squeezed = x.flatten(2).mean(dim=2)  # {t('se.squeeze')}: (2, {channels})\n"
+            f"    scale = torch.sigmoid(se.expand(torch.relu(se.reduce(squeezed))))  # {t('se.excite')}\n"
+            f"    manual = x * scale[{index}]  # {t('se.scale')}\n"
+            "    y = se(x)\n"
+            'print("scale of the first channels:", [round(v, 3) for v in scale[0, :4].tolist()])\n'
+            "assert torch.allclose(y, manual)\n"
+            f"assert sum(p.numel() for p in se.parameters()) == {op.params}\n"
+        ),
+        *_discussion(t, t("se.q", channels=channels), t("se.a")),
+    ]
+
+
+def _depthwise(t: Messages, plan: Plan) -> list[Cell]:
+    found = None
+    for stage in plan.stages:
+        ops = list(stage.all_ops())
+        for index, (name, op) in enumerate(ops):
+            if op.kind == "conv" and op.arg("groups", 1) > 1:
+                pointwise = next(((n, o) for n, o in ops[index + 1 :] if o.kind == "conv"), None)
+                if pointwise is not None:
+                    found = (name, op, *pointwise)
+                    break
+        if found:
+            break
+    if found is None:
+        return []
+    name, op, point_name, point = found
+    w = window(op)
+    taps = math.prod(w["kernel"])
+    c_in, c_out = op.in_shape[0], point.out_shape[0]
+    positions = math.prod(op.out_shape[1:])
+    normal_params = taps * c_in * c_out
+    separable_params = taps * c_in + c_in * c_out
+    normal_macs = taps * c_in * positions * c_out
+    separable_macs = taps * c_in * positions + positions * c_in * c_out
+    kernel = w["kernel"][0] if len(set(w["kernel"])) == 1 else w["kernel"]
+    stride = w["stride"][0] if len(set(w["stride"])) == 1 else w["stride"]
+    padding = w["padding"][0] if len(set(w["padding"])) == 1 else w["padding"]
+    cls = op.module
+    return [
+        markdown(
+            f"## {t('depthwise.title')}\n\n"
+            + t(
+                "depthwise.text",
+                name=name,
+                point=point_name,
+                k=plain_shape(w["kernel"]),
+                taps=taps,
+                c_in=c_in,
+                c_out=c_out,
+                positions=t.number(positions),
+                out=plain_shape(op.out_shape[1:]),
+                normal_params=t.number(normal_params),
+                separable_params=t.number(separable_params),
+                normal_macs=t.number(normal_macs),
+                separable_macs=t.number(separable_macs),
+                ratio=t.decimal(normal_macs / separable_macs),
+            )
+        ),
+        code(
+            f"normal = {cls}({c_in}, {c_out}, kernel_size={kernel!r}, stride={stride!r}, "
+            f"padding={padding!r}, bias=False)\n"
+            f"depthwise = {cls}({c_in}, {c_in}, kernel_size={kernel!r}, stride={stride!r}, "
+            f"padding={padding!r}, groups={c_in}, bias=False)\n"
+            f"pointwise = {cls}({c_in}, {c_out}, kernel_size=1, bias=False)\n"
+            "count = lambda layer: sum(p.numel() for p in layer.parameters())\n"
+            'print("normal:", count(normal), " depthwise + pointwise:", '
+            "count(depthwise) + count(pointwise))\n"
+            f"assert count(normal) == {normal_params}\n"
+            f"assert count(depthwise) + count(pointwise) == {separable_params}\n"
+            f"x = torch.randn(1, {', '.join(str(s) for s in op.in_shape)})\n"
+            "with torch.no_grad():\n"
+            "    assert normal(x).shape == pointwise(depthwise(x)).shape\n"
+        ),
+        *_discussion(t, t("depthwise.q"), t("depthwise.a", c_in=c_in)),
+    ]
+
+
+def _transposed(t: Messages, plan: Plan) -> list[Cell]:
+    found = None
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            if op.kind == "conv_transpose" and any(s > 1 for s in window(op)["stride"]):
+                found = found or (name, op)
+    if found is None:
+        return []
+    name, op = found
+    w = window(op)
+    limit = max(max(w["stride"]), max(w["dilation"]))
+    return [
+        markdown(
+            f"## {t('transposed.title')}\n\n"
+            + t(
+                "transposed.text",
+                name=name,
+                shape_in=plain_shape(op.in_shape[1:]),
+                shape_out=plain_shape(op.out_shape[1:]),
+                output_padding=plain_shape(w["output_padding"]),
+            )
+        ),
+        code(
+            f"x = torch.randn({', '.join(str(s) for s in (1, *op.in_shape))})\n"
+            f"for extra in range({limit}):\n"
+            f"    layer = {conv_call(op, output_padding='extra')}\n"
+            "    with torch.no_grad():\n"
+            '        print("output_padding", extra, "->", tuple(layer(x).shape[2:]))\n'
+            f'with torch.no_grad():\n    y = model.get_submodule("{name}")(x)\n'
+            f"assert tuple(y.shape[1:]) == {op.out_shape!r}\n"
+        ),
+        *_discussion(t, t("transposed.q"), t("transposed.a")),
+    ]
+
+
+def _equivariant(t: Messages, plan: Plan) -> list[Cell]:
+    if plan.family != "equivariant":
+        return []
+    shape = ", ".join(str(s) for s in plan.input_shape)
+    return [
+        markdown(f"## {t('equivariant.title')}\n\n{t('equivariant.text')}"),
+        code(
+            "torch.manual_seed(1)\n"
+            f"x = torch.randn(1, {shape})\n"
+            "with torch.no_grad():\n"
+            "    logits = model(x)\n"
+            "    for turns in (1, 2, 3):\n"
+            "        turned = model(torch.rot90(x, turns, dims=(-2, -1)))\n"
+            "        gap = (turned - logits).abs().max().item()\n"
+            f'        print(turns * 90, "{t("equivariant.degrees")}", gap)\n'
+            "        assert torch.allclose(turned, logits, atol=1e-5)\n"
+            f'print("logits:", [round(v, 4) for v in logits[0].tolist()])\n'
+        ),
+        markdown(t("equivariant.six_nine")),
+        *_discussion(t, t("equivariant.q"), t("equivariant.a")),
+    ]
+
+
+def _receptive_field(t: Messages, plan: Plan) -> list[Cell]:
+    """What the field is, this model's value, and a cell that measures it with gradients."""
+    size = plain_shape(plan.input_shape[1:])
+    text = t("field.text", field=field_text(plan, t.lang))
+    trunk = [
+        op.receptive_field
+        for stage in plan.stages
+        for _, op in stage.all_ops()
+        if len(op.out_shape) > 1 and op.kind != "unflatten" and op.receptive_field
+    ]
+    if plan.field_covers_input and trunk and trunk[-1] != plan.receptive_field:
+        text += "\n\n" + t("field.head", trunk=plain_shape(trunk[-1]), size=size)
+    return [
+        markdown(f"## {t('field.title')}\n\n{text}"),
+        code(
+            "import copy\n\n"
+            "probe = copy.deepcopy(model).double().eval()\n"
+            "for parent in list(probe.modules()):\n"
+            "    for name, child in list(parent.named_children()):\n"
+            "        if isinstance(child, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):\n"
+            '            average = getattr(nn, type(child).__name__.replace("Max", "Avg"))\n'
+            "            setattr(parent, name, average(child.kernel_size, child.stride, "
+            "child.padding, ceil_mode=child.ceil_mode))\n"
+            "        elif isinstance(child, (nn.InstanceNorm1d, nn.InstanceNorm2d, "
+            "nn.InstanceNorm3d, nn.GroupNorm)):\n"
+            "            setattr(parent, name, nn.Identity())\n"
+            "with torch.no_grad():\n"
+            "    for parameter in probe.parameters():\n"
+            "        parameter.copy_((0.5 + torch.rand_like(parameter)) / max(parameter[0].numel(), 1))\n"
+            "x = torch.ones(1, *INPUT_SHAPE, dtype=torch.float64, requires_grad=True)\n"
+            "y = probe(x)\n"
+            "if y.dim() > 2:  # a map: take its central position\n"
+            "    y = y[(0, slice(None), *((n - 1) // 2 for n in y.shape[2:]))]\n"
+            "y.sum().backward()\n"
+            "reached = x.grad[0].abs().sum(dim=0) != 0\n"
+            "field = []\n"
+            "for dim in range(reached.dim()):\n"
+            "    line = reached.movedim(dim, 0).reshape(reached.shape[dim], -1).any(dim=1)\n"
+            "    where = line.nonzero()\n"
+            "    field.append(int(where.max() - where.min() + 1))\n"
+            f'print("{t("field.measured")}", tuple(field))\n'
+            f"assert tuple(field) == {plan.receptive_field!r}\n"
+        ),
+        *_discussion(t, t("field.q"), t("field.a")),
+    ]
+
+
+def lesson_cells(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
+    """Every lesson this model's architecture calls for, in a fixed order."""
+    return [
+        *_history(t, spec),
+        *_residual(t, plan),
+        *_se(t, plan),
+        *_depthwise(t, plan),
+        *_transposed(t, plan),
+        *_equivariant(t, plan),
+        *_receptive_field(t, plan),
+    ]

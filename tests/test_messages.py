@@ -1,0 +1,86 @@
+"""The message catalogue: every language has every message, with the same fields."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+import re
+
+import pytest
+
+from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, fields_of
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.rendering.engine import format_python, render_model
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_same_keys_and_fields_as_english(lang: str) -> None:
+    english, other = CATALOGUES["en"], CATALOGUES[lang]
+    assert set(other) == set(english)
+    for key, text in english.items():
+        assert fields_of(other[key]) == fields_of(text), key
+
+
+def test_russian_messages_are_russian() -> None:
+    """Every message with words outside code and fields has Russian words."""
+    for key, text in CATALOGUES["ru"].items():
+        words = re.sub(r"`[^`]*`|\{[^}]*\}", "", text)
+        if key == "se.title" or sum(ch.isalpha() for ch in words) < 2:
+            continue  # the block's own name, or only formulas and fields
+        assert re.search("[а-яё]", words, re.IGNORECASE), key
+
+
+def test_plan_table_in_russian() -> None:
+    plan = solve(make_spec("classifier", preset="lenet5"))
+    table = plan.summary("ru")
+    assert "параметров: 61\u00a0706" in table
+    assert "рецептивное поле: 28x28 (весь вход)" in table
+    assert plan.summary().splitlines()[1].split() == ["layer", "kind", "output", "rf", "params"]
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown language"):
+        Messages("de")
+
+
+def _code_only(source: str) -> str:
+    """The module's AST without docstrings: what runs, not what it says."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body[0] = ast.Pass()
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize(
+    ("family", "options"),
+    [
+        ("classifier", {"preset": "lenet5"}),
+        ("forecaster", {"input_size": (17, 23), "layers": 3}),
+        ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
+    ],
+)
+def test_russian_model_file_differs_only_in_comments(family: str, options: dict) -> None:
+    plan = solve(make_spec(family, **options))
+    english = render_model(plan, "model x")
+    russian = render_model(plan, "model x", "ru")
+    assert "Параметров:" in russian and "Рецептивное поле:" in russian
+    assert _code_only(russian) == _code_only(english)
+    assert format_python(russian, "model") == russian  # Black-clean as generated
+
+
+def test_plan_notes_translate_and_stay_plain_text() -> None:
+    plan = solve(make_spec("forecaster", input_size=(64, 64), layers=3))
+    (note,) = [n for n in plan.notes if "does not cover" in n]
+    assert note == "receptive field 23x23 does not cover the 64x64 input"
+    assert Messages("ru").note(note) == "рецептивное поле 23x23 не покрывает вход 64x64"
+    assert Messages("ru").note("a note without a key") == "a note without a key"
+    assert pickle.loads(pickle.dumps(note)).key == "note.short_field"
