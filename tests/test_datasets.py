@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from cnngen.rendering.datafiles import Synthetic, render_arrays, render_synthetic, render_windows
+from cnngen.rendering.datafiles import (
+    Synthetic,
+    render_arrays,
+    render_folder,
+    render_idx,
+    render_synthetic,
+    render_windows,
+)
 from cnngen.rendering.engine import format_python
 from tests.generated import load
 
@@ -353,6 +360,11 @@ ALL_DATASETS = [
     ("arrays", lambda: render_arrays(data_path="d.npz", layout="last")),
     ("moving", lambda: render_synthetic(Synthetic(kind="moving-square"))),
     ("shapes", lambda: render_synthetic(Synthetic(kind="shapes", rotate=True))),
+    ("idx", lambda: render_idx(images="i.gz", labels="l.gz")),
+    ("idx_test", lambda: render_idx(images="i", labels="l", test_images="ti", test_labels="tl",
+                                    class_names_="fashion")),
+    ("folder", lambda: render_folder(root="data")),
+    ("folder_all", lambda: render_folder(root="a", test_root="b", size=(28, 28), channels=1)),
 ]  # fmt: skip
 
 
@@ -376,7 +388,7 @@ def test_generated_files_are_black_ruff_clean_deterministic_and_standalone(
         for line in text.splitlines()
         if line.startswith(("import ", "from "))
     }
-    assert imports <= {"collections", "pathlib", "numpy", "torch"}, imports
+    assert imports <= {"collections", "gzip", "pathlib", "struct", "numpy", "torch"}, imports
 
 
 @pytest.mark.parametrize("path", ['evil"""; import os; """\\.npy', 'x"""\nimport os  # .npy'])
@@ -406,6 +418,19 @@ def test_user_text_cannot_escape_the_docstring(run_cli, tmp_path: Path, path: st
         (["dataset", "synthetic", "shapes", "--classes", "7"], "--classes"),
         (["dataset", "synthetic", "moving-square", "--frames", "10"], "--frames"),
         (["dataset", "synthetic", "shapes", "--size", "2x2"], "--size"),
+        (["dataset", "idx", "--images", "i"], "--labels"),
+        (
+            ["dataset", "idx", "--images", "i", "--labels", "l", "--test-images", "t"],
+            "--test-labels",
+        ),
+        (
+            ["dataset", "idx", "--images", "i", "--labels", "l", "--class-names", "a"],
+            "--class-names",
+        ),
+        (["dataset", "idx", "--images", "", "--labels", "l"], "--images"),
+        (["dataset", "folder", "--root", "r", "--channels", "2"], "--channels"),
+        (["dataset", "folder", "--root", "r", "--size", "8x8x8"], "--size"),
+        (["dataset", "folder"], "--root"),
     ],
 )
 def test_cli_errors_name_the_option_and_write_nothing(

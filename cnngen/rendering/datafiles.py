@@ -133,6 +133,137 @@ def render_arrays(
     )
 
 
+CLASS_NAMES = {
+    "digits": tuple(str(digit) for digit in range(10)),
+    "fashion": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
+
+
+def class_names(value: str) -> tuple[str, ...]:
+    """``digits``, ``fashion`` or a comma-separated list, checked name by name."""
+    if value in CLASS_NAMES:
+        return CLASS_NAMES[value]
+    names = tuple(name.strip() for name in value.split(","))
+    for name in names:
+        if not name or len(name) > 40 or not name.isprintable():
+            raise CnngenError(
+                f"--class-names: {name!r} is not a class name; give 'digits', 'fashion' or "
+                f"printable names of at most 40 characters separated by commas",
+                "--class-names",
+            )
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise CnngenError(
+            f"--class-names: needs at least 2 distinct names, got {len(names)}; e.g. cat,dog",
+            "--class-names",
+        )
+    return names
+
+
+def _check_file(param: str, value: str | None) -> None:
+    if value is not None and not value.strip():
+        raise CnngenError(f"{param}: must not be empty; give the path of a local file", param)
+
+
+def render_idx(
+    *,
+    images: str,
+    labels: str,
+    test_images: str | None = None,
+    test_labels: str | None = None,
+    class_names_: str = "digits",
+    val_fraction: float = 0.2,
+    name: str = "IdxDataset",
+    command: str = "dataset idx",
+) -> str:
+    """The source of a dataset file over local IDX files (MNIST, Fashion-MNIST)."""
+    from cnngen.rendering.engine import render_python
+
+    check_identifier("--name", name)
+    check_fraction(val_fraction)
+    for param, value in (
+        ("--images", images),
+        ("--labels", labels),
+        ("--test-images", test_images),
+        ("--test-labels", test_labels),
+    ):
+        _check_file(param, value)
+    if (test_images is None) != (test_labels is None):
+        missing = "--test-labels" if test_labels is None else "--test-images"
+        raise CnngenError(
+            f"{missing}: --test-images and --test-labels go together; give both IDX files",
+            missing,
+        )
+    source = f"{images} and {labels}"
+    if test_images is not None:
+        source += f"; test split {test_images} and {test_labels}"
+    return render_python(
+        "dataset_idx.py.jinja",
+        class_name=name,
+        command=command,
+        source=doc_text(source),
+        images=images,
+        labels=labels,
+        test_images=test_images,
+        test_labels=test_labels,
+        classes=class_names(class_names_),
+        val_fraction=val_fraction,
+    )
+
+
+def render_folder(
+    *,
+    root: str,
+    test_root: str | None = None,
+    size: tuple[int, ...] | None = None,
+    channels: int = 3,
+    val_fraction: float = 0.2,
+    stats_samples: int = 1000,
+    name: str = "FolderDataset",
+    command: str = "dataset folder",
+) -> str:
+    """The source of a dataset file over a local folder of class folders of images."""
+    from cnngen.rendering.engine import render_python
+
+    check_identifier("--name", name)
+    check_fraction(val_fraction)
+    _check_file("--root", root)
+    _check_file("--test-root", test_root)
+    if channels not in (1, 3):
+        raise CnngenError(f"--channels: must be 1 (gray) or 3 (RGB), got {channels}", "--channels")
+    if size is not None and (len(size) != 2 or min(size) < 1):
+        raise CnngenError(
+            f"--size: images are 2D; give HxW such as 28x28, got {format_value(tuple(size))}",
+            "--size",
+        )
+    check_positive("--stats-samples", stats_samples)
+    sample = f"[{channels}, {size[0]}, {size[1]}]" if size else f"[{channels}, H, W]"
+    return render_python(
+        "dataset_folder.py.jinja",
+        class_name=name,
+        command=command,
+        source=doc_text(root),
+        root=root,
+        test_root=test_root,
+        test_root_doc=doc_text(test_root or ""),
+        size=tuple(size) if size else None,
+        sample_shape=sample,
+        channels=channels,
+        val_fraction=val_fraction,
+        stats_samples=stats_samples,
+    )
+
+
 @dataclass(frozen=True)
 class Synthetic:
     """What a synthetic dataset file generates; the CLI options, validated."""
