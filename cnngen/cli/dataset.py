@@ -264,7 +264,7 @@ def folder_command(
     "--noise",
     type=float,
     default=None,
-    help="Noise standard deviation.  [default: 0 moving-square, 0.1 noisy-square, 0.3 shapes]",
+    help="Noise standard deviation.  [default: 0 moving-square, 0.1 noisy-square, 0.3 shapes, 0.6 hard shapes]",
 )
 @click.option(
     "--samples",
@@ -276,9 +276,23 @@ def folder_command(
 @click.option(
     "--classes",
     type=int,
-    default=4,
+    default=None,
+    help="Classification: number of shapes (2 to 6).  [default: 4 easy, 6 hard]",
+)
+@click.option(
+    "--difficulty",
+    type=click.Choice(["easy", "hard"]),
+    default="easy",
     show_default=True,
-    help="Classification: number of shapes (2 to 6).",
+    help="Classification: hard adds distractor strokes, stronger noise, wider scale, "
+    "position and contrast.",
+)
+@click.option(
+    "--test-fraction",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Classification: share held out as a test split (make_datasets returns 3 splits).",
 )
 @click.option(
     "--channels",

@@ -33,6 +33,13 @@ from cnngen.rendering.escape import command_line
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Default learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Default seed.")
 @click.option("--out", default="runs", show_default=True, help="Default output folder.")
+@click.option(
+    "--scheduler",
+    type=click.Choice(["none", "cosine", "warmup-multistep"]),
+    default="none",
+    show_default=True,
+    help="Default learning-rate schedule (train.py --scheduler overrides it).",
+)
 @output_options()
 @click.pass_context
 def train_command(

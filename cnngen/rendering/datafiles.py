@@ -21,6 +21,7 @@ from cnngen.errors import CnngenError
 from cnngen.rendering.escape import doc_text
 
 TASKS = ("classification", "forecasting")
+SCHEDULERS = ("none", "cosine", "warmup-multistep")
 SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes")
 LAYOUTS = ("auto", "none", "first", "last")
 SHAPES_2D = ("square", "circle", "triangle", "cross", "ring", "x")
@@ -33,6 +34,11 @@ LAYOUT_HELP = {
 }
 NOISY_SQUARE_NOISE = 0.1
 SHAPES_NOISE = 0.3
+DIFFICULTIES = ("easy", "hard")
+# The hard shapes: stronger noise, distractor strokes, wider scale, position and contrast.
+HARD_SHAPES_NOISE = 0.6
+HARD_CLUTTER = 3
+HARD_CLASSES = 6
 
 
 # ------------------------------------------------------------------ datasets
@@ -276,11 +282,13 @@ class Synthetic:
     period: int = 24
     noise: float | None = None
     samples: int = 1000
-    classes: int = 4
+    classes: int | None = 4
     channels: int = 1
     rotate: bool = False
     val_fraction: float = 0.2
     name: str = "WindowDataset"
+    difficulty: str = "easy"
+    test_fraction: float = 0.0
 
     @property
     def forecasting(self) -> bool:
@@ -300,13 +308,29 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
         )
     check_fraction(options.val_fraction)
     check_identifier("--name", options.name)
+    check_choice("--difficulty", options.difficulty, DIFFICULTIES)
+    hard = options.difficulty == "hard"
     noise = options.noise
     if noise is None:
         noise = {"moving-square": 0.0, "noisy-square": NOISY_SQUARE_NOISE}.get(
-            options.kind, SHAPES_NOISE
+            options.kind, HARD_SHAPES_NOISE if hard else SHAPES_NOISE
         )
     if noise < 0:
         raise CnngenError(f"--noise: must be >= 0, got {noise}", "--noise")
+    if options.forecasting and (hard or options.test_fraction):
+        param = "--difficulty" if hard else "--test-fraction"
+        raise CnngenError(
+            f"{param}: applies to the shapes (classification) only, not to {options.kind}",
+            param,
+        )
+    if not 0.0 <= options.test_fraction < 1.0 or (
+        options.test_fraction + options.val_fraction >= 1.0
+    ):
+        raise CnngenError(
+            f"--test-fraction: must be >= 0 and leave training samples next to "
+            f"--val-fraction {options.val_fraction}, got {options.test_fraction}; e.g. 0.2",
+            "--test-fraction",
+        )
     if options.forecasting:
         for param, value in (
             ("--pre-history", options.pre_history),
@@ -344,36 +368,44 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
             val_fraction=options.val_fraction,
         )
     shapes = SHAPES_1D if len(size) == 1 else SHAPES_2D
-    if not 2 <= options.classes <= len(shapes):
+    classes = options.classes
+    if classes is None:
+        classes = HARD_CLASSES if hard else 4
+    if not 2 <= classes <= len(shapes):
         raise CnngenError(
             f"--classes: the synthetic shapes come in 2 to {len(shapes)} classes "
-            f"({', '.join(shapes)}), got {options.classes}; use --classes {len(shapes)} "
+            f"({', '.join(shapes)}), got {classes}; use --classes {len(shapes)} "
             f"or fewer, or your own data with 'cnngen dataset arrays'",
             "--classes",
         )
     check_positive("--channels", options.channels)
-    if options.samples < 2 * options.classes:
+    splits = 3 if options.test_fraction else 2
+    if options.samples < splits * classes:
         raise CnngenError(
-            f"--samples: {options.samples} samples are too few for {options.classes} "
-            f"classes and a validation split; use at least {10 * options.classes}",
+            f"--samples: {options.samples} samples are too few for {classes} "
+            f"classes and {splits - 1} held-out split(s); use at least {10 * classes}",
             "--samples",
         )
     square_plane = len(size) >= 2 and size[-1] == size[-2]
     return render_python(
         "dataset_synthetic.py.jinja",
         forecasting=False,
-        description=", ".join(shapes[: options.classes])
-        + (" (randomly rotated)" if options.rotate else ""),
+        description=", ".join(shapes[:classes])
+        + (" (randomly rotated)" if options.rotate else "")
+        + (", hard: clutter and strong noise" if hard else ""),
         command=command,
         size=size,
         sample_shape=(options.channels, *size),
         samples=options.samples,
-        shapes=shapes[: options.classes],
+        shapes=shapes[:classes],
         rotate=options.rotate,
         rotation_step=90 if square_plane else 180,
         noise=float(noise),
         channels=options.channels,
         val_fraction=options.val_fraction,
+        test_fraction=options.test_fraction,
+        difficulty=options.difficulty,
+        clutter=HARD_CLUTTER if hard else 0,
     )
 
 
@@ -389,6 +421,7 @@ def render_train(
     lr: float = 1e-3,
     seed: int = 0,
     out: str = "runs",
+    scheduler: str = "none",
     script_name: str = "train.py",
     command: str = "train",
 ) -> str:
@@ -406,6 +439,7 @@ def render_train(
             "--dataset-module",
         )
     check_positive("--epochs", epochs)
+    check_choice("--scheduler", scheduler, SCHEDULERS)
     check_positive("--batch-size", batch_size)
     if not lr > 0:
         raise CnngenError(f"--lr: must be > 0, got {lr}", "--lr")
@@ -428,6 +462,7 @@ def render_train(
         lr=float(lr),
         seed=seed,
         out=out,
+        scheduler=scheduler,
         script_name=doc_text(script_name),
         command=command,
     )
