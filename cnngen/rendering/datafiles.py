@@ -466,3 +466,80 @@ def render_train(
         script_name=doc_text(script_name),
         command=command,
     )
+
+
+def render_finetune(
+    *,
+    model_module: str = "model",
+    model_class: str = "Model",
+    dataset_module: str = "dataset",
+    weights: str = "runs/best.pt",
+    freeze: tuple[str, ...] = ("all",),
+    head: str | None = None,
+    epochs: int = 5,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    out: str = "finetune",
+    scheduler: str = "warmup-multistep",
+    script_name: str = "finetune.py",
+    command: str = "train --task finetune",
+) -> str:
+    """The source of a transfer-learning script: load weights, replace the head, freeze, train."""
+    from cnngen.rendering.engine import render_python
+
+    check_module("--model-module", model_module)
+    check_module("--dataset-module", dataset_module)
+    check_identifier("--model-class", model_class)
+    if model_module == dataset_module:
+        raise CnngenError(
+            f"--dataset-module: {dataset_module!r} is also the model module; the model "
+            f"and the dataset live in separate files",
+            "--dataset-module",
+        )
+    check_positive("--epochs", epochs)
+    check_positive("--batch-size", batch_size)
+    check_choice("--scheduler", scheduler, SCHEDULERS)
+    if not lr > 0:
+        raise CnngenError(f"--lr: must be > 0, got {lr}", "--lr")
+    for param, value in (("--weights", weights), ("--out", out)):
+        if not value or not value.strip():
+            raise CnngenError(f"{param}: must not be empty", param)
+    for prefix in freeze:
+        if prefix != "all":
+            if not all(part.isidentifier() or part.isdigit() for part in prefix.split(".")):
+                raise CnngenError(
+                    f"--freeze: {prefix!r} is not a parameter name prefix; give dotted module "
+                    f"names such as stage1 or layer1.0, or 'all'",
+                    "--freeze",
+                )
+    if head is not None and not all(
+        part.isidentifier() or part.isdigit() for part in head.split(".")
+    ):
+        raise CnngenError(
+            f"--head: {head!r} is not a module name; give a dotted name such as head.2 or fc",
+            "--head",
+        )
+    return render_python(
+        "finetune.py.jinja",
+        model_module=model_module,
+        model_class=model_class,
+        dataset_module=dataset_module,
+        sibling_imports=sorted(
+            [
+                f"from {dataset_module} import make_datasets",
+                f"from {model_module} import INPUT_SHAPE, {model_class}",
+            ]
+        ),
+        weights=weights,
+        freeze=tuple(freeze),
+        head=head,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=float(lr),
+        seed=seed,
+        out=out,
+        scheduler=scheduler,
+        script_name=doc_text(script_name),
+        command=command,
+    )
