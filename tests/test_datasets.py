@@ -337,6 +337,25 @@ def test_rotated_shapes_turn_by_quarter_turns(tmp_path: Path) -> None:
     assert len(widest) >= 3
 
 
+def test_hard_shapes_add_clutter_classes_and_a_test_split(tmp_path: Path) -> None:
+    hard = generate(tmp_path, render_synthetic(Synthetic(kind="shapes", size=(24, 24),
+                    classes=None, difficulty="hard", noise=0.0, samples=60,
+                    test_fraction=0.25)), "hard")  # fmt: skip
+    easy = generate(tmp_path, render_synthetic(Synthetic(kind="shapes", size=(24, 24),
+                    noise=0.0, samples=60)), "easy")  # fmt: skip
+    assert len(hard.SHAPES) == 6 and hard.CLUTTER == 3 and easy.CLUTTER == 0
+    train, val, test = hard.make_datasets(1)
+    assert (len(train), len(val), len(test)) == (33, 12, 15)
+    assert train.classes == list(hard.SHAPES) and test.classes == train.classes
+    x, _ = hard.make_shapes(60, seed=1)
+    assert np.array_equal(torch.cat([train.tensors[0], val.tensors[0], test.tensors[0]]), x)
+    # Without noise an easy image holds 0 and one brightness; the dimmer strokes add levels.
+    for image in easy.make_shapes(20, seed=0)[0]:
+        assert len(np.unique(image)) <= 2
+    assert np.mean([len(np.unique(image)) > 2 for image in x]) > 0.9
+    assert len(easy.make_datasets(0)) == 2
+
+
 def test_synthetic_self_checks_run(tmp_path: Path) -> None:
     for index, options in enumerate(
         [
@@ -418,6 +437,8 @@ def test_user_text_cannot_escape_the_docstring(run_cli, tmp_path: Path, path: st
         (["dataset", "synthetic", "shapes", "--classes", "7"], "--classes"),
         (["dataset", "synthetic", "moving-square", "--frames", "10"], "--frames"),
         (["dataset", "synthetic", "shapes", "--size", "2x2"], "--size"),
+        (["dataset", "synthetic", "moving-square", "--difficulty", "hard"], "--difficulty"),
+        (["dataset", "synthetic", "shapes", "--test-fraction", "0.8"], "--test-fraction"),
         (["dataset", "idx", "--images", "i"], "--labels"),
         (
             ["dataset", "idx", "--images", "i", "--labels", "l", "--test-images", "t"],
