@@ -114,7 +114,11 @@ def calc_command(
                 "--solve",
             )
     if kernel is None and solving != "kernel":
-        raise CnngenError("--kernel: is required (or solve for it with --solve kernel)", "--kernel")
+        raise CnngenError(
+            "--kernel: missing; give the kernel size (e.g. --kernel 3) or solve for it with "
+            "--output SIZE --solve kernel; see 'cnngen calc --help'",
+            "--kernel",
+        )
     kernel = kernel or (1,)
     if stride is None:
         stride = kernel if operation == "pool" and solving != "kernel" else (1,)
