@@ -13,12 +13,13 @@ Run it next to those files:
 
 The contract with the sibling files:
 
-* ``dataset.py`` defines ``make_datasets(seed: int) -> (train, val)``:
-  two map-style ``torch.utils.data.Dataset`` objects whose items are ``(x, y)``
+* ``dataset.py`` defines ``make_datasets(seed: int) -> (train, val)``
+  or ``(train, val, test)``: map-style ``torch.utils.data.Dataset`` objects whose items are ``(x, y)``
   pairs, ``x`` a float tensor of the model's ``INPUT_SHAPE`` and ``y``
   an integer class index in ``0 .. OUTPUT_SHAPE[0] - 1``.
-  Every cnngen dataset file provides it.
-* ``model.py`` defines ``LeNet5`` (built with no arguments),
+  Every cnngen dataset file provides it.  A test split is evaluated once, after
+  training, with the weights of the best validation epoch.  A
+  ``classes`` attribute on the training set (class names) labels the results.* ``model.py`` defines ``LeNet5`` (built with no arguments),
   ``INPUT_SHAPE`` and ``OUTPUT_SHAPE``, as every cnngen model file does.
 
 Loss: cross-entropy.  Evaluation: accuracy, macro-F1 and the confusion matrix
@@ -28,16 +29,26 @@ Device: CUDA, then MPS, then CPU (or ``--device``); mixed precision on CUDA
 (``--no-amp`` turns it off).  Under torchrun every process trains on its share
 of each epoch (DistributedSampler) and rank 0 logs and writes.
 
+Learning rate: ``--scheduler none`` (constant), ``cosine`` (cosine decay over all
+steps) or ``warmup-multistep`` (a linear warmup over ``--warmup-steps``, then
+times ``--gamma`` at each of ``--milestones``, fractions of all steps).
+``--progress`` shows every step (tqdm when installed, else a line every
+``--progress-every`` seconds); it is on by default only when stdout is a terminal.
+
 Writes to ``--out``: ``history.csv`` (one row per epoch), ``loss.png`` (when
 matplotlib is installed), ``best.pt`` (lowest validation loss) and ``last.pt``
-(both ``state_dict``s of LeNet5) and ``metrics.json``.
-"""
+(both ``state_dict``s of LeNet5) and ``metrics.json``.  With
+matplotlib also ``confusion.png`` (the labelled confusion matrix) and
+``gallery.png`` (images with their true and predicted classes), of the test
+split when there is one, else of the validation split."""
 
 import argparse
 import csv
 import json
+import math
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -60,6 +71,8 @@ LR = 0.001
 SEED = 0
 OUT = "runs"
 METRICS = ("accuracy", "macro_f1")
+SCHEDULER = "none"
+SCHEDULERS = ("none", "cosine", "warmup-multistep")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -115,7 +128,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch.distributed backend (default: nccl on CUDA, else gloo)",
     )
+    add_schedule_arguments(parser)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show every step (default: on when stdout is a terminal)",
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        help="seconds between plain progress lines",
+    )
     args = parser.parse_args(argv)
+    check_schedule_arguments(parser, args)
     for name in ("epochs", "batch_size", "max_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -253,6 +280,248 @@ def classification_metrics(confusion: np.ndarray) -> dict:
     }
 
 
+def class_names(dataset: Dataset, count: int) -> list[str]:
+    """The dataset's ``classes`` (through Subset wrappers), else "0", "1", ..."""
+    while not hasattr(dataset, "classes") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    names = [str(name) for name in getattr(dataset, "classes", [])]
+    return names if len(names) == count else [str(index) for index in range(count)]
+
+
+def import_pyplot():
+    """matplotlib.pyplot on the Agg backend, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def plot_confusion(
+    matrix: np.ndarray, names: list[str], path: Path, title: str
+) -> bool:
+    """The confusion matrix with class names and counts (rows true, columns predicted)."""
+    plt = import_pyplot()
+    if plt is None:
+        return False
+    count = len(names)
+    side = max(4.0, 0.55 * count + 2.0)
+    figure, axes = plt.subplots(figsize=(side, side))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(count), names, rotation=45, ha="right")
+    axes.set_yticks(range(count), names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for row in range(count):
+        for column in range(count):
+            value = int(matrix[row, column])
+            color = "white" if value > threshold else "black"
+            axes.text(column, row, str(value), ha="center", va="center", color=color)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+@torch.no_grad()
+def plot_gallery(
+    model: nn.Module,
+    dataset: Dataset,
+    names: list[str],
+    path: Path,
+    device: torch.device,
+    count: int = 16,
+) -> bool:
+    """The first ``count`` samples with their true and predicted classes (wrong ones in red)."""
+    plt = import_pyplot()
+    if plt is None:
+        return False
+    model.eval()
+    count = min(count, len(dataset))
+    samples = [dataset[index] for index in range(count)]
+    x = torch.stack([sample[0] for sample in samples]).to(device)
+    predicted = model(x).float().argmax(dim=1).cpu().tolist()
+    columns = min(count, 8)
+    rows = -(-count // columns)
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(1.8 * columns, 2.3 * rows), squeeze=False
+    )
+    for axes in grid.flat:
+        axes.axis("off")
+    for index, ((image, label), guess) in enumerate(
+        zip(samples, predicted, strict=True)
+    ):
+        axes = grid.flat[index]
+        image = image.float().cpu()
+        if image.dim() == 2:  # a 1D signal: [C, L]
+            axes.axis("on")
+            axes.plot(image.T.numpy())
+            axes.set_xticks([])
+            axes.set_yticks([])
+        else:
+            while image.dim() > 3:  # a volume: its middle slice
+                image = image[:, image.shape[1] // 2]
+            picture = (
+                image.permute(1, 2, 0).numpy()
+                if image.shape[0] == 3
+                else image[0].numpy()
+            )
+            low, high = picture.min(), picture.max()
+            picture = (picture - low) / (high - low) if high > low else picture * 0
+            axes.imshow(picture, cmap=None if image.shape[0] == 3 else "gray")
+        truth = int(label)
+        axes.set_title(
+            f"true {names[truth]}\npred {names[guess]}",
+            fontsize=8,
+            color="black" if guess == truth else "red",
+        )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The learning-rate schedule flags (stepped once per optimizer step)."""
+    parser.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=SCHEDULER,
+        help="learning-rate schedule",
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="warmup-multistep: steps of linear warmup (default: 5%% of all steps)",
+    )
+    parser.add_argument(
+        "--milestones",
+        default="0.6,0.85",
+        help="warmup-multistep: fractions of all steps where the rate drops",
+    )
+    parser.add_argument(
+        "--gamma", type=float, default=0.1, help="warmup-multistep: drop factor"
+    )
+
+
+def check_schedule_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> None:
+    try:
+        args.milestones = sorted(float(part) for part in args.milestones.split(","))
+    except ValueError:
+        parser.error(
+            f"--milestones: expected fractions such as 0.6,0.85, got {args.milestones!r}"
+        )
+    if not all(0 < fraction < 1 for fraction in args.milestones):
+        parser.error(
+            f"--milestones: every fraction must lie between 0 and 1, got {args.milestones}"
+        )
+    if args.warmup_steps is not None and args.warmup_steps < 0:
+        parser.error(f"--warmup-steps: must be >= 0, got {args.warmup_steps}")
+    if not 0 < args.gamma <= 1:
+        parser.error(f"--gamma: must lie in (0, 1], got {args.gamma}")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, args: argparse.Namespace, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The schedule of ``--scheduler`` over ``total_steps`` optimizer steps (None: constant).
+
+    warmup-multistep is what fine-tuning usually wants: the first steps, when
+    the new head's gradients are large, use a small rate so they do not wreck
+    pretrained weights; the rate then drops by ``--gamma`` at each milestone.
+    """
+    total = max(total_steps, 1)
+    if args.scheduler == "none":
+        return None
+    if args.scheduler == "cosine":
+
+        def factor(step: int) -> float:
+            return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+    else:
+        warmup = (
+            max(1, round(0.05 * total))
+            if args.warmup_steps is None
+            else args.warmup_steps
+        )
+        milestones = [round(fraction * total) for fraction in args.milestones]
+
+        def factor(step: int) -> float:
+            ramp = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+            return ramp * args.gamma ** sum(
+                step >= milestone for milestone in milestones
+            )
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Progress:
+    """Per-step progress within an epoch: a tqdm bar when tqdm is installed, else plain lines.
+
+    Plain lines come at most every ``every`` seconds, so a slow CPU epoch is
+    never silent and a fast one is not flooded.  The loss is read from the
+    device only when it is shown.
+    """
+
+    def __init__(
+        self, enabled: bool, total: int, label: str, every: float = 5.0
+    ) -> None:
+        self.enabled = enabled
+        self.total = total
+        self.label = label
+        self.every = every
+        self.steps = 0
+        self.started = self.shown = time.perf_counter()
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, desc=label, leave=False, dynamic_ncols=True)
+
+    def step(self, loss: torch.Tensor) -> None:
+        if not self.enabled:
+            return
+        self.steps += 1
+        now = time.perf_counter()
+        if self.bar is not None:
+            self.bar.update(1)
+            if now - self.shown >= 0.5:
+                self.bar.set_postfix(loss=f"{float(loss):.4f}")
+                self.shown = now
+        elif now - self.shown >= self.every or self.steps == self.total:
+            rate = self.steps / max(now - self.started, 1e-9)
+            print(
+                f"  {self.label} step {self.steps}/{self.total}  loss {float(loss):.4f}  "
+                f"{rate:.1f} steps/s",
+                flush=True,
+            )
+            self.shown = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def split_datasets(splits: tuple) -> tuple[Dataset, Dataset, Dataset | None]:
+    """``(train, val, test)`` from what make_datasets returned: two splits or three."""
+    if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
+        raise SystemExit(
+            "make_datasets() must return (train, val) or (train, val, test), got "
+            f"{type(splits).__name__} of length {len(splits) if hasattr(splits, '__len__') else '?'}"
+        )
+    return splits[0], splits[1], splits[2] if len(splits) == 3 else None
+
+
 def move(
     x: torch.Tensor, device: torch.device, memory_format: torch.memory_format
 ) -> torch.Tensor:
@@ -303,6 +572,8 @@ def train_epoch(
     memory_format: torch.memory_format,
     steps_left: int | None,
     world: int,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    progress: Progress | None = None,
 ) -> tuple[float, int, int]:
     """One pass over this process's shard: (mean loss over all processes, samples, steps)."""
     model.train()
@@ -321,9 +592,15 @@ def train_epoch(
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if scheduler is not None:
+            scheduler.step()
+        if progress is not None:
+            progress.step(loss.detach())
         totals[0] += loss.detach().double() * len(y)
         totals[1] += len(y)
         steps += 1
+    if progress is not None:
+        progress.close()
     totals = all_sum(totals, world)
     return float(totals[0] / totals[1].clamp(min=1)), int(totals[1]), steps
 
@@ -365,6 +642,75 @@ def plot_history(rows: list[dict], path: Path) -> bool:
     return True
 
 
+def keep_state(model: nn.Module) -> dict:
+    """A CPU copy of the model's weights (the best epoch, for the test evaluation)."""
+    return {
+        name: value.detach().cpu().clone() for name, value in model.state_dict().items()
+    }
+
+
+def evaluate_test(
+    model: nn.Module,
+    best_state: dict | None,
+    test: Dataset,
+    args: argparse.Namespace,
+    rank: int,
+    world: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    memory_format: torch.memory_format,
+) -> dict:
+    """Metrics on the held-out test split with the best epoch's weights, keys prefixed ``test_``.
+
+    The model keeps those weights afterwards, for the plots.
+    """
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    loader = DataLoader(
+        Subset(test, range(rank, len(test), world)),
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+    )
+    metrics = evaluate(model, loader, device, amp_dtype, memory_format, world)
+    return {
+        f"test_{name.removeprefix('val_')}": value for name, value in metrics.items()
+    }
+
+
+def report_classification(
+    model: nn.Module,
+    train: Dataset,
+    shown: Dataset,
+    summary: dict,
+    out: Path,
+    device: torch.device,
+    log,
+    split: str,
+) -> None:
+    """The labelled confusion matrix (printed, and as a PNG) and a gallery of predictions."""
+    prefix = "test_" if split == "test" else ""
+    matrix = np.array(summary[prefix + "confusion"])
+    names = class_names(train, len(matrix))
+    summary["classes"] = names
+    width = max(5, *(len(name) for name in names))
+    log(f"confusion matrix, {split} split (rows: true class, columns: predicted):")
+    log(" " * (width + 2) + " ".join(f"{name[:width]:>{width}}" for name in names))
+    for name, line in zip(names, matrix.tolist(), strict=True):
+        log(
+            f"  {name[:width]:>{width}}"
+            + "".join(f" {count:>{width}d}" for count in line)
+        )
+    title = f"LeNet5, {split} split: accuracy {summary[prefix + 'accuracy']:.3f}"
+    if plot_confusion(matrix, names, out / "confusion.png", title):
+        plot_gallery(model, shown, names, out / "gallery.png", device)
+        log(f"wrote {out / 'confusion.png'} and {out / 'gallery.png'}")
+    else:
+        log(
+            "hint: pip install matplotlib to also get loss.png, confusion.png and gallery.png"
+        )
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     rank, world, local_rank = init_distributed(args.backend)
@@ -392,9 +738,11 @@ def main(argv: list[str] | None = None) -> dict:
             log("note: --channels-last applies to 2D and 3D inputs only; ignored")
 
     seed_everything(args.seed)
-    train, val = make_datasets(args.seed)
+    train, val, test = split_datasets(make_datasets(args.seed))
     check_dataset("training", train)
     check_dataset("validation", val)
+    if test is not None:
+        check_dataset("test", test)
     model = LeNet5().to(device)
     if memory_format is not torch.preserve_format:
         model = model.to(memory_format=memory_format)
@@ -409,6 +757,13 @@ def main(argv: list[str] | None = None) -> dict:
     train_loader, val_loader, sampler = make_loaders(
         train, val, args, rank, world, pin=device.type == "cuda"
     )
+    total_steps = args.epochs * len(train_loader)
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    scheduler = make_scheduler(optimizer, args, total_steps)
+    show_progress = rank == 0 and (
+        sys.stdout.isatty() if args.progress is None else args.progress
+    )
 
     out = Path(args.out)
     if rank == 0:
@@ -419,6 +774,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{world} process(es), amp {amp_dtype}"
     )
     rows: list[dict] = []
+    best_state: dict | None = None
     best_loss = float("inf")
     best_epoch = 0
     steps = 0
@@ -428,6 +784,16 @@ def main(argv: list[str] | None = None) -> dict:
             sampler.set_epoch(epoch)
         started = time.perf_counter()
         steps_left = None if args.max_steps is None else args.max_steps - steps
+        progress = Progress(
+            show_progress,
+            (
+                len(train_loader)
+                if steps_left is None
+                else min(len(train_loader), steps_left)
+            ),
+            f"epoch {epoch}/{args.epochs}",
+            args.progress_every,
+        )
         train_loss, samples, epoch_steps = train_epoch(
             network,
             train_loader,
@@ -438,6 +804,8 @@ def main(argv: list[str] | None = None) -> dict:
             memory_format,
             steps_left,
             world,
+            scheduler,
+            progress,
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -451,6 +819,7 @@ def main(argv: list[str] | None = None) -> dict:
             "val_loss": metrics["val_loss"],
         }
         row.update({name: metrics[name] for name in METRICS})
+        row["lr"] = optimizer.param_groups[0]["lr"]
         row["samples_per_s"] = samples / seconds
         row["seconds"] = seconds
         rows.append(row)
@@ -460,6 +829,10 @@ def main(argv: list[str] | None = None) -> dict:
             + "  ".join(f"{name} {metrics[name]:.4f}" for name in METRICS)
             + f"  {row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
         )
+        if test is not None and metrics["val_loss"] < best_loss:
+            best_state = keep_state(
+                model
+            )  # every process: the test uses the best epoch
         if rank == 0:
             if metrics["val_loss"] < best_loss:
                 best_loss, best_epoch = metrics["val_loss"], epoch
@@ -470,6 +843,17 @@ def main(argv: list[str] | None = None) -> dict:
             log(f"stopping after {steps} steps (--max-steps)")
             break
 
+    test_metrics: dict = {}
+    if test is not None:
+        test_metrics = evaluate_test(
+            model, best_state, test, args, rank, world, device, amp_dtype, memory_format
+        )
+        log(
+            f"test ({len(test)} samples, best epoch):  "
+            + "  ".join(
+                f"{name} {test_metrics['test_' + name]:.4f}" for name in METRICS
+            )
+        )
     summary = {
         "task": TASK,
         "epochs": len(rows),
@@ -479,8 +863,13 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(device),
         "world_size": world,
         **metrics,
+        **test_metrics,
     }
     if rank == 0:
+        report_classification(
+            model, train, val if test is None else test, summary, out, device, log,
+            split="validation" if test is None else "test",
+        )  # fmt: skip
         (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         plotted = plot_history(rows, out / "loss.png")
         log(
@@ -488,9 +877,6 @@ def main(argv: list[str] | None = None) -> dict:
             + (f", {out / 'loss.png'}" if plotted else "")
             + f" and {out / 'metrics.json'}"
         )
-        log("confusion matrix (rows: true class, columns: predicted):")
-        for line in metrics["confusion"]:
-            log("  " + " ".join(f"{count:5d}" for count in line))
     if world > 1:
         dist.destroy_process_group()
     return summary
