@@ -40,7 +40,6 @@ matplotlib is installed), ``best.pt`` (lowest validation loss) and ``last.pt``
 import argparse
 import csv
 import json
-import math
 import os
 import random
 import sys
@@ -306,25 +305,21 @@ def make_scheduler(
     if args.scheduler == "none":
         return None
     if args.scheduler == "cosine":
-
-        def factor(step: int) -> float:
-            return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
-
-    else:
-        warmup = (
-            max(1, round(0.05 * total))
-            if args.warmup_steps is None
-            else args.warmup_steps
-        )
-        milestones = [round(fraction * total) for fraction in args.milestones]
-
-        def factor(step: int) -> float:
-            ramp = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
-            return ramp * args.gamma ** sum(
-                step >= milestone for milestone in milestones
-            )
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    warmup = (
+        max(1, round(0.05 * total)) if args.warmup_steps is None else args.warmup_steps
+    )
+    milestones = sorted({round(fraction * total) for fraction in args.milestones})
+    drops = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones, gamma=args.gamma
+    )
+    if warmup <= 1:
+        return drops
+    # Step t of the warmup runs at (t + 1) / warmup of the rate, reaching it at t = warmup - 1.
+    ramp = torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1.0 / warmup, total_iters=warmup - 1
+    )
+    return torch.optim.lr_scheduler.ChainedScheduler([ramp, drops])
 
 
 class Progress:
