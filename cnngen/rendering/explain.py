@@ -119,7 +119,9 @@ def explain_inverse(
         known = {key: values[dim] for key, values in params.items() if key != unknown}
         layer = inverse.Layer(operation, ceil_mode=ceil_mode, **known)
         searched = f"searched {name} {answer.low}..{answer.bound - 1}"
-        if answer.proven:
+        if answer.bound <= answer.low:
+            searched = f"every {name} from {answer.low} up gives the same size"
+        elif answer.proven:
             searched += (
                 f"; every larger {name} gives the same size as {answer.bound}"
                 if answer.tail
