@@ -19,9 +19,9 @@ from cnngen.api import build, plan, render  # noqa: E402
 from cnngen.core.arithmetic import (  # noqa: E402
     conv_output_size,
     pool_output_size,
-    solve_padding,
     transposed_output_size,
 )
+from cnngen.core.inverse import solve_padding  # noqa: E402
 from cnngen.core.plan import Plan  # noqa: E402
 from cnngen.errors import CnngenError  # noqa: E402
 

@@ -72,6 +72,16 @@ GOLDEN: list[tuple[str, str]] = [
     ),
     ("dataset_arrays.py", "dataset arrays --data digits.npz"),
     ("dataset_synthetic.py", "dataset synthetic moving-square --size 64x64"),
+    (
+        "dataset_idx.py",
+        (
+            "dataset idx --images train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz "
+            "--test-images t10k-images-idx3-ubyte.gz --test-labels t10k-labels-idx1-ubyte.gz "
+            "--class-names fashion"
+        ),
+    ),
+    ("dataset_folder.py", "dataset folder --root data/train --test-root data/test --size 64x64"),
+    ("finetune.py", "train --task finetune --model-class LeNet5 --freeze layer1"),
     ("lenet5.ipynb", "handout classifier --preset lenet5 --name LeNet5"),
     (
         "resnet18_97x131.ipynb",

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import cnngen
-from cnngen.core import arithmetic
+from cnngen.core import arithmetic, inverse
 from cnngen.errors import CnngenError
 
 PACKAGE = Path(cnngen.__file__).parent
@@ -93,7 +93,7 @@ def test_solve_padding_says_when_no_padding_works() -> None:
         cnngen.solve_padding(8, 3, 3)
 
 
-@pytest.mark.parametrize("module", [cnngen.api, arithmetic])
+@pytest.mark.parametrize("module", [cnngen.api, arithmetic, inverse])
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module)  # type: ignore[arg-type]
     assert result.attempted > 0 and result.failed == 0

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from cnngen.rendering.datafiles import Synthetic, render_arrays, render_synthetic, render_windows
+from cnngen.rendering.datafiles import (
+    Synthetic,
+    render_arrays,
+    render_folder,
+    render_idx,
+    render_synthetic,
+    render_windows,
+)
 from cnngen.rendering.engine import format_python
 from tests.generated import load
 
@@ -330,6 +337,25 @@ def test_rotated_shapes_turn_by_quarter_turns(tmp_path: Path) -> None:
     assert len(widest) >= 3
 
 
+def test_hard_shapes_add_clutter_classes_and_a_test_split(tmp_path: Path) -> None:
+    hard = generate(tmp_path, render_synthetic(Synthetic(kind="shapes", size=(24, 24),
+                    classes=None, difficulty="hard", noise=0.0, samples=60,
+                    test_fraction=0.25)), "hard")  # fmt: skip
+    easy = generate(tmp_path, render_synthetic(Synthetic(kind="shapes", size=(24, 24),
+                    noise=0.0, samples=60)), "easy")  # fmt: skip
+    assert len(hard.SHAPES) == 6 and hard.CLUTTER == 3 and easy.CLUTTER == 0
+    train, val, test = hard.make_datasets(1)
+    assert (len(train), len(val), len(test)) == (33, 12, 15)
+    assert train.classes == list(hard.SHAPES) and test.classes == train.classes
+    x, _ = hard.make_shapes(60, seed=1)
+    assert np.array_equal(torch.cat([train.tensors[0], val.tensors[0], test.tensors[0]]), x)
+    # Without noise an easy image holds 0 and one brightness; the dimmer strokes add levels.
+    for image in easy.make_shapes(20, seed=0)[0]:
+        assert len(np.unique(image)) <= 2
+    assert np.mean([len(np.unique(image)) > 2 for image in x]) > 0.9
+    assert len(easy.make_datasets(0)) == 2
+
+
 def test_synthetic_self_checks_run(tmp_path: Path) -> None:
     for index, options in enumerate(
         [
@@ -353,6 +379,11 @@ ALL_DATASETS = [
     ("arrays", lambda: render_arrays(data_path="d.npz", layout="last")),
     ("moving", lambda: render_synthetic(Synthetic(kind="moving-square"))),
     ("shapes", lambda: render_synthetic(Synthetic(kind="shapes", rotate=True))),
+    ("idx", lambda: render_idx(images="i.gz", labels="l.gz")),
+    ("idx_test", lambda: render_idx(images="i", labels="l", test_images="ti", test_labels="tl",
+                                    class_names_="fashion")),
+    ("folder", lambda: render_folder(root="data")),
+    ("folder_all", lambda: render_folder(root="a", test_root="b", size=(28, 28), channels=1)),
 ]  # fmt: skip
 
 
@@ -376,7 +407,7 @@ def test_generated_files_are_black_ruff_clean_deterministic_and_standalone(
         for line in text.splitlines()
         if line.startswith(("import ", "from "))
     }
-    assert imports <= {"collections", "pathlib", "numpy", "torch"}, imports
+    assert imports <= {"collections", "gzip", "pathlib", "struct", "numpy", "torch"}, imports
 
 
 @pytest.mark.parametrize("path", ['evil"""; import os; """\\.npy', 'x"""\nimport os  # .npy'])
@@ -406,6 +437,21 @@ def test_user_text_cannot_escape_the_docstring(run_cli, tmp_path: Path, path: st
         (["dataset", "synthetic", "shapes", "--classes", "7"], "--classes"),
         (["dataset", "synthetic", "moving-square", "--frames", "10"], "--frames"),
         (["dataset", "synthetic", "shapes", "--size", "2x2"], "--size"),
+        (["dataset", "synthetic", "moving-square", "--difficulty", "hard"], "--difficulty"),
+        (["dataset", "synthetic", "shapes", "--test-fraction", "0.8"], "--test-fraction"),
+        (["dataset", "idx", "--images", "i"], "--labels"),
+        (
+            ["dataset", "idx", "--images", "i", "--labels", "l", "--test-images", "t"],
+            "--test-labels",
+        ),
+        (
+            ["dataset", "idx", "--images", "i", "--labels", "l", "--class-names", "a"],
+            "--class-names",
+        ),
+        (["dataset", "idx", "--images", "", "--labels", "l"], "--images"),
+        (["dataset", "folder", "--root", "r", "--channels", "2"], "--channels"),
+        (["dataset", "folder", "--root", "r", "--size", "8x8x8"], "--size"),
+        (["dataset", "folder"], "--root"),
     ],
 )
 def test_cli_errors_name_the_option_and_write_nothing(
@@ -445,6 +491,9 @@ def test_generating_never_imports_torch() -> None:
         " render_windows\n"
         "from cnngen.rendering.project import render_project\n"
         "render_windows(); render_arrays(); render_synthetic(Synthetic(kind='shapes'))\n"
+        "from cnngen.rendering.datafiles import render_finetune, render_folder, render_idx\n"
+        "render_idx(images='i', labels='l'); render_folder(root='r')\n"
+        "render_finetune(model_class='M')\n"
         "render_train(task='forecasting', model_class='M')\n"
         "render_project('p', 'classifier', {'input_size': (16, 16)})\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

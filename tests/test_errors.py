@@ -107,7 +107,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("train", "--task", "see 'cnngen train --help'", False),
     ("train --task forecast --model-class X", "--task", "did you mean 'forecasting'?", True),
     ("train --task classification --model-class 1x", "--model-class", "e.g. 'MyModel'", True),
-    ("dataset", "COMMAND", "arrays, synthetic, windows", False),
+    ("dataset", "COMMAND", "arrays, folder, idx, synthetic, windows", False),
     ("dataset windows --pre-history 0", "--pre-history", "must be >= 1", True),
     ("dataset windows --val-fraction 2", "--val-fraction", "e.g. 0.2", True),
     ("dataset synthetic circles", "KIND", "moving-square, noisy-square, shapes", True),

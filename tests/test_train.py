@@ -24,17 +24,31 @@ REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
 
 
-def classifier_project(folder: Path, classes: int = 3, dropout: float = 0.0) -> None:
+def classifier_project(
+    folder: Path,
+    classes: int = 3,
+    test_fraction: float = 0.0,
+    scheduler: str = "none",
+    dropout: float = 0.0,
+) -> None:
     """A tiny classifier, shapes data and train.py in ``folder``."""
     spec = make_spec(
         "classifier", input_size=(12, 12), layers=2, start_channels=8, classes=classes,
         dropout=dropout,
     )  # fmt: skip
     (folder / "model.py").write_text(render_model(solve(spec), spec.command()))
-    synthetic = Synthetic(kind="shapes", size=(12, 12), classes=classes, samples=180)
+    synthetic = Synthetic(
+        kind="shapes", size=(12, 12), classes=classes, samples=180, test_fraction=test_fraction
+    )
     (folder / "dataset.py").write_text(render_synthetic(synthetic))
     (folder / "train.py").write_text(
-        render_train(task="classification", model_class="Classifier", epochs=2, batch_size=30)
+        render_train(
+            task="classification",
+            model_class="Classifier",
+            epochs=2,
+            batch_size=30,
+            scheduler=scheduler,
+        )
     )
 
 
@@ -256,8 +270,8 @@ def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
         assert ruff.returncode == 0, ruff.stdout
         top = {line.split()[1].split(".")[0] for line in text.splitlines()
                if line.startswith(("import ", "from "))}  # fmt: skip
-        assert top <= {"argparse", "collections", "csv", "json", "os", "random", "time", "pathlib", "numpy",
-                       "torch", "dataset", "nets"}, top  # fmt: skip
+        assert top <= {"argparse", "collections", "csv", "json", "math", "os", "random", "sys",
+                       "time", "pathlib", "numpy", "torch", "dataset", "nets"}, top  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -276,3 +290,96 @@ def test_train_command_errors(run_cli, tmp_path: Path, argv: list[str], option: 
     out = tmp_path / "train.py"
     result = run_cli("train", *argv, "-o", str(out))
     assert result.code == 2 and option in result.err and not out.exists()
+
+
+def blocked(folder: Path, *modules: str) -> dict[str, str]:
+    """An environment in which importing ``modules`` fails, as if they were not installed."""
+    for module in modules:
+        package = folder / "blocked" / module
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(f"raise ImportError('{module} is blocked')\n")
+    return {**ENV, "PYTHONPATH": str(folder / "blocked")}
+
+
+def test_test_split_progress_class_names_and_plots(tmp_path: Path) -> None:
+    classifier_project(tmp_path, test_fraction=0.2, scheduler="warmup-multistep")
+    result = subprocess.run(
+        [sys.executable, "train.py", "--out", "out", "--progress", "--progress-every", "0",
+         "--warmup-steps", "3"],
+        cwd=tmp_path, env=blocked(tmp_path, "tqdm"), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    steps = [line for line in result.stdout.splitlines() if " step " in line]
+    # 180 samples: 108 training (4 batches of 30), 36 validation, 36 test; a line per step.
+    assert len(steps) == 2 * 4 and "epoch 1/2 step 1/4  loss " in steps[0]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["classes"] == ["square", "circle", "triangle"]
+    test_confusion = np.array(metrics["test_confusion"])
+    assert test_confusion.sum() == 36 and np.array(metrics["confusion"]).sum() == 36
+    assert metrics["test_accuracy"] == pytest.approx(np.trace(test_confusion) / 36)
+    assert "test (36 samples, best epoch):  accuracy " in result.stdout
+    assert "confusion matrix, test split (rows: true class, columns: predicted):" in result.stdout
+    assert "    square" in result.stdout and "  triangle" in result.stdout
+    rows = list(csv.DictReader(open(tmp_path / "out" / "history.csv")))
+    # Warmup over 3 of 8 steps, then x0.1 at step round(0.6 * 8) = 5: after 4 steps 1e-3,
+    # after 8 steps 1e-3 * 0.1 * 0.1 (the second drop is at round(0.85 * 8) = 7).
+    assert float(rows[0]["lr"]) == pytest.approx(1e-3)
+    assert float(rows[1]["lr"]) == pytest.approx(1e-5)
+    pngs = {"confusion.png", "gallery.png"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    assert pngs == _has_matplotlib()
+
+
+def test_without_matplotlib_a_hint_and_without_a_terminal_no_progress(tmp_path: Path) -> None:
+    classifier_project(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "train.py", "--out", "out", "--epochs", "1"],
+        cwd=tmp_path, env=blocked(tmp_path, "matplotlib"), capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in result.stdout.splitlines() if " step " in line]
+    assert "it/s" not in result.stderr  # no tqdm bar either: stdout is not a terminal
+    hints = [line for line in result.stdout.splitlines() if line.startswith("hint: ")]
+    assert hints == [
+        "hint: pip install matplotlib to also get loss.png, confusion.png and gallery.png"
+    ]
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert "confusion matrix, validation split" in result.stdout
+
+
+def test_schedules_follow_their_formulas(tmp_path: Path) -> None:
+    classifier_project(tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        train = load(tmp_path / "train.py")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    def rates(*argv: str, total: int = 20) -> list[float]:
+        args = train.parse_args(["--lr", "1.0", *argv])
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        scheduler = train.make_scheduler(optimizer, args, total)
+        seen = []
+        for _ in range(total):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        return seen
+
+    assert rates() == [1.0] * 20
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    reference = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=20)
+    expected = []
+    for _ in range(20):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        reference.step()
+    assert rates("--scheduler", "cosine") == pytest.approx(expected)
+    warm = rates("--scheduler", "warmup-multistep", "--warmup-steps", "4", "--milestones",
+                 "0.5,0.75", "--gamma", "0.5")  # fmt: skip
+    assert warm[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert warm[4:10] == pytest.approx([1.0] * 6)
+    assert warm[10:15] == pytest.approx([0.5] * 5) and warm[15:] == pytest.approx([0.25] * 5)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--milestones", "1.5"])

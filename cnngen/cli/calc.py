@@ -7,6 +7,8 @@ import click
 from cnngen.cli.options import SIZE, SIZE_HELP
 from cnngen.errors import CnngenError
 
+SOLVABLE = ("padding", "kernel", "stride", "dilation", "output-padding")
+
 
 @click.command("calc")
 @click.argument("operation", type=click.Choice(["conv", "transposed", "pool"]))
@@ -19,49 +21,121 @@ from cnngen.errors import CnngenError
     required=True,
     help=f"Input size: {SIZE_HELP} (-i/--input-size as in `model`).",
 )
-@click.option("--kernel", type=SIZE, required=True, help="Kernel size.")
+@click.option("--kernel", type=SIZE, default=None, help="Kernel size (required unless solved).")
 @click.option("--stride", type=SIZE, default=None, help="Stride.  [default: 1; kernel for pool]")
-@click.option("--padding", type=SIZE, default=(0,), show_default="0", help="Padding.")
-@click.option("--dilation", type=SIZE, default=(1,), show_default="1", help="Dilation.")
+@click.option("--padding", type=SIZE, default=None, help="Padding.  [default: 0]")
+@click.option("--dilation", type=SIZE, default=None, help="Dilation.  [default: 1]")
 @click.option(
     "--output-padding",
     type=SIZE,
-    default=(0,),
-    show_default="0",
-    help="Extra size on one side (transposed only).",
+    default=None,
+    help="Extra size on one side (transposed only).  [default: 0]",
 )
 @click.option("--ceil-mode", is_flag=True, help="Round up (pool only).")
+@click.option(
+    "--output",
+    "target",
+    type=SIZE,
+    default=None,
+    help="Wanted output size: solve for the parameter named by --solve instead.",
+)
+@click.option(
+    "--solve",
+    "unknown",
+    type=click.Choice(SOLVABLE),
+    default=None,
+    help="The parameter to solve for with --output.  [default: padding]",
+)
+@click.option(
+    "--layers",
+    type=click.IntRange(min=1, max=1000),
+    default=1,
+    show_default=True,
+    help="Apply the same layer this many times and show every size.",
+)
 def calc_command(
     operation: str,
     input_size: tuple[int, ...],
-    kernel: tuple[int, ...],
+    kernel: tuple[int, ...] | None,
     stride: tuple[int, ...] | None,
-    padding: tuple[int, ...],
-    dilation: tuple[int, ...],
-    output_padding: tuple[int, ...],
+    padding: tuple[int, ...] | None,
+    dilation: tuple[int, ...] | None,
+    output_padding: tuple[int, ...] | None,
     ceil_mode: bool,
+    target: tuple[int, ...] | None,
+    unknown: str | None,
+    layers: int,
 ) -> None:
-    """Output size of one layer, with the formula filled in.
+    """Output size of a layer with the formula filled in, or (--output) the missing parameter.
 
     \b
     OPERATION is conv, transposed or pool.
-    Example:
+    Examples:
       cnngen calc conv --input 28x28 --kernel 5 --padding 2
+      cnngen calc conv --input 28x28 --kernel 3 --stride 2 --padding 1 --layers 3
+      cnngen calc conv --input 8x16 --kernel 3 --output 22x30          # padding 8x8
+      cnngen calc pool --input 32 --kernel 2 --output 16 --solve stride
+
+    \b
+    With --output every solution per dimension is listed (the search range is
+    stated and provably holds every solution of one layer), each checked by
+    the forward formula; where none exists the nearest values are shown and
+    the exit status is 1.
     """
     from cnngen.core.arithmetic import expand
-    from cnngen.rendering.explain import explain
 
     dims = len(input_size)
+    if unknown is not None and target is None:
+        raise CnngenError(
+            f"--solve: needs --output, the size to solve {unknown} for; e.g. --output 22x30",
+            "--solve",
+        )
+    solving = None
+    if target is not None:
+        solving = (unknown or "padding").replace("-", "_")
+        given = {
+            "padding": padding,
+            "kernel": kernel,
+            "stride": stride,
+            "dilation": dilation,
+            "output_padding": output_padding,
+        }[solving]
+        flag = "--" + solving.replace("_", "-")
+        if given is not None:
+            raise CnngenError(
+                f"{flag}: is the unknown being solved for with --output; leave it out, or "
+                f"solve for another parameter with --solve",
+                flag,
+            )
+        if solving == "output_padding" and operation != "transposed":
+            raise CnngenError(
+                "--solve: output-padding belongs to transposed convolutions only; "
+                "solve for padding, kernel, stride or dilation",
+                "--solve",
+            )
+    if kernel is None and solving != "kernel":
+        raise CnngenError(
+            "--kernel: missing; give the kernel size (e.g. --kernel 3) or solve for it with "
+            "--output SIZE --solve kernel; see 'cnngen calc --help'",
+            "--kernel",
+        )
+    kernel = kernel or (1,)
     if stride is None:
-        stride = kernel if operation == "pool" else (1,)
+        stride = kernel if operation == "pool" and solving != "kernel" else (1,)
+        if operation == "pool" and solving == "kernel":
+            raise CnngenError(
+                "--stride: pooling's stride defaults to its kernel; give --stride when "
+                "solving for the kernel",
+                "--stride",
+            )
     params = {
         name: expand(value, dims, f"--{name.replace('_', '-')}")
         for name, value in (
             ("kernel", kernel),
             ("stride", stride),
-            ("padding", padding),
-            ("dilation", dilation),
-            ("output_padding", output_padding),
+            ("padding", padding or (0,)),
+            ("dilation", dilation or (1,)),
+            ("output_padding", output_padding or (0,)),
         )
     }
     if operation != "transposed" and any(params["output_padding"]):
@@ -80,8 +154,17 @@ def calc_command(
             raise CnngenError(f"--{name.replace('_', '-')}: must be >= 0", f"--{name}")
     if any(v < 1 for v in input_size):
         raise CnngenError("--input: every size must be >= 1", "--input")
+    if target is not None:
+        target = expand(target, dims, "--output")
+        if any(v < 1 for v in target):
+            raise CnngenError("--output: every size must be >= 1", "--output")
     try:
-        lines = explain(operation, input_size, ceil_mode=ceil_mode, **params)
+        if solving is not None and target is not None:
+            found = _solve(operation, solving, input_size, target, params, ceil_mode, layers)
+            if not found:
+                raise SystemExit(1)
+            return
+        _forward(operation, input_size, params, ceil_mode, layers)
     except CnngenError as error:
         # The arithmetic names its parameters bare ("kernel"); say it as a flag.
         param = error.param or ""
@@ -89,7 +172,59 @@ def calc_command(
             flag = "--" + param.replace("_", "-")
             raise CnngenError(f"{flag}{str(error).removeprefix(param)}", flag) from None
         raise
+
+
+def _forward(
+    operation: str,
+    input_size: tuple[int, ...],
+    params: dict[str, tuple[int, ...]],
+    ceil_mode: bool,
+    layers: int,
+) -> None:
+    """Print the output size (and with --layers every intermediate size)."""
+    from cnngen.rendering.explain import explain, explain_chain
+
+    lines = explain(operation, input_size, ceil_mode=ceil_mode, **params)
     for line in lines:
         click.echo(line)
     outputs = [line.rsplit("= ", 1)[1] for line in lines]
-    click.echo(f"output size: {'x'.join(outputs)}")
+    if layers == 1:
+        click.echo(f"output size: {'x'.join(outputs)}")
+        return
+    chains = explain_chain(operation, input_size, params, layers, ceil_mode)
+    click.echo(f"the same layer {layers} times:")
+    for line in chains:
+        click.echo("  " + line)
+    finals = [line.rsplit(" ", 1)[1] for line in chains]
+    click.echo(f"output size after {layers} layers: {'x'.join(finals)}")
+
+
+def _solve(
+    operation: str,
+    unknown: str,
+    input_size: tuple[int, ...],
+    target: tuple[int, ...],
+    params: dict[str, tuple[int, ...]],
+    ceil_mode: bool,
+    layers: int,
+) -> bool:
+    """Print every solution per dimension; False when some dimension has none."""
+    from cnngen.core.inverse import solve
+    from cnngen.rendering.explain import explain_inverse
+
+    answers = solve(operation, unknown, input_size, target, params, ceil_mode, layers)
+    for line in explain_inverse(
+        operation, unknown, input_size, target, params, answers, ceil_mode, layers
+    ):
+        click.echo(line)
+    name = unknown.replace("_", "-")
+    if all(answer.found for answer in answers):
+        smallest = "x".join(str(answer.smallest) for answer in answers)
+        several = any(
+            len(answer.values) + (answer.every_from is not None) > 1 for answer in answers
+        )
+        click.echo(f"{name}: {smallest}" + (" (the smallest per dimension)" if several else ""))
+        return True
+    missing = ", ".join(str(dim + 1) for dim, answer in enumerate(answers) if not answer.found)
+    click.echo(f"no {name} gives {'x'.join(map(str, target))}: none works in dimension {missing}")
+    return False

@@ -11,6 +11,8 @@ from cnngen.cli.output import emit, output_options
 from cnngen.rendering.datafiles import (
     Synthetic,
     render_arrays,
+    render_folder,
+    render_idx,
     render_synthetic,
     render_windows,
 )
@@ -22,10 +24,14 @@ def dataset_group() -> None:
     """Write a standalone dataset file (imports only numpy and torch).
 
     \b
-    Every file defines make_datasets(seed) -> (train, val), which train.py calls.
+    Every file defines make_datasets(seed) -> (train, val) or, with a held-out
+    test split, (train, val, test), which train.py calls.  No file downloads
+    anything: data is read from local paths.
     Examples:
       cnngen dataset windows --pre-history 60 --forecast 30 --data frames.npy -o dataset.py
       cnngen dataset arrays --data digits.npz -o dataset.py
+      cnngen dataset idx --images train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz -o dataset.py
+      cnngen dataset folder --root photos --size 64x64 -o dataset.py
       cnngen dataset synthetic moving-square --size 64x64 -o dataset.py
     """
 
@@ -127,6 +133,100 @@ def arrays_command(
     emit(text, output, force=force, check=check, dry_run=dry_run)
 
 
+@dataset_group.command("idx")
+@click.option(
+    "--images",
+    required=True,
+    help="Training images: an IDX file, e.g. train-images-idx3-ubyte[.gz].",
+)
+@click.option(
+    "--labels",
+    required=True,
+    help="Training labels: an IDX file, e.g. train-labels-idx1-ubyte[.gz].",
+)
+@click.option("--test-images", default=None, help="Test images (IDX): adds a held-out test split.")
+@click.option("--test-labels", default=None, help="Test labels (IDX), with --test-images.")
+@click.option(
+    "--class-names",
+    "class_names_",
+    default="digits",
+    show_default=True,
+    help="digits (MNIST), fashion (Fashion-MNIST) or names separated by commas.",
+)
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Share of the training images held out for validation.",
+)
+@click.option("--name", default="IdxDataset", show_default=True, help="Class name.")
+@output_options()
+@click.pass_context
+def idx_command(
+    ctx: click.Context, output: str, force: bool, check: bool, dry_run: bool, **options: Any
+) -> None:
+    """MNIST / Fashion-MNIST from local IDX files (gzipped or not); no download.
+
+    \b
+    Samples are float32 [1, H, W], normalized with training statistics.
+    Example:
+      cnngen dataset idx --images train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz \\
+        --test-images t10k-images-idx3-ubyte.gz --test-labels t10k-labels-idx1-ubyte.gz \\
+        --class-names fashion -o dataset.py
+    """
+    text = render_idx(command=command_line(invocation(ctx)), **options)
+    emit(text, output, force=force, check=check, dry_run=dry_run)
+
+
+@dataset_group.command("folder")
+@click.option("--root", required=True, help="Folder with one subfolder of images per class.")
+@click.option("--test-root", default=None, help="The same layout for a held-out test split.")
+@click.option(
+    "--size",
+    type=SIZE,
+    default=None,
+    help="Resize to HxW (Pillow); without it images keep their size.",
+)
+@click.option(
+    "--channels",
+    type=int,
+    default=3,
+    show_default=True,
+    help="1 (gray) or 3 (RGB): channels of every sample.",
+)
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Share of ROOT held out for validation.",
+)
+@click.option(
+    "--stats-samples",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Training images read for the normalization statistics.",
+)
+@click.option("--name", default="FolderDataset", show_default=True, help="Class name.")
+@output_options()
+@click.pass_context
+def folder_command(
+    ctx: click.Context, output: str, force: bool, check: bool, dry_run: bool, **options: Any
+) -> None:
+    """Images from class folders on a local path: ROOT/CLASS/IMAGE.
+
+    \b
+    .npy and binary .pgm/.ppm need nothing more; PNG, JPEG, BMP and GIF
+    need Pillow (pip install pillow), and the file says so when it is missing.
+    Example:
+      cnngen dataset folder --root data/train --test-root data/test --size 64x64 -o dataset.py
+    """
+    text = render_folder(command=command_line(invocation(ctx)), **options)
+    emit(text, output, force=force, check=check, dry_run=dry_run)
+
+
 @dataset_group.command("synthetic")
 @click.argument("kind")
 @click.option(
@@ -164,7 +264,7 @@ def arrays_command(
     "--noise",
     type=float,
     default=None,
-    help="Noise standard deviation.  [default: 0 moving-square, 0.1 noisy-square, 0.3 shapes]",
+    help="Noise standard deviation.  [default: 0 moving-square, 0.1 noisy-square, 0.3 shapes, 0.6 hard shapes]",
 )
 @click.option(
     "--samples",
@@ -176,9 +276,23 @@ def arrays_command(
 @click.option(
     "--classes",
     type=int,
-    default=4,
+    default=None,
+    help="Classification: number of shapes (2 to 6).  [default: 4 easy, 6 hard]",
+)
+@click.option(
+    "--difficulty",
+    type=click.Choice(["easy", "hard"]),
+    default="easy",
     show_default=True,
-    help="Classification: number of shapes (2 to 6).",
+    help="Classification: hard adds distractor strokes, stronger noise, wider scale, "
+    "position and contrast.",
+)
+@click.option(
+    "--test-fraction",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Classification: share held out as a test split (make_datasets returns 3 splits).",
 )
 @click.option(
     "--channels",

@@ -9,12 +9,18 @@ import click
 
 from cnngen.cli.options import invocation
 from cnngen.cli.output import emit, output_options
-from cnngen.rendering.datafiles import render_train
+from cnngen.core.spec import check_choice
+from cnngen.errors import CnngenError
+from cnngen.rendering.datafiles import TASKS, render_finetune, render_train
 from cnngen.rendering.escape import command_line
 
 
 @click.command("train")
-@click.option("--task", required=True, help="classification or forecasting.")
+@click.option(
+    "--task",
+    required=True,
+    help="classification, forecasting, or finetune (transfer learning from trained weights).",
+)
 @click.option(
     "--model-module",
     default="model",
@@ -28,11 +34,32 @@ from cnngen.rendering.escape import command_line
     show_default=True,
     help="Module that defines make_datasets(seed).",
 )
-@click.option("--epochs", type=int, default=10, show_default=True, help="Default epochs.")
+@click.option("--epochs", type=int, default=None, help="Default epochs.  [default: 10; finetune 5]")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Default batch size.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Default learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Default seed.")
-@click.option("--out", default="runs", show_default=True, help="Default output folder.")
+@click.option(
+    "--out", default=None, help="Default output folder.  [default: runs; finetune: finetune]"
+)
+@click.option(
+    "--scheduler",
+    type=click.Choice(["none", "cosine", "warmup-multistep"]),
+    default=None,
+    help="Default learning-rate schedule, overridden by the script's --scheduler.  "
+    "[default: none; finetune: warmup-multistep]",
+)
+@click.option(
+    "--weights",
+    default=None,
+    help="finetune: the pretrained state_dict.  [default: runs/best.pt]",
+)
+@click.option(
+    "--freeze",
+    multiple=True,
+    help="finetune: parameter name prefix to freeze (repeatable), or 'all' for all but "
+    "the head.  [default: all]",
+)
+@click.option("--head", default=None, help="finetune: the Linear to replace.  [default: the last]")
 @output_options()
 @click.pass_context
 def train_command(
@@ -43,9 +70,30 @@ def train_command(
     \b
     The script imports the model and make_datasets(seed) from sibling files,
     picks CUDA/MPS/CPU, uses mixed precision on CUDA and runs under torchrun.
-    Example:
+    With --task finetune it writes a transfer-learning script instead: it
+    loads --weights (e.g. runs/best.pt of an earlier train.py run), replaces
+    the head for the dataset's classes, freezes --freeze prefixes, prints the
+    frozen and trainable parameter counts and trains with warmup + MultiStepLR.
+    Examples:
       cnngen train --task forecasting --model-class Forecaster -o train.py
+      cnngen train --task finetune --model-class Classifier --freeze stage1 -o finetune.py
     """
-    script = "train.py" if output == "-" else Path(output).name
-    text = render_train(command=command_line(invocation(ctx)), script_name=script, **options)
+    task = options["task"]
+    check_choice("--task", task, (*TASKS, "finetune"))
+    command = command_line(invocation(ctx))
+    given = {key: value for key, value in options.items() if value not in (None, ())}
+    if task == "finetune":
+        script = "finetune.py" if output == "-" else Path(output).name
+        given.pop("task")
+        if "freeze" in given:
+            given["freeze"] = tuple(given["freeze"])
+        text = render_finetune(command=command, script_name=script, **given)
+    else:
+        for option in ("weights", "freeze", "head"):
+            if option in given:
+                raise CnngenError(
+                    f"--{option}: applies to --task finetune only, not to {task}", f"--{option}"
+                )
+        script = "train.py" if output == "-" else Path(output).name
+        text = render_train(command=command, script_name=script, **given)
     emit(text, output, force=force, check=check, dry_run=dry_run)

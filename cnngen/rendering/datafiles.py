@@ -21,6 +21,7 @@ from cnngen.errors import CnngenError
 from cnngen.rendering.escape import doc_text
 
 TASKS = ("classification", "forecasting")
+SCHEDULERS = ("none", "cosine", "warmup-multistep")
 SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes")
 LAYOUTS = ("auto", "none", "first", "last")
 SHAPES_2D = ("square", "circle", "triangle", "cross", "ring", "x")
@@ -33,6 +34,11 @@ LAYOUT_HELP = {
 }
 NOISY_SQUARE_NOISE = 0.1
 SHAPES_NOISE = 0.3
+DIFFICULTIES = ("easy", "hard")
+# The hard shapes: stronger noise, distractor strokes, wider scale, position and contrast.
+HARD_SHAPES_NOISE = 0.6
+HARD_CLUTTER = 3
+HARD_CLASSES = 6
 
 
 # ------------------------------------------------------------------ datasets
@@ -133,6 +139,137 @@ def render_arrays(
     )
 
 
+CLASS_NAMES = {
+    "digits": tuple(str(digit) for digit in range(10)),
+    "fashion": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
+
+
+def class_names(value: str) -> tuple[str, ...]:
+    """``digits``, ``fashion`` or a comma-separated list, checked name by name."""
+    if value in CLASS_NAMES:
+        return CLASS_NAMES[value]
+    names = tuple(name.strip() for name in value.split(","))
+    for name in names:
+        if not name or len(name) > 40 or not name.isprintable():
+            raise CnngenError(
+                f"--class-names: {name!r} is not a class name; give 'digits', 'fashion' or "
+                f"printable names of at most 40 characters separated by commas",
+                "--class-names",
+            )
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise CnngenError(
+            f"--class-names: needs at least 2 distinct names, got {len(names)}; e.g. cat,dog",
+            "--class-names",
+        )
+    return names
+
+
+def _check_file(param: str, value: str | None) -> None:
+    if value is not None and not value.strip():
+        raise CnngenError(f"{param}: must not be empty; give the path of a local file", param)
+
+
+def render_idx(
+    *,
+    images: str,
+    labels: str,
+    test_images: str | None = None,
+    test_labels: str | None = None,
+    class_names_: str = "digits",
+    val_fraction: float = 0.2,
+    name: str = "IdxDataset",
+    command: str = "dataset idx",
+) -> str:
+    """The source of a dataset file over local IDX files (MNIST, Fashion-MNIST)."""
+    from cnngen.rendering.engine import render_python
+
+    check_identifier("--name", name)
+    check_fraction(val_fraction)
+    for param, value in (
+        ("--images", images),
+        ("--labels", labels),
+        ("--test-images", test_images),
+        ("--test-labels", test_labels),
+    ):
+        _check_file(param, value)
+    if (test_images is None) != (test_labels is None):
+        missing = "--test-labels" if test_labels is None else "--test-images"
+        raise CnngenError(
+            f"{missing}: --test-images and --test-labels go together; give both IDX files",
+            missing,
+        )
+    source = f"{images} and {labels}"
+    if test_images is not None:
+        source += f"; test split {test_images} and {test_labels}"
+    return render_python(
+        "dataset_idx.py.jinja",
+        class_name=name,
+        command=command,
+        source=doc_text(source),
+        images=images,
+        labels=labels,
+        test_images=test_images,
+        test_labels=test_labels,
+        classes=class_names(class_names_),
+        val_fraction=val_fraction,
+    )
+
+
+def render_folder(
+    *,
+    root: str,
+    test_root: str | None = None,
+    size: tuple[int, ...] | None = None,
+    channels: int = 3,
+    val_fraction: float = 0.2,
+    stats_samples: int = 1000,
+    name: str = "FolderDataset",
+    command: str = "dataset folder",
+) -> str:
+    """The source of a dataset file over a local folder of class folders of images."""
+    from cnngen.rendering.engine import render_python
+
+    check_identifier("--name", name)
+    check_fraction(val_fraction)
+    _check_file("--root", root)
+    _check_file("--test-root", test_root)
+    if channels not in (1, 3):
+        raise CnngenError(f"--channels: must be 1 (gray) or 3 (RGB), got {channels}", "--channels")
+    if size is not None and (len(size) != 2 or min(size) < 1):
+        raise CnngenError(
+            f"--size: images are 2D; give HxW such as 28x28, got {format_value(tuple(size))}",
+            "--size",
+        )
+    check_positive("--stats-samples", stats_samples)
+    sample = f"[{channels}, {size[0]}, {size[1]}]" if size else f"[{channels}, H, W]"
+    return render_python(
+        "dataset_folder.py.jinja",
+        class_name=name,
+        command=command,
+        source=doc_text(root),
+        root=root,
+        test_root=test_root,
+        test_root_doc=doc_text(test_root or ""),
+        size=tuple(size) if size else None,
+        sample_shape=sample,
+        channels=channels,
+        val_fraction=val_fraction,
+        stats_samples=stats_samples,
+    )
+
+
 @dataclass(frozen=True)
 class Synthetic:
     """What a synthetic dataset file generates; the CLI options, validated."""
@@ -145,11 +282,13 @@ class Synthetic:
     period: int = 24
     noise: float | None = None
     samples: int = 1000
-    classes: int = 4
+    classes: int | None = 4
     channels: int = 1
     rotate: bool = False
     val_fraction: float = 0.2
     name: str = "WindowDataset"
+    difficulty: str = "easy"
+    test_fraction: float = 0.0
 
     @property
     def forecasting(self) -> bool:
@@ -169,13 +308,29 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
         )
     check_fraction(options.val_fraction)
     check_identifier("--name", options.name)
+    check_choice("--difficulty", options.difficulty, DIFFICULTIES)
+    hard = options.difficulty == "hard"
     noise = options.noise
     if noise is None:
         noise = {"moving-square": 0.0, "noisy-square": NOISY_SQUARE_NOISE}.get(
-            options.kind, SHAPES_NOISE
+            options.kind, HARD_SHAPES_NOISE if hard else SHAPES_NOISE
         )
     if noise < 0:
         raise CnngenError(f"--noise: must be >= 0, got {noise}", "--noise")
+    if options.forecasting and (hard or options.test_fraction):
+        param = "--difficulty" if hard else "--test-fraction"
+        raise CnngenError(
+            f"{param}: applies to the shapes (classification) only, not to {options.kind}",
+            param,
+        )
+    if not 0.0 <= options.test_fraction < 1.0 or (
+        options.test_fraction + options.val_fraction >= 1.0
+    ):
+        raise CnngenError(
+            f"--test-fraction: must be >= 0 and leave training samples next to "
+            f"--val-fraction {options.val_fraction}, got {options.test_fraction}; e.g. 0.2",
+            "--test-fraction",
+        )
     if options.forecasting:
         for param, value in (
             ("--pre-history", options.pre_history),
@@ -213,36 +368,44 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
             val_fraction=options.val_fraction,
         )
     shapes = SHAPES_1D if len(size) == 1 else SHAPES_2D
-    if not 2 <= options.classes <= len(shapes):
+    classes = options.classes
+    if classes is None:
+        classes = HARD_CLASSES if hard else 4
+    if not 2 <= classes <= len(shapes):
         raise CnngenError(
             f"--classes: the synthetic shapes come in 2 to {len(shapes)} classes "
-            f"({', '.join(shapes)}), got {options.classes}; use --classes {len(shapes)} "
+            f"({', '.join(shapes)}), got {classes}; use --classes {len(shapes)} "
             f"or fewer, or your own data with 'cnngen dataset arrays'",
             "--classes",
         )
     check_positive("--channels", options.channels)
-    if options.samples < 2 * options.classes:
+    splits = 3 if options.test_fraction else 2
+    if options.samples < splits * classes:
         raise CnngenError(
-            f"--samples: {options.samples} samples are too few for {options.classes} "
-            f"classes and a validation split; use at least {10 * options.classes}",
+            f"--samples: {options.samples} samples are too few for {classes} "
+            f"classes and {splits - 1} held-out split(s); use at least {10 * classes}",
             "--samples",
         )
     square_plane = len(size) >= 2 and size[-1] == size[-2]
     return render_python(
         "dataset_synthetic.py.jinja",
         forecasting=False,
-        description=", ".join(shapes[: options.classes])
-        + (" (randomly rotated)" if options.rotate else ""),
+        description=", ".join(shapes[:classes])
+        + (" (randomly rotated)" if options.rotate else "")
+        + (", hard: clutter and strong noise" if hard else ""),
         command=command,
         size=size,
         sample_shape=(options.channels, *size),
         samples=options.samples,
-        shapes=shapes[: options.classes],
+        shapes=shapes[:classes],
         rotate=options.rotate,
         rotation_step=90 if square_plane else 180,
         noise=float(noise),
         channels=options.channels,
         val_fraction=options.val_fraction,
+        test_fraction=options.test_fraction,
+        difficulty=options.difficulty,
+        clutter=HARD_CLUTTER if hard else 0,
     )
 
 
@@ -258,6 +421,7 @@ def render_train(
     lr: float = 1e-3,
     seed: int = 0,
     out: str = "runs",
+    scheduler: str = "none",
     script_name: str = "train.py",
     command: str = "train",
 ) -> str:
@@ -275,6 +439,7 @@ def render_train(
             "--dataset-module",
         )
     check_positive("--epochs", epochs)
+    check_choice("--scheduler", scheduler, SCHEDULERS)
     check_positive("--batch-size", batch_size)
     if not lr > 0:
         raise CnngenError(f"--lr: must be > 0, got {lr}", "--lr")
@@ -297,6 +462,84 @@ def render_train(
         lr=float(lr),
         seed=seed,
         out=out,
+        scheduler=scheduler,
+        script_name=doc_text(script_name),
+        command=command,
+    )
+
+
+def render_finetune(
+    *,
+    model_module: str = "model",
+    model_class: str = "Model",
+    dataset_module: str = "dataset",
+    weights: str = "runs/best.pt",
+    freeze: tuple[str, ...] = ("all",),
+    head: str | None = None,
+    epochs: int = 5,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    out: str = "finetune",
+    scheduler: str = "warmup-multistep",
+    script_name: str = "finetune.py",
+    command: str = "train --task finetune",
+) -> str:
+    """The source of a transfer-learning script: load weights, replace the head, freeze, train."""
+    from cnngen.rendering.engine import render_python
+
+    check_module("--model-module", model_module)
+    check_module("--dataset-module", dataset_module)
+    check_identifier("--model-class", model_class)
+    if model_module == dataset_module:
+        raise CnngenError(
+            f"--dataset-module: {dataset_module!r} is also the model module; the model "
+            f"and the dataset live in separate files",
+            "--dataset-module",
+        )
+    check_positive("--epochs", epochs)
+    check_positive("--batch-size", batch_size)
+    check_choice("--scheduler", scheduler, SCHEDULERS)
+    if not lr > 0:
+        raise CnngenError(f"--lr: must be > 0, got {lr}", "--lr")
+    for param, value in (("--weights", weights), ("--out", out)):
+        if not value or not value.strip():
+            raise CnngenError(f"{param}: must not be empty", param)
+    for prefix in freeze:
+        if prefix != "all":
+            if not all(part.isidentifier() or part.isdigit() for part in prefix.split(".")):
+                raise CnngenError(
+                    f"--freeze: {prefix!r} is not a parameter name prefix; give dotted module "
+                    f"names such as stage1 or layer1.0, or 'all'",
+                    "--freeze",
+                )
+    if head is not None and not all(
+        part.isidentifier() or part.isdigit() for part in head.split(".")
+    ):
+        raise CnngenError(
+            f"--head: {head!r} is not a module name; give a dotted name such as head.2 or fc",
+            "--head",
+        )
+    return render_python(
+        "finetune.py.jinja",
+        model_module=model_module,
+        model_class=model_class,
+        dataset_module=dataset_module,
+        sibling_imports=sorted(
+            [
+                f"from {dataset_module} import make_datasets",
+                f"from {model_module} import INPUT_SHAPE, {model_class}",
+            ]
+        ),
+        weights=weights,
+        freeze=tuple(freeze),
+        head=head,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=float(lr),
+        seed=seed,
+        out=out,
+        scheduler=scheduler,
         script_name=doc_text(script_name),
         command=command,
     )

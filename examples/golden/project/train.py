@@ -10,17 +10,16 @@ Run it next to those files:
     python train.py --epochs 1 --max-steps 20      # a quick check
     python train.py --help                         # every flag
     torchrun --nproc_per_node 2 train.py           # DistributedDataParallel
-    python train.py --resume runs/last.pt --epochs 20   # continue to epoch 20
-    python train.py --epochs 0 --resume runs/best.pt --export   # deploy
 
 The contract with the sibling files:
 
-* ``dataset.py`` defines ``make_datasets(seed: int) -> (train, val)``:
-  two map-style ``torch.utils.data.Dataset`` objects whose items are ``(x, y)``
+* ``dataset.py`` defines ``make_datasets(seed: int) -> (train, val)``
+  or ``(train, val, test)``: map-style ``torch.utils.data.Dataset`` objects whose items are ``(x, y)``
   pairs, ``x`` a float tensor of the model's ``INPUT_SHAPE`` and ``y``
   an integer class index in ``0 .. OUTPUT_SHAPE[0] - 1``.
-  Every cnngen dataset file provides it.
-* ``model.py`` defines ``Classifier`` (built with no arguments),
+  Every cnngen dataset file provides it.  A test split is evaluated once, after
+  training, with the weights of the best validation epoch.  A
+  ``classes`` attribute on the training set (class names) labels the results.* ``model.py`` defines ``Classifier`` (built with no arguments),
   ``INPUT_SHAPE`` and ``OUTPUT_SHAPE``, as every cnngen model file does.
 
 Loss: cross-entropy.  Evaluation: accuracy, macro-F1 and the confusion matrix
@@ -28,35 +27,28 @@ Loss: cross-entropy.  Evaluation: accuracy, macro-F1 and the confusion matrix
 
 Device: CUDA, then MPS, then CPU (or ``--device``); mixed precision on CUDA
 (``--no-amp`` turns it off).  Under torchrun every process trains on its share
-of each epoch (DistributedSampler), seeds dropout with ``--seed`` plus its rank,
-and rank 0 logs and writes (``--sync-bn`` synchronises BatchNorm statistics).
+of each epoch (DistributedSampler) and rank 0 logs and writes.
+
+Learning rate: ``--scheduler none`` (constant), ``cosine`` (cosine decay over all
+steps) or ``warmup-multistep`` (a linear warmup over ``--warmup-steps``, then
+times ``--gamma`` at each of ``--milestones``, fractions of all steps).
+``--progress`` shows every step (tqdm when installed, else a line every
+``--progress-every`` seconds); it is on by default only when stdout is a terminal.
 
 Writes to ``--out``: ``history.csv`` (one row per epoch), ``loss.png`` (when
-matplotlib is installed), ``best.pt`` (lowest validation loss), ``last.pt``
-and ``metrics.json``.  A checkpoint holds the model, optimizer, scheduler and
-gradient scaler states, the epoch, step and best loss, every random number
-generator, the arguments and the cnngen command, written at the end of every
-epoch, so ``--resume`` continues exactly as if the run had not stopped (an
-epoch cut short by ``--max-steps`` counts as finished).  Load only its
-weights with::
-
-    checkpoint = torch.load("runs/best.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(checkpoint["model"])
-
-``--export`` then writes ``model.pt2`` (``torch.export``), ``model.onnx`` and
-``model.json`` (shapes, opset, parity with the eager model at batch 1 and 7).
-
-Needs torch >= 2.3; ``--export`` needs torch >= 2.5, and uses onnxscript (the
-dynamo exporter) and onnxruntime (the parity check) when they are installed.
-"""
+matplotlib is installed), ``best.pt`` (lowest validation loss) and ``last.pt``
+(both ``state_dict``s of Classifier) and ``metrics.json``.  With
+matplotlib also ``confusion.png`` (the labelled confusion matrix) and
+``gallery.png`` (images with their true and predicted classes), of the test
+split when there is one, else of the validation split."""
 
 import argparse
 import csv
 import json
 import os
 import random
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +63,6 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from dataset import make_datasets
 from model import INPUT_SHAPE, OUTPUT_SHAPE, Classifier
 
-CNNGEN_VERSION = "0.1.0"
-CNNGEN_COMMAND = "cnngen train --task classification --model-class Classifier --epochs 5 --batch-size 16 --lr 0.001 --seed 0 --output train.py"
 TASK = "classification"
 EPOCHS = 5
 BATCH_SIZE = 16
@@ -80,9 +70,8 @@ LR = 0.001
 SEED = 0
 OUT = "runs"
 METRICS = ("accuracy", "macro_f1")
-CHECKPOINT_FORMAT = 1
-ONNX_OPSET = 18
-EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
+SCHEDULER = "none"
+SCHEDULERS = ("none", "cosine", "warmup-multistep")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -138,48 +127,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch.distributed backend (default: nccl on CUDA, else gloo)",
     )
-    add_deploy_arguments(parser)
+    add_schedule_arguments(parser)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show every step (default: on when stdout is a terminal)",
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        help="seconds between plain progress lines",
+    )
     args = parser.parse_args(argv)
+    check_schedule_arguments(parser, args)
     for name in ("epochs", "batch_size", "max_steps"):
         value = getattr(args, name)
-        if (
-            value is not None
-            and value < 1
-            and not (name == "epochs" and value == 0 and args.resume)
-        ):
-            parser.error(
-                f"--{name.replace('_', '-')}: must be >= 1, got {value}"
-                + ("; --epochs 0 needs --resume CHECKPOINT" if name == "epochs" else "")
-            )
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
     if not args.lr > 0:
         parser.error(f"--lr: must be > 0, got {args.lr}")
     if args.workers < 0:
         parser.error(f"--workers: must be >= 0, got {args.workers}")
-    if args.resume is not None and not Path(args.resume).is_file():
-        parser.error(
-            f"--resume: {args.resume} does not exist; e.g. --resume {OUT}/last.pt"
-        )
     return args
-
-
-def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
-    """Resuming, exporting and distributed options."""
-    parser.add_argument(
-        "--resume",
-        default=None,
-        metavar="CHECKPOINT",
-        help="continue from a checkpoint of this script (e.g. runs/last.pt); --epochs is the total",
-    )
-    parser.add_argument(
-        "--export",
-        action="store_true",
-        help="at the end, write model.pt2 (torch.export) and model.onnx to --out and check both",
-    )
-    parser.add_argument(
-        "--sync-bn",
-        action="store_true",
-        help="SyncBatchNorm across processes under torchrun (CUDA only)",
-    )
 
 
 def seed_everything(seed: int) -> None:
@@ -308,6 +279,244 @@ def classification_metrics(confusion: np.ndarray) -> dict:
     }
 
 
+def class_names(dataset: Dataset, count: int) -> list[str]:
+    """The dataset's ``classes`` (through Subset wrappers), else "0", "1", ..."""
+    while not hasattr(dataset, "classes") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    names = [str(name) for name in getattr(dataset, "classes", [])]
+    return names if len(names) == count else [str(index) for index in range(count)]
+
+
+def import_pyplot():
+    """matplotlib.pyplot on the Agg backend, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def plot_confusion(
+    matrix: np.ndarray, names: list[str], path: Path, title: str
+) -> bool:
+    """The confusion matrix with class names and counts (rows true, columns predicted)."""
+    plt = import_pyplot()
+    if plt is None:
+        return False
+    count = len(names)
+    side = max(4.0, 0.55 * count + 2.0)
+    figure, axes = plt.subplots(figsize=(side, side))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(count), names, rotation=45, ha="right")
+    axes.set_yticks(range(count), names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for row in range(count):
+        for column in range(count):
+            value = int(matrix[row, column])
+            color = "white" if value > threshold else "black"
+            axes.text(column, row, str(value), ha="center", va="center", color=color)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+@torch.no_grad()
+def plot_gallery(
+    model: nn.Module,
+    dataset: Dataset,
+    names: list[str],
+    path: Path,
+    device: torch.device,
+    count: int = 16,
+) -> bool:
+    """The first ``count`` samples with their true and predicted classes (wrong ones in red)."""
+    plt = import_pyplot()
+    if plt is None:
+        return False
+    model.eval()
+    count = min(count, len(dataset))
+    samples = [dataset[index] for index in range(count)]
+    x = torch.stack([sample[0] for sample in samples]).to(device)
+    predicted = model(x).float().argmax(dim=1).cpu().tolist()
+    columns = min(count, 8)
+    rows = -(-count // columns)
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(1.8 * columns, 2.3 * rows), squeeze=False
+    )
+    for axes in grid.flat:
+        axes.axis("off")
+    for index, ((image, label), guess) in enumerate(
+        zip(samples, predicted, strict=True)
+    ):
+        axes = grid.flat[index]
+        image = image.float().cpu()
+        if image.dim() == 2:  # a 1D signal: [C, L]
+            axes.axis("on")
+            axes.plot(image.T.numpy())
+            axes.set_xticks([])
+            axes.set_yticks([])
+        else:
+            while image.dim() > 3:  # a volume: its middle slice
+                image = image[:, image.shape[1] // 2]
+            picture = (
+                image.permute(1, 2, 0).numpy()
+                if image.shape[0] == 3
+                else image[0].numpy()
+            )
+            low, high = picture.min(), picture.max()
+            picture = (picture - low) / (high - low) if high > low else picture * 0
+            axes.imshow(picture, cmap=None if image.shape[0] == 3 else "gray")
+        truth = int(label)
+        axes.set_title(
+            f"true {names[truth]}\npred {names[guess]}",
+            fontsize=8,
+            color="black" if guess == truth else "red",
+        )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The learning-rate schedule flags (stepped once per optimizer step)."""
+    parser.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=SCHEDULER,
+        help="learning-rate schedule",
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="warmup-multistep: steps of linear warmup (default: 5%% of all steps)",
+    )
+    parser.add_argument(
+        "--milestones",
+        default="0.6,0.85",
+        help="warmup-multistep: fractions of all steps where the rate drops",
+    )
+    parser.add_argument(
+        "--gamma", type=float, default=0.1, help="warmup-multistep: drop factor"
+    )
+
+
+def check_schedule_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> None:
+    try:
+        args.milestones = sorted(float(part) for part in args.milestones.split(","))
+    except ValueError:
+        parser.error(
+            f"--milestones: expected fractions such as 0.6,0.85, got {args.milestones!r}"
+        )
+    if not all(0 < fraction < 1 for fraction in args.milestones):
+        parser.error(
+            f"--milestones: every fraction must lie between 0 and 1, got {args.milestones}"
+        )
+    if args.warmup_steps is not None and args.warmup_steps < 0:
+        parser.error(f"--warmup-steps: must be >= 0, got {args.warmup_steps}")
+    if not 0 < args.gamma <= 1:
+        parser.error(f"--gamma: must lie in (0, 1], got {args.gamma}")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, args: argparse.Namespace, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The schedule of ``--scheduler`` over ``total_steps`` optimizer steps (None: constant).
+
+    warmup-multistep is what fine-tuning usually wants: the first steps, when
+    the new head's gradients are large, use a small rate so they do not wreck
+    pretrained weights; the rate then drops by ``--gamma`` at each milestone.
+    """
+    total = max(total_steps, 1)
+    if args.scheduler == "none":
+        return None
+    if args.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    warmup = (
+        max(1, round(0.05 * total)) if args.warmup_steps is None else args.warmup_steps
+    )
+    milestones = sorted({round(fraction * total) for fraction in args.milestones})
+    drops = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones, gamma=args.gamma
+    )
+    if warmup <= 1:
+        return drops
+    # Step t of the warmup runs at (t + 1) / warmup of the rate, reaching it at t = warmup - 1.
+    ramp = torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1.0 / warmup, total_iters=warmup - 1
+    )
+    return torch.optim.lr_scheduler.ChainedScheduler([ramp, drops])
+
+
+class Progress:
+    """Per-step progress within an epoch: a tqdm bar when tqdm is installed, else plain lines.
+
+    Plain lines come at most every ``every`` seconds, so a slow CPU epoch is
+    never silent and a fast one is not flooded.  The loss is read from the
+    device only when it is shown.
+    """
+
+    def __init__(
+        self, enabled: bool, total: int, label: str, every: float = 5.0
+    ) -> None:
+        self.enabled = enabled
+        self.total = total
+        self.label = label
+        self.every = every
+        self.steps = 0
+        self.started = self.shown = time.perf_counter()
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, desc=label, leave=False, dynamic_ncols=True)
+
+    def step(self, loss: torch.Tensor) -> None:
+        if not self.enabled:
+            return
+        self.steps += 1
+        now = time.perf_counter()
+        if self.bar is not None:
+            self.bar.update(1)
+            if now - self.shown >= 0.5:
+                self.bar.set_postfix(loss=f"{float(loss):.4f}")
+                self.shown = now
+        elif now - self.shown >= self.every or self.steps == self.total:
+            rate = self.steps / max(now - self.started, 1e-9)
+            print(
+                f"  {self.label} step {self.steps}/{self.total}  loss {float(loss):.4f}  "
+                f"{rate:.1f} steps/s",
+                flush=True,
+            )
+            self.shown = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def split_datasets(splits: tuple) -> tuple[Dataset, Dataset, Dataset | None]:
+    """``(train, val, test)`` from what make_datasets returned: two splits or three."""
+    if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
+        raise SystemExit(
+            "make_datasets() must return (train, val) or (train, val, test), got "
+            f"{type(splits).__name__} of length {len(splits) if hasattr(splits, '__len__') else '?'}"
+        )
+    return splits[0], splits[1], splits[2] if len(splits) == 3 else None
+
+
 def move(
     x: torch.Tensor, device: torch.device, memory_format: torch.memory_format
 ) -> torch.Tensor:
@@ -358,6 +567,8 @@ def train_epoch(
     memory_format: torch.memory_format,
     steps_left: int | None,
     world: int,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    progress: Progress | None = None,
 ) -> tuple[float, int, int]:
     """One pass over this process's shard: (mean loss over all processes, samples, steps)."""
     model.train()
@@ -376,265 +587,24 @@ def train_epoch(
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if scheduler is not None:
+            scheduler.step()
+        if progress is not None:
+            progress.step(loss.detach())
         totals[0] += loss.detach().double() * len(y)
         totals[1] += len(y)
         steps += 1
+    if progress is not None:
+        progress.close()
     totals = all_sum(totals, world)
     return float(totals[0] / totals[1].clamp(min=1)), int(totals[1]), steps
 
 
-# ------------------------------------------------------------------ checkpoints
-def rng_state() -> dict:
-    """This process's random number generators, in types that ``weights_only`` loading accepts."""
-    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "position": int(position),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached_gaussian),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_state(state: dict) -> None:
-    """Restore what :func:`rng_state` captured."""
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["position"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
-    if (
-        state["cuda"]
-        and torch.cuda.is_available()
-        and len(state["cuda"]) == torch.cuda.device_count()
-    ):
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def all_rng_states(world: int) -> list[dict]:
-    """Every process's generators (rank order): dropout draws differ between ranks."""
-    if world == 1:
-        return [rng_state()]
-    states: list = [None] * world
-    dist.all_gather_object(states, rng_state())
-    return states
-
-
-def save_checkpoint(checkpoint: dict, path: Path) -> None:
-    """Write via a temporary file, so a crash never leaves half a checkpoint."""
+def save_state(model: nn.Module, path: Path) -> None:
+    """Write a state_dict via a temporary file, so a crash never leaves half a checkpoint."""
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, temporary)
+    torch.save(model.state_dict(), temporary)
     os.replace(temporary, path)
-
-
-def load_checkpoint(path: str) -> dict:
-    """A checkpoint of this script, on the CPU (it may come from a GPU host)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if (
-        not isinstance(checkpoint, dict)
-        or checkpoint.get("format") != CHECKPOINT_FORMAT
-    ):
-        raise SystemExit(
-            f"--resume: {path} is not a checkpoint of this script (a bare state_dict loads "
-            f"with model.load_state_dict instead)"
-        )
-    return checkpoint
-
-
-def fresh_run_state() -> dict:
-    """Where a run stands: what a checkpoint carries besides the states of the objects."""
-    return {
-        "epoch": 0,
-        "step": 0,
-        "best_loss": float("inf"),
-        "best_epoch": 0,
-        "history": [],
-    }
-
-
-def make_checkpoint(
-    args: argparse.Namespace,
-    states: dict,
-    generator: torch.Generator,
-    run_state: dict,
-    world: int,
-) -> dict:
-    """Everything --resume needs to continue exactly: states, run state, random streams."""
-    return {
-        "format": CHECKPOINT_FORMAT,
-        **{
-            name: None if obj is None else obj.state_dict()
-            for name, obj in states.items()
-        },
-        **run_state,
-        "rng": all_rng_states(world),
-        "loader_generator": generator.get_state(),
-        "args": vars(args),
-        "world_size": world,
-        "torch": str(torch.__version__),
-        "cnngen_version": CNNGEN_VERSION,
-        "cnngen_command": CNNGEN_COMMAND,
-    }
-
-
-def resume(
-    args: argparse.Namespace,
-    states: dict,
-    generator: torch.Generator,
-    rank: int,
-    world: int,
-    log: Callable[[str], None],
-) -> dict:
-    """Load ``--resume`` into the model, optimizer, scheduler and scaler; return the run state."""
-    checkpoint = load_checkpoint(args.resume)
-    for name, obj in states.items():
-        if obj is None or checkpoint.get(name) is None:
-            continue
-        if name == "scaler" and not (obj.is_enabled() and checkpoint[name]):
-            continue  # a disabled scaler saves nothing; float32 and bfloat16 runs need none
-        obj.load_state_dict(checkpoint[name])
-    run_state = {key: checkpoint[key] for key in fresh_run_state()}
-    generator.set_state(checkpoint["loader_generator"])
-    if len(checkpoint["rng"]) == world:
-        set_rng_state(checkpoint["rng"][rank])
-    else:
-        log(
-            f"note: the checkpoint comes from {len(checkpoint['rng'])} process(es), this run "
-            f"has {world}; random streams restart from --seed"
-        )
-        seed_everything(args.seed + rank + 1000 * run_state["epoch"])
-    log(
-        f"resuming {args.resume} after epoch {run_state['epoch']} (step {run_state['step']})"
-    )
-    return run_state
-
-
-# ------------------------------------------------------------------ export
-def export_model(state_dict: dict, out: Path) -> dict:
-    """Write model.pt2, model.onnx and model.json to ``out``; check both against eager.
-
-    Both files take any batch size: they are exported at batch 7 with a
-    dynamic batch dimension and run at batch 1 and 7 against the eager model.
-    The ONNX file comes from the dynamo exporter when onnxscript is installed,
-    else from the TorchScript-based one; ONNX Runtime checks it when installed.
-    """
-    model = Classifier()
-    model.load_state_dict(state_dict)
-    model.eval()
-    generator = torch.Generator().manual_seed(0)
-    inputs = {
-        batch: torch.randn(batch, *INPUT_SHAPE, generator=generator) for batch in (1, 7)
-    }
-    with torch.no_grad():
-        expected = {batch: model(x) for batch, x in inputs.items()}
-    batch_dim = torch.export.Dim("batch", min=1, max=65536)
-    program = torch.export.export(model, (inputs[7],), dynamic_shapes=({0: batch_dim},))
-    torch.export.save(program, out / "model.pt2")
-    reloaded = torch.export.load(out / "model.pt2").module()
-    with torch.no_grad():
-        parity = {
-            "pt2": {
-                str(b): max_difference(reloaded(x), expected[b])
-                for b, x in inputs.items()
-            }
-        }
-    exporter, opset = export_onnx(model, program, inputs[7], out / "model.onnx")
-    parity["onnx"] = onnx_parity(out / "model.onnx", inputs, expected)
-    limit = (
-        EXPORT_TOLERANCE * max(float(y.abs().max()) for y in expected.values()) + 1e-6
-    )
-    for kind, differences in parity.items():
-        for batch, difference in (differences or {}).items():
-            if not difference <= limit:
-                raise SystemExit(
-                    f"export: {kind} output at batch {batch} differs from the model by "
-                    f"{difference:.3g} (> {limit:.3g})"
-                )
-    record = {
-        "input_shape": ["batch", *INPUT_SHAPE],
-        "output_shape": ["batch", *OUTPUT_SHAPE],
-        "dynamic_batch": True,
-        "checked_batches": [1, 7],
-        "files": {"torch_export": "model.pt2", "onnx": "model.onnx"},
-        "onnx_exporter": exporter,
-        "opset": opset,
-        "max_abs_diff": parity,
-        "tolerance": limit,
-        "torch": str(torch.__version__),
-        "cnngen_version": CNNGEN_VERSION,
-        "cnngen_command": CNNGEN_COMMAND,
-    }
-    (out / "model.json").write_text(json.dumps(record, indent=2) + "\n")
-    return record
-
-
-def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.float() - b.float()).abs().max())
-
-
-def export_onnx(
-    model: nn.Module, program: torch.export.ExportedProgram, x: torch.Tensor, path: Path
-) -> tuple[str, int | None]:
-    """(exporter, opset): dynamo (from ``program``) with onnxscript installed, else TorchScript."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnxscript") is not None:
-        torch.onnx.export(program, (x,), dynamo=True, verbose=False).save(str(path))
-        exporter = "dynamo"
-    else:
-        torch.onnx.export(
-            model,
-            (x,),
-            str(path),
-            dynamo=False,
-            opset_version=ONNX_OPSET,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
-        exporter = "torchscript"
-    opset = None
-    if importlib.util.find_spec("onnx") is not None:
-        import onnx
-
-        opset = max(
-            entry.version
-            for entry in onnx.load(str(path)).opset_import
-            if entry.domain in ("", "ai.onnx")
-        )
-    return exporter, opset
-
-
-def onnx_parity(path: Path, inputs: dict, expected: dict) -> dict | None:
-    """Largest difference from eager per batch size under ONNX Runtime (None without it)."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnxruntime") is None:
-        return None
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(
-        str(path), providers=["CPUExecutionProvider"]
-    )
-    name = session.get_inputs()[0].name
-    return {
-        str(batch): max_difference(
-            torch.from_numpy(session.run(None, {name: x.numpy()})[0]), expected[batch]
-        )
-        for batch, x in inputs.items()
-    }
 
 
 def write_history(rows: list[dict], path: Path) -> None:
@@ -667,6 +637,75 @@ def plot_history(rows: list[dict], path: Path) -> bool:
     return True
 
 
+def keep_state(model: nn.Module) -> dict:
+    """A CPU copy of the model's weights (the best epoch, for the test evaluation)."""
+    return {
+        name: value.detach().cpu().clone() for name, value in model.state_dict().items()
+    }
+
+
+def evaluate_test(
+    model: nn.Module,
+    best_state: dict | None,
+    test: Dataset,
+    args: argparse.Namespace,
+    rank: int,
+    world: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    memory_format: torch.memory_format,
+) -> dict:
+    """Metrics on the held-out test split with the best epoch's weights, keys prefixed ``test_``.
+
+    The model keeps those weights afterwards, for the plots.
+    """
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    loader = DataLoader(
+        Subset(test, range(rank, len(test), world)),
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+    )
+    metrics = evaluate(model, loader, device, amp_dtype, memory_format, world)
+    return {
+        f"test_{name.removeprefix('val_')}": value for name, value in metrics.items()
+    }
+
+
+def report_classification(
+    model: nn.Module,
+    train: Dataset,
+    shown: Dataset,
+    summary: dict,
+    out: Path,
+    device: torch.device,
+    log,
+    split: str,
+) -> None:
+    """The labelled confusion matrix (printed, and as a PNG) and a gallery of predictions."""
+    prefix = "test_" if split == "test" else ""
+    matrix = np.array(summary[prefix + "confusion"])
+    names = class_names(train, len(matrix))
+    summary["classes"] = names
+    width = max(5, *(len(name) for name in names))
+    log(f"confusion matrix, {split} split (rows: true class, columns: predicted):")
+    log(" " * (width + 2) + " ".join(f"{name[:width]:>{width}}" for name in names))
+    for name, line in zip(names, matrix.tolist(), strict=True):
+        log(
+            f"  {name[:width]:>{width}}"
+            + "".join(f" {count:>{width}d}" for count in line)
+        )
+    title = f"Classifier, {split} split: accuracy {summary[prefix + 'accuracy']:.3f}"
+    if plot_confusion(matrix, names, out / "confusion.png", title):
+        plot_gallery(model, shown, names, out / "gallery.png", device)
+        log(f"wrote {out / 'confusion.png'} and {out / 'gallery.png'}")
+    else:
+        log(
+            "hint: pip install matplotlib to also get loss.png, confusion.png and gallery.png"
+        )
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     rank, world, local_rank = init_distributed(args.backend)
@@ -694,16 +733,14 @@ def main(argv: list[str] | None = None) -> dict:
             log("note: --channels-last applies to 2D and 3D inputs only; ignored")
 
     seed_everything(args.seed)
-    train, val = make_datasets(args.seed)
+    train, val, test = split_datasets(make_datasets(args.seed))
     check_dataset("training", train)
     check_dataset("validation", val)
+    if test is not None:
+        check_dataset("test", test)
     model = Classifier().to(device)
     if memory_format is not torch.preserve_format:
         model = model.to(memory_format=memory_format)
-    if args.sync_bn and world > 1 and device.type == "cuda":
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    elif args.sync_bn:
-        log("note: --sync-bn applies under torchrun on CUDA devices only; ignored")
     network = model
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
@@ -711,22 +748,17 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compile:
         network = torch.compile(network)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     train_loader, val_loader, sampler = make_loaders(
         train, val, args, rank, world, pin=device.type == "cuda"
     )
-    # Weights are the same on every rank (DDP broadcasts rank 0's); dropout differs.
-    seed_everything(args.seed + rank)
-    states = {
-        "model": model,
-        "optimizer": optimizer,
-        "scheduler": scheduler,
-        "scaler": scaler,
-    }
-    run_state = fresh_run_state()
-    if args.resume:
-        run_state = resume(args, states, train_loader.generator, rank, world, log)
+    total_steps = args.epochs * len(train_loader)
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    scheduler = make_scheduler(optimizer, args, total_steps)
+    show_progress = rank == 0 and (
+        sys.stdout.isatty() if args.progress is None else args.progress
+    )
 
     out = Path(args.out)
     if rank == 0:
@@ -736,18 +768,27 @@ def main(argv: list[str] | None = None) -> dict:
         f"{len(train)} training and {len(val)} validation samples; device {device}, "
         f"{world} process(es), amp {amp_dtype}"
     )
-    rows: list[dict] = run_state["history"]
-    best_loss, best_epoch, steps = (
-        run_state["best_loss"],
-        run_state["best_epoch"],
-        run_state["step"],
-    )
+    rows: list[dict] = []
+    best_state: dict | None = None
+    best_loss = float("inf")
+    best_epoch = 0
+    steps = 0
     metrics: dict = {}
-    for epoch in range(run_state["epoch"] + 1, args.epochs + 1):
+    for epoch in range(1, args.epochs + 1):
         if sampler is not None:
             sampler.set_epoch(epoch)
         started = time.perf_counter()
         steps_left = None if args.max_steps is None else args.max_steps - steps
+        progress = Progress(
+            show_progress,
+            (
+                len(train_loader)
+                if steps_left is None
+                else min(len(train_loader), steps_left)
+            ),
+            f"epoch {epoch}/{args.epochs}",
+            args.progress_every,
+        )
         train_loss, samples, epoch_steps = train_epoch(
             network,
             train_loader,
@@ -758,6 +799,8 @@ def main(argv: list[str] | None = None) -> dict:
             memory_format,
             steps_left,
             world,
+            scheduler,
+            progress,
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -771,6 +814,7 @@ def main(argv: list[str] | None = None) -> dict:
             "val_loss": metrics["val_loss"],
         }
         row.update({name: metrics[name] for name in METRICS})
+        row["lr"] = optimizer.param_groups[0]["lr"]
         row["samples_per_s"] = samples / seconds
         row["seconds"] = seconds
         rows.append(row)
@@ -780,27 +824,31 @@ def main(argv: list[str] | None = None) -> dict:
             + "  ".join(f"{name} {metrics[name]:.4f}" for name in METRICS)
             + f"  {row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
         )
-        improved = metrics["val_loss"] < best_loss
-        if improved:
-            best_loss, best_epoch = metrics["val_loss"], epoch
-        run_state.update(
-            epoch=epoch, step=steps, best_loss=best_loss, best_epoch=best_epoch
-        )
-        # Every rank builds it: it gathers their random states.
-        checkpoint = make_checkpoint(
-            args, states, train_loader.generator, run_state, world
-        )
+        if test is not None and metrics["val_loss"] < best_loss:
+            best_state = keep_state(
+                model
+            )  # every process: the test uses the best epoch
         if rank == 0:
-            if improved:
-                save_checkpoint(checkpoint, out / "best.pt")
-            save_checkpoint(checkpoint, out / "last.pt")
+            if metrics["val_loss"] < best_loss:
+                best_loss, best_epoch = metrics["val_loss"], epoch
+                save_state(model, out / "best.pt")
+            save_state(model, out / "last.pt")
             write_history(rows, out / "history.csv")
-        if world > 1:
-            dist.barrier()  # no rank races ahead of a checkpoint being written
         if args.max_steps is not None and steps >= args.max_steps:
             log(f"stopping after {steps} steps (--max-steps)")
             break
 
+    test_metrics: dict = {}
+    if test is not None:
+        test_metrics = evaluate_test(
+            model, best_state, test, args, rank, world, device, amp_dtype, memory_format
+        )
+        log(
+            f"test ({len(test)} samples, best epoch):  "
+            + "  ".join(
+                f"{name} {test_metrics['test_' + name]:.4f}" for name in METRICS
+            )
+        )
     summary = {
         "task": TASK,
         "epochs": len(rows),
@@ -810,13 +858,13 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(device),
         "world_size": world,
         **metrics,
+        **test_metrics,
     }
-    if rank == 0 and not metrics:
-        log(
-            f"nothing to train: the checkpoint is at epoch {run_state['epoch']}, --epochs is "
-            f"{args.epochs}"
-        )
-    elif rank == 0:
+    if rank == 0:
+        report_classification(
+            model, train, val if test is None else test, summary, out, device, log,
+            split="validation" if test is None else "test",
+        )  # fmt: skip
         (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         plotted = plot_history(rows, out / "loss.png")
         log(
@@ -824,25 +872,6 @@ def main(argv: list[str] | None = None) -> dict:
             + (f", {out / 'loss.png'}" if plotted else "")
             + f" and {out / 'metrics.json'}"
         )
-        log("confusion matrix (rows: true class, columns: predicted):")
-        for line in metrics["confusion"]:
-            log("  " + " ".join(f"{count:5d}" for count in line))
-    if args.export:
-        if rank == 0:
-            record = export_model(model.state_dict(), out)
-            worst = max(
-                value
-                for parity in record["max_abs_diff"].values()
-                for value in (parity or {}).values()
-            )
-            log(
-                f"wrote {out / 'model.pt2'}, {out / 'model.onnx'} ({record['onnx_exporter']} "
-                f"exporter, opset {record['opset']}) and {out / 'model.json'}; both match the "
-                f"model at batch 1 and 7 (max abs diff {worst:.2g})"
-            )
-            summary["export"] = record
-        if world > 1:
-            dist.barrier()
     if world > 1:
         dist.destroy_process_group()
     return summary
