@@ -39,7 +39,7 @@ def test_finetune_freezes_replaces_the_head_and_counts(pretrained: Path) -> None
     result = run(pretrained, "finetune.py", "--out", "ft", "--max-steps", "5")
     assert result.returncode == 0, result.stderr
     model_module = load(pretrained / "model.py")
-    original = torch.load(pretrained / "runs" / "best.pt")
+    original = torch.load(pretrained / "runs" / "best.pt")["model"]  # a train.py checkpoint
     tuned = torch.load(pretrained / "ft" / "best.pt")
     head = re.search(r"replaced (\S+): Linear\((\d+), 3\) -> Linear\(\2, 4\)", result.stdout)
     assert head, result.stdout
@@ -81,7 +81,7 @@ def test_freeze_all_trains_only_the_head_and_bad_prefixes_are_named(
         monkeypatch.delitem(sys.modules, name, raising=False)
     script = load(pretrained / "head_only.py")
     summary = script.main(["--out", "h", "--max-steps", "2", "--no-progress"])
-    original = torch.load(pretrained / "runs" / "best.pt")
+    original = torch.load(pretrained / "runs" / "best.pt")["model"]  # a train.py checkpoint
     tuned = torch.load(pretrained / "h" / "last.pt")
     head = summary["head"]
     for key, value in original.items():

@@ -40,6 +40,7 @@ from typing import Any
 from cnngen import __version__
 from cnngen.core import arithmetic
 from cnngen.core.format import field_text, op_summary, plain_shape
+from cnngen.core.inverse import conv_paddings
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
@@ -304,7 +305,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     names = dim_names(t, len(sizes))
     padding = []
     for i, size in enumerate(sizes):
-        options = arithmetic.conv_paddings(
+        options = conv_paddings(
             size, op.out_shape[i + 1], kernel[i], w["stride"][i], w["dilation"][i]
         )
         if not options:

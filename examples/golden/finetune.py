@@ -551,6 +551,8 @@ def main(argv: list[str] | None = None) -> dict:
             f"--weights {args.weights}: no such file; train first, e.g. python train.py"
         )
     state = torch.load(args.weights, map_location="cpu", weights_only=True)
+    if "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # a train.py checkpoint: its weights
     model.load_state_dict(state)
     print(f"loaded {args.weights}: {len(state)} tensors into LeNet5")
     head = find_head(model, args.head)
