@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -161,6 +161,8 @@ def problems(draw: st.DrawFn) -> tuple[Layer, str, int, int]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
+# Ceil mode: a window wider than the input still fits once the stride exceeds it.
+@example((Layer("pool", kernel=2, stride=1, dilation=2, ceil_mode=True), "stride", 1, 1))
 def test_solutions_are_exactly_what_torch_accepts(problem: tuple[Layer, str, int, int]) -> None:
     layer, unknown, size, output = problem
     answer = solve_dimension(layer, unknown, size, output)
