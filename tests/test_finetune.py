@@ -17,6 +17,12 @@ from tests.generated import load
 from tests.test_train import ENV, REPO, classifier_project, run
 
 
+def checkpoint_weights(path: Path) -> dict:
+    """The model weights in a train.py checkpoint (under "model") or a plain state_dict."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state["model"] if isinstance(state.get("model"), dict) else state
+
+
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a 3-class classifier trained for a few steps: runs/best.pt."""
@@ -39,7 +45,7 @@ def test_finetune_freezes_replaces_the_head_and_counts(pretrained: Path) -> None
     result = run(pretrained, "finetune.py", "--out", "ft", "--max-steps", "5")
     assert result.returncode == 0, result.stderr
     model_module = load(pretrained / "model.py")
-    original = torch.load(pretrained / "runs" / "best.pt")["model"]  # a train.py checkpoint
+    original = checkpoint_weights(pretrained / "runs" / "best.pt")
     tuned = torch.load(pretrained / "ft" / "best.pt")
     head = re.search(r"replaced (\S+): Linear\((\d+), 3\) -> Linear\(\2, 4\)", result.stdout)
     assert head, result.stdout
@@ -81,7 +87,7 @@ def test_freeze_all_trains_only_the_head_and_bad_prefixes_are_named(
         monkeypatch.delitem(sys.modules, name, raising=False)
     script = load(pretrained / "head_only.py")
     summary = script.main(["--out", "h", "--max-steps", "2", "--no-progress"])
-    original = torch.load(pretrained / "runs" / "best.pt")["model"]  # a train.py checkpoint
+    original = checkpoint_weights(pretrained / "runs" / "best.pt")
     tuned = torch.load(pretrained / "h" / "last.pt")
     head = summary["head"]
     for key, value in original.items():

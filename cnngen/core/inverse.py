@@ -146,8 +146,9 @@ def search_range(layer: Layer, unknown: str, size: int, output: int) -> tuple[in
             if n == 1:
                 return low, max(low, q + 1, d), True  # (n-1)*stride vanishes
             return low, max(q + 2, (output + 2 * p) // (n - 1) + 2), False
-        # Past the padded input every stride gives one window (or none).
-        return low, max(2, n + 2 * p + 1), True
+        # Past the padded input (and, in ceil mode, past the window) every stride gives
+        # one window or none.
+        return low, max(2, n + 2 * p + 1, span + 1), True
     if unknown == "dilation":
         if k == 1:
             return low, max(low, q + 1), True  # a 1-wide kernel has no gaps to widen
