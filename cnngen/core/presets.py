@@ -254,7 +254,7 @@ def _head_note(layer: str, shape: Shape, reference: Shape, spec: ModelSpec) -> l
 
 def _pool_note(shape: Shape, spec: ModelSpec) -> list[str]:
     """What the final average pool covers: the whole map, with a fixed kernel."""
-    usual = " (7x7 at 224x224)" if spec.dims == 2 else ""
+    usual = " (7x7 at 224x224)" if spec.dims == 2 and shape[1:] != (7, 7) else ""
     return [
         f"avgpool averages the final {format_value(shape[1:])} map{usual} with a fixed "
         f"kernel, instead of an adaptive pool"
