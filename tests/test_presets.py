@@ -294,3 +294,15 @@ def test_project_takes_a_preset(run_cli: Callable[..., object], tmp_path: Path) 
     model = (folder / "model.py").read_text()
     assert "--preset resnet18" in model
     assert "OUTPUT_SHAPE = (4,)" in model
+
+
+def test_preset_notes_carry_message_keys_so_they_translate() -> None:
+    from cnngen.core.messages import Messages, Note
+
+    russian = Messages("ru")
+    for preset, size in (("alexnet", (61, 61)), ("vgg11_bn", (16, 16)), ("se_resnet18", (9,))):
+        plan = cnngen.plan("classifier", preset=preset, input_size=size)
+        assert plan.notes
+        for note in plan.notes:
+            assert isinstance(note, Note), note
+            assert russian.note(note) != str(note)

@@ -36,6 +36,34 @@ EN: dict[str, str] = {
     "note.time_head": "the time head maps {depth} input time steps to {out_depth}",
     "note.invariant": "logits are invariant to rotating the input by any multiple of 90 degrees",
     "note.lenet5": "LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution",
+    "note.alexnet": "AlexNet (Krizhevsky et al., 2012) as in torchvision",
+    "note.vgg": "{model} (Simonyan and Zisserman, 2014) as in torchvision",
+    "note.resnet": "{model} (He et al., 2016) as in torchvision",
+    "note.se_resnet": "{model} (Hu et al., 2018, on He et al., 2016) as in torchvision",
+    "note.mobilenet_v2": "MobileNetV2 (Sandler et al., 2018) as in torchvision",
+    "note.googlenet": (
+        "GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads"
+    ),
+    "note.stride_relaxed": "{layer} stride {old} -> {new}: input {size} too small for stride {old}",
+    "note.pool_padded": (
+        "{layer} padding {old} -> {new}: input {size} leaves too little there for its "
+        "unpadded window {kernel}"
+    ),
+    "note.head_features": (
+        "{layer} takes {shape} = {count} features; the trunk gives them exactly for "
+        "{size}, so nothing is resized"
+    ),
+    "note.head_features_224": (
+        "{layer} takes {shape} = {count} features ({usual} at 224x224); the trunk gives "
+        "them exactly for {size}, so nothing is resized"
+    ),
+    "note.avgpool": (
+        "avgpool averages the final {shape} map with a fixed kernel, instead of an adaptive pool"
+    ),
+    "note.avgpool_224": (
+        "avgpool averages the final {shape} map (7x7 at 224x224) with a fixed kernel, "
+        "instead of an adaptive pool"
+    ),
     "note.short_field": "receptive field {field} does not cover the {size} input",
     "note.head_field": (
         "the convolutions alone see {field} of the {size} input; every output still sees "
@@ -86,6 +114,35 @@ RU: dict[str, str] = {
     "note.time_head": "временная голова переводит {depth} входных шагов по времени в {out_depth}",
     "note.invariant": "логиты не меняются при повороте входа на любое кратное 90 градусов",
     "note.lenet5": "LeNet-5 (LeCun и др., 1998) с паддингом 2 в первой свёртке",
+    "note.alexnet": "AlexNet (Krizhevsky и др., 2012), как в torchvision",
+    "note.vgg": "{model} (Simonyan и Zisserman, 2014), как в torchvision",
+    "note.resnet": "{model} (He и др., 2016), как в torchvision",
+    "note.se_resnet": "{model} (Hu и др., 2018, на основе He и др., 2016), как в torchvision",
+    "note.mobilenet_v2": "MobileNetV2 (Sandler и др., 2018), как в torchvision",
+    "note.googlenet": (
+        "GoogLeNet (Szegedy и др., 2015), как в torchvision, без вспомогательных голов"
+    ),
+    "note.stride_relaxed": ("{layer}: шаг {old} -> {new}, вход {size} слишком мал для шага {old}"),
+    "note.pool_padded": (
+        "{layer}: паддинг {old} -> {new}, при входе {size} там не помещается окно {kernel} "
+        "без паддинга"
+    ),
+    "note.head_features": (
+        "{layer} получает {shape} = {count} признаков; ствол сети даёт их точно для "
+        "{size}, ничего не масштабируется"
+    ),
+    "note.head_features_224": (
+        "{layer} получает {shape} = {count} признаков ({usual} при 224x224); ствол сети "
+        "даёт их точно для {size}, ничего не масштабируется"
+    ),
+    "note.avgpool": (
+        "avgpool усредняет итоговую карту {shape} ядром фиксированного размера, "
+        "без адаптивного пулинга"
+    ),
+    "note.avgpool_224": (
+        "avgpool усредняет итоговую карту {shape} (7x7 при 224x224) ядром фиксированного "
+        "размера, без адаптивного пулинга"
+    ),
     "note.short_field": "рецептивное поле {field} не покрывает вход {size}",
     "note.head_field": (
         "одни свёртки видят {field} из входа {size}; следующие за ними слои всё равно "

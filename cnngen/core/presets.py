@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.messages import Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES
@@ -138,16 +139,30 @@ def fit(spec: ModelSpec, preset: str, steps: Sequence[Step]) -> Fitted:
         original = step.choices[0]
         if all(w == original for w in chosen):
             continue
-        changes = []
+        # A conv step only relaxes its stride, a pool step only its padding.
         if any(w.stride != original.stride for w in chosen):
-            changes.append(f"stride {original.stride} -> {_per_dim([w.stride for w in chosen])}")
-        if any(w.padding != original.padding for w in chosen):
-            changes.append(f"padding {original.padding} -> {_per_dim([w.padding for w in chosen])}")
-        if any(w.stride != original.stride for w in chosen):
-            reason = f"too small for stride {original.stride}"
+            new = _per_dim([w.stride for w in chosen])
+            notes.append(
+                Note(
+                    "note.stride_relaxed",
+                    layer=step.label,
+                    old=original.stride,
+                    new=new,
+                    size=size_text,
+                )
+            )
         else:
-            reason = f"leaves too little there for its unpadded window {original.kernel}"
-        notes.append(f"{step.label} {', '.join(changes)}: input {size_text} {reason}")
+            new = _per_dim([w.padding for w in chosen])
+            notes.append(
+                Note(
+                    "note.pool_padded",
+                    layer=step.label,
+                    old=original.padding,
+                    new=new,
+                    size=size_text,
+                    kernel=original.kernel,
+                )
+            )
     return Fitted(windows, tuple(notes))
 
 
@@ -245,20 +260,21 @@ def _head_note(layer: str, shape: Shape, reference: Shape, spec: ModelSpec) -> l
     """A note where the first linear layer's width differs from the one at 224x224."""
     if shape == reference:
         return []
-    usual = f" ({math.prod(reference):,} at 224x224)" if spec.dims == 2 else ""
-    return [
-        f"{layer} takes {format_value(shape)} = {math.prod(shape):,} features{usual}; the "
-        f"trunk gives them exactly for {format_value(spec.input_size)}, so nothing is resized"
-    ]
+    fields = {
+        "layer": layer,
+        "shape": format_value(shape),
+        "count": f"{math.prod(shape):,}",
+        "size": format_value(spec.input_size),
+    }
+    if spec.dims == 2:
+        return [Note("note.head_features_224", usual=f"{math.prod(reference):,}", **fields)]
+    return [Note("note.head_features", **fields)]
 
 
 def _pool_note(shape: Shape, spec: ModelSpec) -> list[str]:
     """What the final average pool covers: the whole map, with a fixed kernel."""
-    usual = " (7x7 at 224x224)" if spec.dims == 2 else ""
-    return [
-        f"avgpool averages the final {format_value(shape[1:])} map{usual} with a fixed "
-        f"kernel, instead of an adaptive pool"
-    ]
+    key = "note.avgpool_224" if spec.dims == 2 and shape[1:] != (7, 7) else "note.avgpool"
+    return [Note(key, shape=format_value(shape[1:]))]
 
 
 # ------------------------------------------------------------ AlexNet, VGG
@@ -297,7 +313,7 @@ def alexnet(spec: ModelSpec) -> Plan:
     h.linear(spec.classes)
     net.sequential("classifier", "head", h, positional=True)
     notes = [
-        "AlexNet (Krizhevsky et al., 2012) as in torchvision",
+        Note("note.alexnet"),
         *fitted.notes,
         *_head_note("classifier.1", features, (256, *(6,) * dims), spec),
     ]
@@ -354,8 +370,7 @@ def vgg(spec: ModelSpec, name: str) -> Plan:
     h.linear(spec.classes)
     net.sequential("classifier", "head", h, positional=True)
     notes = [
-        f"{name.upper().replace('_BN', ' with batch norm')} (Simonyan and Zisserman, 2014) "
-        "as in torchvision",
+        Note("note.vgg", model=name.upper().replace("_BN", "-BN")),
         *fitted.notes,
         *_head_note("classifier.0", features, (512, *(7,) * dims), spec),
     ]
@@ -459,8 +474,10 @@ def resnet(spec: ModelSpec, name: str) -> Plan:
     net.module("flatten", "head", lambda b: b.flatten())
     net.module("fc", "head", lambda b: b.linear(spec.classes))
     notes = [
-        f"{'SE-' if se else ''}ResNet-{name.rsplit('resnet', 1)[1]} "
-        f"({'Hu et al., 2018, on ' if se else ''}He et al., 2016) as in torchvision",
+        Note(
+            "note.se_resnet" if se else "note.resnet",
+            model=f"{'SE-' if se else ''}ResNet-{name.rsplit('resnet', 1)[1]}",
+        ),
         *fitted.notes,
         *_pool_note(final, spec),
     ]
@@ -572,7 +589,7 @@ def mobilenet_v2(spec: ModelSpec) -> Plan:
     h.linear(spec.classes)
     net.sequential("classifier", "head", h, positional=True)
     notes = [
-        "MobileNetV2 (Sandler et al., 2018) as in torchvision",
+        Note("note.mobilenet_v2"),
         *fitted.notes,
         *_pool_note(final, spec),
     ]
@@ -694,7 +711,7 @@ def googlenet(spec: ModelSpec) -> Plan:
     net.module("dropout", "head", lambda b: b.dropout(0.2))
     net.module("fc", "head", lambda b: b.linear(spec.classes))
     notes = [
-        "GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads",
+        Note("note.googlenet"),
         *fitted.notes,
         *_pool_note(final, spec),
     ]
