@@ -695,7 +695,8 @@ def handout_cells(
 ) -> list[Cell]:
     t = Messages(lang)
     found = exercises(plan, lang)
-    source = render_model(plan, spec.command(), lang)
+    regenerate = spec.command() + (f" --lang {lang}" if lang != "en" else "")
+    source = render_model(plan, regenerate, lang)
     if student:
         source = student_source(source, t)
     family = t(f"family.{plan.family}")
