@@ -172,6 +172,28 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "{features}`.  The number follows the input size, which is why a flatten head "
         "ties a model to one input size (a global pooling head does not)."
     ),
+    "ex.shortcut.q": (
+        "Block `{block}` needs a projection shortcut.  How many parameters does its 1x1 "
+        "convolution `{name}` ({c_in} → {c_out} channels, {details}) have?"
+    ),
+    "ex.shortcut.a": "{total}: one weight per input and output channel, the kernel is 1x1; {formula}.",
+    "ex.se.q": (
+        "`{name}` squeezes {channels} channels to a reduction width of {reduced}.  How many "
+        "parameters would it have with a width of {wider}?"
+    ),
+    "ex.se.a": (
+        "{total}: two linear layers with biases, `{channels} * {wider} + {wider}` down and "
+        "`{wider} * {channels} + {channels}` back up."
+    ),
+    "ex.depthwise.q": (
+        "`{name}` is a depthwise convolution over {c_in} channels, followed by a 1x1 "
+        "convolution to {c_out}.  With a {kernel} kernel instead, how many parameters would "
+        "the pair have (no biases)?"
+    ),
+    "ex.depthwise.a": (
+        "{total}: `{taps} * {c_in}` for the depthwise filters plus `{c_in} * {c_out}` for the "
+        "pointwise one; a normal convolution would need `{taps} * {c_in} * {c_out} = {normal}`."
+    ),
     # ------------------------------------------------------------ lessons
     "lesson.question": "Question:",
     "field.title": "Receptive field",
@@ -517,6 +539,27 @@ cnngen {command}
         "`{name}` вытягивает карту признаков в вектор, а карта была бы {shape}: "
         "`{factors} = {features}`.  Это число зависит от размера входа, поэтому голова с "
         "flatten привязывает модель к одному размеру (голова с глобальным пулингом — нет)."
+    ),
+    "ex.shortcut.q": (
+        "Блоку `{block}` нужна проекция на ветке прокидывания.  Сколько параметров у его "
+        "свёртки 1x1 `{name}` (каналы {c_in} → {c_out}, {details})?"
+    ),
+    "ex.shortcut.a": "{total}: по весу на каждую пару входного и выходного канала, ядро 1x1; {formula}.",
+    "ex.se.q": (
+        "`{name}` сжимает {channels} каналов до ширины {reduced}.  Сколько параметров было бы "
+        "у него при ширине сжатия {wider}?"
+    ),
+    "ex.se.a": (
+        "{total}: два полносвязных слоя со смещениями, `{channels} * {wider} + {wider}` вниз "
+        "и `{wider} * {channels} + {channels}` обратно."
+    ),
+    "ex.depthwise.q": (
+        "`{name}` — поканальная свёртка по {c_in} каналам, за ней свёртка 1x1 до {c_out}.  "
+        "Сколько параметров было бы у этой пары с ядром {kernel} (без смещений)?"
+    ),
+    "ex.depthwise.a": (
+        "{total}: `{taps} * {c_in}` на поканальные фильтры и `{c_in} * {c_out}` на поточечную "
+        "свёртку; обычной свёртке понадобилось бы `{taps} * {c_in} * {c_out} = {normal}`."
     ),
     "lesson.question": "Вопрос:",
     "field.title": "Рецептивное поле",
