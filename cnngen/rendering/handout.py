@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnngen import __version__
-from cnngen.core import arithmetic
+from cnngen.core import arithmetic, inverse
 from cnngen.core.format import field_text, op_summary, plain_shape
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
@@ -305,7 +305,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     names = dim_names(t, len(sizes))
     padding = []
     for i, size in enumerate(sizes):
-        options = arithmetic.conv_paddings(
+        options = inverse.conv_paddings(
             size, op.out_shape[i + 1], kernel[i], w["stride"][i], w["dilation"][i]
         )
         if not options:
