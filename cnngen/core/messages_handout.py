@@ -256,6 +256,31 @@ input only.""",
         "28x28 digits at 28x28, so the second convolution sees the same 10x10 map as the "
         "original on 32x32 inputs."
     ),
+    "history.now.alexnet": (
+        "This model is `{preset}`: five convolutions (11x11 with stride 4 first), max pooling "
+        "and three large fully connected layers, which hold most of its parameters."
+    ),
+    "history.now.vgg": (
+        "This model is `{preset}`: blocks of 3x3 convolutions with 2x2 max pooling between "
+        "them (`_bn`: with BatchNorm after every convolution), then three fully connected layers."
+    ),
+    "history.now.resnet": (
+        "This model is `{preset}`: a 7x7 stem with stride 2, max pooling, four stages of "
+        "residual blocks (each after the first halves the size and doubles the channels), "
+        "global average pooling."
+    ),
+    "history.now.senet": (
+        "This model is `{preset}`: a ResNet whose every block ends in a squeeze-and-excitation "
+        "gate before the shortcut is added."
+    ),
+    "history.now.inception": (
+        "This model is `{preset}`: Inception modules whose branches are concatenated along "
+        "the channels, with 1x1 convolutions to reduce them first."
+    ),
+    "history.now.mobilenet": (
+        "This model is `{preset}` (2018), a later step: depthwise-separable convolutions in "
+        "inverted residual blocks, for phones."
+    ),
     "history.now.other": "This model follows the `{preset}` preset.",
     "history.q": "Why did AlexNet replace tanh by ReLU, and what did VGG gain from 3x3 kernels?",
     "history.a": (
@@ -621,6 +646,31 @@ pooling заменён усредняющим, потому что max пере�
         "Эта модель — LeNet-5 как в курсе: паддинг 2 в первой свёртке сохраняет цифры "
         "28x28 размером 28x28, так что вторая свёртка видит ту же карту 10x10, что и в "
         "оригинале на входах 32x32."
+    ),
+    "history.now.alexnet": (
+        "Эта модель — `{preset}`: пять свёрток (первая 11x11 с шагом 4), max pooling и три "
+        "больших полносвязных слоя, в которых большая часть её параметров."
+    ),
+    "history.now.vgg": (
+        "Эта модель — `{preset}`: блоки свёрток 3x3 с max pooling 2x2 между ними (`_bn`: с "
+        "BatchNorm после каждой свёртки), затем три полносвязных слоя."
+    ),
+    "history.now.resnet": (
+        "Эта модель — `{preset}`: начальная свёртка 7x7 с шагом 2, max pooling, четыре стадии "
+        "остаточных блоков (каждая, кроме первой, уменьшает размер вдвое и удваивает число "
+        "каналов), глобальный усредняющий пулинг."
+    ),
+    "history.now.senet": (
+        "Эта модель — `{preset}`: ResNet, в котором каждый блок заканчивается "
+        "squeeze-and-excitation перед сложением с прокидыванием."
+    ),
+    "history.now.inception": (
+        "Эта модель — `{preset}`: модули Inception, ветви которых склеиваются по каналам, а "
+        "свёртки 1x1 сначала уменьшают число каналов."
+    ),
+    "history.now.mobilenet": (
+        "Эта модель — `{preset}` (2018), следующий шаг: поканальные разделимые свёртки в "
+        "инвертированных остаточных блоках, для телефонов."
     ),
     "history.now.other": "Эта модель построена по пресету `{preset}`.",
     "history.q": "Зачем AlexNet заменила tanh на ReLU и что дали VGG ядра 3x3?",
