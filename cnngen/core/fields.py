@@ -86,6 +86,37 @@ def _window_back(
     return _clip((low, high), size_in)
 
 
+_WINDOWS: dict[int, tuple[Op, tuple[tuple[int, ...], ...]]] = {}
+
+
+def _window(op: Op) -> tuple[tuple[int, ...], ...]:
+    """Kernel, stride, padding and dilation per dimension.
+
+    Walks revisit the same ops many times, so the values are kept by object
+    identity (hashing a frozen op would cost more than parsing its arguments).
+    """
+    hit = _WINDOWS.get(id(op))
+    if hit is not None and hit[0] is op:
+        return hit[1]
+    if len(_WINDOWS) > 10_000:
+        _WINDOWS.clear()
+    _WINDOWS[id(op)] = (op, _parse_window(op))
+    return _WINDOWS[id(op)][1]
+
+
+def _parse_window(op: Op) -> tuple[tuple[int, ...], ...]:
+    dims = len(op.in_shape) - 1
+    kernel = _per_dim(op.arg("kernel_size"), dims)
+    default = kernel if op.kind.endswith("pool") else (1,) * dims
+    stride = _per_dim(op.arg("stride", default), dims)
+    return (
+        kernel,
+        stride,
+        _per_dim(op.arg("padding", 0), dims),
+        _per_dim(op.arg("dilation", 1), dims),
+    )
+
+
 def _transposed_taps(
     out: int, kernel: int, stride: int, padding: int, dilation: int, size_in: int
 ) -> Interval:
@@ -113,6 +144,12 @@ def _transposed_back(
     if interval is None:
         return None
     low, high = interval
+    if dilation == 1 or high - low + 1 >= dilation:
+        # Then ``out + padding - tap * dilation`` takes every value between its
+        # extremes, so the inputs that divide into it form one run.
+        first = -(-(low + padding - dilation * (kernel - 1)) // stride)
+        last = (high + padding) // stride
+        return _clip((first, last), size_in) if first <= last else None
     edge = stride * dilation + dilation * kernel
     positions = range(low, high + 1)
     if high - low > 2 * edge:
@@ -171,11 +208,7 @@ def op_back(op: Op, box: Box | None) -> Box | None:
             for d, iv in enumerate(box)
         )
     if op.kind in ("conv", "maxpool", "avgpool", "conv_transpose"):
-        kernel = _per_dim(op.arg("kernel_size"), dims)
-        default = kernel if op.kind.endswith("pool") else (1,) * dims
-        stride = _per_dim(op.arg("stride", default), dims)
-        padding = _per_dim(op.arg("padding", 0), dims)
-        dilation = _per_dim(op.arg("dilation", 1), dims)
+        kernel, stride, padding, dilation = _window(op)
         back = _transposed_back if op.kind == "conv_transpose" else _window_back
         return tuple(
             back(iv, kernel[d], stride[d], padding[d], dilation[d], sizes[d])
@@ -198,6 +231,9 @@ class FieldWalker:
         self.stages = list(stages)
         self.input_shape = tuple(input_shape)
         self.index = {stage.name: i for i, stage in enumerate(self.stages)}
+        # Walks from different layers meet: deep in a network the walked box is
+        # often the whole feature map, so each (stage, box) is walked once.
+        self.memo: dict[tuple[int, Box | None], Box | None] = {}
 
     def _stage_input(self, position: int, box: Box | None) -> Box | None:
         stage = self.stages[position]
@@ -215,6 +251,12 @@ class FieldWalker:
         return self._stage_output(position - 1, box)
 
     def _stage_output(self, position: int, box: Box | None) -> Box | None:
+        key = (position, box)
+        if key not in self.memo:
+            self.memo[key] = self._walk_stage(position, box)
+        return self.memo[key]
+
+    def _walk_stage(self, position: int, box: Box | None) -> Box | None:
         stage = self.stages[position]
         if stage.is_merge:
             found: Box | None = None

@@ -172,6 +172,28 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "{features}`.  The number follows the input size, which is why a flatten head "
         "ties a model to one input size (a global pooling head does not)."
     ),
+    "ex.shortcut.q": (
+        "Block `{block}` needs a projection shortcut.  How many parameters does its 1x1 "
+        "convolution `{name}` ({c_in} → {c_out} channels, {details}) have?"
+    ),
+    "ex.shortcut.a": "{total}: one weight per input and output channel, the kernel is 1x1; {formula}.",
+    "ex.se.q": (
+        "`{name}` squeezes {channels} channels to a reduction width of {reduced}.  How many "
+        "parameters would it have with a width of {wider}?"
+    ),
+    "ex.se.a": (
+        "{total}: two linear layers with biases, `{channels} * {wider} + {wider}` down and "
+        "`{wider} * {channels} + {channels}` back up."
+    ),
+    "ex.depthwise.q": (
+        "`{name}` is a depthwise convolution over {c_in} channels, followed by a 1x1 "
+        "convolution to {c_out}.  With a {kernel} kernel instead, how many parameters would "
+        "the pair have (no biases)?"
+    ),
+    "ex.depthwise.a": (
+        "{total}: `{taps} * {c_in}` for the depthwise filters plus `{c_in} * {c_out}` for the "
+        "pointwise one; a normal convolution would need `{taps} * {c_in} * {c_out} = {normal}`."
+    ),
     # ------------------------------------------------------------ lessons
     "lesson.question": "Question:",
     "field.title": "Receptive field",
@@ -233,6 +255,31 @@ input only.""",
         "This model is LeNet-5 as in the course: padding 2 on the first convolution keeps "
         "28x28 digits at 28x28, so the second convolution sees the same 10x10 map as the "
         "original on 32x32 inputs."
+    ),
+    "history.now.alexnet": (
+        "This model is `{preset}`: five convolutions (11x11 with stride 4 first), max pooling "
+        "and three large fully connected layers, which hold most of its parameters."
+    ),
+    "history.now.vgg": (
+        "This model is `{preset}`: blocks of 3x3 convolutions with 2x2 max pooling between "
+        "them (`_bn`: with BatchNorm after every convolution), then three fully connected layers."
+    ),
+    "history.now.resnet": (
+        "This model is `{preset}`: a 7x7 stem with stride 2, max pooling, four stages of "
+        "residual blocks (each after the first halves the size and doubles the channels), "
+        "global average pooling."
+    ),
+    "history.now.senet": (
+        "This model is `{preset}`: a ResNet whose every block ends in a squeeze-and-excitation "
+        "gate before the shortcut is added."
+    ),
+    "history.now.inception": (
+        "This model is `{preset}`: Inception modules whose branches are concatenated along "
+        "the channels, with 1x1 convolutions to reduce them first."
+    ),
+    "history.now.mobilenet": (
+        "This model is `{preset}` (2018), a later step: depthwise-separable convolutions in "
+        "inverted residual blocks, for phones."
     ),
     "history.now.other": "This model follows the `{preset}` preset.",
     "history.q": "Why did AlexNet replace tanh by ReLU, and what did VGG gain from 3x3 kernels?",
@@ -518,6 +565,27 @@ cnngen {command}
         "`{factors} = {features}`.  Это число зависит от размера входа, поэтому голова с "
         "flatten привязывает модель к одному размеру (голова с глобальным пулингом — нет)."
     ),
+    "ex.shortcut.q": (
+        "Блоку `{block}` нужна проекция на ветке прокидывания.  Сколько параметров у его "
+        "свёртки 1x1 `{name}` (каналы {c_in} → {c_out}, {details})?"
+    ),
+    "ex.shortcut.a": "{total}: по весу на каждую пару входного и выходного канала, ядро 1x1; {formula}.",
+    "ex.se.q": (
+        "`{name}` сжимает {channels} каналов до ширины {reduced}.  Сколько параметров было бы "
+        "у него при ширине сжатия {wider}?"
+    ),
+    "ex.se.a": (
+        "{total}: два полносвязных слоя со смещениями, `{channels} * {wider} + {wider}` вниз "
+        "и `{wider} * {channels} + {channels}` обратно."
+    ),
+    "ex.depthwise.q": (
+        "`{name}` — поканальная свёртка по {c_in} каналам, за ней свёртка 1x1 до {c_out}.  "
+        "Сколько параметров было бы у этой пары с ядром {kernel} (без смещений)?"
+    ),
+    "ex.depthwise.a": (
+        "{total}: `{taps} * {c_in}` на поканальные фильтры и `{c_in} * {c_out}` на поточечную "
+        "свёртку; обычной свёртке понадобилось бы `{taps} * {c_in} * {c_out} = {normal}`."
+    ),
     "lesson.question": "Вопрос:",
     "field.title": "Рецептивное поле",
     "field.text": """Рецептивное поле слоя — та часть входа, от которой зависит одна позиция его
@@ -578,6 +646,31 @@ pooling заменён усредняющим, потому что max пере�
         "Эта модель — LeNet-5 как в курсе: паддинг 2 в первой свёртке сохраняет цифры "
         "28x28 размером 28x28, так что вторая свёртка видит ту же карту 10x10, что и в "
         "оригинале на входах 32x32."
+    ),
+    "history.now.alexnet": (
+        "Эта модель — `{preset}`: пять свёрток (первая 11x11 с шагом 4), max pooling и три "
+        "больших полносвязных слоя, в которых большая часть её параметров."
+    ),
+    "history.now.vgg": (
+        "Эта модель — `{preset}`: блоки свёрток 3x3 с max pooling 2x2 между ними (`_bn`: с "
+        "BatchNorm после каждой свёртки), затем три полносвязных слоя."
+    ),
+    "history.now.resnet": (
+        "Эта модель — `{preset}`: начальная свёртка 7x7 с шагом 2, max pooling, четыре стадии "
+        "остаточных блоков (каждая, кроме первой, уменьшает размер вдвое и удваивает число "
+        "каналов), глобальный усредняющий пулинг."
+    ),
+    "history.now.senet": (
+        "Эта модель — `{preset}`: ResNet, в котором каждый блок заканчивается "
+        "squeeze-and-excitation перед сложением с прокидыванием."
+    ),
+    "history.now.inception": (
+        "Эта модель — `{preset}`: модули Inception, ветви которых склеиваются по каналам, а "
+        "свёртки 1x1 сначала уменьшают число каналов."
+    ),
+    "history.now.mobilenet": (
+        "Эта модель — `{preset}` (2018), следующий шаг: поканальные разделимые свёртки в "
+        "инвертированных остаточных блоках, для телефонов."
     ),
     "history.now.other": "Эта модель построена по пресету `{preset}`.",
     "history.q": "Зачем AlexNet заменила tanh на ReLU и что дали VGG ядра 3x3?",

@@ -38,9 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnngen import __version__
-from cnngen.core import arithmetic
+from cnngen.core import arithmetic, inverse
 from cnngen.core.format import field_text, op_summary, plain_shape
-from cnngen.core.inverse import conv_paddings
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
@@ -48,6 +47,7 @@ from cnngen.rendering.cells import (
     ANSWER_TAGS,
     CHECK_TAGS,
     Cell,
+    _compact,
     code,
     conv_call,
     markdown,
@@ -305,7 +305,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     names = dim_names(t, len(sizes))
     padding = []
     for i, size in enumerate(sizes):
-        options = conv_paddings(
+        options = inverse.conv_paddings(
             size, op.out_shape[i + 1], kernel[i], w["stride"][i], w["dilation"][i]
         )
         if not options:
@@ -586,6 +586,115 @@ def _flatten_exercise(t: Messages, plan: Plan) -> Exercise | None:
     return None
 
 
+def _shortcut_exercise(t: Messages, plan: Plan) -> Exercise | None:
+    """How many weights does a residual block's projection shortcut hold (the last one)?"""
+    for stage in reversed(plan.stages):
+        for name, op in stage.all_ops():
+            if ".downsample." in name and op.kind == "conv":
+                return Exercise(
+                    question=t(
+                        "ex.shortcut.q",
+                        block=stage.name,
+                        name=name,
+                        c_in=op.in_shape[0],
+                        c_out=op.out_shape[0],
+                        details=t("ex.params.bias")
+                        if op.arg("bias", True)
+                        else t("ex.params.nobias"),
+                    ),
+                    answer=t(
+                        "ex.shortcut.a",
+                        total=t.number(op.params),
+                        formula=conv_parameter_text(t, op),
+                    ),
+                    check=(
+                        f'count = sum(p.numel() for p in model.get_submodule("{name}").parameters())\n'
+                        f"assert count == {op.params}, count\n"
+                        f'print("{name}:", count)\n'
+                    ),
+                    expected=op.params,
+                    hint=t("hint.count"),
+                    layer=name,
+                    counts_parameters=True,
+                )
+    return None
+
+
+def _se_exercise(t: Messages, plan: Plan) -> Exercise | None:
+    """An SE gate with twice the reduction width: how many parameters?"""
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            if op.kind != "squeeze_excite":
+                continue
+            channels, reduced = op.args[0][1], op.args[1][1]
+            wider = 2 * reduced
+            total = 2 * channels * wider + wider + channels
+            return Exercise(
+                question=t("ex.se.q", name=name, channels=channels, reduced=reduced, wider=wider),
+                answer=t(
+                    "ex.se.a",
+                    channels=channels,
+                    wider=wider,
+                    total=t.number(total),
+                ),
+                check=(
+                    f"se = SqueezeExcite({channels}, {wider})\n"
+                    f"count = sum(p.numel() for p in se.parameters())\n"
+                    f"assert count == {total}, count\n"
+                    f'print("SqueezeExcite({channels}, {wider}):", count)\n'
+                ),
+                expected=total,
+                hint=t("hint.count"),
+                starter=f"# se = SqueezeExcite({channels}, ...)\n",
+            )
+    return None
+
+
+def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
+    """A depthwise-separable pair with a bigger kernel: how many parameters?"""
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            groups = op.arg("groups", 1)
+            if op.kind != "conv" or groups == 1 or groups != op.in_shape[0]:
+                continue
+            w = window(op)
+            kernel = tuple(k + 2 for k in w["kernel"])
+            channels = op.in_shape[0]
+            ops = list(stage.all_ops())
+            point = next(
+                (o for n, o in ops[[n for n, _ in ops].index(name) + 1 :] if o.kind == "conv"),
+                None,
+            )
+            if point is None:
+                return None
+            c_out = point.out_shape[0]
+            taps = math.prod(kernel)
+            total = taps * channels + channels * c_out
+            k = plain_shape(kernel)
+            return Exercise(
+                question=t("ex.depthwise.q", name=name, kernel=k, c_in=channels, c_out=c_out),
+                answer=t(
+                    "ex.depthwise.a",
+                    taps=taps,
+                    c_in=channels,
+                    c_out=c_out,
+                    total=t.number(total),
+                    normal=t.number(taps * channels * c_out),
+                ),
+                check=(
+                    f"depthwise = {op.module}({channels}, {channels}, kernel_size={_compact(kernel)!r}, "
+                    f"groups={channels}, bias=False)\n"
+                    f"pointwise = {op.module}({channels}, {c_out}, kernel_size=1, bias=False)\n"
+                    "count = sum(p.numel() for layer in (depthwise, pointwise) for p in layer.parameters())\n"
+                    f"assert count == {total}, count\n"
+                    'print("depthwise + pointwise:", count)\n'
+                ),
+                expected=total,
+                hint=t("hint.count"),
+            )
+    return None
+
+
 def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
     t = Messages(lang)
     makers = (
@@ -594,6 +703,9 @@ def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
         _parameter_exercise,
         _output_padding_exercise,
         _flatten_exercise,
+        _shortcut_exercise,
+        _se_exercise,
+        _depthwise_exercise,
     )
     return [exercise for maker in makers if (exercise := maker(t, plan)) is not None]
 
@@ -696,7 +808,8 @@ def handout_cells(
 ) -> list[Cell]:
     t = Messages(lang)
     found = exercises(plan, lang)
-    source = render_model(plan, spec.command(), lang)
+    regenerate = spec.command() + (f" --lang {lang}" if lang != "en" else "")
+    source = render_model(plan, regenerate, lang)
     if student:
         source = student_source(source, t)
     family = t(f"family.{plan.family}")

@@ -32,17 +32,32 @@ def _discussion(t: Messages, question: str, answer: str) -> list[Cell]:
     ]
 
 
+def era(preset: str) -> str:
+    """The step of the history a preset belongs to (``vgg16_bn`` -> ``vgg``)."""
+    for prefix, step in (
+        ("se_", "senet"),
+        ("resnet", "resnet"),
+        ("vgg", "vgg"),
+        ("googlenet", "inception"),
+        ("inception", "inception"),
+        ("mobilenet", "mobilenet"),
+    ):
+        if preset.startswith(prefix):
+            return step
+    return preset
+
+
 def _history(t: Messages, spec: ModelSpec) -> list[Cell]:
     if spec.preset is None:
         return []
-    steps = "\n".join(
-        ("- **" if name == spec.preset else "- ")
-        + t(f"history.{name}").replace("**", "")
-        + ("**" if name == spec.preset else "")
-        for name in HISTORY
-    )
-    key = f"history.now.{spec.preset}"
-    now = t(key) if t.has(key) else t("history.now.other", preset=spec.preset)
+    step = era(spec.preset)
+    lines = []
+    for name in HISTORY:
+        text = t(f"history.{name}")
+        lines.append(f"- **{text}**" if name == step else f"- {text}")
+    key = f"history.now.{step}"
+    now = t(key, preset=spec.preset) if t.has(key) else t("history.now.other", preset=spec.preset)
+    steps = "\n".join(lines)
     return [
         markdown(f"## {t('history.title')}\n\n{t('history.intro')}\n\n{steps}\n\n{now}"),
         *_discussion(t, t("history.q"), t("history.a")),
