@@ -218,16 +218,24 @@ def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_spec(family: str, options: dict[str, Any]) -> Any:
+    """A validated spec; ``--name`` is checked against the names the model template uses."""
     from cnngen.core.spec import spec_from_options
+    from cnngen.rendering.namespace import template_names
 
-    return spec_from_options(family, options)
+    return spec_from_options(family, options, template_names)
 
 
 def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
+    """The spec and its plan; an unusually large plan gets a warning on stderr."""
+    from cnngen.core.checks import size_warning
     from cnngen.core.solver import solve
 
     spec = build_spec(family, options)
-    return spec, solve(spec)
+    plan = solve(spec)
+    warning = size_warning(plan)
+    if warning is not None:
+        click.echo(f"Warning: {warning}", err=True)
+    return spec, plan
 
 
 def save_config_text(spec: Any, output: str | None, command: str) -> str:

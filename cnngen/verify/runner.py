@@ -28,11 +28,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from cnngen.core.checks import check_count, check_number
 from cnngen.errors import CnngenError
 
 PROGRESS_PREFIX = "cnngen-verify: "  # same as cnngen.verify.child.PROGRESS_PREFIX
 DEFAULT_TIMEOUT = 120.0
 DEVICES = ("auto", "cuda", "cpu")
+# Limits on the options (docs/verify.md): a batch of random inputs, Adam
+# steps, and a time limit of at most a week.
+MAX_BATCH = 65536
+MAX_STEPS = 100_000
+MAX_TIMEOUT = 7 * 24 * 3600.0
 
 
 def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float) -> None:
@@ -49,14 +55,9 @@ def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float
         )
     if device not in DEVICES:
         raise CnngenError(f"--device: {device!r} is not one of auto, cuda, cpu", "--device")
-    if batch < 1:
-        raise CnngenError(f"--batch: must be at least 1, got {batch}", "--batch")
-    if steps < 0:
-        raise CnngenError(f"--steps: must be 0 or more, got {steps}", "--steps")
-    if not timeout > 0:
-        raise CnngenError(
-            f"--timeout: must be a positive number of seconds, got {timeout:g}", "--timeout"
-        )
+    check_count("--batch", batch, 1, MAX_BATCH)
+    check_count("--steps", steps, 0, MAX_STEPS)
+    check_number("--timeout", timeout, 0.0, MAX_TIMEOUT, low_open=True, example="120")
 
 
 def _child_environment() -> dict[str, str]:
