@@ -307,6 +307,20 @@ def save_config_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
+def given_options(ctx: click.Context) -> set[str]:
+    """Parameters the user set, on the command line or in a --config file (not defaults)."""
+    sources = (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
+    return {
+        param.name
+        for param in ctx.command.params
+        if param.name is not None and ctx.get_parameter_source(param.name) in sources
+    }
+
+
 def invocation(ctx: click.Context) -> list[str]:
     """The words after ``cnngen`` that reproduce this command: the options the user set."""
     names = []

@@ -296,6 +296,25 @@ def render_folder(
     )
 
 
+# Synthetic-dataset options (field names) only one side uses; the other would
+# ignore them silently, so given there they are refused.
+FORECASTING_ONLY = frozenset({"frames", "pre_history", "forecast", "period", "name"})
+SHAPES_ONLY = frozenset({"samples", "classes", "channels", "rotate", "difficulty", "test_fraction"})
+
+
+def check_synthetic_options(kind: str, given: set[str] | frozenset[str]) -> None:
+    """Refuse options the user gave that this kind of synthetic data does not use."""
+    check_choice("KIND", kind, SYNTHETIC_KINDS)
+    unused = SHAPES_ONLY if kind != "shapes" else FORECASTING_ONLY
+    for name in sorted(given & unused):
+        option = "--" + name.replace("_", "-")
+        users = "shapes" if name in SHAPES_ONLY else "moving-square and noisy-square"
+        raise CnngenError(
+            f"{option}: only {users} data use it, so it has no effect on {kind}; drop it",
+            option,
+        )
+
+
 @dataclass(frozen=True)
 class Synthetic:
     """What a synthetic dataset file generates; the CLI options, validated."""
