@@ -227,13 +227,12 @@ def build_spec(family: str, options: dict[str, Any]) -> Any:
 
 def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
     """The spec and its plan; an unusually large plan gets a warning on stderr."""
-    from cnngen.core.checks import size_warning
+    from cnngen.core.checks import size_warnings
     from cnngen.core.solver import solve
 
     spec = build_spec(family, options)
     plan = solve(spec)
-    warning = size_warning(plan)
-    if warning is not None:
+    for warning in size_warnings(plan):
         click.echo(f"Warning: {warning}", err=True)
     return spec, plan
 

@@ -164,21 +164,32 @@ def check_path(param: str, value: str | None, suffixes: tuple[str, ...]) -> None
 
 
 # A plan above these cannot run anywhere cnngen's users train: 10**10 float32
-# parameters are 40 GB before gradients and optimizer state, and one sample's
-# activations above 64 GiB fill the largest accelerator on their own.
+# parameters are 40 GB before gradients and optimizer state, and a single
+# layer whose input and output for one sample exceed 64 GiB fills the largest
+# accelerator on its own, even for inference.
 MAX_PARAMS = 10**10
 MAX_ACTIVATION_BYTES = 64 * 2**30
 # TorchCNNBuilder warns above this many parameters; so does cnngen (on stderr).
 WARN_PARAMS = 500_000_000
 
 
-def activation_bytes(plan: Any) -> int:
-    """float32 bytes of every op's output for one sample: what a forward pass keeps."""
-    return 4 * sum(math.prod(op.out_shape) for stage in plan.stages for _, op in stage.all_ops())
+def activation_bytes(plan: Any) -> tuple[int, int]:
+    """float32 bytes for one sample: the largest layer input plus output, and all outputs.
+
+    The first is what any forward pass needs at once; the second, every op's
+    output, is what training keeps for the backward pass.
+    """
+    largest, total = 0, 0
+    for stage in plan.stages:
+        for _, op in stage.all_ops():
+            size = 4 * (math.prod(op.in_shape) + math.prod(op.out_shape))
+            largest = max(largest, size)
+            total += 4 * math.prod(op.out_shape)
+    return largest, total
 
 
 def check_plan_limits(plan: Any) -> None:
-    """Refuse a plan that could never run: too many parameters or activations too large."""
+    """Refuse a plan that could never run: too many parameters or one layer too large."""
     if plan.params > MAX_PARAMS:
         # Name the option behind the largest stage: a latent bottleneck, a head, or the convolutions.
         biggest = max(plan.stages, key=lambda stage: stage.params)
@@ -189,21 +200,30 @@ def check_plan_limits(plan: Any) -> None:
             f"weights); use a smaller {option}, fewer layers or a smaller --input-size",
             option,
         )
-    size = activation_bytes(plan)
-    if size > MAX_ACTIVATION_BYTES:
+    largest, _ = activation_bytes(plan)
+    if largest > MAX_ACTIVATION_BYTES:
         raise CnngenError(
-            f"--input-size: one sample's activations take {size / 2**30:,.0f} GiB "
-            f"(float32), above cnngen's limit of {MAX_ACTIVATION_BYTES // 2**30} GiB; use a "
-            f"smaller --input-size or fewer channels (--max-channels)",
+            f"--input-size: one layer's input and output for a single sample take "
+            f"{largest / 2**30:,.0f} GiB (float32), above cnngen's limit of "
+            f"{MAX_ACTIVATION_BYTES // 2**30} GiB; use a smaller --input-size or fewer "
+            f"channels (--max-channels)",
             "--input-size",
         )
 
 
-def size_warning(plan: Any) -> str | None:
-    """A warning for a plan that will run but is unusually large, else None."""
+def size_warnings(plan: Any) -> list[str]:
+    """Warnings for a plan that will run but is unusually large."""
+    warnings = []
     if plan.params > WARN_PARAMS:
-        return (
+        warnings.append(
             f"{plan.params:,} parameters ({4 * plan.params / 2**30:.1f} GiB as float32) is "
             f"above {WARN_PARAMS:,}; check that this is the model you meant"
         )
-    return None
+    _, total = activation_bytes(plan)
+    if total > MAX_ACTIVATION_BYTES:
+        warnings.append(
+            f"training keeps about {total / 2**30:,.0f} GiB of activations per sample "
+            f"(float32), more than any single accelerator holds; inference fits, training "
+            f"needs activation checkpointing or a smaller --input-size"
+        )
+    return warnings

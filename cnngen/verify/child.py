@@ -51,8 +51,6 @@ from cnngen.verify.modelfile import (
     read_constants,
 )
 
-PROGRESS_PREFIX = "cnngen-verify: "
-
 Check = Callable[["Verifier"], tuple[str, dict[str, Any]]]
 CHECKS: dict[str, Check] = {
     "forward": checks_model.check_forward,

@@ -1,11 +1,14 @@
 """``cnngen verify FILE``: prove a model file does what its constants say.
 
-The file is run in a separate Python process (:mod:`cnngen.verify.child`)
-under a time limit, so a file that crashes, hangs or exhausts memory costs a
-failed verdict, never cnngen itself.  The child writes its report as JSON to a
-temporary file (the model file owns stdout) after every check; when the time
-limit strikes, the results finished so far are kept and the stage that hung is
-named.  This module never imports torch.
+The file is run in a separate process under a time limit, so a file that
+crashes, hangs or exhausts memory costs a failed verdict, never cnngen
+itself.  This module starts :mod:`cnngen.verify.guard`, which contains the
+run (nothing the file starts outlives it) and forks the worker
+(:mod:`cnngen.verify.child`).  The worker sends its report over a pipe,
+stamped with a nonce this module chose, after every check (the model file
+owns stdout and stderr); when the time limit strikes, the results finished so
+far are kept and the stage that hung is named.  This module never imports
+torch.
 
 Exit status: 0 when no check failed (skipped checks and warnings are fine), 1 when any
 check failed or the file could not be run (syntax error, import error, not a
@@ -307,8 +310,12 @@ def verify_file(
             stderr=subprocess.PIPE,
             env=_child_environment(),
             pass_fds=(life_read, report_write),
-            start_new_session=(os.name == "posix"),
+            start_new_session=True,
         )
+    except BaseException:
+        os.close(life_write)
+        os.close(report_read)
+        raise
     finally:
         os.close(life_read)
         os.close(report_write)
