@@ -128,32 +128,33 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cnngen", "verify", *args]
 
 
-@pytest.mark.parametrize("how", ["timeout-sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    "how",
+    [signal.SIGTERM, signal.SIGKILL, signal.SIGINT],
+    ids=["sigterm-as-timeout-sends", "sigkill", "sigint-as-ctrl-c"],
+)
 def test_killing_verify_kills_a_hanging_file_and_removes_its_folder(
-    tmp_path: Path, scratch: Path, how: str
+    tmp_path: Path, scratch: Path, how: signal.Signals
 ) -> None:
+    """`timeout 5 cnngen verify hang.py` sends SIGTERM; the signal is sent once the file runs."""
     model = tmp_path / "hang.py"
     model.write_text(HANG)
     pid_file = tmp_path / "pid"
     env = {**os.environ, "CNNGEN_TEST_PID_FILE": str(pid_file)}
-    if how == "timeout-sigterm":
-        command = ["timeout", "-s", "TERM", "8", *_cli(str(model), "--timeout", "600")]
-        parent = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        assert _eventually(pid_file.exists, 60), "the file never started"
-        assert parent.wait(timeout=60) == 124
-    else:
-        parent = subprocess.Popen(
-            _cli(str(model), "--timeout", "600"),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        assert _eventually(pid_file.exists, 60), "the file never started"
+    parent = subprocess.Popen(
+        _cli(str(model), "--timeout", "600"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _eventually(pid_file.exists, 120), "the file never started"
         assert _leftovers(scratch), "the run should have a temporary folder while it runs"
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(timeout=10)
+        parent.send_signal(how)
+        assert parent.wait(timeout=30) != 0
+    finally:
+        parent.kill()
+        parent.wait()
     hung = int(pid_file.read_text())
     assert _eventually(lambda: not _alive(hung)), f"process {hung} outlived verify"
     assert _eventually(lambda: not _leftovers(scratch)), _leftovers(scratch)
