@@ -10,6 +10,8 @@ Run it next to those files:
     python train_classification.py --epochs 1 --max-steps 20      # a quick check
     python train_classification.py --help                         # every flag
     torchrun --nproc_per_node 2 train_classification.py           # DistributedDataParallel
+    python train_classification.py --resume runs/last.pt --epochs 20   # continue to epoch 20
+    python train_classification.py --epochs 0 --resume runs/best.pt --export   # deploy
 
 The contract with the sibling files:
 
@@ -27,7 +29,8 @@ Loss: cross-entropy.  Evaluation: accuracy, macro-F1 and the confusion matrix
 
 Device: CUDA, then MPS, then CPU (or ``--device``); mixed precision on CUDA
 (``--no-amp`` turns it off).  Under torchrun every process trains on its share
-of each epoch (DistributedSampler) and rank 0 logs and writes.
+of each epoch (DistributedSampler), seeds dropout with ``--seed`` plus its rank,
+and rank 0 logs and writes (``--sync-bn`` synchronises BatchNorm statistics).
 
 Learning rate: ``--scheduler none`` (constant), ``cosine`` (cosine decay over all
 steps) or ``warmup-multistep`` (a linear warmup over ``--warmup-steps``, then
@@ -36,11 +39,27 @@ times ``--gamma`` at each of ``--milestones``, fractions of all steps).
 ``--progress-every`` seconds); it is on by default only when stdout is a terminal.
 
 Writes to ``--out``: ``history.csv`` (one row per epoch), ``loss.png`` (when
-matplotlib is installed), ``best.pt`` (lowest validation loss) and ``last.pt``
-(both ``state_dict``s of LeNet5) and ``metrics.json``.  With
+matplotlib is installed), ``best.pt`` (lowest validation loss), ``last.pt``
+and ``metrics.json``.  With
 matplotlib also ``confusion.png`` (the labelled confusion matrix) and
 ``gallery.png`` (images with their true and predicted classes), of the test
-split when there is one, else of the validation split."""
+split when there is one, else of the validation split.
+A checkpoint holds the model, optimizer, scheduler and
+gradient scaler states, the epoch, step and best loss, every random number
+generator, the arguments and the cnngen command, written at the end of every
+epoch, so ``--resume`` continues exactly as if the run had not stopped (an
+epoch cut short by ``--max-steps`` counts as finished).  Load only its
+weights with::
+
+    checkpoint = torch.load("runs/best.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+
+``--export`` then writes ``model.pt2`` (``torch.export``), ``model.onnx`` and
+``model.json`` (shapes, opset, parity with the eager model at batch 1 and 7).
+
+Needs torch >= 2.3; ``--export`` needs torch >= 2.5, and uses onnxscript (the
+dynamo exporter) and onnxruntime (the parity check) when they are installed.
+"""
 
 import argparse
 import csv
@@ -49,6 +68,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +83,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from dataset import make_datasets
 from model import INPUT_SHAPE, OUTPUT_SHAPE, LeNet5
 
+CNNGEN_VERSION = "0.1.0"
+CNNGEN_COMMAND = "cnngen train --task classification --model-class LeNet5 --output examples/golden/train_classification.py"
 TASK = "classification"
 EPOCHS = 10
 BATCH_SIZE = 32
@@ -70,6 +92,9 @@ LR = 0.001
 SEED = 0
 OUT = "runs"
 METRICS = ("accuracy", "macro_f1")
+CHECKPOINT_FORMAT = 1
+ONNX_OPSET = 18
+EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
 SCHEDULER = "none"
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
 
@@ -127,6 +152,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch.distributed backend (default: nccl on CUDA, else gloo)",
     )
+    add_deploy_arguments(parser)
     add_schedule_arguments(parser)
     parser.add_argument(
         "--progress",
@@ -144,15 +170,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_schedule_arguments(parser, args)
     for name in ("epochs", "batch_size", "max_steps"):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
+        if (
+            value is not None
+            and value < 1
+            and not (name == "epochs" and value == 0 and args.resume)
+        ):
+            parser.error(
+                f"--{name.replace('_', '-')}: must be >= 1, got {value}"
+                + ("; --epochs 0 needs --resume CHECKPOINT" if name == "epochs" else "")
+            )
     if not 0 < args.lr < float("inf"):
         parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed: numpy takes seeds from 0 to 2**32 - 1, got {args.seed}")
     if args.workers < 0:
         parser.error(f"--workers: must be >= 0, got {args.workers}")
+    if args.resume is not None and not Path(args.resume).is_file():
+        parser.error(
+            f"--resume: {args.resume} does not exist; e.g. --resume {OUT}/last.pt"
+        )
     return args
+
+
+def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Resuming, exporting and distributed options."""
+    parser.add_argument(
+        "--resume",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint of this script (e.g. runs/last.pt); --epochs is the total",
+    )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="at the end, write model.pt2 (torch.export) and model.onnx to --out and check both",
+    )
+    parser.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="SyncBatchNorm across processes under torchrun (CUDA only)",
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -602,11 +659,258 @@ def train_epoch(
     return float(totals[0] / totals[1].clamp(min=1)), int(totals[1]), steps
 
 
-def save_state(model: nn.Module, path: Path) -> None:
-    """Write a state_dict via a temporary file, so a crash never leaves half a checkpoint."""
+# ------------------------------------------------------------------ checkpoints
+def rng_state() -> dict:
+    """This process's random number generators, in types that ``weights_only`` loading accepts."""
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` captured."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy_state = state["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["position"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    if (
+        state["cuda"]
+        and torch.cuda.is_available()
+        and len(state["cuda"]) == torch.cuda.device_count()
+    ):
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def all_rng_states(world: int) -> list[dict]:
+    """Every process's generators (rank order): dropout draws differ between ranks."""
+    if world == 1:
+        return [rng_state()]
+    states: list = [None] * world
+    dist.all_gather_object(states, rng_state())
+    return states
+
+
+def save_checkpoint(checkpoint: dict, path: Path) -> None:
+    """Write via a temporary file, so a crash never leaves half a checkpoint."""
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(model.state_dict(), temporary)
+    torch.save(checkpoint, temporary)
     os.replace(temporary, path)
+
+
+def load_checkpoint(path: str) -> dict:
+    """A checkpoint of this script, on the CPU (it may come from a GPU host)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if (
+        not isinstance(checkpoint, dict)
+        or checkpoint.get("format") != CHECKPOINT_FORMAT
+    ):
+        raise SystemExit(
+            f"--resume: {path} is not a checkpoint of this script (a bare state_dict loads "
+            f"with model.load_state_dict instead)"
+        )
+    return checkpoint
+
+
+def fresh_run_state() -> dict:
+    """Where a run stands: what a checkpoint carries besides the states of the objects."""
+    return {
+        "epoch": 0,
+        "step": 0,
+        "best_loss": float("inf"),
+        "best_epoch": 0,
+        "history": [],
+    }
+
+
+def make_checkpoint(
+    args: argparse.Namespace,
+    states: dict,
+    generator: torch.Generator,
+    run_state: dict,
+    world: int,
+) -> dict:
+    """Everything --resume needs to continue exactly: states, run state, random streams."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        **{
+            name: None if obj is None else obj.state_dict()
+            for name, obj in states.items()
+        },
+        **run_state,
+        "rng": all_rng_states(world),
+        "loader_generator": generator.get_state(),
+        "args": vars(args),
+        "world_size": world,
+        "torch": str(torch.__version__),
+        "cnngen_version": CNNGEN_VERSION,
+        "cnngen_command": CNNGEN_COMMAND,
+    }
+
+
+def resume(
+    args: argparse.Namespace,
+    states: dict,
+    generator: torch.Generator,
+    rank: int,
+    world: int,
+    log: Callable[[str], None],
+) -> dict:
+    """Load ``--resume`` into the model, optimizer, scheduler and scaler; return the run state."""
+    checkpoint = load_checkpoint(args.resume)
+    for name, obj in states.items():
+        if obj is None or checkpoint.get(name) is None:
+            continue
+        if name == "scaler" and not (obj.is_enabled() and checkpoint[name]):
+            continue  # a disabled scaler saves nothing; float32 and bfloat16 runs need none
+        obj.load_state_dict(checkpoint[name])
+    run_state = {key: checkpoint[key] for key in fresh_run_state()}
+    generator.set_state(checkpoint["loader_generator"])
+    if len(checkpoint["rng"]) == world:
+        set_rng_state(checkpoint["rng"][rank])
+    else:
+        log(
+            f"note: the checkpoint comes from {len(checkpoint['rng'])} process(es), this run "
+            f"has {world}; random streams restart from --seed"
+        )
+        seed_everything(args.seed + rank + 1000 * run_state["epoch"])
+    log(
+        f"resuming {args.resume} after epoch {run_state['epoch']} (step {run_state['step']})"
+    )
+    return run_state
+
+
+# ------------------------------------------------------------------ export
+def export_model(state_dict: dict, out: Path) -> dict:
+    """Write model.pt2, model.onnx and model.json to ``out``; check both against eager.
+
+    Both files take any batch size: they are exported at batch 7 with a
+    dynamic batch dimension and run at batch 1 and 7 against the eager model.
+    The ONNX file comes from the dynamo exporter when onnxscript is installed,
+    else from the TorchScript-based one; ONNX Runtime checks it when installed.
+    """
+    model = LeNet5()
+    model.load_state_dict(state_dict)
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    inputs = {
+        batch: torch.randn(batch, *INPUT_SHAPE, generator=generator) for batch in (1, 7)
+    }
+    with torch.no_grad():
+        expected = {batch: model(x) for batch, x in inputs.items()}
+    batch_dim = torch.export.Dim("batch", min=1, max=65536)
+    program = torch.export.export(model, (inputs[7],), dynamic_shapes=({0: batch_dim},))
+    torch.export.save(program, out / "model.pt2")
+    reloaded = torch.export.load(out / "model.pt2").module()
+    with torch.no_grad():
+        parity = {
+            "pt2": {
+                str(b): max_difference(reloaded(x), expected[b])
+                for b, x in inputs.items()
+            }
+        }
+    exporter, opset = export_onnx(model, program, inputs[7], out / "model.onnx")
+    parity["onnx"] = onnx_parity(out / "model.onnx", inputs, expected)
+    limit = (
+        EXPORT_TOLERANCE * max(float(y.abs().max()) for y in expected.values()) + 1e-6
+    )
+    for kind, differences in parity.items():
+        for batch, difference in (differences or {}).items():
+            if not difference <= limit:
+                raise SystemExit(
+                    f"export: {kind} output at batch {batch} differs from the model by "
+                    f"{difference:.3g} (> {limit:.3g})"
+                )
+    record = {
+        "input_shape": ["batch", *INPUT_SHAPE],
+        "output_shape": ["batch", *OUTPUT_SHAPE],
+        "dynamic_batch": True,
+        "checked_batches": [1, 7],
+        "files": {"torch_export": "model.pt2", "onnx": "model.onnx"},
+        "onnx_exporter": exporter,
+        "opset": opset,
+        "max_abs_diff": parity,
+        "tolerance": limit,
+        "torch": str(torch.__version__),
+        "cnngen_version": CNNGEN_VERSION,
+        "cnngen_command": CNNGEN_COMMAND,
+    }
+    (out / "model.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+def export_onnx(
+    model: nn.Module, program: torch.export.ExportedProgram, x: torch.Tensor, path: Path
+) -> tuple[str, int | None]:
+    """(exporter, opset): dynamo (from ``program``) with onnxscript installed, else TorchScript."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxscript") is not None:
+        torch.onnx.export(program, (x,), dynamo=True, verbose=False).save(str(path))
+        exporter = "dynamo"
+    else:
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+        exporter = "torchscript"
+    opset = None
+    if importlib.util.find_spec("onnx") is not None:
+        import onnx
+
+        opset = max(
+            entry.version
+            for entry in onnx.load(str(path)).opset_import
+            if entry.domain in ("", "ai.onnx")
+        )
+    return exporter, opset
+
+
+def onnx_parity(path: Path, inputs: dict, expected: dict) -> dict | None:
+    """Largest difference from eager per batch size under ONNX Runtime (None without it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(
+        str(path), providers=["CPUExecutionProvider"]
+    )
+    name = session.get_inputs()[0].name
+    return {
+        str(batch): max_difference(
+            torch.from_numpy(session.run(None, {name: x.numpy()})[0]), expected[batch]
+        )
+        for batch, x in inputs.items()
+    }
 
 
 def write_history(rows: list[dict], path: Path) -> None:
@@ -743,6 +1047,10 @@ def main(argv: list[str] | None = None) -> dict:
     model = LeNet5().to(device)
     if memory_format is not torch.preserve_format:
         model = model.to(memory_format=memory_format)
+    if args.sync_bn and world > 1 and device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif args.sync_bn:
+        log("note: --sync-bn applies under torchrun on CUDA devices only; ignored")
     network = model
     if world > 1:
         device_ids = [device.index] if device.type == "cuda" else None
@@ -761,6 +1069,17 @@ def main(argv: list[str] | None = None) -> dict:
     show_progress = rank == 0 and (
         sys.stdout.isatty() if args.progress is None else args.progress
     )
+    # Weights are the same on every rank (DDP broadcasts rank 0's); dropout differs.
+    seed_everything(args.seed + rank)
+    states = {
+        "model": model,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "scaler": scaler,
+    }
+    run_state = fresh_run_state()
+    if args.resume:
+        run_state = resume(args, states, train_loader.generator, rank, world, log)
 
     out = Path(args.out)
     if rank == 0:
@@ -770,13 +1089,15 @@ def main(argv: list[str] | None = None) -> dict:
         f"{len(train)} training and {len(val)} validation samples; device {device}, "
         f"{world} process(es), amp {amp_dtype}"
     )
-    rows: list[dict] = []
+    rows: list[dict] = run_state["history"]
+    best_loss, best_epoch, steps = (
+        run_state["best_loss"],
+        run_state["best_epoch"],
+        run_state["step"],
+    )
     best_state: dict | None = None
-    best_loss = float("inf")
-    best_epoch = 0
-    steps = 0
     metrics: dict = {}
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(run_state["epoch"] + 1, args.epochs + 1):
         if sampler is not None:
             sampler.set_epoch(epoch)
         started = time.perf_counter()
@@ -826,16 +1147,27 @@ def main(argv: list[str] | None = None) -> dict:
             + "  ".join(f"{name} {metrics[name]:.4f}" for name in METRICS)
             + f"  {row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
         )
-        if test is not None and metrics["val_loss"] < best_loss:
-            best_state = keep_state(
-                model
-            )  # every process: the test uses the best epoch
+        improved = metrics["val_loss"] < best_loss
+        if improved:
+            best_loss, best_epoch = metrics["val_loss"], epoch
+            if test is not None:
+                best_state = keep_state(
+                    model
+                )  # every process: the test uses the best epoch
+        run_state.update(
+            epoch=epoch, step=steps, best_loss=best_loss, best_epoch=best_epoch
+        )
+        # Every rank builds it: it gathers their random states.
+        checkpoint = make_checkpoint(
+            args, states, train_loader.generator, run_state, world
+        )
         if rank == 0:
-            if metrics["val_loss"] < best_loss:
-                best_loss, best_epoch = metrics["val_loss"], epoch
-                save_state(model, out / "best.pt")
-            save_state(model, out / "last.pt")
+            if improved:
+                save_checkpoint(checkpoint, out / "best.pt")
+            save_checkpoint(checkpoint, out / "last.pt")
             write_history(rows, out / "history.csv")
+        if world > 1:
+            dist.barrier()  # no rank races ahead of a checkpoint being written
         if args.max_steps is not None and steps >= args.max_steps:
             log(f"stopping after {steps} steps (--max-steps)")
             break
@@ -862,7 +1194,12 @@ def main(argv: list[str] | None = None) -> dict:
         **metrics,
         **test_metrics,
     }
-    if rank == 0:
+    if rank == 0 and not metrics:
+        log(
+            f"nothing to train: the checkpoint is at epoch {run_state['epoch']}, --epochs is "
+            f"{args.epochs}"
+        )
+    elif rank == 0:
         report_classification(
             model, train, val if test is None else test, summary, out, device, log,
             split="validation" if test is None else "test",
@@ -874,6 +1211,22 @@ def main(argv: list[str] | None = None) -> dict:
             + (f", {out / 'loss.png'}" if plotted else "")
             + f" and {out / 'metrics.json'}"
         )
+    if args.export:
+        if rank == 0:
+            record = export_model(model.state_dict(), out)
+            worst = max(
+                value
+                for parity in record["max_abs_diff"].values()
+                for value in (parity or {}).values()
+            )
+            log(
+                f"wrote {out / 'model.pt2'}, {out / 'model.onnx'} ({record['onnx_exporter']} "
+                f"exporter, opset {record['opset']}) and {out / 'model.json'}; both match the "
+                f"model at batch 1 and 7 (max abs diff {worst:.2g})"
+            )
+            summary["export"] = record
+        if world > 1:
+            dist.barrier()
     if world > 1:
         dist.destroy_process_group()
     return summary
