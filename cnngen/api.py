@@ -29,8 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 
 def plan(family: str, **options: Any) -> Plan:
-    """The exact plan for ``family`` with the given options (the CLI's long names, as keywords)."""
-    spec = spec_from_options(family, options)
+    """The exact plan for ``family`` with the given options (the CLI's long names, as keywords).
+
+    A ``name`` is checked against every name the generated file uses (derived
+    from the templates, which imports jinja2 only when a name is given).
+    """
+    from cnngen.rendering.namespace import template_names
+
+    spec = spec_from_options(family, options, template_names)
     return solve(spec)
 
 

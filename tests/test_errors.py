@@ -109,7 +109,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("train --task classification --model-class 1x", "--model-class", "e.g. 'MyModel'", True),
     ("dataset", "COMMAND", "arrays, folder, idx, synthetic, windows", False),
     ("dataset windows --pre-history 0", "--pre-history", "must be >= 1", True),
-    ("dataset windows --val-fraction 2", "--val-fraction", "e.g. 0.2", True),
+    ("dataset windows --val-fraction 2", "--val-fraction", "e.g. --val-fraction 0.2", True),
     ("dataset synthetic circles", "KIND", "moving-square, noisy-square, shapes", True),
     ("dataset synthetic shapes --classes 9", "--classes", "use --classes 6 or fewer", True),
     ("project", "FOLDER", "see 'cnngen project --help'", False),

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cnngen.core.spec import make_spec
 from cnngen.errors import CnngenError
+from cnngen.rendering.namespace import template_names
 
 SMALL = {"start_channels": 4, "max_channels": 16}
 
@@ -96,7 +97,7 @@ def test_3d_forecaster_maps_time_steps_exactly(tmp_path: Path, out_depth: int) -
 def test_out_depth_needs_a_3d_forecaster() -> None:
     with pytest.raises(CnngenError, match="^--out-depth: needs a 3D input"):
         make_spec("forecaster", input_size=(20, 20), out_depth=3)
-    with pytest.raises(CnngenError, match="^--out-depth: only 3D forecasters"):
+    with pytest.raises(CnngenError, match="^--out-depth: only forecasters take it"):
         make_spec("encoder", input_size=(8, 20, 20), out_depth=3)
 
 
@@ -235,7 +236,7 @@ def test_plan_parameter_count_and_macs_match_torch(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["Residual", "torch", "nn", "INPUT_SHAPE", "RotationMean"])
 def test_class_name_may_not_shadow_what_the_file_defines(name: str) -> None:
     with pytest.raises(CnngenError, match=r"^--name: .* already used inside the generated file"):
-        make_spec("encoder", input_size=(32,), name=name)
+        make_spec("encoder", input_size=(32,), name=name, names=template_names)
 
 
 def test_final_activation_keeps_the_receptive_field() -> None:

@@ -31,7 +31,7 @@ BAD = [
     ("encoder", {"input_size": (10,), "in_channels": 0}, "--in-channels", ">= 1"),
     ("forecaster", {"input_size": (10,), "out_channels": 0}, "--out-channels", ">= 1"),
     ("encoder", {"input_size": (10,), "out_channels": 3}, "--out-channels", "only forecasters"),
-    ("classifier", {"input_size": (10,), "classes": 0}, "--classes", ">= 1"),
+    ("classifier", {"input_size": (10,), "classes": 0}, "--classes", ">= 2"),
     ("encoder", {"input_size": (10,), "start_channels": 0}, "--start-channels", ">= 1"),
     ("encoder", {"input_size": (10,), "min_channels": 0}, "--min-channels", ">= 1"),
     ("encoder", {"input_size": (10,), "max_channels": 0}, "--max-channels", ">= 1"),
@@ -92,7 +92,7 @@ BAD = [
     ),
     ("equivariant", {"input_size": (10,)}, "--input-size", "2D"),
     ("equivariant", {"input_size": (10, 12)}, "--input-size", "12x12"),
-    ("equivariant", {"input_size": (10, 10), "block": "vgg"}, "--block", "plain"),
+    ("equivariant", {"input_size": (10, 10), "block": "vgg"}, "--block", "only classifiers"),
 ]
 
 

@@ -342,8 +342,8 @@ def test_bad_paths_are_usage_errors(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--batch", "0", "--batch: must be at least 1"),
-        ("--timeout", "0", "--timeout: must be a positive"),
+        ("--batch", "0", "--batch: must be >= 1, got 0"),
+        ("--timeout", "0", "--timeout: must be > 0, got 0.0"),
     ],
 )
 def test_bad_option_values_are_usage_errors(

@@ -6,10 +6,11 @@ from typing import Any
 
 import click
 
-from cnngen.cli.options import SIZE, invocation
+from cnngen.cli.options import SIZE, given_options, invocation
 from cnngen.cli.output import emit, output_options
 from cnngen.rendering.datafiles import (
     Synthetic,
+    check_synthetic_options,
     render_arrays,
     render_folder,
     render_idx,
@@ -335,6 +336,7 @@ def synthetic_command(
     Example:
       cnngen dataset synthetic shapes --size 28x28 --classes 4 --rotate -o dataset.py
     """
+    check_synthetic_options(kind, given_options(ctx))
     text = render_synthetic(
         Synthetic(kind=kind, **options),
         command=command_line(invocation(ctx)),

@@ -218,16 +218,23 @@ def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_spec(family: str, options: dict[str, Any]) -> Any:
+    """A validated spec; ``--name`` is checked against the names the model template uses."""
     from cnngen.core.spec import spec_from_options
+    from cnngen.rendering.namespace import template_names
 
-    return spec_from_options(family, options)
+    return spec_from_options(family, options, template_names)
 
 
 def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
+    """The spec and its plan; an unusually large plan gets a warning on stderr."""
+    from cnngen.core.checks import size_warnings
     from cnngen.core.solver import solve
 
     spec = build_spec(family, options)
-    return spec, solve(spec)
+    plan = solve(spec)
+    for warning in size_warnings(plan):
+        click.echo(f"Warning: {warning}", err=True)
+    return spec, plan
 
 
 def save_config_text(spec: Any, output: str | None, command: str) -> str:
@@ -297,6 +304,20 @@ def save_config_option(function: Callable[..., Any]) -> Callable[..., Any]:
         metavar="FILE",
         help="Also write a TOML config that reproduces this run (use it with --config).",
     )(function)
+
+
+def given_options(ctx: click.Context) -> set[str]:
+    """Parameters the user set, on the command line or in a --config file (not defaults)."""
+    sources = (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
+    return {
+        param.name
+        for param in ctx.command.params
+        if param.name is not None and ctx.get_parameter_source(param.name) in sources
+    }
 
 
 def invocation(ctx: click.Context) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from cnngen.cli.options import invocation, model_options
+from cnngen.cli.options import given_options, invocation, model_options
 from cnngen.cli.output import emit_files
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import command_line
@@ -94,6 +94,14 @@ def project_command(
       cnngen project shapes --family classifier -i 28x28 --classes 4
       cd demo && python train.py
     """
+    given = given_options(ctx)
+    unused = {"samples", "rotate"} if family == "forecaster" else {"frames"}
+    for name in sorted(given & unused):
+        option = "--" + name
+        raise CnngenError(
+            f"{option}: the synthetic data of a {family} project does not use it; drop it",
+            option,
+        )
     files = render_project(
         folder,
         family,

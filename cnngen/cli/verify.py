@@ -40,8 +40,22 @@ from cnngen.verify.runner import DEFAULT_TIMEOUT, DEVICES, format_report, verify
     show_default=True,
     help="Seconds before the run is stopped and reported as a timeout.",
 )
+@click.option(
+    "--max-memory",
+    type=int,
+    default=None,
+    metavar="MIB",
+    help="Cap the verifying process's heap (RLIMIT_DATA), in MiB.  [default: no cap]",
+)
 def verify_command(
-    file: str, device: str, batch: int, steps: int, use_compile: bool, as_json: bool, timeout: float
+    file: str,
+    device: str,
+    batch: int,
+    steps: int,
+    use_compile: bool,
+    as_json: bool,
+    timeout: float,
+    max_memory: int | None,
 ) -> None:
     """Run a model file for real and check it against its own constants.
 
@@ -54,6 +68,12 @@ def verify_command(
     scripts (torch.jit.script), traces (torch.fx), compares bf16/fp16
     autocast with float32 and times the model. Needs torch.
     Exit status: 0 no check failed, 1 a check failed, 2 bad usage.
+
+    \b
+    This RUNS THE FILE'S CODE with your rights: verify only files you would
+    run yourself.  The run is contained (killed with everything it forked
+    when verify ends or is killed, a CPU-time limit, --max-memory, a report
+    the file cannot write) but it is not a sandbox; see docs/verify.md.
     Example:
       cnngen model classifier --preset lenet5 -o lenet5.py
       cnngen verify lenet5.py --device cpu --steps 10
@@ -72,6 +92,7 @@ def verify_command(
         compile=use_compile,
         timeout=timeout,
         progress=show,
+        max_memory=max_memory,
     )
     if as_json:
         click.echo(json.dumps(report, indent=2))

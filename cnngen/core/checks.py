@@ -1,11 +1,140 @@
-"""Validation helpers shared by every spec: each raises a CnngenError naming the option."""
+"""Validation helpers shared by every spec: each raises a CnngenError naming the option.
+
+Numbers from the command line, a config file or Python callers all pass
+through :func:`check_number`, so a non-finite float (``inf``, ``nan``,
+``1e400``) or an integer outside what its consumer accepts (numpy seeds,
+torch sizes) is refused in one place with one kind of message, before it can
+reach generated code.
+"""
 
 from __future__ import annotations
 
+import builtins
+import keyword
+import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from cnngen.core.spec import check_identifier
 from cnngen.errors import CnngenError
+
+# The largest count cnngen writes into a generated file (epochs, samples,
+# frames, channels ...): torch and numpy take it as a C int everywhere.
+INT32_MAX = 2**31 - 1
+# numpy.random.seed and torch.manual_seed both accept 0 .. 2**32 - 1.
+SEED_MAX = 2**32 - 1
+
+
+def _number_text(value: float, bound: bool = False) -> str:
+    if isinstance(value, float):
+        return f"{value:g}" if bound else repr(value)
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:8]}...({len(text)} digits)"
+
+
+def check_number(
+    param: str,
+    value: float,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    example: str | None = None,
+) -> None:
+    """``value`` is finite and lies in ``[low, high]`` (open ends where asked).
+
+    Booleans are not numbers here: a TOML ``true`` for ``--layers`` is an error.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CnngenError(f"{param}: expected a number, got {value!r}", param)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CnngenError(
+            f"{param}: must be a finite number, got {value!r}"
+            + (f"; e.g. {param} {example}" if example else ""),
+            param,
+        )
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        if isinstance(value, float) and low is not None and high is not None and high <= 1:
+            # A probability or a fraction: both ends matter, say them together.
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            where = f"in {left}{_number_text(low, True)}, {_number_text(high, True)}{right}"
+        elif below:
+            where = f"{'>' if low_open else '>='} {_number_text(low, True)}"  # type: ignore[arg-type]
+        else:
+            where = f"{'below' if high_open else 'at most'} {_number_text(high, True)}"  # type: ignore[arg-type]
+        raise CnngenError(
+            f"{param}: must be {where}, got {_number_text(value)}"
+            + (f"; e.g. {param} {example}" if example else ""),
+            param,
+        )
+
+
+def check_count(param: str, value: int, low: int = 1, high: int = INT32_MAX) -> None:
+    """A whole number the generated code hands to torch or numpy as a size or count."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, float):
+        raise CnngenError(f"{param}: expected a whole number, got {value!r}", param)
+    check_number(param, value, low, high)
+
+
+def check_seed(param: str, value: int) -> None:
+    """Seeds go to numpy, which takes 0 .. 2**32 - 1 and nothing else."""
+    check_count(param, value, 0, SEED_MAX)
+
+
+def check_identifier(param: str, value: str) -> None:
+    """Names reach generated code, so only plain Python identifiers pass."""
+    if not value.isidentifier() or keyword.iskeyword(value) or not value.isascii():
+        raise CnngenError(
+            f"{param}: {value!r} is not a Python identifier; use letters, digits and "
+            f"underscores, not starting with a digit (e.g. 'MyModel')",
+            param,
+        )
+
+
+# Names every Python module sees: builtins, keywords, module dunders.  A
+# generated class named after one of them shadows it (``print``, ``super``)
+# or the module's own attributes (``__name__``, ``__doc__``).
+PYTHON_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+
+# kind of generated file -> the names its template binds or uses.  The
+# rendering layer derives these from the templates themselves and passes the
+# function in; core never imports rendering.
+NameSource = Callable[[Iterable[str]], frozenset[str]]
+
+
+def check_class_name(
+    param: str, value: str, kinds: Iterable[str], names: NameSource | None = None
+) -> None:
+    """A class name for generated files of ``kinds`` that shadows nothing they use.
+
+    ``names`` returns the names the templates of those kinds use (see
+    :func:`cnngen.rendering.namespace.template_names`); builtins, keywords
+    and dunders are refused always.
+    """
+    check_identifier(param, value)
+    kinds = tuple(kinds)
+    if value.startswith("__") and value.endswith("__"):
+        raise CnngenError(
+            f"{param}: {value!r} is a Python special name; pick a class name such as "
+            f"'{value.strip('_').capitalize() or 'My'}Model'",
+            param,
+        )
+    reason = None
+    if value in PYTHON_NAMES:
+        reason = "is a Python builtin or keyword"
+    elif names is not None and value in names(kinds):
+        reason = "is already used inside the generated file"
+    if reason is not None:
+        raise CnngenError(
+            f"{param}: {value!r} {reason}, so the class would shadow it; pick another "
+            f"name, e.g. 'My{value[:1].upper()}{value[1:]}'",
+            param,
+        )
 
 
 def check_module(param: str, value: str) -> None:
@@ -15,15 +144,11 @@ def check_module(param: str, value: str) -> None:
 
 
 def check_positive(param: str, value: int) -> None:
-    if value < 1:
-        raise CnngenError(f"{param}: must be >= 1, got {value}", param)
+    check_count(param, value, 1)
 
 
 def check_fraction(value: float) -> None:
-    if not 0.0 < value < 1.0:
-        raise CnngenError(
-            f"--val-fraction: must lie between 0 and 1, got {value}; e.g. 0.2", "--val-fraction"
-        )
+    check_number("--val-fraction", value, 0.0, 1.0, low_open=True, high_open=True, example="0.2")
 
 
 def check_path(param: str, value: str | None, suffixes: tuple[str, ...]) -> None:
@@ -36,3 +161,69 @@ def check_path(param: str, value: str | None, suffixes: tuple[str, ...]) -> None
             f"save the array with numpy.save or numpy.savez",
             param,
         )
+
+
+# A plan above these cannot run anywhere cnngen's users train: 10**10 float32
+# parameters are 40 GB before gradients and optimizer state, and a single
+# layer whose input and output for one sample exceed 64 GiB fills the largest
+# accelerator on its own, even for inference.
+MAX_PARAMS = 10**10
+MAX_ACTIVATION_BYTES = 64 * 2**30
+# TorchCNNBuilder warns above this many parameters; so does cnngen (on stderr).
+WARN_PARAMS = 500_000_000
+
+
+def activation_bytes(plan: Any) -> tuple[int, int]:
+    """float32 bytes for one sample: the largest layer input plus output, and all outputs.
+
+    The first is what any forward pass needs at once; the second, every op's
+    output, is what training keeps for the backward pass.
+    """
+    largest, total = 0, 0
+    for stage in plan.stages:
+        for _, op in stage.all_ops():
+            size = 4 * (math.prod(op.in_shape) + math.prod(op.out_shape))
+            largest = max(largest, size)
+            total += 4 * math.prod(op.out_shape)
+    return largest, total
+
+
+def check_plan_limits(plan: Any) -> None:
+    """Refuse a plan that could never run: too many parameters or one layer too large."""
+    if plan.params > MAX_PARAMS:
+        # Name the option behind the largest stage: a latent bottleneck, a head, or the convolutions.
+        biggest = max(plan.stages, key=lambda stage: stage.params)
+        option = {"latent": "--latent", "head": "--hidden"}.get(biggest.name, "--max-channels")
+        raise CnngenError(
+            f"{option}: the plan has {plan.params:,} parameters ({biggest.params:,} in "
+            f"{biggest.name}), above cnngen's limit of {MAX_PARAMS:,} (40 GB of float32 "
+            f"weights); use a smaller {option}, fewer layers or a smaller --input-size",
+            option,
+        )
+    largest, _ = activation_bytes(plan)
+    if largest > MAX_ACTIVATION_BYTES:
+        raise CnngenError(
+            f"--input-size: one layer's input and output for a single sample take "
+            f"{largest / 2**30:,.0f} GiB (float32), above cnngen's limit of "
+            f"{MAX_ACTIVATION_BYTES // 2**30} GiB; use a smaller --input-size or fewer "
+            f"channels (--max-channels)",
+            "--input-size",
+        )
+
+
+def size_warnings(plan: Any) -> list[str]:
+    """Warnings for a plan that will run but is unusually large."""
+    warnings = []
+    if plan.params > WARN_PARAMS:
+        warnings.append(
+            f"{plan.params:,} parameters ({4 * plan.params / 2**30:.1f} GiB as float32) is "
+            f"above {WARN_PARAMS:,}; check that this is the model you meant"
+        )
+    _, total = activation_bytes(plan)
+    if total > MAX_ACTIVATION_BYTES:
+        warnings.append(
+            f"training keeps about {total / 2**30:,.0f} GiB of activations per sample "
+            f"(float32), more than any single accelerator holds; inference fits, training "
+            f"needs activation checkpointing or a smaller --input-size"
+        )
+    return warnings

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
+from cnngen.core.checks import check_plan_limits
 from cnngen.core.fields import annotate
 from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
@@ -919,5 +920,7 @@ SOLVERS = {
 
 
 def solve(spec: ModelSpec) -> Plan:
-    """The exact plan for a validated spec."""
-    return SOLVERS[spec.family](spec)
+    """The exact plan for a validated spec; one that could never run is refused."""
+    plan = SOLVERS[spec.family](spec)
+    check_plan_limits(plan)
+    return plan

@@ -10,11 +10,17 @@ can then trust every field.
 from __future__ import annotations
 
 import difflib
-import keyword
 import shlex
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from cnngen.core.checks import (
+    INT32_MAX,
+    NameSource,
+    check_class_name,
+    check_count,
+    check_number,
+)
 from cnngen.core.vocab import (
     ACTIVATIONS,
     BLOCKS,
@@ -30,7 +36,8 @@ from cnngen.core.vocab import (
     PRESET_ACTIVATIONS,
     PRESET_OPTIONS,
     PRESETS,
-    RESERVED_NAMES,
+    families_accepting,
+    family_accepts,
 )
 from cnngen.errors import CnngenError
 
@@ -144,16 +151,6 @@ def check_choice(param: str, value: str, choices: tuple[str, ...]) -> None:
         )
 
 
-def check_identifier(param: str, value: str) -> None:
-    """Names reach generated code, so only plain Python identifiers pass."""
-    if not value.isidentifier() or keyword.iskeyword(value) or not value.isascii():
-        raise CnngenError(
-            f"{param}: {value!r} is not a Python identifier; use letters, digits and "
-            f"underscores, not starting with a digit (e.g. 'MyModel')",
-            param,
-        )
-
-
 def _per_dim(
     param: str, value: tuple[int, ...] | None, dims: int, low: int
 ) -> tuple[int, ...] | None:
@@ -174,16 +171,53 @@ def _per_dim(
             raise CnngenError(
                 f"{param}: every value must be >= {low}, got {format_value(value)}", param
             )
+        check_count(param, item, low, MAX_SIZE)
     return value
 
 
-def _positive(param: str, value: int | None, low: int = 1) -> None:
-    if value is not None and value < low:
-        raise CnngenError(f"{param}: must be >= {low}, got {value}", param)
+def _positive(param: str, value: int | None, low: int = 1, high: int = INT32_MAX) -> None:
+    if value is not None:
+        check_count(param, value, low, high)
 
 
-def make_spec(family: str, **options: Any) -> ModelSpec:
-    """Validate and normalize a model request.  Unknown options are a bug."""
+# Upper bounds that keep a request plannable in well under a second and its
+# file runnable; README ("Limits") documents them.
+MAX_LAYERS = 1000
+MAX_SUB_BLOCKS = 100
+MAX_CONVOLUTIONS = 1000  # --layers x --sub-blocks
+MAX_SIZE = 2**24  # any one spatial size, kernel, stride or dilation (16,777,216)
+MAX_CHANNELS = 2**20  # channels, classes, hidden and latent widths (1,048,576)
+MAX_RATIO = 1000.0
+
+
+def article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _check_accepted(family: str, given: dict[str, Any]) -> None:
+    """Refuse every option the user gave that the family has no use for (presets: below)."""
+    for name in OPTION_ORDER:
+        if name not in given:
+            continue
+        option = option_name(name)
+        if not family_accepts(family, name):
+            users = families_accepting(name)
+            plural = " and ".join(f"{f}s" for f in users) if users else "no family"
+            value = given[name]
+            example = option if isinstance(value, bool) else f"{option} {format_value(value)}"
+            raise CnngenError(
+                f"{option}: only {plural} take it, so it has no effect on {article(family)}; drop "
+                f"it, or use e.g. 'cnngen model {users[0] if users else family} {example} ...'",
+                option,
+            )
+
+
+def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -> ModelSpec:
+    """Validate and normalize a model request.  Unknown options are a bug.
+
+    ``names`` tells which names the generated files use (the rendering layer
+    derives them from its templates); a ``--name`` among them is refused.
+    """
     check_choice("family", family, FAMILIES)
     options = {key: value for key, value in options.items() if value is not None}
     for name in SIZE_OPTIONS:
@@ -206,6 +240,8 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
         and name in options
         and options.get("preset") is not None
     )
+    # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
+    _check_accepted(family, {k: v for k, v in options.items() if v is not False})
     preset = options.get("preset")
     if preset is not None:
         check_choice("--preset", preset, PRESETS)
@@ -246,25 +282,38 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
                 f"--input-size: every size must be >= 1, got {format_value(input_size)}",
                 "--input-size",
             )
+        check_count("--input-size", size, 1, MAX_SIZE)
     options["input_size"] = input_size
     spec = replace(ModelSpec(family=family, input_size=input_size), **options)
     dims = spec.dims
 
-    for param, value in (
-        ("--layers", spec.layers),
-        ("--in-channels", spec.in_channels),
-        ("--out-channels", spec.out_channels),
-        ("--classes", spec.classes),
-        ("--start-channels", spec.start_channels),
-        ("--min-channels", spec.min_channels),
-        ("--max-channels", spec.max_channels),
-        ("--latent", spec.latent),
-        ("--out-depth", spec.out_depth),
-        ("--sub-blocks", spec.sub_blocks),
+    for param, value, high in (
+        ("--layers", spec.layers, MAX_LAYERS),
+        ("--in-channels", spec.in_channels, MAX_CHANNELS),
+        ("--out-channels", spec.out_channels, MAX_CHANNELS),
+        ("--start-channels", spec.start_channels, MAX_CHANNELS),
+        ("--min-channels", spec.min_channels, MAX_CHANNELS),
+        ("--max-channels", spec.max_channels, MAX_CHANNELS),
+        ("--latent", spec.latent, MAX_CHANNELS),
+        ("--out-depth", spec.out_depth, MAX_SIZE),
+        ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
     ):
-        _positive(param, value)
-    if spec.layers > 1000:
-        raise CnngenError(f"--layers: at most 1000, got {spec.layers}", "--layers")
+        _positive(param, value, 1, high)
+    if spec.classes == 1:
+        raise CnngenError(
+            "--classes: one class leaves nothing to decide (cross-entropy over one logit is "
+            "always 0); for a yes/no task use --classes 2",
+            "--classes",
+        )
+    _positive("--classes", spec.classes, 2, MAX_CHANNELS)
+    convolutions = spec.layers * (spec.sub_blocks or 1)
+    if convolutions > MAX_CONVOLUTIONS:
+        raise CnngenError(
+            f"--sub-blocks: {spec.layers} layers x {spec.sub_blocks} convolutions is "
+            f"{convolutions:,}; cnngen plans at most {MAX_CONVOLUTIONS:,} convolutions, so use "
+            f"--sub-blocks {max(1, MAX_CONVOLUTIONS // spec.layers)} or fewer",
+            "--sub-blocks",
+        )
     for param, value, choices in (
         ("--channel-rule", spec.channel_rule, CHANNEL_RULES),
         ("--norm", spec.norm, NORMS),
@@ -279,22 +328,14 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
     if spec.downsample is not None:
         check_choice("--downsample", spec.downsample, DOWNSAMPLE)
     if spec.name is not None:
-        check_identifier("--name", spec.name)
-        if spec.name in RESERVED_NAMES:
-            raise CnngenError(
-                f"--name: {spec.name!r} is already used inside the generated file; "
-                f"pick another class name, e.g. 'My{spec.name}'",
-                "--name",
-            )
-    if not 0.0 <= spec.dropout < 1.0:
-        raise CnngenError(f"--dropout: must be in [0, 1), got {spec.dropout}", "--dropout")
+        check_class_name("--name", spec.name, ("model",), names)
+    check_number("--dropout", spec.dropout, 0.0, 1.0, high_open=True, example="0.2")
     if spec.norm == "dropout" and spec.dropout == 0.0:
         raise CnngenError(
             "--dropout: --norm dropout needs a probability above 0, e.g. --dropout 0.2",
             "--dropout",
         )
-    if not spec.ratio > 0:
-        raise CnngenError(f"--ratio: must be > 0, got {spec.ratio}", "--ratio")
+    check_number("--ratio", spec.ratio, 0.0, MAX_RATIO, low_open=True, example="2")
     if spec.min_channels > spec.max_channels:
         raise CnngenError(
             f"--min-channels: {spec.min_channels} is above --max-channels "
@@ -309,7 +350,7 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
             "--start-channels",
         )
     for item in spec.hidden:
-        _positive("--hidden", item)
+        _positive("--hidden", item, 1, MAX_CHANNELS)
 
     kernel = _per_dim("--kernel", spec.kernel, dims, 1)
     dilation = _per_dim("--dilation", spec.dilation, dims, 1)
@@ -365,27 +406,6 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
     out_channels = spec.out_channels
     if spec.family == "forecaster" and out_channels is None:
         out_channels = spec.in_channels
-    if spec.family != "forecaster":
-        if spec.out_channels is not None:
-            raise CnngenError(
-                f"--out-channels: only forecasters take it (the {spec.family} "
-                f"output width comes from the channel rule"
-                + (" or --classes" if spec.family in ("classifier", "equivariant") else "")
-                + ")",
-                "--out-channels",
-            )
-        if spec.out_depth is not None:
-            raise CnngenError(
-                "--out-depth: only 3D forecasters take it (time as depth); "
-                "use 'cnngen model forecaster -i TxHxW ... --out-depth N'",
-                "--out-depth",
-            )
-        if spec.latent is not None:
-            raise CnngenError(
-                "--latent: only forecasters have a latent bottleneck; "
-                "use 'cnngen model forecaster ... --latent N'",
-                "--latent",
-            )
     if spec.out_depth is not None and spec.family == "forecaster" and dims != 3:
         raise CnngenError(
             f"--out-depth: needs a 3D input with time as depth (e.g. -i 60x100x100), "
@@ -406,11 +426,6 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
                 f"turn swaps height and width, so C4 invariance needs equal sizes, "
                 f"e.g. {format_value(input_size[:-2] + (max(height, width),) * 2)}",
                 "--input-size",
-            )
-        if spec.block != "plain":
-            raise CnngenError(
-                "--block: the equivariant family uses plain blocks; drop --block",
-                "--block",
             )
     if preset == "lenet5" and dims != 2:
         raise CnngenError(
@@ -433,10 +448,13 @@ def make_spec(family: str, **options: Any) -> ModelSpec:
     )
 
 
-def spec_from_options(family: str, options: dict[str, Any]) -> ModelSpec:
+def spec_from_options(
+    family: str, options: dict[str, Any], names: NameSource | None = None
+) -> ModelSpec:
     """A validated spec from a mapping of option values; ``None`` and unknown keys are skipped.
 
-    The CLI and the Python API both come through here, so both validate alike.
+    The CLI and the Python API both come through here, so both validate alike;
+    both pass ``names``, the names the generated files use.
     """
     given = {k: v for k, v in options.items() if k in SPEC_DEFAULTS and v is not None}
-    return make_spec(family, **given)
+    return make_spec(family, names=names, **given)

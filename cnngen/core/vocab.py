@@ -69,22 +69,33 @@ FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 # Helper classes a generated model file may define, in the order it defines them.
 HELPER_CLASSES = ("Residual", "Inception", "SqueezeExcite", "Crop", "RotationStack", "RotationMean")
 
-# Names a generated model file defines or imports itself; a class may not reuse them.
-RESERVED_NAMES = frozenset(
+# The model options (spec field names) every family uses.
+COMMON_OPTIONS = frozenset(
     {
-        "torch",
-        "nn",
-        "OrderedDict",
-        "check_input",
-        "INPUT_SHAPE",
-        "OUTPUT_SHAPE",
-        "LAYER_SHAPES",
-        "FAMILY",
-        "PARAMETERS",
-        "MACS",
-        *HELPER_CLASSES,
+        "input_size", "in_channels", "layers", "min_size", "target_size", "kernel",
+        "stride", "padding", "dilation", "downsample", "pool", "channel_rule",
+        "start_channels", "ratio", "min_channels", "max_channels", "norm", "activation",
+        "final_activation", "dropout", "sub_blocks", "se", "depthwise", "name",
     }
-)
+)  # fmt: skip
+
+# Family -> every model option it has a use for.  An option the user gives
+# that the family has no use for is refused rather than silently ignored.
+FAMILY_OPTIONS: dict[str, frozenset[str]] = {
+    "encoder": COMMON_OPTIONS,
+    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth"},
+    "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
+    "equivariant": COMMON_OPTIONS | {"classes", "hidden"},
+}
+
+
+def family_accepts(family: str, option: str) -> bool:
+    return option in FAMILY_OPTIONS[family]
+
+
+def families_accepting(option: str) -> tuple[str, ...]:
+    return tuple(family for family in FAMILIES if option in FAMILY_OPTIONS[family])
+
 
 DEFAULT_CLASS_NAMES = {
     "encoder": "Encoder",

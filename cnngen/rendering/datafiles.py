@@ -13,12 +13,30 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 
-from cnngen.core.checks import check_fraction, check_module, check_path, check_positive
-from cnngen.core.spec import check_choice, check_identifier, format_value
+from cnngen.core.checks import (
+    check_class_name,
+    check_count,
+    check_fraction,
+    check_module,
+    check_number,
+    check_path,
+    check_positive,
+    check_seed,
+)
+from cnngen.core.spec import check_choice, format_value
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import doc_text
+from cnngen.rendering.namespace import (
+    PROBE,
+    PROBE_MODULES,
+    imported_modules,
+    register_sources,
+    template_names,
+)
 
 TASKS = ("classification", "forecasting")
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
@@ -39,6 +57,12 @@ DIFFICULTIES = ("easy", "hard")
 HARD_SHAPES_NOISE = 0.6
 HARD_CLUTTER = 3
 HARD_CLASSES = 6
+# Limits that keep generated files runnable; README ("Limits") documents them.
+MAX_WINDOW = 2**20  # --pre-history, --forecast (frames per window)
+MAX_NOISE = 1e6
+MAX_SYNTHETIC_VALUES = 2**31  # float32 values a synthetic dataset may hold: 8 GiB
+MAX_EPOCHS = 10**6
+MAX_LR = 1e3
 
 
 # ------------------------------------------------------------------ datasets
@@ -58,10 +82,12 @@ def render_windows(
     """The source of a sliding-window forecasting dataset file."""
     from cnngen.rendering.engine import render_python
 
-    check_positive("--pre-history", pre_history)
-    check_positive("--forecast", forecast)
-    check_identifier("--name", name)
+    check_count("--pre-history", pre_history, 1, MAX_WINDOW)
+    check_count("--forecast", forecast, 1, MAX_WINDOW)
+    check_class_name("--name", name, ("dataset_windows",), template_names)
     check_fraction(val_fraction)
+    if threshold is not None:
+        check_number("--threshold", threshold, example="0.5")
     if binarize_x and threshold is None:
         raise CnngenError(
             "--binarize-x: needs --threshold, the value above which inputs become 1",
@@ -100,7 +126,7 @@ def render_arrays(
     """The source of a classification dataset file over ``.npy``/``.npz`` arrays."""
     from cnngen.rendering.engine import render_python
 
-    check_identifier("--name", name)
+    check_class_name("--name", name, ("dataset_arrays",), template_names)
     check_choice("--layout", layout, LAYOUTS)
     check_fraction(val_fraction)
     if data_path is not None and (x_path is not None or y_path is not None):
@@ -195,7 +221,7 @@ def render_idx(
     """The source of a dataset file over local IDX files (MNIST, Fashion-MNIST)."""
     from cnngen.rendering.engine import render_python
 
-    check_identifier("--name", name)
+    check_class_name("--name", name, (), None)
     check_fraction(val_fraction)
     for param, value in (
         ("--images", images),
@@ -241,7 +267,7 @@ def render_folder(
     """The source of a dataset file over a local folder of class folders of images."""
     from cnngen.rendering.engine import render_python
 
-    check_identifier("--name", name)
+    check_class_name("--name", name, (), None)
     check_fraction(val_fraction)
     _check_file("--root", root)
     _check_file("--test-root", test_root)
@@ -268,6 +294,25 @@ def render_folder(
         val_fraction=val_fraction,
         stats_samples=stats_samples,
     )
+
+
+# Synthetic-dataset options (field names) only one side uses; the other would
+# ignore them silently, so given there they are refused.
+FORECASTING_ONLY = frozenset({"frames", "pre_history", "forecast", "period", "name"})
+SHAPES_ONLY = frozenset({"samples", "classes", "channels", "rotate", "difficulty", "test_fraction"})
+
+
+def check_synthetic_options(kind: str, given: set[str] | frozenset[str]) -> None:
+    """Refuse options the user gave that this kind of synthetic data does not use."""
+    check_choice("KIND", kind, SYNTHETIC_KINDS)
+    unused = SHAPES_ONLY if kind != "shapes" else FORECASTING_ONLY
+    for name in sorted(given & unused):
+        option = "--" + name.replace("_", "-")
+        users = "shapes" if name in SHAPES_ONLY else "moving-square and noisy-square"
+        raise CnngenError(
+            f"{option}: only {users} data use it, so it has no effect on {kind}; drop it",
+            option,
+        )
 
 
 @dataclass(frozen=True)
@@ -306,8 +351,11 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
             f"--size: 1 to 3 sizes of at least 4, got {format_value(size)}; e.g. 32x32",
             "--size",
         )
+    for item in size:
+        check_count("--size", item, 4)
     check_fraction(options.val_fraction)
-    check_identifier("--name", options.name)
+    if options.forecasting:
+        check_class_name("--name", options.name, ("dataset_synthetic",), template_names)
     check_choice("--difficulty", options.difficulty, DIFFICULTIES)
     hard = options.difficulty == "hard"
     noise = options.noise
@@ -315,8 +363,7 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
         noise = {"moving-square": 0.0, "noisy-square": NOISY_SQUARE_NOISE}.get(
             options.kind, HARD_SHAPES_NOISE if hard else SHAPES_NOISE
         )
-    if noise < 0:
-        raise CnngenError(f"--noise: must be >= 0, got {noise}", "--noise")
+    check_number("--noise", noise, 0.0, MAX_NOISE, example="0.1")
     if options.forecasting and (hard or options.test_fraction):
         param = "--difficulty" if hard else "--test-fraction"
         raise CnngenError(
@@ -335,10 +382,11 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
         for param, value in (
             ("--pre-history", options.pre_history),
             ("--forecast", options.forecast),
-            ("--frames", options.frames),
             ("--period", options.period),
         ):
-            check_positive(param, value)
+            check_count(param, value, 1, MAX_WINDOW)
+        check_positive("--frames", options.frames)
+        _check_values("--frames", options.frames * math.prod(size))
         window = options.pre_history + options.forecast
         # The validation part holds max(forecast, val_fraction * frames) targets;
         # the training part needs at least one whole window.
@@ -379,6 +427,8 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
             "--classes",
         )
     check_positive("--channels", options.channels)
+    check_positive("--samples", options.samples)
+    _check_values("--samples", options.samples * options.channels * math.prod(size))
     splits = 3 if options.test_fraction else 2
     if options.samples < splits * classes:
         raise CnngenError(
@@ -409,6 +459,29 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
     )
 
 
+def _check_values(param: str, values: int) -> None:
+    """A synthetic dataset is made in memory at once; it must fit in 8 GiB of float32."""
+    if values > MAX_SYNTHETIC_VALUES:
+        raise CnngenError(
+            f"{param}: the synthetic data would hold {values:,} float32 values "
+            f"({4 * values / 2**30:,.0f} GiB), above the limit of {MAX_SYNTHETIC_VALUES:,} "
+            f"(8 GiB); use fewer samples or frames, or a smaller --size",
+            param,
+        )
+
+
+def _check_sibling_module(param: str, module: str) -> None:
+    """A sibling module named like a module train.py imports would shadow it."""
+    top = module.split(".")[0]
+    taken = imported_modules(("train",)) | set(sys.stdlib_module_names)
+    if top in taken:
+        raise CnngenError(
+            f"{param}: a file named {top}.py next to train.py would shadow the module "
+            f"{top!r} that train.py imports; name it e.g. 'my_{top}'",
+            param,
+        )
+
+
 # ------------------------------------------------------------------ training
 def render_train(
     *,
@@ -431,18 +504,20 @@ def render_train(
     check_choice("--task", task, TASKS)
     check_module("--model-module", model_module)
     check_module("--dataset-module", dataset_module)
-    check_identifier("--model-class", model_class)
+    _check_sibling_module("--model-module", model_module)
+    _check_sibling_module("--dataset-module", dataset_module)
+    check_class_name("--model-class", model_class, ("train",), template_names)
     if model_module == dataset_module:
         raise CnngenError(
             f"--dataset-module: {dataset_module!r} is also the model module; the model "
             f"and the dataset live in separate files",
             "--dataset-module",
         )
-    check_positive("--epochs", epochs)
+    check_count("--epochs", epochs, 1, MAX_EPOCHS)
     check_choice("--scheduler", scheduler, SCHEDULERS)
     check_positive("--batch-size", batch_size)
-    if not lr > 0:
-        raise CnngenError(f"--lr: must be > 0, got {lr}", "--lr")
+    check_number("--lr", lr, 0.0, MAX_LR, low_open=True, example="0.001")
+    check_seed("--seed", seed)
     if not out:
         raise CnngenError("--out: must not be empty; e.g. --out runs", "--out")
     return render_python(
@@ -490,7 +565,7 @@ def render_finetune(
 
     check_module("--model-module", model_module)
     check_module("--dataset-module", dataset_module)
-    check_identifier("--model-class", model_class)
+    check_class_name("--model-class", model_class, (), None)
     if model_module == dataset_module:
         raise CnngenError(
             f"--dataset-module: {dataset_module!r} is also the model module; the model "
@@ -543,3 +618,55 @@ def render_finetune(
         script_name=doc_text(script_name),
         command=command,
     )
+
+
+# ------------------------------------------------------------------ probes
+# Files rendered with a probe class name so that cnngen.rendering.namespace can
+# collect every name the templates use (see check_class_name).
+def _train_sources() -> list[str]:
+    model_module, dataset_module = PROBE_MODULES
+    return [
+        render_train(
+            task=task,
+            model_class=PROBE,
+            model_module=model_module,
+            dataset_module=dataset_module,
+        )
+        for task in ("classification", "forecasting")
+    ]
+
+
+def _windows_sources() -> list[str]:
+    return [
+        render_windows(name=PROBE),
+        render_windows(
+            name=PROBE,
+            threshold=0.5,
+            binarize_x=True,
+            data_path="a.npz",
+            additional_paths=("b.npy",),
+        ),
+        render_windows(name=PROBE, single_output=True, data_path="a.npy"),
+    ]
+
+
+def _arrays_sources() -> list[str]:
+    return [
+        render_arrays(name=PROBE),
+        render_arrays(name=PROBE, data_path="a.npz", layout="last"),
+        render_arrays(name=PROBE, x_path="x.npy", y_path="y.npy", layout="first"),
+    ]
+
+
+def _synthetic_sources() -> list[str]:
+    return [
+        render_synthetic(Synthetic(kind="noisy-square", name=PROBE)),
+        render_synthetic(Synthetic(kind="shapes", rotate=True)),
+        render_synthetic(Synthetic(kind="shapes", size=(64,))),
+    ]
+
+
+register_sources("train", _train_sources)
+register_sources("dataset_windows", _windows_sources)
+register_sources("dataset_arrays", _arrays_sources)
+register_sources("dataset_synthetic", _synthetic_sources)

@@ -9,7 +9,9 @@ byte-for-byte deterministic for a given cnngen and Black version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -206,9 +208,25 @@ def render_template(name: str, **context: Any) -> str:
     return template.render(version=__version__, **context)
 
 
+# Off only while the namespace probes render (cnngen.rendering.namespace):
+# they parse the source and never show it, so Black's time is saved.
+_FORMAT = contextvars.ContextVar("cnngen_format", default=True)
+
+
+@contextlib.contextmanager
+def unformatted() -> Iterator[None]:
+    """Within this block render_python returns the template's text without Black."""
+    token = _FORMAT.set(False)
+    try:
+        yield
+    finally:
+        _FORMAT.reset(token)
+
+
 def render_python(name: str, **context: Any) -> str:
     """Render a Python template and format it with Black."""
-    return format_python(render_template(name, **context), name)
+    source = render_template(name, **context)
+    return format_python(source, name) if _FORMAT.get() else source
 
 
 def render_model(plan: Plan, command: str, lang: str = "en") -> str:

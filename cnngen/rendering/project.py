@@ -21,6 +21,7 @@ from cnngen.rendering.datafiles import (
     render_train,
 )
 from cnngen.rendering.escape import command_line, toml_value
+from cnngen.rendering.namespace import template_names
 
 PROJECT_INPUT_SIZE = (32, 32)
 PROJECT_FRAMES_IN = 4
@@ -71,7 +72,8 @@ def render_project(
         model.setdefault("out_channels", PROJECT_FRAMES_OUT)
     elif family in ("classifier", "equivariant") and "preset" not in model:
         model.setdefault("classes", PROJECT_CLASSES)
-    spec = spec_from_options(family, model)
+    # The class name lands in model.py and in train.py, which imports it.
+    spec = spec_from_options(family, model, lambda kinds: template_names((*kinds, "train")))
     plan = solve(spec)
     model_command = spec.command("model", "model.py")  # escaped by render_model
     forecasting = family == "forecaster"

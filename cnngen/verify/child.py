@@ -1,18 +1,19 @@
 """The worker behind ``cnngen verify``: imports one model file and tests it for real.
 
 :mod:`cnngen.verify.runner` starts this module in a separate process
-(``python -m cnngen.verify.child --report OUT.json FILE ...``) so that a file
-which crashes, exhausts memory or loops forever cannot take cnngen down with
-it.  It and the modules it uses (the checks in ``checks_model``,
+inside the worker that :mod:`cnngen.verify.guard` forks, so that a file which
+crashes, exhausts memory or loops forever cannot take cnngen down with it.
+It and the modules it uses (the checks in ``checks_model``,
 ``checks_training`` and ``checks_deploy``, their shared ``common``, ``modelfile``
 and :mod:`cnngen.deploy.export`) import torch; the parent never imports them.
 
-The report is written to the ``--report`` path as JSON (not stdout, which the
-model file may print to) and rewritten atomically after every check, so a
-parent that has to stop a hanging run still gets every result finished so far
-and the name of the stage that hung.  Progress lines go to stderr prefixed
-with :data:`PROGRESS_PREFIX`; everything else on stderr is diagnostics.
-The report schema is documented in ``docs/verify.md``.
+The report travels as JSON over the :class:`Channel` the guard hands over (a
+pipe the model file is never told about, every message stamped with the run's
+nonce), resent after every check, so a parent that has to stop a hanging run
+still has every result finished so far and the name of the stage that hung.
+Progress lines go the same way; stdout and stderr belong to the model file
+and are diagnostics only.  The report schema is documented in
+``docs/verify.md``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import json
 import math
 import os
 import platform
-import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -52,8 +51,6 @@ from cnngen.verify.modelfile import (
     read_constants,
 )
 
-PROGRESS_PREFIX = "cnngen-verify: "
-
 Check = Callable[["Verifier"], tuple[str, dict[str, Any]]]
 CHECKS: dict[str, Check] = {
     "forward": checks_model.check_forward,
@@ -79,19 +76,43 @@ __all__ = ["CHECK_ORDER", "CheckFailed", "Fatal", "Skip", "Verifier", "find_mode
 
 
 # ------------------------------------------------------------------ report
-class Report:
-    """The report under construction, rewritten to disk after every change."""
+class Channel:
+    """The pipe to the parent: one line per message, ``NONCE JSON``, numbered in order.
 
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
-        self.path = path
+    The descriptor and the nonce come from the guard, never from argv, a
+    path or the environment, so the file under test cannot simply write a
+    verdict of its own (see :mod:`cnngen.verify.guard`).
+    """
+
+    def __init__(self, fd: int, nonce: str) -> None:
+        self._fd = fd
+        self._nonce = nonce
+        self._seq = 0
+
+    def send(self, kind: str, **payload: Any) -> None:
+        self._seq += 1
+        text = json.dumps({"kind": kind, "seq": self._seq, **payload}, default=_json_default)
+        data = f"{self._nonce} {text}\n".encode()
+        while data:
+            try:
+                written = os.write(self._fd, data)
+            except BrokenPipeError:
+                return  # the parent is gone; the guard is about to end this process
+            data = data[written:]
+
+
+_channel: Channel | None = None
+
+
+class Report:
+    """The report under construction, sent to the parent after every change."""
+
+    def __init__(self, channel: Channel, data: dict[str, Any]) -> None:
+        self.channel = channel
         self.data = data
 
     def save(self) -> None:
-        """Write atomically so the parent never reads half a file."""
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".part")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(self.data, stream, indent=2, default=_json_default)
-        os.replace(temporary, self.path)
+        self.channel.send("report", report=self.data)
 
     def stage(self, name: str) -> None:
         self.data["stage"] = name
@@ -121,8 +142,9 @@ def _json_default(value: Any) -> Any:
 
 
 def progress(message: str) -> None:
-    """One progress line for the parent to show (stderr; stdout belongs to the model file)."""
-    print(f"{PROGRESS_PREFIX}{message}", file=sys.stderr, flush=True)
+    """One progress line for the parent to show (over the channel; stdio belongs to the file)."""
+    if _channel is not None:
+        _channel.send("progress", line=message)
 
 
 # ------------------------------------------------------------------ the run
@@ -423,9 +445,8 @@ def finish(report: Report) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cnngen.verify.child")
+    parser = argparse.ArgumentParser(prog="python -m cnngen.verify.guard")
     parser.add_argument("file")
-    parser.add_argument("--report", required=True)
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
@@ -434,10 +455,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None, channel: Channel) -> int:
+    """Run every check, reporting over ``channel``; started by :mod:`cnngen.verify.guard`."""
+    global _channel
+    _channel = channel
     args = parse_args(argv)
     warnings.filterwarnings("ignore")
-    report = Report(Path(args.report), new_report(args))
+    report = Report(channel, new_report(args))
     report.save()
     try:
         Verifier(args, report).run()
@@ -451,7 +475,3 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     finish(report)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,14 @@
 """``cnngen verify FILE``: prove a model file does what its constants say.
 
-The file is run in a separate Python process (:mod:`cnngen.verify.child`)
-under a time limit, so a file that crashes, hangs or exhausts memory costs a
-failed verdict, never cnngen itself.  The child writes its report as JSON to a
-temporary file (the model file owns stdout) after every check; when the time
-limit strikes, the results finished so far are kept and the stage that hung is
-named.  This module never imports torch.
+The file is run in a separate process under a time limit, so a file that
+crashes, hangs or exhausts memory costs a failed verdict, never cnngen
+itself.  This module starts :mod:`cnngen.verify.guard`, which contains the
+run (nothing the file starts outlives it) and forks the worker
+(:mod:`cnngen.verify.child`).  The worker sends its report over a pipe,
+stamped with a nonce this module chose, after every check (the model file
+owns stdout and stderr); when the time limit strikes, the results finished so
+far are kept and the stage that hung is named.  This module never imports
+torch.
 
 Exit status: 0 when no check failed (skipped checks and warnings are fine), 1 when any
 check failed or the file could not be run (syntax error, import error, not a
@@ -15,12 +18,13 @@ option values).  The JSON schema is documented in ``docs/verify.md``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -28,11 +32,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from cnngen.core.checks import check_count, check_number
 from cnngen.errors import CnngenError
 
-PROGRESS_PREFIX = "cnngen-verify: "  # same as cnngen.verify.child.PROGRESS_PREFIX
 DEFAULT_TIMEOUT = 120.0
 DEVICES = ("auto", "cuda", "cpu")
+# Limits on the options (docs/verify.md): a batch of random inputs, Adam
+# steps, and a time limit of at most a week.
+MAX_BATCH = 65536
+MAX_STEPS = 100_000
+MAX_TIMEOUT = 7 * 24 * 3600.0
+MIN_MEMORY = 256  # MiB: torch alone needs about this much to import
+MAX_MEMORY = 2**30  # MiB: a pebibyte, in effect no cap
 
 
 def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float) -> None:
@@ -49,14 +60,9 @@ def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float
         )
     if device not in DEVICES:
         raise CnngenError(f"--device: {device!r} is not one of auto, cuda, cpu", "--device")
-    if batch < 1:
-        raise CnngenError(f"--batch: must be at least 1, got {batch}", "--batch")
-    if steps < 0:
-        raise CnngenError(f"--steps: must be 0 or more, got {steps}", "--steps")
-    if not timeout > 0:
-        raise CnngenError(
-            f"--timeout: must be a positive number of seconds, got {timeout:g}", "--timeout"
-        )
+    check_count("--batch", batch, 1, MAX_BATCH)
+    check_count("--steps", steps, 0, MAX_STEPS)
+    check_number("--timeout", timeout, 0.0, MAX_TIMEOUT, low_open=True, example="120")
 
 
 def _child_environment() -> dict[str, str]:
@@ -69,41 +75,113 @@ def _child_environment() -> dict[str, str]:
     return environment
 
 
-def _pump(stream: IO[str], progress: Callable[[str], None] | None, tail: deque[str]) -> None:
-    """Forward progress lines as they come; keep the rest for crash messages."""
+def _drain(stream: IO[str], tail: deque[str]) -> None:
+    """Keep the last lines of the child's stderr for crash messages (diagnostics only)."""
     for line in stream:
-        line = line.rstrip("\n")
-        if line.startswith(PROGRESS_PREFIX):
-            if progress is not None:
-                progress(line[len(PROGRESS_PREFIX) :])
-        elif line.strip():
-            tail.append(line)
+        if line.strip():
+            tail.append(line.rstrip("\n"))
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """Kill the child and anything it started (it runs in its own session)."""
-    try:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
+class Inbox:
+    """Messages from the worker, accepted only with this run's nonce and in sequence.
+
+    Anything else on the channel (a line without the nonce, bad JSON, a
+    number out of order) marks the run as tampered with: its report cannot
+    be trusted, so the verdict is failed.
+    """
+
+    def __init__(self, nonce: str, progress: Callable[[str], None] | None) -> None:
+        self.nonce = nonce
+        self.progress = progress
+        self.report: dict[str, Any] | None = None
+        self.worker: int | None = None
+        self.seq = 0
+        self.tampered: str | None = None
+
+    def take(self, line: bytes) -> None:
+        if self.tampered is not None:
+            return
+        prefix = self.nonce.encode() + b" "
+        if not line.startswith(prefix):
+            self.tampered = "a message without this run's key"
+            return
+        try:
+            message = json.loads(line[len(prefix) :])
+        except (ValueError, UnicodeDecodeError):
+            self.tampered = "a message that is not JSON"
+            return
+        if not isinstance(message, dict):
+            self.tampered = "a message that is not an object"
+            return
+        kind = message.get("kind")
+        if kind == "worker" and self.worker is None and isinstance(message.get("pid"), int):
+            self.worker = message["pid"]
+            return
+        if message.get("seq") != self.seq + 1:
+            self.tampered = "messages out of order"
+            return
+        self.seq += 1
+        if kind == "progress" and isinstance(message.get("line"), str):
+            if self.progress is not None:
+                self.progress(message["line"])
+        elif kind == "report" and _well_formed(message.get("report")):
+            self.report = message["report"]
         else:
-            process.kill()
+            self.tampered = f"a malformed {kind!r} message"
+
+    def pump(self, fd: int) -> None:
+        """Read the channel until every writer has closed it."""
+        with os.fdopen(fd, "rb") as stream:
+            for line in stream:
+                self.take(line.rstrip(b"\n"))
+
+
+def _well_formed(report: Any) -> bool:
+    """The shape the parent relies on: the skeleton's keys, checks with known statuses."""
+    if not isinstance(report, dict):
+        return False
+    if not all(key in report for key in ("stage", "error", "checks", "metrics", "options")):
+        return False
+    checks = report["checks"]
+    if not isinstance(checks, list):
+        return False
+    names = set()
+    for check in checks:
+        if not (
+            isinstance(check, dict)
+            and isinstance(check.get("name"), str)
+            and check.get("status") in ("passed", "failed", "skipped")
+            and isinstance(check.get("message"), str)
+            and check["name"] not in names
+        ):
+            return False
+        names.add(check["name"])
+    return True
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid is None or os.name != "posix":
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    process.wait()
 
 
-def _read_report(path: Path) -> dict[str, Any] | None:
+def _stop(process: subprocess.Popen[bytes], worker: int | None) -> None:
+    """End the run: the guard kills everything the file started and removes its folder.
+
+    Closing the life pipe asks the guard to do that; should it not be gone
+    within a few seconds, its group and the worker's are killed outright.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    if not text.strip():
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        _kill_group(worker)
+        if os.name != "posix":
+            process.kill()
+        process.wait()
 
 
 SCHEMA_VERSION = 1
@@ -170,6 +248,7 @@ def verify_file(
     timeout: float = DEFAULT_TIMEOUT,
     progress: Callable[[str], None] | None = None,
     measure: bool = True,
+    max_memory: int | None = None,
 ) -> dict[str, Any]:
     """Verify one model file in a child process and return the report (see docs/verify.md).
 
@@ -179,10 +258,16 @@ def verify_file(
     returned report, with ``report["error"]`` set when it stopped the run.
     ``progress`` receives one short line per step as the run goes;
     ``measure=False`` leaves out latency, throughput and memory (for fast
-    tests; every check still runs).
+    tests; every check still runs).  ``max_memory`` caps the verifying
+    process's heap in MiB.
+
+    The file's code runs with the caller's rights; :mod:`cnngen.verify.guard`
+    describes how the run is contained and what that does not cover.
     """
     path = Path(path)
     _check_usage(path, device, batch, steps, timeout)
+    if max_memory is not None:
+        check_count("--max-memory", max_memory, MIN_MEMORY, MAX_MEMORY)
     options = {
         "device": device,
         "batch": batch,
@@ -190,55 +275,72 @@ def verify_file(
         "compile": compile,
         "measure": measure,
     }
-    with tempfile.TemporaryDirectory(prefix="cnngen-verify-") as folder:
-        report_path = Path(folder) / "report.json"
-        command = [
-            sys.executable,
-            "-m",
-            "cnngen.verify.child",
-            str(path.resolve()),
-            "--report",
-            str(report_path),
-            "--device",
-            device,
-            "--batch",
-            str(batch),
-            "--steps",
-            str(steps),
-        ]
-        if compile:
-            command.append("--compile")
-        if not measure:
-            command.append("--no-measure")
-        tail: deque[str] = deque(maxlen=20)
-        started = time.monotonic()
+    nonce = secrets.token_hex(16)
+    life_read, life_write = os.pipe()
+    report_read, report_write = os.pipe()
+    os.write(life_write, f"{nonce}\n".encode())
+    command = [
+        sys.executable,
+        "-m",
+        "cnngen.verify.guard",
+        "--life",
+        str(life_read),
+        "--report",
+        str(report_write),
+        # A backstop behind the wall-clock limit, should the guard itself be lost.
+        "--cpu-seconds",
+        str(int(min(timeout, MAX_TIMEOUT) * (os.cpu_count() or 1)) + 60),
+    ]
+    if max_memory is not None:
+        command += ["--max-memory", str(max_memory * 2**20)]
+    command += [str(path.resolve()), "--", "--device", device]
+    command += ["--batch", str(batch), "--steps", str(steps)]
+    if compile:
+        command.append("--compile")
+    if not measure:
+        command.append("--no-measure")
+    tail: deque[str] = deque(maxlen=20)
+    inbox = Inbox(nonce, progress)
+    started = time.monotonic()
+    try:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
             env=_child_environment(),
-            cwd=folder,
-            start_new_session=(os.name == "posix"),
+            pass_fds=(life_read, report_write),
+            start_new_session=True,
         )
-        assert process.stderr is not None
-        reader = threading.Thread(target=_pump, args=(process.stderr, progress, tail), daemon=True)
+    except BaseException:
+        os.close(life_write)
+        os.close(report_read)
+        raise
+    finally:
+        os.close(life_read)
+        os.close(report_write)
+    assert process.stderr is not None
+    stderr = io.TextIOWrapper(process.stderr, encoding="utf-8", errors="replace")
+    readers = [
+        threading.Thread(target=_drain, args=(stderr, tail), daemon=True),
+        threading.Thread(target=inbox.pump, args=(report_read,), daemon=True),
+    ]
+    for reader in readers:
         reader.start()
-        timed_out = False
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _stop(process)
-        except BaseException:
-            _stop(process)
-            raise
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        # Every way out (done, timeout, Ctrl-C, an error here) ends the guard's run.
+        os.close(life_write)
+        _stop(process, inbox.worker)
+    for reader in readers:
         reader.join(timeout=5)
-        elapsed = time.monotonic() - started
-        report = _read_report(report_path) or report_skeleton(path, options)
+    elapsed = time.monotonic() - started
+    report = inbox.report or report_skeleton(path, options)
+    report["checks"] = report.get("checks") or []
 
     report["options"]["timeout"] = timeout
     report["elapsed_s"] = round(elapsed, 3)
@@ -249,6 +351,22 @@ def verify_file(
             "message": (
                 f"{path}: no result within the {timeout:g} s time limit (stopped during "
                 f"'{stage}'); the file may loop forever, or raise --timeout if the model is just slow"
+            ),
+        }
+    elif inbox.tampered is not None:
+        report["error"] = {
+            "kind": "tampered",
+            "message": (
+                f"{path}: the report channel carried {inbox.tampered}; something in the "
+                f"verified process wrote to it, so its results cannot be trusted"
+            ),
+        }
+    elif report.get("stage") == "done" and process.returncode != 0:
+        report["error"] = {
+            "kind": "crash",
+            "message": (
+                f"{path}: the verifying process ended with exit status "
+                f"{process.returncode} after reporting; a clean run exits with 0"
             ),
         }
     elif report.get("stage") != "done" and report.get("error") is None:

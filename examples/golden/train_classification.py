@@ -179,8 +179,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 f"--{name.replace('_', '-')}: must be >= 1, got {value}"
                 + ("; --epochs 0 needs --resume CHECKPOINT" if name == "epochs" else "")
             )
-    if not args.lr > 0:
-        parser.error(f"--lr: must be > 0, got {args.lr}")
+    if not 0 < args.lr < float("inf"):
+        parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed: numpy takes seeds from 0 to 2**32 - 1, got {args.seed}")
     if args.workers < 0:
         parser.error(f"--workers: must be >= 0, got {args.workers}")
     if args.resume is not None and not Path(args.resume).is_file():

@@ -1,0 +1,88 @@
+"""Class names may not shadow anything the generated files use, and that set comes from the templates.
+
+The files are generated for real and parsed; every name they bind at module
+level or read as a global must then be refused as a class name, and a file
+generated with a refused name (the check bypassed) must really break.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cnngen
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.errors import CnngenError
+from cnngen.rendering.datafiles import render_train
+from cnngen.rendering.engine import render_model
+from cnngen.rendering.namespace import template_names
+
+
+def _globals(source: str) -> set[str]:
+    """Names a module binds at its top level, plus the globals its functions read."""
+    tree = ast.parse(source)
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+    return names
+
+
+MODEL_REQUESTS = [
+    ("forecaster", {"input_size": (32, 32), "layers": 2, "latent": 8}),
+    ("classifier", {"input_size": (32, 32), "layers": 2, "block": "residual", "se": True}),
+    ("equivariant", {"input_size": (16, 16), "layers": 2}),
+]
+
+
+@pytest.mark.parametrize(("family", "options"), MODEL_REQUESTS, ids=[r[0] for r in MODEL_REQUESTS])
+def test_every_name_a_model_file_uses_is_refused(family: str, options: dict) -> None:
+    plan = cnngen.plan(family, **options)
+    used = _globals(cnngen.render(plan)) - {plan.class_name}
+    assert {"torch", "nn", "INPUT_SHAPE", "OUTPUT_SHAPE", "super", "print"} & used
+    for name in sorted(used):
+        with pytest.raises(CnngenError) as error:
+            cnngen.plan(family, **options, name=name)
+        assert error.value.param == "--name", name
+
+
+def test_every_name_train_py_uses_is_refused_as_model_class() -> None:
+    used = _globals(render_train(task="forecasting", model_class="Net")) - {"Net"}
+    assert {"main", "np", "DataLoader", "make_datasets", "LR", "Path"} <= used
+    for name in sorted(used):
+        with pytest.raises(CnngenError) as error:
+            render_train(task="forecasting", model_class=name)
+        assert error.value.param == "--model-class", name
+
+
+def test_the_reserved_names_follow_the_templates_not_a_list() -> None:
+    names = template_names(("model",))
+    assert {"SqueezeExcite", "RotationStack", "Residual", "LAYER_SHAPES"} <= names
+    assert not set(dir(builtins)) <= names  # builtins are refused separately, not listed
+    assert "MyNet" not in names and "CnngenProbeName" not in names
+    assert {"make_datasets", "DataLoader"} <= template_names(("train",))
+
+
+@pytest.mark.parametrize("name", ["print", "tuple", "sum", "super", "__name__"])
+def test_a_model_named_like_a_builtin_really_breaks(tmp_path: Path, name: str) -> None:
+    """Why the rule exists: with the check bypassed, the file fails or skips its self-check."""
+    spec = dataclasses.replace(make_spec("encoder", input_size=(32,), layers=2), name=name)
+    path = tmp_path / "model.py"
+    path.write_text(render_model(solve(spec), "model encoder"))
+    result = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=300
+    )
+    ran_its_check = result.returncode == 0 and "parameters" in result.stdout
+    assert not ran_its_check, (name, result.stdout, result.stderr[-300:])
