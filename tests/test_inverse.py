@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from torch import nn
 
 import cnngen
-from cnngen.core import arithmetic
 from cnngen.core.inverse import UNKNOWNS, Layer, solve, solve_dimension
 from cnngen.errors import CnngenError
 from tests.conftest import CliResult
@@ -215,19 +214,3 @@ def test_every_quiz_explanation_is_consistent() -> None:
                                                             "dilation": (1, 1)})  # fmt: skip
         assert tuple(answer.values for answer in answers) == tuple((p,) for p in padding)
         assert re.fullmatch(r"\d+", str(answers[0].smallest))
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    size=st.integers(1, 40),
-    output=st.integers(1, 50),
-    kernel=st.integers(1, 7),
-    stride=st.integers(1, 4),
-    dilation=st.integers(1, 3),
-)
-def test_the_forward_modules_padding_helper_agrees_with_the_solver(
-    size: int, output: int, kernel: int, stride: int, dilation: int
-) -> None:
-    layer = Layer("conv", kernel=kernel, stride=stride, dilation=dilation)
-    solved = solve_dimension(layer, "padding", size, output).values
-    assert arithmetic.conv_paddings(size, output, kernel, stride, dilation) == list(solved)

@@ -420,30 +420,3 @@ def pool_output_size(
         strict=True,
     )
     return _like(size, [pool_size(*column, ceil_mode=ceil_mode) for column in columns])
-
-
-def conv_paddings(
-    size: int, output: int, kernel: int, stride: int = 1, dilation: int = 1
-) -> list[int]:
-    """Every symmetric padding that makes ``nn.ConvNd`` map ``size`` to ``output`` (maybe none).
-
-    The output grows by one for every ``stride`` extra input positions, so each
-    padding is tried up to the first that overshoots.  :mod:`cnngen.core.inverse`
-    solves for any parameter of any layer; this is its padding case for a
-    convolution, kept here for callers of the forward arithmetic (handouts).
-
-    >>> conv_paddings(8, 22, 3)
-    [8]
-    >>> conv_paddings(10, 4, 3, stride=3)
-    [1, 2]
-    """
-    span = dilation * (kernel - 1) + 1
-    found = []
-    padding = max(0, -(-(span - size) // 2))
-    while True:
-        out = (size + 2 * padding - span) // stride + 1
-        if out > output:
-            return found
-        if out == output:
-            found.append(padding)
-        padding += 1
