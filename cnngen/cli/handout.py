@@ -17,6 +17,7 @@ from cnngen.cli.options import (
 )
 from cnngen.cli.output import output_options
 from cnngen.core.spec import FAMILIES
+from cnngen.rendering.escape import shell_words
 
 
 @click.command("handout")
@@ -45,7 +46,7 @@ def handout_command(
     from cnngen.rendering.handout import render_handout
 
     spec, plan = build_plan(require_family(family), options)
-    command = spec.command("handout", output)
+    command = shell_words(spec.command_words("handout", output))
     emit_with_config(
         render_handout(spec, plan, command),
         output,

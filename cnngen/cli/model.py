@@ -17,6 +17,7 @@ from cnngen.cli.options import (
 )
 from cnngen.cli.output import output_options
 from cnngen.core.spec import FAMILIES
+from cnngen.rendering.escape import shell_words
 
 
 @click.command("model")
@@ -45,7 +46,7 @@ def model_command(
     from cnngen.rendering.engine import render_model
 
     spec, plan = build_plan(require_family(family), options)
-    command = spec.command(output=output)
+    command = shell_words(spec.command_words("model", output))
     emit_with_config(
         render_model(plan, command),
         output,

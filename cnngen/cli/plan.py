@@ -43,7 +43,7 @@ def plan_command(
     if svg is not None:
         from cnngen.rendering.svg import plan_svg
 
-        drawing = plan_svg(plan, shell_words([*spec.words("plan"), "--svg", svg]))
+        drawing = plan_svg(plan, shell_words([*spec.command_words("plan"), "--svg", svg]))
         if svg == "-":
             write_stdout(drawing)
             return
