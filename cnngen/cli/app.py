@@ -12,7 +12,9 @@ from __future__ import annotations
 import errno
 import io
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -51,6 +53,14 @@ class ClosedStdout(io.TextIOBase):
 
     def write(self, text: str) -> int:
         raise OSError(errno.EBADF, "Bad file descriptor (closed before cnngen started)")
+
+
+class Interrupted(BaseException):
+    """Ctrl-C: raised by cnngen's own SIGINT handler so Click does not turn it into 'Aborted.'."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted()
 
 
 def _silence_stdout() -> None:
@@ -98,6 +108,16 @@ install_config_option(cli)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, mapping errors to one line and an exit status."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _interrupt) if in_main_thread else None
+    try:
+        _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     completing = any(
         name.endswith("_COMPLETE") and name.startswith("_CNNGEN") for name in os.environ
@@ -130,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         click.echo("Error: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except OSError as error:
