@@ -194,10 +194,6 @@ def test_refused_with_one_line_and_nothing_changed(
     assert not Path("/tmp/cnngen-victim.py").exists()
 
 
-def test_refusal_table_is_large() -> None:
-    assert len(REFUSALS) >= 60
-
-
 # ------------------------------------------------------------------ what is allowed
 def test_force_writes_through_a_symlink_and_keeps_the_link(run_cli, world: Path) -> None:
     result = run_cli("model", *SMALL, "-o", "link_file", "--force")
@@ -229,9 +225,7 @@ def test_dry_run_on_a_binary_file_says_it_would_overwrite(run_cli, world: Path) 
     assert checked.code == 1 and "bin.py: out of date" in checked.err
 
 
-def test_save_config_and_output_are_checked_before_either_is_written(
-    run_cli, world: Path
-) -> None:
+def test_save_config_and_output_are_checked_before_either_is_written(run_cli, world: Path) -> None:
     before = snapshot(world)
     result = run_cli("model", *SMALL, "-o", "m.py", "--save-config", "./m.py", "--force")
     assert result.code == 2
@@ -247,7 +241,9 @@ def test_config_may_write_inside_its_folder_and_the_command_line_may_go_anywhere
     # A flag on the command line wins, so the config's output is never used.
     result = run_cli("model", "--config", "cfg/a.toml", "-o", "fine.py")
     assert result.code == 0, result.err
-    (world / "cfg" / "b.toml").write_text('family = "encoder"\ninput-size = 32\noutput = "cfg/x.py"\n')
+    (world / "cfg" / "b.toml").write_text(
+        'family = "encoder"\ninput-size = 32\noutput = "cfg/x.py"\n'
+    )
     assert run_cli("model", "--config", "cfg/b.toml").code == 0
     assert Path("cfg/x.py").exists()
     again = run_cli("model", "--config", "cfg/b.toml", "--force")
@@ -402,7 +398,9 @@ def test_closed_stdout_is_an_error(tmp_path: Path, argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["model", *SMALL], ["plan", *SMALL], ["handout", *SMALL]], ids=["model", "plan", "handout"]
+    "argv",
+    [["model", *SMALL], ["plan", *SMALL], ["handout", *SMALL]],
+    ids=["model", "plan", "handout"],
 )
 def test_full_stdout_is_an_error(tmp_path: Path, argv: list[str]) -> None:
     with open("/dev/full", "w") as full:
@@ -492,9 +490,25 @@ def test_racing_writers_without_force_cannot_both_win(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", RACE, str(start), "model", "encoder", "-i", str(20 + i),
-             "-n", "1", "-o", "m.py"],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                "-c",
+                RACE,
+                str(start),
+                "model",
+                "encoder",
+                "-i",
+                str(20 + i),
+                "-n",
+                "1",
+                "-o",
+                "m.py",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )  # fmt: skip
         for i in range(6)
     ]
@@ -515,7 +529,7 @@ HOSTILE_NAMES = [
     "bell\x07and\x1b[31mred",
     "back`tick``s",
     "$(touch pwned)",
-    "quote's \"double\"",
+    'quote\'s "double"',
     'tri"""ple',
     "line\u2028separator",
     "tab\there\rreturn",
