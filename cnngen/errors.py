@@ -23,3 +23,13 @@ class CnngenError(ValueError):
 
 class TemplateBug(RuntimeError):
     """Rendered code that Black cannot parse: a bug in cnngen, not in the input."""
+
+
+class OutputFailed(CnngenError):
+    """The system failed while writing (disk full, file size limit, I/O error): exit status 1.
+
+    Unlike a refused request (exit status 2), the request was fine; nothing
+    was written all the same.
+    """
+
+    exit_code = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from cnngen.cli.output import write_atomic
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
-from cnngen.errors import CnngenError, TemplateBug
+from cnngen.errors import CnngenError, OutputFailed, TemplateBug
 from cnngen.rendering.engine import (
     format_python,
     pyrepr,
@@ -97,12 +98,15 @@ def test_write_atomic_refuses_to_overwrite_without_force(tmp_path: Path) -> None
 def test_write_atomic_leaves_nothing_behind_on_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing_replace(*_args: object) -> None:
-        raise OSError("disk full")
+    def failing_rename(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(os, "replace", failing_rename)
+    monkeypatch.setattr(os, "link", failing_rename)
+    with pytest.raises(OutputFailed, match="model.py: No space left on device"):
         write_atomic(tmp_path / "model.py", "text")
+    with pytest.raises(OutputFailed, match="model.py: No space left on device"):
+        write_atomic(tmp_path / "model.py", "text", force=True)
     assert list(tmp_path.iterdir()) == []
 
 

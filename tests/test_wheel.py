@@ -2,9 +2,11 @@
 
 This catches packaging mistakes the in-tree tests cannot see, above all
 templates that are not shipped inside the package (they live in
-``cnngen/rendering/templates/``).  The venv sees
-the system site-packages so torch, jinja2, black and click need no network;
-the wheel itself is installed with ``--no-deps``.
+``cnngen/rendering/templates/``).  The wheel is installed with ``--no-deps``
+into a fresh venv; torch, jinja2, black and click come from wherever the
+interpreter running the tests finds them (a user venv, the user site, the
+system), through a ``.pth`` file listing its site-packages folders, so no
+network is needed.  The checkout itself is never on that path.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import importlib.util
 import json
 import os
 import re
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -37,6 +41,31 @@ def run(argv: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedP
     return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
+def dependency_folders() -> list[str]:
+    """The site-packages folders of the interpreter running the tests, checkout excluded.
+
+    Listed as plain lines in a ``.pth`` file they join the venv's ``sys.path``
+    after its own site-packages, so the wheel's cnngen wins, and their own
+    ``.pth`` files (such as an editable install of this checkout) are not run.
+    """
+    candidates = [
+        *site.getsitepackages(),
+        sysconfig.get_path("purelib"),
+        sysconfig.get_path("platlib"),
+    ]
+    if site.ENABLE_USER_SITE:
+        candidates.append(site.getusersitepackages())
+    candidates += [
+        entry for entry in sys.path if entry.endswith(("site-packages", "dist-packages"))
+    ]
+    folders: list[str] = []
+    for folder in candidates:
+        path = Path(folder)
+        if path.is_dir() and path.resolve() != ROOT and str(path) not in folders:
+            folders.append(str(path))
+    return folders
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """(wheel, venv python, venv cnngen script), built once for this module."""
@@ -54,8 +83,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
     (wheel,) = dist.glob("cnngen-*.whl")
 
     env_dir = base / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+    purelib = run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], base
+    )
+    assert purelib.returncode == 0, purelib.stderr
+    (Path(purelib.stdout.strip()) / "_dependencies.pth").write_text(
+        "".join(f"{folder}\n" for folder in dependency_folders()), encoding="utf-8"
+    )
     installed = run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
          "--no-index", "--quiet", str(wheel)],

@@ -9,8 +9,12 @@ error occurs.  torch is never imported here.
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -21,6 +25,7 @@ from cnngen.cli.dataset import dataset_group
 from cnngen.cli.export import export_command
 from cnngen.cli.handout import handout_command
 from cnngen.cli.model import model_command
+from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.plan import plan_command
 from cnngen.cli.project import project_command
 from cnngen.cli.train import train_command
@@ -31,6 +36,42 @@ from cnngen.errors import CnngenError, TemplateBug
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class ClosedStdout(io.TextIOBase):
+    """Stands in for a stdout that was closed before cnngen started (``cnngen ... >&-``).
+
+    Python sets ``sys.stdout`` to None then, and Click would print into the
+    void and exit 0; writing here fails like writing to a closed descriptor.
+    """
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "Bad file descriptor (closed before cnngen started)")
+
+
+class Interrupted(BaseException):
+    """Ctrl-C: raised by cnngen's own SIGINT handler so Click does not turn it into 'Aborted.'."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
+def _silence_stdout() -> None:
+    """Point a failed stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -69,20 +110,37 @@ install_config_option(cli)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, mapping errors to one line and an exit status."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _interrupt) if in_main_thread else None
+    try:
+        _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     completing = any(
         name.endswith("_COMPLETE") and name.startswith("_CNNGEN") for name in os.environ
     )
-    if not arguments and not completing:
-        # Bare `cnngen` asks what there is: the help, not an error.
-        with click.Context(cli, info_name="cnngen") as ctx:
-            click.echo(ctx.get_help())
-        sys.exit(EXIT_OK)
+    if sys.stdout is None:
+        sys.stdout = ClosedStdout()
     try:
-        result = cli.main(args=arguments, prog_name="cnngen", standalone_mode=False)
+        if not arguments and not completing:
+            # Bare `cnngen` asks what there is: the help, not an error.
+            with click.Context(cli, info_name="cnngen") as ctx:
+                click.echo(ctx.get_help())
+            result = EXIT_OK
+        else:
+            result = cli.main(args=arguments, prog_name="cnngen", standalone_mode=False)
+        sys.stdout.flush()
     except CnngenError as error:
+        code = getattr(error, "exit_code", EXIT_USAGE)
+        if code == EXIT_FAILED:
+            _silence_stdout()
         click.echo(f"Error: {one_line(str(error))}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(code)
     except click.exceptions.UsageError as error:
         click.echo(f"Error: {one_line(usage_error_line(error, cli, arguments))}", err=True)
         sys.exit(EXIT_USAGE)
@@ -92,7 +150,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as error:
         sys.exit(error.exit_code)
     except BrokenPipeError:
+        _silence_stdout()
         sys.exit(EXIT_FAILED)
+    except (Interrupted, KeyboardInterrupt):
+        click.echo("Error: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except OSError as error:
+        # Ordinary system errors (unreadable or unwritable paths, a full disk)
+        # are the user's to fix, not cnngen bugs: one line, the path, the reason.
+        if error.filename is None and os_error_exit(error) == EXIT_FAILED:
+            # Every file cnngen writes or reads names itself in its errors; a
+            # nameless I/O failure is stdout's (closed, a full disk, /dev/full).
+            _silence_stdout()
+            error = OSError(error.errno, error.strerror, "standard output")
+        click.echo(f"Error: {one_line(os_error_line(error))}", err=True)
+        sys.exit(os_error_exit(error))
     except Exception as error:  # noqa: BLE001 - last resort, reported as a bug
         command = " ".join(["cnngen", *arguments])
         kind = "" if isinstance(error, TemplateBug) else f"{type(error).__name__}: "

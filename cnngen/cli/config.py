@@ -6,6 +6,12 @@ Keys are the long option names of the command (``input-size = "100x100"``,
 inside the file are taken as given, that is relative to the current folder,
 just as they would be on the command line.
 
+A config file is often someone else's, so it may not do two things on its
+own: turn on ``force`` (overwrite existing files), or name a place to write
+(``output``, ``svg``, a project's ``folder``) outside the config file's own
+folder, symbolic links resolved.  Both are errors naming the key; the same
+flags given on the command line are fine and win over the file anyway.
+
 The mechanism is generic: :func:`install_config_option` walks a Click command
 tree and gives every command an eager ``--config`` option whose callback
 loads the file into ``ctx.default_map``.  Click consults the default map only
@@ -20,6 +26,8 @@ later get the option without doing anything.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +35,7 @@ from typing import Any
 import click
 
 from cnngen.errors import CnngenError
-from cnngen.rendering.escape import dump_config, toml_value  # noqa: F401 - re-exported
+from cnngen.rendering.escape import dump_config, terminal_text, toml_value  # noqa: F401
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,11 +45,24 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_OPTION = "--config"
 # Parameters that make no sense inside a config file.
 NOT_IN_FILE = frozenset({"config", "save_config", "help"})
+# Parameters naming where a command writes: from a config file they must stay
+# inside the config's own folder (the command line may name any place).
+WRITE_PATHS = frozenset({"output", "svg", "folder"})
+# Switches a config file may not turn on: only the user, on the command line, may.
+COMMAND_LINE_ONLY = frozenset({"force"})
+META_KEY = "cnngen.config"
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse ``path``; every failure becomes one ``--config`` error line."""
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            # A FIFO or a device would block or never end: only regular files.
+            raise CnngenError(
+                f"--config: {terminal_text(str(path))} is not a regular file; give a TOML file",
+                CONFIG_OPTION,
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise CnngenError(
@@ -109,6 +130,10 @@ def _check_value(
         raise CnngenError(
             f"{where} takes a value like the flag --{key}, not {_describe(value)}", CONFIG_OPTION
         )
+    if isinstance(value, list) and any(isinstance(item, (list, dict)) for item in value):
+        raise CnngenError(
+            f"{where} takes a flat list, not {_describe(value)} of lists or tables", CONFIG_OPTION
+        )
     if isinstance(value, list) and not getattr(param.type, "accepts_list", False):
         if param.nargs == 1 and not getattr(param, "multiple", False):
             raise CnngenError(f"{where} takes one value, not a list", CONFIG_OPTION)
@@ -147,6 +172,60 @@ def load_into_context(ctx: click.Context, path: Path) -> None:
     merged = dict(ctx.default_map or {})
     merged.update(defaults)
     ctx.default_map = merged
+    ctx.meta[META_KEY] = path
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` (as cnngen would open it) lies in ``folder``, links resolved."""
+    return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == (
+        os.path.realpath(folder)
+    )
+
+
+def check_from_config(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Refuse what a config file may not do on its own; flags on the command line may.
+
+    A config file is easy to receive from someone else.  So it may not turn on
+    ``force`` (overwrite files the user never named), and a path it gives to
+    write to must lie inside the config file's own folder.
+    """
+    if ctx.resilient_parsing or param.name is None:
+        return
+    if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT_MAP:
+        return
+    path = ctx.meta.get(META_KEY)
+    if path is None:
+        return
+    key = param.name.replace("_", "-")
+    if param.name in COMMAND_LINE_ONLY and value:
+        raise CnngenError(
+            f"--config: {path}: {key} = true is not allowed in a config file (a config must "
+            f"not overwrite files on its own); pass --{key} on the command line instead",
+            CONFIG_OPTION,
+        )
+    if param.name in WRITE_PATHS and isinstance(value, str) and value != "-":
+        folder = path.parent if str(path.parent) else Path(".")
+        if not _inside(value, str(folder)):
+            raise CnngenError(
+                f"--config: {path}: {key} = {value!r} is outside the config file's folder "
+                f"{folder}; a config may only write inside its own folder, so give that "
+                f"path on the command line instead",
+                CONFIG_OPTION,
+            )
+
+
+def _guarded(param: click.Parameter) -> None:
+    """Wrap ``param``'s callback with :func:`check_from_config`, once."""
+    if getattr(param, "_cnngen_guarded", False):
+        return
+    previous = param.callback
+
+    def callback(ctx: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        check_from_config(ctx, parameter, value)
+        return previous(ctx, parameter, value) if previous is not None else value
+
+    param.callback = callback
+    param._cnngen_guarded = True  # type: ignore[attr-defined]
 
 
 def _config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -178,6 +257,9 @@ def install_config_option(command: click.Command) -> None:
         for sub in command.commands.values():
             install_config_option(sub)
         return
+    for param in command.params:
+        if param.name in WRITE_PATHS | COMMAND_LINE_ONLY:
+            _guarded(param)
     if any(param.name == "config" for param in command.params):
         return
     command.params.append(config_option())

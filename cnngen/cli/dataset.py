@@ -69,7 +69,8 @@ def dataset_group() -> None:
     "--additional",
     "additional_paths",
     multiple=True,
-    help="An extra series stacked as channels of x (repeatable).",
+    help="An extra series stacked as channels of x (repeatable); make_datasets merges "
+    "them into the channels, so the model takes --in-channels PRE_HISTORY x (1 + extras).",
 )
 @click.option(
     "--val-fraction",

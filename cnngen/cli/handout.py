@@ -18,6 +18,7 @@ from cnngen.cli.options import (
 )
 from cnngen.cli.output import output_options
 from cnngen.core.spec import FAMILIES
+from cnngen.rendering.escape import shell_words
 
 
 @click.command("handout")
@@ -62,11 +63,12 @@ def handout_command(
     from cnngen.rendering.handout import render_handout
 
     spec, plan = build_plan(require_family(family), options)
-    command = spec.command("handout", output)
+    words = spec.command_words("handout", output)
     if student:
-        command += " --student"
+        words.append("--student")
     if lang != "en":
-        command += f" --lang {lang}"
+        words += ["--lang", lang]
+    command = shell_words(words)
     emit_with_config(
         render_handout(spec, plan, command, lang, student),
         output,

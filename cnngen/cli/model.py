@@ -18,6 +18,7 @@ from cnngen.cli.options import (
 )
 from cnngen.cli.output import output_options
 from cnngen.core.spec import FAMILIES
+from cnngen.rendering.escape import shell_words
 
 
 @click.command("model")
@@ -49,9 +50,10 @@ def model_command(
     from cnngen.rendering.engine import render_model
 
     spec, plan = build_plan(require_family(family), options)
-    command = spec.command(output=output)
+    words = spec.command_words("model", output)
     if lang != "en":
-        command += f" --lang {lang}"
+        words += ["--lang", lang]
+    command = shell_words(words)
     emit_with_config(
         render_model(plan, command, lang),
         output,

@@ -7,9 +7,9 @@ solver is imported only when a plan is asked for.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -53,7 +53,15 @@ class SizeType(click.ParamType):
         if isinstance(value, int):
             return (value,)
         if isinstance(value, list):
-            return tuple(int(v) for v in value)
+            # From a TOML config: every item a whole number (not 64.5, true or a list).
+            bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int)]
+            if bad or not value:
+                self.fail(
+                    f"expected a list of whole numbers like [100, 100], got {json.dumps(value)}",
+                    param,
+                    ctx,
+                )
+            return tuple(value)
         text = str(value).strip()
         if not re.fullmatch(r"-?\d+([x,]\s*-?\d+)*", text):
             self.fail(f"expected {SIZE_HELP}, got {value!r}", param, ctx)
@@ -258,30 +266,31 @@ def emit_with_config(
     check: bool,
     dry_run: bool,
 ) -> None:
-    """Emit a generated file and, with ``--save-config``, its config, as one unit."""
+    """Emit a generated file and, with ``--save-config``, its config, as one unit.
+
+    Both targets are checked before either is written, including that they
+    are not the same file under two spellings (``-o m.py --save-config ./m.py``).
+    """
     if save_config is None:
         emit_output(text, output, force=force, check=check, dry_run=dry_run)
         return
-    if save_config == "-" or save_config == output:
+    if save_config == "-":
         raise CnngenError(
             "--save-config: give a file of its own, e.g. --save-config model.toml", "--save-config"
         )
     if output == "-":
         if not (check or dry_run):
-            check_target(Path(save_config), force, "--save-config")
+            check_target(save_config, force, "--save-config")
         emit_output(text, output, force=force, check=check, dry_run=dry_run)
         emit_files(
-            [(save_config, config_text)],
-            force=force,
-            check=check,
-            dry_run=dry_run,
-            option="--save-config",
+            [(save_config, config_text, "--save-config")], force=force, check=check, dry_run=dry_run
         )
         return
-    if not (check or dry_run):
-        check_target(Path(save_config), force, "--save-config")
     emit_files(
-        [(output, text), (save_config, config_text)], force=force, check=check, dry_run=dry_run
+        [(output, text, "--output"), (save_config, config_text, "--save-config")],
+        force=force,
+        check=check,
+        dry_run=dry_run,
     )
 
 

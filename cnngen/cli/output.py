@@ -1,8 +1,8 @@
 """One way for every command to write what it generated.
 
-Commands that produce files (``model``, ``handout``, and any command added
-later such as ``dataset``, ``train`` or ``project``) share four behaviours,
-so users learn them once:
+Commands that produce files (``model``, ``handout``, ``dataset``, ``train``,
+``project`` and ``plan --svg``) share four behaviours, so users learn them
+once:
 
 ``-o FILE`` / ``-o -``
     Write atomically to ``FILE``, or print to stdout.
@@ -17,6 +17,26 @@ so users learn them once:
     Write nothing; print each path, its size and either its first lines (new
     file) or a unified diff against the file on disk.
 
+What a target may be (the same rules for ``--check`` and ``--dry-run``):
+
+* a new name in an existing folder: created, and only if nobody else created
+  it first (a hard link from the finished temporary file, which fails when
+  the name exists, so two writers racing without ``--force`` cannot both win);
+* an existing regular file: replaced only with ``--force``, keeping its mode;
+* a symbolic link to a regular file: like that file; with ``--force`` the new
+  text goes to the file the link points to and the link stays;
+* anything else is refused before a byte is written: a folder (also ``sub/``
+  with a trailing slash), a dangling or looping symbolic link, a device
+  (``/dev/null`` too: use ``--check`` or ``--dry-run`` to write nothing), a
+  FIFO or a socket.
+
+Every write goes to a temporary file next to the target and is renamed into
+place, so a reader never sees half a file.  SIGINT, SIGTERM and SIGHUP while
+temporary files exist remove them before the signal takes effect.  Failures
+of the system (a full disk, a file size limit, an I/O error) end with one line
+naming the path and the reason, exit status 1; refusals (a read-only folder,
+no permission) with exit status 2.
+
 How a new command adopts them::
 
     from cnngen.cli.output import emit, emit_files, output_options
@@ -29,24 +49,60 @@ How a new command adopts them::
 
 A command that writes several files collects them first and calls
 :func:`emit_files` once: every target is checked before the first byte is
-written, so a bad path never leaves a half-generated project behind.
+written, all are staged as temporary files, and only then renamed into place,
+so a bad path or a full disk never leaves a half-generated set behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import errno
 import os
+import shutil
+import signal
+import stat
+import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cnngen.errors import CnngenError
+from cnngen.errors import CnngenError, OutputFailed
+from cnngen.rendering.escape import terminal_text
 
 EXIT_STALE = 1
 PREVIEW_LINES = 15
+# Failures of the system rather than of the request: exit status 1, not 2.
+IO_ERRNOS = frozenset(
+    code
+    for code in (
+        errno.ENOSPC,
+        errno.EFBIG,
+        errno.EIO,
+        getattr(errno, "EDQUOT", None),
+        errno.ENOMEM,
+        errno.EPIPE,
+        errno.EBADF,
+    )
+    if code is not None
+)
+# Errors that mean "this file system cannot make hard links": fall back to O_EXCL.
+NO_HARD_LINKS = frozenset(
+    code
+    for code in (errno.EPERM, errno.EXDEV, errno.EMLINK, getattr(errno, "ENOTSUP", None))
+    if code is not None
+)
+FILE_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def output_options(
@@ -60,7 +116,11 @@ def output_options(
                 click.option(
                     "-o", "--output", default=default, show_default=True, help=help_output
                 ),
-                click.option("--force", is_flag=True, help="Overwrite an existing file."),
+                click.option(
+                    "--force",
+                    is_flag=True,
+                    help="Overwrite an existing file (through a symbolic link: its target).",
+                ),
                 click.option(
                     "--check",
                     is_flag=True,
@@ -79,47 +139,391 @@ def output_options(
     return decorate
 
 
-def check_target(path: Path, force: bool, option: str = "--output") -> None:
-    """Raise the error a write to ``path`` would raise, before anything is written."""
-    if path.is_dir():
-        raise CnngenError(f"{option}: {path} is a directory; give a file name", option)
-    if path.exists() and not force:
-        raise CnngenError(f"{option}: {path} exists; pass --force to overwrite it", option)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise CnngenError(f"{option}: folder {parent} does not exist; create it first", option)
+# ------------------------------------------------------------- OS errors
+def os_error_exit(error: OSError) -> int:
+    """Exit status for an OS error: 1 when the system failed, 2 when it refused."""
+    return 1 if error.errno in IO_ERRNOS else 2
 
 
-def _read(path: Path) -> str | None:
+def os_error_line(error: OSError, option: str | None = None, path: object = None) -> str:
+    """One line for an OS error: the option, the path and the OS's own reason.
+
+    ``path`` is the name the user gave (not a temporary file's name).
+    """
+    reason = error.strerror or str(error) or type(error).__name__
+    where = path if path is not None else error.filename
+    parts = [part for part in (option, None if where is None else os.fsdecode(where)) if part]
+    head = ": ".join(str(part) for part in parts)
+    if error.errno in IO_ERRNOS:
+        tail = "; nothing was written" if option else ""
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        tail = "; choose a place you may write to" if option else ""
+    else:
+        tail = ""
+    return f"{head}: {reason}{tail}" if head else f"{reason}{tail}"
+
+
+def _failed(error: OSError, option: str, path: object) -> CnngenError:
+    """An OS error while writing as the error the CLI reports (exit 1 or 2)."""
+    kind = OutputFailed if os_error_exit(error) == 1 else CnngenError
+    return kind(os_error_line(error, option, path), option)
+
+
+# ------------------------------------------------------------- targets
+@dataclass(frozen=True)
+class Target:
+    """Where one generated file goes.
+
+    ``given`` is the path as the user gave it; ``path`` the file the bytes go
+    to (a symbolic link resolved); ``exists`` whether a regular file is there.
+    """
+
+    given: str
+    path: Path
+    option: str
+    exists: bool
+
+    @property
+    def name(self) -> str:
+        """The path as the user gave it, printable (control characters escaped)."""
+        return terminal_text(self.given)
+
+
+def _kind(mode: int) -> str | None:
+    for test, kind in FILE_KINDS:
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
+
+
+def inspect_target(name: str | Path, option: str = "--output") -> Target:
+    """What writing to ``name`` would mean, or the error it would raise.
+
+    Raises :class:`CnngenError` for every target cnngen refuses (see the
+    module doc), naming ``option``.
+    """
+    text = os.fspath(name)
+    shown = terminal_text(text)
+    if not text:
+        raise CnngenError(f"{option}: empty file name; give a file name, e.g. model.py", option)
+    if text.endswith(("/", os.sep)) or os.path.basename(text) in (".", ".."):
+        example = f", e.g. {shown.rstrip('/')}/model.py" if shown.rstrip("/") else ""
+        raise CnngenError(f"{option}: {shown} names a folder; give a file name{example}", option)
+    path = Path(text)
     try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
-        return None
+        link = os.lstat(path)
+    except FileNotFoundError:
+        link = None
+    except NotADirectoryError:
+        raise CnngenError(
+            f"{option}: {shown}: a part of the path is a file, not a folder", option
+        ) from None
+    except OSError as error:
+        raise CnngenError(os_error_line(error, option, shown), option) from None
+    destination = path
+    if link is not None and stat.S_ISLNK(link.st_mode):
+        pointed = os.readlink(path)
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            raise CnngenError(
+                f"{option}: {shown} is a symbolic link to {terminal_text(pointed)}, which does not exist; "
+                f"remove the link or give another file name",
+                option,
+            ) from None
+        except OSError as error:
+            raise CnngenError(os_error_line(error, option, shown), option) from None
+        destination = Path(os.path.realpath(path))
+    else:
+        status = link
+    if status is not None:
+        if stat.S_ISDIR(status.st_mode):
+            raise CnngenError(
+                f"{option}: {shown} is a folder; give a file name, e.g. {terminal_text(str(path / 'model.py'))}",
+                option,
+            )
+        kind = _kind(status.st_mode)
+        if kind is not None:
+            hint = "use -o - to print" if option == "--output" else "give a regular file"
+            raise CnngenError(
+                f"{option}: {shown} is {kind}; cnngen writes only regular files ({hint}, "
+                f"or --check / --dry-run to write nothing)",
+                option,
+            )
+    parent = destination.parent
+    try:
+        parent_status = os.stat(parent)
+    except FileNotFoundError:
+        raise CnngenError(
+            f"{option}: folder {terminal_text(str(path.parent))} does not exist; create it first",
+            option,
+        ) from None
+    except NotADirectoryError:
+        raise CnngenError(
+            f"{option}: {terminal_text(str(path.parent))} is not a folder; create it first", option
+        ) from None
+    except OSError as error:
+        raise CnngenError(
+            os_error_line(error, option, terminal_text(str(path.parent))), option
+        ) from None
+    if not stat.S_ISDIR(parent_status.st_mode):
+        raise CnngenError(
+            f"{option}: {terminal_text(str(path.parent))} is not a folder; create it first", option
+        )
+    return Target(text, destination, option, status is not None)
 
 
-def _preview(path: Path, text: str, force: bool) -> list[str]:
+def check_target(name: str | Path, force: bool, option: str = "--output") -> Target:
+    """Raise the error a write to ``name`` would raise, before anything is written."""
+    target = inspect_target(name, option)
+    if target.exists and not force:
+        raise CnngenError(f"{option}: {target.name} exists; pass --force to overwrite it", option)
+    return target
+
+
+def _same_file(a: Target, b: Target) -> bool:
+    if os.path.realpath(a.path) == os.path.realpath(b.path):
+        return True
+    try:
+        return os.path.samefile(a.path, b.path)
+    except OSError:
+        return False
+
+
+def check_targets(
+    files: Sequence[tuple[str | Path, str, str]], force: bool, *, checking: bool = False
+) -> list[Target]:
+    """Every target checked, and no two of them the same file by another spelling."""
+    targets = []
+    for name, _, option in files:
+        target = inspect_target(name, option) if checking else check_target(name, force, option)
+        for earlier in targets:
+            if _same_file(earlier, target):
+                raise CnngenError(
+                    f"{target.option}: {target.name} is the same file as {earlier.option} "
+                    f"{earlier.name}; give each its own file",
+                    target.option,
+                )
+        targets.append(target)
+    return targets
+
+
+# ------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class OnDisk:
+    """What a target holds now: nothing, text, or bytes that are not UTF-8 text."""
+
+    exists: bool
+    text: str | None
+    size: int = 0
+
+
+def _read(target: Target) -> OnDisk:
+    if not target.exists:
+        return OnDisk(False, None)
+    try:
+        data = target.path.read_bytes()
+    except FileNotFoundError:
+        return OnDisk(False, None)
+    except OSError as error:
+        raise CnngenError(os_error_line(error, target.option, target.name), target.option) from None
+    try:
+        return OnDisk(True, data.decode("utf-8"), len(data))
+    except UnicodeDecodeError:
+        return OnDisk(True, None, len(data))
+
+
+def _preview(target: Target, text: str, force: bool) -> list[str]:
     """The dry-run report of one file: status line then lines or a diff."""
-    old = _read(path)
-    size = f"{len(text.encode('utf-8')):,} bytes"
-    if old is None:
+    old = _read(target)
+    name = target.name
+    size = f"{len(text.encode('utf-8', 'surrogateescape')):,} bytes"
+    note = "" if force else "; the real run needs --force"
+    if not old.exists:
         lines = text.splitlines()
-        report = [f"would create {path} ({size}, {len(lines)} lines); first lines:"]
+        report = [f"would create {name} ({size}, {len(lines)} lines); first lines:"]
         report += [f"    {line}" for line in lines[:PREVIEW_LINES]]
         if len(lines) > PREVIEW_LINES:
             report.append(f"    ... {len(lines) - PREVIEW_LINES} more lines")
         return report
-    if old == text:
-        return [f"{path} is up to date ({size}); nothing would change"]
-    note = "" if force else "; the real run needs --force"
-    report = [f"would overwrite {path} ({size}{note}); diff:"]
+    if old.text is None:
+        return [
+            f"would overwrite {name} ({size}{note}); it now holds {old.size:,} bytes "
+            "that are not UTF-8 text, so no diff"
+        ]
+    if old.text == text:
+        return [f"{name} is up to date ({size}); nothing would change"]
+    report = [f"would overwrite {name} ({size}{note}); diff:"]
     report += difflib.unified_diff(
-        old.splitlines(), text.splitlines(), f"{path} (on disk)", f"{path} (new)", lineterm=""
+        old.text.splitlines(), text.splitlines(), f"{name} (on disk)", f"{name} (new)", lineterm=""
     )
     return report
 
 
+# ------------------------------------------------------------- signals
+_CLEANUP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def cleanup_on_signals() -> Iterator[list[Path]]:
+    """Temporary paths added to the yielded list are removed if a signal ends the run.
+
+    The handlers remove the paths, put the previous handlers back and raise
+    the signal again, so the process ends (or raises KeyboardInterrupt) as
+    it would have without cnngen, minus the debris.  Outside the main thread
+    signals cannot be caught; the ``finally`` clauses of the callers still
+    clean up on every exception.
+    """
+    pending: list[Path] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        for path in reversed(pending):
+            _remove(path)
+        pending.clear()
+        for number, old in previous.items():
+            signal.signal(number, old)
+        signal.raise_signal(signum)
+
+    for number in _CLEANUP_SIGNALS:
+        try:
+            previous[number] = signal.signal(number, handler)
+        except (OSError, ValueError):  # pragma: no cover - unusual embedding
+            continue
+    try:
+        yield pending
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+# ------------------------------------------------------------- writing
+def _new_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _stage(target: Target, text: str, pending: list[Path]) -> Path:
+    """Write ``text`` to a temporary file next to ``target``; return its path."""
+    parent = target.path.parent
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.path.name}.", suffix=".tmp", dir=parent)
+    except OSError as error:
+        raise _failed(error, target.option, target.name) from None
+    temporary = Path(name)
+    pending.append(temporary)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n", errors="surrogateescape") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        mode = _new_file_mode()
+        if target.exists:
+            with contextlib.suppress(OSError):
+                mode = stat.S_IMODE(os.stat(target.path).st_mode)
+        os.chmod(temporary, mode)
+    except OSError as error:
+        raise _failed(error, target.option, target.name) from None
+    return temporary
+
+
+def _commit(target: Target, temporary: Path, force: bool) -> bool:
+    """Move a staged file into place; True when it created a new file."""
+    try:
+        current = os.lstat(target.path)
+    except FileNotFoundError:
+        current = None
+    except OSError as error:
+        raise _failed(error, target.option, target.name) from None
+    if current is not None and not stat.S_ISREG(current.st_mode):
+        # Something replaced the target since it was checked: check it again.
+        inspect_target(target.name, target.option)
+        raise CnngenError(
+            f"{target.option}: {target.name} changed while writing; nothing was written",
+            target.option,
+        )
+    if current is not None and not force:
+        raise CnngenError(
+            f"{target.option}: {target.name} exists; pass --force to overwrite it", target.option
+        )
+    try:
+        if force:
+            os.replace(temporary, target.path)
+            return current is None
+        try:
+            # A hard link fails when the name exists: no second writer can win.
+            os.link(temporary, target.path)
+        except FileExistsError:
+            raise CnngenError(
+                f"{target.option}: {target.name} exists (created meanwhile); "
+                f"pass --force to overwrite it",
+                target.option,
+            ) from None
+        except OSError as error:
+            if error.errno not in NO_HARD_LINKS:
+                raise
+            # No hard links here: claim the name exclusively, then rename over the claim.
+            try:
+                claim = os.open(target.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                raise CnngenError(
+                    f"{target.option}: {target.name} exists (created meanwhile); "
+                    f"pass --force to overwrite it",
+                    target.option,
+                ) from None
+            os.close(claim)
+            os.replace(temporary, target.path)
+            return True
+        os.unlink(temporary)
+        return True
+    except OSError as error:
+        raise _failed(error, target.option, target.name) from None
+
+
+def write_all(targets: Sequence[tuple[Target, str]], force: bool) -> None:
+    """Stage every file, then move them all into place; on any failure undo.
+
+    Files this call created are removed again when a later one fails; a file
+    that ``--force`` already replaced keeps its new text (renames within one
+    folder do not fail in practice once every temporary file is written).
+    """
+    created: list[Path] = []
+    with cleanup_on_signals() as pending:
+        try:
+            staged = [(target, _stage(target, text, pending)) for target, text in targets]
+            for target, temporary in staged:
+                new = _commit(target, temporary, force)
+                pending.remove(temporary)
+                if new:
+                    # A signal before the last rename removes what this call created.
+                    pending.append(target.path)
+                    created.append(target.path)
+        except BaseException:
+            for path in pending:
+                _remove(path)
+            for path in created:
+                _remove(path)
+            raise
+        finally:
+            pending.clear()
+
+
 def emit_files(
-    files: Sequence[tuple[str | Path, str]],
+    files: Sequence[tuple[str | Path, str] | tuple[str | Path, str, str]],
     *,
     force: bool = False,
     check: bool = False,
@@ -128,26 +532,27 @@ def emit_files(
 ) -> None:
     """Write, check or preview several generated files as one unit.
 
-    With ``check``, raises ``click.exceptions.Exit(1)`` when any file differs
-    from (or is missing on) disk, after reporting each one on stderr.  In a
-    normal run every target is validated first (exists without ``--force``,
-    missing folder, a directory) so an error leaves nothing written.
+    Each entry is ``(path, text)`` or ``(path, text, option)``; the option
+    names the flag an error about that path blames.  With ``check``, raises
+    ``click.exceptions.Exit(1)`` when any file differs from (or is missing
+    on) disk, after reporting each one on stderr.  In a normal run every
+    target is validated first so an error leaves nothing written.
     """
-
-    targets = [(Path(path), text) for path, text in files]
+    entries = [(os.fspath(e[0]), e[1], e[2] if len(e) > 2 else option) for e in files]
     if check or dry_run:
+        targets = check_targets(entries, force=True, checking=True)
         stale = []
-        for path, text in targets:
+        for target, (_, text, _) in zip(targets, entries, strict=True):
             if dry_run:
-                click.echo("\n".join(_preview(path, text, force)))
-            if _read(path) != text:
-                stale.append(path)
+                click.echo("\n".join(_preview(target, text, force)))
+            if _read(target).text != text:
+                stale.append(target)
         if check:
-            for path, _ in targets:
-                state = "out of date" if path in stale else "up to date"
-                if path in stale and not path.exists():
+            for target in targets:
+                state = "out of date" if target in stale else "up to date"
+                if target in stale and not target.exists:
                     state = "missing"
-                click.echo(f"{path}: {state}", err=True)
+                click.echo(f"{target.name}: {state}", err=True)
             if stale:
                 click.echo(
                     f"{len(stale)} of {len(targets)} file(s) would change; "
@@ -156,11 +561,26 @@ def emit_files(
                 )
                 raise click.exceptions.Exit(EXIT_STALE)
         return
-    for path, _ in targets:
-        check_target(path, force, option)
-    for path, text in targets:
-        write_atomic(path, text, force=force)
-        click.echo(f"wrote {path}", err=True)
+    targets = check_targets(entries, force)
+    write_all(
+        [(target, text) for target, (_, text, _) in zip(targets, entries, strict=True)], force
+    )
+    for target in targets:
+        click.echo(f"wrote {terminal_text(target.name)}", err=True)
+
+
+def write_stdout(text: str) -> None:
+    """Print generated text; a closed or full stdout is an error, not silence."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OutputFailed(
+            f"--output: cannot write to standard output ({reason}); give -o FILE", "--output"
+        ) from None
 
 
 def emit(
@@ -178,34 +598,56 @@ def emit(
                 raise CnngenError(
                     f"{flag}: compares with a file on disk; give one with -o FILE", flag
                 )
-        click.echo(text, nl=False)
+        write_stdout(text)
         return
-    emit_files([(output, text)], force=force, check=check, dry_run=dry_run, option=option)
+    emit_files([(output, text, option)], force=force, check=check, dry_run=dry_run)
 
 
-def write_atomic(path: Path, text: str, force: bool = False) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename.
+def write_atomic(
+    path: str | Path, text: str, force: bool = False, option: str = "--output"
+) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename.
 
     An existing file is kept unless ``force``; a half-written file is never
-    left behind, even if the process dies mid-write.
+    left behind, even if the process is interrupted mid-write.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise CnngenError(f"--output: {path} exists; pass --force to overwrite it", "--output")
-    if path.is_dir():
-        raise CnngenError(f"--output: {path} is a directory; give a file name", "--output")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise CnngenError(f"--output: folder {parent} does not exist; create it first", "--output")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    target = check_target(path, force, option)
+    write_all([(target, text)], force)
+
+
+def stage_folder(folder: str | Path, files: dict[str, str], option: str = "DIR") -> None:
+    """Create ``folder`` holding ``files`` at once: staged in a hidden sibling, then renamed.
+
+    ``folder`` must not exist.  Either the whole folder appears or nothing does.
+    """
+    folder = Path(folder)
+    parent = folder.parent
+    with cleanup_on_signals() as pending:
+        try:
+            try:
+                staging = Path(
+                    tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent)
+                )
+            except OSError as error:
+                raise _failed(error, option, folder) from None
+            pending.append(staging)
+            try:
+                for name, text in files.items():
+                    with open(staging / name, "w", encoding="utf-8", newline="\n") as stream:
+                        stream.write(text)
+                mask = os.umask(0)
+                os.umask(mask)
+                os.chmod(staging, 0o777 & ~mask)
+                if folder.exists() or folder.is_symlink():
+                    raise CnngenError(
+                        f"{option}: {folder} was created meanwhile; nothing was written", option
+                    )
+                os.rename(staging, folder)
+            except OSError as error:
+                raise _failed(error, option, folder) from None
+        except BaseException:
+            for path in pending:
+                _remove(path)
+            raise
+        finally:
+            pending.clear()

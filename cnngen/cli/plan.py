@@ -9,7 +9,9 @@ import click
 
 from cnngen.cli.options import Words, build_plan, lang_option, model_options, require_family
 from cnngen.cli.output import emit as emit_output
+from cnngen.cli.output import write_stdout
 from cnngen.core.spec import FAMILIES
+from cnngen.rendering.escape import shell_words
 
 
 @click.command("plan")
@@ -42,9 +44,9 @@ def plan_command(
     if svg is not None:
         from cnngen.rendering.svg import plan_svg
 
-        drawing = plan_svg(plan, f"{spec.command('plan')} --svg {svg}")
+        drawing = plan_svg(plan, shell_words([*spec.command_words("plan"), "--svg", svg]))
         if svg == "-":
-            click.echo(drawing, nl=False)
+            write_stdout(drawing)
             return
         emit_output(drawing, svg, force=force, option="--svg")
     if as_json:

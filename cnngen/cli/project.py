@@ -8,33 +8,59 @@ synthetic data that matches the model's input and output shapes.
 
 from __future__ import annotations
 
-import shlex
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cnngen.cli.options import given_options, invocation, model_options
-from cnngen.cli.output import emit_files
+from cnngen.cli.output import emit_files, stage_folder
 from cnngen.errors import CnngenError
-from cnngen.rendering.escape import command_line
+from cnngen.rendering.escape import shell_word, shell_words, terminal_text
 from cnngen.rendering.project import FILES, TrainDefaults, render_project
 
 
 def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
-    """Write the rendered files; an existing non-empty folder needs ``force``."""
-    if folder.exists() and not folder.is_dir():
-        raise CnngenError(f"DIR: {folder} is a file; give a folder name", "DIR")
-    if folder.is_dir() and any(folder.iterdir()) and not force:
+    """Write the rendered files as one unit; an existing non-empty folder needs ``force``.
+
+    A new folder is staged next to its final place and renamed, so it appears
+    complete or not at all; into an existing folder the files are staged and
+    renamed together (see :func:`cnngen.cli.output.emit_files`).
+    """
+    name = os.fspath(folder)
+    try:
+        status = os.stat(folder)
+    except FileNotFoundError:
+        if os.path.islink(folder):
+            raise CnngenError(
+                f"DIR: {name} is a symbolic link to {os.readlink(folder)}, which does not "
+                f"exist; remove the link or give another folder name",
+                "DIR",
+            ) from None
+        status = None
+    except NotADirectoryError:
         raise CnngenError(
-            f"DIR: {folder} exists and is not empty; pass --force to write the project "
-            f"files into it (other files are left alone)",
-            "DIR",
-        )
-    if not folder.parent.is_dir():
-        raise CnngenError(f"DIR: folder {folder.parent} does not exist; create it first", "DIR")
-    folder.mkdir(exist_ok=True)
-    emit_files([(folder / name, files[name]) for name in FILES], force=True, option="DIR")
+            f"DIR: {name}: a part of the path is a file, not a folder", "DIR"
+        ) from None
+    if status is not None and not stat.S_ISDIR(status.st_mode):
+        raise CnngenError(f"DIR: {name} is a file; give a folder name", "DIR")
+    if status is not None:
+        if any(folder.iterdir()) and not force:
+            raise CnngenError(
+                f"DIR: {name} exists and is not empty; pass --force to write the project "
+                f"files into it (other files are left alone)",
+                "DIR",
+            )
+        emit_files([(folder / file, files[file], "DIR") for file in FILES], force=force)
+        return
+    parent = folder.parent
+    if not parent.is_dir():
+        raise CnngenError(f"DIR: folder {parent} does not exist; create it first", "DIR")
+    stage_folder(folder, {file: files[file] for file in FILES})
+    for file in FILES:
+        click.echo(f"wrote {terminal_text(str(folder / file))}", err=True)
 
 
 @click.command("project")
@@ -111,7 +137,7 @@ def project_command(
         noise=noise,
         rotate=rotate,
         train=TrainDefaults(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-        command=command_line(invocation(ctx)),
+        command=shell_words(invocation(ctx)),
     )
     write_project(Path(folder), files, force)
-    click.echo(f"next: cd {shlex.quote(folder)} && python train.py", err=True)
+    click.echo(f"next: cd {shell_word(folder)} && python train.py", err=True)

@@ -24,7 +24,12 @@ from cnngen.core.format import field_text, op_summary, plain_shape, thousands
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.errors import TemplateBug
-from cnngen.rendering.escape import doc_text
+from cnngen.rendering.escape import (
+    doc_text,
+    markdown_code_span,
+    markdown_text,
+    toml_comment,
+)
 
 
 def templates_dir() -> Path:
@@ -161,6 +166,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "thousands": thousands,
     "changes_shape": changes_shape,
     "stage_summary": stage_summary,
+    # Escaping, one filter per format (see cnngen.rendering.escape).
+    "markdown": markdown_text,
+    "code_span": markdown_code_span,
+    "toml_comment": toml_comment,
+    "docstring": doc_text,
 }
 
 

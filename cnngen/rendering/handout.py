@@ -54,6 +54,7 @@ from cnngen.rendering.cells import (
     window,
 )
 from cnngen.rendering.engine import render_model
+from cnngen.rendering.escape import markdown_code_block
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
 from cnngen.rendering.lessons import lesson_cells
 
@@ -824,7 +825,7 @@ def handout_cells(
                 shape_out=plain_shape(plan.output_shape),
                 params=t.number(plan.params),
                 field=field_text(plan, lang),
-                command=command,
+                command_block=markdown_code_block("cnngen " + command),
                 version=__version__,
             )
             + ("\n\n" + t("intro.student") if student else "")

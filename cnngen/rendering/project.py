@@ -114,7 +114,7 @@ def render_project(
     dataset_words = dataset_invocation(synthetic)
     files = {
         "model.py": render_model(plan, model_command),
-        "dataset.py": render_synthetic(synthetic, command=command_line(dataset_words)),
+        "dataset.py": _synthetic_for_project(synthetic, command_line(dataset_words)),
         "train.py": render_train(
             task=task,
             model_module="model",
@@ -159,6 +159,29 @@ def render_project(
         items=[(key.replace("_", "-"), toml_value(value)) for key, value in config],
     )
     return files
+
+
+# The project's options that become the synthetic dataset's: errors name the former.
+PROJECT_OPTION_FOR = {
+    "--size": "--input-size",
+    "--pre-history": "--in-channels",
+    "--forecast": "--out-channels",
+    "--channels": "--in-channels",
+}
+
+
+def _synthetic_for_project(synthetic: Synthetic, command: str) -> str:
+    """``render_synthetic``, with errors naming the ``cnngen project`` option the user gave."""
+    try:
+        return render_synthetic(synthetic, command=command)
+    except CnngenError as error:
+        name = PROJECT_OPTION_FOR.get(error.param or "")
+        if name is None or error.param is None:
+            raise
+        text = (
+            str(error).replace(f"{error.param}:", f"{name}:").replace(f"{error.param} ", f"{name} ")
+        )
+        raise CnngenError(text, name) from None
 
 
 def dataset_config(synthetic: Synthetic) -> dict[str, Any]:

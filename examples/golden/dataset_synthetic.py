@@ -109,7 +109,10 @@ class WindowDataset(Dataset):
 
     ``additional`` series (each ``[T, *spatial]`` like ``data``) are stacked with
     ``data`` as channels of ``x``, which then has shape
-    ``[pre_history, 1 + len(additional), *spatial]``.
+    ``[pre_history, 1 + len(additional), *spatial]``; with ``flatten_channels``
+    those two axes are merged into one, frame by frame, giving
+    ``[pre_history * (1 + len(additional)), *spatial]``: the channels of a 2D
+    forecaster built with ``--in-channels pre_history * (1 + len(additional))``.
 
     ``threshold`` binarizes ``y``: values above it become 1, all others 0.
     ``binarize_x`` does the same to all of ``x``; without it ``x`` keeps its
@@ -127,8 +130,10 @@ class WindowDataset(Dataset):
         threshold: float | None = THRESHOLD,
         binarize_x: bool = BINARIZE_X,
         single_output: bool = SINGLE_OUTPUT,
+        flatten_channels: bool = False,
     ) -> None:
         self.data = _as_frames("data", data)
+        self.flatten_channels = bool(flatten_channels)
         self.forecast = _check_length("forecast", forecast)
         self.single_output = bool(single_output)
         frames = self.data.shape[0]
@@ -185,6 +190,8 @@ class WindowDataset(Dataset):
                 _frames(series, index, split) for series in self.additional
             ]
             x = torch.stack(channels, dim=1)
+            if self.flatten_channels:
+                x = x.reshape(-1, *x.shape[2:])
         if self.threshold is not None:
             y = (y > self.threshold).to(torch.float32)
             if self.binarize_x:

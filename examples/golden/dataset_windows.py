@@ -86,7 +86,10 @@ class WindowDataset(Dataset):
 
     ``additional`` series (each ``[T, *spatial]`` like ``data``) are stacked with
     ``data`` as channels of ``x``, which then has shape
-    ``[pre_history, 1 + len(additional), *spatial]``.
+    ``[pre_history, 1 + len(additional), *spatial]``; with ``flatten_channels``
+    those two axes are merged into one, frame by frame, giving
+    ``[pre_history * (1 + len(additional)), *spatial]``: the channels of a 2D
+    forecaster built with ``--in-channels pre_history * (1 + len(additional))``.
 
     ``threshold`` binarizes ``y``: values above it become 1, all others 0.
     ``binarize_x`` does the same to all of ``x``; without it ``x`` keeps its
@@ -104,8 +107,10 @@ class WindowDataset(Dataset):
         threshold: float | None = THRESHOLD,
         binarize_x: bool = BINARIZE_X,
         single_output: bool = SINGLE_OUTPUT,
+        flatten_channels: bool = False,
     ) -> None:
         self.data = _as_frames("data", data)
+        self.flatten_channels = bool(flatten_channels)
         self.forecast = _check_length("forecast", forecast)
         self.single_output = bool(single_output)
         frames = self.data.shape[0]
@@ -162,6 +167,8 @@ class WindowDataset(Dataset):
                 _frames(series, index, split) for series in self.additional
             ]
             x = torch.stack(channels, dim=1)
+            if self.flatten_channels:
+                x = x.reshape(-1, *x.shape[2:])
         if self.threshold is not None:
             y = (y > self.threshold).to(torch.float32)
             if self.binarize_x:
@@ -174,8 +181,20 @@ def load_frames(path: str | Path) -> np.ndarray:
     path = Path(path)
     if path.suffix == ".npz":
         with np.load(path) as archive:
-            return archive[archive.files[0]]
-    return np.load(path, mmap_mode="r")
+            if not archive.files:
+                raise ValueError(
+                    f"{path}: the archive holds no arrays; save the frames with "
+                    f"np.savez(path, frames=frames)"
+                )
+            frames = archive[archive.files[0]]
+    else:
+        frames = np.load(path, mmap_mode="r")
+    if frames.ndim < 1 or frames.shape[0] < 1:
+        raise ValueError(
+            f"{path}: expected frames [T, *spatial] with T >= 1, got an array of shape "
+            f"{tuple(frames.shape)}"
+        )
+    return frames
 
 
 def make_datasets(
@@ -198,14 +217,20 @@ def make_datasets(
                 "with --data FILE.npy"
             )
         data = load_frames(DATA_PATH)
+    data = _as_frames("data", data)
     if additional is None:
         additional = [load_frames(path) for path in ADDITIONAL_PATHS]
+    additional = [_as_frames(f"additional[{i}]", a) for i, a in enumerate(additional)]
+    # A 2D model takes x as [channels, H, W]: extra series merge into the channels.
+    flat = {"flatten_channels": bool(additional)}
     frames = data.shape[0]
     if SINGLE_OUTPUT:
         # Train on the series without its last FORECAST frames; validate on all of it.
         head = frames - FORECAST
-        train = WindowDataset(data[:head], additional=[a[:head] for a in additional])
-        return train, WindowDataset(data, additional=additional)
+        train = WindowDataset(
+            data[:head], additional=[a[:head] for a in additional], **flat
+        )
+        return train, WindowDataset(data, additional=additional, **flat)
     window = PRE_HISTORY + FORECAST
     split = frames - max(FORECAST, round(frames * VAL_FRACTION))
     if split < window:
@@ -214,8 +239,12 @@ def make_datasets(
             f"of {window} frames each; use more frames or shorter windows"
         )
     start = split - PRE_HISTORY
-    train = WindowDataset(data[:split], additional=[a[:split] for a in additional])
-    val = WindowDataset(data[start:], additional=[a[start:] for a in additional])
+    train = WindowDataset(
+        data[:split], additional=[a[:split] for a in additional], **flat
+    )
+    val = WindowDataset(
+        data[start:], additional=[a[start:] for a in additional], **flat
+    )
     return train, val
 
 
