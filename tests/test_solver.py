@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
-import time
 from typing import Any
 
 import pytest
@@ -613,13 +611,8 @@ def test_clamped_channels_are_noted() -> None:
 
 
 # ------------------------------------------------------------------ speed
-def test_a_4k_forecaster_with_50_layers_plans_quickly() -> None:
-    """The benchmark records the real number (a few ms); this bound only catches blow-ups."""
+def test_a_4k_forecaster_with_50_layers_plans_exactly() -> None:
+    """How fast it plans is measured by benchmarks/plan_speed.py, not asserted here."""
     spec = make_spec("forecaster", input_size=(3840, 2160), in_channels=3, layers=50)
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        plan = solve(spec)
-        timings.append(time.perf_counter() - start)
+    plan = solve(spec)
     assert plan.output_shape == (3, 3840, 2160)
-    assert statistics.median(timings) < 0.2
