@@ -136,6 +136,10 @@ class Inbox:
                 self.take(line.rstrip(b"\n"))
 
 
+# Every status a check may end with, in the order the summary line counts them.
+CHECK_STATUSES = ("passed", "failed", "warning", "skipped")
+
+
 def _well_formed(report: Any) -> bool:
     """The shape the parent relies on: the skeleton's keys, checks with known statuses."""
     if not isinstance(report, dict):
@@ -150,7 +154,7 @@ def _well_formed(report: Any) -> bool:
         if not (
             isinstance(check, dict)
             and isinstance(check.get("name"), str)
-            and check.get("status") in ("passed", "failed", "skipped")
+            and check.get("status") in CHECK_STATUSES
             and isinstance(check.get("message"), str)
             and check["name"] not in names
         ):
@@ -474,7 +478,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"error: {error['message']}")
     counts = {
         status: sum(1 for c in checks if c["status"] == status)
-        for status in ("passed", "failed", "warning", "skipped")
+        for status in CHECK_STATUSES
     }
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     verdict = str(report.get("verdict", "failed")).upper()
