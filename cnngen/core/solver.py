@@ -28,6 +28,8 @@ from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.presets import solve_preset
 from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.transposed import _find_transposed, solve_transposed
+from cnngen.core.unet import solve_unet
 from cnngen.core.vocab import HELPER_CLASSES
 from cnngen.errors import CnngenError
 
@@ -521,41 +523,6 @@ def _residual_stage(
 
 
 # --------------------------------------------------------------- decoder
-def solve_transposed(
-    size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
-) -> tuple[int, int]:
-    """(padding, output_padding) so a transposed conv maps size_in to size_out exactly.
-
-    Prefers the encoder's padding and the smallest output_padding.  A solution
-    always exists when the forward layer mapped size_out to size_in with
-    symmetric padding (an explicit uneven pad is undone by a crop instead).
-    """
-    solved = _find_transposed(size_in, size_out, kernel, stride, dilation, prefer)
-    if solved is None:
-        raise AssertionError(
-            f"no transposed convolution maps {size_in} to {size_out} "
-            f"(kernel {kernel}, stride {stride}); this is a cnngen bug"
-        )
-    return solved
-
-
-def _find_transposed(
-    size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
-) -> tuple[int, int] | None:
-    limit = dilation * (kernel - 1) + stride
-    candidates = sorted(range(0, limit + 1), key=lambda p: (abs(p - prefer), p))
-    for padding in candidates:
-        for output_padding in range(max(stride, dilation)):
-            if output_padding >= stride and output_padding >= dilation:
-                continue
-            value = (
-                (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-            )
-            if value == size_out:
-                return padding, output_padding
-    return None
-
-
 @dataclass(frozen=True)
 class Transform:
     """A size-changing encoder op, per dimension, for the decoder to undo."""
@@ -916,6 +883,7 @@ SOLVERS = {
     "forecaster": _solve_forecaster,
     "classifier": _solve_classifier,
     "equivariant": _solve_equivariant,
+    "unet": solve_unet,
 }
 
 
