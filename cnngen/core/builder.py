@@ -101,6 +101,9 @@ class StageBuilder:
         names = {
             "conv": f"conv{weighted + 1}",
             "conv_transpose": f"conv{weighted + 1}",
+            "lifting_conv": f"conv{weighted + 1}",
+            "group_conv": f"conv{weighted + 1}",
+            "group_pool": "group_pool",
             "linear": f"fc{linears + 1}",
             "pad": f"pad{weighted + 1}",
             "crop": f"crop{weighted}",
@@ -378,7 +381,7 @@ class StageBuilder:
 
 
 # Kinds of op that hold weights and give the layer numbers in names.
-WEIGHTED = frozenset({"conv", "conv_transpose", "linear"})
+WEIGHTED = frozenset({"conv", "conv_transpose", "lifting_conv", "group_conv", "linear"})
 
 
 def _shape_text(shape: Shape) -> str:

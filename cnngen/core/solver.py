@@ -23,6 +23,7 @@ from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.checks import check_plan_limits
+from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
 from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
@@ -823,6 +824,17 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
 def _solve_equivariant(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
+    if spec.group_conv:
+        downsampling = [layer.size_out < layer.size_in for layer in geometry.dims[-1]]
+        stages, head = group_conv_stages(spec, downsampling, channels)
+        _head(spec, head, spec.classes)
+        stages.append(head.build("head", "head"))
+        notes = [
+            *notes,
+            "p4 group convolutions: every feature map turns with the input and its "
+            "orientations shift cyclically; logits are invariant to quarter turns",
+        ]
+        return _plan(spec, stages, notes)
     stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.
     stages = [
@@ -841,7 +853,13 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     builder = StageBuilder(shape, fields)
     builder.batch = 4
     builder.global_avg_pool()
-    builder.rotation_mean()
+    # The maximum over the four rotations keeps the strongest response to a
+    # pattern in any orientation (as the article does); the mean blurs it with
+    # three weaker ones.
+    if spec.rotation_pool == "mean":
+        builder.rotation_mean()
+    else:
+        builder.rotation_max()
     _head(spec, builder, spec.classes)
     stages = [rotate.build("rotate", "rotate"), *stages, builder.build("head", "head")]
     notes = [*notes, Note("note.invariant")]
