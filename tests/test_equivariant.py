@@ -74,7 +74,10 @@ def test_group_conv_plan_counts_equal_torch() -> None:
     with FlopCounterMode(display=False) as counter:
         model(torch.randn(1, *plan.input_shape))
     assert counter.get_total_flops() == 2 * plan.macs
-    shapes = {name: tuple(out.shape[1:]) for name, out in _outputs(model, torch.randn(2, 1, 16, 16)).items()}
+    shapes = {
+        name: tuple(out.shape[1:])
+        for name, out in _outputs(model, torch.randn(2, 1, 16, 16)).items()
+    }
     for name, shape in plan.layer_shapes().items():
         assert shapes[name] == shape, name
     source = cnngen.render(plan)
