@@ -139,3 +139,17 @@ def test_cli_model_and_plan(tmp_path: Path, run_cli: Any) -> None:
     assert '"output": [\n    2,\n    97,\n    131\n  ]' in result.out or re.search(
         r'"output": \[\s*2,\s*97,\s*131\s*\]', result.out
     )
+
+
+def test_svg_draws_one_nested_skip_arc_per_level() -> None:
+    from cnngen.rendering.svg import plan_svg
+
+    svg = plan_svg(cnngen.plan("unet", input_size=(97, 131), layers=3))
+    arcs = re.findall(
+        r'<path class="skip" data-from="(\w+)" data-to="(\w+)" d="M [\d.]+ [\d.]+ L [\d.]+ ([\d.]+)',
+        svg,
+    )
+    assert [(a, b) for a, b, _ in arcs] == [("enc1", "cat1"), ("enc2", "cat2"), ("enc3", "cat3")]
+    peaks = [float(y) for _, _, y in arcs]
+    assert peaks == sorted(peaks) and len(set(peaks)) == 3  # the outer skip arcs highest
+    assert "skip: enc1 32x97x131" in svg
