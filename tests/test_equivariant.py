@@ -132,3 +132,14 @@ def test_cli_writes_a_group_conv_file_that_runs(tmp_path: Path, run_cli: Any) ->
     model = namespace["C4Classifier"]().eval()
     x = torch.randn(2, 1, 16, 16)
     torch.testing.assert_close(model(_turn(x)), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_benchmark_compares_models_of_the_same_size() -> None:
+    from benchmarks.equivariance import BASE, models
+
+    sizes = {
+        name: cnngen.plan(family, **BASE, **options).params for name, family, options in models()
+    }
+    plain = sizes.pop("plain CNN")
+    for name, params in sizes.items():
+        assert abs(params - plain) <= 0.1 * plain, (name, params, plain)
