@@ -79,7 +79,8 @@ def test_unet_project_trains_with_dice_and_iou(run_cli: Any, tmp_path: Path) -> 
     finally:
         sys.path.remove(str(folder))
     model = model_module.UNet()
-    model.load_state_dict(torch.load(folder / "runs" / "last.pt"))
+    checkpoint = torch.load(folder / "runs" / "last.pt", weights_only=False)
+    model.load_state_dict(checkpoint.get("model", checkpoint))
     model.eval()
     _, val = data_module.make_datasets(0)
     x, y = val.tensors
