@@ -146,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "",
         f"The C4 classifier with max pooling scores {best:.1%} on rotated digits against "
-        f"{plain:.1%} for the plain CNN upright ({(plain - best) * 100:+.1f} points the other "
-        "way round). Its logits do not change when the input turns, so its rotated and upright "
+        f"{plain:.1%} for the plain CNN upright, a gap of {(plain - best) * 100:.1f} points. Its logits do not change when the input turns, so its rotated and upright "
         "accuracies are equal; the plain CNN, trained upright, collapses on turned digits.",
         "",
         "What invariance costs: a C4-invariant model cannot tell a digit from its own "
