@@ -196,7 +196,9 @@ MAX_RATIO = 1000.0
 
 
 def article(word: str) -> str:
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+    # "unet" is said "you-net": a consonant sound despite the vowel.
+    vowel = word[:1] in "aeiou" and not word.startswith("un")
+    return f"{'an' if vowel else 'a'} {word}"
 
 
 def _check_accepted(family: str, given: dict[str, Any]) -> None:
