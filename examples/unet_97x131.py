@@ -28,7 +28,7 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 486,562
 Multiply-accumulates per sample: 157,785,528
-Receptive field: 200x200 (the whole input)
+Receptive field: 97x131 (the whole input)
 Note: every decoder level lands on its skip's size (transposed upsampling); no skip is cropped or padded.
 """
 

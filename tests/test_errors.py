@@ -45,7 +45,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     (
         "plan encoder -i 100 --out-channels 5",
         "--out-channels",
-        "only forecasters and U-Nets take it",
+        "only forecasters and unets take it",
         False,
     ),
     ("plan encoder -i 100 --latent 4", "--latent", "cnngen model forecaster", False),

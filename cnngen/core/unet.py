@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
+from cnngen.core.fields import annotate
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import solve_transposed
@@ -177,7 +178,9 @@ def solve_unet(spec: ModelSpec) -> Plan:
     if spec.final_activation != "none":
         head.activation(spec.final_activation)
     stages.append(head.build("head", "head"))
-    field = head.ops[0].receptive_field or ()
+    # The exact field of the central output pixel, as every other family reports it.
+    annotated, field = annotate(stages, (spec.in_channels, *spec.input_size))
+    stages = list(annotated)
     if field and any(f < s for f, s in zip(field, spec.input_size, strict=True)):
         notes.append(
             f"receptive field {format_value(field)} does not cover the "
