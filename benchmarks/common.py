@@ -60,13 +60,15 @@ def model_class(module: ModuleType) -> type:
     """The one nn.Module subclass a generated file defines for the whole model."""
     import torch
 
+    from cnngen.core.vocab import HELPER_CLASSES
+
     candidates = [
         value
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, torch.nn.Module)
         and value.__module__ == module.__name__
-        and value.__name__ not in ("Residual", "SqueezeExcite", "RotationStack", "RotationMean")
+        and value.__name__ not in HELPER_CLASSES
     ]
     if len(candidates) != 1:
         raise RuntimeError(f"expected one model class in {module.__file__}, got {candidates}")

@@ -11,7 +11,7 @@ Plan (shapes without the batch dimension B):
     layer1  16x14x14  176     Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
     layer2  32x14x14  4,672   Conv2d 3, BatchNorm2d, ReLU
     layer3  64x7x7    18,560  Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
-    head    10        650     AvgPool2d 7, Flatten, RotationMean, Linear
+    head    10        650     AvgPool2d 7, Flatten, RotationMax, Linear
 
 Parameters: 24,058
 Multiply-accumulates per sample: 18,515,584
@@ -61,7 +61,7 @@ class RotationStack(nn.Module):
     """Stack the four quarter turns of the input along the batch: (B, ...) -> (4B, ...).
 
     The same weights then see every rotation; rotating the input only permutes
-    the four copies, which ``RotationMean`` averages away.
+    the four copies, which the pooling over rotations removes.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -73,15 +73,16 @@ class RotationStack(nn.Module):
         return torch.cat(turns, dim=0)
 
 
-class RotationMean(nn.Module):
-    """Average the features of the four rotations: (4B, F) -> (B, F).
+class RotationMax(nn.Module):
+    """Keep each feature's maximum over the four rotations: (4B, F) -> (B, F).
 
-    The mean of a permuted set is the same set's mean, so the result does not
-    change when the input is rotated by any multiple of 90 degrees.
+    The maximum of a permuted set is the same set's maximum, so the result does
+    not change when the input is rotated by any multiple of 90 degrees.  Unlike
+    a mean, it keeps the strongest response to a pattern in any orientation.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(4, -1, x.shape[1]).mean(dim=0)
+        return x.view(4, -1, x.shape[1]).amax(dim=0)
 
 
 class C4Classifier(nn.Module):
@@ -137,7 +138,7 @@ class C4Classifier(nn.Module):
                 pool=nn.AvgPool2d(kernel_size=7),
                 # -> (4B, 64)
                 flatten=nn.Flatten(),
-                rotation_pool=RotationMean(),
+                rotation_pool=RotationMax(),
                 # -> (B, 10)
                 fc1=nn.Linear(64, 10),
             )

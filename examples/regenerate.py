@@ -59,6 +59,17 @@ EXAMPLES: list[tuple[str, str]] = [
         "resnet18_97x131.py",
         "model classifier --input-size 97x131 --in-channels 3 --preset resnet18 --name ResNet18",
     ),
+    (
+        "c4_group_conv.py",
+        (
+            "model equivariant --input-size 28x28 --layers 3 --start-channels 8 --group-conv "
+            "--name P4Classifier"
+        ),
+    ),
+    (
+        "unet_97x131.py",
+        "model unet --input-size 97x131 --in-channels 3 --out-channels 2 --start-channels 8",
+    ),
 ]
 
 
@@ -88,6 +99,11 @@ GOLDEN: list[tuple[str, str]] = [
         "handout classifier --input-size 97x131 --in-channels 3 --preset resnet18 --name ResNet18",
     ),
     ("forecaster.svg", "plan forecaster --input-size 64x64 --layers 4 --svg"),
+    ("unet.svg", "plan unet --input-size 97x131 --layers 4 --svg"),
+    (
+        "unet_97x131.ipynb",
+        "handout unet --input-size 97x131 --in-channels 3 --layers 3 --start-channels 8",
+    ),
     ("project", "project --family classifier --input-size 28x28 --classes 4"),
 ]
 

@@ -42,7 +42,12 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("plan encoder -i 100 --kernel 3x3", "--kernel", "e.g. --kernel 3", False),
     ("plan encoder -i 100 --min-size 200", "--min-size", "use at most 100", False),
     ("plan encoder -i 100 --min-size 5 --target-size 10", "--target-size", "not both", False),
-    ("plan encoder -i 100 --out-channels 5", "--out-channels", "only forecasters take it", False),
+    (
+        "plan encoder -i 100 --out-channels 5",
+        "--out-channels",
+        "only forecasters and unets take it",
+        False,
+    ),
     ("plan encoder -i 100 --latent 4", "--latent", "cnngen model forecaster", False),
     (
         "plan encoder -i 100 --block residual",
@@ -116,7 +121,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     (
         "project demo --family encoder",
         "--family",
-        "choose forecaster, classifier or equivariant",
+        "choose forecaster, classifier, equivariant or unet",
         False,
     ),
     ("project demo --epochs 0", "--epochs", "must be >= 1", False),

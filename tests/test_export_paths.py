@@ -40,6 +40,23 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "lenet5": ("classifier", {"preset": "lenet5"}),
     "equivariant": ("equivariant", {"input_size": (12, 12), "layers": 2}),
+    "equivariant-mean": (
+        "equivariant",
+        {"input_size": (12, 12), "layers": 2, "rotation_pool": "mean"},
+    ),
+    "equivariant-group-conv": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+    ),
+    "unet-2d": ("unet", {"input_size": (13, 19), "layers": 2, "start_channels": 4}),
+    "unet-1d-bilinear": (
+        "unet",
+        {"input_size": (41,), "layers": 3, "start_channels": 4, "upsample": "bilinear"},
+    ),
+    "unet-3d-nearest": (
+        "unet",
+        {"input_size": (5, 9, 7), "layers": 2, "start_channels": 4, "upsample": "nearest"},
+    ),
 }
 
 # Edits that add, drop or swap only modules without weights.

@@ -147,8 +147,13 @@ def run_notebook(text: str, tmp_path: Path) -> object:
             "classifier",
             {"input_size": (20, 20), "block": "residual", "layers": 3, "head": "flatten"},
         ),
+        ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
+        (
+            "equivariant",
+            {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+        ),
     ],
-    ids=["forecaster-latent", "residual-flatten"],
+    ids=["forecaster-latent", "residual-flatten", "unet-odd", "group-conv"],
 )
 def test_every_cell_runs(family: str, options: dict, tmp_path: Path) -> None:
     _, _, text = handout(family, **options)

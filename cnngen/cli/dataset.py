@@ -266,7 +266,8 @@ def folder_command(
     "--noise",
     type=float,
     default=None,
-    help="Noise standard deviation.  [default: 0 moving-square, 0.1 noisy-square, 0.3 shapes, 0.6 hard shapes]",
+    help="Noise standard deviation.  [default: 0 moving-square, 0.1 noisy-square, 0.3 shapes "
+    "and segmentation, 0.6 hard shapes]",
 )
 @click.option(
     "--samples",
@@ -279,7 +280,8 @@ def folder_command(
     "--classes",
     type=int,
     default=None,
-    help="Classification: number of shapes (2 to 6).  [default: 4 easy, 6 hard]",
+    help="Classification: number of shapes (2 to 6); segmentation: shape kinds (1 to 6).  "
+    "[default: 4 easy, 6 hard; 2 for segmentation]",
 )
 @click.option(
     "--difficulty",
@@ -328,14 +330,16 @@ def synthetic_command(
     dry_run: bool,
     **options: Any,
 ) -> None:
-    """Seeded synthetic data: KIND is moving-square, noisy-square or shapes.
+    """Seeded synthetic data: KIND is moving-square, noisy-square, shapes or segmentation.
 
     \b
     moving-square / noisy-square: frames of a square moving on a circle, cut
     into forecasting windows.  shapes: squares, circles, triangles, crosses,
-    rings and x's on noise, for classification.
-    Example:
+    rings and x's on noise, for classification.  segmentation: 1 to 3 such
+    shapes per image and a mask giving each pixel its class (0 background).
+    Examples:
       cnngen dataset synthetic shapes --size 28x28 --classes 4 --rotate -o dataset.py
+      cnngen dataset synthetic segmentation --size 97x131 --classes 1 -o dataset.py
     """
     check_synthetic_options(kind, given_options(ctx))
     text = render_synthetic(

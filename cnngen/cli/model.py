@@ -40,7 +40,7 @@ def model_command(
     """Write a standalone PyTorch model file (imports only torch).
 
     \b
-    FAMILY is encoder, forecaster, classifier or equivariant (or family = ...
+    FAMILY is encoder, forecaster, classifier, equivariant or unet (or family = ...
     in a --config file).  --check exits 1 when the file on disk is stale.
     --lang ru writes the docstrings and comments in Russian (the code is the same).
     Examples:

@@ -33,6 +33,7 @@ from cnngen.core.spec import (
     check_choice,
     format_value,
 )
+from cnngen.core.vocab import ROTATION_POOLS, UPSAMPLE
 from cnngen.errors import CnngenError
 
 SIZE_HELP = "sizes like 100, 100x100 or 16x64x64"
@@ -137,12 +138,18 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     _model_option(
         "--out-channels",
         type=int,
-        default="in-channels",
-        help="Forecaster output channels (forecast frames).",
+        default="in-channels for forecasters, 2 for U-Nets",
+        help="Forecaster output channels (forecast frames), or U-Net output channels "
+        "(segmentation classes).",
     ),
-    _model_option("-n", "--layers", type=int, help="Encoder layers (stages)."),
     _model_option(
-        "--min-size", type=SIZE, default="5", help="Smallest feature map to downsample to."
+        "-n", "--layers", type=int, help="Encoder layers (stages); for a U-Net, its depth (levels)."
+    ),
+    _model_option(
+        "--min-size",
+        type=SIZE,
+        default="5; 2 for U-Nets",
+        help="Smallest feature map to downsample to.",
     ),
     _model_option(
         "--target-size", type=SIZE, help="Exact final feature-map size (instead of --min-size)."
@@ -199,6 +206,23 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "--preset",
         choices=PRESETS,
         help="A classic architecture, exact at any input size (torchvision's layer names).",
+    ),
+    _model_option(
+        "--upsample",
+        choices=UPSAMPLE,
+        help="U-Net decoders: transposed (learned, output_padding solved per level), or "
+        "nearest/bilinear interpolation to the skip's exact size, then a 1x1 conv.",
+    ),
+    _model_option(
+        "--rotation-pool",
+        choices=ROTATION_POOLS,
+        help="Equivariant: pool the four rotations' features with their max or mean.",
+    ),
+    _model_option(
+        "--group-conv",
+        is_flag=True,
+        help="Equivariant: true p4 group convolutions (lifting conv, rotated kernels with "
+        "cyclically shifted orientations, group pooling), equivariant at every layer.",
     ),
     _model_option("--name", help="Class name of the model (a Python identifier)."),
 ]

@@ -33,7 +33,7 @@ def plan_command(
     """Show the exact plan for a model: every layer, shape and receptive field.
 
     \b
-    FAMILY is encoder, forecaster, classifier or equivariant (or family = ...
+    FAMILY is encoder, forecaster, classifier, equivariant or unet (or family = ...
     in a --config file).  A warning goes to stderr when the final receptive
     field does not cover the input.  --lang ru prints the table in Russian.
     Examples:

@@ -69,7 +69,7 @@ def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
     "--family",
     default="forecaster",
     show_default=True,
-    help="forecaster, classifier or equivariant.",
+    help="forecaster, classifier, equivariant or unet (segmentation).",
 )
 @model_options
 @click.option(
@@ -114,10 +114,12 @@ def project_command(
     """Write a starter project: model, synthetic dataset, train.py, README, config.
 
     \b
-    Defaults: --input-size 32x32; forecasters 4 frames in, 2 out; classifiers 4 classes.
+    Defaults: --input-size 32x32; forecasters 4 frames in, 2 out; classifiers 4 classes;
+    U-Nets 3 output channels (background and two shape kinds to segment).
     Examples:
       cnngen project demo
       cnngen project shapes --family classifier -i 28x28 --classes 4
+      cnngen project seg --family unet -i 97x131
       cd demo && python train.py
     """
     given = given_options(ctx)

@@ -19,7 +19,8 @@ from cnngen.rendering.escape import command_line
 @click.option(
     "--task",
     required=True,
-    help="classification, forecasting, or finetune (transfer learning from trained weights).",
+    help="classification, forecasting, segmentation (a per-pixel class mask, Dice and "
+    "IoU), or finetune (transfer learning from trained weights).",
 )
 @click.option(
     "--model-module",

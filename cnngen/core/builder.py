@@ -101,6 +101,9 @@ class StageBuilder:
         names = {
             "conv": f"conv{weighted + 1}",
             "conv_transpose": f"conv{weighted + 1}",
+            "lifting_conv": f"conv{weighted + 1}",
+            "group_conv": f"conv{weighted + 1}",
+            "group_pool": "group_pool",
             "linear": f"fc{linears + 1}",
             "pad": f"pad{weighted + 1}",
             "crop": f"crop{weighted}",
@@ -116,6 +119,7 @@ class StageBuilder:
             "unflatten": "unflatten",
             "rotation_stack": "rotate",
             "rotation_mean": "rotation_pool",
+            "rotation_max": "rotation_pool",
         }
         base = names.get(kind, kind)
         if base[-1:] == "0":  # before any weighted layer: act, drop, ...
@@ -349,12 +353,35 @@ class StageBuilder:
         self.batch = 1
         return self._add("rotation_mean", "RotationMean", [], self.shape)
 
+    def rotation_max(self) -> Op:
+        """Keep each feature's maximum over the four rotations (one per sample)."""
+        self.batch = 1
+        return self._add("rotation_max", "RotationMax", [], self.shape)
+
+    def upsample(self, size: Sequence[int], mode: str) -> Op:
+        """Interpolate to an exact, constant ``size`` (never a size computed at run time).
+
+        ``mode`` is ``nearest`` or ``bilinear``; bilinear is torch's ``linear``
+        in 1D and ``trilinear`` in 3D.
+        """
+        size = tuple(size)
+        if mode == "bilinear":
+            mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[self.dims]
+        args: list[Arg] = [("size", size if len(size) > 1 else size[0]), ("mode", mode)]
+        if mode != "nearest":
+            args.append(("align_corners", False))
+        self.fields = tuple(
+            f.through_transposed(1, max(1, round(size[i] / self.spatial[i])))
+            for i, f in enumerate(self.fields)
+        )
+        return self._add("upsample", "nn.Upsample", args, (self.channels, *size))
+
     def build(self, name: str, role: str) -> Stage:
         return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
 
 
 # Kinds of op that hold weights and give the layer numbers in names.
-WEIGHTED = frozenset({"conv", "conv_transpose", "linear"})
+WEIGHTED = frozenset({"conv", "conv_transpose", "lifting_conv", "group_conv", "linear"})
 
 
 def _shape_text(shape: Shape) -> str:

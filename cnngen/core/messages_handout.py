@@ -16,6 +16,7 @@ HANDOUT_EN: dict[str, str] = {
     "family.forecaster": "forecaster",
     "family.classifier": "classifier",
     "family.equivariant": "rotation-invariant classifier",
+    "family.unet": "U-Net (encoder, bottleneck and decoder joined by skips)",
     # ------------------------------------------------------------ intro
     "intro.title": """# {name}: a {dims}D {family}
 
@@ -406,6 +407,7 @@ HANDOUT_RU: dict[str, str] = {
     "family.forecaster": "прогнозирующая сеть (энкодер-декодер)",
     "family.classifier": "классификатор",
     "family.equivariant": "классификатор, инвариантный к поворотам",
+    "family.unet": "U-Net (энкодер, узкое место и декодер, соединённые skip-связями)",
     "intro.title": """# {name}: {family}, {dims}D
 
 Вход {shape_in} → выход {shape_out} (без размерности батча), параметров:

@@ -23,11 +23,14 @@ from cnngen.core import arithmetic
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.checks import check_plan_limits
+from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
 from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.presets import solve_preset
 from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.transposed import _find_transposed, solve_transposed
+from cnngen.core.unet import solve_unet
 from cnngen.core.vocab import HELPER_CLASSES
 from cnngen.errors import CnngenError
 
@@ -521,41 +524,6 @@ def _residual_stage(
 
 
 # --------------------------------------------------------------- decoder
-def solve_transposed(
-    size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
-) -> tuple[int, int]:
-    """(padding, output_padding) so a transposed conv maps size_in to size_out exactly.
-
-    Prefers the encoder's padding and the smallest output_padding.  A solution
-    always exists when the forward layer mapped size_out to size_in with
-    symmetric padding (an explicit uneven pad is undone by a crop instead).
-    """
-    solved = _find_transposed(size_in, size_out, kernel, stride, dilation, prefer)
-    if solved is None:
-        raise AssertionError(
-            f"no transposed convolution maps {size_in} to {size_out} "
-            f"(kernel {kernel}, stride {stride}); this is a cnngen bug"
-        )
-    return solved
-
-
-def _find_transposed(
-    size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
-) -> tuple[int, int] | None:
-    limit = dilation * (kernel - 1) + stride
-    candidates = sorted(range(0, limit + 1), key=lambda p: (abs(p - prefer), p))
-    for padding in candidates:
-        for output_padding in range(max(stride, dilation)):
-            if output_padding >= stride and output_padding >= dilation:
-                continue
-            value = (
-                (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-            )
-            if value == size_out:
-                return padding, output_padding
-    return None
-
-
 @dataclass(frozen=True)
 class Transform:
     """A size-changing encoder op, per dimension, for the decoder to undo."""
@@ -856,6 +824,17 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
 def _solve_equivariant(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
+    if spec.group_conv:
+        downsampling = [layer.size_out < layer.size_in for layer in geometry.dims[-1]]
+        stages, head = group_conv_stages(spec, downsampling, channels)
+        _head(spec, head, spec.classes)
+        stages.append(head.build("head", "head"))
+        notes = [
+            *notes,
+            "p4 group convolutions: every feature map turns with the input and its "
+            "orientations shift cyclically; logits are invariant to quarter turns",
+        ]
+        return _plan(spec, stages, notes)
     stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.
     stages = [
@@ -874,7 +853,13 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     builder = StageBuilder(shape, fields)
     builder.batch = 4
     builder.global_avg_pool()
-    builder.rotation_mean()
+    # The maximum over the four rotations keeps the strongest response to a
+    # pattern in any orientation (as the article does); the mean blurs it with
+    # three weaker ones.
+    if spec.rotation_pool == "mean":
+        builder.rotation_mean()
+    else:
+        builder.rotation_max()
     _head(spec, builder, spec.classes)
     stages = [rotate.build("rotate", "rotate"), *stages, builder.build("head", "head")]
     notes = [*notes, Note("note.invariant")]
@@ -916,6 +901,7 @@ SOLVERS = {
     "forecaster": _solve_forecaster,
     "classifier": _solve_classifier,
     "equivariant": _solve_equivariant,
+    "unet": solve_unet,
 }
 
 

@@ -36,6 +36,8 @@ from cnngen.core.vocab import (
     PRESET_ACTIVATIONS,
     PRESET_OPTIONS,
     PRESETS,
+    ROTATION_POOLS,
+    UPSAMPLE,
     families_accepting,
     family_accepts,
 )
@@ -78,6 +80,9 @@ class ModelSpec:
     head: str = "gap"
     hidden: tuple[int, ...] = ()
     preset: str | None = None
+    upsample: str = "transposed"
+    rotation_pool: str = "max"
+    group_conv: bool = False
     name: str | None = None
     given: tuple[tuple[str, Any], ...] = ()
 
@@ -191,7 +196,9 @@ MAX_RATIO = 1000.0
 
 
 def article(word: str) -> str:
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+    # "unet" is said "you-net": a consonant sound despite the vowel.
+    vowel = word[:1] in "aeiou" and not word.startswith("un")
+    return f"{'an' if vowel else 'a'} {word}"
 
 
 def _check_accepted(family: str, given: dict[str, Any]) -> None:
@@ -323,6 +330,8 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         ("--padding", spec.padding, PADDING_MODES),
         ("--pool", spec.pool, POOLS),
         ("--head", spec.head, HEADS),
+        ("--upsample", spec.upsample, UPSAMPLE),
+        ("--rotation-pool", spec.rotation_pool, ROTATION_POOLS),
     ):
         check_choice(param, value, choices)
     if spec.downsample is not None:
@@ -373,7 +382,10 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
                     param,
                 )
     if min_size is None and target_size is None:
-        min_size = tuple(min(5, size) for size in input_size)
+        # A U-Net level halves a dimension while it stays at least 2; the other
+        # families stop at 5.
+        floor = 2 if family == "unet" else 5
+        min_size = tuple(min(floor, size) for size in input_size)
 
     downsample = spec.downsample
     if downsample is None:
@@ -406,6 +418,13 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     out_channels = spec.out_channels
     if spec.family == "forecaster" and out_channels is None:
         out_channels = spec.in_channels
+    if spec.family == "unet" and out_channels is None:
+        out_channels = 2
+    if spec.family == "unet":
+        sub_blocks = spec.sub_blocks or 2
+        _check_unet(spec)
+    if spec.family == "equivariant":
+        _check_equivariant(spec)
     if spec.out_depth is not None and spec.family == "forecaster" and dims != 3:
         raise CnngenError(
             f"--out-depth: needs a 3D input with time as depth (e.g. -i 60x100x100), "
@@ -446,6 +465,79 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         out_channels=out_channels,
         given=given,
     )
+
+
+def _check_unet(spec: ModelSpec) -> None:
+    """U-Net levels keep their size through every convolution, so the skip fits exactly."""
+    for param, value, default in (
+        ("--block", spec.block, "plain"),
+        ("--head", spec.head, "gap"),
+        ("--classes", spec.classes, 10),
+        ("--hidden", spec.hidden, ()),
+        ("--stride", spec.stride, None),
+        ("--target-size", spec.target_size, None),
+        ("--downsample", spec.downsample, None),
+        ("--latent", spec.latent, None),
+        ("--out-depth", spec.out_depth, None),
+    ):
+        if value != default:
+            raise CnngenError(
+                f"{param}: a U-Net does not take it (each level halves with a 2x2 max "
+                f"pool and keeps its size through the convolutions); drop {param}",
+                param,
+            )
+    if spec.se or spec.depthwise:
+        param = "--se" if spec.se else "--depthwise"
+        raise CnngenError(f"{param}: a U-Net does not take it; drop {param}", param)
+    if spec.padding != "auto":
+        raise CnngenError(
+            "--padding: U-Net convolutions keep the size so each skip fits its decoder "
+            "level; use --padding auto",
+            "--padding",
+        )
+    if any(k % 2 == 0 for k in spec.kernel):
+        raise CnngenError(
+            f"--kernel: a U-Net needs odd kernels to keep the size with symmetric "
+            f"padding, got {format_value(spec.kernel)}; use --kernel 3",
+            "--kernel",
+        )
+
+
+def _check_equivariant(spec: ModelSpec) -> None:
+    """p4 group convolutions are exact only on a rotation-symmetric grid."""
+    if not spec.group_conv:
+        return
+    if len(spec.input_size) != 2:
+        raise CnngenError(
+            f"--group-conv: p4 group convolutions are 2D, got a "
+            f"{len(spec.input_size)}D input; use a square 2D --input-size such as 16x16",
+            "--group-conv",
+        )
+    if spec.rotation_pool != "max":
+        raise CnngenError(
+            "--rotation-pool: group convolutions pool over orientations with a maximum; "
+            "drop --rotation-pool",
+            "--rotation-pool",
+        )
+    if any(k % 2 == 0 for k in spec.kernel) or spec.padding != "auto":
+        raise CnngenError(
+            "--kernel: group convolutions need odd kernels with size-keeping padding so a "
+            "quarter turn maps the sampling grid onto itself; use --kernel 3 and "
+            "--padding auto",
+            "--kernel",
+        )
+    if spec.stride is not None or any(d != 1 for d in spec.dilation):
+        raise CnngenError(
+            "--stride: group convolutions downsample with pooling; drop --stride and --dilation",
+            "--stride",
+        )
+    for param, used in (
+        ("--depthwise", spec.depthwise),
+        ("--se", spec.se),
+        ("--sub-blocks", (spec.sub_blocks or 1) != 1),
+    ):
+        if used:
+            raise CnngenError(f"{param}: group convolutions do not take it; drop {param}", param)
 
 
 def spec_from_options(

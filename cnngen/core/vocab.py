@@ -22,7 +22,7 @@ ACTIVATIONS: dict[str, tuple[str, tuple[tuple[str | None, Any], ...]]] = {
 
 NORMS = ("batchnorm", "instancenorm", "groupnorm", "dropout", "none")
 
-FAMILIES = ("encoder", "forecaster", "classifier", "equivariant")
+FAMILIES = ("encoder", "forecaster", "classifier", "equivariant", "unet")
 CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant")
 BLOCKS = ("plain", "vgg", "residual", "bottleneck")
 DOWNSAMPLE = ("stride", "pool", "none")
@@ -65,9 +65,25 @@ PRESET_ACTIVATIONS = {
     for preset in PRESETS
 }
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
+# U-Net decoders: a learned transposed convolution, or an interpolation to the
+# skip's exact size ("bilinear" is linear in 1D and trilinear in 3D) and a 1x1 conv.
+UPSAMPLE = ("transposed", "nearest", "bilinear")
+# How the equivariant family pools over the four rotations.
+ROTATION_POOLS = ("max", "mean")
 
 # Helper classes a generated model file may define, in the order it defines them.
-HELPER_CLASSES = ("Residual", "Inception", "SqueezeExcite", "Crop", "RotationStack", "RotationMean")
+HELPER_CLASSES = (
+    "Residual",
+    "Inception",
+    "SqueezeExcite",
+    "Crop",
+    "RotationStack",
+    "RotationMean",
+    "RotationMax",
+    "LiftingConv2d",
+    "GroupConv2d",
+    "GroupPool",
+)
 
 # The model options (spec field names) every family uses.
 COMMON_OPTIONS = frozenset(
@@ -85,7 +101,10 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "encoder": COMMON_OPTIONS,
     "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth"},
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
-    "equivariant": COMMON_OPTIONS | {"classes", "hidden"},
+    "equivariant": COMMON_OPTIONS | {"classes", "hidden", "rotation_pool", "group_conv"},
+    # A U-Net halves with pooling and keeps sizes through its convolutions.
+    "unet": COMMON_OPTIONS - {"stride", "target_size", "downsample", "se", "depthwise"}
+    | {"out_channels", "upsample"},
 }
 
 
@@ -102,4 +121,5 @@ DEFAULT_CLASS_NAMES = {
     "forecaster": "Forecaster",
     "classifier": "Classifier",
     "equivariant": "C4Classifier",
+    "unet": "UNet",
 }

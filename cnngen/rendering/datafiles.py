@@ -38,9 +38,9 @@ from cnngen.rendering.namespace import (
     template_names,
 )
 
-TASKS = ("classification", "forecasting")
+TASKS = ("classification", "forecasting", "segmentation")
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
-SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes")
+SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes", "segmentation")
 LAYOUTS = ("auto", "none", "first", "last")
 SHAPES_2D = ("square", "circle", "triangle", "cross", "ring", "x")
 SHAPES_1D = ("box", "bump", "triangle", "ramp", "double", "notch")
@@ -337,7 +337,7 @@ class Synthetic:
 
     @property
     def forecasting(self) -> bool:
-        return self.kind != "shapes"
+        return self.kind not in ("shapes", "segmentation")
 
 
 def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> str:
@@ -416,6 +416,8 @@ def render_synthetic(options: Synthetic, command: str = "dataset synthetic") -> 
             val_fraction=options.val_fraction,
         )
     shapes = SHAPES_1D if len(size) == 1 else SHAPES_2D
+    if options.kind == "segmentation":
+        return _render_segmentation(options, size, shapes, float(noise), command)
     classes = options.classes
     if classes is None:
         classes = HARD_CLASSES if hard else 4
@@ -480,6 +482,57 @@ def _check_sibling_module(param: str, module: str) -> None:
             f"{top!r} that train.py imports; name it e.g. 'my_{top}'",
             param,
         )
+
+
+SEGMENTATION_OBJECTS = 3
+
+
+def _render_segmentation(
+    options: Synthetic, size: tuple[int, ...], shapes: tuple[str, ...], noise: float, command: str
+) -> str:
+    """Images of a few shapes and their per-pixel masks (``--classes`` shape kinds)."""
+    from cnngen.rendering.engine import render_python
+
+    for param, used in (
+        ("--difficulty", options.difficulty != "easy"),
+        ("--test-fraction", bool(options.test_fraction)),
+    ):
+        if used:
+            raise CnngenError(f"{param}: the segmentation data takes no {param}; drop it", param)
+    classes = options.classes if options.classes is not None else 2
+    if not 1 <= classes <= len(shapes):
+        raise CnngenError(
+            f"--classes: the segmentation shapes come in 1 to {len(shapes)} kinds "
+            f"({', '.join(shapes)}), got {classes}; the model then needs "
+            f"--out-channels classes + 1 (the background is class 0)",
+            "--classes",
+        )
+    check_positive("--channels", options.channels)
+    check_positive("--samples", options.samples)
+    _check_values("--samples", options.samples * options.channels * math.prod(size))
+    if options.samples < 2:
+        raise CnngenError(
+            f"--samples: {options.samples} sample leaves none for validation; use 100 or more",
+            "--samples",
+        )
+    if options.rotate:
+        raise CnngenError(
+            "--rotate: segmentation shapes are already placed at random; drop --rotate",
+            "--rotate",
+        )
+    return render_python(
+        "dataset_segmentation.py.jinja",
+        description=", ".join(shapes[:classes]) + " on a noisy background",
+        command=command,
+        size=size,
+        sample_shape=(options.channels, *size),
+        samples=options.samples,
+        shapes=shapes[:classes],
+        objects=SEGMENTATION_OBJECTS,
+        noise=noise,
+        channels=options.channels,
+        val_fraction=options.val_fraction,
+    )
 
 
 # ------------------------------------------------------------------ training

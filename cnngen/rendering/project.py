@@ -28,6 +28,9 @@ PROJECT_FRAMES_IN = 4
 PROJECT_FRAMES_OUT = 2
 PROJECT_CLASSES = 4
 PROJECT_START_CHANNELS = 16
+# A U-Net project segments two shape kinds: background, square and circle.
+PROJECT_SEGMENTATION_CHANNELS = 3
+PROJECT_UNET_START_CHANNELS = 8
 FILES = ("model.py", "dataset.py", "train.py", "README.md", "cnngen.toml")
 
 
@@ -58,20 +61,26 @@ def render_project(
     if family == "encoder":
         raise CnngenError(
             "--family: an encoder has no training target of its own; choose forecaster, "
-            "classifier or equivariant (or use 'cnngen model encoder' in your own project)",
+            "classifier, equivariant or unet (or use 'cnngen model encoder' in your own project)",
             "--family",
         )
     model = {key: value for key, value in model.items() if value is not None}
     model.setdefault("input_size", PROJECT_INPUT_SIZE)
     preset = "preset" in model  # a preset fixes its own widths
-    if not preset and model.get("max_channels", PROJECT_START_CHANNELS) >= PROJECT_START_CHANNELS:
-        # Smaller than `cnngen model`'s 32, so that the default project trains quickly on a CPU.
-        model.setdefault("start_channels", PROJECT_START_CHANNELS)
+    # Smaller than `cnngen model`'s 32, so that the default project trains quickly on a
+    # CPU (a U-Net's full-resolution decoder is costlier still).
+    start = PROJECT_UNET_START_CHANNELS if family == "unet" else PROJECT_START_CHANNELS
+    if not preset and model.get("max_channels", start) >= start:
+        model.setdefault("start_channels", start)
     if family == "forecaster":
         model.setdefault("in_channels", PROJECT_FRAMES_IN)
         model.setdefault("out_channels", PROJECT_FRAMES_OUT)
     elif family in ("classifier", "equivariant") and "preset" not in model:
         model.setdefault("classes", PROJECT_CLASSES)
+    elif family == "unet":
+        model.setdefault("out_channels", PROJECT_SEGMENTATION_CHANNELS)
+        # A full-resolution decoder is costly on a CPU: a lighter U-Net by default.
+        model.setdefault("layers", 3)
     # The class name lands in model.py and in train.py, which imports it.
     spec = spec_from_options(family, model, lambda kinds: template_names((*kinds, "train")))
     plan = solve(spec)
@@ -91,6 +100,14 @@ def render_project(
             noise=noise,
         )
         task = "forecasting"
+    elif family == "unet":
+        synthetic = _segmentation_data(spec.input_size, plan.output_shape[0], spec, samples, noise)
+        if rotate:
+            raise CnngenError(
+                "--rotate: the segmentation shapes are placed at random already; drop --rotate",
+                "--rotate",
+            )
+        task = "segmentation"
     else:
         classes = plan.output_shape[0]
         shapes = SHAPES_1D if spec.dims == 1 else SHAPES_2D
@@ -147,6 +164,8 @@ def render_project(
     config = [("family", family), *spec.given]
     if forecasting:
         config.append(("frames", frames))
+    elif task == "segmentation":
+        config.append(("samples", samples))
     else:
         config.append(("samples", samples))
         config.append(("rotate", synthetic.rotate))
@@ -184,9 +203,33 @@ def _synthetic_for_project(synthetic: Synthetic, command: str) -> str:
         raise CnngenError(text, name) from None
 
 
+def _segmentation_data(
+    size: tuple[int, ...], channels: int, spec: Any, samples: int, noise: float | None
+) -> Synthetic:
+    """The synthetic masks for a U-Net with ``channels`` outputs: background + shape kinds."""
+    shapes = SHAPES_1D if len(size) == 1 else SHAPES_2D
+    if not 2 <= channels <= len(shapes) + 1:
+        raise CnngenError(
+            f"--out-channels: the synthetic segmentation data has the background and 1 to "
+            f"{len(shapes)} shape kinds, so 2 to {len(shapes) + 1} output channels; got "
+            f"{channels}",
+            "--out-channels",
+        )
+    return Synthetic(
+        kind="segmentation",
+        size=size,
+        samples=samples,
+        classes=channels - 1,
+        channels=spec.in_channels,
+        noise=noise,
+    )
+
+
 def dataset_config(synthetic: Synthetic) -> dict[str, Any]:
     """The dataset options that matter for this kind, for cnngen.toml."""
-    if synthetic.forecasting:
+    if synthetic.kind == "segmentation":
+        keys = ("kind", "size", "samples", "classes", "channels", "noise")
+    elif synthetic.forecasting:
         keys = ("kind", "size", "frames", "pre_history", "forecast", "period", "noise")
     else:
         keys = ("kind", "size", "samples", "classes", "channels", "rotate", "noise")
@@ -223,6 +266,11 @@ def describe(synthetic: Synthetic) -> str:
             + (" under noise" if synthetic.kind == "noisy-square" else "")
             + f", cut into windows of {synthetic.pre_history} input and "
             f"{synthetic.forecast} target frames"
+        )
+    if synthetic.kind == "segmentation":
+        return (
+            f"{synthetic.samples} noisy images of 1 to 3 shapes ({synthetic.classes} "
+            f"kind{'s' if synthetic.classes > 1 else ''}) with a class for every pixel"
         )
     return f"{synthetic.samples} noisy images of {synthetic.classes} shapes" + (
         ", randomly rotated" if synthetic.rotate else ""

@@ -6,7 +6,9 @@ size and its width with the log of its channel count, so downsampling reads
 as blocks getting shorter and channel growth as blocks getting wider.  Blocks
 sit on one centre line, which makes a forecaster's encoder and decoder mirror
 images of each other around the bottleneck; residual stages get a skip arc
-over their block.  All text is XML-escaped (:func:`cnngen.rendering.escape.xml_text`).  The output is deterministic:
+over their block, and a U-Net's skips arc from each encoder level to the
+concatenation that reads it, nested level by level.  All text is XML-escaped
+(:func:`cnngen.rendering.escape.xml_text`).  The output is deterministic:
 coordinates are rounded and nothing depends on time or dictionary order.
 """
 
@@ -29,6 +31,9 @@ ROLE_COLOURS = {
     "rotate": "#76b7b2",
     "trunk": "#59a14f",
     "head": "#9c755f",
+    "bottleneck": "#b07aa1",
+    "upsample": "#edc948",
+    "skip": "#e15759",
 }
 FALLBACK_COLOUR = "#8c8c8c"
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -162,8 +167,9 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
     """
     blocks = _blocks(plan)
     residual = any(block.stage is not None and block.stage.kind == "residual" for block in blocks)
-    mirrored = plan.family == "forecaster"
+    mirrored = plan.family in ("forecaster", "unet")
     tallest = max(block.height for block in blocks)
+    links = _skip_links(blocks)
 
     # Columns wide enough for the block and its three label lines.
     columns = []
@@ -180,7 +186,7 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
     )
     body_width = sum(columns)
     width = MARGIN * 2 + max(body_width, _text_width(title, 15), _text_width(subtitle))
-    top = 58.0 + (ARC_SPACE if residual or mirrored else 12.0)
+    top = 58.0 + (ARC_SPACE if residual or mirrored else 12.0) + SKIP_STEP * len(links)
     centre = top + tallest / 2
     label_y = top + tallest + 18
     legend_y = label_y + 52
@@ -272,11 +278,68 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
                 )
             )
 
+    out.extend(_skip_arcs(blocks, links, centres, centre, tallest))
     if mirrored:
-        out.extend(_mirror(blocks, centres, top, label_y))
+        out.extend(_mirror(blocks, centres, top - SKIP_STEP * len(links), label_y))
     out.extend(_legend(blocks, legend_y))
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+SKIP_STEP = 14.0
+
+
+def _skip_links(blocks: list[Block]) -> list[tuple[int, int]]:
+    """(source block, merge block) for every input a merge reads by name, longest first."""
+    index = {block.name: i for i, block in enumerate(blocks)}
+    links = []
+    for i, block in enumerate(blocks):
+        if block.stage is None or not block.stage.is_merge:
+            continue
+        for name in block.stage.inputs:
+            if name in index and index[name] < i - 1:
+                links.append((index[name], i))
+    return sorted(links, key=lambda link: (link[0] - link[1], link))
+
+
+def _skip_arcs(
+    blocks: list[Block],
+    links: list[tuple[int, int]],
+    centres: list[float],
+    centre: float,
+    tallest: float,
+) -> list[str]:
+    """Arcs from a skip's source block over the blocks between to the merge that reads it.
+
+    Longer skips arc higher, so nested U-Net levels never cross.
+    """
+    lines: list[str] = []
+    for rank, (source, merge) in enumerate(links):
+        x1, x2 = centres[source], centres[merge]
+        y1 = centre - blocks[source].height / 2 - 2
+        y2 = centre - blocks[merge].height / 2 - 2
+        peak = centre - tallest / 2 - 22 - SKIP_STEP * (len(links) - rank)
+        name = blocks[source].name
+        lines.append(
+            f'<path class="skip" data-from={quoteattr(name)} '
+            f"data-to={quoteattr(blocks[merge].name)} "
+            f'd="M {_num(x1)} {_num(y1)} L {_num(x1)} {_num(peak)} L {_num(x2)} {_num(peak)} '
+            f'L {_num(x2)} {_num(y2)}" fill="none" stroke="#e15759" stroke-width="1.4" '
+            'stroke-dasharray="5 3" marker-end="url(#arrow)"/>'
+        )
+        lines.append(
+            _text(
+                (x1 + x2) / 2,
+                peak - 3,
+                f"skip: {name} {plain_shape(blocks[source].shape)}",
+                "skip-label",
+                9,
+                "normal",
+                "middle",
+                "#e15759",
+            )
+        )
+    return lines
 
 
 def _mirror(blocks: list[Block], centres: list[float], top: float, label_y: float) -> list[str]:

@@ -105,7 +105,7 @@ def check_training(v: Verifier) -> tuple[str, dict[str, Any]]:
 
 def check_equivariance(v: Verifier) -> tuple[str, dict[str, Any]]:
     if not v.equivariant:
-        raise Skip("not an equivariant model (no RotationStack)")
+        raise Skip("not an equivariant model (no RotationStack or LiftingConv2d)")
     v.need_forward()
     assert v.model is not None and v.x is not None
     if len(v.input_shape) < 3 or v.input_shape[-1] != v.input_shape[-2]:

@@ -233,7 +233,10 @@ class Verifier:
             raise Fatal(
                 "construct_error", f"{self.path}: moving the model to {self.device} failed: {error}"
             ) from None
-        self.equivariant = any(type(m).__name__ == "RotationStack" for m in model.modules())
+        # A rotation stack (pooled over rotations) or a p4 lifting convolution.
+        self.equivariant = any(
+            type(m).__name__ in ("RotationStack", "LiftingConv2d") for m in model.modules()
+        )
         model_info["equivariant"] = self.equivariant
         generator = torch.Generator().manual_seed(1)
         self.x = torch.randn(self.args.batch, *self.input_shape, generator=generator).to(

@@ -476,10 +476,7 @@ def format_report(report: dict[str, Any]) -> str:
     error = report.get("error")
     if error:
         lines.append(f"error: {error['message']}")
-    counts = {
-        status: sum(1 for c in checks if c["status"] == status)
-        for status in CHECK_STATUSES
-    }
+    counts = {status: sum(1 for c in checks if c["status"] == status) for status in CHECK_STATUSES}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     verdict = str(report.get("verdict", "failed")).upper()
     lines.append(

@@ -604,10 +604,9 @@ def evaluate(
             logits = model(x)
         logits = logits.float()
         totals[0] += nn.functional.cross_entropy(logits, y, reduction="sum").double()
-        totals[1] += len(y)
-        confusion += torch.bincount(
-            y * classes + logits.argmax(dim=1), minlength=classes**2
-        )
+        totals[1] += y.numel()  # samples, or pixels for segmentation
+        labels = (y * classes + logits.argmax(dim=1)).flatten()
+        confusion += torch.bincount(labels, minlength=classes**2)
     totals, confusion = all_sum(totals, world), all_sum(confusion, world)
     matrix = confusion.view(classes, classes).cpu().numpy()
     metrics = {"val_loss": float(totals[0] / totals[1].clamp(min=1))}

@@ -1,0 +1,141 @@
+"""True p4 group convolutions for the equivariant family (``--group-conv``).
+
+The rotation-stack classifier runs the same trunk on the four quarter turns of
+the input and pools over them at the end: invariant, but its inner features
+are not tied to each other.  A p4 network (Cohen & Welling, 2016) carries an
+orientation axis instead: feature maps have shape (C, 4, H, W).
+
+- A lifting convolution correlates the input with the four quarter turns of
+  each kernel, giving one map per orientation.
+- A group convolution turns its kernels and shifts their orientation axis
+  cyclically, so rotating its input rotates every output map and shifts the
+  orientations by one.
+- Group pooling takes the maximum over the orientations at the end.
+
+Every layer is therefore equivariant, exactly, when the sampling grid maps onto
+itself under a quarter turn: square inputs, odd kernels with symmetric padding,
+and pools that cover the grid symmetrically (2x2 on even sizes, 3x3 with
+stride 2 and padding 1 on odd ones).  Norms, activations and dropout act on the
+(C, 4, H, W) tensor with one set of statistics per channel, shared by all
+orientations, which keeps them equivariant too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+from cnngen.core.arithmetic import Field
+from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.plan import Arg, Op, Shape, Stage
+from cnngen.core.spec import ModelSpec
+
+NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
+ORIENTATIONS = 4
+
+
+class GroupStageBuilder(StageBuilder):
+    """A stage builder whose shapes may carry the orientation axis: (C, 4, H, W).
+
+    The orientation axis gets a placeholder receptive field of one, left out
+    of the reported receptive field.
+    """
+
+    def _rf(self) -> Shape:
+        field = super()._rf()
+        return field[1:] if len(field) == 3 else field
+
+    def lifting_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
+        in_channels, height, width = self.shape
+        spatial = tuple(size + 2 * padding - kernel + 1 for size in (height, width))
+        taps = in_channels * kernel * kernel
+        args: list[Arg] = [(None, in_channels), (None, out_channels), ("kernel_size", kernel)]
+        if padding:
+            args.append(("padding", padding))
+        if not bias:
+            args.append(("bias", False))
+        self.fields = (
+            Field(Fraction(1), Fraction(1)),
+            *(f.through_conv(kernel, 1) for f in self.fields),
+        )
+        return self._add(
+            "lifting_conv",
+            "LiftingConv2d",
+            args,
+            (out_channels, ORIENTATIONS, *spatial),
+            out_channels * taps + (out_channels if bias else 0),
+            math.prod(spatial) * ORIENTATIONS * out_channels * taps,
+        )
+
+    def group_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
+        in_channels, _, height, width = self.shape
+        spatial = tuple(size + 2 * padding - kernel + 1 for size in (height, width))
+        taps = in_channels * ORIENTATIONS * kernel * kernel
+        args: list[Arg] = [(None, in_channels), (None, out_channels), ("kernel_size", kernel)]
+        if padding:
+            args.append(("padding", padding))
+        if not bias:
+            args.append(("bias", False))
+        self.fields = (self.fields[0], *(f.through_conv(kernel, 1) for f in self.fields[1:]))
+        return self._add(
+            "group_conv",
+            "GroupConv2d",
+            args,
+            (out_channels, ORIENTATIONS, *spatial),
+            out_channels * taps + (out_channels if bias else 0),
+            math.prod(spatial) * ORIENTATIONS * out_channels * taps,
+        )
+
+    def group_pool(self) -> Op:
+        """Maximum over the orientation axis: (C, 4, H, W) -> (C, H, W), invariant."""
+        channels, _, *spatial = self.shape
+        self.fields = self.fields[1:]
+        return self._add("group_pool", "GroupPool", [], (channels, *spatial))
+
+
+def _symmetric_pool(builder: GroupStageBuilder, kind: str) -> None:
+    """Halve H and W with windows that a quarter turn maps onto each other.
+
+    An even size takes 2x2 windows; an odd size 3x3 windows with stride 2 and
+    padding 1, which start and end one pixel outside the map on both sides.
+    """
+    size = builder.shape[-1]
+    if size % 2 == 0:
+        builder.pool(kind, (1, 2, 2), (1, 2, 2))
+    else:
+        builder.pool(kind, (1, 3, 3), (1, 2, 2), (0, 1, 1))
+
+
+def group_conv_stages(
+    spec: ModelSpec, downsampling: Sequence[bool], channels: Sequence[int]
+) -> tuple[list[Stage], StageBuilder]:
+    """The p4 trunk, one stage per layer, and a head builder after group pooling.
+
+    ``downsampling`` says which layers halve the feature map (the solver's
+    spread of downsampling layers); the caller adds the classifier head.
+    """
+    kernel = spec.kernel[0]
+    padding = (kernel - 1) // 2
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    shape: Shape = (spec.in_channels, *spec.input_size)
+    fields: tuple = fresh_fields(2)
+    stages = []
+    for index, halves in enumerate(downsampling):
+        builder = GroupStageBuilder(shape, fields)
+        if index == 0:
+            builder.lifting_conv(channels[index], kernel, padding, bias)
+        else:
+            builder.group_conv(channels[index], kernel, padding, bias)
+        builder.norm(spec.norm, spec.dropout)
+        builder.activation(spec.activation)
+        if spec.dropout > 0 and spec.norm != "dropout":
+            builder.dropout(spec.dropout)
+        if halves:
+            _symmetric_pool(builder, spec.pool)
+        stages.append(builder.build(f"layer{index + 1}", "trunk"))
+        shape, fields = builder.shape, builder.fields
+    head = GroupStageBuilder(shape, fields)
+    head.group_pool()
+    head.global_avg_pool()
+    return stages, head

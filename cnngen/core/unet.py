@@ -1,0 +1,203 @@
+"""The U-Net family: encoder levels, a bottleneck, decoder levels fed by skips.
+
+Ronneberger et al. (2015) crop each skip to fit its decoder level, and most
+libraries since demand an input divisible by 2^depth.  Here every size is
+exact for any input, odd and prime included: convolutions keep their size
+(odd kernel, symmetric padding), each level halves a dimension with a 2-wide
+max pool (``ceil_mode`` where the size is odd, so no pixel is dropped), and
+each decoder level lands on its skip's size exactly:
+
+- ``--upsample transposed`` solves the transposed convolution's padding and
+  ``output_padding`` per level and per dimension;
+- ``--upsample nearest|bilinear`` interpolates to the skip's size, written as
+  a constant, then a 1x1 convolution halves the channels.
+
+The skip is concatenated as it is: never cropped, never padded.  A dimension
+that would fall below ``--min-size`` stops halving (its pool and upsampling
+kernel are 1 along it), and the plan notes where.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.channels import channel_schedule
+from cnngen.core.fields import annotate
+from cnngen.core.plan import Plan, Shape, Stage
+from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.transposed import solve_transposed
+from cnngen.errors import CnngenError
+
+NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
+
+
+def level_sizes(spec: ModelSpec) -> tuple[list[Shape], list[Shape], list[str]]:
+    """Spatial sizes of each level (input first, bottleneck last), pool kernels, notes.
+
+    A dimension halves (rounding up) at a level while the result stays at or
+    above ``--min-size``; a level where no dimension can halve means too many
+    levels.
+    """
+    assert spec.min_size is not None
+    sizes: list[Shape] = [spec.input_size]
+    kernels: list[Shape] = []
+    notes: list[str] = []
+    for level in range(spec.layers):
+        current = sizes[-1]
+        kernel = tuple(
+            2 if math.ceil(size / 2) >= spec.min_size[d] and size >= 2 else 1
+            for d, size in enumerate(current)
+        )
+        if all(k == 1 for k in kernel):
+            raise CnngenError(
+                f"--layers: a {spec.layers}-level U-Net halves a "
+                f"{format_value(spec.input_size)} input below --min-size "
+                f"{format_value(spec.min_size)} (level {level + 1} is "
+                f"{format_value(current)}); at most {level} levels fit, so use "
+                f"--layers {max(level, 1)} or a smaller --min-size",
+                "--layers",
+            )
+        kept = [d + 1 for d, k in enumerate(kernel) if k == 1]
+        if kept:
+            notes.append(
+                f"level {level + 1} keeps dimension(s) {', '.join(map(str, kept))} at "
+                f"{format_value(tuple(current[d - 1] for d in kept))} (halving would go "
+                f"below --min-size)"
+            )
+        kernels.append(kernel)
+        sizes.append(tuple(math.ceil(size / k) for size, k in zip(current, kernel, strict=True)))
+    return sizes, kernels, notes
+
+
+def _norm_act(builder: StageBuilder, spec: ModelSpec) -> None:
+    builder.norm(spec.norm, spec.dropout)
+    if spec.activation != "none":
+        builder.activation(spec.activation)
+    if spec.dropout > 0 and spec.norm != "dropout":
+        builder.dropout(spec.dropout)
+
+
+def _convs(builder: StageBuilder, spec: ModelSpec, out_channels: int) -> None:
+    """``--sub-blocks`` size-keeping convolutions (2 by default), each with norm and activation."""
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    ones = (1,) * spec.dims
+    padding = [d * (k - 1) // 2 for k, d in zip(spec.kernel, spec.dilation, strict=True)]
+    for _ in range(spec.sub_blocks or 2):
+        builder.conv(out_channels, spec.kernel, ones, padding, spec.dilation, bias=bias)
+        _norm_act(builder, spec)
+
+
+def _channels(spec: ModelSpec, sizes: Sequence[Shape]) -> tuple[list[int], list[str]]:
+    shrinks = [
+        math.prod(spec.input_size[d] / size[d] for d in range(spec.dims)) ** (1 / spec.dims)
+        for size in sizes
+    ]
+    channels, clamped = channel_schedule(
+        spec.channel_rule,
+        spec.layers + 1,
+        spec.start_channels,
+        spec.ratio,
+        spec.min_channels,
+        spec.max_channels,
+        shrinks,
+    )
+    notes = []
+    if clamped:
+        notes.append(
+            f"channels clamped to {spec.min_channels}..{spec.max_channels} on level(s) "
+            f"{', '.join(str(i + 1) for i in clamped)}"
+        )
+    return channels, notes
+
+
+def _upsample(
+    spec: ModelSpec, builder: StageBuilder, kernel: Shape, size: Shape, channels: int
+) -> None:
+    """Bring the level below up to ``size`` exactly, with ``channels`` channels."""
+    if spec.upsample == "transposed":
+        solved = [
+            solve_transposed(builder.spatial[d], size[d], kernel[d], kernel[d], 1, 0)
+            for d in range(spec.dims)
+        ]
+        builder.conv_transpose(
+            channels, kernel, kernel, [p for p, _ in solved], [o for _, o in solved]
+        )
+        return
+    builder.upsample(size, spec.upsample)
+    ones = (1,) * spec.dims
+    builder.conv(channels, ones, ones, (0,) * spec.dims)
+
+
+def solve_unet(spec: ModelSpec) -> Plan:
+    """The exact U-Net plan for a validated spec."""
+    sizes, kernels, notes = level_sizes(spec)
+    channels, channel_notes = _channels(spec, sizes)
+    notes += channel_notes
+    shape: Shape = (spec.in_channels, *spec.input_size)
+    fields = fresh_fields(spec.dims)
+    stages: list[Stage] = []
+    for level in range(spec.layers + 1):
+        builder = StageBuilder(shape, fields)
+        if level:
+            kernel = kernels[level - 1]
+            odd = any(size % 2 and k == 2 for size, k in zip(shape[1:], kernel, strict=True))
+            builder.pool(spec.pool, kernel, kernel, ceil_mode=odd)
+        _convs(builder, spec, channels[level])
+        name, role = (
+            (f"enc{level + 1}", "encoder") if level < spec.layers else ("bottleneck", "bottleneck")
+        )
+        stages.append(builder.build(name, role))
+        shape, fields = builder.shape, builder.fields
+    for level in reversed(range(spec.layers)):
+        skip = stages[level]
+        up = StageBuilder(shape, fields)
+        _upsample(spec, up, kernels[level], sizes[level], channels[level])
+        stages.append(up.build(f"up{level + 1}", "upsample"))
+        merged: Shape = (skip.out_shape[0] + up.shape[0], *up.shape[1:])
+        stages.append(
+            Stage(
+                f"cat{level + 1}",
+                "concat",
+                "skip",
+                (),
+                up.shape,
+                merged,
+                inputs=(skip.name, f"up{level + 1}"),
+            )
+        )
+        builder = StageBuilder(merged, up.fields)
+        _convs(builder, spec, channels[level])
+        stages.append(builder.build(f"dec{level + 1}", "decoder"))
+        shape, fields = builder.shape, builder.fields
+    head = StageBuilder(shape, fields)
+    ones = (1,) * spec.dims
+    assert spec.out_channels is not None
+    head.conv(spec.out_channels, ones, ones, (0,) * spec.dims)
+    if spec.final_activation != "none":
+        head.activation(spec.final_activation)
+    stages.append(head.build("head", "head"))
+    # The exact field of the central output pixel, as every other family reports it.
+    annotated, field = annotate(stages, (spec.in_channels, *spec.input_size))
+    stages = list(annotated)
+    if field and any(f < s for f, s in zip(field, spec.input_size, strict=True)):
+        notes.append(
+            f"receptive field {format_value(field)} does not cover the "
+            f"{format_value(spec.input_size)} input"
+        )
+    notes.append(
+        f"every decoder level lands on its skip's size ({spec.upsample} upsampling); "
+        f"no skip is cropped or padded"
+    )
+    return Plan(
+        family=spec.family,
+        class_name=spec.class_name,
+        dims=spec.dims,
+        input_shape=(spec.in_channels, *spec.input_size),
+        output_shape=stages[-1].out_shape,
+        stages=tuple(stages),
+        receptive_field=field,
+        notes=tuple(notes),
+        command=spec.command(),
+    )

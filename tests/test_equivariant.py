@@ -1,0 +1,145 @@
+"""The equivariant family: max (default) or mean over rotations, and true p4 group convolutions.
+
+Group convolutions are checked exactly, layer by layer: rotating the input by a
+quarter turn rotates every feature map and shifts its orientations by one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import cnngen
+from cnngen.errors import CnngenError
+
+
+def _turn(x: torch.Tensor) -> torch.Tensor:
+    return torch.rot90(x, 1, dims=(-2, -1))
+
+
+def _outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    seen: dict[str, torch.Tensor] = {}
+    handles = [
+        module.register_forward_hook(
+            lambda _m, _i, out, name=name: seen.__setitem__(name, out.detach().clone())
+        )
+        for name, module in model.named_modules()
+        if name
+    ]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("size", "options"),
+    [
+        (16, {"layers": 2, "start_channels": 4}),
+        (13, {"layers": 3, "start_channels": 3, "norm": "groupnorm", "activation": "gelu"}),
+        (15, {"layers": 2, "start_channels": 2, "in_channels": 2, "pool": "avg"}),
+    ],
+)
+def test_group_conv_is_equivariant_at_every_layer(size: int, options: dict[str, Any]) -> None:
+    torch.manual_seed(0)
+    plan = cnngen.plan("equivariant", input_size=(size, size), group_conv=True, **options)
+    model = cnngen.build(plan).double().eval()
+    x = torch.randn(2, plan.input_shape[0], size, size, dtype=torch.float64)
+    plain, turned = _outputs(model, x), _outputs(model, _turn(x))
+    checked = 0
+    for name, out in plain.items():
+        if out.dim() == 5:  # (B, C, 4, H, W): maps turn, orientations shift by one
+            expected = _turn(torch.roll(out, 1, dims=2))
+        elif out.dim() == 4:  # after group pooling: maps turn
+            expected = _turn(out)
+        else:  # pooled features and logits: unchanged
+            expected = out
+        torch.testing.assert_close(turned[name], expected, rtol=1e-9, atol=1e-9, msg=name)
+        checked += 1
+    assert checked >= 3 * len(plan.stages)
+
+
+def test_group_conv_plan_counts_equal_torch() -> None:
+    plan = cnngen.plan(
+        "equivariant", input_size=(16, 16), layers=3, start_channels=4, group_conv=True
+    )
+    model = cnngen.build(plan).eval()
+    assert sum(p.numel() for p in model.parameters()) == plan.params
+    with FlopCounterMode(display=False) as counter:
+        model(torch.randn(1, *plan.input_shape))
+    assert counter.get_total_flops() == 2 * plan.macs
+    shapes = {
+        name: tuple(out.shape[1:])
+        for name, out in _outputs(model, torch.randn(2, 1, 16, 16)).items()
+    }
+    for name, shape in plan.layer_shapes().items():
+        assert shapes[name] == shape, name
+    source = cnngen.render(plan)
+    assert "escnn" not in source and "class GroupConv2d" in source
+
+
+def test_rotation_pool_max_is_default_and_mean_remains() -> None:
+    default = cnngen.render(cnngen.plan("equivariant", input_size=(12, 12), layers=2))
+    mean = cnngen.render(
+        cnngen.plan("equivariant", input_size=(12, 12), layers=2, rotation_pool="mean")
+    )
+    assert "rotation_pool=RotationMax()" in default and "RotationMean" not in default
+    assert "rotation_pool=RotationMean()" in mean and "RotationMax" not in mean
+
+
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_rotation_stack_logits_are_invariant(pool: str) -> None:
+    torch.manual_seed(0)
+    plan = cnngen.plan("equivariant", input_size=(11, 11), layers=2, rotation_pool=pool)
+    model = cnngen.build(plan).double().eval()
+    x = torch.randn(3, 1, 11, 11, dtype=torch.float64)
+    for turns in range(1, 4):
+        torch.testing.assert_close(model(torch.rot90(x, turns, (-2, -1))), model(x))
+
+
+@pytest.mark.parametrize(
+    ("family", "options", "param"),
+    [
+        ("classifier", {"group_conv": True}, "--group-conv"),
+        ("classifier", {"rotation_pool": "mean"}, "--rotation-pool"),
+        ("equivariant", {"group_conv": True, "kernel": (4,)}, "--kernel"),
+        ("equivariant", {"group_conv": True, "rotation_pool": "mean"}, "--rotation-pool"),
+        ("equivariant", {"rotation_pool": "median"}, "--rotation-pool"),
+    ],
+)
+def test_options_the_family_would_ignore_are_refused(
+    family: str, options: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(CnngenError) as caught:
+        cnngen.plan(family, input_size=(16, 16), **options)
+    assert caught.value.param == param
+
+
+def test_cli_writes_a_group_conv_file_that_runs(tmp_path: Path, run_cli: Any) -> None:
+    target = tmp_path / "c4.py"
+    result = run_cli(
+        "model", "equivariant", "-i", "16x16", "--layers", "2", "--group-conv", "-o", str(target)
+    )
+    assert result.code == 0, result.err
+    namespace: dict[str, Any] = {"__name__": "generated"}
+    exec(compile(target.read_text(), str(target), "exec"), namespace)
+    model = namespace["C4Classifier"]().eval()
+    x = torch.randn(2, 1, 16, 16)
+    torch.testing.assert_close(model(_turn(x)), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_benchmark_compares_models_of_the_same_size() -> None:
+    from benchmarks.equivariance import BASE, models
+
+    sizes = {
+        name: cnngen.plan(family, **BASE, **options).params for name, family, options in models()
+    }
+    plain = sizes.pop("plain CNN")
+    for name, params in sizes.items():
+        assert abs(params - plain) <= 0.1 * plain, (name, params, plain)
