@@ -292,7 +292,7 @@ def test_broken_invariance_and_false_declarations_fail_their_checks(tmp_path: Pa
     # Keep only the unrotated copy: shapes stay right, invariance is gone.
     broken = edited(
         path,
-        "return x.view(4, -1, x.shape[1]).mean(dim=0)",
+        "return x.view(4, -1, x.shape[1]).amax(dim=0)",
         "return x.view(4, -1, x.shape[1])[0]",
     )
     # Declare wrong totals (the last assignment wins) and add a parameter the

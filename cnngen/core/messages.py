@@ -158,7 +158,7 @@ RU: dict[str, str] = {
     "model.family.forecaster": "прогнозирующая сеть",
     "model.family.classifier": "классификатор",
     "model.family.equivariant": "эквивариантный классификатор",
-    "model.family.unet": "U-Net",
+    "model.family.unet": "сеть U-Net",
     "model.generated": "Создано cnngen {version}. Пересоздать:",
     "model.plan": "План (размеры без размерности батча B):",
     "model.parameters": "Параметров: {count}",

@@ -23,7 +23,8 @@ PROBE_MODULES = ("cnngen_probe_model", "cnngen_probe_dataset")
 
 # Model requests whose files together use every helper and code path of the
 # model template: each family, residual and bottleneck blocks with
-# squeeze-and-excitation, a latent bottleneck, a time head, pad and crop layers.
+# squeeze-and-excitation, a latent bottleneck, a time head, pad and crop layers,
+# both rotation poolings, group convolutions, U-Nets and the preset layouts.
 MODEL_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
     ("encoder", {"input_size": (64,), "layers": 2}),
     ("forecaster", {"input_size": (16, 16), "layers": 2, "latent": 8}),
@@ -37,6 +38,12 @@ MODEL_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
     ("classifier", {"input_size": (32, 32), "layers": 2, "head": "flatten", "hidden": (8,)}),
     ("classifier", {"preset": "lenet5"}),
     ("equivariant", {"input_size": (16, 16), "layers": 2}),
+    ("equivariant", {"input_size": (16, 16), "layers": 2, "rotation_pool": "mean"}),
+    ("equivariant", {"input_size": (16, 16), "layers": 2, "group_conv": True}),
+    ("unet", {"input_size": (16, 16), "layers": 2}),
+    ("unet", {"input_size": (16, 16), "layers": 2, "upsample": "bilinear"}),
+    ("classifier", {"preset": "googlenet", "input_size": (64, 64)}),
+    ("classifier", {"preset": "resnet18", "input_size": (32, 32)}),
 )
 
 _computing: set[str] = set()
