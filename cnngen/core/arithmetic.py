@@ -10,9 +10,10 @@ a :class:`~cnngen.errors.CnngenError` that says why.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from cnngen.errors import CnngenError
 
@@ -335,6 +336,15 @@ def _each(value: IntOrSeq, dims: int) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, Sequence) else (value,) * dims
 
 
+def _per_dimension(
+    one: Callable[..., int], size: IntOrSeq, *values: IntOrSeq, **options: Any
+) -> int | tuple[int, ...]:
+    """``one`` applied per dimension; each value is one int for all or one per dimension."""
+    dims = len(size) if isinstance(size, Sequence) else 1
+    columns = zip(_each(size, dims), *(_each(value, dims) for value in values), strict=True)
+    return _like(size, [one(*column, **options) for column in columns])
+
+
 def _like(size: IntOrSeq, values: list[int]) -> int | tuple[int, ...]:
     """Answer in the caller's form: an int for an int size, a tuple for a tuple."""
     return values[0] if not isinstance(size, Sequence) else tuple(values)
@@ -354,16 +364,7 @@ def conv_output_size(
     >>> conv_output_size((97, 131), 3, stride=2, padding=1)
     (49, 66)
     """
-    dims = len(size) if isinstance(size, Sequence) else 1
-    columns = zip(
-        _each(size, dims),
-        _each(kernel_size, dims),
-        _each(stride, dims),
-        _each(padding, dims),
-        _each(dilation, dims),
-        strict=True,
-    )
-    return _like(size, [conv_size(*column) for column in columns])
+    return _per_dimension(conv_size, size, kernel_size, stride, padding, dilation)
 
 
 def transposed_output_size(
@@ -381,17 +382,9 @@ def transposed_output_size(
     >>> transposed_output_size(49, 3, stride=2, padding=1, output_padding=1)
     98
     """
-    dims = len(size) if isinstance(size, Sequence) else 1
-    columns = zip(
-        _each(size, dims),
-        _each(kernel_size, dims),
-        _each(stride, dims),
-        _each(padding, dims),
-        _each(output_padding, dims),
-        _each(dilation, dims),
-        strict=True,
+    return _per_dimension(
+        transposed_size, size, kernel_size, stride, padding, output_padding, dilation
     )
-    return _like(size, [transposed_size(*column) for column in columns])
 
 
 def pool_output_size(
@@ -409,14 +402,7 @@ def pool_output_size(
     >>> pool_output_size(7, 2, ceil_mode=True)
     4
     """
-    dims = len(size) if isinstance(size, Sequence) else 1
-    strides = _each(kernel_size if stride is None else stride, dims)
-    columns = zip(
-        _each(size, dims),
-        _each(kernel_size, dims),
-        strides,
-        _each(padding, dims),
-        _each(dilation, dims),
-        strict=True,
+    stride = kernel_size if stride is None else stride
+    return _per_dimension(
+        pool_size, size, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode
     )
-    return _like(size, [pool_size(*column, ceil_mode=ceil_mode) for column in columns])
