@@ -102,6 +102,41 @@ def test_freeze_all_trains_only_the_head_and_bad_prefixes_are_named(
         sys.modules.pop(name, None)
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lr", "inf"], "--lr: must be a finite number > 0, got inf"),
+        (["--seed", "-1"], "--seed: numpy takes seeds from 0 to 2**32 - 1, got -1"),
+        (["--milestones", "0.5,2"], "--milestones: every fraction must lie between 0 and 1"),
+        (["--max-steps", "0"], "--max-steps: must be >= 1, got 0"),
+    ],
+)
+def test_finetune_checks_its_flags_as_train_py_does(
+    pretrained: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    """The flags both scripts share are checked by the same code: one line, exit 2."""
+    (pretrained / "flags.py").write_text(
+        render_finetune(model_class="Classifier", dataset_module="newdata")
+    )
+    monkeypatch.syspath_prepend(str(pretrained))
+    for name in ("model", "newdata"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    script = load(pretrained / "flags.py")
+    with pytest.raises(SystemExit) as exit_info:
+        script.parse_args(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="--device cuda: no CUDA device is available"):
+            script.main(["--device", "cuda", "--out", str(pretrained / "no_cuda")])
+    for name in ("model", "newdata"):
+        sys.modules.pop(name, None)
+
+
 def test_finetune_script_is_clean_and_deterministic(tmp_path: Path) -> None:
     text = render_finetune(
         model_class="Net", model_module="nets.cnn", freeze=("layer1", "layer2.0")

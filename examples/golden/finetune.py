@@ -122,31 +122,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds between plain progress lines",
     )
     args = parser.parse_args(argv)
+    check_schedule_arguments(parser, args)
     for name in ("epochs", "batch_size", "max_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
-    if not args.lr > 0:
-        parser.error(f"--lr: must be > 0, got {args.lr}")
-    check_schedule_arguments(parser, args)
+    if not 0 < args.lr < float("inf"):
+        parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed: numpy takes seeds from 0 to 2**32 - 1, got {args.seed}")
     return args
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch so that a run can be repeated."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
 def choose_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """The device to train on: the first available of CUDA, MPS and CPU, or ``name``."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(
+                f"--device {name}: no CUDA device is available; use --device cpu"
+            )
+    return device
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -397,6 +407,46 @@ def plot_gallery(
     return True
 
 
+def report_classification(
+    model: nn.Module,
+    train: Dataset,
+    shown: Dataset,
+    summary: dict,
+    out: Path,
+    device: torch.device,
+    log,
+    split: str,
+) -> None:
+    """The labelled confusion matrix (printed, and as a PNG) and a gallery of predictions."""
+    prefix = "test_" if split == "test" else "val_"
+    matrix = np.array(summary[prefix + "confusion"])
+    names = class_names(train, len(matrix))
+    summary["classes"] = names
+    width = max(5, *(len(name) for name in names))
+    log(f"confusion matrix, {split} split (rows: true class, columns: predicted):")
+    log(" " * (width + 2) + " ".join(f"{name[:width]:>{width}}" for name in names))
+    for name, line in zip(names, matrix.tolist(), strict=True):
+        log(
+            f"  {name[:width]:>{width}}"
+            + "".join(f" {count:>{width}d}" for count in line)
+        )
+    title = (
+        f"LeNet5 fine-tuned, {split} split: accuracy {summary[prefix + 'accuracy']:.3f}"
+    )
+    if plot_confusion(matrix, names, out / "confusion.png", title):
+        plot_gallery(model, shown, names, out / "gallery.png", device)
+        log(f"wrote {out / 'confusion.png'} and {out / 'gallery.png'}")
+    else:
+        log("hint: pip install matplotlib to also get confusion.png and gallery.png")
+
+
+def write_history(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 class RepeatChannels(Dataset):
     """Gray samples repeated to ``channels`` channels, for a backbone trained on colour."""
 
@@ -638,10 +688,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.save(model.state_dict(), out / "last.pt")
         if args.max_steps is not None and steps >= args.max_steps:
             break
-    with open(out / "history.csv", "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_history(rows, out / "history.csv")
 
     summary = {
         "weights": args.weights,
@@ -669,24 +716,9 @@ def main(argv: list[str] | None = None) -> dict:
             + "  ".join(f"{name} {test_metrics[name]:.4f}" for name in METRICS)
         )
         shown, split = test, "test"
-    matrix = np.array(
-        summary["test_confusion" if test is not None else "val_confusion"]
+    report_classification(
+        model, names_source, shown, summary, out, device, print, split
     )
-    print(f"confusion matrix, {split} split (rows: true class, columns: predicted):")
-    width = max(5, *(len(name) for name in names))
-    print(" " * (width + 2) + " ".join(f"{name[:width]:>{width}}" for name in names))
-    for name, line in zip(names, matrix.tolist(), strict=True):
-        print(
-            f"  {name[:width]:>{width}}"
-            + "".join(f" {count:>{width}d}" for count in line)
-        )
-    accuracy = summary[("test_" if test is not None else "val_") + "accuracy"]
-    title = f"LeNet5 fine-tuned, {split} split: accuracy {accuracy:.3f}"
-    if plot_confusion(matrix, names, out / "confusion.png", title):
-        plot_gallery(model, shown, names, out / "gallery.png", device)
-        print(f"wrote {out / 'confusion.png'} and {out / 'gallery.png'}")
-    else:
-        print("hint: pip install matplotlib to also get confusion.png and gallery.png")
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(
         f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.csv'} and {out / 'metrics.json'}"
