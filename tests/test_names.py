@@ -19,10 +19,12 @@ import pytest
 import cnngen
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
+from cnngen.core.vocab import HELPER_CLASSES, HELPER_EXAMPLES
 from cnngen.errors import CnngenError
 from cnngen.rendering.datafiles import render_train
 from cnngen.rendering.engine import render_model
-from cnngen.rendering.namespace import template_names
+from cnngen.rendering.namespace import model_probes, template_names
+from tests.generated import load, model_class
 
 
 def _globals(source: str) -> set[str]:
@@ -73,6 +75,30 @@ def test_the_reserved_names_follow_the_templates_not_a_list() -> None:
     assert not set(dir(builtins)) <= names  # builtins are refused separately, not listed
     assert "MyNet" not in names and "CnngenProbeName" not in names
     assert {"make_datasets", "DataLoader"} <= template_names(("train",))
+
+
+@pytest.mark.parametrize("helper", HELPER_CLASSES)
+def test_every_helper_class_is_reserved_through_its_example(tmp_path: Path, helper: str) -> None:
+    """The example of each helper defines it and runs it; the probes render the example."""
+    import torch
+
+    torch.set_num_threads(1)
+    family, options = HELPER_EXAMPLES[helper]
+    assert (family, options) in model_probes()
+    plan = cnngen.plan(family, **options)
+    assert helper in plan.helpers
+    path = tmp_path / "model.py"
+    path.write_text(cnngen.render(plan))
+    module = load(path)
+    model = model_class(module)().eval()
+    assert any(type(layer) is getattr(module, helper) for layer in model.modules()), helper
+    with torch.no_grad():
+        output = model(torch.randn(2, *module.INPUT_SHAPE))
+    assert tuple(output.shape) == (2, *module.OUTPUT_SHAPE)
+    assert helper in template_names(("model",))
+    with pytest.raises(CnngenError) as error:
+        cnngen.plan("encoder", input_size=(32,), layers=2, name=helper)
+    assert error.value.param == "--name" and "already used" in str(error.value)
 
 
 @pytest.mark.parametrize("name", ["print", "tuple", "sum", "super", "__name__"])

@@ -71,19 +71,32 @@ UPSAMPLE = ("transposed", "nearest", "bilinear")
 # How the equivariant family pools over the four rotations.
 ROTATION_POOLS = ("max", "mean")
 
-# Helper classes a generated model file may define, in the order it defines them.
-HELPER_CLASSES = (
-    "Residual",
-    "Inception",
-    "SqueezeExcite",
-    "Crop",
-    "RotationStack",
-    "RotationMean",
-    "RotationMax",
-    "LiftingConv2d",
-    "GroupConv2d",
-    "GroupPool",
-)
+# Helper classes a generated model file may define, in the order it defines
+# them, each with a model request (family, options) whose file defines it.
+# The request keeps the helper honest: the reserved-name probes render it
+# (cnngen.rendering.namespace), so a class name can never shadow the helper,
+# and the tests build the helper from it in torch.  A helper cannot be listed
+# without one.
+_RESIDUAL_SE = {"input_size": (32, 32), "layers": 2, "block": "residual", "se": True}
+_ROTATIONS = {"input_size": (16, 16), "layers": 2}
+_GROUP_CONV = {**_ROTATIONS, "group_conv": True}
+HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "Residual": ("classifier", _RESIDUAL_SE),
+    "Inception": ("classifier", {"preset": "googlenet", "input_size": (64, 64)}),
+    "SqueezeExcite": ("classifier", _RESIDUAL_SE),
+    # Kernel 2 with "same" padding on 15x15: the decoder overshoots to 16x16 and crops.
+    "Crop": (
+        "forecaster",
+        {"input_size": (15, 15), "layers": 2, "kernel": (2,), "padding": "same"},
+    ),
+    "RotationStack": ("equivariant", _ROTATIONS),
+    "RotationMean": ("equivariant", {**_ROTATIONS, "rotation_pool": "mean"}),
+    "RotationMax": ("equivariant", {**_ROTATIONS, "rotation_pool": "max"}),
+    "LiftingConv2d": ("equivariant", _GROUP_CONV),
+    "GroupConv2d": ("equivariant", _GROUP_CONV),
+    "GroupPool": ("equivariant", _GROUP_CONV),
+}
+HELPER_CLASSES = tuple(HELPER_EXAMPLES)
 
 # The model options (spec field names) every family uses.
 COMMON_OPTIONS = frozenset(

@@ -18,19 +18,22 @@ import ast
 from collections.abc import Callable, Iterable
 from functools import cache
 
+from cnngen.core.vocab import HELPER_EXAMPLES
+
 PROBE = "CnngenProbeName"
 PROBE_MODULES = ("cnngen_probe_model", "cnngen_probe_dataset")
 
-# Model requests whose files together use every helper and code path of the
-# model template: each family, residual and bottleneck blocks with
-# squeeze-and-excitation, a latent bottleneck, a time head, pad and crop layers,
-# both rotation poolings, group convolutions, U-Nets and the preset layouts.
-MODEL_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
+# Model requests for the model template's code paths besides its helper
+# classes: each family, a latent bottleneck, a time head, pad layers,
+# bottleneck blocks with depthwise convolutions, a flatten head with hidden
+# layers, both U-Net decoders and the preset layouts.  Each helper class is
+# probed with its example request (cnngen.core.vocab.HELPER_EXAMPLES, see
+# model_probes), so a new helper needs no entry here.
+CODE_PATH_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
     ("encoder", {"input_size": (64,), "layers": 2}),
     ("forecaster", {"input_size": (16, 16), "layers": 2, "latent": 8}),
     ("forecaster", {"input_size": (6, 16, 16), "layers": 2, "out_depth": 3}),
     ("forecaster", {"input_size": (15, 15), "layers": 2, "kernel": (2,), "padding": "same"}),
-    ("classifier", {"input_size": (32, 32), "layers": 2, "block": "residual", "se": True}),
     (
         "classifier",
         {"input_size": (32, 32), "layers": 2, "block": "bottleneck", "depthwise": True},
@@ -38,13 +41,20 @@ MODEL_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
     ("classifier", {"input_size": (32, 32), "layers": 2, "head": "flatten", "hidden": (8,)}),
     ("classifier", {"preset": "lenet5"}),
     ("equivariant", {"input_size": (16, 16), "layers": 2}),
-    ("equivariant", {"input_size": (16, 16), "layers": 2, "rotation_pool": "mean"}),
-    ("equivariant", {"input_size": (16, 16), "layers": 2, "group_conv": True}),
     ("unet", {"input_size": (16, 16), "layers": 2}),
     ("unet", {"input_size": (16, 16), "layers": 2, "upsample": "bilinear"}),
-    ("classifier", {"preset": "googlenet", "input_size": (64, 64)}),
     ("classifier", {"preset": "resnet18", "input_size": (32, 32)}),
 )
+
+
+def model_probes() -> list[tuple[str, dict[str, object]]]:
+    """Every helper class's example request, then the code-path probes; each request once."""
+    probes: list[tuple[str, dict[str, object]]] = []
+    for probe in (*HELPER_EXAMPLES.values(), *CODE_PATH_PROBES):
+        if probe not in probes:
+            probes.append(probe)
+    return probes
+
 
 _computing: set[str] = set()
 
@@ -76,7 +86,7 @@ def _model_sources() -> list[str]:
     from cnngen.rendering.engine import render_model
 
     sources = []
-    for family, options in MODEL_PROBES:
+    for family, options in model_probes():
         spec = spec_from_options(family, {**options, "name": PROBE})
         sources.append(render_model(solve(spec), "model"))
     return sources
