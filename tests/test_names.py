@@ -21,7 +21,7 @@ from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.core.vocab import HELPER_CLASSES, HELPER_EXAMPLES
 from cnngen.errors import CnngenError
-from cnngen.rendering.datafiles import render_train
+from cnngen.rendering.datafiles import TASKS, render_finetune, render_train
 from cnngen.rendering.engine import render_model
 from cnngen.rendering.namespace import model_probes, template_names
 from tests.generated import load, model_class
@@ -60,12 +60,22 @@ def test_every_name_a_model_file_uses_is_refused(family: str, options: dict) -> 
         assert error.value.param == "--name", name
 
 
-def test_every_name_train_py_uses_is_refused_as_model_class() -> None:
-    used = _globals(render_train(task="forecasting", model_class="Net")) - {"Net"}
+@pytest.mark.parametrize("task", TASKS)
+def test_every_name_train_py_uses_is_refused_as_model_class(task: str) -> None:
+    used = _globals(render_train(task=task, model_class="Net")) - {"Net"}
     assert {"main", "np", "DataLoader", "make_datasets", "LR", "Path"} <= used
     for name in sorted(used):
         with pytest.raises(CnngenError) as error:
-            render_train(task="forecasting", model_class=name)
+            render_train(task=task, model_class=name)
+        assert error.value.param == "--model-class", name
+
+
+def test_every_name_finetune_py_uses_is_refused_as_model_class() -> None:
+    used = _globals(render_finetune(model_class="Net")) - {"Net"}
+    assert {"Progress", "RepeatChannels", "find_head", "WEIGHTS", "main"} <= used
+    for name in sorted(used):
+        with pytest.raises(CnngenError) as error:
+            render_finetune(model_class=name)
         assert error.value.param == "--model-class", name
 
 

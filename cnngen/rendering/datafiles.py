@@ -618,7 +618,7 @@ def render_finetune(
 
     check_module("--model-module", model_module)
     check_module("--dataset-module", dataset_module)
-    check_class_name("--model-class", model_class, (), None)
+    check_class_name("--model-class", model_class, ("finetune",), template_names)
     if model_module == dataset_module:
         raise CnngenError(
             f"--dataset-module: {dataset_module!r} is also the model module; the model "
@@ -685,7 +685,18 @@ def _train_sources() -> list[str]:
             model_module=model_module,
             dataset_module=dataset_module,
         )
-        for task in ("classification", "forecasting")
+        for task in TASKS
+    ]
+
+
+def _finetune_sources() -> list[str]:
+    model_module, dataset_module = PROBE_MODULES
+    return [
+        render_finetune(
+            model_class=PROBE,
+            model_module=model_module,
+            dataset_module=dataset_module,
+        )
     ]
 
 
@@ -720,6 +731,7 @@ def _synthetic_sources() -> list[str]:
 
 
 register_sources("train", _train_sources)
+register_sources("finetune", _finetune_sources)
 register_sources("dataset_windows", _windows_sources)
 register_sources("dataset_arrays", _arrays_sources)
 register_sources("dataset_synthetic", _synthetic_sources)
