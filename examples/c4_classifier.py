@@ -11,12 +11,13 @@ Plan (shapes without the batch dimension B):
     layer1  16x14x14  176     Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
     layer2  32x14x14  4,672   Conv2d 3, BatchNorm2d, ReLU
     layer3  64x7x7    18,560  Conv2d 3, BatchNorm2d, ReLU, MaxPool2d 2
-    head    10        650     AvgPool2d 7, Flatten, RotationMax, Linear
+    head    10        31,370  Flatten, Linear, RotationMax
 
-Parameters: 24,058
-Multiply-accumulates per sample: 18,515,584
+Parameters: 54,778
+Multiply-accumulates per sample: 18,640,384
 Receptive field: 28x28 (the whole input)
 Note: logits are invariant to rotating the input by any multiple of 90 degrees.
+Note: the convolutions alone see 14x14 of the 28x28 input; every output still sees all of it through the layers after them.
 """
 
 from collections import OrderedDict
@@ -27,8 +28,8 @@ from torch import nn
 INPUT_SHAPE = (1, 28, 28)
 OUTPUT_SHAPE = (10,)
 FAMILY = "equivariant"
-PARAMETERS = 24058
-MACS = 18515584  # multiply-accumulates per sample
+PARAMETERS = 54778
+MACS = 18640384  # multiply-accumulates per sample
 
 # Output shape of each stage and of each layer that changes the shape, batch
 # dimension left out. `cnngen verify` hooks each one and compares.
@@ -42,8 +43,7 @@ LAYER_SHAPES = {
     "layer3.conv1": (64, 14, 14),
     "layer3.pool": (64, 7, 7),
     "layer3": (64, 7, 7),
-    "head.pool": (64, 1, 1),
-    "head.flatten": (64,),
+    "head.flatten": (3136,),
     "head.fc1": (10,),
     "head": (10,),
 }
@@ -74,11 +74,12 @@ class RotationStack(nn.Module):
 
 
 class RotationMax(nn.Module):
-    """Keep each feature's maximum over the four rotations: (4B, F) -> (B, F).
+    """Keep each logit's maximum over the four rotations: (4B, F) -> (B, F).
 
     The maximum of a permuted set is the same set's maximum, so the result does
-    not change when the input is rotated by any multiple of 90 degrees.  Unlike
-    a mean, it keeps the strongest response to a pattern in any orientation.
+    not change when the input is rotated by any multiple of 90 degrees.  Each
+    class scores the orientation that looks most like it; a mean would blur
+    that score with three weaker ones.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,6 +98,7 @@ class C4Classifier(nn.Module):
         # rotate: (B, 1, 28, 28) -> (4B, 1, 28, 28)
         self.rotate = nn.Sequential(
             OrderedDict(
+                # -> (4B, 1, 28, 28)
                 rotate=RotationStack(),
             )
         )
@@ -134,13 +136,12 @@ class C4Classifier(nn.Module):
         # head: (4B, 64, 7, 7) -> (B, 10)
         self.head = nn.Sequential(
             OrderedDict(
-                # -> (4B, 64, 1, 1)
-                pool=nn.AvgPool2d(kernel_size=7),
-                # -> (4B, 64)
+                # -> (4B, 3136)
                 flatten=nn.Flatten(),
-                rotation_pool=RotationMax(),
+                # -> (4B, 10)
+                fc1=nn.Linear(3136, 10),
                 # -> (B, 10)
-                fc1=nn.Linear(64, 10),
+                rotation_pool=RotationMax(),
             )
         )
 

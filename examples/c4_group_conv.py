@@ -10,10 +10,10 @@ Plan (shapes without the batch dimension B):
     layer1  8x4x14x14   88      LiftingConv2d 3, BatchNorm3d, ReLU, MaxPool3d 1x2x2
     layer2  16x4x14x14  4,640   GroupConv2d 3, BatchNorm3d, ReLU
     layer3  32x4x7x7    18,496  GroupConv2d 3, BatchNorm3d, ReLU, MaxPool3d 1x2x2
-    head    10          330     GroupPool, AvgPool2d 7, Flatten, Linear
+    head    10          15,690  OrientationStack, Flatten, Linear, RotationMax
 
-Parameters: 23,554
-Multiply-accumulates per sample: 18,289,472
+Parameters: 38,914
+Multiply-accumulates per sample: 18,351,872
 Receptive field: 28x28 (the whole input)
 Note: p4 group convolutions: every feature map turns with the input and its orientations shift cyclically; logits are invariant to quarter turns.
 """
@@ -26,8 +26,8 @@ from torch import nn
 INPUT_SHAPE = (1, 28, 28)
 OUTPUT_SHAPE = (10,)
 FAMILY = "equivariant"
-PARAMETERS = 23554
-MACS = 18289472  # multiply-accumulates per sample
+PARAMETERS = 38914
+MACS = 18351872  # multiply-accumulates per sample
 
 # Output shape of each stage and of each layer that changes the shape, batch
 # dimension left out. `cnngen verify` hooks each one and compares.
@@ -40,9 +40,8 @@ LAYER_SHAPES = {
     "layer3.conv1": (32, 4, 14, 14),
     "layer3.pool": (32, 4, 7, 7),
     "layer3": (32, 4, 7, 7),
-    "head.group_pool": (32, 7, 7),
-    "head.pool": (32, 1, 1),
-    "head.flatten": (32,),
+    "head.orientation_stack": (32, 7, 7),
+    "head.flatten": (1568,),
     "head.fc1": (10,),
     "head": (10,),
 }
@@ -54,6 +53,19 @@ def check_input(x: torch.Tensor) -> torch.Tensor:
     if list(x.shape[1:]) != [1, 28, 28]:
         raise ValueError(f"expected input of shape (B, 1, 28, 28), got {list(x.shape)}")
     return x
+
+
+class RotationMax(nn.Module):
+    """Keep each logit's maximum over the four rotations: (4B, F) -> (B, F).
+
+    The maximum of a permuted set is the same set's maximum, so the result does
+    not change when the input is rotated by any multiple of 90 degrees.  Each
+    class scores the orientation that looks most like it; a mean would blur
+    that score with three weaker ones.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(4, -1, x.shape[1]).amax(dim=0)
 
 
 class LiftingConv2d(nn.Module):
@@ -144,15 +156,23 @@ class GroupConv2d(nn.Module):
         return out.unflatten(1, (self.out_channels, 4))
 
 
-class GroupPool(nn.Module):
-    """Maximum over the orientations: (B, C, 4, H, W) -> (B, C, H, W).
+class OrientationStack(nn.Module):
+    """Turn each orientation's maps back and stack them: (B, C, 4, H, W) -> (4B, C, H, W).
 
-    Rotating the input shifts the orientations and turns the maps; the
-    maximum over orientations removes the shift, leaving maps that turn.
+    Rotating the input turns every map and shifts the orientations by one;
+    after orientation r is turned back r quarter turns, it only permutes the
+    four copies, which the pooling over rotations at the end removes.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.amax(dim=2)
+        copies = []
+        for r in range(4):
+            maps = x[:, :, r]
+            for _ in range(r):
+                # A quarter turn back (as torch.rot90 with k=-1) for ONNX.
+                maps = maps.transpose(-2, -1).flip(-1)
+            copies.append(maps)
+        return torch.cat(copies, dim=0)
 
 
 class P4Classifier(nn.Module):
@@ -198,14 +218,14 @@ class P4Classifier(nn.Module):
         # head: (B, 32, 4, 7, 7) -> (B, 10)
         self.head = nn.Sequential(
             OrderedDict(
-                # -> (B, 32, 7, 7)
-                group_pool=GroupPool(),
-                # -> (B, 32, 1, 1)
-                pool=nn.AvgPool2d(kernel_size=7),
-                # -> (B, 32)
+                # -> (4B, 32, 7, 7)
+                orientation_stack=OrientationStack(),
+                # -> (4B, 1568)
                 flatten=nn.Flatten(),
+                # -> (4B, 10)
+                fc1=nn.Linear(1568, 10),
                 # -> (B, 10)
-                fc1=nn.Linear(32, 10),
+                rotation_pool=RotationMax(),
             )
         )
 

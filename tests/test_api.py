@@ -53,6 +53,25 @@ def test_plan_validates_like_the_cli() -> None:
     assert "forecaster" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("16x16", (16, 16)), ("100", (100,)), ("8, 32,32", (8, 32, 32)), (64, (64,))],
+)
+def test_sizes_are_spelt_as_on_the_command_line(text: object, size: tuple) -> None:
+    assert cnngen.plan("classifier", input_size=text).input_shape[1:] == size
+    assert cnngen.plan("classifier", input_size=size, kernel="5").stages[0].ops[0].arg(
+        "kernel_size"
+    ) in (5, (5,) * len(size))
+
+
+@pytest.mark.parametrize("bad", ["16y16", "", 16.5, [16, True], "1x6xx"])
+def test_a_size_that_is_not_one_is_refused_by_name(bad: object) -> None:
+    with pytest.raises(CnngenError) as error:
+        cnngen.plan("classifier", input_size=bad)
+    assert error.value.param == "--input-size"
+    assert "100x100" in str(error.value)
+
+
 def test_summary_and_json() -> None:
     plan = cnngen.plan("encoder", input_size=(1000,), layers=4)
     summary = plan.summary()

@@ -42,19 +42,26 @@ def _outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]
     ("size", "options"),
     [
         (16, {"layers": 2, "start_channels": 4}),
+        (16, {"layers": 2, "start_channels": 4, "head": "gap"}),
         (13, {"layers": 3, "start_channels": 3, "norm": "groupnorm", "activation": "gelu"}),
         (15, {"layers": 2, "start_channels": 2, "in_channels": 2, "pool": "avg"}),
+        (9, {"layers": 1, "start_channels": 2, "head": "flatten", "hidden": (5,)}),
     ],
 )
 def test_group_conv_is_equivariant_at_every_layer(size: int, options: dict[str, Any]) -> None:
     torch.manual_seed(0)
     plan = cnngen.plan("equivariant", input_size=(size, size), group_conv=True, **options)
     model = cnngen.build(plan).double().eval()
-    x = torch.randn(2, plan.input_shape[0], size, size, dtype=torch.float64)
+    batch = 2
+    x = torch.randn(batch, plan.input_shape[0], size, size, dtype=torch.float64)
     plain, turned = _outputs(model, x), _outputs(model, _turn(x))
     checked = 0
     for name, out in plain.items():
-        if out.dim() == 5:  # (B, C, 4, H, W): maps turn, orientations shift by one
+        if out.shape[0] == 4 * batch:
+            # Four copies per sample (orientations turned back): a quarter turn
+            # of the input moves copy r to copy r + 1, and nothing else.
+            expected = torch.roll(out.unflatten(0, (4, batch)), 1, dims=0).flatten(0, 1)
+        elif out.dim() == 5:  # (B, C, 4, H, W): maps turn, orientations shift by one
             expected = _turn(torch.roll(out, 1, dims=2))
         elif out.dim() == 4:  # after group pooling: maps turn
             expected = _turn(out)
@@ -94,13 +101,55 @@ def test_rotation_pool_max_is_default_and_mean_remains() -> None:
 
 
 @pytest.mark.parametrize("pool", ["max", "mean"])
-def test_rotation_stack_logits_are_invariant(pool: str) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"head": "gap"},
+        {"head": "flatten"},
+        {"head": "flatten", "hidden": (7, 5), "dropout": 0.2, "final_activation": "sigmoid"},
+        {"head": "auto", "se": True},
+    ],
+)
+def test_rotation_stack_logits_are_invariant(pool: str, options: dict[str, Any]) -> None:
     torch.manual_seed(0)
-    plan = cnngen.plan("equivariant", input_size=(11, 11), layers=2, rotation_pool=pool)
+    plan = cnngen.plan("equivariant", input_size=(11, 11), layers=2, rotation_pool=pool, **options)
     model = cnngen.build(plan).double().eval()
     x = torch.randn(3, 1, 11, 11, dtype=torch.float64)
     for turns in range(1, 4):
         torch.testing.assert_close(model(torch.rot90(x, turns, (-2, -1))), model(x))
+
+
+def test_rotations_are_pooled_after_the_last_linear_layer() -> None:
+    """Each copy gets its own logits, so features that fire together stay together."""
+    plan = cnngen.plan("equivariant", input_size=(16, 16), layers=2, hidden=(16,))
+    kinds = [op.kind for op in plan.stages[-1].ops]
+    assert kinds == ["flatten", "linear", "activation", "linear", "rotation_max"]
+    assert [op.batch for op in plan.stages[-1].ops] == [4, 4, 4, 4, 1]
+    # The hidden and output layers run on four copies per sample.
+    linear = plan.stages[-1].ops[1]
+    assert linear.macs == 4 * linear.params - 4 * linear.out_shape[0]
+
+
+@pytest.mark.parametrize(
+    ("size", "layers", "head"),
+    [
+        ((16, 16), 2, "flatten"),
+        ((28, 28), 2, "flatten"),
+        ((64, 64), 2, "gap"),
+        ((24, 24, 24), 3, "gap"),
+    ],
+)
+def test_auto_head_flattens_small_maps_and_matches_the_plain_classifier(
+    size: Any, layers: int, head: str
+) -> None:
+    """``--head auto`` decides alike for both families, so their sizes stay equal."""
+    plain = cnngen.plan("classifier", input_size=size, layers=layers)
+    invariant = cnngen.plan("equivariant", input_size=size, layers=layers)
+    assert plain.params == invariant.params
+    explicit = cnngen.plan("classifier", input_size=size, layers=layers, head=head)
+    assert plain.params == explicit.params
+    first = "flatten" if head == "flatten" else "avgpool"
+    assert plain.stages[-1].ops[0].kind == invariant.stages[-1].ops[0].kind == first
 
 
 @pytest.mark.parametrize(
@@ -140,6 +189,9 @@ def test_benchmark_compares_models_of_the_same_size() -> None:
     sizes = {
         name: cnngen.plan(family, **BASE, **options).params for name, family, options in models()
     }
+    # Each model is compared with the plain CNN of its head.
     plain = sizes.pop("plain CNN")
+    plain_gap = sizes.pop("plain CNN, --head gap")
     for name, params in sizes.items():
-        assert abs(params - plain) <= 0.1 * plain, (name, params, plain)
+        reference = plain_gap if "--head gap" in name else plain
+        assert abs(params - reference) <= 0.1 * reference, (name, params, reference)

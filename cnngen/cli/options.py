@@ -8,7 +8,6 @@ solver is imported only when a plan is asked for.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from cnngen import __version__
 from cnngen.cli.config import dump_config
 from cnngen.cli.output import check_target, emit_files
 from cnngen.cli.output import emit as emit_output
+from cnngen.core.checks import SIZE_HELP, parse_size
 from cnngen.core.spec import (
     ACTIVATIONS,
     BLOCKS,
@@ -35,8 +35,6 @@ from cnngen.core.spec import (
 )
 from cnngen.core.vocab import ROTATION_POOLS, UPSAMPLE
 from cnngen.errors import CnngenError
-
-SIZE_HELP = "sizes like 100, 100x100 or 16x64x64"
 
 
 class SizeType(click.ParamType):
@@ -63,10 +61,10 @@ class SizeType(click.ParamType):
                     ctx,
                 )
             return tuple(value)
-        text = str(value).strip()
-        if not re.fullmatch(r"-?\d+([x,]\s*-?\d+)*", text):
+        try:
+            return parse_size("size", str(value))
+        except CnngenError:
             self.fail(f"expected {SIZE_HELP}, got {value!r}", param, ctx)
-        return tuple(int(part) for part in re.split(r"[x,]\s*", text))
 
 
 SIZE = SizeType()
@@ -199,7 +197,11 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     _model_option("--se", is_flag=True, help="Add squeeze-and-excitation to every block."),
     _model_option("--depthwise", is_flag=True, help="Use depthwise-separable convolutions."),
     _model_option(
-        "--head", choices=HEADS, help="Classifier head: global average pool (gap) or flatten."
+        "--head",
+        choices=HEADS,
+        help="Classifier head: flatten the last feature map (keeps where features are) or "
+        "average it (gap); auto flattens maps of at most 64 positions (8x8) and averages "
+        "larger ones.",
     ),
     _model_option("--hidden", type=SIZE, help="Hidden widths of the classifier head, e.g. 120x84."),
     _model_option(

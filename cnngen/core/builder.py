@@ -78,7 +78,8 @@ class StageBuilder:
             in_shape=self.shape,
             out_shape=tuple(out_shape),
             params=params,
-            macs=macs,
+            # Between a rotation stack and its pooling each sample runs as four copies.
+            macs=macs * self.batch,
             receptive_field=self._rf(),
             batch=self.batch,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import math
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,27 @@ def _number_text(value: float, bound: bool = False) -> str:
         return f"{value:g}" if bound else repr(value)
     text = str(value)
     return text if len(text) <= 24 else f"{text[:8]}...({len(text)} digits)"
+
+
+SIZE_HELP = "sizes like 100, 100x100 or 16x64x64"
+
+
+def parse_size(param: str, value: Any) -> tuple[int, ...]:
+    """A size as a tuple of ints, from ``100``, ``"100x100"``, ``"100,100"`` or ``[100, 100]``.
+
+    The CLI, config files and the Python API all come through here, so
+    ``input_size="16x16"`` means what ``--input-size 16x16`` means.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"-?\d+([x,]\s*-?\d+)*", text):
+            return tuple(int(part) for part in re.split(r"[x,]\s*", text))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    elif isinstance(value, (tuple, list)):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+    raise CnngenError(f"{param}: expected {SIZE_HELP}, got {value!r}", param)
 
 
 def check_number(

@@ -10,7 +10,9 @@ orientation axis instead: feature maps have shape (C, 4, H, W).
 - A group convolution turns its kernels and shifts their orientation axis
   cyclically, so rotating its input rotates every output map and shifts the
   orientations by one.
-- Group pooling takes the maximum over the orientations at the end.
+- The head either takes the maximum over the orientations and averages the
+  maps (``--head gap``), or turns each orientation's maps back and runs the
+  head on the four copies, pooling their logits (``--head flatten``).
 
 Every layer is therefore equivariant, exactly, when the sampling grid maps onto
 itself under a quarter turn: square inputs, odd kernels with symmetric padding,
@@ -93,6 +95,18 @@ class GroupStageBuilder(StageBuilder):
         self.fields = self.fields[1:]
         return self._add("group_pool", "GroupPool", [], (channels, *spatial))
 
+    def orientation_stack(self) -> Op:
+        """(C, 4, H, W) -> (C, H, W) four times per sample, each orientation turned back.
+
+        Orientation r's maps turned back r quarter turns do not turn with the
+        input; a quarter turn of the input only permutes the four copies, so a
+        head that pools over them at the end may flatten them first.
+        """
+        channels, _, *spatial = self.shape
+        self.fields = self.fields[1:]
+        self.batch = 4
+        return self._add("orientation_stack", "OrientationStack", [], (channels, *spatial))
+
 
 def _symmetric_pool(builder: GroupStageBuilder, kind: str) -> None:
     """Halve H and W with windows that a quarter turn maps onto each other.
@@ -110,7 +124,7 @@ def _symmetric_pool(builder: GroupStageBuilder, kind: str) -> None:
 def group_conv_stages(
     spec: ModelSpec, downsampling: Sequence[bool], channels: Sequence[int]
 ) -> tuple[list[Stage], StageBuilder]:
-    """The p4 trunk, one stage per layer, and a head builder after group pooling.
+    """The p4 trunk, one stage per layer, and a builder for the head after it.
 
     ``downsampling`` says which layers halve the feature map (the solver's
     spread of downsampling layers); the caller adds the classifier head.
@@ -135,7 +149,4 @@ def group_conv_stages(
             _symmetric_pool(builder, spec.pool)
         stages.append(builder.build(f"layer{index + 1}", "trunk"))
         shape, fields = builder.shape, builder.fields
-    head = GroupStageBuilder(shape, fields)
-    head.group_pool()
-    head.global_avg_pool()
-    return stages, head
+    return stages, GroupStageBuilder(shape, fields)

@@ -44,6 +44,7 @@ POINTWISE_KINDS = frozenset(
         "linear",
         "unflatten",
         "rotation_mean",
+        "rotation_max",
     }
 )
 

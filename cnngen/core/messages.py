@@ -35,6 +35,10 @@ EN: dict[str, str] = {
     "note.clamped": "channels clamped to {low}..{high} on layer(s) {layers}",
     "note.time_head": "the time head maps {depth} input time steps to {out_depth}",
     "note.invariant": "logits are invariant to rotating the input by any multiple of 90 degrees",
+    "note.group_conv": (
+        "p4 group convolutions: every feature map turns with the input and its "
+        "orientations shift cyclically; logits are invariant to quarter turns"
+    ),
     "note.lenet5": "LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution",
     "note.alexnet": "AlexNet (Krizhevsky et al., 2012) as in torchvision",
     "note.vgg": "{model} (Simonyan and Zisserman, 2014) as in torchvision",
@@ -114,6 +118,10 @@ RU: dict[str, str] = {
     "note.clamped": "число каналов ограничено диапазоном {low}..{high} в слоях {layers}",
     "note.time_head": "временная голова переводит {depth} входных шагов по времени в {out_depth}",
     "note.invariant": "логиты не меняются при повороте входа на любое кратное 90 градусов",
+    "note.group_conv": (
+        "групповые свёртки p4: каждая карта признаков поворачивается вместе со входом, "
+        "а её ориентации циклически сдвигаются; логиты не меняются при поворотах на 90 градусов"
+    ),
     "note.lenet5": "LeNet-5 (LeCun и др., 1998) с паддингом 2 в первой свёртке",
     "note.alexnet": "AlexNet (Krizhevsky и др., 2012), как в torchvision",
     "note.vgg": "{model} (Simonyan и Zisserman, 2014), как в torchvision",

@@ -103,8 +103,16 @@ filled in.  Run each code cell to see the layer agree.""",
         "- stacks the input turned by 0, 90, 180 and 270 degrees along the batch: "
         "the same weights see all four"
     ),
+    "layer.orientation_stack": (
+        "- turns each orientation's maps back by as many quarter turns as it has and "
+        "stacks the four along the batch: turning the input now only reorders them"
+    ),
     "layer.rotation_mean": (
-        "- averages the features of the four turned copies back into one per sample"
+        "- averages the logits of the four turned copies back into one per sample"
+    ),
+    "layer.rotation_max": (
+        "- keeps each class's highest logit over the four turned copies: every class "
+        "scores the orientation that looks most like it"
     ),
     "layer.unflatten": "- reshapes {features} features into {shape}",
     # ------------------------------------------------------------ exercises
@@ -377,11 +385,12 @@ with `output_padding={output_padding}`.  The code below tries every value.""",
         "`ceil(kernel / stride)` is only an upper bound for it."
     ),
     "equivariant.title": "Rotation invariance",
-    "equivariant.text": """This model runs its layers on the input turned by 0, 90, 180 and 270 degrees
-(`RotationStack`), with the same weights for all four, then averages the four
-results (`RotationMean`).  Turning the input by a quarter only changes the order
-of the four copies, and the average does not depend on the order, so the logits
-stay the same.  The cell below turns a random input and compares.""",
+    "equivariant.text": """This model runs its layers on four copies of the input, one per quarter turn,
+with the same weights for all four, and pools the four copies' logits at the end:
+`RotationMax` keeps each class's highest one, `RotationMean` averages them.
+Turning the input by a quarter only changes the order of the four copies, and
+neither the maximum nor the average depends on the order, so the logits stay
+the same.  The cell below turns a random input and compares.""",
     "equivariant.degrees": "degrees, largest difference:",
     "equivariant.six_nine": """### 6 or 9?
 
@@ -495,8 +504,17 @@ HANDOUT_RU: dict[str, str] = {
         "- складывает в батч вход, повёрнутый на 0, 90, 180 и 270 градусов: одни и те же "
         "веса видят все четыре копии"
     ),
+    "layer.orientation_stack": (
+        "- поворачивает карты каждой ориентации обратно на столько четвертей оборота, "
+        "каков её номер, и складывает четыре копии в батч: поворот входа теперь лишь "
+        "переставляет их"
+    ),
     "layer.rotation_mean": (
-        "- усредняет признаки четырёх повёрнутых копий обратно в один вектор на пример"
+        "- усредняет логиты четырёх повёрнутых копий обратно в один вектор на пример"
+    ),
+    "layer.rotation_max": (
+        "- оставляет для каждого класса наибольший логит из четырёх повёрнутых копий: "
+        "каждый класс оценивается по ориентации, которая больше всего на него похожа"
     ),
     "layer.unflatten": "- превращает {features} признаков в тензор {shape}",
     "ex.intro": """## Упражнения
@@ -769,11 +787,12 @@ pooling заменён усредняющим, потому что max пере�
         "даёт для него лишь оценку сверху."
     ),
     "equivariant.title": "Инвариантность к поворотам",
-    "equivariant.text": """Эта модель прогоняет свои слои по входу, повёрнутому на 0, 90, 180 и 270
-градусов (`RotationStack`), с одними и теми же весами для всех четырёх копий, и
-усредняет результаты (`RotationMean`).  Поворот входа на четверть оборота лишь
-переставляет четыре копии, а от порядка среднее не зависит, поэтому логиты не
-меняются.  Ячейка ниже поворачивает случайный вход и сравнивает.""",
+    "equivariant.text": """Эта модель прогоняет свои слои по четырём копиям входа, по одной на каждую
+четверть оборота, с одними и теми же весами, и в конце объединяет логиты копий:
+`RotationMax` оставляет для каждого класса наибольший, `RotationMean` усредняет
+их.  Поворот входа на четверть оборота лишь переставляет четыре копии, а ни
+максимум, ни среднее от порядка не зависят, поэтому логиты не меняются.  Ячейка
+ниже поворачивает случайный вход и сравнивает.""",
     "equivariant.degrees": "градусов, наибольшая разница:",
     "equivariant.six_nine": """### 6 или 9?
 

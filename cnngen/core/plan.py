@@ -50,6 +50,15 @@ class Op:
     receptive_field: Shape | None = None
     batch: int = 1
 
+    @property
+    def in_batch(self) -> int:
+        """Copies of each sample the op receives: the rotation ops change the count."""
+        if self.kind in ("rotation_stack", "orientation_stack"):
+            return 1
+        if self.kind in ("rotation_mean", "rotation_max"):
+            return 4
+        return self.batch
+
     def arg(self, key: str, default: Any = None) -> Any:
         """The value of keyword argument ``key`` (or ``default``)."""
         for name, value in self.args:

@@ -31,7 +31,7 @@ from cnngen.core.presets import solve_preset
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import _find_transposed, solve_transposed
 from cnngen.core.unet import solve_unet
-from cnngen.core.vocab import HELPER_CLASSES
+from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES
 from cnngen.errors import CnngenError
 
 NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
@@ -792,13 +792,46 @@ def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
     return builder.build("time", "head")
 
 
+def _head_kind(spec: ModelSpec, spatial: Shape) -> str:
+    """``--head``, with ``auto`` resolved for a last feature map of size ``spatial``.
+
+    Flattening keeps where each feature fired, which small inputs such as
+    digits need (and a rotation-invariant model all the more); on large maps it
+    would make a huge linear layer, so ``auto`` averages those.
+    """
+    if spec.head != "auto":
+        return spec.head
+    return "flatten" if math.prod(spatial) <= FLATTEN_MAX_POSITIONS else "gap"
+
+
+def _flatten_or_average(spec: ModelSpec, builder: StageBuilder) -> None:
+    """The head's first step: flatten the last feature map or average it away."""
+    if _head_kind(spec, builder.spatial) == "gap":
+        builder.global_avg_pool()
+    else:
+        builder.flatten()
+
+
 def _head(spec: ModelSpec, builder: StageBuilder, classes: int) -> None:
+    """Hidden layers, dropout and the output layer; a rotation stack is pooled last.
+
+    Between a rotation stack and its pooling every layer runs on each of the
+    four copies, so each copy gets its own logits, and a class scores its best
+    orientation (``max``) or the average of the four (``mean``).  Pooling the
+    logits rather than the features keeps which features fired together in one
+    orientation.
+    """
     for width in spec.hidden:
         builder.linear(width)
         builder.activation(spec.activation)
     if spec.dropout > 0:
         builder.dropout(spec.dropout)
     builder.linear(classes)
+    if builder.batch == 4:
+        if spec.rotation_pool == "mean":
+            builder.rotation_mean()
+        else:
+            builder.rotation_max()
     if spec.final_activation != "none":
         builder.activation(spec.final_activation)
 
@@ -812,10 +845,7 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
     channels, notes = encoder_channels(spec, geometry)
     stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")
     builder = StageBuilder(shape, fields)
-    if spec.head == "gap":
-        builder.global_avg_pool()
-    else:
-        builder.flatten()
+    _flatten_or_average(spec, builder)
     _head(spec, builder, spec.classes)
     stages.append(builder.build("head", "head"))
     return _plan(spec, stages, notes)
@@ -827,13 +857,17 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     if spec.group_conv:
         downsampling = [layer.size_out < layer.size_in for layer in geometry.dims[-1]]
         stages, head = group_conv_stages(spec, downsampling, channels)
+        if _head_kind(spec, head.shape[-2:]) == "gap":
+            head.group_pool()
+            head.global_avg_pool()
+        else:
+            # Each orientation's maps turned back: a quarter turn of the input
+            # then permutes the four copies, as in the rotation stack.
+            head.orientation_stack()
+            head.flatten()
         _head(spec, head, spec.classes)
         stages.append(head.build("head", "head"))
-        notes = [
-            *notes,
-            "p4 group convolutions: every feature map turns with the input and its "
-            "orientations shift cyclically; logits are invariant to quarter turns",
-        ]
+        notes = [*notes, Note("note.group_conv")]
         return _plan(spec, stages, notes)
     stages, fields, shape = _encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.
@@ -852,14 +886,9 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
     rotate.rotation_stack()
     builder = StageBuilder(shape, fields)
     builder.batch = 4
-    builder.global_avg_pool()
-    # The maximum over the four rotations keeps the strongest response to a
-    # pattern in any orientation (as the article does); the mean blurs it with
-    # three weaker ones.
-    if spec.rotation_pool == "mean":
-        builder.rotation_mean()
-    else:
-        builder.rotation_max()
+    # A quarter turn of the input permutes the four copies exactly, feature map
+    # layout included, so flattening each copy keeps the result invariant.
+    _flatten_or_average(spec, builder)
     _head(spec, builder, spec.classes)
     stages = [rotate.build("rotate", "rotate"), *stages, builder.build("head", "head")]
     notes = [*notes, Note("note.invariant")]

@@ -20,6 +20,7 @@ from cnngen.core.checks import (
     check_class_name,
     check_count,
     check_number,
+    parse_size,
 )
 from cnngen.core.vocab import (
     ACTIVATIONS,
@@ -77,7 +78,7 @@ class ModelSpec:
     block: str = "plain"
     se: bool = False
     depthwise: bool = False
-    head: str = "gap"
+    head: str = "auto"
     hidden: tuple[int, ...] = ()
     preset: str | None = None
     upsample: str = "transposed"
@@ -229,8 +230,7 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     options = {key: value for key, value in options.items() if value is not None}
     for name in SIZE_OPTIONS:
         if name in options:
-            value = options[name]
-            options[name] = (value,) if isinstance(value, int) else tuple(value)
+            options[name] = parse_size(option_name(name), options[name])
     unknown = sorted(set(options) - set(SPEC_DEFAULTS))
     if unknown:
         raise CnngenError(f"unknown option(s): {', '.join(unknown)}")
@@ -471,7 +471,7 @@ def _check_unet(spec: ModelSpec) -> None:
     """U-Net levels keep their size through every convolution, so the skip fits exactly."""
     for param, value, default in (
         ("--block", spec.block, "plain"),
-        ("--head", spec.head, "gap"),
+        ("--head", spec.head, "auto"),
         ("--classes", spec.classes, 10),
         ("--hidden", spec.hidden, ()),
         ("--stride", spec.stride, None),

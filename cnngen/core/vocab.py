@@ -28,7 +28,10 @@ BLOCKS = ("plain", "vgg", "residual", "bottleneck")
 DOWNSAMPLE = ("stride", "pool", "none")
 PADDING_MODES = ("auto", "same", "valid")
 POOLS = ("max", "avg")
-HEADS = ("gap", "flatten")
+HEADS = ("auto", "gap", "flatten")
+# --head auto flattens a last feature map of at most this many positions (8x8
+# in 2D), keeping where each feature fired, and averages larger ones.
+FLATTEN_MAX_POSITIONS = 64
 # Classic architectures (``--preset``); lenet5 as in the course notebook, the
 # others with torchvision's layers and module names.
 PRESETS = (
@@ -94,7 +97,8 @@ HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "RotationMax": ("equivariant", {**_ROTATIONS, "rotation_pool": "max"}),
     "LiftingConv2d": ("equivariant", _GROUP_CONV),
     "GroupConv2d": ("equivariant", _GROUP_CONV),
-    "GroupPool": ("equivariant", _GROUP_CONV),
+    "GroupPool": ("equivariant", {**_GROUP_CONV, "head": "gap"}),
+    "OrientationStack": ("equivariant", _GROUP_CONV),
 }
 HELPER_CLASSES = tuple(HELPER_EXAMPLES)
 
@@ -114,7 +118,7 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "encoder": COMMON_OPTIONS,
     "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth"},
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
-    "equivariant": COMMON_OPTIONS | {"classes", "hidden", "rotation_pool", "group_conv"},
+    "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
     "unet": COMMON_OPTIONS - {"stride", "target_size", "downsample", "se", "depthwise"}
     | {"out_channels", "upsample"},

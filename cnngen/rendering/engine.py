@@ -120,7 +120,7 @@ def forward_steps(plan: Plan) -> list[Step]:
 
 
 def changes_shape(op: Op) -> bool:
-    return op.in_shape != op.out_shape
+    return op.in_shape != op.out_shape or op.in_batch != op.batch
 
 
 def stage_summary(stage: Stage) -> str:

@@ -62,7 +62,16 @@ WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
 # Ops the walk-through shows although they keep the shape: they hold weights or
 # change what a position sees.
 SHOWN_KINDS = frozenset(
-    {"conv", "conv_transpose", "linear", "squeeze_excite", "rotation_stack", "rotation_mean"}
+    {
+        "conv",
+        "conv_transpose",
+        "linear",
+        "squeeze_excite",
+        "rotation_stack",
+        "orientation_stack",
+        "rotation_mean",
+        "rotation_max",
+    }
 )
 
 
@@ -195,10 +204,8 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
                 total=t.number(op.params),
             ),
         ]
-    if op.kind == "rotation_stack":
-        return [t("layer.rotation_stack")]
-    if op.kind == "rotation_mean":
-        return [t("layer.rotation_mean")]
+    if op.kind in ("rotation_stack", "orientation_stack", "rotation_mean", "rotation_max"):
+        return [t(f"layer.{op.kind}")]
     if op.kind == "unflatten":
         return [t("layer.unflatten", features=op.in_shape[0], shape=plain_shape(op.out_shape))]
     return [f"- {plain_shape(op.in_shape)} → {plain_shape(op.out_shape)}"]
@@ -236,8 +243,6 @@ def _layer_cells(t: Messages, plan: Plan, hidden: frozenset[int]) -> list[Cell]:
     cells = [markdown(t("layers.intro"))]
     for number, (name, op) in enumerate(walked_ops(plan), start=1):
         lines = "\n".join(_size_lines(t, op, hidden))
-        # Copies of each sample the layer gets: 4 inside a rotation stack.
-        batch = {"rotation_stack": 1, "rotation_mean": 4}.get(op.kind, op.batch)
         cells.append(
             markdown(
                 f"### {t('layers.layer', number=number)}: `{name}` ({op_summary(op)})\n\n"
@@ -245,7 +250,7 @@ def _layer_cells(t: Messages, plan: Plan, hidden: frozenset[int]) -> list[Cell]:
                 f"{plain_shape(op.out_shape)}{_batch_note(t, op)}\n\n{lines}"
             )
         )
-        shape = f"({batch}, {', '.join(str(s) for s in op.in_shape)})"
+        shape = f"({op.in_batch}, {', '.join(str(s) for s in op.in_shape)})"
         cells.append(
             code(
                 f'layer = model.get_submodule("{name}")\n'
