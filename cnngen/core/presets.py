@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
-from cnngen.core.messages import Note
+from cnngen.core.messages import Count, Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES
@@ -263,11 +263,11 @@ def _head_note(layer: str, shape: Shape, reference: Shape, spec: ModelSpec) -> l
     fields = {
         "layer": layer,
         "shape": format_value(shape),
-        "count": f"{math.prod(shape):,}",
+        "count": Count(math.prod(shape)),
         "size": format_value(spec.input_size),
     }
     if spec.dims == 2:
-        return [Note("note.head_features_224", usual=f"{math.prod(reference):,}", **fields)]
+        return [Note("note.head_features_224", usual=Count(math.prod(reference)), **fields)]
     return [Note("note.head_features", **fields)]
 
 
