@@ -94,14 +94,18 @@ RUSSIAN_PLANS: list[tuple[str, dict[str, Any]]] = [
         "unet",
         {"input_size": (97, 131, 5), "layers": 4, "max_channels": 40, "upsample": "bilinear"},
     ),
-    ("classifier", {"preset": "alexnet", "input_size": (61, 61)}),
-    ("classifier", {"preset": "vgg11_bn", "input_size": (16, 16)}),
-    ("classifier", {"preset": "se_resnet18", "input_size": (33, 17)}),
+    ("classifier", {"preset": "alexnet", "input_size": (61, 61), "norm": "groupnorm"}),
+    ("classifier", {"preset": "vgg11_bn", "input_size": (16, 16), "dropout": 0.0}),
+    (
+        "classifier",
+        {"preset": "se_resnet18", "input_size": (33, 17), "norm": "none", "dropout": 0.2},
+    ),
+    ("classifier", {"preset": "googlenet", "input_size": (97, 131), "dropout": 0.3}),
 ]
 
 
 def test_russian_plan_output_has_no_english_note(run_cli: Callable[..., Any]) -> None:
-    """U-Net notes and a preset's adaptation notes all come from the catalogue."""
+    """U-Net notes and a preset's adaptation and option notes all come from the catalogue."""
     keys = set()
     for family, options in RUSSIAN_PLANS:
         spec = make_spec(family, **options)
@@ -123,4 +127,6 @@ def test_russian_plan_output_has_no_english_note(run_cli: Callable[..., Any]) ->
             keys.add(note.key)
     unet = {"note.unet_level_kept", "note.unet_clamped", "note.unet_skips", "note.short_field"}
     presets = {"note.stride_relaxed", "note.pool_padded", "note.head_features_224"}
-    assert unet | presets <= keys
+    options = {"note.preset_norm_added", "note.preset_norm_removed", "note.preset_dropout"}
+    options |= {"note.preset_dropout_kept", "note.preset_dropout_added"}
+    assert unet | presets | options <= keys

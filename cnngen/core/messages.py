@@ -64,6 +64,21 @@ EN: dict[str, str] = {
         "avgpool averages the final {shape} map (7x7 at 224x224) with a fixed kernel, "
         "instead of an adaptive pool"
     ),
+    "note.preset_norm_added": (
+        "{norm} after every convolution, as torchvision's VGG-BN adds batch norm"
+    ),
+    "note.preset_norm_replaced": (
+        "{norm} in place of every batch norm, under the same names, so no weight is renamed"
+    ),
+    "note.preset_norm_removed": (
+        "no norm layers (--norm none); each convolution that preceded a batch norm has a bias"
+    ),
+    "note.preset_dropout": "dropout {old} -> {new} at {layers}",
+    "note.preset_dropout_kept": (
+        "dropout {old} -> 0.0 at {layers}: the layers stay, so the layers after them keep "
+        "their names"
+    ),
+    "note.preset_dropout_added": "dropout {new} before {layer}, the last linear layer",
     "note.unet_level_kept": (
         "level {level} keeps dimension(s) {dims} at {sizes} (halving would go below --min-size)"
     ),
@@ -152,6 +167,23 @@ RU: dict[str, str] = {
         "avgpool усредняет итоговую карту {shape} (7x7 при 224x224) ядром фиксированного "
         "размера, без адаптивного пулинга"
     ),
+    "note.preset_norm_added": (
+        "{norm} после каждой свёртки, как batch norm в VGG-BN из torchvision"
+    ),
+    "note.preset_norm_replaced": (
+        "{norm} вместо каждой batch norm, под теми же именами, так что ни один вес не "
+        "переименован"
+    ),
+    "note.preset_norm_removed": (
+        "без слоёв нормализации (--norm none); у каждой свёртки, за которой шла batch norm, "
+        "есть смещение (bias)"
+    ),
+    "note.preset_dropout": "dropout {old} -> {new} в {layers}",
+    "note.preset_dropout_kept": (
+        "dropout {old} -> 0.0 в {layers}: слои остаются, и следующие за ними слои сохраняют "
+        "свои имена"
+    ),
+    "note.preset_dropout_added": "dropout {new} перед {layer}, последним линейным слоем",
     "note.unet_level_kept": (
         "уровень {level} сохраняет размерность(и) {dims} равной {sizes} (деление пополам дало "
         "бы меньше --min-size)"
