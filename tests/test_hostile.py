@@ -102,7 +102,15 @@ CASES: list[tuple[str, str]] = [
     ("model classifier --preset lenet5 --kernel 3", "--kernel"),
     ("model classifier --preset lenet5 --se", "--se"),
     ("model classifier --preset lenet5 --head gap", "--head"),
-    ("handout classifier --preset lenet5 --dropout 0.2", "--dropout"),
+    ("handout classifier --preset lenet5 --sub-blocks 2 --dropout 0.2", "--sub-blocks"),
+    ("model classifier --preset resnet18 --depthwise --norm groupnorm", "--depthwise"),
+    # ---- norms and dropout rates a preset cannot take
+    ("handout classifier --preset lenet5 --norm dropout --dropout 0.2", "--norm"),
+    ("model classifier --preset vgg11 --norm dropout", "--norm"),
+    ("plan classifier --preset resnet18 -i 32x32 --norm instancenorm", "--norm"),
+    ("model classifier --preset googlenet --dropout nan", "--dropout"),
+    ("model classifier --preset vgg16 --dropout 1", "--dropout"),
+    ("plan classifier --preset mobilenet_v2 --dropout -0.1", "--dropout"),
     ("plan encoder -i 100 --block residual", "--block"),
     ("plan forecaster -i 64 --block vgg", "--block"),
     # ---- class names that would shadow what the model file uses

@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import pickle
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, fields_of
+from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, Note, fields_of
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.engine import format_python, render_model
@@ -84,3 +86,47 @@ def test_plan_notes_translate_and_stay_plain_text() -> None:
     assert Messages("ru").note(note) == "рецептивное поле 23x23 не покрывает вход 64x64"
     assert Messages("ru").note("a note without a key") == "a note without a key"
     assert pickle.loads(pickle.dumps(note)).key == "note.short_field"
+
+
+RUSSIAN_PLANS: list[tuple[str, dict[str, Any]]] = [
+    ("unet", {"input_size": (1001,), "layers": 2}),
+    (
+        "unet",
+        {"input_size": (97, 131, 5), "layers": 4, "max_channels": 40, "upsample": "bilinear"},
+    ),
+    ("classifier", {"preset": "alexnet", "input_size": (61, 61), "norm": "groupnorm"}),
+    ("classifier", {"preset": "vgg11_bn", "input_size": (16, 16), "dropout": 0.0}),
+    (
+        "classifier",
+        {"preset": "se_resnet18", "input_size": (33, 17), "norm": "none", "dropout": 0.2},
+    ),
+    ("classifier", {"preset": "googlenet", "input_size": (97, 131), "dropout": 0.3}),
+]
+
+
+def test_russian_plan_output_has_no_english_note(run_cli: Callable[..., Any]) -> None:
+    """U-Net notes and a preset's adaptation and option notes all come from the catalogue."""
+    keys = set()
+    for family, options in RUSSIAN_PLANS:
+        spec = make_spec(family, **options)
+        words = spec.command_words("plan")
+        english = run_cli(*words)
+        russian = run_cli(*words, "--lang", "ru")
+        assert english.code == russian.code == 0, russian.err
+        en = [line[6:] for line in english.out.splitlines() if line.startswith("note: ")]
+        prefix = "примечание: "
+        ru = [line[len(prefix) :] for line in russian.out.splitlines() if line.startswith(prefix)]
+        assert len(ru) == len(en) >= 2, words
+        for note in ru:
+            assert note not in en, note
+            assert re.search("[а-яё]", note, re.IGNORECASE), note
+            # Counts are grouped the Russian way: "1,024" would read as a decimal.
+            assert not re.search(r"\d,\d", note), note
+        for note in solve(spec).notes:
+            assert isinstance(note, Note) and Messages("ru").has(note.key), note
+            keys.add(note.key)
+    unet = {"note.unet_level_kept", "note.unet_clamped", "note.unet_skips", "note.short_field"}
+    presets = {"note.stride_relaxed", "note.pool_padded", "note.head_features_224"}
+    options = {"note.preset_norm_added", "note.preset_norm_removed", "note.preset_dropout"}
+    options |= {"note.preset_dropout_kept", "note.preset_dropout_added"}
+    assert unet | presets | options <= keys

@@ -235,8 +235,255 @@ def test_presets_refuse_options_they_would_ignore(run_cli: Callable[..., object]
     assert len(lines) == 1
     assert lines[0].startswith("Error: --layers:")
     assert "--block" in lines[0]
+    # The message lists what a preset does take, --norm and --dropout among them.
+    assert "--norm" in lines[0] and "--dropout" in lines[0]
     result = run_cli("plan", "classifier", "--preset", "resnet18", "--se")
     assert result.code == 2 and "--se" in result.err
+    for argv, option in (
+        (("--preset", "vgg11", "--depthwise"), "--depthwise"),
+        (("--preset", "resnet18", "--norm", "groupnorm", "--sub-blocks", "2"), "--sub-blocks"),
+        (("--preset", "mobilenet_v2", "--dropout", "0.1", "--head", "flatten"), "--head"),
+    ):
+        result = run_cli("plan", "classifier", *argv)
+        assert result.code == 2, argv
+        (line,) = result.err.strip().splitlines()
+        assert line.startswith(f"Error: {option}:"), line
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "says"),
+    [
+        # Dropout is no norm layer: the preset's dropout rate is --dropout.
+        (("--preset", "resnet18", "--norm", "dropout", "--dropout", "0.2"), "--norm", "--dropout"),
+        (("--preset", "lenet5", "--norm", "dropout"), "--norm", "--norm batchnorm"),
+        # Instance norm cannot normalize resnet18's last 1x1 maps at 32x32.
+        (("--preset", "resnet18", "-i", "32x32", "--norm", "instancenorm"), "--norm", "groupnorm"),
+        (("--preset", "vgg11", "--dropout", "1"), "--dropout", "[0, 1)"),
+    ],
+)
+def test_presets_refuse_norms_and_dropouts_that_cannot_apply(
+    run_cli: Callable[..., object], argv: tuple[str, ...], option: str, says: str
+) -> None:
+    result = run_cli("plan", "classifier", *argv)
+    assert result.code == 2
+    assert result.out == ""
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"Error: {option}:"), line
+    assert says in line
+
+
+# ------------------------------------------------------------ --norm, --dropout
+STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def state_keys(**options: object) -> list[str]:
+    with torch.device("meta"):
+        model = cnngen.build(cnngen.plan("classifier", **options))
+    return list(model.state_dict())
+
+
+def weight_keys(**options: object) -> list[str]:
+    """The learned tensors' names: batch norm's running statistics left out."""
+    return [key for key in state_keys(**options) if not key.endswith(STATISTICS)]
+
+
+def vgg_keys(name: str, batch_norm: bool) -> list[str]:
+    """torchvision's ``make_layers`` written out: conv, (BatchNorm2d,) ReLU; "M" a pool."""
+    from cnngen.core.presets import VGG_LAYERS
+
+    keys, index = [], 0
+    for item in VGG_LAYERS[name]:
+        if item == "M":
+            index += 1
+            continue
+        keys += [f"features.{index}.weight", f"features.{index}.bias"]
+        if batch_norm:
+            keys += _bn(f"features.{index + 1}")
+        index += 3 if batch_norm else 2
+    for index in (0, 3, 6):
+        keys += [f"classifier.{index}.weight", f"classifier.{index}.bias"]
+    return keys
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg16"])
+def test_vgg_with_batchnorm_is_torchvisions_vgg_bn(name: str) -> None:
+    added = cnngen.plan("classifier", preset=name, norm="batchnorm", **IMAGENET)
+    assert added.params == PUBLISHED[f"{name}_bn"]
+    assert state_keys(preset=name, norm="batchnorm", **IMAGENET) == vgg_keys(name, True)
+    assert state_keys(preset=f"{name}_bn", **IMAGENET) == vgg_keys(name, True)
+    with torch.device("meta"):
+        ours = cnngen.build(added)
+        theirs = cnngen.build(imagenet_plan(f"{name}_bn"))
+    shapes = {key: tuple(value.shape) for key, value in ours.state_dict().items()}
+    assert shapes == {key: tuple(value.shape) for key, value in theirs.state_dict().items()}
+    # ... and vgg_bn without a norm is the plain VGG, keys and count.
+    removed = cnngen.plan("classifier", preset=f"{name}_bn", norm="none", **IMAGENET)
+    assert removed.params == PUBLISHED[name]
+    assert state_keys(preset=f"{name}_bn", norm="none", **IMAGENET) == vgg_keys(name, False)
+
+
+def test_alexnet_with_a_norm_moves_its_pools_and_names_them() -> None:
+    plan = cnngen.plan("classifier", preset="alexnet", norm="batchnorm", input_size=(61, 61))
+    features = plan.stages[0].ops
+    assert [op.path for op in features if op.kind == "maxpool"] == ["3", "7", "17"]
+    assert [op.path for op in features if op.kind == "batchnorm"] == ["1", "5", "9", "12", "15"]
+    # The first conv's stride is relaxed as without a norm; the pools keep their labels.
+    assert "features.0 stride 4 -> 2: input 61x61 too small for stride 4" in plan.notes
+    counted = cnngen.plan("classifier", preset="alexnet", norm="batchnorm", **IMAGENET).params
+    assert counted == PUBLISHED["alexnet"] + 2 * (64 + 192 + 384 + 256 + 256)
+
+
+# Every preset kind with batch norm, and those that get a norm added.
+NORMED = ["resnet18", "se_resnet50", "mobilenet_v2", "googlenet", "vgg13_bn"]
+ADDED = ["alexnet", "vgg11", "lenet5"]
+
+
+def _options(preset: str) -> dict[str, object]:
+    return {"preset": preset, **({} if preset == "lenet5" else IMAGENET)}
+
+
+@pytest.mark.parametrize("preset", NORMED + ADDED)
+def test_swapping_the_norm_never_renames_a_weight(preset: str) -> None:
+    options = _options(preset)
+    with_statistics = state_keys(**options, norm="batchnorm")
+    batch = [key for key in with_statistics if not key.endswith(STATISTICS)]
+    assert weight_keys(**options, norm="groupnorm") == batch
+    # Instance norm (no affine weights) only drops the norms' keys.
+    norms = {key.removesuffix(".running_mean") for key in with_statistics}
+    instance = state_keys(**options, norm="instancenorm")
+    assert instance == [key for key in batch if key.rsplit(".", 1)[0] not in norms]
+    # Group norm has batch norm's 2 x channels parameters, under the same names.
+    plans = [cnngen.plan("classifier", **options, norm=norm) for norm in ("batchnorm", "groupnorm")]
+    assert plans[0].params == plans[1].params
+    if preset in NORMED:
+        assert state_keys(**options) == with_statistics
+        assert plans[0].params == PUBLISHED.get(preset, plans[0].params)
+
+
+def _is_conv(module: torch.nn.Module) -> bool:
+    return isinstance(module, torch.nn.modules.conv._ConvNd)
+
+
+def _is_batchnorm(module: torch.nn.Module) -> bool:
+    return isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+
+
+@pytest.mark.parametrize("preset", NORMED)
+def test_norm_none_removes_the_norms_and_gives_their_convs_a_bias(preset: str) -> None:
+    options = _options(preset)
+    with torch.device("meta"):
+        normed = cnngen.build(cnngen.plan("classifier", **options))
+        bare = cnngen.build(cnngen.plan("classifier", **options, norm="none"))
+    norm_layers = [m for m in normed.modules() if _is_batchnorm(m)]
+    assert norm_layers
+    assert not any(_is_batchnorm(m) for m in bare.modules())
+    assert all(m.bias is not None for m in bare.modules() if _is_conv(m))
+    # Each norm's weight and bias go; its conv gains one bias per channel.
+    removed = sum(m.weight.numel() for m in norm_layers)
+    count = sum(p.numel() for p in normed.parameters())
+    if preset == "vgg13_bn":  # VGG's convs have their bias already
+        assert sum(p.numel() for p in bare.parameters()) == count - 2 * removed
+        return  # VGG is positional: vgg13_bn without a norm is vgg13 (checked above)
+    assert sum(p.numel() for p in bare.parameters()) == count - removed
+    # Every conv weight keeps its name.
+    convs = {f"{name}.weight" for name, m in normed.named_modules() if _is_conv(m)}
+    assert convs <= set(bare.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("preset", "paths"),
+    [
+        ("alexnet", ["classifier.0", "classifier.3"]),
+        ("vgg16", ["classifier.2", "classifier.5"]),
+        ("vgg11_bn", ["classifier.2", "classifier.5"]),
+        ("mobilenet_v2", ["classifier.0"]),
+        ("googlenet", ["dropout"]),
+    ],
+)
+def test_dropout_sets_the_presets_own_rate_in_place(preset: str, paths: list[str]) -> None:
+    keys = state_keys(**_options(preset))
+    for rate in (0.3, 0.0):
+        with torch.device("meta"):
+            model = cnngen.build(cnngen.plan("classifier", **_options(preset), dropout=rate))
+        modules = dict(model.named_modules())
+        dropouts = [name for name, m in modules.items() if isinstance(m, torch.nn.Dropout)]
+        # p=0.0 keeps the layer, so the layers after it keep torchvision's indices.
+        assert dropouts == paths
+        assert all(modules[name].p == rate for name in paths)
+        assert list(model.state_dict()) == keys
+    plan = cnngen.plan("classifier", **_options(preset), dropout=0.0)
+    assert "--dropout 0.0" in plan.command
+    assert any(note.key == "note.preset_dropout_kept" for note in plan.notes)
+
+
+@pytest.mark.parametrize(("preset", "path"), [("resnet18", "dropout"), ("lenet5", "head.drop2")])
+def test_dropout_is_added_before_the_last_linear_of_presets_without_one(
+    preset: str, path: str
+) -> None:
+    options = _options(preset)
+    keys = state_keys(**options)
+    model = cnngen.build(cnngen.plan("classifier", **options, dropout=0.4))
+    assert list(model.state_dict()) == keys
+    order = []
+    handles = [
+        module.register_forward_hook(lambda m, i, o, name=name: order.append(name))
+        for name, module in model.named_modules()
+        if name and not list(module.children())
+    ]
+    size = model_input_size(preset)
+    model.eval()
+    with torch.no_grad():
+        model(torch.randn(1, *size))
+    for handle in handles:
+        handle.remove()
+    dropout = dict(model.named_modules())[path]
+    assert isinstance(dropout, torch.nn.Dropout) and dropout.p == 0.4
+    # The dropout runs right before the last linear layer.
+    assert order[-2:] == [path, "fc" if preset == "resnet18" else "head.fc3"]
+    # --dropout 0 adds nothing.
+    plain = cnngen.build(cnngen.plan("classifier", **options, dropout=0.0))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+
+
+def model_input_size(preset: str) -> tuple[int, ...]:
+    return (1, 28, 28) if preset == "lenet5" else (3, 224, 224)
+
+
+def test_defaults_keep_the_preset_as_published() -> None:
+    for preset in ("vgg11", "resnet18", "mobilenet_v2", "lenet5"):
+        plan = cnngen.plan("classifier", **_options(preset))
+        assert "--norm" not in plan.command and "--dropout" not in plan.command
+        assert not any(note.key.startswith("note.preset_") for note in plan.notes)
+    # Given explicitly, even as the preset's own value, an option stays in the command.
+    plan = cnngen.plan("classifier", preset="resnet18", norm="batchnorm", dropout=0.0)
+    assert "--norm batchnorm" in plan.command and "--dropout 0.0" in plan.command
+    assert plan.params == cnngen.plan("classifier", preset="resnet18").params
+
+
+OPTION_FILES = [
+    ("resnet18", {"input_size": (61, 61), "norm": "groupnorm", "dropout": 0.3}),
+    ("se_resnet18", {"input_size": (33, 17), "norm": "none", "dropout": 0.1}),
+    ("mobilenet_v2", {"input_size": (97, 131), "norm": "instancenorm", "dropout": 0.0}),
+    ("googlenet", {"input_size": (61, 61), "norm": "none"}),
+    ("alexnet", {"input_size": (97, 131), "norm": "groupnorm"}),
+    ("vgg11", {"input_size": (19, 33, 27), "norm": "batchnorm", "dropout": 0.2}),
+    ("lenet5", {"norm": "instancenorm", "dropout": 0.5}),
+]
+
+
+@pytest.mark.parametrize(
+    ("preset", "options"), OPTION_FILES, ids=[preset for preset, _ in OPTION_FILES]
+)
+def test_norm_and_dropout_files_run_exactly(tmp_path: Path, preset: str, options: dict) -> None:
+    path = write_model(tmp_path, "classifier", preset=preset, classes=5, **options)
+    source = path.read_text()
+    assert "Adaptive" not in source and "interpolate" not in source
+    for option, value in options.items():
+        if option != "input_size":
+            assert f"--{option} {value}" in source
+    module = load(path)
+    assert module.OUTPUT_SHAPE == (5,)
+    assert shape_mismatches(module) == []
 
 
 def test_presets_take_classes_channels_name_and_activation() -> None:
@@ -300,8 +547,13 @@ def test_preset_notes_carry_message_keys_so_they_translate() -> None:
     from cnngen.core.messages import Messages, Note
 
     russian = Messages("ru")
-    for preset, size in (("alexnet", (61, 61)), ("vgg11_bn", (16, 16)), ("se_resnet18", (9,))):
-        plan = cnngen.plan("classifier", preset=preset, input_size=size)
+    for preset, size, options in (
+        ("alexnet", (61, 61), {"norm": "groupnorm"}),
+        ("vgg11_bn", (16, 16), {"dropout": 0.0}),
+        ("se_resnet18", (9,), {"norm": "none", "dropout": 0.2}),
+        ("mobilenet_v2", (97, 131), {"norm": "instancenorm", "dropout": 0.1}),
+    ):
+        plan = cnngen.plan("classifier", preset=preset, input_size=size, **options)
         assert plan.notes
         for note in plan.notes:
             assert isinstance(note, Note), note

@@ -56,7 +56,9 @@ BAD = [
     ("encoder", {"input_size": (10,), "downsample": "strided"}, "--downsample", "'stride'"),
     ("classifier", {"preset": "alexnet2"}, "--preset", "alexnet"),
     ("classifier", {"preset": "lenet5", "layers": 7, "block": "vgg"}, "--layers", "--block"),
-    ("classifier", {"preset": "resnet18", "norm": "none"}, "--norm", "would ignore"),
+    ("classifier", {"preset": "resnet18", "kernel": 5}, "--kernel", "would ignore"),
+    ("classifier", {"preset": "resnet18", "norm": "dropout"}, "--norm", "--dropout"),
+    ("classifier", {"preset": "vgg11", "norm": "layer"}, "--norm", "batchnorm"),
     ("encoder", {"preset": "lenet5"}, "--preset", "classifier"),
     ("classifier", {"preset": "lenet5", "input_size": (28,)}, "--input-size", "2D"),
     ("encoder", {"input_size": (10,), "dropout": 1.0}, "--dropout", "[0, 1)"),
@@ -148,6 +150,12 @@ def test_defaults_depend_on_the_family_and_the_input() -> None:
     assert residual.downsample == "stride"
     lenet = make_spec("classifier", preset="lenet5")
     assert (lenet.input_size, lenet.activation, lenet.pool) == ((28, 28), "tanh", "avg")
+    # A preset's own norm and dropout rate unless given.
+    assert (lenet.norm, lenet.dropout) == ("none", 0.0)
+    vgg = make_spec("classifier", preset="vgg16_bn")
+    assert (vgg.norm, vgg.dropout) == ("batchnorm", 0.5)
+    mobile = make_spec("classifier", preset="mobilenet_v2", norm="groupnorm", dropout=0.0)
+    assert (mobile.norm, mobile.dropout) == ("groupnorm", 0.0)
     target = make_spec("encoder", input_size=(40, 30), target_size=(10, 7))
     assert target.min_size is None and target.target_size == (10, 7)
 
@@ -243,3 +251,23 @@ def test_command_reads_like_a_hand_written_one() -> None:
         "model forecaster --input-size 100x100 --in-channels 60 --out-channels 30 --layers 5"
     )
     assert parse_command(shlex.split(spec.command())) == spec
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"preset": "resnet18", "norm": "groupnorm", "dropout": 0.3},
+        {"preset": "vgg11", "norm": "batchnorm"},
+        {"preset": "vgg16_bn", "dropout": 0.0},
+        {"preset": "mobilenet_v2", "norm": "none", "activation": "relu", "dropout": 0.2},
+        {"preset": "lenet5", "norm": "instancenorm", "dropout": 0.5, "hidden": (64,)},
+    ],
+)
+def test_preset_norm_and_dropout_round_trip(options: dict[str, Any]) -> None:
+    """Given even as the preset's own value, --norm and --dropout stay in the command."""
+    spec = make_spec("classifier", **options)
+    words = shlex.split(spec.command())
+    for name in ("norm", "dropout"):
+        if name in options:
+            assert f"--{name}" in words
+    assert parse_command(words) == spec

@@ -487,3 +487,47 @@ def test_unscriptable_file_fails_script_and_fx_without_falling_back(tmp_path: Pa
     params = by_name["params"]
     assert params["status"] == "skipped" and "add PARAMETERS = 114" in params["message"]
     assert_documented(report)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("out_channels", "kind"), [(3, "pixel_cross_entropy"), (1, "pixel_binary_cross_entropy")]
+)
+def test_unet_trains_against_a_class_mask(tmp_path: Path, out_channels: int, kind: str) -> None:
+    """A U-Net trains as `train --task segmentation` trains it, not by regressing noise.
+
+    The first loss in the report is recomputed here from the same seeds: the
+    model built with seed 0, the input drawn with seed 1, the mask with seed
+    2, a train-mode forward with seed 3, and the per-pixel loss on its logits.
+    """
+    import torch
+
+    path = write_model(
+        tmp_path, "unet", input_size=(13, 11), layers=2, out_channels=out_channels, **SMALL
+    )
+    report = verify_file(path, device="cpu", steps=2, measure=False)
+    by_name = checks(report)
+    training = by_name["training"]
+    assert training["status"] == "passed", training["message"]
+    assert training["details"]["loss"] == kind
+    assert training["message"].startswith(kind)
+    assert by_name["gradients"]["status"] == "passed"
+    assert_documented(report)
+
+    module = load(path)
+    torch.manual_seed(0)
+    model = module.UNet().train()
+    x = torch.randn(2, *module.INPUT_SHAPE, generator=torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(2)
+    spatial = module.OUTPUT_SHAPE[1:]
+    torch.manual_seed(3)
+    with torch.no_grad():
+        logits = model(x)
+    assert tuple(logits.shape[2:]) == spatial == tuple(module.INPUT_SHAPE[1:])
+    if out_channels > 1:
+        mask = torch.randint(0, out_channels, (2, *spatial), generator=generator)
+        expected = torch.nn.functional.cross_entropy(logits, mask)
+    else:
+        mask = torch.randint(0, 2, (2, 1, *spatial), generator=generator).float()
+        expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, mask)
+    assert training["details"]["losses"][0] == pytest.approx(float(expected), rel=1e-5)

@@ -33,8 +33,20 @@ from cnngen.core.spec import (
     check_choice,
     format_value,
 )
-from cnngen.core.vocab import ROTATION_POOLS, UPSAMPLE
+from cnngen.core.vocab import PRESET_OPTIONS, ROTATION_POOLS, UPSAMPLE
 from cnngen.errors import CnngenError
+
+
+def _preset_options_help() -> str:
+    """The options presets take, read from the vocabulary so help never drifts from it."""
+
+    def spell(names: tuple[str, ...] | list[str]) -> str:
+        flags = [f"--{name.replace('_', '-')}" for name in names]
+        return f"{', '.join(flags[:-1])} and {flags[-1]}"
+
+    every = PRESET_OPTIONS["alexnet"]
+    lenet = [name for name in PRESET_OPTIONS["lenet5"] if name not in every]
+    return f"It takes {spell(every)} (lenet5 also {spell(lenet)}) and refuses the rest."
 
 
 class SizeType(click.ParamType):
@@ -178,12 +190,32 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     _model_option("--ratio", type=float, help="Growth ratio of the channel rule."),
     _model_option("--min-channels", type=int, help="Lower clamp for channels."),
     _model_option("--max-channels", type=int, help="Upper clamp for channels."),
-    _model_option("--norm", choices=NORMS, help="Normalization after each convolution."),
-    _model_option("--activation", choices=tuple(ACTIVATIONS), help="Activation function."),
+    _model_option(
+        "--norm",
+        choices=NORMS,
+        default="batchnorm; a preset's own",
+        help="Normalization after each convolution.  A preset puts it in place of its batch "
+        "norm, under the same names (none removes it and gives those convolutions a bias), or "
+        "after each convolution where it has none: vgg11 --norm batchnorm is vgg11_bn.  "
+        "Presets take every choice but dropout.",
+    ),
+    _model_option(
+        "--activation",
+        choices=tuple(ACTIVATIONS),
+        default="relu; a preset's own",
+        help="Activation function.",
+    ),
     _model_option(
         "--final-activation", choices=FINAL_ACTIVATIONS, help="Activation on the output."
     ),
-    _model_option("--dropout", type=float, help="Dropout probability after each block."),
+    _model_option(
+        "--dropout",
+        type=float,
+        default="0.0; a preset's own",
+        help="Dropout probability after each block.  A preset's own dropout layers take it "
+        "(0 keeps them, at p=0.0, so no layer is renumbered); a preset without dropout gets "
+        "one before its last linear layer.",
+    ),
     _model_option("--sub-blocks", type=int, default="1; 2 for vgg", help="Convolutions per layer."),
     _model_option("--latent", type=int, help="Forecaster: width of a linear latent bottleneck."),
     _model_option(
@@ -207,7 +239,8 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     _model_option(
         "--preset",
         choices=PRESETS,
-        help="A classic architecture, exact at any input size (torchvision's layer names).",
+        help="A classic architecture, exact at any input size (torchvision's layer names).  "
+        + _preset_options_help(),
     ),
     _model_option(
         "--upsample",

@@ -87,6 +87,10 @@ class StageBuilder:
         self.shape = tuple(out_shape)
         return op
 
+    def name_for(self, kind: str) -> str:
+        """The name the next op of ``kind`` would get (presets keep batch norm's name)."""
+        return self._name(kind)
+
     def _name(self, kind: str) -> str:
         """The op's attribute name: its role and the number of its weighted layer.
 

@@ -68,6 +68,29 @@ EN: dict[str, str] = {
         "avgpool averages the final {shape} map (7x7 at 224x224) with a fixed kernel, "
         "instead of an adaptive pool"
     ),
+    "note.preset_norm_added": (
+        "{norm} after every convolution, as torchvision's VGG-BN adds batch norm"
+    ),
+    "note.preset_norm_replaced": (
+        "{norm} in place of every batch norm, under the same names, so no weight is renamed"
+    ),
+    "note.preset_norm_removed": (
+        "no norm layers (--norm none); each convolution that preceded a batch norm has a bias"
+    ),
+    "note.preset_dropout": "dropout {old} -> {new} at {layers}",
+    "note.preset_dropout_kept": (
+        "dropout {old} -> 0.0 at {layers}: the layers stay, so the layers after them keep "
+        "their names"
+    ),
+    "note.preset_dropout_added": "dropout {new} before {layer}, the last linear layer",
+    "note.unet_level_kept": (
+        "level {level} keeps dimension(s) {dims} at {sizes} (halving would go below --min-size)"
+    ),
+    "note.unet_clamped": "channels clamped to {low}..{high} on level(s) {levels}",
+    "note.unet_skips": (
+        "every decoder level lands on its skip's size ({upsample} upsampling); no skip is "
+        "cropped or padded"
+    ),
     "note.short_field": "receptive field {field} does not cover the {size} input",
     "note.head_field": (
         "the convolutions alone see {field} of the {size} input; every output still sees "
@@ -152,6 +175,32 @@ RU: dict[str, str] = {
         "avgpool усредняет итоговую карту {shape} (7x7 при 224x224) ядром фиксированного "
         "размера, без адаптивного пулинга"
     ),
+    "note.preset_norm_added": (
+        "{norm} после каждой свёртки, как batch norm в VGG-BN из torchvision"
+    ),
+    "note.preset_norm_replaced": (
+        "{norm} вместо каждой batch norm, под теми же именами, так что ни один вес не "
+        "переименован"
+    ),
+    "note.preset_norm_removed": (
+        "без слоёв нормализации (--norm none); у каждой свёртки, за которой шла batch norm, "
+        "есть смещение (bias)"
+    ),
+    "note.preset_dropout": "dropout {old} -> {new} в {layers}",
+    "note.preset_dropout_kept": (
+        "dropout {old} -> 0.0 в {layers}: слои остаются, и следующие за ними слои сохраняют "
+        "свои имена"
+    ),
+    "note.preset_dropout_added": "dropout {new} перед {layer}, последним линейным слоем",
+    "note.unet_level_kept": (
+        "уровень {level} сохраняет размерность(и) {dims} равной {sizes} (деление пополам дало "
+        "бы меньше --min-size)"
+    ),
+    "note.unet_clamped": "число каналов ограничено диапазоном {low}..{high} на уровнях {levels}",
+    "note.unet_skips": (
+        "каждый уровень декодера попадает точно в размер своей skip-связи (повышение "
+        "разрешения: {upsample}); ни одна skip-связь не обрезается и не дополняется"
+    ),
     "note.short_field": "рецептивное поле {field} не покрывает вход {size}",
     "note.head_field": (
         "одни свёртки видят {field} из входа {size}; следующие за ними слои всё равно "
@@ -200,6 +249,23 @@ def fields_of(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+class Count(int):
+    """A number in a note, written with thousands grouped as the note's language does.
+
+    English writes ``9,216`` and Russian ``9 216`` (a no-break space): a
+    comma would read as a decimal sign there.
+    """
+
+
+def _spelled(fields: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The note's fields with every :class:`Count` grouped for ``lang``."""
+    group = CATALOGUES[lang]["number.group"]
+    return {
+        name: f"{value:,}".replace(",", group) if isinstance(value, Count) else value
+        for name, value in fields.items()
+    }
+
+
 class Note(str):
     """A plan note: English text as a ``str``, plus the key and fields to translate it.
 
@@ -211,7 +277,7 @@ class Note(str):
     fields: dict[str, Any]
 
     def __new__(cls, key: str, **fields: Any) -> Note:
-        note = super().__new__(cls, message("en", key, **fields))
+        note = super().__new__(cls, message("en", key, **_spelled(fields, "en")))
         note.key = key
         note.fields = fields
         return note
@@ -256,5 +322,5 @@ class Messages:
     def note(self, note: str) -> str:
         """A plan note in this language (notes without a key stay as written)."""
         if isinstance(note, Note) and note.key in CATALOGUES[self.lang]:
-            return self(note.key, **note.fields)
+            return self(note.key, **_spelled(note.fields, self.lang))
         return str(note)

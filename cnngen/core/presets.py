@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
-from cnngen.core.messages import Note
+from cnngen.core.messages import Count, Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
-from cnngen.core.vocab import HELPER_CLASSES
+from cnngen.core.vocab import HELPER_CLASSES, PRESET_DROPOUTS, PRESET_NORMS
 from cnngen.errors import CnngenError
 
 
@@ -213,6 +213,7 @@ class Net:
 
     def finish(self, notes: Sequence[str]) -> Plan:
         spec = self.spec
+        notes = [*notes, *option_notes(spec, self.stages)]
         kinds = {stage.kind for stage in self._all()}
         modules = {op.module for stage in self.stages for _, op in stage.all_ops()}
         used = modules | {name.capitalize() for name in kinds}
@@ -256,6 +257,61 @@ def _same(dims: int, kernel: int) -> tuple[list[int], list[int], list[int]]:
     return [kernel] * dims, _ones(dims), [kernel // 2] * dims
 
 
+def preset_norm(builder: StageBuilder, norm: str) -> Op | None:
+    """``norm`` where the preset has a batch norm, under batch norm's name (or nothing for none).
+
+    A group or instance norm named ``bn1`` reads oddly, but keeping the name
+    means swapping ``--norm batchnorm`` for ``groupnorm`` never renames a
+    weight, so a state_dict's conv and norm weights still line up.
+    """
+    name = builder.name_for("batchnorm")
+    op = builder.norm(norm)
+    if op is None:
+        return None
+    op = dataclasses.replace(op, path=name)
+    builder.ops[-1] = op
+    return op
+
+
+def conv_bias(spec: ModelSpec) -> bool:
+    """A convolution followed by a norm has no bias (the norm's shift replaces it)."""
+    return spec.norm == "none"
+
+
+def option_notes(spec: ModelSpec, stages: Sequence[Stage]) -> list[str]:
+    """What --norm and --dropout changed against the preset as published."""
+    assert spec.preset is not None
+    notes: list[str] = []
+    own = PRESET_NORMS[spec.preset]
+    if spec.norm != own:
+        if own == "none":
+            notes.append(Note("note.preset_norm_added", norm=spec.norm))
+        elif spec.norm == "none":
+            notes.append(Note("note.preset_norm_removed"))
+        else:
+            notes.append(Note("note.preset_norm_replaced", norm=spec.norm))
+    old = PRESET_DROPOUTS[spec.preset]
+    if spec.dropout != old:
+        paths = [path for stage in stages for path, op in stage.all_ops() if op.kind == "dropout"]
+        layers = ", ".join(paths)
+        if old == 0.0:
+            linears = [
+                path for stage in stages for path, op in stage.all_ops() if op.kind == "linear"
+            ]
+            notes.append(Note("note.preset_dropout_added", new=spec.dropout, layer=linears[-1]))
+        elif spec.dropout == 0.0:
+            notes.append(Note("note.preset_dropout_kept", old=old, layers=layers))
+        else:
+            notes.append(Note("note.preset_dropout", old=old, new=spec.dropout, layers=layers))
+    return notes
+
+
+def dropout_before_last_linear(spec: ModelSpec) -> bool:
+    """A preset without dropout of its own gets one before its last linear layer."""
+    assert spec.preset is not None
+    return PRESET_DROPOUTS[spec.preset] == 0.0 and spec.dropout > 0
+
+
 def _head_note(layer: str, shape: Shape, reference: Shape, spec: ModelSpec) -> list[str]:
     """A note where the first linear layer's width differs from the one at 224x224."""
     if shape == reference:
@@ -263,11 +319,11 @@ def _head_note(layer: str, shape: Shape, reference: Shape, spec: ModelSpec) -> l
     fields = {
         "layer": layer,
         "shape": format_value(shape),
-        "count": f"{math.prod(shape):,}",
+        "count": Count(math.prod(shape)),
         "size": format_value(spec.input_size),
     }
     if spec.dims == 2:
-        return [Note("note.head_features_224", usual=f"{math.prod(reference):,}", **fields)]
+        return [Note("note.head_features_224", usual=Count(math.prod(reference)), **fields)]
     return [Note("note.head_features", **fields)]
 
 
@@ -279,35 +335,45 @@ def _pool_note(shape: Shape, spec: ModelSpec) -> list[str]:
 
 # ------------------------------------------------------------ AlexNet, VGG
 def alexnet(spec: ModelSpec) -> Plan:
-    """AlexNet as in torchvision (the one-GPU variant of Krizhevsky et al., 2012)."""
+    """AlexNet as in torchvision (the one-GPU variant of Krizhevsky et al., 2012).
+
+    ``--norm`` adds a norm after each convolution (torchvision has no AlexNet
+    with batch norm; this is how its VGG-BN adds one), which moves every later
+    layer of ``features`` down its index.
+    """
     dims = spec.dims
+    # conv, (norm,) relu: the pools sit at 2, 5, 12 without a norm, 3, 7, 17 with one.
+    per_conv = 2 if spec.norm == "none" else 3
+    pools = (per_conv, 2 * per_conv + 1, 5 * per_conv + 2)
     steps = [
         conv_step("features.0", 11, 4, 2),
-        pool_step("features.2", 3, 2),
-        pool_step("features.5", 3, 2),
-        pool_step("features.12", 3, 2),
+        *(pool_step(f"features.{index}", 3, 2) for index in pools),
     ]
     fitted = fit(spec, "alexnet", steps)
     net = Net(spec)
     b = net.builder()
-    b.conv(64, *fitted.conv_args(0))
-    b.activation(spec.activation)
+
+    def conv(width: int, *args: list[int]) -> None:
+        # torchvision's VGG-BN keeps the convolution's bias before its batch norm.
+        b.conv(width, *args)
+        b.norm(spec.norm)
+        b.activation(spec.activation)
+
+    conv(64, *fitted.conv_args(0))
     b.pool("max", *fitted.conv_args(1))
-    b.conv(192, *_same(dims, 5))
-    b.activation(spec.activation)
+    conv(192, *_same(dims, 5))
     b.pool("max", *fitted.conv_args(2))
     for width in (384, 256, 256):
-        b.conv(width, *_same(dims, 3))
-        b.activation(spec.activation)
+        conv(width, *_same(dims, 3))
     b.pool("max", *fitted.conv_args(3))
     net.sequential("features", "trunk", b, positional=True)
     features = net.shape
     net.module("flatten", "head", lambda h: h.flatten())
     h = net.builder()
-    h.dropout(0.5)
+    h.dropout(spec.dropout)
     h.linear(4096)
     h.activation(spec.activation)
-    h.dropout(0.5)
+    h.dropout(spec.dropout)
     h.linear(4096)
     h.activation(spec.activation)
     h.linear(spec.classes)
@@ -331,18 +397,23 @@ VGG_LAYERS = {
 
 
 def vgg(spec: ModelSpec, name: str) -> Plan:
-    """VGG (Simonyan and Zisserman, 2014) as in torchvision, optionally with batch norm."""
+    """VGG (Simonyan and Zisserman, 2014) as in torchvision, with or without a norm.
+
+    ``_bn`` presets have batch norm after each convolution; ``--norm`` puts
+    another there, or adds one to a plain VGG exactly as ``_bn`` does (the
+    convolutions keep their bias), so ``vgg11 --norm batchnorm`` is ``vgg11_bn``.
+    """
     dims = spec.dims
-    batchnorm = name.endswith("_bn")
+    normed = spec.norm != "none"
     layers = VGG_LAYERS[name.removesuffix("_bn")]
-    # The index of each pool in `features`: conv, (bn,) relu per width, one per "M".
+    # The index of each pool in `features`: conv, (norm,) relu per width, one per "M".
     index, steps = 0, []
     for item in layers:
         if item == "M":
             steps.append(pool_step(f"features.{index}", 2, 2))
             index += 1
         else:
-            index += 3 if batchnorm else 2
+            index += 3 if normed else 2
     fitted = fit(spec, name, steps)
     net = Net(spec)
     b = net.builder()
@@ -354,8 +425,7 @@ def vgg(spec: ModelSpec, name: str) -> Plan:
             continue
         assert isinstance(item, int)
         b.conv(item, *_same(dims, 3))
-        if batchnorm:
-            b.norm("batchnorm")
+        b.norm(spec.norm)
         b.activation(spec.activation)
     net.sequential("features", "trunk", b, positional=True)
     features = net.shape
@@ -363,10 +433,10 @@ def vgg(spec: ModelSpec, name: str) -> Plan:
     h = net.builder()
     h.linear(4096)
     h.activation(spec.activation)
-    h.dropout(0.5)
+    h.dropout(spec.dropout)
     h.linear(4096)
     h.activation(spec.activation)
-    h.dropout(0.5)
+    h.dropout(spec.dropout)
     h.linear(spec.classes)
     net.sequential("classifier", "head", h, positional=True)
     notes = [
@@ -402,27 +472,28 @@ def _resnet_block(
     dims = spec.dims
     main = StageBuilder(shape, fields)
     out = width * (4 if kind == "bottleneck" else 1)
+    bias = conv_bias(spec)
     if kind == "bottleneck":
-        main.conv(width, _ones(dims), _ones(dims), _zeros(dims), bias=False)
-        main.norm("batchnorm")
+        main.conv(width, _ones(dims), _ones(dims), _zeros(dims), bias=bias)
+        preset_norm(main, spec.norm)
         main.activation(spec.activation)
-        main.conv(width, [3] * dims, stride, _ones(dims), bias=False)
-        main.norm("batchnorm")
+        main.conv(width, [3] * dims, stride, _ones(dims), bias=bias)
+        preset_norm(main, spec.norm)
         main.activation(spec.activation)
-        main.conv(out, _ones(dims), _ones(dims), _zeros(dims), bias=False)
-        main.norm("batchnorm")
+        main.conv(out, _ones(dims), _ones(dims), _zeros(dims), bias=bias)
+        preset_norm(main, spec.norm)
     else:
-        main.conv(width, [3] * dims, stride, _ones(dims), bias=False)
-        main.norm("batchnorm")
+        main.conv(width, [3] * dims, stride, _ones(dims), bias=bias)
+        preset_norm(main, spec.norm)
         main.activation(spec.activation)
-        main.conv(width, *_same(dims, 3), bias=False)
-        main.norm("batchnorm")
+        main.conv(width, *_same(dims, 3), bias=bias)
+        preset_norm(main, spec.norm)
     if se:
         main.squeeze_excite(max(out // 16, 1))
     shortcut = StageBuilder(shape, fields)
     if shape[0] != out or any(s != 1 for s in stride):
-        shortcut.conv(out, _ones(dims), stride, _zeros(dims), bias=False)
-        shortcut.norm("batchnorm")
+        shortcut.conv(out, _ones(dims), stride, _zeros(dims), bias=bias)
+        shortcut.norm(spec.norm)
     assert shortcut.shape == main.shape or not shortcut.ops
     post = StageBuilder(main.shape, main.fields)
     post.activation(spec.activation)
@@ -451,8 +522,10 @@ def resnet(spec: ModelSpec, name: str) -> Plan:
     ]
     fitted = fit(spec, name, steps)
     net = Net(spec)
-    net.module("conv1", "stem", lambda b: b.conv(64, *fitted.conv_args(0), bias=False))
-    net.module("bn1", "stem", lambda b: b.norm("batchnorm"))
+    bias = conv_bias(spec)
+    net.module("conv1", "stem", lambda b: b.conv(64, *fitted.conv_args(0), bias=bias))
+    if spec.norm != "none":
+        net.module("bn1", "stem", lambda b: b.norm(spec.norm))
     net.module("relu", "stem", lambda b: b.activation(spec.activation))
     net.module("maxpool", "stem", lambda b: b.pool("max", *fitted.conv_args(1)))
     for layer, (width, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
@@ -472,6 +545,9 @@ def resnet(spec: ModelSpec, name: str) -> Plan:
     final = net.shape
     net.module("avgpool", "head", lambda b: b.pool("avg", b.spatial, b.spatial))
     net.module("flatten", "head", lambda b: b.flatten())
+    if dropout_before_last_linear(spec):
+        # Where GoogLeNet has its dropout: a named attribute, so no name moves.
+        net.module("dropout", "head", lambda b: b.dropout(spec.dropout))
     net.module("fc", "head", lambda b: b.linear(spec.classes))
     notes = [
         Note(
@@ -496,12 +572,17 @@ def _conv_bn_act(
     stride: Sequence[int],
     padding: Sequence[int],
     activation: str,
+    norm: str,
     groups: int = 1,
 ) -> Stage:
-    """torchvision's Conv2dNormActivation: conv (no bias), batch norm, activation, as 0, 1, 2."""
+    """torchvision's Conv2dNormActivation: conv (no bias), norm, activation, as 0, 1, 2.
+
+    Without a norm, the conv has a bias and the activation is 1, as torchvision
+    writes it with ``norm_layer=None``.
+    """
     start = len(builder.ops)
-    builder.conv(out, kernel, stride, padding, groups=groups, bias=False)
-    builder.norm("batchnorm")
+    builder.conv(out, kernel, stride, padding, groups=groups, bias=norm == "none")
+    builder.norm(norm)
     builder.activation(activation)
     ops = numbered(builder.ops[start:])
     return Stage("", "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
@@ -510,7 +591,7 @@ def _conv_bn_act(
 def mobilenet_v2(spec: ModelSpec) -> Plan:
     """MobileNetV2 (Sandler et al., 2018) as in torchvision: depthwise inverted residuals."""
     dims = spec.dims
-    act = spec.activation
+    act, norm = spec.activation, spec.norm
     steps = [conv_step("features.0", 3, 2, 1)]
     index = 1
     for _, _, count, stride in MOBILENET_V2:
@@ -521,7 +602,9 @@ def mobilenet_v2(spec: ModelSpec) -> Plan:
     net = Net(spec)
     blocks: list[Stage] = []
     b = net.builder()
-    blocks.append(dataclasses.replace(_conv_bn_act(b, 32, *fitted.conv_args(0), act), name="0"))
+    blocks.append(
+        dataclasses.replace(_conv_bn_act(b, 32, *fitted.conv_args(0), act, norm), name="0")
+    )
     shape, fields = b.shape, b.fields
     step = 1
     for expand, out, count, stride in MOBILENET_V2:
@@ -534,13 +617,15 @@ def mobilenet_v2(spec: ModelSpec) -> Plan:
             parts = []
             hidden = shape[0] * expand
             if expand != 1:
-                parts.append(_conv_bn_act(b, hidden, _ones(dims), _ones(dims), _zeros(dims), act))
+                parts.append(
+                    _conv_bn_act(b, hidden, _ones(dims), _ones(dims), _zeros(dims), act, norm)
+                )
             parts.append(
-                _conv_bn_act(b, hidden, [3] * dims, strides, _ones(dims), act, groups=hidden)
+                _conv_bn_act(b, hidden, [3] * dims, strides, _ones(dims), act, norm, hidden)
             )
             start = len(b.ops)
-            b.conv(out, _ones(dims), _ones(dims), _zeros(dims), bias=False)
-            b.norm("batchnorm")
+            b.conv(out, _ones(dims), _ones(dims), _zeros(dims), bias=conv_bias(spec))
+            b.norm(norm)
             linear = [
                 Stage(
                     str(len(parts) + n),
@@ -569,7 +654,7 @@ def mobilenet_v2(spec: ModelSpec) -> Plan:
             blocks.append(block)
             shape, fields = b.shape, b.fields
     b = StageBuilder(shape, fields)
-    last = _conv_bn_act(b, 1280, _ones(dims), _ones(dims), _zeros(dims), act)
+    last = _conv_bn_act(b, 1280, _ones(dims), _ones(dims), _zeros(dims), act, norm)
     blocks.append(dataclasses.replace(last, name=str(len(blocks))))
     features = Stage(
         "features",
@@ -585,7 +670,7 @@ def mobilenet_v2(spec: ModelSpec) -> Plan:
     net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))
     net.module("flatten", "head", lambda h: h.flatten())
     h = net.builder()
-    h.dropout(0.2)
+    h.dropout(spec.dropout)
     h.linear(spec.classes)
     net.sequential("classifier", "head", h, positional=True)
     notes = [
@@ -618,15 +703,21 @@ def _basic_conv(
     stride: Sequence[int],
     padding: Sequence[int],
     activation: str,
+    norm: str,
 ) -> Stage:
-    """torchvision's BasicConv2d: conv (no bias), batch norm (eps 0.001), activation."""
+    """torchvision's BasicConv2d: conv (no bias), norm (eps 0.001), activation.
+
+    Without a norm, the conv has a bias and the block is conv, act.
+    """
     start = len(builder.ops)
-    builder.conv(out, kernel, stride, padding, bias=False)
-    norm = builder.norm("batchnorm")
+    builder.conv(out, kernel, stride, padding, bias=norm == "none")
+    builder.norm(norm)
     builder.activation(activation)
-    conv, norm, act = builder.ops[start:]
-    norm = dataclasses.replace(norm, args=(*norm.args, ("eps", 0.001)))
-    ops = renamed((conv, norm, act), ("conv", "bn", "act"))
+    ops = list(builder.ops[start:])
+    if norm != "none":
+        ops[1] = dataclasses.replace(ops[1], args=(*ops[1].args, ("eps", 0.001)))
+    names = ("conv", "bn", "act") if norm != "none" else ("conv", "act")
+    ops = renamed(ops, names)
     return Stage(name, "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
 
 
@@ -634,18 +725,18 @@ def _inception(
     spec: ModelSpec, name: str, shape: Shape, fields: Sequence[Field], widths: Sequence[int]
 ) -> tuple[Stage, tuple[Field, ...]]:
     """Four parallel branches (1x1; 1x1, 3x3; 1x1, 3x3; 3x3 max pool, 1x1), concatenated."""
-    dims, act = spec.dims, spec.activation
+    dims, act, norm = spec.dims, spec.activation, spec.norm
     one, three = _same(dims, 1), _same(dims, 3)
     b1, r3, c3, r5, c5, pool_proj = widths
     branches = []
     builder = StageBuilder(shape, fields)
-    branches.append(_basic_conv(builder, "branch1", b1, *one, act))
+    branches.append(_basic_conv(builder, "branch1", b1, *one, act, norm))
     end_fields = [builder.fields]
     for branch, (reduce, width) in (("branch2", (r3, c3)), ("branch3", (r5, c5))):
         builder = StageBuilder(shape, fields)
         # torchvision's branch3 uses a 3x3 convolution (not the paper's 5x5).
-        first = _basic_conv(builder, "0", reduce, *one, act)
-        second = _basic_conv(builder, "1", width, *three, act)
+        first = _basic_conv(builder, "0", reduce, *one, act, norm)
+        second = _basic_conv(builder, "1", width, *three, act, norm)
         branches.append(
             Stage(branch, "sequential", "trunk", (), shape, builder.shape, children=(first, second))
         )
@@ -654,7 +745,7 @@ def _inception(
     builder.pool("max", [3] * dims, _ones(dims), _ones(dims), ceil_mode=True)
     (pool,) = numbered(builder.ops)
     pool_stage = Stage("0", "module", "trunk", renamed([pool], [""]), shape, shape)
-    proj = _basic_conv(builder, "1", pool_proj, *one, act)
+    proj = _basic_conv(builder, "1", pool_proj, *one, act, norm)
     branches.append(
         Stage(
             "branch4", "sequential", "trunk", (), shape, builder.shape, children=(pool_stage, proj)
@@ -683,7 +774,7 @@ def googlenet(spec: ModelSpec) -> Plan:
     def basic(name: str, out: int, kernel: int, windows: int | None = None) -> None:
         builder = net.builder()
         args = fitted.conv_args(windows) if windows is not None else _same(dims, kernel)
-        net.add(_basic_conv(builder, name, out, *args, act), builder.fields)
+        net.add(_basic_conv(builder, name, out, *args, act, spec.norm), builder.fields)
 
     def maxpool(name: str, index: int) -> None:
         net.module(name, "trunk", lambda b: b.pool("max", *fitted.conv_args(index), ceil_mode=True))
@@ -708,7 +799,7 @@ def googlenet(spec: ModelSpec) -> Plan:
     final = net.shape
     net.module("avgpool", "head", lambda b: b.pool("avg", b.spatial, b.spatial))
     net.module("flatten", "head", lambda b: b.flatten())
-    net.module("dropout", "head", lambda b: b.dropout(0.2))
+    net.module("dropout", "head", lambda b: b.dropout(spec.dropout))
     net.module("fc", "head", lambda b: b.linear(spec.classes))
     notes = [
         Note("note.googlenet"),

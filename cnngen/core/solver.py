@@ -27,7 +27,12 @@ from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
 from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
-from cnngen.core.presets import solve_preset
+from cnngen.core.presets import (
+    dropout_before_last_linear,
+    option_notes,
+    preset_norm,
+    solve_preset,
+)
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import _find_transposed, solve_transposed
 from cnngen.core.unet import solve_unet
@@ -896,7 +901,12 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
 
 
 def _solve_lenet5(spec: ModelSpec) -> Plan:
-    """LeNet-5 as in the course notebook: conv 5x5 pad 2, tanh, avg pool, 120-84-10."""
+    """LeNet-5 as in the course notebook: conv 5x5 pad 2, tanh, avg pool, 120-84-10.
+
+    ``--norm`` adds a norm after each convolution (the convolution keeps its
+    bias, as in torchvision's VGG-BN), named ``bn1``, ``bn2`` whatever the norm;
+    ``--dropout`` adds a dropout before the last linear layer.
+    """
     shape: Shape = (spec.in_channels, *spec.input_size)
     fields = fresh_fields(2)
     stages = []
@@ -905,6 +915,7 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
         builder = StageBuilder(shape, fields)
         try:
             builder.conv(out_channels, (5, 5), (1, 1), (padding, padding))
+            preset_norm(builder, spec.norm)
             builder.activation(act)
             builder.pool(spec.pool, (2, 2), (2, 2))
         except CnngenError as error:
@@ -920,9 +931,11 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
     for width in spec.hidden or (120, 84):
         builder.linear(width)
         builder.activation(act)
+    if dropout_before_last_linear(spec):
+        builder.dropout(spec.dropout)
     builder.linear(spec.classes)
     stages.append(builder.build("head", "head"))
-    return _plan(spec, stages, [Note("note.lenet5")])
+    return _plan(spec, stages, [Note("note.lenet5"), *option_notes(spec, stages)])
 
 
 SOLVERS = {

@@ -35,6 +35,9 @@ from cnngen.core.vocab import (
     PADDING_MODES,
     POOLS,
     PRESET_ACTIVATIONS,
+    PRESET_DROPOUTS,
+    PRESET_NORM_CHOICES,
+    PRESET_NORMS,
     PRESET_OPTIONS,
     PRESETS,
     ROTATION_POOLS,
@@ -114,6 +117,8 @@ class ModelSpec:
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
+# Options a preset has its own value of; given explicitly, they are kept in the command.
+PRESET_OWN = ("norm", "activation", "dropout")
 SIZE_OPTIONS = ("input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden")
 
 
@@ -241,11 +246,9 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         and options[name] != SPEC_DEFAULTS[name]
         or name == "input_size"
         and name in options
-        # A preset's own activation differs from the default one, so an
-        # explicit --activation is kept even where it equals the default.
-        or name == "activation"
-        and name in options
-        and options.get("preset") is not None
+        # A preset's own activation, norm and dropout differ from the defaults,
+        # so an explicit one is kept even where it equals the default.
+        or name in PRESET_OWN and name in options and options.get("preset") is not None
     )
     # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
     _check_accepted(family, {k: v for k, v in options.items() if v is not False})
@@ -270,8 +273,20 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
                 f"preset takes {', '.join(option_name(name) for name in allowed)})",
                 option_name(ignored[0]),
             )
+        norm = options.get("norm")
+        if norm == "dropout":
+            raise CnngenError(
+                f"--norm: dropout is no norm layer for the {preset} preset; set its dropout "
+                f"rate with --dropout (e.g. --dropout 0.3) and use --norm "
+                f"{', '.join(PRESET_NORM_CHOICES[:-1])} or {PRESET_NORM_CHOICES[-1]}",
+                "--norm",
+            )
+        if norm is not None:
+            check_choice("--norm", norm, PRESET_NORM_CHOICES)
         options.setdefault("input_size", (28, 28) if preset == "lenet5" else (224, 224))
         options.setdefault("activation", PRESET_ACTIVATIONS[preset])
+        options.setdefault("norm", PRESET_NORMS[preset])
+        options.setdefault("dropout", PRESET_DROPOUTS[preset])
         if preset == "lenet5":
             options.setdefault("pool", "avg")
     if "input_size" not in options:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.fields import annotate
+from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import solve_transposed
@@ -62,9 +63,12 @@ def level_sizes(spec: ModelSpec) -> tuple[list[Shape], list[Shape], list[str]]:
         kept = [d + 1 for d, k in enumerate(kernel) if k == 1]
         if kept:
             notes.append(
-                f"level {level + 1} keeps dimension(s) {', '.join(map(str, kept))} at "
-                f"{format_value(tuple(current[d - 1] for d in kept))} (halving would go "
-                f"below --min-size)"
+                Note(
+                    "note.unet_level_kept",
+                    level=level + 1,
+                    dims=", ".join(map(str, kept)),
+                    sizes=format_value(tuple(current[d - 1] for d in kept)),
+                )
             )
         kernels.append(kernel)
         sizes.append(tuple(math.ceil(size / k) for size, k in zip(current, kernel, strict=True)))
@@ -106,8 +110,12 @@ def _channels(spec: ModelSpec, sizes: Sequence[Shape]) -> tuple[list[int], list[
     notes = []
     if clamped:
         notes.append(
-            f"channels clamped to {spec.min_channels}..{spec.max_channels} on level(s) "
-            f"{', '.join(str(i + 1) for i in clamped)}"
+            Note(
+                "note.unet_clamped",
+                low=spec.min_channels,
+                high=spec.max_channels,
+                levels=", ".join(str(i + 1) for i in clamped),
+            )
         )
     return channels, notes
 
@@ -183,13 +191,13 @@ def solve_unet(spec: ModelSpec) -> Plan:
     stages = list(annotated)
     if field and any(f < s for f, s in zip(field, spec.input_size, strict=True)):
         notes.append(
-            f"receptive field {format_value(field)} does not cover the "
-            f"{format_value(spec.input_size)} input"
+            Note(
+                "note.short_field",
+                field=format_value(field),
+                size=format_value(spec.input_size),
+            )
         )
-    notes.append(
-        f"every decoder level lands on its skip's size ({spec.upsample} upsampling); "
-        f"no skip is cropped or padded"
-    )
+    notes.append(Note("note.unet_skips", upsample=spec.upsample))
     return Plan(
         family=spec.family,
         class_name=spec.class_name,

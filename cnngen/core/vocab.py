@@ -57,7 +57,7 @@ PRESETS = (
 
 # The options each preset uses besides --preset; any other option is refused.
 PRESET_OPTIONS = {
-    preset: ("input_size", "in_channels", "classes", "name", "activation")
+    preset: ("input_size", "in_channels", "classes", "name", "norm", "activation", "dropout")
     + (("pool", "hidden") if preset == "lenet5" else ())
     for preset in PRESETS
 }
@@ -66,6 +66,25 @@ PRESET_OPTIONS = {
 PRESET_ACTIVATIONS = {
     preset: "tanh" if preset == "lenet5" else "relu6" if preset == "mobilenet_v2" else "relu"
     for preset in PRESETS
+}
+# The presets written without a norm; --norm adds one after each convolution
+# as torchvision's VGG-BN does (``vgg11 --norm batchnorm`` is ``vgg11_bn``).
+# Every other preset has batch norm, which --norm replaces (``none`` removes it).
+PRESETS_WITHOUT_NORM = ("lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19")
+PRESET_NORMS = {
+    preset: "none" if preset in PRESETS_WITHOUT_NORM else "batchnorm" for preset in PRESETS
+}
+# The norms a preset takes: "dropout" in the place of a norm layer is refused,
+# since --dropout already sets the rate of the preset's own dropout.
+PRESET_NORM_CHOICES = tuple(norm for norm in NORMS if norm != "dropout")
+# The dropout rate each preset is defined with (--dropout replaces it); a
+# preset without dropout gets a dropout layer before its last linear layer
+# when --dropout is above 0.
+PRESET_DROPOUTS = {preset: 0.0 for preset in PRESETS} | {
+    "alexnet": 0.5,
+    **{name: 0.5 for name in PRESETS if name.startswith("vgg")},
+    "mobilenet_v2": 0.2,
+    "googlenet": 0.2,
 }
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 # U-Net decoders: a learned transposed convolution, or an interpolation to the

@@ -87,7 +87,7 @@ def check_training(v: Verifier) -> tuple[str, dict[str, Any]]:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    kind = "cross_entropy" if v.classifies() else "mse"
+    kind = v.loss_kind()
     details = {
         "loss": kind,
         "optimizer": "Adam",

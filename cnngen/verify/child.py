@@ -245,28 +245,56 @@ class Verifier:
         self.make_target(self.output_shape)
 
     def make_target(self, shape: tuple[int, ...]) -> None:
-        """A fixed random target: class labels for classifiers, else a tensor of ``shape``.
+        """A fixed random target: what the model's family is trained against.
 
-        When the model's real output differs from OUTPUT_SHAPE, the target
-        follows the real output so gradients and training can still be checked.
+        Class labels for classifiers; for a U-Net, a class mask of the output's
+        spatial size (0 or 1 per pixel for a single output channel); else a
+        tensor of ``shape``.  When the model's real output differs from
+        OUTPUT_SHAPE, the target follows the real output so gradients and
+        training can still be checked.
         """
         self.target_shape = tuple(shape)
         generator = torch.Generator().manual_seed(2)
         batch = self.args.batch
-        if self.classifies():
+        kind = self.loss_kind()
+        if kind == "cross_entropy":
             target = torch.randint(0, shape[0], (batch,), generator=generator)
+        elif kind == "pixel_cross_entropy":
+            target = torch.randint(0, shape[0], (batch, *shape[1:]), generator=generator)
+        elif kind == "pixel_binary_cross_entropy":
+            target = torch.randint(0, 2, (batch, *shape), generator=generator).float()
         else:
             target = torch.randn(batch, *shape, generator=generator)
         self.target = target.to(self.device)
 
     def classifies(self) -> bool:
-        """Cross-entropy for classifiers (plain and equivariant), MSE for everything else."""
+        """Cross-entropy for classifiers (plain and equivariant), MSE for encoders and forecasters."""
         return len(self.target_shape) == 1 and self.family not in ("encoder", "forecaster")
+
+    def loss_kind(self) -> str:
+        """How the model is trained, as the generated ``train.py`` trains its family.
+
+        A U-Net segments: its output is one logit per class and pixel, so the
+        loss is cross-entropy per pixel against an integer mask, or binary
+        cross-entropy on logits where it has a single output channel.  MSE
+        against random values would check that it regresses, not that it
+        learns a mask.
+        """
+        if self.classifies():
+            return "cross_entropy"
+        if self.family == "unet" and len(self.target_shape) >= 2:
+            if self.target_shape[0] > 1:
+                return "pixel_cross_entropy"
+            return "pixel_binary_cross_entropy"
+        return "mse"
 
     def loss(self, output: torch.Tensor) -> torch.Tensor:
         assert self.target is not None
-        if self.classifies():
+        kind = self.loss_kind()
+        if kind in ("cross_entropy", "pixel_cross_entropy"):
             return nn.functional.cross_entropy(output, self.target)
+        if kind == "pixel_binary_cross_entropy":
+            return nn.functional.binary_cross_entropy_with_logits(output, self.target)
         return nn.functional.mse_loss(output, self.target)
 
     # -------------------------------------------------------------- checks
@@ -299,7 +327,10 @@ class Verifier:
             details = failure.details
         except Fatal:
             raise
-        except (Exception, SystemExit) as error:  # noqa: BLE001 - the file's code may raise anything
+        except (
+            Exception,
+            SystemExit,
+        ) as error:  # noqa: BLE001 - the file's code may raise anything
             status, message, details = "failed", describe_error(error, self.path), {}
         finally:
             assert self.model is not None
