@@ -47,12 +47,16 @@ def model_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         options["out_channels"] = draw(st.integers(1, 3))
         if draw(st.booleans()):
             options["latent"] = draw(st.integers(1, 8))
+    if family == "equivariant":
+        options["head"] = draw(st.sampled_from(["auto", "gap", "flatten"]))
+        options["hidden"] = draw(st.sampled_from([(), (6,)]))
+        options["rotation_pool"] = draw(st.sampled_from(["max", "mean"]))
     if family == "classifier":
         block = draw(st.sampled_from(["plain", "vgg", "residual", "bottleneck"]))
         options["block"] = block
         options["se"] = draw(st.booleans())
         options["depthwise"] = draw(st.booleans())
-        options["head"] = draw(st.sampled_from(["gap", "flatten"]))
+        options["head"] = draw(st.sampled_from(["auto", "gap", "flatten"]))
         options["classes"] = draw(st.integers(2, 5))
         if block in ("residual", "bottleneck"):
             options["padding"] = "auto"

@@ -179,8 +179,7 @@ RU: dict[str, str] = {
         "{norm} после каждой свёртки, как batch norm в VGG-BN из torchvision"
     ),
     "note.preset_norm_replaced": (
-        "{norm} вместо каждой batch norm, под теми же именами, так что ни один вес не "
-        "переименован"
+        "{norm} вместо каждой batch norm, под теми же именами, так что ни один вес не переименован"
     ),
     "note.preset_norm_removed": (
         "без слоёв нормализации (--norm none); у каждой свёртки, за которой шла batch norm, "

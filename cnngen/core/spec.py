@@ -248,7 +248,9 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         and name in options
         # A preset's own activation, norm and dropout differ from the defaults,
         # so an explicit one is kept even where it equals the default.
-        or name in PRESET_OWN and name in options and options.get("preset") is not None
+        or name in PRESET_OWN
+        and name in options
+        and options.get("preset") is not None
     )
     # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
     _check_accepted(family, {k: v for k, v in options.items() if v is not False})
