@@ -347,6 +347,31 @@ def test_the_second_of_two_files_failing_removes_the_first(
     assert snapshot(world) == before
 
 
+@pytest.mark.parametrize("links", [True, False], ids=["hard-links", "no-hard-links"])
+def test_a_forced_file_is_put_back_when_a_later_one_fails(
+    run_cli, world: Path, monkeypatch: pytest.MonkeyPatch, links: bool
+) -> None:
+    (world / "new.py").write_text("# my edits\n")
+    (world / "new.toml").write_text("# my config\n")
+    real_replace, real_link = os.replace, os.link
+
+    def last_rename_fails(source: object, target: object, *args: object, **kwargs: object) -> None:
+        if str(source).endswith(".tmp") and str(target).endswith("new.toml"):
+            raise OSError(errno.EIO, "Input/output error")
+        real_replace(source, target, *args, **kwargs)
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "replace", last_rename_fails)
+    monkeypatch.setattr(os, "link", real_link if links else no_links)
+    before = snapshot(world)
+    result = run_cli("model", *SMALL, "-o", "new.py", "--save-config", "new.toml", "--force")
+    assert result.code == 1 and "new.toml: Input/output error" in result.err
+    # new.py was replaced before new.toml failed: it has its old text again.
+    assert snapshot(world) == before
+
+
 def test_a_writer_that_lost_the_race_writes_nothing(
     run_cli, world: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -374,9 +374,25 @@ def _remove(path: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+# What to undo if a write is cut short: a path to remove, or a step that puts
+# a replaced file back.
+Undo = Path | Callable[[], object]
+
+
+def _undo(item: Undo) -> None:
+    if isinstance(item, Path):
+        _remove(item)
+    else:
+        with contextlib.suppress(OSError):
+            item()
+
+
 @contextlib.contextmanager
-def cleanup_on_signals() -> Iterator[list[Path]]:
-    """Temporary paths added to the yielded list are removed if a signal ends the run.
+def cleanup_on_signals() -> Iterator[list[Undo]]:
+    """Undo steps added to the yielded list run, last first, if a signal ends the run.
+
+    A path is removed; a callable (putting back a file ``--force`` replaced)
+    is called.
 
     The handlers remove the paths, put the previous handlers back and raise
     the signal again, so the process ends (or raises KeyboardInterrupt) as
@@ -391,8 +407,8 @@ def cleanup_on_signals() -> Iterator[list[Path]]:
     previous: dict[int, Any] = {}
 
     def handler(signum: int, frame: Any) -> None:
-        for path in reversed(pending):
-            _remove(path)
+        for item in reversed(pending):
+            _undo(item)
         pending.clear()
         for number, old in previous.items():
             signal.signal(number, old)
@@ -494,32 +510,64 @@ def _commit(target: Target, temporary: Path, force: bool) -> bool:
         raise _failed(error, target.option, target.name) from None
 
 
+def _back_up(target: Target, pending: list[Undo]) -> Path:
+    """A second name for the file ``--force`` is about to replace, to put it back on failure.
+
+    A hard link costs nothing and keeps the file as it was (mode, owner);
+    where links are not supported the bytes are copied.
+    """
+    try:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.path.name}.", suffix=".bak", dir=target.path.parent
+        )
+        os.close(handle)
+        backup = Path(name)
+        pending.append(backup)
+        link = backup.with_suffix(".link")
+        try:
+            os.link(target.path, link)
+        except OSError:
+            shutil.copy2(target.path, backup)
+        else:
+            os.replace(link, backup)
+    except OSError as error:
+        raise _failed(error, target.option, target.name) from None
+    return backup
+
+
 def write_all(targets: Sequence[tuple[Target, str]], force: bool) -> None:
     """Stage every file, then move them all into place; on any failure undo.
 
-    Files this call created are removed again when a later one fails; a file
-    that ``--force`` already replaced keeps its new text (renames within one
-    folder do not fail in practice once every temporary file is written).
+    Files this call created are removed again, and files ``--force`` replaced
+    are put back, when a later one fails or a signal ends the run: a failed
+    command leaves every target as it found it.
     """
-    created: list[Path] = []
+    backups: list[Path] = []
     with cleanup_on_signals() as pending:
         try:
             staged = [(target, _stage(target, text, pending)) for target, text in targets]
             for target, temporary in staged:
+                backup = _back_up(target, pending) if force and target.exists else None
                 new = _commit(target, temporary, force)
                 pending.remove(temporary)
                 if new:
                     # A signal before the last rename removes what this call created.
                     pending.append(target.path)
-                    created.append(target.path)
+                if backup is not None:
+                    pending.remove(backup)
+                    if not new:
+                        pending.append(lambda b=backup, p=target.path: os.replace(b, p))
+                        backups.append(backup)
+                    else:
+                        _remove(backup)
         except BaseException:
-            for path in pending:
-                _remove(path)
-            for path in created:
-                _remove(path)
+            for item in reversed(pending):
+                _undo(item)
             raise
         finally:
             pending.clear()
+    for backup in backups:
+        _remove(backup)
 
 
 def emit_files(
@@ -646,8 +694,8 @@ def stage_folder(folder: str | Path, files: dict[str, str], option: str = "DIR")
             except OSError as error:
                 raise _failed(error, option, folder) from None
         except BaseException:
-            for path in pending:
-                _remove(path)
+            for item in reversed(pending):
+                _undo(item)
             raise
         finally:
             pending.clear()
