@@ -32,8 +32,8 @@ from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.plan import Arg, Op, Shape, Stage
 from cnngen.core.spec import ModelSpec
+from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
 
-NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 ORIENTATIONS = 4
 
 

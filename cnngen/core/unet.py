@@ -29,9 +29,8 @@ from cnngen.core.messages import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import solve_transposed
+from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
 from cnngen.errors import CnngenError
-
-NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 
 
 def level_sizes(spec: ModelSpec) -> tuple[list[Shape], list[Shape], list[str]]:

@@ -21,6 +21,8 @@ ACTIVATIONS: dict[str, tuple[str, tuple[tuple[str | None, Any], ...]]] = {
 }
 
 NORMS = ("batchnorm", "instancenorm", "groupnorm", "dropout", "none")
+# Norms that subtract a per-channel mean, making the convolution's bias before them useless.
+NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 
 FAMILIES = ("encoder", "forecaster", "classifier", "equivariant", "unet")
 CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant")

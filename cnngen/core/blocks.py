@@ -1,0 +1,349 @@
+"""Stages from a geometry: plain, VGG and residual blocks, and the mirrored decoder.
+
+The builders here turn the planned per-dimension convolutions into named
+stages (``layer1``, ``enc2``, ``dec1`` ...) of ops with exact shapes; the
+decoder undoes each encoder layer with a transposed convolution (or an
+upsample) whose ``output_padding`` lands on the encoder's size exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.geometry import DimConv, Geometry
+from cnngen.core.plan import Shape, Stage
+from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.transposed import _find_transposed, solve_transposed
+from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
+from cnngen.errors import CnngenError
+
+
+# --------------------------------------------------------------- blocks
+def _dim_conv(geometry: Geometry, index: int, block: int) -> list[DimConv]:
+    return [dim[index].convs[block] for dim in geometry.dims]
+
+
+def _add_conv(
+    builder: StageBuilder,
+    convs: Sequence[DimConv],
+    out_channels: int,
+    bias: bool,
+    depthwise: bool,
+    norm: str,
+    activation: str,
+    dropout: float,
+) -> None:
+    """One planned convolution (explicit pad first when uneven).
+
+    With ``depthwise``, a k x k convolution becomes a per-channel k x k
+    convolution, norm and activation, then a 1x1 convolution across channels.
+    """
+    if any(c.pre != (0, 0) for c in convs):
+        builder.pad([c.pre[0] for c in convs], [c.pre[1] for c in convs])
+    kernel = [c.kernel for c in convs]
+    stride = [c.stride for c in convs]
+    padding = [c.padding for c in convs]
+    dilation = [c.dilation for c in convs]
+    if depthwise and any(k > 1 for k in kernel):
+        channels = builder.channels
+        builder.conv(channels, kernel, stride, padding, dilation, groups=channels, bias=bias)
+        _norm_act(builder, norm, activation, dropout)
+        ones = [1] * len(kernel)
+        builder.conv(out_channels, ones, ones, [0] * len(kernel), bias=bias)
+    else:
+        builder.conv(out_channels, kernel, stride, padding, dilation, bias=bias)
+
+
+def _norm_act(builder: StageBuilder, norm: str, activation: str | None, dropout: float) -> None:
+    builder.norm(norm, dropout)
+    if activation is not None and activation != "none":
+        builder.activation(activation)
+    if dropout > 0 and norm != "dropout":
+        builder.dropout(dropout)
+
+
+def _pool(builder: StageBuilder, geometry: Geometry, index: int, kind: str) -> None:
+    pools = [dim[index].pool for dim in geometry.dims]
+    if any(p > 1 for p in pools):
+        builder.pool(kind, pools, pools, ceil_mode=True)
+
+
+def _conv_block(
+    spec: ModelSpec,
+    builder: StageBuilder,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+) -> None:
+    """A plain encoder layer: (conv, norm, act) x sub-blocks, SE, pool."""
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    for block in range(spec.sub_blocks or 1):
+        _add_conv(
+            builder,
+            _dim_conv(geometry, index, block),
+            out_channels,
+            bias,
+            spec.depthwise,
+            spec.norm,
+            spec.activation,
+            0.0,
+        )
+        _norm_act(builder, spec.norm, spec.activation, spec.dropout)
+    if spec.se:
+        builder.squeeze_excite(_se_width(out_channels))
+    _pool(builder, geometry, index, spec.pool)
+
+
+def _se_width(channels: int) -> int:
+    return max(channels // 16, min(channels, 4))
+
+
+def _residual_stage(
+    spec: ModelSpec,
+    name: str,
+    in_shape: Shape,
+    fields: tuple,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+) -> tuple[Stage, tuple]:
+    """A basic or bottleneck residual block with a projection where shapes change."""
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    main = StageBuilder(in_shape, fields)
+    convs = _dim_conv(geometry, index, 0)
+    ones = [1] * spec.dims
+    zeros = [0] * spec.dims
+    if spec.block == "bottleneck":
+        width = max(out_channels // 4, 1)
+        main.conv(width, ones, ones, zeros, bias=bias)
+        _norm_act(main, spec.norm, spec.activation, 0.0)
+        _add_conv(main, convs, width, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _norm_act(main, spec.norm, spec.activation, spec.dropout)
+        main.conv(out_channels, ones, ones, zeros, bias=bias)
+        main.norm(spec.norm, spec.dropout)
+    else:
+        _add_conv(main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _norm_act(main, spec.norm, spec.activation, spec.dropout)
+        same = [
+            DimConv(
+                c.kernel,
+                1,
+                c.dilation * (c.kernel - 1) // 2,
+                c.dilation,
+                (0, 0),
+                c.size_out,
+                c.size_out,
+            )
+            for c in convs
+        ]
+        _add_conv(main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        main.norm(spec.norm, spec.dropout)
+    if spec.se:
+        main.squeeze_excite(_se_width(out_channels))
+    stride = [c.stride for c in convs]
+    shortcut = StageBuilder(in_shape, fields)
+    if in_shape[0] != out_channels or any(s != 1 for s in stride):
+        shortcut.conv(out_channels, ones, stride, zeros, bias=bias)
+        shortcut.norm(spec.norm, spec.dropout)
+    if shortcut.shape != main.shape:
+        raise CnngenError(
+            f"--kernel: the residual main path gives {format_value(main.shape)} but the "
+            f"shortcut gives {format_value(shortcut.shape)}; use an odd --kernel or "
+            f"--padding same",
+            "--kernel",
+        )
+    post = StageBuilder(main.shape, main.fields)
+    post.activation(spec.activation)
+    post_ops = tuple(dataclasses.replace(op, path="act") for op in post.ops)
+    # The shortcut is torchvision's `downsample`: an nn.Sequential indexed 0, 1.
+    shortcut_ops = tuple(
+        dataclasses.replace(op, path=str(index)) for index, op in enumerate(shortcut.ops)
+    )
+    stage = Stage(
+        name,
+        "residual",
+        "trunk",
+        tuple(main.ops),
+        in_shape,
+        main.shape,
+        shortcut=shortcut_ops,
+        post=post_ops,
+    )
+    return stage, main.fields
+
+
+# --------------------------------------------------------------- decoder
+@dataclass(frozen=True)
+class Transform:
+    """A size-changing encoder op, per dimension, for the decoder to undo."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    prefer: tuple[int, ...]
+    size_in: tuple[int, ...]
+    size_out: tuple[int, ...]
+    channels_in: int
+    channels_out: int
+    pre: tuple[tuple[int, int], ...] = ()
+
+
+def _undo(transform: Transform) -> tuple[list[tuple[int, int]], tuple[tuple[int, int], ...] | None]:
+    """Per-dimension (padding, output_padding) that undo ``transform``, and a crop if needed.
+
+    An explicit uneven pad (``--padding same`` with an even kernel at stride 1)
+    leaves a parity no transposed convolution can produce; then the transposed
+    convolution maps back to the padded size and a negative pad crops exactly
+    what the encoder's pad added.
+    """
+    dims = range(len(transform.kernel))
+    found = [
+        _find_transposed(
+            transform.size_out[d],
+            transform.size_in[d],
+            transform.kernel[d],
+            transform.stride[d],
+            transform.dilation[d],
+            transform.prefer[d],
+        )
+        for d in dims
+    ]
+    if all(item is not None for item in found):
+        return [item for item in found if item is not None], None
+    pre = transform.pre or ((0, 0),) * len(dims)
+    solved = [
+        solve_transposed(
+            transform.size_out[d],
+            transform.size_in[d] + sum(pre[d]),
+            transform.kernel[d],
+            transform.stride[d],
+            transform.dilation[d],
+            transform.prefer[d] - sum(pre[d]) // 2,
+        )
+        for d in dims
+    ]
+    return solved, transform.pre
+
+
+def _layer_transforms(
+    geometry: Geometry, index: int, channels_in: int, channels_out: int, sub_blocks: int
+) -> list[Transform]:
+    transforms = []
+    for block in range(sub_blocks):
+        convs = _dim_conv(geometry, index, block)
+        transforms.append(
+            Transform(
+                kernel=tuple(c.kernel for c in convs),
+                stride=tuple(c.stride for c in convs),
+                dilation=tuple(c.dilation for c in convs),
+                prefer=tuple(c.padding + (c.pre[0] + c.pre[1]) // 2 for c in convs),
+                size_in=tuple(c.size_in for c in convs),
+                size_out=tuple(c.size_out for c in convs),
+                channels_in=channels_in if block == 0 else channels_out,
+                channels_out=channels_out,
+                pre=tuple(c.pre for c in convs),
+            )
+        )
+    pools = [dim[index].pool for dim in geometry.dims]
+    if any(p > 1 for p in pools):
+        last = transforms[-1]
+        transforms.append(
+            Transform(
+                kernel=tuple(pools),
+                stride=tuple(pools),
+                dilation=(1,) * len(pools),
+                prefer=(0,) * len(pools),
+                size_in=last.size_out,
+                size_out=tuple(dim[index].size_out for dim in geometry.dims),
+                channels_in=channels_out,
+                channels_out=channels_out,
+            )
+        )
+    return transforms
+
+
+def decoder_stages(
+    spec: ModelSpec,
+    geometry: Geometry,
+    channels: Sequence[int],
+    in_shape: Shape,
+    fields: tuple,
+    finishes: bool = True,
+) -> tuple[list[Stage], tuple]:
+    """Transposed layers that undo the encoder, layer by layer, to its exact sizes.
+
+    With ``finishes`` the last op gets the final activation and keeps its bias;
+    otherwise (a head follows) it is an ordinary layer with norm and activation.
+    """
+    stages = []
+    shape = in_shape
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    ladder = [spec.in_channels, *channels]
+    for step, index in enumerate(reversed(range(geometry.layers))):
+        builder = StageBuilder(shape, fields)
+        transforms = _layer_transforms(
+            geometry, index, ladder[index], ladder[index + 1], spec.sub_blocks or 1
+        )
+        for position, transform in enumerate(reversed(transforms)):
+            outermost = step == geometry.layers - 1 and position == len(transforms) - 1
+            last = outermost and finishes
+            out_channels = spec.out_channels if outermost else transform.channels_in
+            solved, crop = _undo(transform)
+            builder.conv_transpose(
+                out_channels,
+                transform.kernel,
+                transform.stride,
+                [p for p, _ in solved],
+                [o for _, o in solved],
+                transform.dilation,
+                bias=bias or last,
+            )
+            if crop is not None:
+                builder.crop([before for before, _ in crop], [after for _, after in crop])
+            if last:
+                if spec.final_activation != "none":
+                    builder.activation(spec.final_activation)
+            else:
+                _norm_act(builder, spec.norm, spec.activation, spec.dropout)
+        stages.append(builder.build(f"dec{step + 1}", "decoder"))
+        shape, fields = builder.shape, builder.fields
+    return stages, fields
+
+
+# --------------------------------------------------------------- families
+def encoder_stages(
+    spec: ModelSpec,
+    geometry: Geometry,
+    channels: Sequence[int],
+    role: str,
+    prefix: str,
+    finishes: bool = False,
+) -> tuple[list[Stage], tuple, Shape]:
+    """The encoder (or classifier trunk) stages, layer by layer.
+
+    With ``finishes`` the encoder is the whole model: its last stage ends
+    with ``--final-activation``, added while that stage is built so the op's
+    receptive field continues from the layers before it.
+    """
+    shape: Shape = (spec.in_channels, *spec.input_size)
+    fields = fresh_fields(spec.dims)
+    stages = []
+    for index in range(geometry.layers):
+        name = f"{prefix}{index + 1}"
+        if spec.block in ("residual", "bottleneck"):
+            stage, fields = _residual_stage(
+                spec, name, shape, fields, geometry, index, channels[index]
+            )
+        else:
+            builder = StageBuilder(shape, fields)
+            _conv_block(spec, builder, geometry, index, channels[index])
+            last = index == geometry.layers - 1
+            if finishes and last and spec.final_activation != "none":
+                builder.activation(spec.final_activation)
+            stage, fields = builder.build(name, role), builder.fields
+        stages.append(stage)
+        shape = stage.out_shape
+    return stages, fields, shape

@@ -1,0 +1,354 @@
+"""Per-dimension geometry: which layers downsample, and each convolution's kernel, stride and padding.
+
+For every spatial dimension the planner simulates the layers and picks stride
+2 (or a pool) for the downsampling layers, spread evenly, with same-style
+padding, so every size is an exact integer; ``--target-size`` searches the
+fewest reductions that land on the target.  The channel schedule per layer
+lives here too, since it follows the geometry's shrink factors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cnngen.core import arithmetic
+from cnngen.core.channels import channel_schedule
+from cnngen.core.messages import Note
+from cnngen.core.plan import Shape
+from cnngen.core.spec import ModelSpec, format_value
+from cnngen.errors import CnngenError
+
+DOWNSAMPLE_FACTOR = 2
+
+
+# --------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class DimConv:
+    """One convolution along one dimension: explicit pad, then conv."""
+
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+    pre: tuple[int, int]
+    size_in: int
+    size_out: int
+
+
+@dataclass(frozen=True)
+class DimLayer:
+    """One encoder layer along one dimension: its convolutions, then a pool."""
+
+    convs: tuple[DimConv, ...]
+    pool: int
+    size_in: int
+    size_out: int
+
+
+@dataclass(frozen=True)
+class LayerIntent:
+    """What the solver wants from one layer in one dimension."""
+
+    stride: int
+    pool: int
+    reduction: int = 0
+
+
+def spread(count: int, layers: int) -> set[int]:
+    """``count`` layer indices spread evenly over ``layers`` layers."""
+    if count <= 0:
+        return set()
+    return {math.floor((j + 0.5) * layers / count) for j in range(count)}
+
+
+def _padding(
+    mode: str, size: int, kernel: int, stride: int, dilation: int
+) -> tuple[int, tuple[int, int]]:
+    """(symmetric conv padding, explicit (before, after) pad) for a padding mode."""
+    if mode == "valid":
+        return 0, (0, 0)
+    if mode == "same":
+        before, after = arithmetic.same_padding(size, kernel, stride, dilation)
+        if before == after:
+            return before, (0, 0)
+        return 0, (before, after)
+    return dilation * (kernel - 1) // 2, (0, 0)
+
+
+def simulate_dim(
+    size: int,
+    intents: Sequence[LayerIntent],
+    kernel: int,
+    dilation: int,
+    padding_mode: str,
+    sub_blocks: int,
+) -> list[DimLayer] | int:
+    """Run the layers along one dimension.
+
+    Returns the realized layers, or the index of the first layer that cannot
+    run (its window no longer fits the feature map).
+    """
+    realized: list[DimLayer] = []
+    for index, intent in enumerate(intents):
+        layer_in = size
+        convs = []
+        for block in range(sub_blocks):
+            stride = intent.stride if block == 0 else 1
+            padding, pre = _padding(padding_mode, size, kernel, stride, dilation)
+            if block == 0 and intent.reduction:
+                padding -= intent.reduction
+            padded = size + pre[0] + pre[1]
+            if padded + 2 * padding < dilation * (kernel - 1) + 1:
+                return index
+            out = arithmetic.conv_size(padded, kernel, stride, padding, dilation)
+            convs.append(DimConv(kernel, stride, padding, dilation, pre, size, out))
+            size = out
+        if intent.pool > 1:
+            if size < intent.pool:
+                return index
+            size = arithmetic.pool_size(size, intent.pool, intent.pool, 0, ceil_mode=True)
+        realized.append(DimLayer(tuple(convs), intent.pool, layer_in, size))
+    return realized
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Per-dimension plans of every encoder layer, from the spec."""
+
+    dims: tuple[tuple[DimLayer, ...], ...]
+
+    @property
+    def layers(self) -> int:
+        return len(self.dims[0])
+
+    def sizes_after(self, index: int) -> Shape:
+        return tuple(dim[index].size_out for dim in self.dims)
+
+
+def _intents(spec: ModelSpec, dim: int, downsampling: set[int]) -> list[LayerIntent]:
+    pinned = spec.stride[dim] if spec.stride is not None else None
+    intents = []
+    for index in range(spec.layers):
+        if pinned is not None:
+            intents.append(LayerIntent(pinned, 1))
+        elif index in downsampling and spec.downsample == "stride":
+            intents.append(LayerIntent(DOWNSAMPLE_FACTOR, 1))
+        elif index in downsampling and spec.downsample == "pool":
+            intents.append(LayerIntent(1, DOWNSAMPLE_FACTOR))
+        else:
+            intents.append(LayerIntent(1, 1))
+    return intents
+
+
+def _simulate(spec: ModelSpec, dim: int, intents: Sequence[LayerIntent]) -> list[DimLayer] | int:
+    return simulate_dim(
+        spec.input_size[dim],
+        intents,
+        spec.kernel[dim],
+        spec.dilation[dim],
+        spec.padding,
+        spec.sub_blocks or 1,
+    )
+
+
+def _max_downsampling(spec: ModelSpec, dim: int) -> int:
+    """Upper bound on useful downsampling layers for one dimension."""
+    if spec.stride is not None or spec.downsample == "none":
+        return 0
+    return min(spec.layers, max(spec.input_size[dim], 1).bit_length())
+
+
+def _first_failure(
+    spec: ModelSpec, dim: int, realized: list[DimLayer] | int, floor: int
+) -> int | None:
+    if isinstance(realized, int):
+        return realized
+    for index, layer in enumerate(realized):
+        if layer.size_out < floor:
+            return index
+    return None
+
+
+def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
+    how = []
+    if spec.stride is not None:
+        how.append(f"stride {format_value(spec.stride)}")
+    if spec.padding != "auto":
+        how.append(f"{spec.padding} padding")
+    how.append(f"kernel {format_value(spec.kernel)}")
+    if spec.sub_blocks and spec.sub_blocks > 1:
+        how.append(f"{spec.sub_blocks} convolutions per layer")
+    floor = spec.min_size or spec.target_size
+    if fits >= 1:
+        fix = f"use --layers {fits} or fewer"
+    else:
+        remedies = ["a smaller --min-size"]
+        if any(k > 1 for k in spec.kernel):
+            remedies.insert(0, "a smaller --kernel")
+        if spec.padding != "auto":
+            remedies.insert(0, "--padding auto")
+        if spec.stride is not None and any(s > 1 for s in spec.stride):
+            remedies.insert(0, "--stride 1")
+        fix = (
+            "use " + ", ".join(remedies[:-1]) + (" or " if len(remedies) > 1 else "") + remedies[-1]
+        )
+    return CnngenError(
+        f"--layers: {spec.layers} layers shrink a {format_value(spec.input_size)} input "
+        f"below {'--min-size' if spec.min_size else '--target-size'} {format_value(floor)} "
+        f"(with {', '.join(how)}); at most {fits} layers fit, so {fix}",
+        "--layers",
+    )
+
+
+def _plan_dim_min(spec: ModelSpec, dim: int) -> list[DimLayer]:
+    floor = spec.min_size[dim]
+    for count in range(_max_downsampling(spec, dim), -1, -1):
+        realized = _simulate(spec, dim, _intents(spec, dim, spread(count, spec.layers)))
+        if _first_failure(spec, dim, realized, floor) is None:
+            assert not isinstance(realized, int)
+            return realized
+    raise _too_many_layers(spec, min(_layers_that_fit(spec, d) for d in range(spec.dims)))
+
+
+def _layers_that_fit(spec: ModelSpec, dim: int) -> int:
+    """How many layers stay at or above --min-size along ``dim`` without downsampling.
+
+    When a layer cannot run at all, the layers before it are still checked
+    against the floor: they may already have gone below it.
+    """
+    intents = _intents(spec, dim, set())
+    realized = _simulate(spec, dim, intents)
+    if isinstance(realized, int):
+        realized = _simulate(spec, dim, intents[:realized])
+        assert not isinstance(realized, int)
+    floor = spec.min_size[dim]
+    return next(
+        (index for index, layer in enumerate(realized) if layer.size_out < floor), len(realized)
+    )
+
+
+def _fewest_reductions(
+    spec: ModelSpec, dim: int, intents: Sequence[LayerIntent], target: int
+) -> list[LayerIntent] | None:
+    """Exact search: per-layer padding reductions that land on ``target``.
+
+    Dynamic programming over the reachable sizes after each layer (sizes never
+    grow, so anything below the target is dropped).  Among the ways to reach a
+    size it keeps the one with the fewest reductions, placed as late as
+    possible, which is what a person would do: keep early layers "same".
+    """
+    kernel, dilation = spec.kernel[dim], spec.dilation[dim]
+    full = dilation * (kernel - 1) // 2
+    states: dict[int, tuple[int, ...]] = {spec.input_size[dim]: ()}
+    for intent in intents:
+        following: dict[int, tuple[int, ...]] = {}
+        for size, reductions in states.items():
+            for reduction in range(full + 1):
+                trial = LayerIntent(intent.stride, intent.pool, reduction)
+                realized = simulate_dim(
+                    size, [trial], kernel, dilation, spec.padding, spec.sub_blocks or 1
+                )
+                if isinstance(realized, int) or realized[0].size_out < target:
+                    continue
+                out = realized[0].size_out
+                candidate = (*reductions, reduction)
+                best = following.get(out)
+                if best is None or (sum(candidate), candidate) < (sum(best), best):
+                    following[out] = candidate
+        states = following
+    if target not in states:
+        return None
+    return [
+        LayerIntent(intent.stride, intent.pool, reduction)
+        for intent, reduction in zip(intents, states[target], strict=True)
+    ]
+
+
+def _placements(count: int, layers: int) -> list[set[int]]:
+    """Where the downsampling layers may go: evenly spread first, then front-loaded."""
+    options = [spread(count, layers), set(range(count)), set(range(layers - count, layers))]
+    unique: list[set[int]] = []
+    for option in options:
+        if option not in unique:
+            unique.append(option)
+    return unique
+
+
+def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
+    target = spec.target_size[dim]
+    reachable: set[int] = set()
+    for count in range(_max_downsampling(spec, dim), -1, -1):
+        for placement in _placements(count, spec.layers):
+            intents = _intents(spec, dim, placement)
+            realized = _simulate(spec, dim, intents)
+            if isinstance(realized, int):
+                continue
+            reachable.add(realized[-1].size_out)
+            if realized[-1].size_out < target:
+                continue
+            if spec.padding == "auto":
+                reduced = _fewest_reductions(spec, dim, intents, target)
+                if reduced is not None:
+                    intents = reduced
+                    realized = _simulate(spec, dim, intents)
+            if not isinstance(realized, int) and realized[-1].size_out == target:
+                return realized
+    near = sorted(reachable, key=lambda size: (abs(size - target), size))[:4]
+    raise CnngenError(
+        f"--target-size: {spec.input_size[dim]} cannot reach exactly {target} in "
+        f"{spec.layers} layers along dimension {dim + 1}; sizes these layers reach "
+        f"near it: {', '.join(str(size) for size in sorted(near))} (or change --layers "
+        f"or --kernel)",
+        "--target-size",
+    )
+
+
+def plan_geometry(spec: ModelSpec) -> Geometry:
+    """Per-dimension layer plans for the encoder trunk of ``spec``."""
+    planner = _plan_dim_target if spec.target_size is not None else _plan_dim_min
+    return Geometry(tuple(tuple(planner(spec, dim)) for dim in range(spec.dims)))
+
+
+# ------------------------------------------------------------- channels
+def _shrinks(spec: ModelSpec, geometry: Geometry) -> list[float]:
+    result = []
+    for index in range(geometry.layers):
+        sizes = geometry.sizes_after(index)
+        ratios = [spec.input_size[d] / sizes[d] for d in range(spec.dims)]
+        result.append(math.prod(ratios) ** (1 / spec.dims))
+    return result
+
+
+def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], list[str]]:
+    channels, clamped = channel_schedule(
+        spec.channel_rule,
+        spec.layers,
+        spec.start_channels,
+        spec.ratio,
+        spec.min_channels,
+        spec.max_channels,
+        _shrinks(spec, geometry),
+    )
+    notes = []
+    if clamped:
+        layers = _ranges([i + 1 for i in clamped])
+        notes.append(
+            Note("note.clamped", low=spec.min_channels, high=spec.max_channels, layers=layers)
+        )
+    return channels, notes
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``"1-3, 5"``."""
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for number in [*numbers[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    return ", ".join(parts)
