@@ -95,7 +95,6 @@ CASES: list[tuple[str, str]] = [
     ("plan encoder -i 100 --out-channels 3", "--out-channels"),
     ("plan classifier -i 32x32 --out-depth 2", "--out-depth"),
     ("plan equivariant -i 32x32 --block vgg", "--block"),
-    ("plan equivariant -i 32x32 --head flatten", "--head"),
     ("plan encoder -i 28x28 --preset lenet5", "--preset"),
     ("model classifier --preset lenet5 --layers 3", "--layers"),
     ("model classifier --preset lenet5 --block vgg", "--block"),
