@@ -239,7 +239,45 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     unknown = sorted(set(options) - set(SPEC_DEFAULTS))
     if unknown:
         raise CnngenError(f"unknown option(s): {', '.join(unknown)}")
-    given = tuple(
+    given = _given(options)
+    # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
+    _check_accepted(family, {k: v for k, v in options.items() if v is not False})
+    preset = options.get("preset")
+    if preset is not None:
+        _apply_preset(family, preset, options)
+    input_size = _input_size(options)
+    options["input_size"] = input_size
+    spec = replace(ModelSpec(family=family, input_size=input_size), **options)
+    _check_numbers_and_choices(spec, names)
+    kernel, dilation, stride, min_size, target_size = _sizes_per_dim(spec)
+    downsample, sub_blocks = _blocks(spec)
+    out_channels = spec.out_channels
+    if family == "forecaster" and out_channels is None:
+        out_channels = spec.in_channels
+    if family == "unet":
+        out_channels = 2 if out_channels is None else out_channels
+        sub_blocks = spec.sub_blocks or 2
+        _check_unet(spec)
+    if family == "equivariant":
+        _check_equivariant(spec)
+    _check_dimensions(spec)
+    return replace(
+        spec,
+        kernel=kernel,
+        dilation=dilation,
+        stride=stride,
+        min_size=min_size if target_size is None else None,
+        target_size=target_size,
+        downsample=downsample,
+        sub_blocks=sub_blocks,
+        out_channels=out_channels,
+        given=given,
+    )
+
+
+def _given(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The options the user gave that the regenerate command must repeat, in option order."""
+    return tuple(
         (name, options[name])
         for name in OPTION_ORDER
         if name in options
@@ -252,45 +290,49 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         and name in options
         and options.get("preset") is not None
     )
-    # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
-    _check_accepted(family, {k: v for k, v in options.items() if v is not False})
-    preset = options.get("preset")
-    if preset is not None:
-        check_choice("--preset", preset, PRESETS)
-        if family != "classifier":
-            raise CnngenError(
-                f"--preset: {preset!r} is a classifier preset; use "
-                f"'cnngen model classifier --preset {preset}'",
-                "--preset",
-            )
-        allowed = PRESET_OPTIONS[preset]
-        ignored = [
-            name for name in OPTION_ORDER if name in options and name not in (*allowed, "preset")
-        ]
-        if ignored:
-            names = ", ".join(option_name(name) for name in ignored)
-            raise CnngenError(
-                f"{option_name(ignored[0])}: the {preset} preset fixes its own layers and "
-                f"would ignore {names}; drop {'it' if len(ignored) == 1 else 'them'} (a "
-                f"preset takes {', '.join(option_name(name) for name in allowed)})",
-                option_name(ignored[0]),
-            )
-        norm = options.get("norm")
-        if norm == "dropout":
-            raise CnngenError(
-                f"--norm: dropout is no norm layer for the {preset} preset; set its dropout "
-                f"rate with --dropout (e.g. --dropout 0.3) and use --norm "
-                f"{', '.join(PRESET_NORM_CHOICES[:-1])} or {PRESET_NORM_CHOICES[-1]}",
-                "--norm",
-            )
-        if norm is not None:
-            check_choice("--norm", norm, PRESET_NORM_CHOICES)
-        options.setdefault("input_size", (28, 28) if preset == "lenet5" else (224, 224))
-        options.setdefault("activation", PRESET_ACTIVATIONS[preset])
-        options.setdefault("norm", PRESET_NORMS[preset])
-        options.setdefault("dropout", PRESET_DROPOUTS[preset])
-        if preset == "lenet5":
-            options.setdefault("pool", "avg")
+
+
+def _apply_preset(family: str, preset: str, options: dict[str, Any]) -> None:
+    """Refuse what ``preset`` would ignore; fill in its own input size, activation, norm, dropout."""
+    check_choice("--preset", preset, PRESETS)
+    if family != "classifier":
+        raise CnngenError(
+            f"--preset: {preset!r} is a classifier preset; use "
+            f"'cnngen model classifier --preset {preset}'",
+            "--preset",
+        )
+    allowed = PRESET_OPTIONS[preset]
+    ignored = [
+        name for name in OPTION_ORDER if name in options and name not in (*allowed, "preset")
+    ]
+    if ignored:
+        names = ", ".join(option_name(name) for name in ignored)
+        raise CnngenError(
+            f"{option_name(ignored[0])}: the {preset} preset fixes its own layers and "
+            f"would ignore {names}; drop {'it' if len(ignored) == 1 else 'them'} (a "
+            f"preset takes {', '.join(option_name(name) for name in allowed)})",
+            option_name(ignored[0]),
+        )
+    norm = options.get("norm")
+    if norm == "dropout":
+        raise CnngenError(
+            f"--norm: dropout is no norm layer for the {preset} preset; set its dropout "
+            f"rate with --dropout (e.g. --dropout 0.3) and use --norm "
+            f"{', '.join(PRESET_NORM_CHOICES[:-1])} or {PRESET_NORM_CHOICES[-1]}",
+            "--norm",
+        )
+    if norm is not None:
+        check_choice("--norm", norm, PRESET_NORM_CHOICES)
+    options.setdefault("input_size", (28, 28) if preset == "lenet5" else (224, 224))
+    options.setdefault("activation", PRESET_ACTIVATIONS[preset])
+    options.setdefault("norm", PRESET_NORMS[preset])
+    options.setdefault("dropout", PRESET_DROPOUTS[preset])
+    if preset == "lenet5":
+        options.setdefault("pool", "avg")
+
+
+def _input_size(options: dict[str, Any]) -> tuple[int, ...]:
+    """``--input-size``: required, 1 to 3 dimensions, every size within the limits."""
     if "input_size" not in options:
         raise CnngenError("--input-size: required, e.g. --input-size 100x100", "--input-size")
     input_size = tuple(options["input_size"])
@@ -307,10 +349,11 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
                 "--input-size",
             )
         check_count("--input-size", size, 1, MAX_SIZE)
-    options["input_size"] = input_size
-    spec = replace(ModelSpec(family=family, input_size=input_size), **options)
-    dims = spec.dims
+    return input_size
 
+
+def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> None:
+    """Counts in range, names from the vocabulary, probabilities and ratios finite."""
     for param, value, high in (
         ("--layers", spec.layers, MAX_LAYERS),
         ("--in-channels", spec.in_channels, MAX_CHANNELS),
@@ -378,6 +421,10 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     for item in spec.hidden:
         _positive("--hidden", item, 1, MAX_CHANNELS)
 
+
+def _sizes_per_dim(spec: ModelSpec) -> tuple[Any, ...]:
+    """Kernel, dilation, stride, min and target size with one value per spatial dimension."""
+    dims, input_size, family = spec.dims, spec.input_size, spec.family
     kernel = _per_dim("--kernel", spec.kernel, dims, 1)
     dilation = _per_dim("--dilation", spec.dilation, dims, 1)
     stride = _per_dim("--stride", spec.stride, dims, 1)
@@ -403,7 +450,11 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         # families stop at 5.
         floor = 2 if family == "unet" else 5
         min_size = tuple(min(floor, size) for size in input_size)
+    return kernel, dilation, stride, min_size, target_size
 
+
+def _blocks(spec: ModelSpec) -> tuple[str, int]:
+    """How layers downsample and how many convolutions each holds, checked against the block."""
     downsample = spec.downsample
     if downsample is None:
         downsample = (
@@ -431,17 +482,12 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
                 "--padding",
             )
     sub_blocks = spec.sub_blocks or (2 if spec.block == "vgg" else 1)
+    return downsample, sub_blocks
 
-    out_channels = spec.out_channels
-    if spec.family == "forecaster" and out_channels is None:
-        out_channels = spec.in_channels
-    if spec.family == "unet" and out_channels is None:
-        out_channels = 2
-    if spec.family == "unet":
-        sub_blocks = spec.sub_blocks or 2
-        _check_unet(spec)
-    if spec.family == "equivariant":
-        _check_equivariant(spec)
+
+def _check_dimensions(spec: ModelSpec) -> None:
+    """Options that need a particular number (or shape) of spatial dimensions."""
+    dims, input_size, preset = spec.dims, spec.input_size, spec.preset
     if spec.out_depth is not None and spec.family == "forecaster" and dims != 3:
         raise CnngenError(
             f"--out-depth: needs a 3D input with time as depth (e.g. -i 60x100x100), "
@@ -469,19 +515,6 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
             f"(got {format_value(input_size)})",
             "--input-size",
         )
-
-    return replace(
-        spec,
-        kernel=kernel,
-        dilation=dilation,
-        stride=stride,
-        min_size=min_size if target_size is None else None,
-        target_size=target_size,
-        downsample=downsample,
-        sub_blocks=sub_blocks,
-        out_channels=out_channels,
-        given=given,
-    )
 
 
 def _check_unet(spec: ModelSpec) -> None:
