@@ -274,7 +274,7 @@ def folder_command(
     type=int,
     default=1000,
     show_default=True,
-    help="Classification: number of samples.",
+    help="Shapes and segmentation: number of samples.",
 )
 @click.option(
     "--classes",
@@ -303,7 +303,7 @@ def folder_command(
     type=int,
     default=1,
     show_default=True,
-    help="Classification: channels per sample.",
+    help="Shapes and segmentation: channels per sample.",
 )
 @click.option("--rotate", is_flag=True, help="Classification: turn shapes by multiples of 90°.")
 @click.option(

@@ -300,15 +300,27 @@ def render_folder(
 # ignore them silently, so given there they are refused.
 FORECASTING_ONLY = frozenset({"frames", "pre_history", "forecast", "period", "name"})
 SHAPES_ONLY = frozenset({"samples", "classes", "channels", "rotate", "difficulty", "test_fraction"})
+# The shapes options that segmentation data uses too.
+SEGMENTATION_USES = frozenset({"samples", "classes", "channels"})
 
 
 def check_synthetic_options(kind: str, given: set[str] | frozenset[str]) -> None:
     """Refuse options the user gave that this kind of synthetic data does not use."""
     check_choice("KIND", kind, SYNTHETIC_KINDS)
-    unused = SHAPES_ONLY if kind != "shapes" else FORECASTING_ONLY
+    if kind == "shapes":
+        unused = FORECASTING_ONLY
+    elif kind == "segmentation":
+        unused = (SHAPES_ONLY | FORECASTING_ONLY) - SEGMENTATION_USES
+    else:
+        unused = SHAPES_ONLY
     for name in sorted(given & unused):
         option = "--" + name.replace("_", "-")
-        users = "shapes" if name in SHAPES_ONLY else "moving-square and noisy-square"
+        if name in SEGMENTATION_USES:
+            users = "shapes and segmentation"
+        elif name in SHAPES_ONLY:
+            users = "shapes"
+        else:
+            users = "moving-square and noisy-square"
         raise CnngenError(
             f"{option}: only {users} data use it, so it has no effect on {kind}; drop it",
             option,
