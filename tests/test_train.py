@@ -255,7 +255,7 @@ def test_data_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
-    for task in ("classification", "forecasting"):
+    for task in ("classification", "forecasting", "segmentation"):
         text = render_train(task=task, model_class="Net", model_module="nets.cnn")
         assert text == render_train(task=task, model_class="Net", model_module="nets.cnn")
         assert format_python(text) == text
