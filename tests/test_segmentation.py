@@ -10,6 +10,7 @@ import csv
 import importlib.util
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -86,8 +87,15 @@ def test_unet_project_trains_with_dice_and_iou(run_cli: Any, tmp_path: Path) -> 
     x, y = val.tensors
     with torch.no_grad():
         predicted = model(x).argmax(dim=1)
+    _assert_textbook_metrics(metrics, predicted, y, model_module.OUTPUT_SHAPE[0])
+
+
+def _assert_textbook_metrics(
+    metrics: dict, predicted: torch.Tensor, y: torch.Tensor, classes: int
+) -> None:
+    """Dice and IoU averaged over the foreground classes present, and pixel accuracy."""
     dice, iou = [], []
-    for label in range(1, model_module.OUTPUT_SHAPE[0]):
+    for label in range(1, classes):
         p, t = predicted == label, y == label
         if p.sum() + t.sum() == 0:
             continue
@@ -97,6 +105,100 @@ def test_unet_project_trains_with_dice_and_iou(run_cli: Any, tmp_path: Path) -> 
     assert abs(metrics["dice"] - np.mean(dice)) < 1e-6
     assert abs(metrics["iou"] - np.mean(iou)) < 1e-6
     assert abs(metrics["pixel_accuracy"] - (predicted == y).double().mean().item()) < 1e-6
+    confusion = torch.bincount((y * classes + predicted).flatten(), minlength=classes**2)
+    assert metrics["confusion"] == confusion.view(classes, classes).tolist()
+
+
+def test_one_output_channel_trains_as_binary_segmentation(run_cli: Any, tmp_path: Path) -> None:
+    """``--out-channels 1``: binary cross-entropy on the one logit, 0/1 masks, 2x2 metrics.
+
+    Cross-entropy over a single channel is 0 whatever the model does; the
+    binary loss must be positive, finite and falling, and the metrics must
+    treat the logit's sign as background (0) or foreground (1).
+    """
+    folder = tmp_path / "binary"
+    result = run_cli(
+        "project", str(folder), "--family", "unet", "-i", "16x16", "--layers", "2",
+        "--start-channels", "4", "--out-channels", "1", "--samples", "64", "--epochs", "2",
+        "--batch-size", "8", "--lr", "0.01",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "binary segmentation" in (folder / "README.md").read_text()
+    sys.path.insert(0, str(folder))
+    try:
+        model_module, data_module = _load(folder / "model.py"), _load(folder / "dataset.py")
+    finally:
+        sys.path.remove(str(folder))
+    assert model_module.OUTPUT_SHAPE == (1, 16, 16)
+    train, val = data_module.make_datasets(0)
+    masks = torch.cat([train.tensors[1], val.tensors[1]])
+    assert set(masks.unique().tolist()) == {0, 1}
+
+    trained = subprocess.run(
+        [sys.executable, "train.py"], cwd=folder, env=ENV, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    rows = list(csv.DictReader(open(folder / "runs" / "history.csv")))
+    assert len(rows) == 2
+    losses = [float(row[key]) for row in rows for key in ("train_loss", "val_loss")]
+    assert all(0 < loss < 10 for loss in losses), losses
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    metrics = json.loads((folder / "runs" / "metrics.json").read_text())
+    assert all(0 <= metrics[name] <= 1 for name in ("dice", "iou", "pixel_accuracy"))
+    assert sum(map(sum, metrics["confusion"])) == masks[len(train) :].numel()
+
+    model = model_module.UNet()
+    model.load_state_dict(torch.load(folder / "runs" / "last.pt", weights_only=True)["model"])
+    model.eval()
+    x, y = val.tensors
+    with torch.no_grad():
+        logits = model(x)[:, 0]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y.float())
+    assert abs(metrics["val_loss"] - loss.item()) < 1e-5
+    _assert_textbook_metrics(metrics, (logits > 0).long(), y, 2)
+
+
+def test_binary_training_refuses_a_mask_with_another_class(run_cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "binary"
+    result = run_cli(
+        "project", str(folder), "--family", "unet", "-i", "8x8", "--layers", "1",
+        "--start-channels", "2", "--out-channels", "1", "--samples", "4",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    (folder / "dataset.py").write_text(
+        "import torch\n"
+        "from torch.utils.data import TensorDataset\n\n\n"
+        "def make_datasets(seed):\n"
+        "    data = TensorDataset(torch.zeros(2, 1, 8, 8), torch.full((2, 8, 8), 2))\n"
+        "    return data, data\n"
+    )
+    trained = subprocess.run(
+        [sys.executable, "train.py", "--max-steps", "1"], cwd=folder, env=ENV,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert trained.returncode != 0
+    assert "binary segmentation: masks of 0 and 1" in trained.stderr + trained.stdout
+
+
+def test_dataset_command_of_a_binary_project_reproduces_its_masks(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    """The command in dataset.py's header runs and writes the same 0/1 masks."""
+    folder = tmp_path / "binary"
+    result = run_cli(
+        "project", str(folder), "--family", "unet", "-i", "12x12", "--layers", "1",
+        "--out-channels", "1", "--samples", "10",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    text = (folder / "dataset.py").read_text()
+    command = next(line for line in text.splitlines() if line.startswith("    cnngen dataset "))
+    words = shlex.split(command)[1:]
+    assert "--classes" in words and words[-2:] == ["--output", "dataset.py"]
+    again = tmp_path / "again.py"
+    result = run_cli(*words[:-1], str(again))
+    assert result.code == 0, result.err
+    assert again.read_text().replace(str(again), "dataset.py") == text
 
 
 def test_train_refuses_a_mask_of_the_wrong_shape(tmp_path: Path, run_cli: Any) -> None:

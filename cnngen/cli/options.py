@@ -150,7 +150,7 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         type=int,
         default="in-channels for forecasters, 2 for U-Nets",
         help="Forecaster output channels (forecast frames), or U-Net output channels "
-        "(segmentation classes).",
+        "(segmentation classes; 1 is binary segmentation, a foreground logit per pixel).",
     ),
     _model_option(
         "-n", "--layers", type=int, help="Encoder layers (stages); for a U-Net, its depth (levels)."

@@ -115,7 +115,8 @@ def project_command(
 
     \b
     Defaults: --input-size 32x32; forecasters 4 frames in, 2 out; classifiers 4 classes;
-    U-Nets 3 output channels (background and two shape kinds to segment).
+    U-Nets 3 output channels (background and two shape kinds to segment; --out-channels 1
+    is binary segmentation of one shape kind).
     Examples:
       cnngen project demo
       cnngen project shapes --family classifier -i 28x28 --classes 4

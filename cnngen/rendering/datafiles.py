@@ -540,6 +540,8 @@ def _render_segmentation(
         sample_shape=(options.channels, *size),
         samples=options.samples,
         shapes=shapes[:classes],
+        out_channels=classes + 1,
+        binary=classes == 1,
         objects=SEGMENTATION_OBJECTS,
         noise=noise,
         channels=options.channels,

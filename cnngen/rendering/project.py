@@ -149,6 +149,8 @@ def render_project(
         "command": command,
         "family": family,
         "task": task,
+        # One output channel: train.py's BINARY segmentation, masks of 0 and 1.
+        "binary": task == "segmentation" and plan.output_shape[0] == 1,
         "class_name": spec.class_name,
         "input_shape": plan.input_shape,
         "output_shape": plan.output_shape,
@@ -206,20 +208,24 @@ def _synthetic_for_project(synthetic: Synthetic, command: str) -> str:
 def _segmentation_data(
     size: tuple[int, ...], channels: int, spec: Any, samples: int, noise: float | None
 ) -> Synthetic:
-    """The synthetic masks for a U-Net with ``channels`` outputs: background + shape kinds."""
+    """The synthetic masks for a U-Net with ``channels`` outputs: background + shape kinds.
+
+    One output channel is binary segmentation (train.py's ``BINARY``): one
+    shape kind, so the masks hold 0 (background) and 1 (foreground) only.
+    """
     shapes = SHAPES_1D if len(size) == 1 else SHAPES_2D
-    if not 2 <= channels <= len(shapes) + 1:
+    if not 1 <= channels <= len(shapes) + 1:
         raise CnngenError(
             f"--out-channels: the synthetic segmentation data has the background and 1 to "
-            f"{len(shapes)} shape kinds, so 2 to {len(shapes) + 1} output channels; got "
-            f"{channels}",
+            f"{len(shapes)} shape kinds, so 2 to {len(shapes) + 1} output channels, or 1 for "
+            f"binary segmentation; got {channels}",
             "--out-channels",
         )
     return Synthetic(
         kind="segmentation",
         size=size,
         samples=samples,
-        classes=channels - 1,
+        classes=max(channels - 1, 1),
         channels=spec.in_channels,
         noise=noise,
     )
