@@ -223,3 +223,32 @@ def test_project_and_dataset_refuse_what_does_not_fit(run_cli: Any, tmp_path: Pa
     result = run_cli("dataset", "synthetic", "segmentation", "--classes", "7")
     assert result.code == 2 and result.err.startswith("Error: --classes:")
     assert not (tmp_path / "a").exists()
+
+
+def test_dataset_synthetic_segmentation_takes_its_options(run_cli: Any, tmp_path: Path) -> None:
+    """--samples, --classes and --channels shape the masks; options of other kinds are refused."""
+    path = tmp_path / "masks.py"
+    result = run_cli(
+        "dataset", "synthetic", "segmentation", "--size", "12x12", "--samples", "10",
+        "--classes", "1", "--channels", "2", "-o", str(path),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    train, val = _load(path).make_datasets(0)
+    x, y = train.tensors
+    assert len(train) + len(val) == 10 and x.shape[1:] == (2, 12, 12)
+    assert set(torch.cat([y, val.tensors[1]]).unique().tolist()) == {0, 1}
+    for argv, option in (
+        (["--frames", "10"], "--frames"),
+        (["--name", "Masks"], "--name"),
+        (["--rotate"], "--rotate"),
+        (["--difficulty", "hard"], "--difficulty"),
+        (["--samples", "1"], "--samples"),
+        (["--channels", "0"], "--channels"),
+    ):
+        result = run_cli(
+            "dataset", "synthetic", "segmentation", *argv, "-o", str(tmp_path / "x.py")
+        )
+        assert result.code == 2 and result.err.startswith(f"Error: {option}:"), result.err
+    result = run_cli("dataset", "synthetic", "moving-square", "--samples", "10")
+    assert result.code == 2 and "only shapes and segmentation data use it" in result.err
+    assert not (tmp_path / "x.py").exists()
