@@ -461,6 +461,7 @@ SIGNAL_BEFORE_RENAME = textwrap.dedent(
     import os, signal, sys
     from cnngen.cli import main
     number = getattr(signal, sys.argv[1])
+    signal.signal(number, signal.SIG_DFL)  # as in a terminal, even when run under nohup
     target = sys.argv[2]
     for name in ("link", "replace", "rename"):
         real = getattr(os, name)
@@ -497,6 +498,24 @@ def test_a_signal_between_write_and_rename_leaves_nothing(
     else:
         assert result.returncode == -getattr(signal, signame), result.stderr
     assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_an_ignored_signal_stays_ignored_while_writing(tmp_path: Path) -> None:
+    """Under nohup a hangup must not stop the write: the file is written whole."""
+    script = SIGNAL_BEFORE_RENAME.replace(
+        "signal.signal(number, signal.SIG_DFL)", "signal.signal(number, signal.SIG_IGN)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "SIGHUP", "m.py", "model", *SMALL, "-o", "m.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["m.py"]
+    assert "class " in (tmp_path / "m.py").read_text()
 
 
 RACE = textwrap.dedent(

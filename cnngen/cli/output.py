@@ -416,6 +416,8 @@ def cleanup_on_signals() -> Iterator[list[Undo]]:
 
     for number in _CLEANUP_SIGNALS:
         try:
+            if signal.getsignal(number) is signal.SIG_IGN:
+                continue  # e.g. SIGHUP under nohup: the user asked not to be stopped by it
             previous[number] = signal.signal(number, handler)
         except (OSError, ValueError):  # pragma: no cover - unusual embedding
             continue
