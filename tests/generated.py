@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import csv
 import importlib.util
 import itertools
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -103,3 +106,22 @@ def imported_modules(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module.split(".")[0])
     return names
+
+
+# What a user's shell gives a generated project: one thread, no cnngen on the path.
+PROJECT_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+
+
+def train_project(folder: Path, timeout: int = 400) -> list[dict[str, str]]:
+    """Run a generated project's ``train.py`` as a user would; its history, one row per epoch."""
+    trained = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=folder,
+        env=PROJECT_ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert trained.returncode == 0, trained.stderr
+    with open(folder / "runs" / "history.csv") as handle:
+        return list(csv.DictReader(handle))

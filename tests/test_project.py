@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from generated import PROJECT_ENV, train_project
 
 from cnngen.cli.config import tomllib
 from cnngen.rendering.engine import format_python
 
 REPO = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+ENV = PROJECT_ENV
 FILES = {"model.py", "dataset.py", "train.py", "README.md", "cnngen.toml"}
 SMALL = ("-i", "16x16", "--layers", "2", "--start-channels", "8")
 
@@ -32,12 +32,7 @@ def test_forecaster_project_trains_and_the_loss_falls(run_cli, tmp_path: Path) -
     )  # fmt: skip
     assert ruff.returncode == 0, ruff.stdout
     # No further set-up: the defaults written into train.py are what runs.
-    trained = subprocess.run(
-        [sys.executable, "train.py"], cwd=folder, env=ENV, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert trained.returncode == 0, trained.stderr
-    rows = list(csv.DictReader(open(folder / "runs" / "history.csv")))
+    rows = train_project(folder, timeout=300)
     assert len(rows) == 4
     train_loss = [float(row["train_loss"]) for row in rows]
     val_loss = [float(row["val_loss"]) for row in rows]

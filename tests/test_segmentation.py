@@ -6,10 +6,8 @@ are checked against the definitions computed here from the saved model.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -19,11 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from generated import PROJECT_ENV, train_project
 
 from cnngen.rendering.datafiles import Synthetic, render_synthetic
 from cnngen.rendering.engine import format_python
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+ENV = PROJECT_ENV
 
 
 def _load(path: Path) -> ModuleType:
@@ -63,12 +62,7 @@ def test_unet_project_trains_with_dice_and_iou(run_cli: Any, tmp_path: Path) -> 
     assert result.code == 0, result.err
     assert "segmentation" in (folder / "train.py").read_text()
     assert "Dice" in (folder / "README.md").read_text()
-    trained = subprocess.run(
-        [sys.executable, "train.py"], cwd=folder, env=ENV, capture_output=True, text=True,
-        timeout=400,
-    )  # fmt: skip
-    assert trained.returncode == 0, trained.stderr
-    rows = list(csv.DictReader(open(folder / "runs" / "history.csv")))
+    rows = train_project(folder, timeout=400)
     assert len(rows) == 3 and {"dice", "iou", "pixel_accuracy"} <= set(rows[0])
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     metrics = json.loads((folder / "runs" / "metrics.json").read_text())
@@ -134,12 +128,7 @@ def test_one_output_channel_trains_as_binary_segmentation(run_cli: Any, tmp_path
     masks = torch.cat([train.tensors[1], val.tensors[1]])
     assert set(masks.unique().tolist()) == {0, 1}
 
-    trained = subprocess.run(
-        [sys.executable, "train.py"], cwd=folder, env=ENV, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert trained.returncode == 0, trained.stderr
-    rows = list(csv.DictReader(open(folder / "runs" / "history.csv")))
+    rows = train_project(folder, timeout=300)
     assert len(rows) == 2
     losses = [float(row[key]) for row in rows for key in ("train_loss", "val_loss")]
     assert all(0 < loss < 10 for loss in losses), losses
