@@ -122,7 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--channels-last",
         action="store_true",
-        help="channels-last memory format (2D/3D)",
+        help="channels-last memory format (2D/3D, CUDA only; ignored elsewhere)",
     )
     parser.add_argument(
         "--compile", action="store_true", help="wrap the model in torch.compile"
@@ -857,7 +857,14 @@ def main(argv: list[str] | None = None) -> dict:
     elif use_amp:
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     memory_format = torch.preserve_format
-    if args.channels_last:
+    if args.channels_last and device.type != "cuda":
+        # On CPU, torch 2.13's oneDNN weight gradient of a 1x1 strided conv over a
+        # channels-last input corrupts memory (crashes, hangs, wrong gradients).
+        log(
+            "note: --channels-last applies to CUDA only; training in the default "
+            f"memory format on {device.type}"
+        )
+    elif args.channels_last:
         if len(INPUT_SHAPE) == 3:
             memory_format = torch.channels_last
         elif len(INPUT_SHAPE) == 4:
