@@ -49,40 +49,54 @@ class GroupStageBuilder(StageBuilder):
         return field[1:] if len(field) == 3 else field
 
     def lifting_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
-        in_channels, height, width = self.shape
-        spatial = tuple(size + 2 * padding - kernel + 1 for size in (height, width))
-        taps = in_channels * kernel * kernel
-        args: list[Arg] = [(None, in_channels), (None, out_channels), ("kernel_size", kernel)]
-        if padding:
-            args.append(("padding", padding))
-        if not bias:
-            args.append(("bias", False))
+        """(C, H, W) -> (O, 4, H', W'): each kernel correlated in its four quarter turns."""
+        in_channels = self.shape[0]
         self.fields = (
             Field(Fraction(1), Fraction(1)),
             *(f.through_conv(kernel, 1) for f in self.fields),
         )
-        return self._add(
-            "lifting_conv",
-            "LiftingConv2d",
-            args,
-            (out_channels, ORIENTATIONS, *spatial),
-            out_channels * taps + (out_channels if bias else 0),
-            math.prod(spatial) * ORIENTATIONS * out_channels * taps,
+        return self._p4_conv(
+            "lifting_conv", "LiftingConv2d", in_channels, 1, out_channels, kernel, padding, bias
         )
 
     def group_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
-        in_channels, _, height, width = self.shape
+        """(C, 4, H, W) -> (O, 4, H', W'): turned kernels over every input orientation."""
+        in_channels = self.shape[0]
+        self.fields = (self.fields[0], *(f.through_conv(kernel, 1) for f in self.fields[1:]))
+        return self._p4_conv(
+            "group_conv",
+            "GroupConv2d",
+            in_channels,
+            ORIENTATIONS,
+            out_channels,
+            kernel,
+            padding,
+            bias,
+        )
+
+    def _p4_conv(
+        self,
+        kind: str,
+        module: str,
+        in_channels: int,
+        in_orientations: int,
+        out_channels: int,
+        kernel: int,
+        padding: int,
+        bias: bool,
+    ) -> Op:
+        """The op of a lifting or group convolution, whose output has four orientations."""
+        height, width = self.shape[-2:]
         spatial = tuple(size + 2 * padding - kernel + 1 for size in (height, width))
-        taps = in_channels * ORIENTATIONS * kernel * kernel
+        taps = in_channels * in_orientations * kernel * kernel
         args: list[Arg] = [(None, in_channels), (None, out_channels), ("kernel_size", kernel)]
         if padding:
             args.append(("padding", padding))
         if not bias:
             args.append(("bias", False))
-        self.fields = (self.fields[0], *(f.through_conv(kernel, 1) for f in self.fields[1:]))
         return self._add(
-            "group_conv",
-            "GroupConv2d",
+            kind,
+            module,
             args,
             (out_channels, ORIENTATIONS, *spatial),
             out_channels * taps + (out_channels if bias else 0),
