@@ -2,7 +2,7 @@
 
 This catches packaging mistakes the in-tree tests cannot see, above all
 templates that are not shipped inside the package (they live in
-``cnngen/rendering/templates/``).  The wheel is installed with ``--no-deps``
+the top-level ``templates/`` folder, carried as ``cnngen/templates/``).  The wheel is installed with ``--no-deps``
 into a fresh venv; torch, jinja2, black and click come from wherever the
 interpreter running the tests finds them (a user venv, the user site, the
 system), through a ``.pth`` file listing its site-packages folders, so no
@@ -107,10 +107,10 @@ def test_wheel_carries_the_package_and_its_templates(installed: tuple[Path, Path
     wheel, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnngen/__init__.py" in names
-    assert "cnngen/rendering/templates/model.py.jinja" in names
-    prefix = "cnngen/rendering/templates/"
+    assert "cnngen/templates/model.py.jinja" in names
+    prefix = "cnngen/templates/"
     shipped = {name.removeprefix(prefix) for name in names if name.startswith(prefix)}
-    templates = ROOT / "cnngen" / "rendering" / "templates"
+    templates = ROOT / "templates"
     expected = {p.relative_to(templates).as_posix() for p in templates.rglob("*") if p.is_file()}
     assert shipped == expected
     assert not any(name.startswith(("tests/", "templates/")) for name in names)

@@ -33,8 +33,15 @@ from cnngen.rendering.escape import (
 
 
 def templates_dir() -> Path:
-    """The templates folder, shipped inside the package next to this module."""
-    return Path(__file__).resolve().parent / "templates"
+    """The shipped templates folder.
+
+    In a checkout (and an editable install) the templates live in the top-level
+    ``templates/`` folder beside the package, where users and contributors find
+    them; the wheel carries the same files as ``cnngen/templates/``.
+    """
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
 
 
 # ------------------------------------------------------------------ filters
