@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -243,8 +244,10 @@ def test_data_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
     (tmp_path / "dataset.py").write_text(render_synthetic(wrong))
     result = run(tmp_path, "train.py", "--epochs", "1")
     assert result.returncode == 1
-    assert "training sample x has shape (1, 10, 10), but Classifier expects (1, 12, 12)" in (
-        result.stderr
+    assert re.fullmatch(
+        r"error: training sample \d+: x has shape \(1, 10, 10\), but Classifier expects "
+        r"\(1, 12, 12\)\n",
+        result.stderr,
     )
     bad_flag = run(tmp_path, "train.py", "--epochs", "0")
     assert bad_flag.returncode == 2 and "--epochs: must be >= 1" in bad_flag.stderr
@@ -270,7 +273,8 @@ def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
         assert ruff.returncode == 0, ruff.stdout
         top = {line.split()[1].split(".")[0] for line in text.splitlines()
                if line.startswith(("import ", "from "))}  # fmt: skip
-        assert top <= {"argparse", "collections", "csv", "json", "math", "os", "random", "sys",
+        assert top <= {"argparse", "collections", "csv", "io", "json", "logging", "math", "os",
+                       "pickle", "random", "shutil", "sys", "warnings",
                        "time", "pathlib", "numpy", "torch", "dataset", "nets"}, top  # fmt: skip
 
 

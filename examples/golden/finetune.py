@@ -38,11 +38,14 @@ with matplotlib, ``confusion.png`` and ``gallery.png``.
 
 import argparse
 import csv
+import io
 import json
 import os
+import pickle
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +69,110 @@ OUT = "finetune"
 SCHEDULER = "warmup-multistep"
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
 METRICS = ("accuracy", "macro_f1")
+
+
+class TrainingError(Exception):
+    """A problem with the data, a file or a flag: printed as one line, without a traceback."""
+
+
+def one_line(error: BaseException) -> str:
+    """The message of ``error``; for one re-raised by a DataLoader worker, its last line."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and "Original Traceback" in str(error):
+        return lines[-1].split(": ", 1)[-1]
+    return " ".join(lines) or type(error).__name__
+
+
+def write_staged(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write ``path`` through a temporary file beside it; return ``path``.
+
+    ``path`` keeps its old content until the new one is complete, and a full
+    disk removes the temporary file and stops the run in one line.
+    """
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise TrainingError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
+
+
+def save_staged(obj: object, path: Path) -> Path:
+    """``torch.save`` through :func:`write_staged`: never half a checkpoint.
+
+    It serialises in memory first, so that a full disk is an ``OSError`` of
+    the plain write (torch's own writer reports it as a bare RuntimeError).
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_staged(
+        path, lambda temporary: temporary.write_bytes(buffer.getvalue())
+    )
+
+
+def check_writable(flag: str, folder: Path) -> None:
+    """Create ``folder`` and write a file there before any training, not after an epoch."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise TrainingError(
+            f"{flag} {folder}: cannot write there ({error.strerror or error}); choose another folder"
+        ) from None
+
+
+def load_torch_file(flag: str, path: str) -> object:
+    """``torch.load`` of a user's file (tensors and containers only), each failure in one line."""
+    if not os.path.isfile(path):
+        raise TrainingError(f"{flag} {path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError, AttributeError,
+            ImportError) as error:  # fmt: skip
+        with open(path, "rb") as stream:
+            head = stream.read(4)
+        if not head:
+            reason = "empty file"
+        elif not head.startswith(b"PK"):
+            reason = "not a checkpoint (not a file torch.save wrote)"
+        elif isinstance(error, pickle.UnpicklingError):
+            reason = "it holds Python objects besides tensors, which are not loaded unchecked"
+        else:
+            reason = "truncated or damaged (not a complete torch.save archive)"
+        raise TrainingError(f"{flag} {path}: {reason}") from None
+
+
+def load_weights(model: nn.Module, state: object, flag: str, path: str) -> None:
+    """Load a state_dict, naming the first weight that does not fit when it is another model's."""
+    if not isinstance(state, dict) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise TrainingError(
+            f"{flag} {path}: holds no model weights (a state_dict of tensors)"
+        )
+    expected = model.state_dict()
+    for key, value in expected.items():
+        if key not in state:
+            raise TrainingError(
+                f"{flag} {path}: weights of another model: it has no {key!r} "
+                f"({len(state)} tensors, {len(expected)} expected)"
+            )
+        if state[key].shape != value.shape:
+            raise TrainingError(
+                f"{flag} {path}: weights of another model: {key} is {tuple(state[key].shape)} "
+                f"there and {tuple(value.shape)} in LeNet5"
+            )
+    unexpected = [key for key in state if key not in expected]
+    if unexpected:
+        raise TrainingError(
+            f"{flag} {path}: weights of another model: {unexpected[0]!r} is not a weight of "
+            f"LeNet5"
+        )
+    model.load_state_dict(state)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -579,6 +686,8 @@ def evaluate(
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = choose_device(args.device)
+    out = Path(args.out)
+    check_writable("--out", out)
     seed_everything(args.seed)
     splits = make_datasets(args.seed)
     if len(splits) not in (2, 3):
@@ -600,10 +709,10 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(
             f"--weights {args.weights}: no such file; train first, e.g. python train.py"
         )
-    state = torch.load(args.weights, map_location="cpu", weights_only=True)
+    state = load_torch_file("--weights", args.weights)
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]  # a train.py checkpoint: the weights are under "model"
-    model.load_state_dict(state)
+    load_weights(model, state, "--weights", args.weights)
     print(f"loaded {args.weights}: {len(state)} tensors into LeNet5")
     head = find_head(model, args.head)
     old = model.get_submodule(head)
@@ -633,8 +742,6 @@ def main(argv: list[str] | None = None) -> dict:
     scheduler = make_scheduler(optimizer, args, total_steps)
     show_progress = sys.stdout.isatty() if args.progress is None else args.progress
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     best_loss, best_epoch, steps = float("inf"), 0, 0
     for epoch in range(1, args.epochs + 1):
@@ -655,6 +762,11 @@ def main(argv: list[str] | None = None) -> dict:
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(x).float(), y)
+            if not torch.isfinite(loss.detach()):
+                raise TrainingError(
+                    f"epoch {epoch}, step {steps + 1}: the training loss is {loss.detach().item()}; "
+                    "stopped, and no checkpoint was written with it (try a lower --lr)"
+                )
             loss.backward()
             optimizer.step()
             if scheduler is not None:
@@ -682,13 +794,18 @@ def main(argv: list[str] | None = None) -> dict:
             + f"  lr {row['lr']:.2e}  {seconds:.1f}s",
             flush=True,
         )
+        if not np.isfinite(metrics["loss"]):
+            raise TrainingError(
+                f"epoch {epoch}: the validation loss is {metrics['loss']}; stopped"
+            )
+        weights = model.state_dict()
         if metrics["loss"] < best_loss:
             best_loss, best_epoch = metrics["loss"], epoch
-            torch.save(model.state_dict(), out / "best.pt")
-        torch.save(model.state_dict(), out / "last.pt")
+            save_staged(weights, out / "best.pt")
+        save_staged(weights, out / "last.pt")
         if args.max_steps is not None and steps >= args.max_steps:
             break
-    write_history(rows, out / "history.csv")
+    write_staged(out / "history.csv", lambda path: write_history(rows, path))
 
     summary = {
         "weights": args.weights,
@@ -719,7 +836,8 @@ def main(argv: list[str] | None = None) -> dict:
     report_classification(
         model, names_source, shown, summary, out, device, print, split
     )
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    text = json.dumps(summary, indent=2) + "\n"
+    write_staged(out / "metrics.json", lambda path: path.write_text(text))
     print(
         f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.csv'} and {out / 'metrics.json'}"
     )
@@ -727,4 +845,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TrainingError as error:
+        sys.exit(f"error: {one_line(error)}")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

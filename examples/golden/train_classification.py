@@ -21,7 +21,8 @@ The contract with the sibling files:
   an integer class index in ``0 .. OUTPUT_SHAPE[0] - 1``.
   Every cnngen dataset file provides it.  A test split is evaluated once, after
   training, with the weights of the best validation epoch.  A
-  ``classes`` attribute on the training set (class names) labels the results.* ``model.py`` defines ``LeNet5`` (built with no arguments),
+  ``classes`` attribute on the training set (class names) labels the results.
+* ``model.py`` defines ``LeNet5`` (built with no arguments),
   ``INPUT_SHAPE`` and ``OUTPUT_SHAPE``, as every cnngen model file does.
 
 Loss: cross-entropy.  Evaluation: accuracy, macro-F1 and the confusion matrix
@@ -57,17 +58,30 @@ weights with::
 ``--export`` then writes ``model.pt2`` (``torch.export``), ``model.onnx`` and
 ``model.json`` (shapes, opset, parity with the eager model at batch 1 and 7).
 
+What can go wrong ends in one line, without a traceback, and loses nothing:
+every sample is checked as it is loaded (shape, finite values, label range);
+the first non-finite loss stops the run before it reaches a checkpoint;
+``--out`` is tried before training; a broken or foreign ``--resume`` file is
+named with the reason; every file is written through a temporary one, so a
+full disk or a failed export leaves the previous files as they were; Ctrl-C
+saves ``interrupted.pt`` and says how to resume from it.
+
 Needs torch >= 2.3; ``--export`` needs torch >= 2.5, and uses onnxscript (the
 dynamo exporter) and onnxruntime (the parity check) when they are installed.
 """
 
 import argparse
 import csv
+import io
 import json
+import logging
 import os
+import pickle
 import random
+import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -250,27 +264,166 @@ def choose_device(name: str, local_rank: int) -> torch.device:
     return device
 
 
-def check_dataset(name: str, dataset: Dataset) -> None:
-    """Fail early, with the shapes, when the data does not fit the model."""
-    if len(dataset) == 0:
-        raise SystemExit(
-            f"{name} dataset is empty; make_datasets() must return samples"
+class TrainingError(Exception):
+    """A problem with the data, a file or a flag: printed as one line, without a traceback."""
+
+
+def one_line(error: BaseException) -> str:
+    """The message of ``error``; for one re-raised by a DataLoader worker, its last line."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and "Original Traceback" in str(error):
+        return lines[-1].split(": ", 1)[-1]
+    return " ".join(lines) or type(error).__name__
+
+
+def write_staged(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write ``path`` through a temporary file beside it; return ``path``.
+
+    ``path`` keeps its old content until the new one is complete, and a full
+    disk removes the temporary file and stops the run in one line.
+    """
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise TrainingError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
+
+
+def save_staged(obj: object, path: Path) -> Path:
+    """``torch.save`` through :func:`write_staged`: never half a checkpoint.
+
+    It serialises in memory first, so that a full disk is an ``OSError`` of
+    the plain write (torch's own writer reports it as a bare RuntimeError).
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_staged(
+        path, lambda temporary: temporary.write_bytes(buffer.getvalue())
+    )
+
+
+def check_writable(flag: str, folder: Path) -> None:
+    """Create ``folder`` and write a file there before any training, not after an epoch."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise TrainingError(
+            f"{flag} {folder}: cannot write there ({error.strerror or error}); choose another folder"
+        ) from None
+
+
+def load_torch_file(flag: str, path: str) -> object:
+    """``torch.load`` of a user's file (tensors and containers only), each failure in one line."""
+    if not os.path.isfile(path):
+        raise TrainingError(f"{flag} {path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError, AttributeError,
+            ImportError) as error:  # fmt: skip
+        with open(path, "rb") as stream:
+            head = stream.read(4)
+        if not head:
+            reason = "empty file"
+        elif not head.startswith(b"PK"):
+            reason = "not a checkpoint (not a file torch.save wrote)"
+        elif isinstance(error, pickle.UnpicklingError):
+            reason = "it holds Python objects besides tensors, which are not loaded unchecked"
+        else:
+            reason = "truncated or damaged (not a complete torch.save archive)"
+        raise TrainingError(f"{flag} {path}: {reason}") from None
+
+
+def load_weights(model: nn.Module, state: object, flag: str, path: str) -> None:
+    """Load a state_dict, naming the first weight that does not fit when it is another model's."""
+    if not isinstance(state, dict) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise TrainingError(
+            f"{flag} {path}: holds no model weights (a state_dict of tensors)"
         )
-    x, y = dataset[0]
+    expected = model.state_dict()
+    for key, value in expected.items():
+        if key not in state:
+            raise TrainingError(
+                f"{flag} {path}: weights of another model: it has no {key!r} "
+                f"({len(state)} tensors, {len(expected)} expected)"
+            )
+        if state[key].shape != value.shape:
+            raise TrainingError(
+                f"{flag} {path}: weights of another model: {key} is {tuple(state[key].shape)} "
+                f"there and {tuple(value.shape)} in LeNet5"
+            )
+    unexpected = [key for key in state if key not in expected]
+    if unexpected:
+        raise TrainingError(
+            f"{flag} {path}: weights of another model: {unexpected[0]!r} is not a weight of "
+            f"LeNet5"
+        )
+    model.load_state_dict(state)
+
+
+class CheckedDataset(Dataset):
+    """A split whose every sample is checked as it is loaded, not only the first one.
+
+    A sample that does not fit the model stops the run with its index, what it
+    holds and what LeNet5 expects, instead of a collate error or a
+    loss that turns to nan many steps later.
+    """
+
+    def __init__(self, name: str, dataset: Dataset) -> None:
+        if len(dataset) == 0:
+            raise TrainingError(
+                f"{name} dataset is empty; make_datasets() must return samples"
+            )
+        self.name, self.dataset = name, dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple:
+        try:
+            x, y = self.dataset[index]
+        except (
+            OSError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            RuntimeError,
+        ) as error:
+            raise TrainingError(
+                f"{self.name} sample {index}: {one_line(error)}"
+            ) from None
+        check_sample(
+            f"{self.name} sample {index}", torch.as_tensor(x), torch.as_tensor(y)
+        )
+        return x, y
+
+
+def check_sample(name: str, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Stop with the sample's shape or label when it does not fit the model."""
     if tuple(x.shape) != INPUT_SHAPE:
-        raise SystemExit(
-            f"{name} sample x has shape {tuple(x.shape)}, but LeNet5 "
-            f"expects {INPUT_SHAPE}"
+        raise TrainingError(
+            f"{name}: x has shape {tuple(x.shape)}, but LeNet5 expects {INPUT_SHAPE}"
         )
-    y = torch.as_tensor(y)
+    if not torch.isfinite(x).all():
+        raise TrainingError(
+            f"{name}: x holds nan or inf values; LeNet5 needs finite inputs"
+        )
     if y.dim() != 0 or y.is_floating_point():
-        raise SystemExit(
-            f"{name} sample y must be an integer class index, got {y.dtype} of shape "
-            f"{tuple(y.shape)}"
+        raise TrainingError(
+            f"{name}: y must be an integer class index, got {y.dtype} of shape {tuple(y.shape)}"
         )
     if not 0 <= int(y) < OUTPUT_SHAPE[0]:
-        raise SystemExit(
-            f"{name} sample y = {int(y)}, but LeNet5 has {OUTPUT_SHAPE[0]} classes"
+        raise TrainingError(
+            f"{name}: label {int(y)}, but LeNet5 has {OUTPUT_SHAPE[0]} classes "
+            f"(labels 0 .. {OUTPUT_SHAPE[0] - 1})"
         )
 
 
@@ -627,8 +780,14 @@ def train_epoch(
     world: int,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     progress: Progress | None = None,
+    epoch: int = 1,
+    first_step: int = 0,
 ) -> tuple[float, int, int]:
-    """One pass over this process's shard: (mean loss over all processes, samples, steps)."""
+    """One pass over this process's shard: (mean loss over all processes, samples, steps).
+
+    The first non-finite loss stops the run before its gradients touch the
+    weights, so no checkpoint ever holds nan weights.
+    """
     model.train()
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, samples
     steps = 0
@@ -642,6 +801,11 @@ def train_epoch(
         ):
             output = model(x)
         loss = nn.functional.cross_entropy(output.float(), y)
+        if not torch.isfinite(loss.detach()):
+            raise TrainingError(
+                f"epoch {epoch}, step {first_step + steps + 1}: the training loss is "
+                f"{loss.detach().item()}; stopped, and no checkpoint was written with it (try a lower --lr)"
+            )
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -707,23 +871,34 @@ def all_rng_states(world: int) -> list[dict]:
     return states
 
 
-def save_checkpoint(checkpoint: dict, path: Path) -> None:
-    """Write via a temporary file, so a crash never leaves half a checkpoint."""
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, temporary)
-    os.replace(temporary, path)
+CHECKPOINT_KEYS = ("model", "optimizer", "epoch", "step", "best_loss", "best_epoch", "history",
+                   "rng", "loader_generator")  # fmt: skip
 
 
 def load_checkpoint(path: str) -> dict:
     """A checkpoint of this script, on the CPU (it may come from a GPU host)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if (
-        not isinstance(checkpoint, dict)
-        or checkpoint.get("format") != CHECKPOINT_FORMAT
-    ):
-        raise SystemExit(
-            f"--resume: {path} is not a checkpoint of this script (a bare state_dict loads "
-            f"with model.load_state_dict instead)"
+    checkpoint = load_torch_file("--resume", path)
+    if not isinstance(checkpoint, dict) or "format" not in checkpoint:
+        bare = isinstance(checkpoint, dict) and all(
+            isinstance(v, torch.Tensor) for v in checkpoint.values()
+        )
+        raise TrainingError(
+            f"--resume {path}: not a checkpoint of this script"
+            + (
+                "; it is a bare state_dict (use --weights with finetune.py, or model.load_state_dict)"
+                if bare
+                else ""
+            )
+        )
+    if checkpoint["format"] != CHECKPOINT_FORMAT:
+        raise TrainingError(
+            f"--resume {path}: checkpoint format {checkpoint['format']!r}, this script reads format "
+            f"{CHECKPOINT_FORMAT}; resume it with the train.py that wrote it"
+        )
+    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
+    if missing:
+        raise TrainingError(
+            f"--resume {path}: the checkpoint has no {missing[0]!r} (damaged or edited)"
         )
     return checkpoint
 
@@ -774,22 +949,30 @@ def resume(
 ) -> dict:
     """Load ``--resume`` into the model, optimizer, scheduler and scaler; return the run state."""
     checkpoint = load_checkpoint(args.resume)
-    for name, obj in states.items():
-        if obj is None or checkpoint.get(name) is None:
-            continue
-        if name == "scaler" and not (obj.is_enabled() and checkpoint[name]):
-            continue  # a disabled scaler saves nothing; float32 and bfloat16 runs need none
-        obj.load_state_dict(checkpoint[name])
-    run_state = {key: checkpoint[key] for key in fresh_run_state()}
-    generator.set_state(checkpoint["loader_generator"])
-    if len(checkpoint["rng"]) == world:
-        set_rng_state(checkpoint["rng"][rank])
-    else:
-        log(
-            f"note: the checkpoint comes from {len(checkpoint['rng'])} process(es), this run "
-            f"has {world}; random streams restart from --seed"
-        )
-        seed_everything(args.seed + rank + 1000 * run_state["epoch"])
+    load_weights(states["model"], checkpoint["model"], "--resume", args.resume)
+    part = "optimizer"
+    try:
+        for part, obj in states.items():
+            if part == "model" or obj is None or checkpoint.get(part) is None:
+                continue
+            if part == "scaler" and not (obj.is_enabled() and checkpoint[part]):
+                continue  # a disabled scaler saves nothing; float32 and bfloat16 runs need none
+            obj.load_state_dict(checkpoint[part])
+        part = "random state"
+        run_state = {key: checkpoint[key] for key in fresh_run_state()}
+        generator.set_state(checkpoint["loader_generator"])
+        if len(checkpoint["rng"]) == world:
+            set_rng_state(checkpoint["rng"][rank])
+        else:
+            log(
+                f"note: the checkpoint comes from {len(checkpoint['rng'])} process(es), this run "
+                f"has {world}; random streams restart from --seed"
+            )
+            seed_everything(args.seed + rank + 1000 * run_state["epoch"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+        raise TrainingError(
+            f"--resume {args.resume}: its {part} does not fit this run ({one_line(error)[:120]})"
+        ) from None
     log(
         f"resuming {args.resume} after epoch {run_state['epoch']} (step {run_state['step']})"
     )
@@ -797,14 +980,41 @@ def resume(
 
 
 # ------------------------------------------------------------------ export
-def export_model(state_dict: dict, out: Path) -> dict:
+def export_model(state_dict: dict, out: Path, log: Callable[[str], None]) -> dict:
     """Write model.pt2, model.onnx and model.json to ``out``; check both against eager.
 
-    Both files take any batch size: they are exported at batch 7 with a
-    dynamic batch dimension and run at batch 1 and 7 against the eager model.
+    The files are written to a folder beside them and moved into ``out`` only
+    once every one is written and checked, so a failed export leaves the
+    previous ones as they were.  Without the onnx package (torch alone) the
+    ``.pt2`` is still written, and a line says what gives the ``.onnx``.
+    """
+    staging = out / f".export-{os.getpid()}"
+    try:
+        staging.mkdir(exist_ok=True)
+        record = export_to(state_dict, staging, log)
+        for name in record["files"].values():
+            os.replace(staging / name, out / name)
+        if "onnx" not in record["files"]:
+            (out / "model.onnx").unlink(
+                missing_ok=True
+            )  # an older export's, not this model's
+    except OSError as error:
+        raise TrainingError(
+            f"--export: cannot write to {out} ({error.strerror or error})"
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return record
+
+
+def export_to(state_dict: dict, out: Path, log: Callable[[str], None]) -> dict:
+    """Export into ``out``: both files take any batch size, checked at batch 1 and 7.
+
     The ONNX file comes from the dynamo exporter when onnxscript is installed,
     else from the TorchScript-based one; ONNX Runtime checks it when installed.
     """
+    import importlib.util
+
     model = LeNet5()
     model.load_state_dict(state_dict)
     model.eval()
@@ -815,7 +1025,24 @@ def export_model(state_dict: dict, out: Path) -> dict:
     with torch.no_grad():
         expected = {batch: model(x) for batch, x in inputs.items()}
     batch_dim = torch.export.Dim("batch", min=1, max=65536)
-    program = torch.export.export(model, (inputs[7],), dynamic_shapes=({0: batch_dim},))
+    torch_log = logging.getLogger("torch")
+    level = torch_log.level
+    try:  # a failing trace logs pages of graph code: the one line below says it all
+        torch_log.setLevel(logging.CRITICAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.export.export(
+                model, (inputs[7],), dynamic_shapes=({0: batch_dim},)
+            )
+    except (
+        Exception
+    ) as error:  # torch.export raises many kinds; each means "cannot trace"
+        reason = one_line(error).split(". ")[0][:200]
+        raise TrainingError(
+            f"--export: torch.export cannot trace LeNet5: {reason}"
+        ) from None
+    finally:
+        torch_log.setLevel(level)
     torch.export.save(program, out / "model.pt2")
     reloaded = torch.export.load(out / "model.pt2").module()
     with torch.no_grad():
@@ -825,8 +1052,18 @@ def export_model(state_dict: dict, out: Path) -> dict:
                 for b, x in inputs.items()
             }
         }
-    exporter, opset = export_onnx(model, program, inputs[7], out / "model.onnx")
-    parity["onnx"] = onnx_parity(out / "model.onnx", inputs, expected)
+    files = {"torch_export": "model.pt2", "record": "model.json"}
+    exporter = opset = None
+    try:
+        importlib.import_module("onnx")
+    except ImportError:
+        log(
+            "note: model.onnx not written: the ONNX exporter needs the onnx package (pip install onnx onnxscript)"
+        )
+    else:
+        exporter, opset = export_onnx(model, program, inputs[7], out / "model.onnx")
+        parity["onnx"] = onnx_parity(out / "model.onnx", inputs, expected)
+        files["onnx"] = "model.onnx"
     limit = (
         EXPORT_TOLERANCE * max(float(y.abs().max()) for y in expected.values()) + 1e-6
     )
@@ -842,7 +1079,7 @@ def export_model(state_dict: dict, out: Path) -> dict:
         "output_shape": ["batch", *OUTPUT_SHAPE],
         "dynamic_batch": True,
         "checked_batches": [1, 7],
-        "files": {"torch_export": "model.pt2", "onnx": "model.onnx"},
+        "files": files,
         "onnx_exporter": exporter,
         "opset": opset,
         "max_abs_diff": parity,
@@ -865,6 +1102,8 @@ def export_onnx(
     """(exporter, opset): dynamo (from ``program``) with onnxscript installed, else TorchScript."""
     import importlib.util
 
+    import onnx
+
     if importlib.util.find_spec("onnxscript") is not None:
         torch.onnx.export(program, (x,), dynamo=True, verbose=False).save(str(path))
         exporter = "dynamo"
@@ -880,15 +1119,11 @@ def export_onnx(
             dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
         )
         exporter = "torchscript"
-    opset = None
-    if importlib.util.find_spec("onnx") is not None:
-        import onnx
-
-        opset = max(
-            entry.version
-            for entry in onnx.load(str(path)).opset_import
-            if entry.domain in ("", "ai.onnx")
-        )
+    opset = max(
+        entry.version
+        for entry in onnx.load(str(path)).opset_import
+        if entry.domain in ("", "ai.onnx")
+    )
     return exporter, opset
 
 
@@ -1044,12 +1279,14 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             log("note: --channels-last applies to 2D and 3D inputs only; ignored")
 
+    out = Path(args.out)
+    if rank == 0:
+        check_writable("--out", out)
     seed_everything(args.seed)
     train, val, test = split_datasets(make_datasets(args.seed))
-    check_dataset("training", train)
-    check_dataset("validation", val)
+    train, val = CheckedDataset("training", train), CheckedDataset("validation", val)
     if test is not None:
-        check_dataset("test", test)
+        test = CheckedDataset("test", test)
     model = LeNet5().to(device)
     if memory_format is not torch.preserve_format:
         model = model.to(memory_format=memory_format)
@@ -1087,14 +1324,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.resume:
         run_state = resume(args, states, train_loader.generator, rank, world, log)
 
-    out = Path(args.out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
     log(
         f"LeNet5: {sum(p.numel() for p in model.parameters()):,} parameters; "
         f"{len(train)} training and {len(val)} validation samples; device {device}, "
-        f"{world} process(es), amp {amp_dtype}"
+        f"{world} process(es), amp {'off' if amp_dtype is None else str(amp_dtype).removeprefix('torch.')}"
     )
+    written: dict[str, Path] = {}  # what this run wrote, named once at the end
     rows: list[dict] = run_state["history"]
     best_loss, best_epoch, steps = (
         run_state["best_loss"],
@@ -1103,80 +1338,106 @@ def main(argv: list[str] | None = None) -> dict:
     )
     best_state: dict | None = None
     metrics: dict = {}
-    for epoch in range(run_state["epoch"] + 1, args.epochs + 1):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        started = time.perf_counter()
-        steps_left = None if args.max_steps is None else args.max_steps - steps
-        progress = Progress(
-            show_progress,
-            (
-                len(train_loader)
-                if steps_left is None
-                else min(len(train_loader), steps_left)
-            ),
-            f"epoch {epoch}/{args.epochs}",
-            args.progress_every,
-        )
-        train_loss, samples, epoch_steps = train_epoch(
-            network,
-            train_loader,
-            optimizer,
-            scaler,
-            device,
-            amp_dtype,
-            memory_format,
-            steps_left,
-            world,
-            scheduler,
-            progress,
-        )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - started
-        steps += epoch_steps
-        # Validate the plain module: DDP's forward would sync buffers on uneven shards.
-        metrics = evaluate(model, val_loader, device, amp_dtype, memory_format, world)
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": metrics["val_loss"],
-        }
-        row.update({name: metrics[name] for name in METRICS})
-        row["lr"] = optimizer.param_groups[0]["lr"]
-        row["samples_per_s"] = samples / seconds
-        row["seconds"] = seconds
-        rows.append(row)
-        log(
-            f"epoch {epoch}/{args.epochs}  train_loss {train_loss:.4f}  "
-            f"val_loss {metrics['val_loss']:.4f}  "
-            + "  ".join(f"{name} {metrics[name]:.4f}" for name in METRICS)
-            + f"  {row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
-        )
-        improved = metrics["val_loss"] < best_loss
-        if improved:
-            best_loss, best_epoch = metrics["val_loss"], epoch
-            if test is not None:
-                best_state = keep_state(
-                    model
-                )  # every process: the test uses the best epoch
-        run_state.update(
-            epoch=epoch, step=steps, best_loss=best_loss, best_epoch=best_epoch
-        )
-        # Every rank builds it: it gathers their random states.
-        checkpoint = make_checkpoint(
-            args, states, train_loader.generator, run_state, world
-        )
-        if rank == 0:
+    try:
+        for epoch in range(run_state["epoch"] + 1, args.epochs + 1):
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            started = time.perf_counter()
+            steps_left = None if args.max_steps is None else args.max_steps - steps
+            progress = Progress(
+                show_progress,
+                (
+                    len(train_loader)
+                    if steps_left is None
+                    else min(len(train_loader), steps_left)
+                ),
+                f"epoch {epoch}/{args.epochs}",
+                args.progress_every,
+            )
+            train_loss, samples, epoch_steps = train_epoch(
+                network,
+                train_loader,
+                optimizer,
+                scaler,
+                device,
+                amp_dtype,
+                memory_format,
+                steps_left,
+                world,
+                scheduler,
+                progress,
+                epoch,
+                steps,
+            )
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - started
+            steps += epoch_steps
+            # Validate the plain module: DDP's forward would sync buffers on uneven shards.
+            metrics = evaluate(
+                model, val_loader, device, amp_dtype, memory_format, world
+            )
+            if not np.isfinite(metrics["val_loss"]):
+                raise TrainingError(
+                    f"epoch {epoch}: the validation loss is {metrics['val_loss']}; stopped, and "
+                    "no checkpoint was written with it"
+                )
+            row = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": metrics["val_loss"],
+            }
+            row.update({name: metrics[name] for name in METRICS})
+            row["lr"] = optimizer.param_groups[0]["lr"]
+            row["samples_per_s"] = samples / seconds
+            row["seconds"] = seconds
+            rows.append(row)
+            log(
+                f"epoch {epoch}/{args.epochs}  train_loss {train_loss:.4f}  "
+                f"val_loss {metrics['val_loss']:.4f}  "
+                + "  ".join(f"{name} {metrics[name]:.4f}" for name in METRICS)
+                + f"  {row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
+            )
+            improved = metrics["val_loss"] < best_loss
             if improved:
-                save_checkpoint(checkpoint, out / "best.pt")
-            save_checkpoint(checkpoint, out / "last.pt")
-            write_history(rows, out / "history.csv")
-        if world > 1:
-            dist.barrier()  # no rank races ahead of a checkpoint being written
-        if args.max_steps is not None and steps >= args.max_steps:
-            log(f"stopping after {steps} steps (--max-steps)")
-            break
+                best_loss, best_epoch = metrics["val_loss"], epoch
+                if test is not None:
+                    best_state = keep_state(
+                        model
+                    )  # every process: the test uses the best epoch
+            run_state.update(
+                epoch=epoch, step=steps, best_loss=best_loss, best_epoch=best_epoch
+            )
+            # Every rank builds it: it gathers their random states.
+            checkpoint = make_checkpoint(
+                args, states, train_loader.generator, run_state, world
+            )
+            if rank == 0:
+                if improved:
+                    written["best"] = save_staged(checkpoint, out / "best.pt")
+                written["last"] = save_staged(checkpoint, out / "last.pt")
+                written["history"] = write_staged(
+                    out / "history.csv", lambda path: write_history(rows, path)
+                )
+            if world > 1:
+                dist.barrier()  # no rank races ahead of a checkpoint being written
+            if args.max_steps is not None and steps >= args.max_steps:
+                log(f"stopping after {steps} steps (--max-steps)")
+                break
+
+    except KeyboardInterrupt:
+        if rank == 0 and world == 1:
+            run_state.update(step=steps, best_loss=best_loss, best_epoch=best_epoch)
+            checkpoint = make_checkpoint(
+                args, states, train_loader.generator, run_state, world
+            )
+            saved = save_staged(checkpoint, out / "interrupted.pt")
+            print(
+                f"\ninterrupted in epoch {run_state['epoch'] + 1}: saved {saved}; continue with "
+                f"python train_classification.py --resume {saved} (it repeats that epoch from these weights)",
+                file=sys.stderr,
+            )
+        sys.exit(130)
 
     test_metrics: dict = {}
     if test is not None:
@@ -1210,25 +1471,35 @@ def main(argv: list[str] | None = None) -> dict:
             model, train, val if test is None else test, summary, out, device, log,
             split="validation" if test is None else "test",
         )  # fmt: skip
-        (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plotted = plot_history(rows, out / "loss.png")
-        log(
-            f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.csv'}"
-            + (f", {out / 'loss.png'}" if plotted else "")
-            + f" and {out / 'metrics.json'}"
+        text = json.dumps(summary, indent=2) + "\n"
+        written["metrics"] = write_staged(
+            out / "metrics.json", lambda path: path.write_text(text)
         )
+        if plot_history(rows, out / "loss.png"):
+            written["plot"] = out / "loss.png"
+        log("wrote " + ", ".join(str(path) for path in written.values()))
+        if not args.export:
+            log(
+                f"next: python train_classification.py --epochs 0 --resume {written.get('best', out / 'best.pt')} "
+                "--export   # model.pt2 and model.onnx for deployment"
+            )
     if args.export:
         if rank == 0:
-            record = export_model(model.state_dict(), out)
+            record = export_model(model.state_dict(), out, log)
             worst = max(
                 value
                 for parity in record["max_abs_diff"].values()
                 for value in (parity or {}).values()
             )
+            onnx = (
+                f" ({record['onnx_exporter']} exporter, opset {record['opset']})"
+                if record["opset"]
+                else ""
+            )
             log(
-                f"wrote {out / 'model.pt2'}, {out / 'model.onnx'} ({record['onnx_exporter']} "
-                f"exporter, opset {record['opset']}) and {out / 'model.json'}; both match the "
-                f"model at batch 1 and 7 (max abs diff {worst:.2g})"
+                "wrote "
+                + ", ".join(str(out / name) for name in record["files"].values())
+                + f"{onnx}; they match the model at batch 1 and 7 (max abs diff {worst:.2g})"
             )
             summary["export"] = record
         if world > 1:
@@ -1239,4 +1510,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TrainingError as error:
+        sys.exit(f"error: {one_line(error)}")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
