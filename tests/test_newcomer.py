@@ -63,3 +63,49 @@ def test_messages_a_newcomer_meets(tmp_path: Path) -> None:
     assert lenet.stderr.count("Error:") == 1 and "padded input" not in lenet.stderr
     assert "12x12" in lenet.stderr
     assert not list(tmp_path.iterdir())
+
+
+def _help_default(help_text: str, option: str) -> str:
+    """The ``[default: ...]`` text of ``option`` in a Click help page."""
+    flat = " ".join(help_text.split())
+    start = flat.index(f"{option} ", flat.index("Options:"))
+    return flat[
+        flat.index("[default: ", start) + 10 : flat.index("]", flat.index("[default: ", start))
+    ]
+
+
+def test_project_help_states_the_defaults_projects_use(tmp_path: Path) -> None:
+    help_text = _cnngen("project", "--help", cwd=tmp_path).stdout
+    classes = _help_default(help_text, "--classes")
+    out_channels = _help_default(help_text, "--out-channels")
+    size = _help_default(help_text, "--input-size").split()[0]
+    for family in ("classifier", "unet", "forecaster"):
+        done = _cnngen("project", family, "--family", family, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        config = (tmp_path / family / "cnngen.toml").read_text()
+        model = (tmp_path / family / "model.py").read_text()
+        assert f'input-size = "{size}"' in config
+        if family == "classifier":
+            assert int(classes) == 4 and f"classes = {classes}" in config
+        elif family == "unet":
+            assert "out-channels = 3" in config and "3 for U-Nets" in out_channels
+        else:
+            assert "out-channels = 2" in config and "2 for forecasters" in out_channels
+        assert "Forecaster" in model or family != "forecaster"
+
+
+def test_project_size_and_dry_run(tmp_path: Path) -> None:
+    dry = _cnngen("project", "p", "--family", "unet", "--size", "tiny", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would write p/model.py" in dry.stdout and "would write p/train.py" in dry.stdout
+    assert not (tmp_path / "p").exists()
+    done = _cnngen("project", "p", "--family", "unet", "--size", "tiny", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    config = (tmp_path / "p" / "cnngen.toml").read_text()
+    assert 'input-size = "16x16"' in config and "samples = 200" in config
+    paper = _cnngen(
+        "project", "q", "--family", "classifier", "--size", "paper", "--dry-run", cwd=tmp_path
+    )
+    assert paper.returncode == 0 and "would write q/dataset.py" in paper.stdout
+    bad = _cnngen("project", "r", "--size", "huge", cwd=tmp_path)
+    assert bad.returncode == 2 and "--size" in bad.stderr and not (tmp_path / "r").exists()
