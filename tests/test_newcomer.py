@@ -109,3 +109,56 @@ def test_project_size_and_dry_run(tmp_path: Path) -> None:
     assert paper.returncode == 0 and "would write q/dataset.py" in paper.stdout
     bad = _cnngen("project", "r", "--size", "huge", cwd=tmp_path)
     assert bad.returncode == 2 and "--size" in bad.stderr and not (tmp_path / "r").exists()
+
+
+def test_train_model_class_is_checked_against_the_model_beside_it(tmp_path: Path) -> None:
+    assert (
+        _cnngen("model", "classifier", "-i", "28x28", "-o", "model.py", cwd=tmp_path).returncode
+        == 0
+    )
+    wrong = _cnngen(
+        "train",
+        "--task",
+        "classification",
+        "--model-class",
+        "Classifer",
+        "-o",
+        "train.py",
+        cwd=tmp_path,
+    )
+    assert wrong.returncode == 2 and not (tmp_path / "train.py").exists()
+    assert wrong.stderr.strip().splitlines() == [
+        "Error: --model-class: model.py defines no class 'Classifer' (classes found: Classifier)"
+    ]
+    right = _cnngen(
+        "train",
+        "--task",
+        "classification",
+        "--model-class",
+        "Classifier",
+        "-o",
+        "train.py",
+        cwd=tmp_path,
+    )
+    assert right.returncode == 0 and (tmp_path / "train.py").exists()
+
+
+def _complete(words: str, tmp_path: Path) -> list[str]:
+    import os
+
+    env = {
+        **os.environ,
+        "COMP_WORDS": f"cnngen {words}",
+        "COMP_CWORD": str(len(words.split())),
+        "_CNNGEN_COMPLETE": "bash_complete",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cnngen"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines() if "," in line]
+
+
+def test_shell_completion_knows_kinds_families_and_tasks(tmp_path: Path) -> None:
+    assert _complete("dataset synthetic s", tmp_path) == ["shapes", "segmentation"]
+    assert _complete("project x --family u", tmp_path) == ["unet"]
+    assert _complete("train --task f", tmp_path) == ["forecasting", "finetune"]
