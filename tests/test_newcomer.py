@@ -68,7 +68,7 @@ def test_messages_a_newcomer_meets(tmp_path: Path) -> None:
 def _help_default(help_text: str, option: str) -> str:
     """The ``[default: ...]`` text of ``option`` in a Click help page."""
     flat = " ".join(help_text.split())
-    start = flat.index(f"{option} ", flat.index("Options:"))
+    start = flat.index(f"{option} ", flat.index("Input and output:"))
     return flat[
         flat.index("[default: ", start) + 10 : flat.index("]", flat.index("[default: ", start))
     ]
@@ -162,3 +162,21 @@ def test_shell_completion_knows_kinds_families_and_tasks(tmp_path: Path) -> None
     assert _complete("dataset synthetic s", tmp_path) == ["shapes", "segmentation"]
     assert _complete("project x --family u", tmp_path) == ["unet"]
     assert _complete("train --task f", tmp_path) == ["forecasting", "finetune"]
+
+
+def test_help_lists_options_in_sections(tmp_path: Path) -> None:
+    for command in ("model", "plan", "project", "handout"):
+        text = _cnngen(command, "--help", cwd=tmp_path).stdout
+        headings = [
+            line for line in text.splitlines() if line and line[0] != " " and line.endswith(":")
+        ]
+        expected = ["Input and output:", "Architecture:", "Output files:"]
+        if command == "project":
+            expected.insert(2, "Training:")
+        assert headings[-len(expected) :] == expected, (command, headings)
+        architecture = text[text.index("Architecture:") : text.index(expected[2])]
+        assert "--kernel" in architecture and "--input-size" not in architecture
+        assert "[default: 3]" in architecture  # defaults are shown
+        assert "One of: max, avg." in architecture  # and choices
+        assert "--help" in text[text.index("Output files:") :]
+        assert "[FAMILY]" not in text[text.index("Input and output:") :]

@@ -24,6 +24,7 @@ from cnngen.cli.config import install_config_option
 from cnngen.cli.dataset import dataset_group
 from cnngen.cli.export import export_command
 from cnngen.cli.handout import handout_command
+from cnngen.cli.help import sectioned
 from cnngen.cli.model import model_command
 from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.plan import plan_command
@@ -111,6 +112,8 @@ for _command in (
 ):
     cli.add_command(_command)
 install_config_option(cli)
+for _command in (plan_command, model_command, project_command, handout_command):
+    sectioned(_command)
 
 
 def main(argv: list[str] | None = None) -> None:
