@@ -180,3 +180,20 @@ def test_help_lists_options_in_sections(tmp_path: Path) -> None:
         assert "One of: max, avg." in architecture  # and choices
         assert "--help" in text[text.index("Output files:") :]
         assert "[FAMILY]" not in text[text.index("Input and output:") :]
+
+
+def test_diagrams_draw_residual_arcs_and_stay_screen_wide() -> None:
+    resnet = ET.fromstring(cnngen.plan("classifier", input_size=(64, 64), preset="resnet18").svg())
+    ns = "{http://www.w3.org/2000/svg}"
+    arcs = [p for p in resnet.iter(f"{ns}path") if p.get("class") == "skip"]
+    assert len(arcs) == 4  # layer1 .. layer4, two residual blocks each
+    labels = [t.text for t in resnet.iter(f"{ns}text") if t.get("class") == "skip-label"]
+    assert labels == ["skip: 2 residual blocks"] * 4
+    plain = ET.fromstring(cnngen.plan("classifier", input_size=(64, 64)).svg())
+    assert not [p for p in plain.iter(f"{ns}path") if p.get("class") == "skip"]
+    deep = ET.fromstring(cnngen.plan("unet", input_size=(16, 64, 64)).svg())
+    assert float(deep.get("width")) <= 1400
+    view = [float(v) for v in deep.get("viewBox").split()]
+    assert view[2] > 1400  # the layout keeps its room; only the drawn size is scaled
+    ratio = float(deep.get("width")) / float(deep.get("height"))
+    assert abs(ratio - view[2] / view[3]) < 0.01
