@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
 
 import cnngen
 
@@ -197,3 +200,16 @@ def test_diagrams_draw_residual_arcs_and_stay_screen_wide() -> None:
     assert view[2] > 1400  # the layout keeps its room; only the drawn size is scaled
     ratio = float(deep.get("width")) / float(deep.get("height"))
     assert abs(ratio - view[2] / view[3]) < 0.01
+
+
+@pytest.mark.slow
+def test_export_prints_a_line_per_step_with_elapsed_time(tmp_path: Path) -> None:
+    assert (
+        _cnngen("model", "classifier", "-i", "16x16", "-o", "model.py", cwd=tmp_path).returncode
+        == 0
+    )
+    done = _cnngen("export", "model.py", "--out", "d", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^importing torch: done in \d+\.\d s$", done.stderr, re.M)
+    assert re.search(r"^exporting model.py .*: done in \d+\.\d s$", done.stderr, re.M)
+    assert (tmp_path / "d" / "model.onnx").exists()
