@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from cnngen.cli.options import given_options, invocation, model_options
+from cnngen.cli.options import Words, given_options, invocation, model_options
 from cnngen.cli.output import announce, emit_files, stage_folder
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import shell_word, shell_words, terminal_text
@@ -85,10 +85,10 @@ def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
 @click.argument("folder", metavar="DIR")
 @click.option(
     "--family",
-    type=click.Choice(PROJECT_FAMILIES),
+    type=Words(PROJECT_FAMILIES),
     default="forecaster",
     show_default=True,
-    help="What the project trains (unet: segmentation).",
+    help=f"What the project trains (unet: segmentation). One of: {', '.join(PROJECT_FAMILIES)}.",
 )
 @click.option(
     "--size",

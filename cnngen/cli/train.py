@@ -108,6 +108,8 @@ def check_model_class(output: str, module: str, name: str) -> None:
 
     The file is parsed, never imported (generating does not import torch).
     """
+    if not name.isidentifier():
+        return  # the script's own checks name what a class name may be
     folder = Path(".") if output == "-" else Path(output).parent
     path = folder / (module.replace(".", "/") + ".py")
     try:
