@@ -277,7 +277,11 @@ def lenet5_with_train_script(folder: Path, epochs: int) -> dict[str, Any]:
         model_module = import_file(folder / "model.py", "bench_lenet_model")
         data_module = import_file(folder / "dataset.py", "bench_lenet_dataset")
         model = model_class(model_module)()
-        model.load_state_dict(torch.load(folder / "runs" / "last.pt", map_location="cpu"))
+        saved = torch.load(folder / "runs" / "last.pt", map_location="cpu")
+        # A training checkpoint holds the weights under "model" beside the optimiser state.
+        if isinstance(saved, dict) and isinstance(saved.get("model"), dict):
+            saved = saved["model"]
+        model.load_state_dict(saved)
         _train, val = data_module.make_datasets(0)
         xs = np.stack([np.asarray(val[i][0]) for i in range(len(val))]).astype(np.float32)
         ys = np.array([int(val[i][1]) for i in range(len(val))])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from cnngen.api import build, plan, render  # noqa: E402
+from cnngen.api import build, diagram, plan, render  # noqa: E402
 from cnngen.core.arithmetic import (  # noqa: E402
     conv_output_size,
     pool_output_size,
@@ -31,6 +31,7 @@ __all__ = [
     "__version__",
     "build",
     "conv_output_size",
+    "diagram",
     "plan",
     "pool_output_size",
     "render",

@@ -62,3 +62,21 @@ def build(plan: Plan) -> torch.nn.Module:
     module.__dict__["__file__"] = filename
     exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
     return module.__dict__[plan.class_name]()
+
+
+def diagram(plan: Plan) -> str:
+    """The plan's SVG diagram, as text (what ``cnngen plan --svg`` writes)."""
+    from cnngen.rendering.svg import plan_svg
+
+    return plan_svg(plan)
+
+
+def _plan_html(plan: Plan) -> str:
+    from cnngen.rendering.notebook import plan_html
+
+    return plan_html(plan)
+
+
+# core stays free of rendering: the API gives a plan its pictures.
+Plan.svg = diagram  # type: ignore[attr-defined]
+Plan._repr_html_ = _plan_html  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from cnngen.cli.config import install_config_option
 from cnngen.cli.dataset import dataset_group
 from cnngen.cli.export import export_command
 from cnngen.cli.handout import handout_command
+from cnngen.cli.help import sectioned
 from cnngen.cli.model import model_command
 from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.plan import plan_command
@@ -76,7 +77,10 @@ def _silence_stdout() -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="cnngen")
-def cli() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Leave out the 'wrote ...' summary lines.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the plan table of what is made.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Generate PyTorch CNN model files whose shapes are right the first time.
 
     \b
@@ -91,6 +95,8 @@ def cli() -> None:
     Every command takes --config FILE (TOML, keys are the long option names;
     flags override it).  Shell completion: eval "$(_CNNGEN_COMPLETE=bash_source cnngen)".
     """
+    ctx.meta["cnngen.quiet"] = quiet
+    ctx.meta["cnngen.verbose"] = verbose and not quiet
 
 
 for _command in (
@@ -106,6 +112,8 @@ for _command in (
 ):
     cli.add_command(_command)
 install_config_option(cli)
+for _command in (plan_command, model_command, project_command, handout_command):
+    sectioned(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

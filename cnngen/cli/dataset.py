@@ -6,9 +6,10 @@ from typing import Any
 
 import click
 
-from cnngen.cli.options import SIZE, given_options, invocation
+from cnngen.cli.options import SIZE, Words, given_options, invocation
 from cnngen.cli.output import emit, output_options
 from cnngen.rendering.datafiles import (
+    SYNTHETIC_KINDS,
     Synthetic,
     check_synthetic_options,
     render_arrays,
@@ -230,7 +231,7 @@ def folder_command(
 
 
 @dataset_group.command("synthetic")
-@click.argument("kind")
+@click.argument("kind", type=Words(SYNTHETIC_KINDS))
 @click.option(
     "--size",
     type=SIZE,

@@ -6,6 +6,12 @@ command runs, so starting the CLI still never imports torch.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -62,18 +68,39 @@ def export_command(
             f"--out: {', '.join(existing)} already exist; add --force to overwrite", "--out"
         )
     require_torch("export")
-    from cnngen.deploy.export import ExportError, export_model_file
+    _DONE.clear()
+    with _step("importing torch"):
+        from cnngen.deploy.export import ExportError, export_model_file
 
+    caught: list[str] = []
     try:
-        record = export_model_file(
-            path,
-            None if weights is None else Path(weights),
-            folder,
-            "cnngen " + command_line(invocation(ctx)),
-        )
+        with (
+            _step(f"exporting {path.name} (torch.export, ONNX, checks at batch 1 and 7)"),
+            warnings.catch_warnings(record=True) as recorded,
+            contextlib.redirect_stdout(io.StringIO()) as chatter,
+        ):
+            warnings.simplefilter("always")
+            try:
+                record = export_model_file(
+                    path,
+                    None if weights is None else Path(weights),
+                    folder,
+                    "cnngen " + command_line(invocation(ctx)),
+                )
+            finally:
+                caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]
+                caught += [line for line in chatter.getvalue().splitlines() if line.strip()]
     except ExportError as error:
         click.echo(f"Error: {error}", err=True)
         raise click.exceptions.Exit(1) from None
+    if caught:
+        distinct = list(dict.fromkeys(caught))
+        click.echo(
+            f"torch said {len(caught)} thing(s) while exporting ({len(distinct)} distinct); "
+            f"first: {distinct[0][:160]}",
+            err=True,
+        )
+    _report_steps()
     differences = [
         value for kind in record["max_abs_diff"].values() for value in (kind or {}).values()
     ]
@@ -86,3 +113,31 @@ def export_command(
         f"{tuple(record['input_shape'])} -> {tuple(record['output_shape'])}, batch 1 and 7 "
         f"match the model (max abs diff {max(differences):.2g}){onnx_note}"
     )
+
+
+_DONE: list[str] = []
+
+
+@contextlib.contextmanager
+def _step(what: str) -> Iterator[None]:
+    """One progress line on stderr per step, with its elapsed time once done.
+
+    On a terminal the step shows as it starts; elsewhere (logs, pipes) the
+    timings come once every step succeeded, so an error stays a single line.
+    """
+    live = sys.stderr.isatty()
+    start = time.perf_counter()
+    if live:
+        click.echo(f"{what} ...", err=True)
+    yield
+    line = f"{what}: done in {time.perf_counter() - start:.1f} s"
+    if live:
+        click.echo(line, err=True)
+    else:
+        _DONE.append(line)
+
+
+def _report_steps() -> None:
+    for line in _DONE:
+        click.echo(line, err=True)
+    _DONE.clear()

@@ -16,7 +16,7 @@ from cnngen.cli.options import (
     save_config_option,
     save_config_text,
 )
-from cnngen.cli.output import output_options
+from cnngen.cli.output import describe_output, is_verbose, output_options, plan_description
 from cnngen.core.spec import FAMILIES
 from cnngen.rendering.escape import shell_words
 
@@ -54,6 +54,10 @@ def model_command(
     if lang != "en":
         words += ["--lang", lang]
     command = shell_words(words)
+    if output != "-":
+        describe_output(output, plan_description(plan))
+    if is_verbose():
+        click.echo(plan.summary(lang), err=True)
     emit_with_config(
         render_model(plan, command, lang),
         output,

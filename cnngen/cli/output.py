@@ -615,8 +615,51 @@ def emit_files(
     write_all(
         [(target, text) for target, (_, text, _) in zip(targets, entries, strict=True)], force
     )
-    for target in targets:
-        click.echo(f"wrote {terminal_text(target.name)}", err=True)
+    notes = _root_meta().get("cnngen.describe", {})
+    for target, (path, _, _) in zip(targets, entries, strict=True):
+        note = notes.get(path)
+        announce(f"wrote {terminal_text(target.name)}" + (f": {note}" if note else ""))
+
+
+def _root_meta() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().meta if ctx is not None else {}
+
+
+def describe_output(path: str, description: str) -> None:
+    """What the file at ``path`` holds, for the "wrote" line (``wrote m.py: 1D encoder ...``)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().meta.setdefault("cnngen.describe", {})[os.fspath(path)] = description
+
+
+def plan_description(plan: Any) -> str:
+    """``1D encoder, (1, 100) -> (64, 12), 12,345 parameters``: what a model file holds."""
+    return (
+        f"{plan.dims}D {plan.family}, {tuple(plan.input_shape)} -> {tuple(plan.output_shape)}, "
+        f"{plan.params:,} parameters"
+    )
+
+
+def is_quiet() -> bool:
+    return bool(_root_meta().get("cnngen.quiet"))
+
+
+def is_verbose() -> bool:
+    return bool(_root_meta().get("cnngen.verbose"))
+
+
+def announce(line: str) -> None:
+    """A summary line on stderr (``wrote ...``), left out with ``cnngen -q``."""
+    if not is_quiet():
+        click.echo(style(line, fg="green"), err=True)
+
+
+def style(text: str, **styles: Any) -> str:
+    """Colour only for a terminal on stderr, and never with NO_COLOR set."""
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        return text
+    return click.style(text, **styles)
 
 
 def write_stdout(text: str) -> None:

@@ -10,16 +10,34 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cnngen.cli.options import given_options, invocation, model_options
-from cnngen.cli.output import emit_files, stage_folder
+from cnngen.cli.options import Words, given_options, invocation, model_options
+from cnngen.cli.output import announce, emit_files, stage_folder
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import shell_word, shell_words, terminal_text
-from cnngen.rendering.project import FILES, TrainDefaults, render_project
+from cnngen.rendering.project import (
+    FILES,
+    PROJECT_CLASSES,
+    PROJECT_FRAMES_IN,
+    PROJECT_FRAMES_OUT,
+    PROJECT_SEGMENTATION_CHANNELS,
+    PROJECT_SIZE,
+    PROJECT_SIZES,
+    ProjectSize,
+    TrainDefaults,
+    render_project,
+)
+
+PROJECT_FAMILIES = ("forecaster", "classifier", "equivariant", "unet")
+
+
+def _by_size(value: Callable[[ProjectSize], object]) -> str:
+    return ", ".join(f"{value(size)} {name}" for name, size in PROJECT_SIZES.items())
 
 
 def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
@@ -60,27 +78,43 @@ def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
         raise CnngenError(f"DIR: folder {parent} does not exist; create it first", "DIR")
     stage_folder(folder, {file: files[file] for file in FILES})
     for file in FILES:
-        click.echo(f"wrote {terminal_text(str(folder / file))}", err=True)
+        announce(f"wrote {terminal_text(str(folder / file))}")
 
 
 @click.command("project")
 @click.argument("folder", metavar="DIR")
 @click.option(
     "--family",
+    type=Words(PROJECT_FAMILIES),
     default="forecaster",
     show_default=True,
-    help="forecaster, classifier, equivariant or unet (segmentation).",
+    help=f"What the project trains (unet: segmentation). One of: {', '.join(PROJECT_FAMILIES)}.",
+)
+@click.option(
+    "--size",
+    "project_size",
+    type=click.Choice(tuple(PROJECT_SIZES)),
+    default=PROJECT_SIZE,
+    show_default=True,
+    help="Input size, synthetic data and widths: tiny (seconds), small (an epoch in about a "
+    "minute on a laptop CPU), paper (64x64, wider, 5000 samples).",
 )
 @model_options
 @click.option(
     "--frames",
     type=int,
-    default=240,
-    show_default=True,
-    help="Forecasters: frames of the synthetic series.",
+    default=None,
+    help="Forecasters: frames of the synthetic series.  [default: "
+    + _by_size(lambda size: size.frames)
+    + "]",
 )
 @click.option(
-    "--samples", type=int, default=1000, show_default=True, help="Classifiers: synthetic samples."
+    "--samples",
+    type=int,
+    default=None,
+    help="Classifiers and U-Nets: synthetic samples.  [default: "
+    + _by_size(lambda size: size.samples)
+    + "]",
 )
 @click.option(
     "--noise", type=float, default=None, help="Noise standard deviation of the synthetic data."
@@ -95,13 +129,16 @@ def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Default learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Default seed.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty DIR.")
+@click.option("--dry-run", is_flag=True, help="Print the files it would write; write nothing.")
 @click.pass_context
 def project_command(
     ctx: click.Context,
     folder: str,
     family: str,
-    frames: int,
-    samples: int,
+    project_size: str,
+    dry_run: bool,
+    frames: int | None,
+    samples: int | None,
     noise: float | None,
     rotate: bool | None,
     epochs: int,
@@ -141,6 +178,34 @@ def project_command(
         rotate=rotate,
         train=TrainDefaults(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
         command=shell_words(invocation(ctx)),
+        size=project_size,
     )
+    if dry_run:
+        for file in FILES:
+            lines = files[file].count("\n")
+            click.echo(f"would write {terminal_text(str(Path(folder) / file))} ({lines} lines)")
+        return
     write_project(Path(folder), files, force)
     click.echo(f"next: cd {shell_word(folder)} && python train.py", err=True)
+
+
+def _state_project_defaults(command: click.Command) -> None:
+    """The model options' help states `cnngen model`'s defaults; a project has its own."""
+    small = PROJECT_SIZES[PROJECT_SIZE]
+    real = {
+        "input_size": "x".join(map(str, small.input_size)) + " (--size small)",
+        "in_channels": f"{PROJECT_FRAMES_IN} for forecasters, 1 otherwise",
+        "out_channels": f"{PROJECT_FRAMES_OUT} for forecasters, "
+        f"{PROJECT_SEGMENTATION_CHANNELS} for U-Nets",
+        "classes": str(PROJECT_CLASSES),
+        "layers": f"4; {small.unet_layers} for U-Nets (--size small)",
+        "start_channels": f"{small.start_channels}, {small.unet_start_channels} for U-Nets "
+        "(--size small)",
+    }
+    for param in command.params:
+        if param.name in real and isinstance(param, click.Option) and param.help:
+            text = param.help.split("  [default:")[0]
+            param.help = f"{text}  [default: {real[param.name]}]"
+
+
+_state_project_defaults(project_command)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cnngen.cli.options import invocation
+from cnngen.cli.options import Words, invocation
 from cnngen.cli.output import emit, output_options
 from cnngen.core.spec import check_choice
 from cnngen.errors import CnngenError
@@ -19,6 +20,7 @@ from cnngen.rendering.escape import command_line
 @click.option(
     "--task",
     required=True,
+    type=Words((*TASKS, "finetune")),
     help="classification, forecasting, segmentation (a per-pixel class mask, Dice and "
     "IoU), or finetune (transfer learning from trained weights).",
 )
@@ -77,10 +79,11 @@ def train_command(
     frozen and trainable parameter counts and trains with warmup + MultiStepLR.
     Examples:
       cnngen train --task forecasting --model-class Forecaster -o train.py
-      cnngen train --task finetune --model-class Classifier --freeze stage1 -o finetune.py
+      cnngen train --task finetune --model-class Classifier --freeze layer1 -o finetune.py
     """
     task = options["task"]
     check_choice("--task", task, (*TASKS, "finetune"))
+    check_model_class(output, options["model_module"], options["model_class"])
     command = command_line(invocation(ctx))
     given = {key: value for key, value in options.items() if value not in (None, ())}
     if task == "finetune":
@@ -98,3 +101,25 @@ def train_command(
         script = "train.py" if output == "-" else Path(output).name
         text = render_train(command=command, script_name=script, **given)
     emit(text, output, force=force, check=check, dry_run=dry_run)
+
+
+def check_model_class(output: str, module: str, name: str) -> None:
+    """When the model file sits beside the script, the class must be one it defines.
+
+    The file is parsed, never imported (generating does not import torch).
+    """
+    if not name.isidentifier():
+        return  # the script's own checks name what a class name may be
+    folder = Path(".") if output == "-" else Path(output).parent
+    path = folder / (module.replace(".", "/") + ".py")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return  # not written yet (or not Python): the script checks on import
+    classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    if name not in classes:
+        found = ", ".join(classes) if classes else "none"
+        raise CnngenError(
+            f"--model-class: {path} defines no class {name!r} (classes found: {found})",
+            "--model-class",
+        )

@@ -76,6 +76,9 @@ def usage_error_line(
         )
         best = _closest(error.option_name, options)
         hint = f"did you mean {best}? " if best else ""
+        if error.option_name in ("-o", "--output") and "--svg" in options:
+            hint = "plan prints to stdout; write files with --svg FILE or --json, "
+            hint += "or write the model with 'cnngen model ... -o FILE'; "
         return f"{error.option_name}: no such option for '{path}'; {hint}{see}"
     if isinstance(error, click.exceptions.BadOptionUsage):
         name = _long_name(error.option_name, ctx)

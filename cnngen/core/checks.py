@@ -110,7 +110,13 @@ def check_seed(param: str, value: int) -> None:
 
 def check_identifier(param: str, value: str) -> None:
     """Names reach generated code, so only plain Python identifiers pass."""
-    if not value.isidentifier() or keyword.iskeyword(value) or not value.isascii():
+    if keyword.iskeyword(value):
+        raise CnngenError(
+            f"{param}: {value!r} is a Python keyword, so it cannot name a class or "
+            f"variable; pick another name (e.g. {value.capitalize() + 'Model'!r})",
+            param,
+        )
+    if not value.isidentifier() or not value.isascii():
         raise CnngenError(
             f"{param}: {value!r} is not a Python identifier; use letters, digits and "
             f"underscores, not starting with a digit (e.g. 'MyModel')",

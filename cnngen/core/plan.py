@@ -224,6 +224,14 @@ class Plan:
         """Stages whose output a later stage reads by name (skips), so forward keeps them."""
         return frozenset(name for stage in self.stages for name in stage.inputs)
 
+    def __repr__(self) -> str:
+        shape_in = "x".join(map(str, self.input_shape))
+        shape_out = "x".join(map(str, self.output_shape))
+        return (
+            f"<Plan {self.family} {self.class_name}: {self.dims}D, {shape_in} -> {shape_out}, "
+            f"{self.params:,} parameters>"
+        )
+
     def summary(self, lang: str = "en") -> str:
         """The plan as a text table: every layer, its output shape, receptive field, parameters."""
         return plan_table(self, lang)

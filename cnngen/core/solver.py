@@ -252,10 +252,11 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
             preset_norm(builder, spec.norm)
             builder.activation(act)
             builder.pool(spec.pool, (2, 2), (2, 2))
-        except CnngenError as error:
+        except CnngenError:
             raise CnngenError(
                 f"--input-size: {format_value(spec.input_size)} is too small for LeNet-5 "
-                f"(two 5x5 convolutions and two 2x2 poolings need at least 12x12): {error}",
+                "(two 5x5 convolutions and two 2x2 poolings need at least 12x12); "
+                "use -i 12x12 or larger (LeNet-5 was drawn for 32x32)",
                 "--input-size",
             ) from None
         stages.append(builder.build(f"layer{index + 1}", "trunk"))

@@ -35,6 +35,29 @@ FILES = ("model.py", "dataset.py", "train.py", "README.md", "cnngen.toml")
 
 
 @dataclass(frozen=True)
+class ProjectSize:
+    """What ``cnngen project --size`` picks: input, synthetic data and model widths."""
+
+    input_size: tuple[int, ...]
+    samples: int
+    frames: int
+    start_channels: int
+    unet_start_channels: int
+    unet_layers: int
+
+
+# small trains one epoch of every family in about a minute on two CPU cores.
+PROJECT_SIZES = {
+    "tiny": ProjectSize((16, 16), 200, 80, 8, 4, 2),
+    "small": ProjectSize(
+        PROJECT_INPUT_SIZE, 1000, 240, PROJECT_START_CHANNELS, PROJECT_UNET_START_CHANNELS, 3
+    ),
+    "paper": ProjectSize((64, 64), 5000, 1000, 32, 16, 4),
+}
+PROJECT_SIZE = "small"
+
+
+@dataclass(frozen=True)
 class TrainDefaults:
     epochs: int = 5
     batch_size: int = 16
@@ -47,14 +70,18 @@ def render_project(
     family: str,
     model: dict[str, Any],
     *,
-    frames: int = 240,
-    samples: int = 1000,
+    frames: int | None = None,
+    samples: int | None = None,
     noise: float | None = None,
     rotate: bool | None = None,
     train: TrainDefaults = TrainDefaults(),
     command: str = "project",
+    size: str = PROJECT_SIZE,
 ) -> dict[str, str]:
-    """Every file of a starter project, by name, rendered and formatted."""
+    """Every file of a starter project, by name, rendered and formatted.
+
+    ``size`` (a :data:`PROJECT_SIZES` key) picks the defaults of the options not given.
+    """
     from cnngen.core.solver import solve
     from cnngen.rendering.engine import render_model, render_template
 
@@ -65,11 +92,18 @@ def render_project(
             "--family",
         )
     model = {key: value for key, value in model.items() if value is not None}
-    model.setdefault("input_size", PROJECT_INPUT_SIZE)
+    if size not in PROJECT_SIZES:
+        raise CnngenError(
+            f"--size: {size!r} is not a project size; use {', '.join(PROJECT_SIZES)}", "--size"
+        )
+    chosen = PROJECT_SIZES[size]
+    frames = chosen.frames if frames is None else frames
+    samples = chosen.samples if samples is None else samples
+    model.setdefault("input_size", chosen.input_size)
     preset = "preset" in model  # a preset fixes its own widths
     # Smaller than `cnngen model`'s 32, so that the default project trains quickly on a
     # CPU (a U-Net's full-resolution decoder is costlier still).
-    start = PROJECT_UNET_START_CHANNELS if family == "unet" else PROJECT_START_CHANNELS
+    start = chosen.unet_start_channels if family == "unet" else chosen.start_channels
     if not preset and model.get("max_channels", start) >= start:
         model.setdefault("start_channels", start)
     if family == "forecaster":
@@ -80,7 +114,7 @@ def render_project(
     elif family == "unet":
         model.setdefault("out_channels", PROJECT_SEGMENTATION_CHANNELS)
         # A full-resolution decoder is costly on a CPU: a lighter U-Net by default.
-        model.setdefault("layers", 3)
+        model.setdefault("layers", chosen.unet_layers)
     # The class name lands in model.py and in train.py, which imports it.
     spec = spec_from_options(family, model, lambda kinds: template_names((*kinds, "train")))
     plan = solve(spec)

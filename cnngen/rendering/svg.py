@@ -43,6 +43,7 @@ MARGIN = 24.0
 MIN_HEIGHT, MAX_HEIGHT = 22.0, 220.0
 MIN_WIDTH, MAX_WIDTH = 10.0, 96.0
 ARC_SPACE = 56.0
+MAX_DRAWN_WIDTH = 1400.0
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,19 @@ def _text_width(content: str, size: int = 11) -> float:
     return len(content) * CHAR_WIDTH * size / 11
 
 
+def _residual_blocks(stage: Stage | None) -> int:
+    """How many residual blocks a drawn stage holds (a ResNet layer holds several)."""
+    if stage is None:
+        return 0
+    if stage.kind == "residual":
+        return 1
+    return sum(child.kind == "residual" for child in stage.children)
+
+
 def _shortcut_label(stage: Stage) -> str:
+    if stage.kind != "residual":
+        count = _residual_blocks(stage)
+        return f"skip: {count} residual block{'s' if count > 1 else ''}"
     if not stage.shortcut:
         return "skip: identity"
     for op in stage.shortcut:
@@ -166,7 +179,7 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
     file records how to regenerate it.
     """
     blocks = _blocks(plan)
-    residual = any(block.stage is not None and block.stage.kind == "residual" for block in blocks)
+    residual = any(_residual_blocks(block.stage) for block in blocks)
     mirrored = plan.family in ("forecaster", "unet")
     tallest = max(block.height for block in blocks)
     links = _skip_links(blocks)
@@ -176,7 +189,7 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
     for block in blocks:
         labels = [block.name, plain_shape(block.shape), block.label]
         widths = [_text_width(label) for label in labels]
-        if block.stage is not None and block.stage.kind == "residual":
+        if _residual_blocks(block.stage):
             widths.append(_text_width(_shortcut_label(block.stage), 9) - GAP / 2)
         columns.append(max(block.width, *widths) + GAP)
     title = f"{plan.class_name}: {plain_shape(plan.input_shape)} → {plain_shape(plan.output_shape)}"
@@ -192,10 +205,12 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
     legend_y = label_y + 52
     height = legend_y + 22
 
+    # Deep and 3D nets are scaled down to a screen's width (the viewBox keeps the layout).
+    scale = min(1.0, MAX_DRAWN_WIDTH / width)
     out: list[str] = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" font-family={quoteattr(FONT)} role="img">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width * scale)}" '
+        f'height="{_num(height * scale)}" viewBox="0 0 {_num(width)} {_num(height)}" font-family={quoteattr(FONT)} role="img">',
         f"<title>{xml_text(title)}</title>",
         *(
             [
@@ -249,7 +264,7 @@ def plan_svg(plan: Plan, command: str | None = None) -> str:
         out.append(_text(cx, label_y + 30, block.label, "op", 10, "normal", "middle", "#555"))
         out.append("</g>")
 
-        if block.stage is not None and block.stage.kind == "residual":
+        if _residual_blocks(block.stage):
             # The skip leaves the incoming arrow and joins the outgoing one at a sum node.
             x1 = left - GAP / 2
             x2 = cx + columns[index] / 2
