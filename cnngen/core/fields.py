@@ -226,7 +226,11 @@ def _ops_back(ops: Sequence[Op], box: Box | None) -> Box | None:
 
 
 class FieldWalker:
-    """Walks positions of any op's output back to the model input."""
+    """Walks positions of any op's output back to the model input.
+
+    The walk is a loop over an explicit stack, not recursion, so a plan of any
+    depth walks without touching Python's recursion limit.
+    """
 
     def __init__(self, stages: Sequence[Stage], input_shape: Shape) -> None:
         self.stages = list(stages)
@@ -236,39 +240,68 @@ class FieldWalker:
         # often the whole feature map, so each (stage, box) is walked once.
         self.memo: dict[tuple[int, Box | None], Box | None] = {}
 
-    def _stage_input(self, position: int, box: Box | None) -> Box | None:
+    def _input_keys(self, position: int, box: Box | None) -> list[tuple[int, Box | None]] | None:
+        """Stage outputs whose hull is the input of stage ``position``; None: the model input."""
         stage = self.stages[position]
         if stage.inputs and not stage.is_merge:
-            found: Box | None = None
-            for name in stage.inputs:
-                found = _hull_box(found, self._stage_output(self.index[name], box))
-            return found
+            return [(self.index[name], box) for name in stage.inputs]
         if position == 0:
-            if box is None:
-                return _whole(self.input_shape)
-            return tuple(
-                _clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True)
-            )
-        return self._stage_output(position - 1, box)
+            return None
+        return [(position - 1, box)]
 
-    def _stage_output(self, position: int, box: Box | None) -> Box | None:
-        key = (position, box)
-        if key not in self.memo:
-            self.memo[key] = self._walk_stage(position, box)
-        return self.memo[key]
+    def _model_input(self, box: Box | None) -> Box | None:
+        if box is None:
+            return _whole(self.input_shape)
+        return tuple(_clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True))
 
-    def _walk_stage(self, position: int, box: Box | None) -> Box | None:
+    def _children(self, key: tuple[int, Box | None]) -> list[tuple[int, Box | None]] | Box | None:
+        """The keys whose hull is ``key``'s value, or (a tuple) the value itself."""
+        position, box = key
         stage = self.stages[position]
         if stage.is_merge:
-            found: Box | None = None
-            for name in stage.inputs:
-                found = _hull_box(found, self._stage_output(self.index[name], box))
-            return found
+            return [(self.index[name], box) for name in stage.inputs]
         box = _ops_back(stage.post, box)
         main = _ops_back(stage.ops, box)
         if stage.kind == "residual":
             main = _hull_box(main, _ops_back(stage.shortcut, box))
-        return self._stage_input(position, main)
+        keys = self._input_keys(position, main)
+        return self._model_input(main) if keys is None else keys
+
+    def _resolve(self, keys: list[tuple[int, Box | None]]) -> Box | None:
+        memo = self.memo
+        pending: dict[tuple[int, Box | None], list[tuple[int, Box | None]]] = {}
+        stack = [key for key in keys if key not in memo]
+        while stack:
+            key = stack[-1]
+            if key in memo:
+                stack.pop()
+                continue
+            children = pending.get(key)
+            if children is None:
+                found = self._children(key)
+                if not isinstance(found, list):
+                    memo[key] = found
+                    stack.pop()
+                    continue
+                pending[key] = children = found
+            missing = [child for child in children if child not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+            value: Box | None = None
+            for child in children:
+                value = _hull_box(value, memo[child])
+            memo[key] = value
+            del pending[key]
+            stack.pop()
+        result: Box | None = None
+        for key in keys:
+            result = _hull_box(result, memo[key])
+        return result
+
+    def _stage_input(self, position: int, box: Box | None) -> Box | None:
+        keys = self._input_keys(position, box)
+        return self._model_input(box) if keys is None else self._resolve(keys)
 
     def field_of(self, position: int, branch: str, upto: int, op: Op) -> Shape:
         """Field of the central output position of op ``upto`` on ``branch`` of a stage."""
@@ -287,9 +320,7 @@ class FieldWalker:
 
     def output_field(self) -> Shape:
         last = len(self.stages) - 1
-        return _extent(
-            self._stage_output(last, _center(self.stages[last].out_shape)), self.input_shape
-        )
+        return _extent(self._resolve([(last, _center(self.stages[last].out_shape))]), self.input_shape)
 
 
 def _center(shape: Shape) -> Box | None:
