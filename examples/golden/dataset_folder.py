@@ -77,34 +77,52 @@ def list_samples(
 
 
 def read_netpbm(path: Path) -> np.ndarray:
-    """A binary PGM (P5, gray) or PPM (P6, colour) image as ``[H, W]`` or ``[H, W, 3]``."""
+    """A binary PGM (P5, gray) or PPM (P6, colour) image as ``[H, W]`` or ``[H, W, 3]``.
+
+    The header is read with bounds: a file cut short (an interrupted copy) is an
+    error at its end, never a loop.
+    """
     data = path.read_bytes()
     fields: list[bytes] = []
     position = 0
     while len(fields) < 4:
-        while data[position : position + 1].isspace():
+        while position < len(data) and data[position : position + 1].isspace():
             position += 1
+        if position >= len(data):
+            raise ValueError(
+                f"{path}: not a complete PGM/PPM file (the header ends after {len(data)} bytes)"
+            )
         if data[position : position + 1] == b"#":
-            position = data.index(b"\n", position) + 1
+            position = data.find(b"\n", position)
+            position = len(data) if position < 0 else position + 1
             continue
         end = position
-        while not data[end : end + 1].isspace():
+        while end < len(data) and not data[end : end + 1].isspace():
             end += 1
         fields.append(data[position:end])
         position = end
-    magic, width, height, top = (
-        fields[0],
-        int(fields[1]),
-        int(fields[2]),
-        int(fields[3]),
-    )
+    magic = fields[0]
     if magic not in (b"P5", b"P6"):
         raise ValueError(
-            f"{path}: only binary PGM (P5) and PPM (P6) are read, got {magic!r}"
+            f"{path}: only binary PGM (P5) and PPM (P6) are read, got {magic[:8]!r}"
+        )
+    if not all(field.isdigit() for field in fields[1:]):
+        raise ValueError(
+            f"{path}: width, height and maxval must be whole numbers, got {fields[1:]}"
+        )
+    width, height, top = (int(field) for field in fields[1:])
+    if not (width > 0 and height > 0 and 0 < top < 65536):
+        raise ValueError(
+            f"{path}: impossible header: {width}x{height}, maxval {top} (1 .. 65535)"
         )
     depth = 3 if magic == b"P6" else 1
     dtype = np.dtype(">u2" if top > 255 else "u1")
     count = width * height * depth
+    if len(data) - position - 1 < count * dtype.itemsize:
+        raise ValueError(
+            f"{path}: truncated: {width}x{height} needs {count * dtype.itemsize} bytes of pixels, "
+            f"the file has {max(len(data) - position - 1, 0)}"
+        )
     pixels = np.frombuffer(data, dtype=dtype, count=count, offset=position + 1)
     pixels = pixels.astype(np.float32) / top
     return (
@@ -209,7 +227,10 @@ def make_datasets(seed: int = 0) -> tuple[FolderDataset, ...]:
 
 
 if __name__ == "__main__":
-    splits = make_datasets()
-    x, y = splits[0][0]
+    try:
+        splits = make_datasets()
+        x, y = splits[0][0]
+    except (OSError, ValueError) as error:  # a bad file: one line, with its name
+        raise SystemExit(f"error: {error}") from None
     sizes = ", ".join(str(len(split)) for split in splits)
     print(f"{sizes} samples of {tuple(x.shape)}; classes {splits[0].classes}")

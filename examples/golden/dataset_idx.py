@@ -22,6 +22,8 @@ Imports only numpy, torch and the standard library.
 
 import gzip
 import struct
+import zlib
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -46,32 +48,56 @@ CLASSES = (
 VAL_FRACTION = 0.2
 # IDX type codes: unsigned byte, signed byte, short, int, float, double (big-endian).
 IDX_TYPES = {8: ">u1", 9: ">i1", 11: ">i2", 12: ">i4", 13: ">f4", 14: ">f8"}
+# The most bytes of values one file may declare: a header asking for more is refused
+# before anything is read (raise it for larger data sets).
+MAX_BYTES = 4 * 2**30
 
 
 def read_idx(path: str) -> np.ndarray:
-    """The array stored in an IDX file (gzipped or not: the first two bytes tell)."""
-    with open(path, "rb") as stream:
-        data = stream.read()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
-        raise ValueError(f"{path}: not an IDX file (magic bytes {data[:4]!r})")
-    axes = data[3]
-    header = 4 + 4 * axes
-    if len(data) < header:
-        raise ValueError(f"{path}: IDX header cut short ({len(data)} bytes)")
-    shape = struct.unpack(f">{axes}I", data[4:header])
-    dtype = np.dtype(IDX_TYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
+    """The array stored in an IDX file (gzipped or not: the first two bytes tell).
+
+    A gzipped file is streamed: the header is read first, and no more than the
+    size it declares is inflated, so a small file cannot unpack to gigabytes.
+    """
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open if gzipped else open)(path, "rb") as stream:
+            return read_idx_stream(path, stream)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path}: cannot read it ({error})") from None
+
+
+def read_idx_stream(path: str, stream: BinaryIO) -> np.ndarray:
+    """Header, then exactly the declared values: a short or long file is named as such."""
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (magic bytes {magic!r})")
+    axes = magic[3]
+    dims = stream.read(4 * axes)
+    if len(dims) < 4 * axes:
+        raise ValueError(f"{path}: IDX header cut short")
+    shape = struct.unpack(f">{axes}I", dims)
+    dtype = np.dtype(IDX_TYPES[magic[2]])
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if expected > MAX_BYTES:
         raise ValueError(
-            f"{path}: {len(data) - header} bytes of values, but shape {shape} needs {expected}"
+            f"{path}: the header declares shape {shape}, {expected:,} bytes; the limit is "
+            f"{MAX_BYTES:,} (MAX_BYTES in this file)"
         )
-    return (
-        np.frombuffer(data, dtype=dtype, offset=header)
-        .reshape(shape)
-        .astype(dtype.newbyteorder("="))
+    data = stream.read(expected + 1)
+    if len(data) != expected:
+        raise ValueError(
+            f"{path}: {'truncated' if len(data) < expected else 'longer than its header says'}: "
+            f"shape {shape} needs {expected} bytes of values"
+            + (f", the file has {len(data)}" if len(data) < expected else "")
+        )
+    values = (
+        np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
     )
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"{path}: holds nan or inf values")
+    return values
 
 
 def load_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +111,12 @@ def load_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarra
         raise ValueError(
             f"{labels_path}: expected {len(images)} labels, got shape {labels.shape}"
         )
+    if labels.dtype.kind == "f":
+        raise ValueError(
+            f"{labels_path}: labels must be integers, got {labels.dtype} values"
+        )
+    if len(labels) == 0:
+        raise ValueError(f"{labels_path}: holds no labels")
     if labels.min() < 0 or labels.max() >= len(CLASSES):
         raise ValueError(
             f"{labels_path}: labels run from {labels.min()} to {labels.max()}, but there are "
@@ -148,8 +180,11 @@ def make_datasets(seed: int = 0) -> tuple[IdxDataset, ...]:
 
 
 if __name__ == "__main__":
-    splits = make_datasets()
-    x, y = splits[0][0]
+    try:
+        splits = make_datasets()
+        x, y = splits[0][0]
+    except (OSError, ValueError) as error:  # a bad file: one line, with its name
+        raise SystemExit(f"error: {error}") from None
     sizes = ", ".join(str(len(split)) for split in splits)
     print(
         f"{sizes} samples (train, val{', test' if len(splits) == 3 else ''}) of {tuple(x.shape)}; classes {CLASSES}"
