@@ -28,6 +28,7 @@ from cnngen.cli.model import model_command
 from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.plan import plan_command
 from cnngen.cli.project import project_command
+from cnngen.cli.templates import install_template_dir_option
 from cnngen.cli.train import train_command
 from cnngen.cli.usage import one_line, usage_error_line
 from cnngen.cli.verify import verify_command
@@ -106,6 +107,7 @@ for _command in (
 ):
     cli.add_command(_command)
 install_config_option(cli)
+install_template_dir_option(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
