@@ -13,3 +13,11 @@ def test_every_helper_class_has_exactly_one_template() -> None:
     for name in HELPER_CLASSES:
         text = (folder / f"{name}.py.jinja").read_text()
         assert f"class {name}(nn.Module):" in text
+
+
+def test_every_preset_name_has_a_builder_and_every_builder_a_name() -> None:
+    from cnngen.core.presets import BUILDERS
+    from cnngen.core.vocab import PRESETS
+
+    # lenet5 is the one preset the solver builds itself.
+    assert set(PRESETS) - {"lenet5"} == set(BUILDERS)
