@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import linecache
 import types
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnngen.core.plan import Plan
@@ -40,11 +41,17 @@ def plan(family: str, **options: Any) -> Plan:
     return solve(spec)
 
 
-def render(plan: Plan) -> str:
-    """The source text of the standalone model file for ``plan`` (Black-formatted)."""
-    from cnngen.rendering.engine import render_model
+def render(plan: Plan, template_dir: str | Path | None = None) -> str:
+    """The source text of the standalone model file for ``plan`` (Black-formatted).
 
-    return render_model(plan, plan.command)
+    ``template_dir`` is a folder of templates that replace the shipped ones of
+    the same name (as ``--template-dir``); the shipped ones stay reachable as
+    ``cnngen/<name>``, e.g. ``{% extends "cnngen/model.py.jinja" %}``.
+    """
+    from cnngen.rendering.engine import render_model, user_templates
+
+    with user_templates(template_dir, "template_dir"):
+        return render_model(plan, plan.command)
 
 
 def build(plan: Plan) -> torch.nn.Module:

@@ -37,6 +37,7 @@ PUBLISHED = {
     "resnet34": 21_797_672,
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
     "googlenet": 6_624_904,
     "mobilenet_v2": 3_504_872,
     # Hu et al.'s SE-ResNet-50 (reduction 16): 28.09 M.

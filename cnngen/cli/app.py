@@ -29,6 +29,7 @@ from cnngen.cli.model import model_command
 from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.plan import plan_command
 from cnngen.cli.project import project_command
+from cnngen.cli.templates import install_template_dir_option
 from cnngen.cli.train import train_command
 from cnngen.cli.usage import one_line, usage_error_line
 from cnngen.cli.verify import verify_command
@@ -112,6 +113,7 @@ for _command in (
 ):
     cli.add_command(_command)
 install_config_option(cli)
+install_template_dir_option(cli)
 for _command in (plan_command, model_command, project_command, handout_command):
     sectioned(_command)
 

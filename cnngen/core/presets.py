@@ -453,6 +453,7 @@ RESNET_BLOCKS = {
     "resnet34": ("basic", (3, 4, 6, 3)),
     "resnet50": ("bottleneck", (3, 4, 6, 3)),
     "resnet101": ("bottleneck", (3, 4, 23, 3)),
+    "resnet152": ("bottleneck", (3, 8, 36, 3)),
     "se_resnet18": ("basic", (2, 2, 2, 2)),
     "se_resnet50": ("bottleneck", (3, 4, 6, 3)),
 }

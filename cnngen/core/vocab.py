@@ -51,6 +51,7 @@ PRESETS = (
     "resnet34",
     "resnet50",
     "resnet101",
+    "resnet152",
     "se_resnet18",
     "se_resnet50",
     "mobilenet_v2",

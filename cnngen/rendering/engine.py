@@ -23,7 +23,7 @@ from cnngen import __version__
 from cnngen.core.format import field_text, op_summary, plain_shape, thousands
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape, Stage
-from cnngen.errors import TemplateBug
+from cnngen.errors import CnngenError, TemplateBug
 from cnngen.rendering.escape import (
     doc_text,
     markdown_code_span,
@@ -181,10 +181,38 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
+# The prefix under which the shipped templates stay reachable when a user's
+# template folder replaces some of them: ``{% extends "cnngen/model.py.jinja" %}``.
+SHIPPED_PREFIX = "cnngen"
+
+# The user's template folder (``--template-dir``, ``render(template_dir=...)``)
+# while a render runs inside :func:`user_templates`; None renders the shipped set.
+_TEMPLATE_DIR: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "cnngen_template_dir", default=None
+)
+
+
 @cache
-def environment() -> jinja2.Environment:
+def environment(template_dir: str | None = None) -> jinja2.Environment:
+    """The Jinja environment; with ``template_dir`` its templates come first.
+
+    A template in ``template_dir`` replaces the shipped one of the same name
+    everywhere (includes and imports of shipped templates find it too), and
+    every shipped template stays reachable as ``cnngen/<name>`` so that an
+    override can extend or include the one it replaces.
+    """
+    shipped = jinja2.FileSystemLoader(str(templates_dir()))
+    loader: jinja2.BaseLoader = shipped
+    if template_dir is not None:
+        loader = jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(template_dir),
+                jinja2.PrefixLoader({SHIPPED_PREFIX: shipped}),
+                shipped,
+            ]
+        )
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -193,6 +221,29 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(FILTERS)
     return env
+
+
+def check_template_dir(path: str | Path, param: str = "--template-dir") -> str:
+    """``path`` as an absolute folder name, or a CnngenError naming ``param``."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise CnngenError(
+            f"{param}: {path} {what}; give a folder of .jinja templates "
+            f"(a template there replaces the shipped one of the same name)",
+            param,
+        )
+    return str(folder.resolve())
+
+
+@contextlib.contextmanager
+def user_templates(path: str | Path | None, param: str = "--template-dir") -> Iterator[None]:
+    """Within this block templates in ``path`` replace the shipped ones (None: no change)."""
+    token = _TEMPLATE_DIR.set(None if path is None else check_template_dir(path, param))
+    try:
+        yield
+    finally:
+        _TEMPLATE_DIR.reset(token)
 
 
 def black_mode() -> Any:
@@ -213,6 +264,13 @@ def format_python(source: str, template: str = "<string>") -> str:
     try:
         return black.format_str(source, mode=black_mode())
     except black.InvalidInput as error:
+        folder = _TEMPLATE_DIR.get()
+        if folder is not None:
+            raise CnngenError(
+                f"--template-dir: template {template} (with the templates in {folder}) "
+                f"rendered Python that Black cannot parse ({error})",
+                "--template-dir",
+            ) from None
         raise TemplateBug(
             f"template {template} rendered Python that Black cannot parse ({error}); "
             f"this is a cnngen bug, please report it with the command you ran"
@@ -221,8 +279,22 @@ def format_python(source: str, template: str = "<string>") -> str:
 
 def render_template(name: str, **context: Any) -> str:
     """Render one template with the common context (version) added."""
-    template = environment().get_template(name)
-    return template.render(version=__version__, **context)
+    folder = _TEMPLATE_DIR.get()
+    if folder is None:
+        return environment().get_template(name).render(version=__version__, **context)
+    try:
+        template = environment(folder).get_template(name)
+        return template.render(version=__version__, **context)
+    except jinja2.TemplateError as error:
+        # A user's template is the user's to fix: one line, naming the template.
+        where = getattr(error, "filename", None) or name
+        if getattr(error, "lineno", None):
+            where = f"{where}:{error.lineno}"
+        raise CnngenError(
+            f"--template-dir: template {where} failed: {error.message or error}; "
+            f"fix it or remove it to use the shipped {name}",
+            "--template-dir",
+        ) from None
 
 
 # Off only while the namespace probes render (cnngen.rendering.namespace):

@@ -1,0 +1,48 @@
+"""``--template-dir``: render with a folder of templates that replace the shipped ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+TEMPLATE_DIR_OPTION = "--template-dir"
+
+
+def _use_template_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    from cnngen.rendering.engine import user_templates
+
+    # Active until the command's context closes: everything the command renders
+    # (the model, the namespace probes, datasets, scripts, notebooks) sees it.
+    ctx.with_resource(user_templates(value, TEMPLATE_DIR_OPTION))
+
+
+# The commands that render Jinja templates (a group stands for all its subcommands).
+RENDERING_COMMANDS = ("model", "dataset", "train", "project", "handout")
+
+
+def install_template_dir_option(root: click.Group) -> None:
+    """Give every command in RENDERING_COMMANDS (and every subcommand of a group) the option."""
+    pending = [root.commands[name] for name in RENDERING_COMMANDS]
+    while pending:
+        command = pending.pop()
+        if isinstance(command, click.Group):
+            pending.extend(command.commands.values())
+        elif not any(param.name == "template_dir" for param in command.params):
+            command.params.append(click.Option(_OPTION_DECLS, **_OPTION_ATTRS))
+
+
+_OPTION_DECLS = [TEMPLATE_DIR_OPTION, "template_dir"]
+_OPTION_ATTRS: dict[str, Any] = dict(
+    metavar="DIR",
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_use_template_dir,
+    help=(
+        "Folder of Jinja templates that replace the shipped ones of the same name; "
+        'an override can {% extends "cnngen/<name>" %} the shipped one.'
+    ),
+)

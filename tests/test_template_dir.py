@@ -1,0 +1,102 @@
+"""User templates: ``--template-dir DIR`` and ``render(template_dir=...)``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import black
+import pytest
+
+import cnngen
+from cnngen.errors import CnngenError
+from cnngen.rendering.engine import black_mode
+from tests.generated import load, shape_mismatches
+
+CUSTOM = Path(__file__).parent / "custom_templates"
+COMMENT = "# Generated for the Example Lab; edit the template, not this file."
+
+
+def test_model_uses_the_override_that_extends_the_shipped_template(
+    run_cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.py"
+    result = run_cli(
+        "model", "encoder", "-i", "64", "--template-dir", str(CUSTOM), "-o", str(path)
+    )
+    assert result.code == 0, result.err
+    source = path.read_text()
+    assert COMMENT in source.splitlines()
+    # The rest is the shipped file: Black-clean, and it runs and checks itself.
+    assert black.format_str(source, mode=black_mode()) == source
+    plain = tmp_path / "plain.py"
+    assert run_cli("model", "encoder", "-i", "64", "-o", str(plain)).code == 0
+    assert source.replace(COMMENT + "\n", "") == plain.read_text().replace(
+        str(plain), str(path)
+    )
+    run = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert shape_mismatches(load(path)) == []
+
+
+def test_api_render_takes_a_template_dir() -> None:
+    plan = cnngen.plan("classifier", input_size=(32, 32), layers=2, block="residual")
+    source = cnngen.render(plan, template_dir=CUSTOM)
+    assert COMMENT in source.splitlines()
+    assert COMMENT not in cnngen.render(plan)  # the override lasts only for that call
+
+
+def test_an_override_of_a_helper_replaces_only_that_helper(tmp_path: Path) -> None:
+    helpers = tmp_path / "helpers"
+    helpers.mkdir()
+    (helpers / "SqueezeExcite.py.jinja").write_text(
+        '{% include "cnngen/helpers/SqueezeExcite.py.jinja" %}'
+        "\n    # tuned by hand\n"
+    )
+    plan = cnngen.plan("classifier", input_size=(32, 32), layers=2, block="residual", se=True)
+    source = cnngen.render(plan, template_dir=tmp_path)
+    assert "    # tuned by hand" in source
+    assert "class Residual(nn.Module):" in source
+
+
+def test_a_missing_folder_is_a_one_line_usage_error(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "m.py"
+    result = run_cli(
+        "model", "encoder", "-i", "64", "--template-dir", str(tmp_path / "nope"), "-o", str(out)
+    )
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and result.err.startswith("Error: --template-dir: ")
+    assert not out.exists()
+    with pytest.raises(CnngenError, match="template_dir"):
+        cnngen.render(cnngen.plan("encoder", input_size=(64,)), template_dir=tmp_path / "nope")
+
+
+def test_a_broken_user_template_names_itself(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "model.py.jinja").write_text("{% for x in %}\n")
+    out = tmp_path / "m.py"
+    result = run_cli(
+        "model", "encoder", "-i", "64", "--template-dir", str(tmp_path), "-o", str(out)
+    )
+    assert result.code == 2, result.err
+    assert "--template-dir" in result.err and "model.py.jinja" in result.err
+    assert result.err.count("\n") == 1 and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("model",),
+        ("dataset", "windows"),
+        ("dataset", "folder"),
+        ("train",),
+        ("project",),
+        ("handout",),
+    ],
+)
+def test_every_rendering_command_has_the_option(run_cli, argv: tuple[str, ...]) -> None:
+    result = run_cli(*argv, "--help")
+    assert result.code == 0
+    assert "--template-dir DIR" in result.out
