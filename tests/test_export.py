@@ -113,3 +113,33 @@ def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path: Path, exporter: str)
     with torch.no_grad():
         for batch, x in inputs.items():
             torch.testing.assert_close(outputs[batch], model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_without_onnx_packages_the_pt2_is_still_written(
+    tmp_path: Path, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cnngen.deploy.export as export
+
+    monkeypatch.setattr(export, "onnx_missing", lambda: "onnx")
+    path = write_model(tmp_path, "classifier", **SMALL)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--out", str(out), "--max-batch", "16")
+    assert result.code == 0, result.err
+    assert 'onnx is not installed, pip install "cnngen[onnx]" adds it' in result.out
+    assert len(result.out.strip().splitlines()) == 1
+    stem = path.stem
+    assert (out / f"{stem}.pt2").is_file() and not (out / f"{stem}.onnx").exists()
+    record = json.loads((out / f"{stem}.json").read_text())
+    assert record["onnx_missing"] == "onnx" and record["files"]["onnx"] is None
+    assert record["batch_bounds"] == [1, 16]
+    program = torch.export.load(out / f"{stem}.pt2").module()
+    assert program(torch.randn(16, 1, 12, 12)).shape == (16, 3)
+    with pytest.raises(Exception):  # noqa: B017 - the bound is enforced by the program
+        program(torch.randn(17, 1, 12, 12))
+
+
+def test_max_batch_out_of_range_is_one_line(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    path = write_model(tmp_path, "classifier", **SMALL)
+    result = run_cli("export", str(path), "--out", str(tmp_path / "d"), "--max-batch", "3")
+    assert result.code == 2 and "--max-batch: 3 is out of range" in result.err
+    assert not (tmp_path / "d").exists()

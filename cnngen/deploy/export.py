@@ -25,8 +25,25 @@ BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
 EXPORT_BATCH = 7
 """The example batch the graphs are traced with (1 would be specialised away)."""
-MAX_BATCH = 65536
+MAX_BATCH = 64
+"""Default upper bound of the exported batch dimension (``cnngen export --max-batch``).
+
+Runtimes that plan memory ahead (ExecuTorch) size buffers for this bound, so
+it is kept small; raise it when serving larger batches.
+"""
 ONNX_OPSET = 18
+"""Opset asked of the older (torchscript) exporter; the record holds the file's real opset."""
+INSTALL_ONNX = 'pip install "cnngen[onnx]"'
+
+
+def onnx_missing() -> str | None:
+    """The first ONNX export package not installed (``onnx`` or ``onnxscript``), or None."""
+    for name in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(name) is None:
+            return name
+    return None
+
+
 RELATIVE_TOLERANCE = 1e-4
 ABSOLUTE_TOLERANCE = 1e-6
 
@@ -51,13 +68,13 @@ def sample_inputs(
     }
 
 
-def _batch_dim() -> Any:
-    return torch.export.Dim("batch", min=1, max=MAX_BATCH)
+def _batch_dim(max_batch: int = MAX_BATCH) -> Any:
+    return torch.export.Dim("batch", min=1, max=max_batch)
 
 
-def export_program(model: nn.Module, example: torch.Tensor) -> Any:
-    """``torch.export.export`` with the first dimension dynamic."""
-    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim()},))
+def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH) -> Any:
+    """``torch.export.export`` with the first dimension dynamic, 1 to ``max_batch``."""
+    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},))
 
 
 def onnx_exporter() -> str:
@@ -139,9 +156,17 @@ def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Te
 
 
 def export_files(
-    model: nn.Module, input_shape: Sequence[int], out: Path, stem: str, command: str
+    model: nn.Module,
+    input_shape: Sequence[int],
+    out: Path,
+    stem: str,
+    command: str,
+    max_batch: int = MAX_BATCH,
 ) -> dict[str, Any]:
     """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
+
+    Without the ONNX packages (:func:`onnx_missing`) no ``.onnx`` is written
+    and the record's ``onnx_missing`` names the missing package.
 
     Raises :class:`ValueError` naming the artefact and batch size when an
     output differs from the eager model beyond :func:`tolerance`.
@@ -151,7 +176,7 @@ def export_files(
     with torch.no_grad():
         expected = {batch: model(x) for batch, x in inputs.items()}
     limit = max(tolerance(y) for y in expected.values())
-    program = export_program(model, inputs[EXPORT_BATCH])
+    program = export_program(model, inputs[EXPORT_BATCH], max_batch)
     pt2 = out / f"{stem}.pt2"
     torch.export.save(program, pt2)
     reloaded = torch.export.load(pt2).module()
@@ -159,10 +184,12 @@ def export_files(
         parity: dict[str, dict[str, float] | None] = {
             "pt2": {str(b): max_difference(reloaded(x), expected[b]) for b, x in inputs.items()}
         }
-    exporter = onnx_exporter()
-    data = export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
-    (out / f"{stem}.onnx").write_bytes(data)
-    outputs = run_onnx(data, inputs)
+    missing = onnx_missing()
+    exporter = None if missing else onnx_exporter()
+    data = None if missing else export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
+    if data is not None:
+        (out / f"{stem}.onnx").write_bytes(data)
+    outputs = None if data is None else run_onnx(data, inputs)
     parity["onnx"] = (
         None
         if outputs is None
@@ -180,10 +207,12 @@ def export_files(
         "input_shape": ["batch", *input_shape],
         "output_shape": ["batch", *output_shape],
         "dynamic_batch": True,
+        "batch_bounds": [1, max_batch],
         "checked_batches": list(BATCHES),
-        "files": {"torch_export": pt2.name, "onnx": f"{stem}.onnx"},
+        "files": {"torch_export": pt2.name, "onnx": None if data is None else f"{stem}.onnx"},
         "onnx_exporter": exporter,
-        "opset": onnx_opset(data),
+        "onnx_missing": missing,
+        "opset": None if data is None else onnx_opset(data),
         "max_abs_diff": parity,
         "tolerance": limit,
         "torch": str(torch.__version__),
@@ -218,7 +247,9 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return data
 
 
-def export_model_file(path: Path, weights: Path | None, out: Path, command: str) -> dict[str, Any]:
+def export_model_file(
+    path: Path, weights: Path | None, out: Path, command: str, max_batch: int = MAX_BATCH
+) -> dict[str, Any]:
     """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
 
     The model class and ``INPUT_SHAPE`` are found as ``cnngen verify`` finds
@@ -252,7 +283,7 @@ def export_model_file(path: Path, weights: Path | None, out: Path, command: str)
     stem = path.stem
     with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
         try:
-            record = export_files(model, input_shape, Path(folder), stem, command)
+            record = export_files(model, input_shape, Path(folder), stem, command, max_batch)
         except ValueError as error:
             raise ExportError(str(error)) from None
         record["class_name"] = cls.__name__
@@ -261,5 +292,7 @@ def export_model_file(path: Path, weights: Path | None, out: Path, command: str)
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
         for suffix in (".pt2", ".onnx", ".json"):
+            if not (Path(folder) / f"{stem}{suffix}").exists():
+                continue
             shutil.move(str(Path(folder) / f"{stem}{suffix}"), out / f"{stem}{suffix}")
     return record
