@@ -143,3 +143,23 @@ def test_max_batch_out_of_range_is_one_line(tmp_path: Path, run_cli: Callable[..
     result = run_cli("export", str(path), "--out", str(tmp_path / "d"), "--max-batch", "3")
     assert result.code == 2 and "--max-batch: 3 is out of range" in result.err
     assert not (tmp_path / "d").exists()
+
+
+def test_onnx_names_batch_dim_and_metadata(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    import onnx
+
+    path = write_model(tmp_path, "classifier", **SMALL)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--out", str(out))
+    assert result.code == 0, result.err
+    model = onnx.load(str(out / f"{path.stem}.onnx"))
+    (given,), (produced,) = model.graph.input, model.graph.output
+    assert given.name == "input" and produced.name == "logits"
+    assert given.type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert produced.type.tensor_type.shape.dim[0].dim_param == "batch"
+    props = {entry.key: entry.value for entry in model.metadata_props}
+    assert props["cnngen_command"].startswith("cnngen export ") and props["cnngen_version"]
+    record = json.loads((out / f"{path.stem}.json").read_text())
+    assert record["onnx_names"] == {"input": "input", "output": "logits"}
+    versions = [e.version for e in model.opset_import if e.domain in ("", "ai.onnx")]
+    assert record["opset"] == max(versions)

@@ -125,6 +125,41 @@ def _export_onnx(
         )
 
 
+def name_onnx(data: bytes, output_name: str, metadata: dict[str, str]) -> bytes:
+    """Rename the graph's input to ``input`` and output to ``output_name``, batch dim ``batch``.
+
+    The exporters name them after the traced argument and last module
+    (``x``, ``linear``) and the batch after a symbol (``s77``); serving code
+    wants stable names.  ``metadata`` lands in the file's ``metadata_props``.
+    """
+    import onnx
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    renames = {graph.input[0].name: "input", graph.output[0].name: output_name}
+    for value in (graph.input[0], graph.output[0]):
+        value.name = renames[value.name]
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name in renames:
+                node.input[index] = renames[name]
+        for index, name in enumerate(node.output):
+            if name in renames:
+                node.output[index] = renames[name]
+    for value in graph.value_info:
+        if value.name in renames:
+            value.name = renames[value.name]
+    del model.metadata_props[:]
+    for key, text in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, text
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def onnx_opset(data: bytes) -> int | None:
     """The default-domain opset of an ONNX file (None without the onnx package)."""
     if importlib.util.find_spec("onnx") is None:
@@ -162,6 +197,7 @@ def export_files(
     stem: str,
     command: str,
     max_batch: int = MAX_BATCH,
+    output_name: str | None = None,
 ) -> dict[str, Any]:
     """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
 
@@ -187,6 +223,13 @@ def export_files(
     missing = onnx_missing()
     exporter = None if missing else onnx_exporter()
     data = None if missing else export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
+    if output_name is None:
+        output_name = "logits" if expected[BATCHES[0]].dim() == 2 else "output"
+    if data is not None:
+        from cnngen import __version__
+
+        metadata = {"cnngen_version": str(__version__), "cnngen_command": command}
+        data = name_onnx(data, output_name, metadata)
     if data is not None:
         (out / f"{stem}.onnx").write_bytes(data)
     outputs = None if data is None else run_onnx(data, inputs)
@@ -212,6 +255,7 @@ def export_files(
         "files": {"torch_export": pt2.name, "onnx": None if data is None else f"{stem}.onnx"},
         "onnx_exporter": exporter,
         "onnx_missing": missing,
+        "onnx_names": None if data is None else {"input": "input", "output": output_name},
         "opset": None if data is None else onnx_opset(data),
         "max_abs_diff": parity,
         "tolerance": limit,
@@ -263,7 +307,9 @@ def export_model_file(
 
     try:
         module = load_module(path.resolve())
-        input_shape, _ = read_constants(module, path)
+        input_shape, output_shape = read_constants(module, path)
+        family = str(getattr(module, "FAMILY", ""))
+        is_classifier = len(output_shape) == 1 and "forecast" not in family
         cls = find_model_class(module, path)
         model = cls()
     except Fatal as fatal:
@@ -283,7 +329,15 @@ def export_model_file(
     stem = path.stem
     with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
         try:
-            record = export_files(model, input_shape, Path(folder), stem, command, max_batch)
+            record = export_files(
+                model,
+                input_shape,
+                Path(folder),
+                stem,
+                command,
+                max_batch,
+                "logits" if is_classifier else "output",
+            )
         except ValueError as error:
             raise ExportError(str(error)) from None
         record["class_name"] = cls.__name__
