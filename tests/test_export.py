@@ -163,3 +163,31 @@ def test_onnx_names_batch_dim_and_metadata(tmp_path: Path, run_cli: Callable[...
     assert record["onnx_names"] == {"input": "input", "output": "logits"}
     versions = [e.version for e in model.opset_import if e.domain in ("", "ai.onnx")]
     assert record["opset"] == max(versions)
+
+
+def test_checkpoint_classes_and_normalization_reach_the_record(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    import hashlib
+
+    path = write_model(tmp_path, "classifier", **SMALL)
+    model = model_class(load(path))()
+    weights = tmp_path / "best.pt"
+    checkpoint = {
+        "model": model.state_dict(),
+        "classes": ["cat", "dog", "eel"],
+        "normalization": {"mean": [0.5], "std": [0.25]},
+    }
+    torch.save(checkpoint, weights)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--weights", str(weights), "--out", str(out))
+    assert result.code == 0, result.err
+    record = json.loads((out / f"{path.stem}.json").read_text())
+    assert record["classes"] == ["cat", "dog", "eel"]
+    assert record["normalization"] == {"mean": [0.5], "std": [0.25]}
+    assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    import onnx
+
+    props = {e.key: e.value for e in onnx.load(str(out / f"{path.stem}.onnx")).metadata_props}
+    assert json.loads(props["classes"]) == ["cat", "dog", "eel"]
+    assert json.loads(props["normalization"]) == {"mean": [0.5], "std": [0.25]}

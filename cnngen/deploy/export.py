@@ -198,6 +198,7 @@ def export_files(
     command: str,
     max_batch: int = MAX_BATCH,
     output_name: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
 
@@ -228,8 +229,8 @@ def export_files(
     if data is not None:
         from cnngen import __version__
 
-        metadata = {"cnngen_version": str(__version__), "cnngen_command": command}
-        data = name_onnx(data, output_name, metadata)
+        props = {"cnngen_version": str(__version__), "cnngen_command": command}
+        data = name_onnx(data, output_name, {**props, **(metadata or {})})
     if data is not None:
         (out / f"{stem}.onnx").write_bytes(data)
     outputs = None if data is None else run_onnx(data, inputs)
@@ -268,6 +269,37 @@ def export_files(
 
 class ExportError(Exception):
     """The model file or its weights cannot be exported; the message is one line."""
+
+
+def checkpoint_info(path: Path) -> dict[str, Any]:
+    """What inference needs besides weights, from a checkpoint dict, if it carries it.
+
+    ``classes`` (a list of names), and ``mean``/``std`` either at the top
+    level or inside a ``normalization`` dict; each is None when absent (a
+    bare state_dict carries none of them).
+    """
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    info: dict[str, Any] = {"classes": None, "mean": None, "std": None}
+    if not isinstance(data, dict) or "model" not in data:
+        return info
+    sources = [data]
+    if isinstance(data.get("normalization"), dict):
+        sources.append(data["normalization"])
+    for source in sources:
+        for key in ("mean", "std"):
+            value = source.get(key)
+            if value is not None:
+                info[key] = torch.as_tensor(value, dtype=torch.float64).flatten().tolist()
+    classes = data.get("classes")
+    if isinstance(classes, (list, tuple)) and all(isinstance(c, (str, int)) for c in classes):
+        info["classes"] = [str(c) for c in classes]
+    return info
+
+
+def sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -325,6 +357,11 @@ def export_model_file(
             raise ExportError(
                 f"--weights: {weights} does not fit {cls.__name__}: {detail}"
             ) from None
+    info = (
+        {"classes": None, "mean": None, "std": None}
+        if weights is None
+        else checkpoint_info(weights)
+    )
     out.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
@@ -337,11 +374,24 @@ def export_model_file(
                 command,
                 max_batch,
                 "logits" if is_classifier else "output",
+                {
+                    key: json.dumps(value)
+                    for key, value in (
+                        ("classes", info["classes"]),
+                        ("normalization", {"mean": info["mean"], "std": info["std"]}),
+                    )
+                    if value is not None and value != {"mean": None, "std": None}
+                },
             )
         except ValueError as error:
             raise ExportError(str(error)) from None
         record["class_name"] = cls.__name__
         record["weights"] = None if weights is None else str(weights)
+        record["weights_sha256"] = None if weights is None else sha256(weights)
+        record["classes"] = info["classes"]
+        record["normalization"] = (
+            None if info["mean"] is None else {"mean": info["mean"], "std": info["std"]}
+        )
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
