@@ -191,3 +191,20 @@ def test_checkpoint_classes_and_normalization_reach_the_record(
     props = {e.key: e.value for e in onnx.load(str(out / f"{path.stem}.onnx")).metadata_props}
     assert json.loads(props["classes"]) == ["cat", "dog", "eel"]
     assert json.loads(props["normalization"]) == {"mean": [0.5], "std": [0.25]}
+
+
+def test_torchscript_target(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    path = write_model(tmp_path, "classifier", **SMALL)
+    model, weights = trained_weights(path, tmp_path)
+    out = tmp_path / "deploy"
+    result = run_cli(
+        "export", str(path), "--weights", str(weights), "--out", str(out), "--torchscript"
+    )
+    assert result.code == 0, result.err
+    record = json.loads((out / f"{path.stem}.json").read_text())
+    assert record["files"]["torchscript"] == f"{path.stem}.torchscript.pt"
+    assert set(record["max_abs_diff"]["torchscript"]) == {"1", "7"}
+    loaded = torch.jit.load(str(out / f"{path.stem}.torchscript.pt"))
+    x = torch.randn(5, 1, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-5)

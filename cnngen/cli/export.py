@@ -40,10 +40,21 @@ from cnngen.rendering.escape import command_line
     help="Largest batch the exported programs accept (the batch dimension runs 1..N); "
     "runtimes that plan memory ahead size their buffers for it.",
 )
+@click.option(
+    "--torchscript",
+    is_flag=True,
+    help="Also write MODEL.torchscript.pt (torch.jit.script), checked like the others.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_context
 def export_command(
-    ctx: click.Context, file: str, weights: str | None, out: str, max_batch: int, force: bool
+    ctx: click.Context,
+    file: str,
+    weights: str | None,
+    out: str,
+    max_batch: int,
+    torchscript: bool,
+    force: bool,
 ) -> None:
     """Export a model file to torch.export and ONNX, checked against PyTorch.
 
@@ -71,7 +82,8 @@ def export_command(
         )
     folder = Path(out)
     targets = [folder / f"{path.stem}{suffix}" for suffix in (".pt2", ".onnx", ".json")]
-    existing = [str(target) for target in targets if target.exists()]
+    extra = [folder / f"{path.stem}.torchscript.pt"] if torchscript else []
+    existing = [str(target) for target in targets + extra if target.exists()]
     if existing and not force:
         raise CnngenError(
             f"--out: {', '.join(existing)} already exist; add --force to overwrite", "--out"
@@ -86,6 +98,7 @@ def export_command(
             folder,
             "cnngen " + command_line(invocation(ctx)),
             max_batch,
+            torchscript,
         )
     except ExportError as error:
         click.echo(f"Error: {error}", err=True)

@@ -199,6 +199,7 @@ def export_files(
     max_batch: int = MAX_BATCH,
     output_name: str | None = None,
     metadata: dict[str, str] | None = None,
+    torchscript: bool = False,
 ) -> dict[str, Any]:
     """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
 
@@ -247,13 +248,33 @@ def export_files(
                     f"{difference:.3g} (> {limit:.3g})"
                 )
     output_shape = list(expected[BATCHES[0]].shape[1:])
+    files: dict[str, str | None] = {
+        "torch_export": pt2.name,
+        "onnx": None if data is None else f"{stem}.onnx",
+    }
+    if torchscript:
+        scripted = torch.jit.script(model)
+        script_path = out / f"{stem}.torchscript.pt"
+        scripted.save(str(script_path))
+        loaded = torch.jit.load(str(script_path))
+        with torch.no_grad():
+            parity["torchscript"] = {
+                str(b): max_difference(loaded(x), expected[b]) for b, x in inputs.items()
+            }
+        for batch, difference in parity["torchscript"].items():
+            if not difference <= limit:
+                raise ValueError(
+                    f"{stem}.torchscript.pt: output at batch {batch} differs from the model by "
+                    f"{difference:.3g} (> {limit:.3g})"
+                )
+        files["torchscript"] = script_path.name
     record = {
         "input_shape": ["batch", *input_shape],
         "output_shape": ["batch", *output_shape],
         "dynamic_batch": True,
         "batch_bounds": [1, max_batch],
         "checked_batches": list(BATCHES),
-        "files": {"torch_export": pt2.name, "onnx": None if data is None else f"{stem}.onnx"},
+        "files": files,
         "onnx_exporter": exporter,
         "onnx_missing": missing,
         "onnx_names": None if data is None else {"input": "input", "output": output_name},
@@ -324,7 +345,12 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def export_model_file(
-    path: Path, weights: Path | None, out: Path, command: str, max_batch: int = MAX_BATCH
+    path: Path,
+    weights: Path | None,
+    out: Path,
+    command: str,
+    max_batch: int = MAX_BATCH,
+    torchscript: bool = False,
 ) -> dict[str, Any]:
     """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
 
@@ -382,6 +408,7 @@ def export_model_file(
                     )
                     if value is not None and value != {"mean": None, "std": None}
                 },
+                torchscript,
             )
         except ValueError as error:
             raise ExportError(str(error)) from None
@@ -395,7 +422,7 @@ def export_model_file(
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
-        for suffix in (".pt2", ".onnx", ".json"):
+        for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json"):
             if not (Path(folder) / f"{stem}{suffix}").exists():
                 continue
             shutil.move(str(Path(folder) / f"{stem}{suffix}"), out / f"{stem}{suffix}")
