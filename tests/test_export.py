@@ -113,3 +113,98 @@ def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path: Path, exporter: str)
     with torch.no_grad():
         for batch, x in inputs.items():
             torch.testing.assert_close(outputs[batch], model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_without_onnx_packages_the_pt2_is_still_written(
+    tmp_path: Path, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cnngen.deploy.export as export
+
+    monkeypatch.setattr(export, "onnx_missing", lambda: "onnx")
+    path = write_model(tmp_path, "classifier", **SMALL)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--out", str(out), "--max-batch", "16")
+    assert result.code == 0, result.err
+    assert 'onnx is not installed, pip install "cnngen[onnx]" adds it' in result.out
+    assert len(result.out.strip().splitlines()) == 1
+    stem = path.stem
+    assert (out / f"{stem}.pt2").is_file() and not (out / f"{stem}.onnx").exists()
+    record = json.loads((out / f"{stem}.json").read_text())
+    assert record["onnx_missing"] == "onnx" and record["files"]["onnx"] is None
+    assert record["batch_bounds"] == [1, 16]
+    program = torch.export.load(out / f"{stem}.pt2").module()
+    assert program(torch.randn(16, 1, 12, 12)).shape == (16, 3)
+    with pytest.raises(Exception):  # noqa: B017 - the bound is enforced by the program
+        program(torch.randn(17, 1, 12, 12))
+
+
+def test_max_batch_out_of_range_is_one_line(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    path = write_model(tmp_path, "classifier", **SMALL)
+    result = run_cli("export", str(path), "--out", str(tmp_path / "d"), "--max-batch", "3")
+    assert result.code == 2 and "--max-batch: 3 is out of range" in result.err
+    assert not (tmp_path / "d").exists()
+
+
+def test_onnx_names_batch_dim_and_metadata(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    import onnx
+
+    path = write_model(tmp_path, "classifier", **SMALL)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--out", str(out))
+    assert result.code == 0, result.err
+    model = onnx.load(str(out / f"{path.stem}.onnx"))
+    (given,), (produced,) = model.graph.input, model.graph.output
+    assert given.name == "input" and produced.name == "logits"
+    assert given.type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert produced.type.tensor_type.shape.dim[0].dim_param == "batch"
+    props = {entry.key: entry.value for entry in model.metadata_props}
+    assert props["cnngen_command"].startswith("cnngen export ") and props["cnngen_version"]
+    record = json.loads((out / f"{path.stem}.json").read_text())
+    assert record["onnx_names"] == {"input": "input", "output": "logits"}
+    versions = [e.version for e in model.opset_import if e.domain in ("", "ai.onnx")]
+    assert record["opset"] == max(versions)
+
+
+def test_checkpoint_classes_and_normalization_reach_the_record(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    import hashlib
+
+    path = write_model(tmp_path, "classifier", **SMALL)
+    model = model_class(load(path))()
+    weights = tmp_path / "best.pt"
+    checkpoint = {
+        "model": model.state_dict(),
+        "classes": ["cat", "dog", "eel"],
+        "normalization": {"mean": [0.5], "std": [0.25]},
+    }
+    torch.save(checkpoint, weights)
+    out = tmp_path / "deploy"
+    result = run_cli("export", str(path), "--weights", str(weights), "--out", str(out))
+    assert result.code == 0, result.err
+    record = json.loads((out / f"{path.stem}.json").read_text())
+    assert record["classes"] == ["cat", "dog", "eel"]
+    assert record["normalization"] == {"mean": [0.5], "std": [0.25]}
+    assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    import onnx
+
+    props = {e.key: e.value for e in onnx.load(str(out / f"{path.stem}.onnx")).metadata_props}
+    assert json.loads(props["classes"]) == ["cat", "dog", "eel"]
+    assert json.loads(props["normalization"]) == {"mean": [0.5], "std": [0.25]}
+
+
+def test_torchscript_target(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    path = write_model(tmp_path, "classifier", **SMALL)
+    model, weights = trained_weights(path, tmp_path)
+    out = tmp_path / "deploy"
+    result = run_cli(
+        "export", str(path), "--weights", str(weights), "--out", str(out), "--torchscript"
+    )
+    assert result.code == 0, result.err
+    record = json.loads((out / f"{path.stem}.json").read_text())
+    assert record["files"]["torchscript"] == f"{path.stem}.torchscript.pt"
+    assert set(record["max_abs_diff"]["torchscript"]) == {"1", "7"}
+    loaded = torch.jit.load(str(out / f"{path.stem}.torchscript.pt"))
+    x = torch.randn(5, 1, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-5)

@@ -37,10 +37,30 @@ from cnngen.rendering.escape import command_line
     show_default=True,
     help="Folder for MODEL.pt2, MODEL.onnx and MODEL.json.",
 )
+@click.option(
+    "--max-batch",
+    "max_batch",
+    default=64,
+    show_default=True,
+    type=int,
+    help="Largest batch the exported programs accept (the batch dimension runs 1..N); "
+    "runtimes that plan memory ahead size their buffers for it.",
+)
+@click.option(
+    "--torchscript",
+    is_flag=True,
+    help="Also write MODEL.torchscript.pt (torch.jit.script), checked like the others.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_context
 def export_command(
-    ctx: click.Context, file: str, weights: str | None, out: str, force: bool
+    ctx: click.Context,
+    file: str,
+    weights: str | None,
+    out: str,
+    max_batch: int,
+    torchscript: bool,
+    force: bool,
 ) -> None:
     """Export a model file to torch.export and ONNX, checked against PyTorch.
 
@@ -60,9 +80,16 @@ def export_command(
         )
     if weights is not None and not Path(weights).is_file():
         raise CnngenError(f"--weights: {weights} does not exist", "--weights")
+    if not 7 <= max_batch <= 65536:
+        raise CnngenError(
+            f"--max-batch: {max_batch} is out of range; give 7 to 65536 (the export is "
+            f"traced and checked at batch 7), e.g. --max-batch 64",
+            "--max-batch",
+        )
     folder = Path(out)
     targets = [folder / f"{path.stem}{suffix}" for suffix in (".pt2", ".onnx", ".json")]
-    existing = [str(target) for target in targets if target.exists()]
+    extra = [folder / f"{path.stem}.torchscript.pt"] if torchscript else []
+    existing = [str(target) for target in targets + extra if target.exists()]
     if existing and not force:
         raise CnngenError(
             f"--out: {', '.join(existing)} already exist; add --force to overwrite", "--out"
@@ -70,7 +97,7 @@ def export_command(
     require_torch("export")
     _DONE.clear()
     with _step("importing torch"):
-        from cnngen.deploy.export import ExportError, export_model_file
+        from cnngen.deploy.export import INSTALL_ONNX, ExportError, export_model_file
 
     caught: list[str] = []
     try:
@@ -86,6 +113,8 @@ def export_command(
                     None if weights is None else Path(weights),
                     folder,
                     "cnngen " + command_line(invocation(ctx)),
+                    max_batch,
+                    torchscript,
                 )
             finally:
                 caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]
@@ -104,6 +133,14 @@ def export_command(
     differences = [
         value for kind in record["max_abs_diff"].values() for value in (kind or {}).values()
     ]
+    if record["onnx_missing"] is not None:
+        click.echo(
+            f"wrote {targets[0]} and {targets[2]}: {record['class_name']} "
+            f"{tuple(record['input_shape'])} -> {tuple(record['output_shape'])}, batch 1 and 7 "
+            f"match the model (max abs diff {max(differences):.2g}); no {targets[1]}: "
+            f"{record['onnx_missing']} is not installed, {INSTALL_ONNX} adds it"
+        )
+        return
     onnx_note = (
         "" if record["max_abs_diff"]["onnx"] is not None else " (ONNX not run: no onnxruntime)"
     )

@@ -25,8 +25,25 @@ BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
 EXPORT_BATCH = 7
 """The example batch the graphs are traced with (1 would be specialised away)."""
-MAX_BATCH = 65536
+MAX_BATCH = 64
+"""Default upper bound of the exported batch dimension (``cnngen export --max-batch``).
+
+Runtimes that plan memory ahead (ExecuTorch) size buffers for this bound, so
+it is kept small; raise it when serving larger batches.
+"""
 ONNX_OPSET = 18
+"""Opset asked of the older (torchscript) exporter; the record holds the file's real opset."""
+INSTALL_ONNX = 'pip install "cnngen[onnx]"'
+
+
+def onnx_missing() -> str | None:
+    """The first ONNX export package not installed (``onnx`` or ``onnxscript``), or None."""
+    for name in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(name) is None:
+            return name
+    return None
+
+
 RELATIVE_TOLERANCE = 1e-4
 ABSOLUTE_TOLERANCE = 1e-6
 
@@ -51,13 +68,13 @@ def sample_inputs(
     }
 
 
-def _batch_dim() -> Any:
-    return torch.export.Dim("batch", min=1, max=MAX_BATCH)
+def _batch_dim(max_batch: int = MAX_BATCH) -> Any:
+    return torch.export.Dim("batch", min=1, max=max_batch)
 
 
-def export_program(model: nn.Module, example: torch.Tensor) -> Any:
-    """``torch.export.export`` with the first dimension dynamic."""
-    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim()},))
+def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH) -> Any:
+    """``torch.export.export`` with the first dimension dynamic, 1 to ``max_batch``."""
+    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},))
 
 
 def onnx_exporter() -> str:
@@ -108,6 +125,41 @@ def _export_onnx(
         )
 
 
+def name_onnx(data: bytes, output_name: str, metadata: dict[str, str]) -> bytes:
+    """Rename the graph's input to ``input`` and output to ``output_name``, batch dim ``batch``.
+
+    The exporters name them after the traced argument and last module
+    (``x``, ``linear``) and the batch after a symbol (``s77``); serving code
+    wants stable names.  ``metadata`` lands in the file's ``metadata_props``.
+    """
+    import onnx
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    renames = {graph.input[0].name: "input", graph.output[0].name: output_name}
+    for value in (graph.input[0], graph.output[0]):
+        value.name = renames[value.name]
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name in renames:
+                node.input[index] = renames[name]
+        for index, name in enumerate(node.output):
+            if name in renames:
+                node.output[index] = renames[name]
+    for value in graph.value_info:
+        if value.name in renames:
+            value.name = renames[value.name]
+    del model.metadata_props[:]
+    for key, text in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, text
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def onnx_opset(data: bytes) -> int | None:
     """The default-domain opset of an ONNX file (None without the onnx package)."""
     if importlib.util.find_spec("onnx") is None:
@@ -139,9 +191,20 @@ def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Te
 
 
 def export_files(
-    model: nn.Module, input_shape: Sequence[int], out: Path, stem: str, command: str
+    model: nn.Module,
+    input_shape: Sequence[int],
+    out: Path,
+    stem: str,
+    command: str,
+    max_batch: int = MAX_BATCH,
+    output_name: str | None = None,
+    metadata: dict[str, str] | None = None,
+    torchscript: bool = False,
 ) -> dict[str, Any]:
     """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
+
+    Without the ONNX packages (:func:`onnx_missing`) no ``.onnx`` is written
+    and the record's ``onnx_missing`` names the missing package.
 
     Raises :class:`ValueError` naming the artefact and batch size when an
     output differs from the eager model beyond :func:`tolerance`.
@@ -151,7 +214,7 @@ def export_files(
     with torch.no_grad():
         expected = {batch: model(x) for batch, x in inputs.items()}
     limit = max(tolerance(y) for y in expected.values())
-    program = export_program(model, inputs[EXPORT_BATCH])
+    program = export_program(model, inputs[EXPORT_BATCH], max_batch)
     pt2 = out / f"{stem}.pt2"
     torch.export.save(program, pt2)
     reloaded = torch.export.load(pt2).module()
@@ -159,10 +222,19 @@ def export_files(
         parity: dict[str, dict[str, float] | None] = {
             "pt2": {str(b): max_difference(reloaded(x), expected[b]) for b, x in inputs.items()}
         }
-    exporter = onnx_exporter()
-    data = export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
-    (out / f"{stem}.onnx").write_bytes(data)
-    outputs = run_onnx(data, inputs)
+    missing = onnx_missing()
+    exporter = None if missing else onnx_exporter()
+    data = None if missing else export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
+    if output_name is None:
+        output_name = "logits" if expected[BATCHES[0]].dim() == 2 else "output"
+    if data is not None:
+        from cnngen import __version__
+
+        props = {"cnngen_version": str(__version__), "cnngen_command": command}
+        data = name_onnx(data, output_name, {**props, **(metadata or {})})
+    if data is not None:
+        (out / f"{stem}.onnx").write_bytes(data)
+    outputs = None if data is None else run_onnx(data, inputs)
     parity["onnx"] = (
         None
         if outputs is None
@@ -176,14 +248,37 @@ def export_files(
                     f"{difference:.3g} (> {limit:.3g})"
                 )
     output_shape = list(expected[BATCHES[0]].shape[1:])
+    files: dict[str, str | None] = {
+        "torch_export": pt2.name,
+        "onnx": None if data is None else f"{stem}.onnx",
+    }
+    if torchscript:
+        scripted = torch.jit.script(model)
+        script_path = out / f"{stem}.torchscript.pt"
+        scripted.save(str(script_path))
+        loaded = torch.jit.load(str(script_path))
+        with torch.no_grad():
+            parity["torchscript"] = {
+                str(b): max_difference(loaded(x), expected[b]) for b, x in inputs.items()
+            }
+        for batch, difference in parity["torchscript"].items():
+            if not difference <= limit:
+                raise ValueError(
+                    f"{stem}.torchscript.pt: output at batch {batch} differs from the model by "
+                    f"{difference:.3g} (> {limit:.3g})"
+                )
+        files["torchscript"] = script_path.name
     record = {
         "input_shape": ["batch", *input_shape],
         "output_shape": ["batch", *output_shape],
         "dynamic_batch": True,
+        "batch_bounds": [1, max_batch],
         "checked_batches": list(BATCHES),
-        "files": {"torch_export": pt2.name, "onnx": f"{stem}.onnx"},
+        "files": files,
         "onnx_exporter": exporter,
-        "opset": onnx_opset(data),
+        "onnx_missing": missing,
+        "onnx_names": None if data is None else {"input": "input", "output": output_name},
+        "opset": None if data is None else onnx_opset(data),
         "max_abs_diff": parity,
         "tolerance": limit,
         "torch": str(torch.__version__),
@@ -195,6 +290,37 @@ def export_files(
 
 class ExportError(Exception):
     """The model file or its weights cannot be exported; the message is one line."""
+
+
+def checkpoint_info(path: Path) -> dict[str, Any]:
+    """What inference needs besides weights, from a checkpoint dict, if it carries it.
+
+    ``classes`` (a list of names), and ``mean``/``std`` either at the top
+    level or inside a ``normalization`` dict; each is None when absent (a
+    bare state_dict carries none of them).
+    """
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    info: dict[str, Any] = {"classes": None, "mean": None, "std": None}
+    if not isinstance(data, dict) or "model" not in data:
+        return info
+    sources = [data]
+    if isinstance(data.get("normalization"), dict):
+        sources.append(data["normalization"])
+    for source in sources:
+        for key in ("mean", "std"):
+            value = source.get(key)
+            if value is not None:
+                info[key] = torch.as_tensor(value, dtype=torch.float64).flatten().tolist()
+    classes = data.get("classes")
+    if isinstance(classes, (list, tuple)) and all(isinstance(c, (str, int)) for c in classes):
+        info["classes"] = [str(c) for c in classes]
+    return info
+
+
+def sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -218,7 +344,14 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return data
 
 
-def export_model_file(path: Path, weights: Path | None, out: Path, command: str) -> dict[str, Any]:
+def export_model_file(
+    path: Path,
+    weights: Path | None,
+    out: Path,
+    command: str,
+    max_batch: int = MAX_BATCH,
+    torchscript: bool = False,
+) -> dict[str, Any]:
     """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
 
     The model class and ``INPUT_SHAPE`` are found as ``cnngen verify`` finds
@@ -232,7 +365,9 @@ def export_model_file(path: Path, weights: Path | None, out: Path, command: str)
 
     try:
         module = load_module(path.resolve())
-        input_shape, _ = read_constants(module, path)
+        input_shape, output_shape = read_constants(module, path)
+        family = str(getattr(module, "FAMILY", ""))
+        is_classifier = len(output_shape) == 1 and "forecast" not in family
         cls = find_model_class(module, path)
         model = cls()
     except Fatal as fatal:
@@ -248,18 +383,47 @@ def export_model_file(path: Path, weights: Path | None, out: Path, command: str)
             raise ExportError(
                 f"--weights: {weights} does not fit {cls.__name__}: {detail}"
             ) from None
+    info = (
+        {"classes": None, "mean": None, "std": None}
+        if weights is None
+        else checkpoint_info(weights)
+    )
     out.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
         try:
-            record = export_files(model, input_shape, Path(folder), stem, command)
+            record = export_files(
+                model,
+                input_shape,
+                Path(folder),
+                stem,
+                command,
+                max_batch,
+                "logits" if is_classifier else "output",
+                {
+                    key: json.dumps(value)
+                    for key, value in (
+                        ("classes", info["classes"]),
+                        ("normalization", {"mean": info["mean"], "std": info["std"]}),
+                    )
+                    if value is not None and value != {"mean": None, "std": None}
+                },
+                torchscript,
+            )
         except ValueError as error:
             raise ExportError(str(error)) from None
         record["class_name"] = cls.__name__
         record["weights"] = None if weights is None else str(weights)
+        record["weights_sha256"] = None if weights is None else sha256(weights)
+        record["classes"] = info["classes"]
+        record["normalization"] = (
+            None if info["mean"] is None else {"mean": info["mean"], "std": info["std"]}
+        )
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
-        for suffix in (".pt2", ".onnx", ".json"):
+        for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json"):
+            if not (Path(folder) / f"{stem}{suffix}").exists():
+                continue
             shutil.move(str(Path(folder) / f"{stem}{suffix}"), out / f"{stem}{suffix}")
     return record
