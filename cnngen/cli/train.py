@@ -83,7 +83,6 @@ def train_command(
     """
     task = options["task"]
     check_choice("--task", task, (*TASKS, "finetune"))
-    check_model_class(output, options["model_module"], options["model_class"])
     command = command_line(invocation(ctx))
     given = {key: value for key, value in options.items() if value not in (None, ())}
     if task == "finetune":
@@ -100,6 +99,8 @@ def train_command(
                 )
         script = "train.py" if output == "-" else Path(output).name
         text = render_train(command=command, script_name=script, **given)
+    # After rendering, which checks every other option first.
+    check_model_class(output, options["model_module"], options["model_class"])
     emit(text, output, force=force, check=check, dry_run=dry_run)
 
 
