@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, Note, fields_of
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.engine import format_python, render_model
+from cnngen.rendering.messages import CATALOGUES, LANGUAGES, Messages, Note, fields_of
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])

@@ -267,7 +267,7 @@ FAMILY_HELP = f"FAMILY is one of: {', '.join(FAMILIES)}."
 
 def lang_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--lang en|ru``: the language of tables, handouts and generated comments."""
-    from cnngen.core.messages import LANGUAGES
+    from cnngen.rendering.messages import LANGUAGES
 
     return click.option(
         "--lang",

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnngen.core.format import plan_table
-
 Shape = tuple[int, ...]
 
 # Stage kinds that combine earlier outputs without a module of their own.
@@ -226,6 +224,8 @@ class Plan:
 
     def summary(self, lang: str = "en") -> str:
         """The plan as a text table: every layer, its output shape, receptive field, parameters."""
+        from cnngen.rendering.format import plan_table
+
         return plan_table(self, lang)
 
     def to_json(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from cnngen.core.messages_handout import HANDOUT_EN, HANDOUT_RU
+from cnngen.rendering.messages_handout import HANDOUT_EN, HANDOUT_RU
 
 LANGUAGES = ("en", "ru")
 
