@@ -15,17 +15,50 @@ imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import linecache
 import types
 from typing import TYPE_CHECKING, Any
 
-from cnngen.core.plan import Plan
+from cnngen.core import plan as core_plan
+from cnngen.core.arithmetic import conv_output_size, pool_output_size, transposed_output_size
+from cnngen.core.inverse import solve_padding
 from cnngen.core.solver import solve
 from cnngen.core.spec import spec_from_options
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
+
+__all__ = [
+    "Plan",
+    "build",
+    "conv_output_size",
+    "plan",
+    "pool_output_size",
+    "render",
+    "solve_padding",
+    "transposed_output_size",
+]
+
+
+class Plan(core_plan.Plan):
+    """The plan :func:`plan` returns: the core's frozen plan plus its text table.
+
+    The table is rendering's job (:mod:`cnngen.rendering.format`), so the
+    core's plan does not carry it; this class adds :meth:`summary` for the API.
+    """
+
+    def summary(self, lang: str = "en") -> str:
+        """The plan as a text table: every layer, its output shape, receptive field, parameters."""
+        from cnngen.rendering.format import plan_table
+
+        return plan_table(self, lang)
+
+
+def _api_plan(solved: core_plan.Plan) -> Plan:
+    fields = {field.name: getattr(solved, field.name) for field in dataclasses.fields(solved)}
+    return Plan(**fields)
 
 
 def plan(family: str, **options: Any) -> Plan:
@@ -37,7 +70,7 @@ def plan(family: str, **options: Any) -> Plan:
     from cnngen.rendering.namespace import template_names
 
     spec = spec_from_options(family, options, template_names)
-    return solve(spec)
+    return _api_plan(solve(spec))
 
 
 def render(plan: Plan) -> str:

@@ -151,24 +151,98 @@ def _graph() -> dict[str, set[str]]:
     return {_module_name(path): _imports(path) for path in PACKAGE.rglob("*.py")}
 
 
+def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for nxt in graph.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
 def test_no_module_imports_another_that_imports_it_back() -> None:
     graph = _graph()
-    graph.pop("cnngen", None)  # the package facade re-exports the API and imports nothing back
-    cycles = []
-
-    def reach(start: str) -> set[str]:
-        seen, stack = set(), [start]
-        while stack:
-            for nxt in graph.get(stack.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return seen
-
-    for module in graph:
-        if module in reach(module):
-            cycles.append(module)
+    cycles = [module for module in graph if module in _reach(graph, module)]
     assert not cycles, f"modules on an import cycle: {sorted(cycles)}"
+
+
+def _package(module: str) -> str:
+    """The layer a module belongs to: its subpackage, or itself for a top-level module."""
+    parts = module.split(".")
+    if len(parts) > 1 and (PACKAGE / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return module  # the root facade ``cnngen``, or ``cnngen.api``, ``cnngen.errors`` ...
+
+
+def _package_graph() -> dict[str, set[str]]:
+    packages: dict[str, set[str]] = {}
+    for module, imports in _graph().items():
+        edges = packages.setdefault(_package(module), set())
+        edges.update(_package(name) for name in imports if _package(name) != _package(module))
+    return packages
+
+
+def test_no_package_imports_another_that_imports_it_back() -> None:
+    """Layers, the root facade included: core, rendering, deploy, verify, cli, api, root."""
+    graph = _package_graph()
+    assert {"cnngen", "cnngen.core", "cnngen.rendering", "cnngen.verify"} <= set(graph)
+    assert {"cnngen.deploy", "cnngen.cli", "cnngen.api"} <= set(graph)
+    cycles = {
+        package: sorted(graph[package]) for package in graph if package in _reach(graph, package)
+    }
+    assert not cycles, f"packages on an import cycle (and what they import): {cycles}"
+
+
+def test_the_package_graph_sees_function_level_imports(tmp_path: Path) -> None:
+    """The walker counts an import inside a function, so a lazy import cannot hide a cycle."""
+    module = tmp_path / "lazy.py"
+    module.write_text("def f():\n    from cnngen.rendering.format import plan_table\n")
+    assert "cnngen.rendering.format" in _imports(module)
+
+
+def test_deploy_and_verify_do_not_import_each_other_both_ways() -> None:
+    graph = _package_graph()
+    assert "cnngen.verify" not in graph["cnngen.deploy"]
+
+
+def test_rendering_reads_the_version_without_the_api() -> None:
+    graph = _package_graph()
+    assert (
+        "cnngen" not in graph["cnngen.rendering"] and "cnngen.api" not in graph["cnngen.rendering"]
+    )
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    version_file = PACKAGE.parent / project["tool"]["hatch"]["version"]["path"]
+    assert f'__version__ = "{cnngen.__version__}"' in version_file.read_text()
+
+
+def _loaded_after(statement: str) -> list[str]:
+    code = (
+        f"import sys\n{statement}\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('cnngen'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return result.stdout.split()
+
+
+def test_importing_the_plan_loads_few_cnngen_modules() -> None:
+    loaded = _loaded_after("import cnngen.core.plan")
+    assert len(loaded) <= 8, loaded
+    assert "cnngen.api" not in loaded
+
+
+def test_the_root_package_loads_its_api_on_first_use() -> None:
+    assert _loaded_after("import cnngen") == ["cnngen", "cnngen._version"]
+    loaded = _loaded_after("import cnngen\ncnngen.conv_output_size(28, 5)")
+    assert "cnngen.api" in loaded and "cnngen.rendering.engine" not in loaded
+    assert set(cnngen.__all__) <= set(dir(cnngen))
+    with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
+        cnngen.nonesuch  # noqa: B018
 
 
 def test_layers_point_one_way() -> None:

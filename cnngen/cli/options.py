@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.cli.config import dump_config
 from cnngen.cli.output import check_target, emit_files
 from cnngen.cli.output import emit as emit_output

@@ -222,12 +222,6 @@ class Plan:
         """Stages whose output a later stage reads by name (skips), so forward keeps them."""
         return frozenset(name for stage in self.stages for name in stage.inputs)
 
-    def summary(self, lang: str = "en") -> str:
-        """The plan as a text table: every layer, its output shape, receptive field, parameters."""
-        from cnngen.rendering.format import plan_table
-
-        return plan_table(self, lang)
-
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON-ready data (the ``cnngen plan --json`` schema)."""
         layers = []

@@ -22,6 +22,7 @@ from cnngen.core.checks import check_plan_limits
 from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import encoder_channels, plan_geometry
+from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.presets import (
     dropout_before_last_linear,
@@ -33,7 +34,6 @@ from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.unet import solve_unet
 from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES
 from cnngen.errors import CnngenError
-from cnngen.rendering.messages import Note
 
 
 def _trunk_field(stages: Sequence[Stage]) -> Shape:

@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.fields import annotate
+from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import solve_transposed
 from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
 from cnngen.errors import CnngenError
-from cnngen.rendering.messages import Note
 
 
 def level_sizes(spec: ModelSpec) -> tuple[list[Shape], list[Shape], list[str]]:

@@ -228,7 +228,7 @@ def export_model_file(path: Path, weights: Path | None, out: Path, command: str)
     import shutil
     import tempfile
 
-    from cnngen.verify.modelfile import Fatal, find_model_class, load_module, read_constants
+    from cnngen.deploy.modelfile import Fatal, find_model_class, load_module, read_constants
 
     try:
         module = load_module(path.resolve())

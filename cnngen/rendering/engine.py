@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.errors import TemplateBug
 from cnngen.rendering.escape import (

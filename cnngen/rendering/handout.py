@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.core import arithmetic, inverse
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
