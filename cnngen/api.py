@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from cnngen.core import plan as core_plan
 from cnngen.core.arithmetic import conv_output_size, pool_output_size, transposed_output_size
+from cnngen.core.checks import describe
 from cnngen.core.inverse import solve_padding
 from cnngen.core.solver import solve
-from cnngen.core.spec import spec_from_options
+from cnngen.core.spec import check_option_names, spec_from_options
+from cnngen.errors import CnngenError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -56,6 +58,13 @@ class Plan(core_plan.Plan):
         return plan_table(self, lang)
 
 
+def _check_plan(value: Any) -> None:
+    if not isinstance(value, core_plan.Plan):
+        raise CnngenError(
+            f"plan: expected a plan from cnngen.plan(...), got {describe(value)}", "plan"
+        )
+
+
 def _api_plan(solved: core_plan.Plan) -> Plan:
     fields = {field.name: getattr(solved, field.name) for field in dataclasses.fields(solved)}
     return Plan(**fields)
@@ -69,6 +78,7 @@ def plan(family: str, **options: Any) -> Plan:
     """
     from cnngen.rendering.namespace import template_names
 
+    check_option_names(options)
     spec = spec_from_options(family, options, template_names)
     return _api_plan(solve(spec))
 
@@ -77,6 +87,7 @@ def render(plan: Plan) -> str:
     """The source text of the standalone model file for ``plan`` (Black-formatted)."""
     from cnngen.rendering.engine import render_model
 
+    _check_plan(plan)
     return render_model(plan, plan.command)
 
 
@@ -86,6 +97,7 @@ def build(plan: Plan) -> torch.nn.Module:
     The file :func:`render` returns is executed in a new module namespace, so
     the module built here is exactly the one the generated file defines.
     """
+    _check_plan(plan)
     source = render(plan)
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     filename = f"<cnngen {plan.class_name} {digest}>"

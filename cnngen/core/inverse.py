@@ -389,17 +389,12 @@ def solve_padding(
     >>> solve_padding(28, 28, 5)
     2
     """
-    dims = len(size) if isinstance(size, Sequence) else 1
-
-    def each(value: int | Sequence[int]) -> tuple[int, ...]:
-        return tuple(value) if isinstance(value, Sequence) else (value,) * dims
-
-    answers = []
-    columns = zip(
-        each(size), each(output), each(kernel_size), each(stride), each(dilation), strict=True
+    columns, sequence = arithmetic.helper_columns(
+        size, output=output, kernel_size=kernel_size, stride=stride, dilation=dilation
     )
+    answers = []
     for dim, (n, out, k, s, d) in enumerate(columns):
-        paddings = conv_paddings(n, out, k, s, d)
+        paddings = _smallest_padding(n, out, k, s, d)
         if not paddings:
             span = d * (k - 1) + 1
             raise CnngenError(
@@ -409,4 +404,22 @@ def solve_padding(
                 "padding",
             )
         answers.append(paddings[0])
-    return answers[0] if not isinstance(size, Sequence) else tuple(answers)
+    return tuple(answers) if sequence else answers[0]
+
+
+def _smallest_padding(size: int, output: int, kernel: int, stride: int, dilation: int) -> list[int]:
+    """The smallest padding giving ``output`` (as a list, empty where none does), in O(1).
+
+    The output never shrinks as padding grows, so the smallest candidate is the
+    least padding whose output reaches ``output``; the forward formula then
+    says whether it is exact.  Searching would take as many steps as the
+    padding is large.
+    """
+    span = dilation * (kernel - 1) + 1
+    # floor((size + 2p - span) / stride) + 1 >= output  <=>  2p >= stride*(output-1) + span - size
+    padding = max(0, -(-(stride * (output - 1) + span - size) // 2))
+    try:
+        got = arithmetic.conv_size(size, kernel, stride, padding, dilation)
+    except CnngenError:
+        return []
+    return [padding] if got == output else []
