@@ -40,6 +40,9 @@ UNKNOWNS = {
 LOWEST = {"padding": 0, "kernel": 1, "stride": 1, "dilation": 1, "output_padding": 0}
 # Search bound for a chain of layers: values 0..CHAIN_BOUND (times the larger size).
 CHAIN_BOUND = 4
+# The most values one dimension's search tries (a second or two): a wider range is
+# refused at once rather than searched for minutes.
+MAX_SEARCH = 2**20
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,13 @@ def solve_dimension(
     else:
         low, bound, tail = LOWEST[unknown], CHAIN_BOUND * max(size, output) + 2, False
         proven = False
+    if bound - low > MAX_SEARCH:
+        raise CnngenError(
+            f"output: solving {unknown} for {size} -> {output} would try {bound - low:,} "
+            f"values, above cnngen's limit of {MAX_SEARCH:,}; ask for a smaller output or "
+            f"give more of the layer's parameters",
+            "output",
+        )
     outcomes = {value: _outcome(with_value(value), size, layers) for value in range(low, bound)}
     values = tuple(value for value, out in outcomes.items() if out == output)
     every_from = None
@@ -239,6 +249,16 @@ def solve(
             f"output size per input dimension",
             "output",
         )
+    from cnngen.core.checks import MAX_SIZE
+
+    for name, values in (("input", sizes), ("output", outputs), *params.items()):
+        for value in values:
+            if value > MAX_SIZE:
+                raise CnngenError(
+                    f"{name}: {value:,} is above cnngen's limit of {MAX_SIZE:,} for any one "
+                    f"size or layer parameter",
+                    name,
+                )
     answers = []
     for dim, (size, output) in enumerate(zip(sizes, outputs, strict=True)):
         known = {name: values[dim] for name, values in params.items() if name != unknown}
