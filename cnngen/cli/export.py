@@ -11,9 +11,10 @@ from pathlib import Path
 import click
 
 from cnngen.cli.options import invocation
+from cnngen.cli.output import cleanup_on_signals
 from cnngen.deploy import require_torch
 from cnngen.errors import CnngenError
-from cnngen.rendering.escape import command_line
+from cnngen.rendering.escape import command_line, terminal_text
 
 
 @click.command("export")
@@ -56,6 +57,13 @@ def export_command(
         raise CnngenError(f"--weights: {weights} does not exist", "--weights")
     folder = Path(out)
     targets = [folder / f"{path.stem}{suffix}" for suffix in (".pt2", ".onnx", ".json")]
+    for target in targets:
+        if target.is_dir():
+            raise CnngenError(
+                f"--out: {terminal_text(str(target))} is a folder, in the way of the file "
+                f"export writes; remove it or choose another --out",
+                "--out",
+            )
     existing = [str(target) for target in targets if target.exists()]
     if existing and not force:
         raise CnngenError(
@@ -65,12 +73,14 @@ def export_command(
     from cnngen.deploy.export import ExportError, export_model_file
 
     try:
-        record = export_model_file(
-            path,
-            None if weights is None else Path(weights),
-            folder,
-            "cnngen " + command_line(invocation(ctx)),
-        )
+        with cleanup_on_signals() as pending:
+            record = export_model_file(
+                path,
+                None if weights is None else Path(weights),
+                folder,
+                "cnngen " + command_line(invocation(ctx)),
+                on_stage=pending.append,
+            )
     except ExportError as error:
         click.echo(f"Error: {error}", err=True)
         raise click.exceptions.Exit(1) from None

@@ -121,8 +121,6 @@ class ModelSpec:
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
-# Options a preset has its own value of; given explicitly, they are kept in the command.
-PRESET_OWN = ("norm", "activation", "dropout")
 SIZE_OPTIONS = ("input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden")
 
 
@@ -350,19 +348,17 @@ def check_option_types(options: dict[str, Any]) -> None:
 
 
 def _given(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """The options the user gave that the regenerate command must repeat, in option order."""
+    """The options the user gave, in option order: the regenerate command repeats them all.
+
+    A value equal to today's default is kept too (``-n 4``, ``--start-channels
+    32``): the file then says exactly what shaped it, and regenerating it
+    gives the same file even if a default changes.  A flag given as off asks
+    for nothing and has no word on the command line, so it is left out.
+    """
     return tuple(
         (name, options[name])
         for name in OPTION_ORDER
-        if name in options
-        and options[name] != SPEC_DEFAULTS[name]
-        or name == "input_size"
-        and name in options
-        # A preset's own activation, norm and dropout differ from the defaults,
-        # so an explicit one is kept even where it equals the default.
-        or name in PRESET_OWN
-        and name in options
-        and options.get("preset") is not None
+        if name in options and options[name] is not False
     )
 
 

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,21 @@ def _batch_dim() -> Any:
 
 
 def export_program(model: nn.Module, example: torch.Tensor) -> Any:
-    """``torch.export.export`` with the first dimension dynamic."""
-    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim()},))
+    """``torch.export.export`` with the first dimension dynamic.
+
+    A model torch.export cannot trace makes torch log its graph and guards at
+    length before it raises; the error itself says what failed, so the logs
+    are held back while tracing.
+    """
+    import contextlib
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim()},))
+    finally:
+        logging.disable(previous)
 
 
 def onnx_exporter() -> str:
@@ -218,25 +231,46 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return data
 
 
-def export_model_file(path: Path, weights: Path | None, out: Path, command: str) -> dict[str, Any]:
+def export_model_file(
+    path: Path,
+    weights: Path | None,
+    out: Path,
+    command: str,
+    on_stage: Callable[[Path], object] | None = None,
+) -> dict[str, Any]:
     """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
 
     The model class and ``INPUT_SHAPE`` are found as ``cnngen verify`` finds
     them.  Files appear only when every check passed: they are written to a
-    temporary folder first and moved into place at the end.
+    temporary folder first and moved into place at the end.  ``on_stage``
+    hears of that folder as soon as it exists (the CLI removes it if a signal
+    ends the run).  A model whose constructor raises, or that torch.export
+    cannot trace, is an :class:`ExportError` with one line.
     """
-    import shutil
+    import os
     import tempfile
 
-    from cnngen.deploy.modelfile import Fatal, find_model_class, load_module, read_constants
+    from cnngen.deploy.modelfile import (
+        Fatal,
+        describe_error,
+        find_model_class,
+        load_module,
+        read_constants,
+    )
 
+    resolved = path.resolve()
     try:
-        module = load_module(path.resolve())
+        module = load_module(resolved)
         input_shape, _ = read_constants(module, path)
         cls = find_model_class(module, path)
-        model = cls()
     except Fatal as fatal:
         raise ExportError(fatal.message) from None
+    try:
+        model = cls()
+    except Exception as error:  # noqa: BLE001 - the model's own code failed, not cnngen
+        raise ExportError(
+            f"MODEL.py: {path}: building {cls.__name__}() raised {describe_error(error, resolved)}"
+        ) from None
     if weights is not None:
         state = load_weights(weights)
         try:
@@ -251,15 +285,26 @@ def export_model_file(path: Path, weights: Path | None, out: Path, command: str)
     out.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
+        if on_stage is not None:
+            on_stage(Path(folder))
         try:
             record = export_files(model, input_shape, Path(folder), stem, command)
         except ValueError as error:
             raise ExportError(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - tracing runs the model's own code
+            raise ExportError(
+                f"MODEL.py: {path}: {cls.__name__} cannot be exported: "
+                f"{describe_error(error, resolved)}"
+            ) from None
         record["class_name"] = cls.__name__
         record["weights"] = None if weights is None else str(weights)
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
         for suffix in (".pt2", ".onnx", ".json"):
-            shutil.move(str(Path(folder) / f"{stem}{suffix}"), out / f"{stem}{suffix}")
+            target = out / f"{stem}{suffix}"
+            if target.is_dir() and not target.is_symlink():
+                raise ExportError(f"--out: {target} is a folder; remove it or choose another --out")
+            # A rename inside one folder: it replaces a file and never nests into a folder.
+            os.replace(Path(folder) / f"{stem}{suffix}", target)
     return record
