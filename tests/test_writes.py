@@ -260,3 +260,94 @@ def test_verify_survives_a_file_that_floods_stderr(tmp_path: Path) -> None:
     peak_mib, message = done.stdout.splitlines()[:2]
     assert int(peak_mib) < 200, peak_mib  # the line alone is 300 MiB
     assert "exit(3)" in message and len(message) < 1000
+
+
+# ------------------------------------------------------------------ export
+def cnngen_run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cnngen", *argv],
+        cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    made = cnngen_run("model", "encoder", "-i", "16", "-n", "2", "-o", "m.py", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    return tmp_path / "m.py"
+
+
+def test_export_refuses_a_folder_in_the_way_even_with_force(model_file: Path) -> None:
+    folder = model_file.parent / "out" / "m.onnx"
+    folder.mkdir(parents=True)
+    (folder / "keep.txt").write_text("mine")
+    result = cnngen_run("export", "m.py", "--out", "out", "--force", cwd=model_file.parent)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "out/m.onnx is a folder" in line
+    assert sorted(os.listdir(model_file.parent / "out")) == ["m.onnx"]
+    assert os.listdir(folder) == ["keep.txt"]
+
+
+def test_export_of_a_model_whose_constructor_raises_is_one_line(model_file: Path) -> None:
+    source = model_file.read_text().replace(
+        "super().__init__()", "super().__init__()\n        raise RuntimeError('no weights here')", 1
+    )
+    model_file.write_text(source)
+    result = cnngen_run("export", "m.py", "--out", "out", cwd=model_file.parent)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "RuntimeError: no weights here (m.py line" in line and "cnngen bug" not in line
+    assert not (model_file.parent / "out").exists()
+
+
+UNTRACEABLE = """
+import torch
+from torch import nn
+
+INPUT_SHAPE = (1, 16)
+OUTPUT_SHAPE = (1, 16)
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent control flow: torch.export cannot trace it
+            return x * 2
+        return x
+"""
+
+
+@pytest.mark.slow
+def test_export_of_a_model_torch_export_cannot_trace_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "u.py").write_text(UNTRACEABLE)
+    result = cnngen_run("export", "u.py", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: MODEL.py: u.py: Model cannot be exported:")
+    assert "cnngen bug" not in line and "(u.py line 11)" in line
+    assert os.listdir(tmp_path / "out") == []
+
+
+SIGNAL_IN_EXPORT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import cnngen.deploy.export as export
+    from cnngen.cli import main
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    def killed(model, input_shape, out, stem, command):
+        (out / f"{stem}.pt2").write_bytes(b"half")
+        os.kill(os.getpid(), signal.SIGTERM)
+    export.export_files = killed
+    main(sys.argv[1:])
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_signal_during_export_leaves_no_staging_folder(model_file: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNAL_IN_EXPORT, "export", "m.py", "--out", "out"],
+        cwd=model_file.parent, env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == -15, result.stderr
+    assert os.listdir(model_file.parent / "out") == []
