@@ -112,7 +112,7 @@ def read_toml(path: Path) -> dict[str, Any]:
             raise CnngenError(
                 f"--config: {terminal_text(str(path))} nests lists or tables {depth:,} deep; "
                 f"a config holds flat values (at most {MAX_NESTING} levels), e.g. "
-                f'input-size = [100, 100]',
+                f"input-size = [100, 100]",
                 CONFIG_OPTION,
             )
         return tomllib.loads(text)
