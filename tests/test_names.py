@@ -111,6 +111,7 @@ def test_every_helper_class_is_reserved_through_its_example(tmp_path: Path, help
     assert error.value.param == "--name" and "already used" in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["print", "tuple", "sum", "super", "__name__"])
 def test_a_model_named_like_a_builtin_really_breaks(tmp_path: Path, name: str) -> None:
     """Why the rule exists: with the check bypassed, the file fails or skips its self-check."""
