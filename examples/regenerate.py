@@ -172,12 +172,12 @@ def render_example(name: str, arguments: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from cnngen.rendering import namespace
+    from cnngen.rendering import reserved
 
     check = "--check" in argv
     stale = []
     # The names a --name may not take, stored so that checking one needs no probe renders.
-    if not namespace.refresh(check):
+    if not reserved.refresh(check):
         stale.append("cnngen/rendering/reserved_names.py")
         if not check:
             print("wrote cnngen/rendering/reserved_names.py")

@@ -172,6 +172,7 @@ def test_a_name_costs_one_render(tmp_path, argv) -> None:
 
 def test_the_stored_reserved_names_are_current() -> None:
     """They must be what the probes derive now: run python examples/regenerate.py if not."""
+    import cnngen.rendering.datafiles  # noqa: F401 - registers the data-file kinds
     from cnngen.rendering import namespace, reserved_names
 
     assert reserved_names.FINGERPRINT == namespace.fingerprint(), (

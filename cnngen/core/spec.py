@@ -131,9 +131,11 @@ def option_name(field_name: str) -> str:
 def format_value(value: Any) -> str:
     """A value as the CLI spells it: sizes as ``100x100``."""
     if isinstance(value, tuple):
-        return "x".join(str(v) for v in value)
+        return "x".join(format_value(v) for v in value)
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
+        return describe(value)  # str() of a huge int is slow, or refused
     return str(value)
 
 

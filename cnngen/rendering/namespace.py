@@ -14,7 +14,7 @@ the data-file renderers).  When the stamp matches, a ``--name`` costs no
 probe render at all; when it does not (a template changed and the list was
 not refreshed) the names are derived again, so the check is never wrong,
 only slower.  ``python examples/regenerate.py`` (or ``python -m
-cnngen.rendering.namespace``) refreshes the list; a test fails while it is
+cnngen.rendering.reserved``) refreshes the list; a test fails while it is
 stale.
 
 :func:`template_names` is what the spec check (:mod:`cnngen.core.checks`)
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import sys
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -149,7 +148,7 @@ def _stored(table: str, kind: str) -> frozenset[str] | None:
 
 def _sources_of(kind: str) -> list[str]:
     if kind not in SOURCES:
-        import cnngen.rendering.datafiles  # noqa: F401 - registers the data-file kinds
+        raise KeyError(f"no probe files registered for {kind!r} (import its renderer first)")
     return SOURCES[kind]()
 
 
@@ -218,51 +217,3 @@ def template_names(kinds: Iterable[str]) -> frozenset[str]:
         if kind not in _computing:
             names |= _names_of(kind)
     return names
-
-
-def _wrapped(words: Iterable[str], indent: str = "        ") -> str:
-    lines, line = [], indent
-    for word in sorted(words):
-        if len(line) + len(word) + 1 > 99:
-            lines.append(line.rstrip())
-            line = indent
-        line += word + " "
-    lines.append(line.rstrip())
-    return "\n".join(lines)
-
-
-def reserved_names_source() -> str:
-    """The text of :mod:`cnngen.rendering.reserved_names`, derived afresh."""
-    parts = [
-        '"""Names the generated files use, per kind: derived by cnngen.rendering.namespace.\n\n'
-        "Written by ``python examples/regenerate.py``; do not edit by hand.  A test\n"
-        "fails while this is stale, and cnngen derives the names again meanwhile.\n"
-        '"""\n\n',
-        f'FINGERPRINT = "{fingerprint()}"\n',
-    ]
-    for table, derive in (("NAMES", derived_names), ("MODULES", derived_modules)):
-        parts.append(f"\n{table} = {{\n")
-        for kind in KINDS:
-            parts.append(f'    "{kind}": """\n{_wrapped(derive(kind))}\n    """,\n')
-        parts.append("}\n")
-    return "".join(parts)
-
-
-def refresh(check: bool = False) -> bool:
-    """Rewrite the stored names when stale; with ``check`` only say whether they are current."""
-    path = Path(__file__).resolve().parent / "reserved_names.py"
-    text = reserved_names_source()
-    current = path.read_text(encoding="utf-8") if path.exists() else None
-    if current == text:
-        return True
-    if not check:
-        path.write_text(text, encoding="utf-8")
-    return False
-
-
-if __name__ == "__main__":  # pragma: no cover - python -m cnngen.rendering.namespace [--check]
-    from cnngen.rendering import namespace  # the module the renderers register with
-
-    fresh = namespace.refresh("--check" in sys.argv[1:])
-    print("reserved names are current" if fresh else "reserved names were stale")
-    sys.exit(0 if fresh or "--check" not in sys.argv[1:] else 1)
