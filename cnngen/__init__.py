@@ -9,21 +9,43 @@ The Python API (see :mod:`cnngen.api`)::
     model = cnngen.build(p)     # a torch.nn.Module (only this imports torch)
 
 Importing cnngen never imports torch: planning and rendering are pure Python.
+The API is imported on first use (``cnngen.plan`` ...), so ``import
+cnngen.core.plan`` or the CLI load only what they need.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
-from cnngen.api import build, diagram, plan, render  # noqa: E402
-from cnngen.core.arithmetic import (  # noqa: E402
-    conv_output_size,
-    pool_output_size,
-    transposed_output_size,
-)
-from cnngen.core.inverse import solve_padding  # noqa: E402
-from cnngen.core.plan import Plan  # noqa: E402
-from cnngen.errors import CnngenError  # noqa: E402
+from cnngen._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from cnngen.api import (
+        Plan,
+        build,
+        conv_output_size,
+        diagram,
+        plan,
+        pool_output_size,
+        render,
+        solve_padding,
+        transposed_output_size,
+    )
+    from cnngen.errors import CnngenError
+
+# Where each public name lives; read on first access (PEP 562).
+_LAZY = {
+    "CnngenError": "cnngen.errors",
+    "Plan": "cnngen.api",
+    "build": "cnngen.api",
+    "conv_output_size": "cnngen.api",
+    "diagram": "cnngen.api",
+    "plan": "cnngen.api",
+    "pool_output_size": "cnngen.api",
+    "render": "cnngen.api",
+    "solve_padding": "cnngen.api",
+    "transposed_output_size": "cnngen.api",
+}
 
 __all__ = [
     "CnngenError",
@@ -38,3 +60,23 @@ __all__ = [
     "solve_padding",
     "transposed_output_size",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "api":
+        import cnngen.api
+
+        return cnngen.api
+    if name not in _LAZY:
+        raise AttributeError(f"module 'cnngen' has no attribute {name!r}")
+    if _LAZY[name] == "cnngen.errors":
+        import cnngen.errors as module
+    else:
+        import cnngen.api as module
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

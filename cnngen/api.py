@@ -15,18 +15,61 @@ imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import linecache
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnngen.core.plan import Plan
+from cnngen.core import plan as core_plan
+from cnngen.core.arithmetic import conv_output_size, pool_output_size, transposed_output_size
+from cnngen.core.checks import describe
+from cnngen.core.inverse import solve_padding
 from cnngen.core.solver import solve
-from cnngen.core.spec import spec_from_options
+from cnngen.core.spec import check_option_names, spec_from_options
+from cnngen.errors import CnngenError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
+
+__all__ = [
+    "Plan",
+    "build",
+    "conv_output_size",
+    "diagram",
+    "plan",
+    "pool_output_size",
+    "render",
+    "solve_padding",
+    "transposed_output_size",
+]
+
+
+class Plan(core_plan.Plan):
+    """The plan :func:`plan` returns: the core's frozen plan plus its text table.
+
+    The table is rendering's job (:mod:`cnngen.rendering.format`), so the
+    core's plan does not carry it; this class adds :meth:`summary` for the API.
+    """
+
+    def summary(self, lang: str = "en") -> str:
+        """The plan as a text table: every layer, its output shape, receptive field, parameters."""
+        from cnngen.rendering.format import plan_table
+
+        return plan_table(self, lang)
+
+
+def _check_plan(value: Any) -> None:
+    if not isinstance(value, core_plan.Plan):
+        raise CnngenError(
+            f"plan: expected a plan from cnngen.plan(...), got {describe(value)}", "plan"
+        )
+
+
+def _api_plan(solved: core_plan.Plan) -> Plan:
+    fields = {field.name: getattr(solved, field.name) for field in dataclasses.fields(solved)}
+    return Plan(**fields)
 
 
 def plan(family: str, **options: Any) -> Plan:
@@ -37,8 +80,9 @@ def plan(family: str, **options: Any) -> Plan:
     """
     from cnngen.rendering.namespace import template_names
 
+    check_option_names(options)
     spec = spec_from_options(family, options, template_names)
-    return solve(spec)
+    return _api_plan(solve(spec))
 
 
 def render(plan: Plan, template_dir: str | Path | None = None) -> str:
@@ -50,6 +94,7 @@ def render(plan: Plan, template_dir: str | Path | None = None) -> str:
     """
     from cnngen.rendering.engine import render_model, user_templates
 
+    _check_plan(plan)
     with user_templates(template_dir, "template_dir"):
         return render_model(plan, plan.command)
 
@@ -60,6 +105,7 @@ def build(plan: Plan) -> torch.nn.Module:
     The file :func:`render` returns is executed in a new module namespace, so
     the module built here is exactly the one the generated file defines.
     """
+    _check_plan(plan)
     source = render(plan)
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     filename = f"<cnngen {plan.class_name} {digest}>"

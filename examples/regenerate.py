@@ -172,8 +172,15 @@ def render_example(name: str, arguments: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from cnngen.rendering import reserved
+
     check = "--check" in argv
     stale = []
+    # The names a --name may not take, stored so that checking one needs no probe renders.
+    if not reserved.refresh(check):
+        stale.append("cnngen/rendering/reserved_names.py")
+        if not check:
+            print("wrote cnngen/rendering/reserved_names.py")
     for name, arguments in EXAMPLES:
         path = ROOT / "examples" / name
         text = render_example(name, arguments)

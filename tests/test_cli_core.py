@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 

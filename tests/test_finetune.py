@@ -36,6 +36,7 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_finetune_freezes_replaces_the_head_and_counts(pretrained: Path) -> None:
     first = next(iter(load(pretrained / "model.py").Classifier().named_children()))[0]
     (pretrained / "finetune.py").write_text(
@@ -74,6 +75,7 @@ def test_finetune_freezes_replaces_the_head_and_counts(pretrained: Path) -> None
     assert "confusion matrix, test split" in result.stdout
 
 
+@pytest.mark.slow
 def test_freeze_all_trains_only_the_head_and_bad_prefixes_are_named(
     pretrained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

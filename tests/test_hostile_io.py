@@ -530,6 +530,7 @@ RACE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_racing_writers_without_force_cannot_both_win(tmp_path: Path) -> None:
     import time
 
@@ -611,6 +612,7 @@ def test_handout_command_block_holds_and_reads_back(run_cli, tmp_path, monkeypat
     assert bash_words(lines[opening + 1])[-1] == target
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_project_readme_heading_is_one_line(run_cli, tmp_path, monkeypatch, name) -> None:
     monkeypatch.chdir(tmp_path)

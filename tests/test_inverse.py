@@ -214,3 +214,22 @@ def test_every_quiz_explanation_is_consistent() -> None:
                                                             "dilation": (1, 1)})  # fmt: skip
         assert tuple(answer.values for answer in answers) == tuple((p,) for p in padding)
         assert re.fullmatch(r"\d+", str(answers[0].smallest))
+
+
+@pytest.mark.parametrize(
+    ("argv", "param"),
+    [
+        (("-i", "1000000000000000", "--kernel", "3", "--output", "3000000000000000"), "--input"),
+        (("-i", "8", "--kernel", "3", "--output", "20000000"), "--output"),
+        (("-i", "1", "--kernel", "3", "--output", "16000000"), "--output"),
+        (("-i", "8", "--kernel", "99999999", "--output", "8"), "--kernel"),
+    ],
+)
+def test_calc_refuses_a_search_too_wide_at_once(run_cli: Run, argv: tuple, param: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    result = run_cli("calc", "conv", *argv)
+    assert time.perf_counter() - start < 2
+    assert result.code == 2 and result.err.startswith(f"Error: {param}:")
+    assert len(result.err.strip().splitlines()) == 1

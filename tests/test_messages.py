@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from cnngen.core.messages import CATALOGUES, LANGUAGES, Messages, Note, fields_of
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.engine import format_python, render_model
+from cnngen.rendering.format import plan_table
+from cnngen.rendering.messages import CATALOGUES, LANGUAGES, Messages, Note, fields_of
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
@@ -35,10 +36,10 @@ def test_russian_messages_are_russian() -> None:
 
 def test_plan_table_in_russian() -> None:
     plan = solve(make_spec("classifier", preset="lenet5"))
-    table = plan.summary("ru")
+    table = plan_table(plan, "ru")
     assert "параметров: 61\u00a0706" in table
     assert "рецептивное поле: 28x28 (весь вход)" in table
-    assert plan.summary().splitlines()[1].split() == ["layer", "kind", "output", "rf", "params"]
+    assert plan_table(plan).splitlines()[1].split() == ["layer", "kind", "output", "rf", "params"]
 
 
 def test_unknown_language_is_refused() -> None:

@@ -111,6 +111,7 @@ def test_every_helper_class_is_reserved_through_its_example(tmp_path: Path, help
     assert error.value.param == "--name" and "already used" in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["print", "tuple", "sum", "super", "__name__"])
 def test_a_model_named_like_a_builtin_really_breaks(tmp_path: Path, name: str) -> None:
     """Why the rule exists: with the check bypassed, the file fails or skips its self-check."""
@@ -122,3 +123,93 @@ def test_a_model_named_like_a_builtin_really_breaks(tmp_path: Path, name: str) -
     )
     ran_its_check = result.returncode == 0 and "parameters" in result.stdout
     assert not ran_its_check, (name, result.stdout, result.stderr[-300:])
+
+
+# ------------------------------------------------------------------ stored reserved names
+COUNT_RENDERS = """
+import sys
+import cnngen.rendering.engine as engine
+from cnngen.cli import main
+
+calls = []
+real = engine.render_template
+def counted(name, **context):
+    calls.append(name)
+    return real(name, **context)
+engine.render_template = counted
+try:
+    main(sys.argv[1:])
+except SystemExit as done:
+    print(len(calls), done.code, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["model", "encoder", "-i", "32", "-n", "2", "--name", "MyEncoder", "-o", "-"],
+        ["model", "classifier", "-i", "32", "--name", "MyNet", "-o", "-"],
+        ["train", "--task", "classification", "--model-class", "MyNet", "-o", "-"],
+    ],
+    ids=["encoder", "classifier", "train"],
+)
+def test_a_name_costs_one_render(tmp_path, argv) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", COUNT_RENDERS, *argv],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )  # fmt: skip
+    renders, code = done.stderr.split()[-2:]
+    assert code == "0", done.stderr
+    assert renders == "1", done.stderr
+
+
+def test_the_stored_reserved_names_are_current() -> None:
+    """They must be what the probes derive now: run python examples/regenerate.py if not."""
+    import cnngen.rendering.datafiles  # noqa: F401 - registers the data-file kinds
+    from cnngen.rendering import namespace, reserved_names
+
+    assert reserved_names.FINGERPRINT == namespace.fingerprint(), (
+        "templates changed: run python examples/regenerate.py"
+    )
+    for kind in namespace.KINDS:
+        assert frozenset(reserved_names.NAMES[kind].split()) == namespace.derived_names(kind)
+        assert frozenset(reserved_names.MODULES[kind].split()) == namespace.derived_modules(kind)
+
+
+def test_stale_stored_names_are_derived_again(monkeypatch) -> None:
+    from cnngen.rendering import namespace, reserved_names
+
+    monkeypatch.setattr(reserved_names, "FINGERPRINT", "stale")
+    monkeypatch.setattr(reserved_names, "NAMES", {"model": "nothing"})
+    namespace._names_of.cache_clear()
+    try:
+        assert "nn" in namespace.template_names(("model",))
+        assert "nothing" not in namespace.template_names(("model",))
+    finally:
+        namespace._names_of.cache_clear()
+
+
+def test_the_fingerprint_follows_the_templates(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from cnngen.rendering import engine, namespace
+
+    copy = tmp_path / "templates"
+    shutil.copytree(engine.templates_dir(), copy)
+    monkeypatch.setattr(engine, "templates_dir", lambda: copy)
+    namespace.fingerprint.cache_clear()
+    try:
+        before = namespace.fingerprint()
+        namespace.fingerprint.cache_clear()
+        model = copy / "model.py.jinja"
+        model.write_text(model.read_text() + "\n{# changed #}\n")
+        assert namespace.fingerprint() != before
+    finally:
+        namespace.fingerprint.cache_clear()

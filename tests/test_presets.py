@@ -545,7 +545,7 @@ def test_project_takes_a_preset(run_cli: Callable[..., object], tmp_path: Path) 
 
 
 def test_preset_notes_carry_message_keys_so_they_translate() -> None:
-    from cnngen.core.messages import Messages, Note
+    from cnngen.rendering.messages import Messages, Note
 
     russian = Messages("ru")
     for preset, size, options in (

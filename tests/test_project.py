@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from generated import PROJECT_ENV, train_project
 
 from cnngen.cli.config import tomllib
@@ -17,6 +18,7 @@ FILES = {"model.py", "dataset.py", "train.py", "README.md", "cnngen.toml"}
 SMALL = ("-i", "16x16", "--layers", "2", "--start-channels", "8")
 
 
+@pytest.mark.slow
 def test_forecaster_project_trains_and_the_loss_falls(run_cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     result = run_cli("project", str(folder), *SMALL, "--frames", "120", "--epochs", "4")

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from generated import PROJECT_ENV, train_project
 
@@ -52,6 +53,7 @@ def test_masks_are_seeded_and_match_the_images(tmp_path: Path) -> None:
         assert np.array_equal(clean[:, 0] > 0, mask > 0)
 
 
+@pytest.mark.slow
 def test_unet_project_trains_with_dice_and_iou(run_cli: Any, tmp_path: Path) -> None:
     folder = tmp_path / "seg"
     result = run_cli(
@@ -103,6 +105,7 @@ def _assert_textbook_metrics(
     assert metrics["confusion"] == confusion.view(classes, classes).tolist()
 
 
+@pytest.mark.slow
 def test_one_output_channel_trains_as_binary_segmentation(run_cli: Any, tmp_path: Path) -> None:
     """``--out-channels 1``: binary cross-entropy on the one logit, 0/1 masks, 2x2 metrics.
 

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.datafiles import Synthetic, render_synthetic, render_train
@@ -55,6 +57,7 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_channels_last_on_cpu_is_noted_and_trains_like_the_default(tmp_path: Path) -> None:
     residual_project(tmp_path)
     assert (

@@ -18,7 +18,7 @@ import threading
 
 import click
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.cli.calc import calc_command
 from cnngen.cli.config import install_config_option
 from cnngen.cli.dataset import dataset_group

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -53,6 +54,34 @@ COMMAND_LINE_ONLY = frozenset({"force"})
 META_KEY = "cnngen.config"
 
 
+# Deepest nesting of arrays and inline tables a config may hold (flat values need 1).
+MAX_NESTING = 32
+
+
+def bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in TOML ``text``, outside strings and comments.
+
+    A loop over the characters, so a file nested 20,000 deep is measured
+    without recursing (tomllib itself recurses per level).  Table headers
+    (``[a]``, ``[[a]]``) count as one or two levels, harmlessly.
+    """
+    depth = deepest = 0
+    for token in _TOKENS.finditer(text):
+        char = token.group()[0]
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+# Comments and strings (skipped whole) and brackets, in the order they appear.
+_TOKENS = re.compile(
+    r'#[^\n]*|"""[\s\S]*?"""|' r"'''[\s\S]*?'''|" r'"(?:\\.|[^"\\\n])*"|' r"'[^'\n]*'|[\[\]{}]"
+)
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse ``path``; every failure becomes one ``--config`` error line."""
     try:
@@ -77,7 +106,23 @@ def read_toml(path: Path) -> dict[str, Any]:
             f"--config: cannot read {path} ({error.strerror})", CONFIG_OPTION
         ) from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        depth = bracket_depth(text)
+        if depth > MAX_NESTING:
+            raise CnngenError(
+                f"--config: {terminal_text(str(path))} nests lists or tables {depth:,} deep; "
+                f"a config holds flat values (at most {MAX_NESTING} levels), e.g. "
+                f"input-size = [100, 100]",
+                CONFIG_OPTION,
+            )
+        return tomllib.loads(text)
+    except RecursionError:
+        # The pre-scan counts brackets outside strings; whatever it missed still ends here.
+        raise CnngenError(
+            f"--config: {terminal_text(str(path))} nests values too deeply to read; a config "
+            f"holds flat values, e.g. input-size = [100, 100]",
+            CONFIG_OPTION,
+        ) from None
     except UnicodeDecodeError:
         raise CnngenError(
             f"--config: {path} is not UTF-8 text; save it as UTF-8", CONFIG_OPTION

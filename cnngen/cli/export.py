@@ -17,9 +17,10 @@ from pathlib import Path
 import click
 
 from cnngen.cli.options import invocation
+from cnngen.cli.output import cleanup_on_signals
 from cnngen.deploy import require_torch
 from cnngen.errors import CnngenError
-from cnngen.rendering.escape import command_line
+from cnngen.rendering.escape import command_line, terminal_text
 
 
 @click.command("export")
@@ -88,6 +89,13 @@ def export_command(
         )
     folder = Path(out)
     targets = [folder / f"{path.stem}{suffix}" for suffix in (".pt2", ".onnx", ".json")]
+    for target in targets + ([folder / f"{path.stem}.torchscript.pt"] if torchscript else []):
+        if target.is_dir():
+            raise CnngenError(
+                f"--out: {terminal_text(str(target))} is a folder, in the way of the file "
+                f"export writes; remove it or choose another --out",
+                "--out",
+            )
     extra = [folder / f"{path.stem}.torchscript.pt"] if torchscript else []
     existing = [str(target) for target in targets + extra if target.exists()]
     if existing and not force:
@@ -102,6 +110,7 @@ def export_command(
     caught: list[str] = []
     try:
         with (
+            cleanup_on_signals() as pending,
             _step(f"exporting {path.name} (torch.export, ONNX, checks at batch 1 and 7)"),
             warnings.catch_warnings(record=True) as recorded,
             contextlib.redirect_stdout(io.StringIO()) as chatter,
@@ -115,6 +124,7 @@ def export_command(
                     "cnngen " + command_line(invocation(ctx)),
                     max_batch,
                     torchscript,
+                    on_stage=pending.append,
                 )
             finally:
                 caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]

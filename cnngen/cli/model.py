@@ -19,6 +19,7 @@ from cnngen.cli.options import (
 from cnngen.cli.output import describe_output, is_verbose, output_options, plan_description
 from cnngen.core.spec import FAMILIES
 from cnngen.rendering.escape import shell_words
+from cnngen.rendering.format import plan_table
 
 
 @click.command("model")
@@ -57,7 +58,7 @@ def model_command(
     if output != "-":
         describe_output(output, plan_description(plan))
     if is_verbose():
-        click.echo(plan.summary(lang), err=True)
+        click.echo(plan_table(plan, lang), err=True)
     emit_with_config(
         render_model(plan, command, lang),
         output,

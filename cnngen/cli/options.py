@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.cli.config import dump_config
 from cnngen.cli.output import check_target, emit_files
 from cnngen.cli.output import emit as emit_output
@@ -267,7 +267,7 @@ FAMILY_HELP = f"FAMILY is one of: {', '.join(FAMILIES)}."
 
 def lang_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--lang en|ru``: the language of tables, handouts and generated comments."""
-    from cnngen.core.messages import LANGUAGES
+    from cnngen.rendering.messages import LANGUAGES
 
     return click.option(
         "--lang",

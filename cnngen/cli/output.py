@@ -276,6 +276,7 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
 def check_target(name: str | Path, force: bool, option: str = "--output") -> Target:
     """Raise the error a write to ``name`` would raise, before anything is written."""
     target = inspect_target(name, option)
+    refuse_the_config(target)
     if target.exists and not force:
         raise CnngenError(f"{option}: {target.name} exists; pass --force to overwrite it", option)
     return target
@@ -290,13 +291,45 @@ def _same_file(a: Target, b: Target) -> bool:
         return False
 
 
+def config_in_use() -> Path | None:
+    """The ``--config`` file the running command read, if any."""
+    from cnngen.cli.config import META_KEY
+
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get(META_KEY)
+
+
+def refuse_the_config(target: Target) -> None:
+    """A generated file must never replace the config file it was made from."""
+    config = config_in_use()
+    if config is None:
+        return
+    same = os.path.realpath(target.path) == os.path.realpath(config)
+    if not same:
+        with contextlib.suppress(OSError):
+            same = os.path.samefile(target.path, config)
+    if same:
+        raise CnngenError(
+            f"{target.option}: {target.name} is the --config file itself; write to another "
+            f"file (the config stays as it is)",
+            target.option,
+        )
+
+
 def check_targets(
     files: Sequence[tuple[str | Path, str, str]], force: bool, *, checking: bool = False
 ) -> list[Target]:
-    """Every target checked, and no two of them the same file by another spelling."""
+    """Every target checked, and no two of them the same file by another spelling.
+
+    None may be the ``--config`` file the command read, under any spelling.
+    """
     targets = []
     for name, _, option in files:
-        target = inspect_target(name, option) if checking else check_target(name, force, option)
+        if checking:
+            target = inspect_target(name, option)
+            refuse_the_config(target)
+        else:
+            target = check_target(name, force, option)
         for earlier in targets:
             if _same_file(earlier, target):
                 raise CnngenError(
@@ -526,12 +559,15 @@ def _back_up(target: Target, pending: list[Undo]) -> Path:
         backup = Path(name)
         pending.append(backup)
         link = backup.with_suffix(".link")
+        # Listed before it exists, so a signal between the link and the rename removes it.
+        pending.append(link)
         try:
             os.link(target.path, link)
         except OSError:
             shutil.copy2(target.path, backup)
         else:
             os.replace(link, backup)
+        pending.remove(link)
     except OSError as error:
         raise _failed(error, target.option, target.name) from None
     return backup

@@ -12,6 +12,7 @@ from cnngen.cli.output import emit as emit_output
 from cnngen.cli.output import write_stdout
 from cnngen.core.spec import FAMILIES
 from cnngen.rendering.escape import shell_words
+from cnngen.rendering.format import plan_table
 
 
 @click.command("plan")
@@ -52,7 +53,7 @@ def plan_command(
     if as_json:
         click.echo(json.dumps(plan.to_json(), indent=2))
         return
-    click.echo(plan.summary(lang))
+    click.echo(plan_table(plan, lang))
     for note in plan.notes:
         if note.startswith("receptive field"):
             click.echo(f"Warning: {note}", err=True)

@@ -10,7 +10,7 @@ a :class:`~cnngen.errors.CnngenError` that says why.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -332,22 +332,46 @@ def receptive_field(
 
 
 # ------------------------------------------------------------- public helpers
-def _each(value: IntOrSeq, dims: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, Sequence) else (value,) * dims
+# Lowest legal value of each helper argument (torch refuses anything lower).
+HELPER_LOWEST = {
+    "size": 1,
+    "kernel_size": 1,
+    "stride": 1,
+    "padding": 0,
+    "output_padding": 0,
+    "dilation": 1,
+    "output": 1,
+}
 
 
-def _per_dimension(
-    one: Callable[..., int], size: IntOrSeq, *values: IntOrSeq, **options: Any
-) -> int | tuple[int, ...]:
-    """``one`` applied per dimension; each value is one int for all or one per dimension."""
-    dims = len(size) if isinstance(size, Sequence) else 1
-    columns = zip(_each(size, dims), *(_each(value, dims) for value in values), strict=True)
-    return _like(size, [one(*column, **options) for column in columns])
+def helper_columns(size: Any, **values: Any) -> tuple[list[tuple[int, ...]], bool]:
+    """Checked per-dimension columns ``(size, *values)`` for the public helpers.
+
+    Each argument is an int or one int per dimension (1 to 3), within the
+    CLI's limits; the answer is an int when ``size`` is one.  Everything else
+    is a :class:`CnngenError` naming the argument.
+    """
+    from cnngen.core.checks import check_ints
+
+    sizes = check_ints("size", size, low=HELPER_LOWEST["size"])
+    dims = len(sizes)
+    sequence = isinstance(size, (tuple, list))
+    rows = [sizes]
+    for name, value in values.items():
+        if name == "output" and sequence != isinstance(value, (tuple, list)):
+            raise CnngenError(
+                f"output: give it as size is given (an int, or one int per dimension), got "
+                f"{type(value).__name__} for a {type(size).__name__} size",
+                "output",
+            )
+        items = check_ints(name, value, low=HELPER_LOWEST[name], dims=dims, exact=name == "output")
+        rows.append(items * dims if len(items) == 1 else items)
+    return list(zip(*rows, strict=True)), sequence
 
 
-def _like(size: IntOrSeq, values: list[int]) -> int | tuple[int, ...]:
+def _like(sequence: bool, values: list[int]) -> int | tuple[int, ...]:
     """Answer in the caller's form: an int for an int size, a tuple for a tuple."""
-    return values[0] if not isinstance(size, Sequence) else tuple(values)
+    return tuple(values) if sequence else values[0]
 
 
 def conv_output_size(
@@ -364,7 +388,10 @@ def conv_output_size(
     >>> conv_output_size((97, 131), 3, stride=2, padding=1)
     (49, 66)
     """
-    return _per_dimension(conv_size, size, kernel_size, stride, padding, dilation)
+    columns, sequence = helper_columns(
+        size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation
+    )
+    return _like(sequence, [conv_size(*column) for column in columns])
 
 
 def transposed_output_size(
@@ -382,9 +409,15 @@ def transposed_output_size(
     >>> transposed_output_size(49, 3, stride=2, padding=1, output_padding=1)
     98
     """
-    return _per_dimension(
-        transposed_size, size, kernel_size, stride, padding, output_padding, dilation
+    columns, sequence = helper_columns(
+        size,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
     )
+    return _like(sequence, [transposed_size(*column) for column in columns])
 
 
 def pool_output_size(
@@ -402,7 +435,11 @@ def pool_output_size(
     >>> pool_output_size(7, 2, ceil_mode=True)
     4
     """
+    from cnngen.core.checks import check_flag
+
+    check_flag("ceil_mode", ceil_mode)
     stride = kernel_size if stride is None else stride
-    return _per_dimension(
-        pool_size, size, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode
+    columns, sequence = helper_columns(
+        size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation
     )
+    return _like(sequence, [pool_size(*column, ceil_mode=ceil_mode) for column in columns])

@@ -13,6 +13,7 @@ import builtins
 import keyword
 import math
 import re
+import reprlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,60 @@ INT32_MAX = 2**31 - 1
 SEED_MAX = 2**32 - 1
 
 
+# Any one spatial size, kernel, stride, dilation or padding (16,777,216): the
+# CLI's limit, which the Python helpers apply too.
+MAX_SIZE = 2**24
+
+
 def _number_text(value: float, bound: bool = False) -> str:
     if isinstance(value, float):
         return f"{value:g}" if bound else repr(value)
+    if abs(value) >= 10**24:
+        # str() of a huge int is slow (and refused above 4300 digits): say its size instead.
+        digits = int(math.log10(2) * abs(value).bit_length()) + 1
+        return f"{'-' if value < 0 else ''}an integer of about {digits:,} digits"
     text = str(value)
     return text if len(text) <= 24 else f"{text[:8]}...({len(text)} digits)"
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel = 2
+_BRIEF.maxstring = 40
+_BRIEF.maxother = 40
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxdict = _BRIEF.maxset = 4
+
+
+def describe(value: Any) -> str:
+    """``value`` for an error message: short, and safe for any depth or size.
+
+    A 50,000-deep list or a 10,000-digit integer would make ``repr`` recurse
+    without limit or refuse; this never does.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _number_text(value)
+    try:
+        return _BRIEF.repr(value)
+    except Exception:  # noqa: BLE001 - a hostile __repr__ must not replace the real error
+        return f"a {type(value).__name__}"
+
+
+def nesting_depth(value: Any, limit: int = 8) -> int:
+    """How deeply lists, tuples and dicts nest in ``value``, counted without recursion.
+
+    Stops counting at ``limit``, so a 50,000-deep list costs ``limit`` steps.
+    """
+    depth, level = 0, [value]
+    while depth < limit:
+        containers = [item for item in level if isinstance(item, (list, tuple, dict))]
+        if not containers:
+            return depth
+        depth += 1
+        level = [
+            child
+            for container in containers
+            for child in (container.values() if isinstance(container, dict) else container)
+        ]
+    return depth
 
 
 SIZE_HELP = "sizes like 100, 100x100 or 16x64x64"
@@ -44,14 +94,76 @@ def parse_size(param: str, value: Any) -> tuple[int, ...]:
     """
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"-?\d+([x,]\s*-?\d+)*", text):
+        if re.fullmatch(r"-?\d{1,30}([x,]\s*-?\d{1,30})*", text):
             return tuple(int(part) for part in re.split(r"[x,]\s*", text))
     elif isinstance(value, int) and not isinstance(value, bool):
         return (value,)
     elif isinstance(value, (tuple, list)):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return tuple(value)
-    raise CnngenError(f"{param}: expected {SIZE_HELP}, got {value!r}", param)
+    raise CnngenError(f"{param}: expected {SIZE_HELP}, got {describe(value)}", param)
+
+
+def check_ints(
+    param: str,
+    value: Any,
+    *,
+    low: int,
+    high: int = MAX_SIZE,
+    dims: int | None = None,
+    exact: bool = False,
+) -> tuple[int, ...]:
+    """An int, or a tuple/list of 1 to 3 ints (1 or ``dims`` when given), in range.
+
+    ``exact`` asks for exactly ``dims`` values in a tuple (an output size per
+    input dimension).
+
+    The Python size helpers check every argument here, so ``None``, a string,
+    a float (``nan``, ``inf``, ``2.0``), a bool, a nested list or a length
+    that does not match the input's dimensions is a :class:`CnngenError`
+    naming ``param``, never a ``TypeError`` from deep inside.
+    """
+    if dims is None:
+        ranks = "one per spatial dimension"
+    else:
+        ranks = "one" if dims == 1 else (f"{dims}" if exact else f"1 or {dims}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        values: tuple[Any, ...] = (value,)
+    elif isinstance(value, (tuple, list)):
+        values = tuple(value)
+        count = len(values)
+        if dims is None and not 1 <= count <= 3:
+            raise CnngenError(
+                f"{param}: expected 1 to 3 integers (one per spatial dimension), got {count}",
+                param,
+            )
+        if dims is not None and count not in ((dims,) if exact else (1, dims)):
+            raise CnngenError(
+                f"{param}: expected {ranks} integers for a {dims}-dimensional size, got "
+                f"{count} ({describe(value)})",
+                param,
+            )
+    else:
+        raise CnngenError(
+            f"{param}: expected an integer or a tuple of integers ({ranks}), got {describe(value)}",
+            param,
+        )
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise CnngenError(f"{param}: expected integers, got {describe(item)}", param)
+        if not low <= item <= high:
+            raise CnngenError(
+                f"{param}: every value must be in {low}..{high:,}, got {_number_text(item)}",
+                param,
+            )
+    return values
+
+
+def check_flag(param: str, value: Any) -> bool:
+    """A flag from Python is ``True`` or ``False``; the CLI's words are the CLI's."""
+    if not isinstance(value, bool):
+        raise CnngenError(f"{param}: expected True or False, got {describe(value)}", param)
+    return value
 
 
 def check_number(

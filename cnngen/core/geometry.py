@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cnngen.core import arithmetic
 from cnngen.core.channels import channel_schedule
-from cnngen.core.messages import Note
+from cnngen.core.notes import Note
 from cnngen.core.plan import Shape
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.errors import CnngenError

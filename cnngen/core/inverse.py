@@ -40,6 +40,9 @@ UNKNOWNS = {
 LOWEST = {"padding": 0, "kernel": 1, "stride": 1, "dilation": 1, "output_padding": 0}
 # Search bound for a chain of layers: values 0..CHAIN_BOUND (times the larger size).
 CHAIN_BOUND = 4
+# The most values one dimension's search tries (a second or two): a wider range is
+# refused at once rather than searched for minutes.
+MAX_SEARCH = 2**20
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,13 @@ def solve_dimension(
     else:
         low, bound, tail = LOWEST[unknown], CHAIN_BOUND * max(size, output) + 2, False
         proven = False
+    if bound - low > MAX_SEARCH:
+        raise CnngenError(
+            f"output: solving {unknown} for {size} -> {output} would try {bound - low:,} "
+            f"values, above cnngen's limit of {MAX_SEARCH:,}; ask for a smaller output or "
+            f"give more of the layer's parameters",
+            "output",
+        )
     outcomes = {value: _outcome(with_value(value), size, layers) for value in range(low, bound)}
     values = tuple(value for value, out in outcomes.items() if out == output)
     every_from = None
@@ -239,6 +249,16 @@ def solve(
             f"output size per input dimension",
             "output",
         )
+    from cnngen.core.checks import MAX_SIZE
+
+    for name, values in (("input", sizes), ("output", outputs), *params.items()):
+        for value in values:
+            if value > MAX_SIZE:
+                raise CnngenError(
+                    f"{name}: {value:,} is above cnngen's limit of {MAX_SIZE:,} for any one "
+                    f"size or layer parameter",
+                    name,
+                )
     answers = []
     for dim, (size, output) in enumerate(zip(sizes, outputs, strict=True)):
         known = {name: values[dim] for name, values in params.items() if name != unknown}
@@ -389,17 +409,12 @@ def solve_padding(
     >>> solve_padding(28, 28, 5)
     2
     """
-    dims = len(size) if isinstance(size, Sequence) else 1
-
-    def each(value: int | Sequence[int]) -> tuple[int, ...]:
-        return tuple(value) if isinstance(value, Sequence) else (value,) * dims
-
-    answers = []
-    columns = zip(
-        each(size), each(output), each(kernel_size), each(stride), each(dilation), strict=True
+    columns, sequence = arithmetic.helper_columns(
+        size, output=output, kernel_size=kernel_size, stride=stride, dilation=dilation
     )
+    answers = []
     for dim, (n, out, k, s, d) in enumerate(columns):
-        paddings = conv_paddings(n, out, k, s, d)
+        paddings = _smallest_padding(n, out, k, s, d)
         if not paddings:
             span = d * (k - 1) + 1
             raise CnngenError(
@@ -409,4 +424,22 @@ def solve_padding(
                 "padding",
             )
         answers.append(paddings[0])
-    return answers[0] if not isinstance(size, Sequence) else tuple(answers)
+    return tuple(answers) if sequence else answers[0]
+
+
+def _smallest_padding(size: int, output: int, kernel: int, stride: int, dilation: int) -> list[int]:
+    """The smallest padding giving ``output`` (as a list, empty where none does), in O(1).
+
+    The output never shrinks as padding grows, so the smallest candidate is the
+    least padding whose output reaches ``output``; the forward formula then
+    says whether it is exact.  Searching would take as many steps as the
+    padding is large.
+    """
+    span = dilation * (kernel - 1) + 1
+    # floor((size + 2p - span) / stride) + 1 >= output  <=>  2p >= stride*(output-1) + span - size
+    padding = max(0, -(-(stride * (output - 1) + span - size) // 2))
+    try:
+        got = arithmetic.conv_size(size, kernel, stride, padding, dilation)
+    except CnngenError:
+        return []
+    return [padding] if got == output else []

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnngen.core.format import plan_table
-
 Shape = tuple[int, ...]
 
 # Stage kinds that combine earlier outputs without a module of their own.
@@ -231,10 +229,6 @@ class Plan:
             f"<Plan {self.family} {self.class_name}: {self.dims}D, {shape_in} -> {shape_out}, "
             f"{self.params:,} parameters>"
         )
-
-    def summary(self, lang: str = "en") -> str:
-        """The plan as a text table: every layer, its output shape, receptive field, parameters."""
-        return plan_table(self, lang)
 
     def to_json(self) -> dict[str, Any]:
         """The plan as JSON-ready data (the ``cnngen plan --json`` schema)."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
-from cnngen.core.messages import Count, Note
+from cnngen.core.notes import Count, Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES, PRESET_DROPOUTS, PRESET_NORMS

@@ -22,7 +22,7 @@ from cnngen.core.checks import check_plan_limits
 from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import encoder_channels, plan_geometry
-from cnngen.core.messages import Note
+from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.presets import (
     dropout_before_last_linear,

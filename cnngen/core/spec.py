@@ -16,10 +16,14 @@ from typing import Any
 
 from cnngen.core.checks import (
     INT32_MAX,
+    MAX_SIZE,
     NameSource,
     check_class_name,
     check_count,
+    check_flag,
     check_number,
+    describe,
+    nesting_depth,
     parse_size,
 )
 from cnngen.core.vocab import (
@@ -117,8 +121,6 @@ class ModelSpec:
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
-# Options a preset has its own value of; given explicitly, they are kept in the command.
-PRESET_OWN = ("norm", "activation", "dropout")
 SIZE_OPTIONS = ("input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden")
 
 
@@ -129,9 +131,11 @@ def option_name(field_name: str) -> str:
 def format_value(value: Any) -> str:
     """A value as the CLI spells it: sizes as ``100x100``."""
     if isinstance(value, tuple):
-        return "x".join(str(v) for v in value)
+        return "x".join(format_value(v) for v in value)
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
+        return describe(value)  # str() of a huge int is slow, or refused
     return str(value)
 
 
@@ -154,6 +158,11 @@ def suggest(value: str, choices: tuple[str, ...]) -> str:
 
 
 def check_choice(param: str, value: str, choices: tuple[str, ...]) -> None:
+    if not isinstance(value, str):
+        raise CnngenError(
+            f"{param}: expected a word, one of: {', '.join(choices)}; got {describe(value)}",
+            param,
+        )
     if value not in choices:
         raise CnngenError(
             f"{param}: unknown value {value!r}{suggest(value, choices)}; "
@@ -196,7 +205,6 @@ def _positive(param: str, value: int | None, low: int = 1, high: int = INT32_MAX
 MAX_LAYERS = 1000
 MAX_SUB_BLOCKS = 100
 MAX_CONVOLUTIONS = 1000  # --layers x --sub-blocks
-MAX_SIZE = 2**24  # any one spatial size, kernel, stride or dilation (16,777,216)
 MAX_CHANNELS = 2**20  # channels, classes, hidden and latent widths (1,048,576)
 MAX_RATIO = 1000.0
 
@@ -233,12 +241,11 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     """
     check_choice("family", family, FAMILIES)
     options = {key: value for key, value in options.items() if value is not None}
+    check_option_names(options)
+    check_option_types(options)
     for name in SIZE_OPTIONS:
         if name in options:
             options[name] = parse_size(option_name(name), options[name])
-    unknown = sorted(set(options) - set(SPEC_DEFAULTS))
-    if unknown:
-        raise CnngenError(f"unknown option(s): {', '.join(unknown)}")
     given = _given(options)
     # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
     _check_accepted(family, {k: v for k, v in options.items() if v is not False})
@@ -275,20 +282,85 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     )
 
 
+def check_option_names(options: dict[str, Any]) -> None:
+    """Every keyword is an option; a misspelt one is named, with the closest real name."""
+    for key in options:
+        if key not in SPEC_DEFAULTS:
+            text = key if isinstance(key, str) else describe(key)
+            close = (
+                difflib.get_close_matches(key, list(SPEC_DEFAULTS), n=1, cutoff=0.6)
+                if isinstance(key, str)
+                else []
+            )
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise CnngenError(
+                f"{text}: unknown option; {hint}options are the CLI's long names with "
+                f"underscores, e.g. input_size, in_channels, layers",
+                text,
+            )
+
+
+# What each option takes, from the field's annotation (strings under postponed annotations).
+OPTION_KINDS = {
+    f.name: (
+        "flag"
+        if f.type == "bool"
+        else "int"
+        if f.type in ("int", "int | None")
+        else "float"
+        if f.type in ("float", "float | None")
+        else "size"
+        if f.name in SIZE_OPTIONS
+        else "word"
+        if f.type in ("str", "str | None")
+        else "any"
+    )
+    for f in fields(ModelSpec)
+    if f.name not in ("family", "given")
+}
+
+
+def check_option_types(options: dict[str, Any]) -> None:
+    """Each value has its option's type, before anything reads it.
+
+    A flag is ``True`` or ``False`` (the CLI's words are the CLI's), a count
+    an ``int`` (not ``True``, not ``2.0``), a rate a real number, a word a
+    ``str``; a size is checked by :func:`parse_size`, after its nesting is
+    measured without recursion.
+    """
+    for name, value in options.items():
+        param = option_name(name)
+        kind = OPTION_KINDS.get(name, "any")
+        if kind == "flag":
+            check_flag(param, value)
+        elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise CnngenError(
+                f"{param}: expected a whole number (an int), got {describe(value)}", param
+            )
+        elif kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise CnngenError(f"{param}: expected a number, got {describe(value)}", param)
+        elif kind == "word" and not isinstance(value, str):
+            raise CnngenError(f"{param}: expected a string, got {describe(value)}", param)
+        elif kind in ("size", "any") and nesting_depth(value, 3) > 1:
+            raise CnngenError(
+                f"{param}: expected {'a size' if kind == 'size' else 'a value'} like 100x100 "
+                f"or (100, 100), got lists nested {nesting_depth(value, 3)}+ deep",
+                param,
+            )
+
+
 def _given(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """The options the user gave that the regenerate command must repeat, in option order."""
+    """The options the user gave, in option order: the regenerate command repeats them all.
+
+    A value equal to today's default is kept too (``-n 4``, ``--start-channels
+    32``): the file then says exactly what shaped it, and regenerating it
+    gives the same file even if a default changes.  A flag given as off asks
+    for nothing and has no word on the command line, so it is left out.
+    """
     return tuple(
         (name, options[name])
         for name in OPTION_ORDER
-        if name in options
-        and options[name] != SPEC_DEFAULTS[name]
-        or name == "input_size"
-        and name in options
-        # A preset's own activation, norm and dropout differ from the defaults,
-        # so an explicit one is kept even where it equals the default.
-        or name in PRESET_OWN
-        and name in options
-        and options.get("preset") is not None
+        if name in options and options[name] is not False
     )
 
 

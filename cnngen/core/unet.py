@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.channels import channel_schedule
 from cnngen.core.fields import annotate
-from cnngen.core.messages import Note
+from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import solve_transposed

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,21 @@ def _batch_dim(max_batch: int = MAX_BATCH) -> Any:
 
 
 def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH) -> Any:
-    """``torch.export.export`` with the first dimension dynamic, 1 to ``max_batch``."""
-    return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},))
+    """``torch.export.export`` with the first dimension dynamic, 1 to ``max_batch``.
+
+    A model torch.export cannot trace makes torch log its graph and guards at
+    length before it raises; the error itself says what failed, so the logs
+    are held back while tracing.
+    """
+    import contextlib
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},))
+    finally:
+        logging.disable(previous)
 
 
 def onnx_exporter() -> str:
@@ -351,27 +364,43 @@ def export_model_file(
     command: str,
     max_batch: int = MAX_BATCH,
     torchscript: bool = False,
+    on_stage: Callable[[Path], object] | None = None,
 ) -> dict[str, Any]:
     """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
 
     The model class and ``INPUT_SHAPE`` are found as ``cnngen verify`` finds
     them.  Files appear only when every check passed: they are written to a
-    temporary folder first and moved into place at the end.
+    temporary folder first and moved into place at the end.  ``on_stage``
+    hears of that folder as soon as it exists (the CLI removes it if a signal
+    ends the run).  A model whose constructor raises, or that torch.export
+    cannot trace, is an :class:`ExportError` with one line.
     """
-    import shutil
+    import os
     import tempfile
 
-    from cnngen.verify.modelfile import Fatal, find_model_class, load_module, read_constants
+    from cnngen.deploy.modelfile import (
+        Fatal,
+        describe_error,
+        find_model_class,
+        load_module,
+        read_constants,
+    )
 
+    resolved = path.resolve()
     try:
-        module = load_module(path.resolve())
+        module = load_module(resolved)
         input_shape, output_shape = read_constants(module, path)
         family = str(getattr(module, "FAMILY", ""))
         is_classifier = len(output_shape) == 1 and "forecast" not in family
         cls = find_model_class(module, path)
-        model = cls()
     except Fatal as fatal:
         raise ExportError(fatal.message) from None
+    try:
+        model = cls()
+    except Exception as error:  # noqa: BLE001 - the model's own code failed, not cnngen
+        raise ExportError(
+            f"MODEL.py: {path}: building {cls.__name__}() raised {describe_error(error, resolved)}"
+        ) from None
     if weights is not None:
         state = load_weights(weights)
         try:
@@ -391,6 +420,8 @@ def export_model_file(
     out.mkdir(parents=True, exist_ok=True)
     stem = path.stem
     with tempfile.TemporaryDirectory(dir=out, prefix=".cnngen-export-") as folder:
+        if on_stage is not None:
+            on_stage(Path(folder))
         try:
             record = export_files(
                 model,
@@ -412,6 +443,11 @@ def export_model_file(
             )
         except ValueError as error:
             raise ExportError(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - tracing runs the model's own code
+            raise ExportError(
+                f"MODEL.py: {path}: {cls.__name__} cannot be exported: "
+                f"{describe_error(error, resolved)}"
+            ) from None
         record["class_name"] = cls.__name__
         record["weights"] = None if weights is None else str(weights)
         record["weights_sha256"] = None if weights is None else sha256(weights)
@@ -425,5 +461,9 @@ def export_model_file(
         for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json"):
             if not (Path(folder) / f"{stem}{suffix}").exists():
                 continue
-            shutil.move(str(Path(folder) / f"{stem}{suffix}"), out / f"{stem}{suffix}")
+            target = out / f"{stem}{suffix}"
+            if target.is_dir() and not target.is_symlink():
+                raise ExportError(f"--out: {target} is a folder; remove it or choose another --out")
+            # A rename inside one folder: it replaces a file and never nests into a folder.
+            os.replace(Path(folder) / f"{stem}{suffix}", target)
     return record

@@ -19,9 +19,7 @@ from typing import Any
 
 import jinja2
 
-from cnngen import __version__
-from cnngen.core.format import field_text, op_summary, plain_shape, thousands
-from cnngen.core.messages import Messages
+from cnngen._version import __version__
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.errors import CnngenError, TemplateBug
 from cnngen.rendering.escape import (
@@ -30,6 +28,8 @@ from cnngen.rendering.escape import (
     markdown_text,
     toml_comment,
 )
+from cnngen.rendering.format import field_text, op_summary, plain_shape, thousands
+from cnngen.rendering.messages import Messages
 
 
 def templates_dir() -> Path:

@@ -86,14 +86,35 @@ def doc_text(text: str) -> str:
 
 # ------------------------------------------------------------------- shell
 def shell_word(word: str) -> str:
-    """One shell word, quoted so that a POSIX shell (bash, zsh) reads back ``word``.
+    """One shell word, quoted so that a POSIX shell (sh, dash, bash, zsh) reads back ``word``.
 
-    Printable words use ``shlex.quote``; a word holding a newline or another
-    control character uses ANSI-C quoting (``$'a\\nb'``), so the quoted form
-    is always one line.
+    Printable words use ``shlex.quote``.  A word holding a newline or another
+    control character becomes ``"$(printf %b 'a\\0012b')"`` (each such character
+    as the octal escapes of its bytes), which every POSIX shell reads back and
+    which stays on one line.  Command substitution drops trailing newlines, so
+    a word ending in one uses ANSI-C quoting (``$'a\\n'``: bash, zsh, ksh and
+    POSIX.1-2024 shells) instead.
     """
     if all(char.isprintable() for char in word):
         return shlex.quote(word)
+    if word.endswith("\n"):
+        return _ansi_c_word(word)
+    out = []
+    for char in word:
+        if char == "'":
+            out.append("'\\''")
+        elif char == "\\":
+            out.append("\\\\")
+        elif char.isprintable():
+            out.append(char)
+        elif "\udc80" <= char <= "\udcff":
+            out.append(f"\\0{ord(char) - 0xDC00:03o}")
+        else:
+            out.extend(f"\\0{byte:03o}" for byte in char.encode("utf-8"))
+    return "\"$(printf %b '" + "".join(out) + "')\""
+
+
+def _ansi_c_word(word: str) -> str:
     out = []
     for char in word:
         if char in "\\'":

@@ -20,7 +20,7 @@ Two editions come from the same cells:
   ``check(number, answer)``, which compares a salted hash of the student's
   answer with the stored one and prints right or wrong without showing it.
 
-Text comes from the message catalogue (:mod:`cnngen.core.messages`), so
+Text comes from the message catalogue (:mod:`cnngen.rendering.messages`), so
 ``--lang ru`` changes every sentence and no code.  The notebook is plain
 nbformat 4.5 JSON written here (nbformat is not needed at generation time).
 It is deterministic: cell ids are derived from the cell position, there are
@@ -37,10 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cnngen import __version__
+from cnngen._version import __version__
 from cnngen.core import arithmetic, inverse
-from cnngen.core.format import field_text, op_summary, plain_shape
-from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
 from cnngen.rendering.cells import (
@@ -56,7 +54,9 @@ from cnngen.rendering.cells import (
 from cnngen.rendering.engine import render_model
 from cnngen.rendering.escape import markdown_code_block
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
+from cnngen.rendering.format import field_text, op_summary, plain_shape
 from cnngen.rendering.lessons import lesson_cells
+from cnngen.rendering.messages import Messages
 
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
 # Ops the walk-through shows although they keep the shape: they hold weights or

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 
-from cnngen.core.format import field_text, plain_shape
-from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
 from cnngen.rendering.cells import ANSWER_TAGS, Cell, code, conv_call, markdown, window
+from cnngen.rendering.format import field_text, plain_shape
+from cnngen.rendering.messages import Messages
 
 HISTORY = ("lenet5", "alexnet", "vgg", "inception", "resnet", "senet")
 

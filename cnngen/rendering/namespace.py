@@ -5,8 +5,17 @@ files that also use ``torch``, ``nn``, ``main``, ``np``, ``DataLoader``,
 ``LR`` ... .  Rather than keep a list of those by hand, each template is
 rendered with a probe class name and the result is parsed: every name it
 binds, reads, imports or takes as an argument is reserved, so the list stays
-true as templates change.  The result is cached per process; it is computed
-only when a name is given.
+true as templates change.
+
+Rendering every probe takes a few dozen renders, so the result is stored in
+:mod:`cnngen.rendering.reserved_names`, stamped with a fingerprint of what
+it was derived from (the templates, this module's probes, the vocabulary and
+the data-file renderers).  When the stamp matches, a ``--name`` costs no
+probe render at all; when it does not (a template changed and the list was
+not refreshed) the names are derived again, so the check is never wrong,
+only slower.  ``python examples/regenerate.py`` (or ``python -m
+cnngen.rendering.reserved``) refreshes the list; a test fails while it is
+stale.
 
 :func:`template_names` is what the spec check (:mod:`cnngen.core.checks`)
 receives, so core never imports rendering.
@@ -15,8 +24,10 @@ receives, so core never imports rendering.
 from __future__ import annotations
 
 import ast
+import hashlib
 from collections.abc import Callable, Iterable
 from functools import cache
+from pathlib import Path
 
 from cnngen.core.vocab import HELPER_EXAMPLES
 
@@ -103,14 +114,58 @@ def register_sources(kind: str, sources: Callable[[], list[str]]) -> None:
     SOURCES[kind] = sources
 
 
+# Sources the reserved names are derived from, besides the templates.
+FINGERPRINTED = ("rendering/namespace.py", "rendering/datafiles.py", "core/vocab.py")
+KINDS = ("model", "train", "finetune", "dataset_windows", "dataset_arrays", "dataset_synthetic")
+
+
+@cache
+def fingerprint() -> str:
+    """A hash of everything the reserved names are derived from (sub-millisecond to compute)."""
+    from cnngen.rendering.engine import templates_dir
+
+    digest = hashlib.sha256()
+    folder = Path(templates_dir())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    package = Path(__file__).resolve().parent.parent
+    for name in FINGERPRINTED:
+        digest.update(name.encode() + b"\0" + (package / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _stored(table: str, kind: str) -> frozenset[str] | None:
+    """The stored names (or modules) of ``kind``, if they were derived from these sources."""
+    from cnngen.rendering import reserved_names
+
+    if reserved_names.FINGERPRINT != fingerprint():
+        return None
+    stored = getattr(reserved_names, table).get(kind)
+    return None if stored is None else frozenset(stored.split())
+
+
+def _sources_of(kind: str) -> list[str]:
+    if kind not in SOURCES:
+        raise KeyError(f"no probe files registered for {kind!r} (import its renderer first)")
+    return SOURCES[kind]()
+
+
 @cache
 def _names_of(kind: str) -> frozenset[str]:
+    stored = _stored("NAMES", kind)
+    return stored if stored is not None else derived_names(kind)
+
+
+def derived_names(kind: str) -> frozenset[str]:
+    """The names of ``kind``, derived by rendering its probes (what the stored list holds)."""
     from cnngen.rendering.engine import unformatted
 
     _computing.add(kind)
     try:
         with unformatted():
-            sources = SOURCES[kind]()
+            sources = _sources_of(kind)
         return frozenset().union(*(bound_and_used(source) for source in sources))
     finally:
         _computing.discard(kind)
@@ -118,12 +173,18 @@ def _names_of(kind: str) -> frozenset[str]:
 
 @cache
 def _modules_of(kind: str) -> frozenset[str]:
+    stored = _stored("MODULES", kind)
+    return stored if stored is not None else derived_modules(kind)
+
+
+def derived_modules(kind: str) -> frozenset[str]:
+    """The top-level modules the probes of ``kind`` import (what the stored list holds)."""
     from cnngen.rendering.engine import unformatted
 
     _computing.add(kind)
     try:
         with unformatted():
-            sources = SOURCES[kind]()
+            sources = _sources_of(kind)
     finally:
         _computing.discard(kind)
     modules: set[str] = set()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from cnngen.core.format import op_summary, plain_shape
 from cnngen.core.plan import Plan
+from cnngen.rendering.format import op_summary, plain_shape
 from cnngen.rendering.svg import plan_svg
 
 

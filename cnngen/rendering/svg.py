@@ -18,10 +18,10 @@ import math
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
-from cnngen import __version__
-from cnngen.core.format import field_text, op_summary, plain_shape, thousands
+from cnngen._version import __version__
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.rendering.escape import xml_text
+from cnngen.rendering.format import field_text, op_summary, plain_shape, thousands
 
 ROLE_COLOURS = {
     "input": "#bab0ac",

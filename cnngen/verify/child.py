@@ -4,7 +4,7 @@
 inside the worker that :mod:`cnngen.verify.guard` forks, so that a file which
 crashes, exhausts memory or loops forever cannot take cnngen down with it.
 It and the modules it uses (the checks in ``checks_model``,
-``checks_training`` and ``checks_deploy``, their shared ``common``, ``modelfile``
+``checks_training`` and ``checks_deploy``, their shared ``common``, ``deploy.modelfile``
 and :mod:`cnngen.deploy.export`) import torch; the parent never imports them.
 
 The report travels as JSON over the :class:`Channel` the guard hands over (a
@@ -34,6 +34,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnngen.deploy.modelfile import (
+    declared_family,
+    find_model_class,
+    load_module,
+    read_constants,
+)
 from cnngen.verify import checks_deploy, checks_model, checks_training
 from cnngen.verify.common import (
     CheckFailed,
@@ -43,12 +49,6 @@ from cnngen.verify.common import (
     describe_error,
     median_time,
     peak_rss_bytes,
-)
-from cnngen.verify.modelfile import (
-    declared_family,
-    find_model_class,
-    load_module,
-    read_constants,
 )
 
 Check = Callable[["Verifier"], tuple[str, dict[str, Any]]]

@@ -23,7 +23,7 @@ from cnngen.deploy.export import (
     max_difference,
     tolerance,
 )
-from cnngen.verify.modelfile import Fatal, describe_error
+from cnngen.deploy.modelfile import Fatal, describe_error
 
 Verifier = Any
 """The running :class:`cnngen.verify.child.Verifier`, as the checks see it.

@@ -18,7 +18,6 @@ option values).  The JSON schema is documented in ``docs/verify.md``.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
@@ -28,7 +27,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,11 +74,53 @@ def _child_environment() -> dict[str, str]:
     return environment
 
 
-def _drain(stream: IO[str], tail: deque[str]) -> None:
+# The child's output is read in chunks of this size, never a whole line at once.
+CHUNK = 64 * 1024
+# A stderr line kept for a crash message is cut to this many bytes.
+MAX_TAIL_LINE = 4096
+# The longest message the report channel may carry (a report of thousands of layers
+# is well below); a longer one marks the run as tampered with.
+MAX_MESSAGE = 64 * 2**20
+
+
+def read_lines(read: Callable[[int], bytes], limit: int) -> Iterator[tuple[bytes, bool]]:
+    """``(line, cut)`` for each line of the stream ``read(size)`` returns, in chunks.
+
+    No more than ``limit`` bytes of one line are ever held: a longer line comes
+    back as its first ``limit`` bytes with ``cut`` true, and the rest of it is
+    skipped as it arrives.  So a child printing a 300 MB line costs the parent
+    ``limit`` bytes, not 300 MB.
+    """
+    buffer = bytearray()
+    skipping = False
+    while chunk := read(CHUNK):
+        scan = len(buffer)  # only the new chunk can hold a newline
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", scan)) >= 0:
+            if not skipping:
+                cut = end - start > limit
+                yield bytes(buffer[start : min(end, start + limit)]), cut
+            skipping = False
+            start = scan = end + 1
+        if start:
+            del buffer[:start]
+        if len(buffer) > limit:
+            if not skipping:
+                yield bytes(buffer[:limit]), True
+            skipping = True
+            buffer.clear()
+    if buffer and not skipping:
+        yield bytes(buffer), False
+
+
+def _drain(stream: IO[bytes], tail: deque[str]) -> None:
     """Keep the last lines of the child's stderr for crash messages (diagnostics only)."""
-    for line in stream:
-        if line.strip():
-            tail.append(line.rstrip("\n"))
+    read = getattr(stream, "read1", stream.read)
+    for line, cut in read_lines(read, MAX_TAIL_LINE):
+        text = line.decode("utf-8", errors="replace").rstrip("\r")
+        if text.strip():
+            tail.append(text + (" ... (line cut)" if cut else ""))
 
 
 class Inbox:
@@ -131,9 +172,13 @@ class Inbox:
 
     def pump(self, fd: int) -> None:
         """Read the channel until every writer has closed it."""
-        with os.fdopen(fd, "rb") as stream:
-            for line in stream:
-                self.take(line.rstrip(b"\n"))
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            for line, cut in read_lines(stream.read, MAX_MESSAGE):
+                if cut:
+                    if self.tampered is None:
+                        self.tampered = f"a message longer than {MAX_MESSAGE:,} bytes"
+                    continue
+                self.take(line)
 
 
 # Every status a check may end with, in the order the summary line counts them.
@@ -324,9 +369,8 @@ def verify_file(
         os.close(life_read)
         os.close(report_write)
     assert process.stderr is not None
-    stderr = io.TextIOWrapper(process.stderr, encoding="utf-8", errors="replace")
     readers = [
-        threading.Thread(target=_drain, args=(stderr, tail), daemon=True),
+        threading.Thread(target=_drain, args=(process.stderr, tail), daemon=True),
         threading.Thread(target=inbox.pump, args=(report_read,), daemon=True),
     ]
     for reader in readers:

@@ -1,4 +1,4 @@
-"""Handout messages of the catalogue (:mod:`cnngen.core.messages` merges them in).
+"""Handout messages of the catalogue (:mod:`cnngen.rendering.messages` merges them in).
 
 Kept apart only because they are long: lessons, exercises and their answers.
 Braces that are not fields are doubled (``{{``), as ``str.format`` wants.

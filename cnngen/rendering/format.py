@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnngen.core.messages import Messages
+from cnngen.rendering.messages import Messages
 
 
 def plain_shape(shape: tuple[int, ...]) -> str:
