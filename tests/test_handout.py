@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -353,3 +355,68 @@ def test_cli_student_and_lang(run_cli, tmp_path: Path) -> None:
     assert tagged(data, ANSWER_TAGS + CHECK_TAGS) == []
     bad = run_cli("handout", "classifier", "--preset", "lenet5", "--lang", "de")
     assert bad.code == 2 and bad.err.startswith("Error: ")
+
+
+# ------------------------------------------------------------ every handout runs
+def execute(text: str) -> str:
+    """Run a notebook's code cells in order in one fresh namespace, as a kernel would.
+
+    Faster than a kernel per notebook, so the whole matrix below can run; the
+    tests above run real kernels through nbclient.  Returns what was printed.
+    """
+    data = json.loads(text)
+    namespace: dict = {"__name__": "__main__"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for index, cell in enumerate(data["cells"]):
+            if cell["cell_type"] == "code":
+                exec(compile("".join(cell["source"]), f"<cell {index}>", "exec"), namespace)
+    return printed.getvalue()
+
+
+MATRIX = {
+    "encoder-1d": ("encoder", {"input_size": (40,), "layers": 2}),
+    "encoder-3d": ("encoder", {"input_size": (6, 10, 12), "layers": 2, "start_channels": 4}),
+    "forecaster-latent": ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+    "plain": ("classifier", {"input_size": (20, 20), "layers": 2}),
+    "vgg": ("classifier", {"input_size": (20, 20), "block": "vgg", "layers": 2}),
+    "residual-flatten": (
+        "classifier",
+        {"input_size": (20, 20), "block": "residual", "layers": 3, "head": "flatten"},
+    ),
+    "bottleneck-se": (
+        "classifier",
+        {"input_size": (24, 24), "block": "bottleneck", "se": True, "layers": 2},
+    ),
+    "depthwise": ("classifier", {"input_size": (24, 24), "depthwise": True, "layers": 2}),
+    "equivariant": ("equivariant", {"input_size": (13, 13), "layers": 2, "start_channels": 4}),
+    "group-conv": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+    ),
+    "unet-odd": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
+    **{
+        preset: ("classifier", {"preset": preset, "input_size": (32, 32)})
+        for preset in (
+            "lenet5",
+            "alexnet",
+            "vgg11",
+            "googlenet",
+            "resnet18",
+            "resnet50",
+            "se_resnet18",
+            "mobilenet_v2",
+        )
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
+@pytest.mark.parametrize("lang", ["en", "ru"])
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_every_handout_runs(name: str, lang: str, student: bool) -> None:
+    family, options = MATRIX[name]
+    _, _, text = handout(family, lang=lang, student=student, **options)
+    printed = execute(text)
+    assert "-> output (2, " in printed  # the random batch went through

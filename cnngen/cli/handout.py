@@ -50,7 +50,8 @@ def handout_command(
     its output-size formula filled in, a cell that runs a random batch, and
     exercises, with lessons on the blocks the model uses (residual, SE,
     depthwise, transposed, rotation invariance, the preset's history).  Takes
-    the same options as `model`.
+    the same options as `model`; a preset other than lenet5 gets its paper's
+    3 input channels and 1000 classes unless --in-channels/--classes say otherwise.
 
     \b
     The default teacher edition keeps the answers, tagged `answer`/`solution`
@@ -62,7 +63,13 @@ def handout_command(
     """
     from cnngen.rendering.handout import render_handout
 
-    spec, plan = build_plan(require_family(family), options)
+    family = require_family(family)
+    if options.get("preset") not in (None, "lenet5"):
+        # A preset is taught as its paper has it: RGB images and ImageNet's 1000 classes.
+        for key, paper in (("in_channels", 3), ("classes", 1000)):
+            if options.get(key) is None:
+                options[key] = paper
+    spec, plan = build_plan(family, options)
     words = spec.command_words("handout", output)
     if student:
         words.append("--student")

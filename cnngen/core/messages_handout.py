@@ -214,9 +214,18 @@ exact field of each layer's central output position.
 
 Here the model's central output sees {field}.  The cell below measures it:
 the gradient of that output is nonzero exactly on the inputs it depends on.
-Positive weights and inputs keep contributions from cancelling, and max
-pooling is swapped for average pooling, because max sends its gradient to one
-input only.""",
+Positive weights and inputs keep contributions from cancelling, activations
+are replaced by the identity (a saturated ReLU6 or tanh would pass no gradient),
+and max pooling is swapped for average pooling, because max sends its gradient
+to one input only.""",
+    "field.clipped": (
+        "`cnngen plan` gives this preset the textbook field {plan}, which keeps counting "
+        "window positions beyond the border; a gradient cannot reach past the input, so "
+        "the cell compares its measurement with the field clipped to the {size} input: "
+        "{field}."
+    ),
+    "field.identity": "the field depends on which inputs each window reads, not on activations",
+    "field.center": "a map: take its central position",
     "field.head": (
         "The convolutions alone see {trunk}; the layers after them (a flatten and linear "
         "layers, a global pooling or a latent) combine every position, so each output "
@@ -614,9 +623,18 @@ HANDOUT_RU: dict[str, str] = {
 
 Здесь центральный выход модели видит {field}.  Ячейка ниже измеряет это:
 градиент этого выхода отличен от нуля ровно на тех входах, от которых он
-зависит.  Положительные веса и входы не дают вкладам сократиться, а max
-pooling заменён усредняющим, потому что max передаёт градиент только одному
-входу.""",
+зависит.  Положительные веса и входы не дают вкладам сократиться, активации
+заменены тождественными (насыщенные ReLU6 или tanh не пропустили бы градиент),
+а max pooling заменён усредняющим, потому что max передаёт градиент только
+одному входу.""",
+    "field.clipped": (
+        "`cnngen plan` даёт этому пресету поле по формуле из учебника, {plan}: она "
+        "продолжает считать позиции окон за краем входа.  Градиент за край входа не "
+        "попадает, поэтому ячейка сравнивает измерение с полем, обрезанным по входу "
+        "{size}: {field}."
+    ),
+    "field.identity": "поле зависит от того, какие входы читает каждое окно, а не от активаций",
+    "field.center": "карта признаков: берём её центральную позицию",
     "field.head": (
         "Одни свёртки видят {trunk}; слои после них (выпрямление и полносвязные слои, "
         "глобальный пулинг или латентный слой) объединяют все позиции, так что каждый "

@@ -39,7 +39,7 @@ from typing import Any
 
 from cnngen import __version__
 from cnngen.core import arithmetic, inverse
-from cnngen.core.format import field_text, op_summary, plain_shape
+from cnngen.core.format import op_summary, plain_shape
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
@@ -56,7 +56,7 @@ from cnngen.rendering.cells import (
 from cnngen.rendering.engine import render_model
 from cnngen.rendering.escape import markdown_code_block
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
-from cnngen.rendering.lessons import lesson_cells
+from cnngen.rendering.lessons import handout_field_text, lesson_cells
 
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
 # Ops the walk-through shows although they keep the shape: they hold weights or
@@ -829,7 +829,7 @@ def handout_cells(
                 shape_in=plain_shape(plan.input_shape),
                 shape_out=plain_shape(plan.output_shape),
                 params=t.number(plan.params),
-                field=field_text(plan, lang),
+                field=handout_field_text(t, spec, plan),
                 command_block=markdown_code_block("cnngen " + command),
                 version=__version__,
             )
