@@ -55,8 +55,9 @@ def handout_command(
 
     \b
     The default teacher edition keeps the answers, tagged `answer`/`solution`
-    and `hidden-check`, so `jupyter nbconvert --TagRemovePreprocessor...` can
-    strip them; --student leaves them out.  --lang ru writes it in Russian.
+    and `hidden-check`, so `jupyter nbconvert --TagRemovePreprocessor.enabled=True
+    --TagRemovePreprocessor.remove_cell_tags=...` can strip them; --student
+    leaves them out.  --lang ru writes it in Russian.
     Examples:
       cnngen handout classifier --preset lenet5 -o lenet5.ipynb
       cnngen handout classifier --preset lenet5 --student --lang ru -o lenet5-ru.ipynb

@@ -32,9 +32,14 @@ prints, so a cell that fails means the text is wrong, not you.""",
     "intro.student": """This is the student edition: the answers are not in it.  Write your
 answer in each "Try it here" cell and run it; `check` tells you whether it is
 right without showing the right one.""",
+    "model.table": (
+        "**The plan table** of the model's docstring, left out of the cell above because "
+        "its parameter counts answer exercises (this cell is tagged as an answer):"
+    ),
     "model.intro": """## The model
 
-This is the complete file that `cnngen model` writes; it needs only torch.
+This is the file that `cnngen model` writes, without the per-layer plan table of
+its docstring (it would give answers away); it needs only torch.
 Running it defines the model class, `INPUT_SHAPE`, `OUTPUT_SHAPE` and
 `LAYER_SHAPES` (the output shape of every layer), and runs the file's own
 shape check.""",
@@ -135,9 +140,56 @@ cell and run it: `check` says right or wrong without showing the answer.""",
     "hint.padding": "your answer, one number per dimension, e.g. {example}",
     "hint.shape": "the output shape, channels first, e.g. {example}",
     "hint.count": "a whole number",
-    "check.doc": "Say whether an answer is right without showing the right one.",
+    "hint.sizes": "four heights, e.g. {example}",
+    "quiz.neuron.q": (
+        "From the course: `head.fc1` reads the {features} numbers of the flattened {shape} "
+        "map, one weight for each.  How many trainable parameters does one of its "
+        "{neurons} neurons have?"
+    ),
+    "quiz.neuron.a": (
+        "{total}: {features} weights and one bias.  The same holds for a convolution whose "
+        "kernel covers the whole {shape} map, as LeNet's original third layer did."
+    ),
+    "quiz.numbers.q": "How many numbers does the output of `layer1.conv1` hold for one {shape} image?",
+    "quiz.numbers.a": "`{factors} = {total}`: channels times height times width.",
+    "quiz.blocks.q": (
+        'A network is built of blocks "a convolution that keeps height and width, then 2x2 '
+        'max pooling", and its inputs are 32x32.  At most how many blocks can it have?'
+    ),
+    "quiz.blocks.a": (
+        "5: each pooling halves the side, 32 → 16 → 8 → 4 → 2 → 1, and a 1x1 map cannot be "
+        "pooled again (`log2(32) = 5`)."
+    ),
+    "quiz.sizes.q": (
+        "The original LeNet-5 had no padding: its inputs were 32x32.  Feed this model's "
+        "{size} inputs to a LeNet without padding.  Which height (equal to the width) do "
+        "the maps have after `layer1.conv1`, `layer1.pool`, `layer2.conv1` and "
+        "`layer2.pool`?"
+    ),
+    "quiz.sizes.a": (
+        "{sizes}: a 5x5 convolution without padding loses 2 positions at each border "
+        "(`n - 4`) and each pooling halves the size.  `head.fc1` would then need "
+        "{features} inputs."
+    ),
+    "quiz.padding.q": (
+        "From the course: which padding keeps a {size} map at {size} under a 3x3 "
+        "convolution with stride 1?"
+    ),
+    "quiz.padding.a": (
+        "Padding 1: the kernel then reaches one position past each border, and "
+        "`(n + 2*1 - 3) + 1 = n`.  An odd k x k kernel needs `(k - 1) / 2`: 2 for LeNet's 5x5."
+    ),
+    "check.doc": (
+        "Say whether an answer is right without showing the right one.\n\n"
+        "The notebook keeps only a salted PBKDF2-SHA256 hash of each answer\n"
+        "({iterations} rounds, about a tenth of a second per check).  That makes\n"
+        "guessing slow, not impossible: a determined student can still try every\n"
+        "small whole number.  Whole numbers only: 784.9 is not 784."
+    ),
     "check.empty": "Exercise {number}: put your answer into `answer` first.",
-    "check.form": "Exercise {number}: write the answer as a number or a tuple of numbers.",
+    "check.form": (
+        "Exercise {number}: write the answer as whole numbers: one, or a tuple of {size}."
+    ),
     "check.right": "Exercise {number}: right!",
     "check.wrong": "Exercise {number}: not yet, check your calculation.",
     "ex.padding.q": (
@@ -269,8 +321,8 @@ to one input only.""",
     ),
     "history.now.lenet5": (
         "This model is LeNet-5 as in the course: padding 2 on the first convolution keeps "
-        "28x28 digits at 28x28, so the second convolution sees the same 10x10 map as the "
-        "original on 32x32 inputs."
+        "28x28 digits at 28x28, so the second convolution sees the same 14x14 map as in "
+        "the original on 32x32 inputs."
     ),
     "history.now.alexnet": (
         "This model is `{preset}`: five convolutions (11x11 with stride 4 first), max pooling "
@@ -440,9 +492,14 @@ HANDOUT_RU: dict[str, str] = {
     "intro.student": """Это версия для студентов: ответов в ней нет.  Впишите свой ответ в
 ячейку «Попробуйте здесь» и выполните её: функция `check` скажет, верен ли
 ответ, но правильный не покажет.""",
+    "model.table": (
+        "**Таблица плана** из docstring модели; в ячейке выше её нет, потому что числа "
+        "параметров в ней — ответы упражнений (эта ячейка помечена как ответ):"
+    ),
     "model.intro": """## Модель
 
-Это полный файл, который пишет `cnngen model`; ему нужен только torch.
+Это файл, который пишет `cnngen model`, без таблицы плана по слоям в его
+docstring (она выдала бы ответы); ему нужен только torch.
 Выполнив его, вы получите класс модели, `INPUT_SHAPE`, `OUTPUT_SHAPE` и
 `LAYER_SHAPES` (размер выхода каждого слоя), а файл сам проверит размеры.""",
     "notation": """### Как читать названия слоёв
@@ -545,9 +602,55 @@ HANDOUT_RU: dict[str, str] = {
     "hint.padding": "ваш ответ, по числу на размерность, например {example}",
     "hint.shape": "размер выхода, сначала каналы, например {example}",
     "hint.count": "целое число",
-    "check.doc": "Говорит, верен ли ответ, не показывая правильного.",
+    "hint.sizes": "четыре высоты, например {example}",
+    "quiz.neuron.q": (
+        "Из курса: `head.fc1` читает {features} чисел вытянутой карты {shape}, по весу "
+        "на каждое.  Сколько обучаемых параметров у одного из его {neurons} нейронов?"
+    ),
+    "quiz.neuron.a": (
+        "{total}: {features} весов и одно смещение.  Столько же у свёртки, ядро которой "
+        "накрывает всю карту {shape}, как у третьего слоя исходной LeNet."
+    ),
+    "quiz.numbers.q": ("Сколько чисел в выходе `layer1.conv1` для одного изображения {shape}?"),
+    "quiz.numbers.a": "`{factors} = {total}`: каналы, умноженные на высоту и ширину.",
+    "quiz.blocks.q": (
+        "Сеть состоит из блоков «свёртка, сохраняющая высоту и ширину, затем max pooling "
+        "2x2», на вход подаются изображения 32x32.  Какое наибольшее число блоков может "
+        "быть в сети?"
+    ),
+    "quiz.blocks.a": (
+        "5: каждый пулинг уменьшает сторону вдвое, 32 → 16 → 8 → 4 → 2 → 1, а карту 1x1 "
+        "уменьшать уже некуда (`log2(32) = 5`)."
+    ),
+    "quiz.sizes.q": (
+        "В исходной LeNet-5 паддинга не было: на вход шли изображения 32x32.  Подайте "
+        "входы этой модели ({size}) в LeNet без паддинга.  Какой будет высота (она же "
+        "ширина) карт после `layer1.conv1`, `layer1.pool`, `layer2.conv1` и `layer2.pool`?"
+    ),
+    "quiz.sizes.a": (
+        "{sizes}: свёртка 5x5 без паддинга теряет по 2 позиции у каждого края (`n - 4`), "
+        "а каждый пулинг уменьшает размер вдвое.  Тогда `head.fc1` понадобилось бы "
+        "{features} входов."
+    ),
+    "quiz.padding.q": (
+        "Из курса: какой паддинг сохраняет карту {size} размером {size} при свёртке 3x3 с шагом 1?"
+    ),
+    "quiz.padding.a": (
+        "Паддинг 1: ядро выходит на одну позицию за каждый край, и "
+        "`(n + 2*1 - 3) + 1 = n`.  Нечётному ядру k x k нужен паддинг `(k - 1) / 2`: "
+        "2 для ядра 5x5 в LeNet."
+    ),
+    "check.doc": (
+        "Говорит, верен ли ответ, не показывая правильного.\n\n"
+        "Тетрадь хранит только солёный хеш PBKDF2-SHA256 каждого ответа\n"
+        "({iterations} раундов, около десятой доли секунды на проверку).  Подбор\n"
+        "от этого медленный, но возможный: упорный студент всё же может перебрать\n"
+        "все небольшие целые числа.  Только целые числа: 784,9 — это не 784."
+    ),
     "check.empty": "Упражнение {number}: сначала запишите ответ в `answer`.",
-    "check.form": "Упражнение {number}: запишите ответ числом или кортежем чисел.",
+    "check.form": (
+        "Упражнение {number}: запишите ответ целыми числами: одним или кортежем из {size}."
+    ),
     "check.right": "Упражнение {number}: верно!",
     "check.wrong": "Упражнение {number}: пока нет, проверьте вычисления.",
     "ex.padding.q": (
@@ -677,9 +780,9 @@ HANDOUT_RU: dict[str, str] = {
         "карты признаков"
     ),
     "history.now.lenet5": (
-        "Эта модель — LeNet-5 как в курсе: паддинг 2 в первой свёртке сохраняет цифры "
-        "28x28 размером 28x28, так что вторая свёртка видит ту же карту 10x10, что и в "
-        "оригинале на входах 32x32."
+        "Эта модель — LeNet-5 как в курсе: паддинг 2 в первой свёртке оставляет цифры "
+        "28x28 размером 28x28, так что вторая свёртка видит ту же карту 14x14, что и в "
+        "исходной сети на входах 32x32."
     ),
     "history.now.alexnet": (
         "Эта модель — `{preset}`: пять свёрток (первая 11x11 с шагом 4), max pooling и три "

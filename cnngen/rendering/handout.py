@@ -11,14 +11,16 @@ notebook top to bottom is itself a test of the handout.
 
 Two editions come from the same cells:
 
-- the teacher edition (default) keeps everything; answers are tagged
+- the teacher edition (default) keeps everything; answers (and the model's
+  plan table, whose parameter counts answer exercises) are tagged
   ``answer``/``solution`` and their torch checks ``hidden-check``, so
-  ``jupyter nbconvert --TagRemovePreprocessor.remove_cell_tags`` or
-  nbgrader-style tools can strip them;
-- the student edition (``--student``) leaves those cells out and the plan
-  table out of the model's docstring; each "Try it here" cell calls
-  ``check(number, answer)``, which compares a salted hash of the student's
-  answer with the stored one and prints right or wrong without showing it.
+  ``jupyter nbconvert --TagRemovePreprocessor.enabled=True
+  --TagRemovePreprocessor.remove_cell_tags=...`` or nbgrader-style tools can
+  strip them;
+- the student edition (``--student``) leaves those cells out; each "Try it
+  here" cell calls ``check(number, answer)``, which compares a salted
+  PBKDF2 hash of the student's answer with the stored one and prints right
+  or wrong without showing it.  The model cell never has the plan table.
 
 Text comes from the message catalogue (:mod:`cnngen.core.messages`), so
 ``--lang ru`` changes every sentence and no code.  The notebook is plain
@@ -29,17 +31,18 @@ no timestamps, keys are sorted, and code cells are formatted by Black.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cnngen import __version__
 from cnngen.core import arithmetic, inverse
-from cnngen.core.format import op_summary, plain_shape
+from cnngen.core.format import op_summary, plain_shape, plan_table
 from cnngen.core.messages import Messages
 from cnngen.core.plan import Op, Plan, Shape
 from cnngen.core.spec import ModelSpec
@@ -341,7 +344,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f'print("padding", {tuple(padding)!r}, "->", tuple(y.shape[1:]))\n'
         ),
         expected=tuple(padding),
-        hint=t("hint.padding", example=tuple(1 for _ in sizes)),
+        hint=t("hint.padding", example=_example(tuple(padding))),
         starter=(
             f"# {t('starter.try_layer')}\n"
             f"# layer = {conv_call(op, kernel_size=kernel, padding='...')}\n"
@@ -357,29 +360,18 @@ def _input_size_exercise(t: Messages, plan: Plan) -> Exercise | None:
         return None
     name, op = found
     w = window(op)
-    sizes = tuple(size * 2 + 1 for size in op.in_shape[1:])
+    # A larger input whose output is none of the sizes the question shows: a pool that
+    # halves 57 gives 28, which is the 28 of the current input, restating the answer.
+    for extra in range(1, 40, 2):
+        sizes = tuple(size * 2 + extra for size in op.in_shape[1:])
+        outs = _resize(op, sizes)
+        shown = (op.in_shape[1:], op.out_shape[1:], sizes)
+        if outs is not None and outs not in shown and not set(outs) & set(sizes):
+            break
+    if outs is None:
+        return None
     names = dim_names(t, len(sizes))
-    outs = []
-    lines = []
-    for i, size in enumerate(sizes):
-        if op.kind == "conv":
-            outs.append(
-                arithmetic.conv_size(
-                    size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i]
-                )
-            )
-        else:
-            outs.append(
-                arithmetic.pool_size(
-                    size,
-                    w["kernel"][i],
-                    w["stride"][i],
-                    w["padding"][i],
-                    w["dilation"][i],
-                    bool(op.arg("ceil_mode", False)),
-                )
-            )
-        lines.append(f"- {names[i]}: `{_explain(op, size, i, w)}`")
+    lines = [f"- {names[i]}: `{_explain(op, size, i, w)}`" for i, size in enumerate(sizes)]
     in_shape = (op.in_shape[0], *sizes)
     out_shape = (op.out_shape[0], *outs)
     return Exercise(
@@ -399,7 +391,7 @@ def _input_size_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f'print("{name}:", tuple(y.shape[1:]))\n'
         ),
         expected=out_shape,
-        hint=t("hint.shape", example=(op.out_shape[0], *(7 for _ in sizes))),
+        hint=t("hint.shape", example=(op.out_shape[0], *_example(outs, 7))),
         starter=(
             f"# {t('starter.formula')}\n"
             f'# layer = model.get_submodule("{name}")\n'
@@ -496,7 +488,7 @@ def _output_padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f'print("output_padding", {other!r}, "->", tuple(y.shape[2:]))\n'
         ),
         expected=other,
-        hint=t("hint.padding", example=tuple(0 for _ in sizes)),
+        hint=t("hint.padding", example=_example(other, 0)),
         starter=(
             f"# {t('starter.try_layer')}\n"
             f"# layer = {conv_call(op, output_padding='...')}\n"
@@ -701,7 +693,156 @@ def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
     return None
 
 
-def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
+def _example(answer: tuple[int, ...], start: int = 1) -> tuple[int, ...]:
+    """An example of the answer's form that is not the answer (nor any of its numbers)."""
+    value = start
+    while value in answer:
+        value += 1
+    return tuple(value for _ in answer)
+
+
+def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
+    """The course's own LeNet-5 questions, with this model's numbers."""
+    ops = dict((name, op) for stage in plan.stages for name, op in stage.all_ops())
+    found = []
+    fc1, conv1 = ops.get("head.fc1"), ops.get("layer1.conv1")
+    flatten = ops.get("head.flatten")
+    if fc1 is not None and flatten is not None:
+        features = fc1.in_shape[0]
+        found.append(
+            Exercise(
+                question=t(
+                    "quiz.neuron.q",
+                    features=features,
+                    shape=plain_shape(flatten.in_shape),
+                    neurons=fc1.out_shape[0],
+                ),
+                answer=t(
+                    "quiz.neuron.a",
+                    features=features,
+                    total=features + 1,
+                    shape=plain_shape(flatten.in_shape),
+                ),
+                check=(
+                    "fc1 = model.get_submodule('head.fc1')\n"
+                    "count = fc1.weight[0].numel() + fc1.bias[:1].numel()\n"
+                    f"assert count == {features + 1}, count\n"
+                    'print("one neuron of head.fc1:", count)\n'
+                ),
+                expected=features + 1,
+                hint=t("hint.count"),
+            )
+        )
+    if conv1 is not None:
+        numbers = math.prod(conv1.out_shape)
+        factors = " * ".join(str(size) for size in conv1.out_shape)
+        found.append(
+            Exercise(
+                question=t("quiz.numbers.q", shape=plain_shape(conv1.in_shape)),
+                answer=t("quiz.numbers.a", factors=factors, total=t.number(numbers)),
+                check=(
+                    "with torch.no_grad():\n"
+                    f"    y = model.get_submodule('layer1.conv1')({_randn(conv1.in_shape)})\n"
+                    f"assert y[0].numel() == {numbers}, y.shape\n"
+                    'print("numbers after layer1.conv1:", y[0].numel())\n'
+                ),
+                expected=numbers,
+                hint=t("hint.count"),
+            )
+        )
+    found.append(
+        Exercise(
+            question=t("quiz.blocks.q"),
+            answer=t("quiz.blocks.a"),
+            check=(
+                "x = torch.randn(1, 1, 32, 32)\n"
+                "blocks = 0\n"
+                "while min(x.shape[2:]) >= 2:\n"
+                "    x = nn.MaxPool2d(2)(nn.Conv2d(1, 1, 3, padding=1)(x))\n"
+                "    blocks += 1\n"
+                "assert blocks == 5 and tuple(x.shape[2:]) == (1, 1), x.shape\n"
+                'print("blocks:", blocks)\n'
+            ),
+            expected=5,
+            hint=t("hint.count"),
+        )
+    )
+    names = ("layer1.conv1", "layer1.pool", "layer2.conv1", "layer2.pool")
+    height, *rest = plan.input_shape[1:]
+    if all(name in ops for name in names) and all(size == height for size in rest):
+        chain = []
+        sizes: tuple[int, ...] | None = (height,)
+        for name in names:
+            op = ops[name]
+            if name == "layer1.conv1":
+                op = replace(op, args=tuple((k, 0 if k == "padding" else v) for k, v in op.args))
+                op = replace(op, in_shape=(op.in_shape[0], height), out_shape=op.out_shape[:2])
+            else:
+                op = replace(op, in_shape=op.in_shape[:2], out_shape=op.out_shape[:2])
+            sizes = _resize(op, sizes) if sizes is not None else None
+            if sizes is None:
+                break
+            chain.append(sizes[0])
+        if sizes is not None:
+            expected = tuple(chain)
+            layers = "\n".join(
+                f"    nn.{torch_class(ops[name])}("
+                + (
+                    "1, 6, kernel_size=5"
+                    if name == "layer1.conv1"
+                    else (
+                        "6, 16, kernel_size=5"
+                        if name == "layer2.conv1"
+                        else f"kernel_size={ops[name].arg('kernel_size')!r}"
+                    )
+                )
+                + "),"
+                for name in names
+            )
+            found.append(
+                Exercise(
+                    question=t("quiz.sizes.q", size=plain_shape(plan.input_shape[1:])),
+                    answer=t(
+                        "quiz.sizes.a",
+                        sizes=" → ".join(str(size) for size in (height, *expected)),
+                        features=t.number(16 * expected[-1] ** len(plan.input_shape[1:])),
+                    ),
+                    check=(
+                        f"x = {_randn(plan.input_shape)}\n"
+                        "sizes = []\n"
+                        "with torch.no_grad():\n"
+                        f"    for layer in [\n{layers}\n    ]:\n"
+                        "        x = layer(x)\n"
+                        "        sizes.append(x.shape[2])\n"
+                        f"assert tuple(sizes) == {expected!r}, sizes\n"
+                        'print("without padding:", sizes)\n'
+                    ),
+                    expected=expected,
+                    hint=t("hint.sizes", example=_example(expected, 3)),
+                )
+            )
+    dims = len(plan.input_shape) - 1
+    if dims == 2:
+        size = plain_shape(plan.input_shape[1:])
+        found.append(
+            Exercise(
+                question=t("quiz.padding.q", size=size),
+                answer=t("quiz.padding.a", size=size),
+                check=(
+                    "layer = nn.Conv2d(1, 1, kernel_size=3, padding=1)\n"
+                    f"y = layer({_randn((1, *plan.input_shape[1:]))})\n"
+                    f"assert tuple(y.shape[2:]) == {plan.input_shape[1:]!r}, y.shape\n"
+                    'print("padding 1 ->", tuple(y.shape[2:]))\n'
+                ),
+                expected=(1, 1),
+                hint=t("hint.padding", example=(4, 4)),
+            )
+        )
+    return found
+
+
+def exercises(plan: Plan, lang: str = "en", preset: str | None = None) -> list[Exercise]:
+    """The exercises of a handout; a LeNet-5 handout adds the course's own questions."""
     t = Messages(lang)
     makers = (
         _padding_exercise,
@@ -713,11 +854,19 @@ def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
         _se_exercise,
         _depthwise_exercise,
     )
-    return [exercise for maker in makers if (exercise := maker(t, plan)) is not None]
+    found = [exercise for maker in makers if (exercise := maker(t, plan)) is not None]
+    if preset == "lenet5":
+        found += _lenet_quiz(t, plan)
+    return found
+
+
+# PBKDF2 rounds per answer: one check costs the student about a tenth of a second, so
+# trying every small number is slow, though never impossible (the checker says so).
+ITERATIONS = 200_000
 
 
 def normalise(answer: Any, size: int) -> str:
-    """The canonical text of an answer: ints joined by commas, one per dimension.
+    """The canonical text of an answer: whole numbers joined by commas, one per dimension.
 
     The notebook's ``check`` runs the same rule, so ``2``, ``(2, 2)`` and
     ``[2, 2]`` are one answer for a 2D question.
@@ -726,39 +875,62 @@ def normalise(answer: Any, size: int) -> str:
     return ",".join(str(int(value)) for value in values)
 
 
-def answer_hash(number: int, answer: Any, size: int) -> str:
-    """Salted with the exercise number, so equal answers do not give equal hashes."""
-    text = f"cnngen:{number}:{normalise(answer, size)}"
-    return hashlib.sha256(text.encode()).hexdigest()
+def answer_salt(plan: Plan, number: int) -> str:
+    """A salt per notebook and exercise, so equal answers do not give equal hashes."""
+    return hashlib.sha256(f"cnngen:{plan.command}:{number}".encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(text: str, salt: str) -> str:
+    return hashlib.pbkdf2_hmac("sha256", text.encode(), bytes.fromhex(salt), ITERATIONS).hex()
+
+
+def answer_hash(salt: str, answer: Any, size: int) -> str:
+    """The stored form of an answer: a salted PBKDF2-SHA256 of its canonical text."""
+    return _digest(normalise(answer, size), salt)
 
 
 def _size(expected: int | tuple[int, ...]) -> int:
     return len(expected) if isinstance(expected, tuple) else 1
 
 
-def _checker_cell(t: Messages, found: list[Exercise]) -> Cell:
+def _check_doc(t: Messages) -> str:
+    return t("check.doc", iterations=t.number(ITERATIONS)).replace("\n", "\n    ")
+
+
+def _checker_cell(t: Messages, plan: Plan, found: list[Exercise]) -> Cell:
+    salts = {number: answer_salt(plan, number) for number in range(1, len(found) + 1)}
     hashes = {
-        number: answer_hash(number, exercise.expected, _size(exercise.expected))
+        number: answer_hash(salts[number], exercise.expected, _size(exercise.expected))
         for number, exercise in enumerate(found, start=1)
     }
     sizes = {number: _size(exercise.expected) for number, exercise in enumerate(found, start=1)}
     return code(
-        "import hashlib\n\n"
+        "import hashlib\n"
+        "import numbers\n\n"
+        f"ANSWER_SALTS = {salts!r}\n"
         f"ANSWER_HASHES = {hashes!r}\n"
-        f"ANSWER_SIZES = {sizes!r}\n\n\n"
+        f"ANSWER_SIZES = {sizes!r}\n"
+        f"ITERATIONS = {ITERATIONS}\n\n\n"
+        "def whole(value):\n"
+        "    if isinstance(value, bool):\n"
+        "        return False\n"
+        "    if isinstance(value, numbers.Integral):\n"
+        "        return True\n"
+        "    return isinstance(value, float) and value.is_integer()\n\n\n"
         "def check(number, answer):\n"
-        f'    """{t("check.doc")}"""\n'
+        f'    """{_check_doc(t)}\n    """\n'
         "    if answer is None or answer is ...:\n"
         f"        print({t.raw('check.empty')!r}.format(number=number))\n"
         "        return None\n"
         "    size = ANSWER_SIZES[number]\n"
-        "    try:\n"
-        "        values = list(answer) if isinstance(answer, (tuple, list)) else [answer] * size\n"
-        '        text = ",".join(str(int(value)) for value in values)\n'
-        "    except (TypeError, ValueError):\n"
-        f"        print({t.raw('check.form')!r}.format(number=number))\n"
+        "    values = list(answer) if isinstance(answer, (tuple, list)) else [answer] * size\n"
+        "    if len(values) != size or not all(whole(value) for value in values):\n"
+        f"        print({t.raw('check.form')!r}.format(number=number, size=size))\n"
         "        return False\n"
-        '    digest = hashlib.sha256(f"cnngen:{number}:{text}".encode()).hexdigest()\n'
+        '    text = ",".join(str(int(value)) for value in values)\n'
+        "    salt = bytes.fromhex(ANSWER_SALTS[number])\n"
+        '    digest = hashlib.pbkdf2_hmac("sha256", text.encode(), salt, ITERATIONS).hex()\n'
         "    right = digest == ANSWER_HASHES[number]\n"
         f"    print(({t.raw('check.right')!r} if right else {t.raw('check.wrong')!r}).format(number=number))\n"
         "    return right\n",
@@ -766,10 +938,13 @@ def _checker_cell(t: Messages, found: list[Exercise]) -> Cell:
     )
 
 
-def _exercise_cells(t: Messages, found: list[Exercise], student: bool) -> list[Cell]:
+def _exercise_cells(t: Messages, plan: Plan, found: list[Exercise], student: bool) -> list[Cell]:
     if not found:
         return []
-    cells = [markdown(t("ex.intro_student" if student else "ex.intro")), _checker_cell(t, found)]
+    cells = [
+        markdown(t("ex.intro_student" if student else "ex.intro")),
+        _checker_cell(t, plan, found),
+    ]
     for number, exercise in enumerate(found, start=1):
         cells.append(markdown(f"### {t('ex.title', number=number)}\n\n{exercise.question}"))
         cells.append(
@@ -813,11 +988,11 @@ def handout_cells(
     spec: ModelSpec, plan: Plan, command: str, lang: str = "en", student: bool = False
 ) -> list[Cell]:
     t = Messages(lang)
-    found = exercises(plan, lang)
+    found = exercises(plan, lang, spec.preset)
     regenerate = spec.command() + (f" --lang {lang}" if lang != "en" else "")
-    source = render_model(plan, regenerate, lang)
-    if student:
-        source = student_source(source, t)
+    # The plan table of the docstring holds answers (parameter counts), so the model
+    # cell never has it; the teacher edition shows it in a cell tagged as an answer.
+    source = student_source(render_model(plan, regenerate, lang), t)
     family = t(f"family.{plan.family}")
     cells = [
         markdown(
@@ -837,6 +1012,10 @@ def handout_cells(
         ),
         markdown(t("model.intro")),
         Cell("code", source.rstrip("\n")),
+        markdown(
+            t("model.table") + "\n\n" + markdown_code_block(plan_table(plan, lang)),
+            tags=ANSWER_TAGS,
+        ),
         code(f"torch.manual_seed(0)\nmodel = {plan.class_name}().eval()\nprint(model)\n"),
         markdown(t("notation")),
         *lesson_cells(t, spec, plan),
@@ -869,7 +1048,7 @@ def handout_cells(
             "assert all(seen[name] == shape for name, shape in LAYER_SHAPES.items())\n"
             "assert tuple(output.shape) == (2, *OUTPUT_SHAPE)\n"
         ),
-        *_exercise_cells(t, found, student),
+        *_exercise_cells(t, plan, found, student),
     ]
     if student:
         hidden = set(ANSWER_TAGS) | set(CHECK_TAGS)
