@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cnngen.core.messages import Messages
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.handout import (
@@ -537,4 +538,115 @@ def test_every_handout_runs(name: str, lang: str, student: bool) -> None:
     family, options = MATRIX[name]
     _, _, text = handout(family, lang=lang, student=student, **options)
     printed = execute(text)
-    assert "-> output (2, " in printed  # the random batch went through
+    t = Messages(lang)
+    assert f"{t('label.output')} (2, " in printed  # the random batch went through
+    assert t("label.expected") not in printed  # no layer disagreed with the plan
+
+
+# ------------------------------------------------------------ Russian
+def test_russian_plural_rule() -> None:
+    t = Messages("ru")
+    assert [t.count(n, "channel") for n in (1, 2, 5, 11, 12, 14, 21, 22, 25, 64, 111, 1024)] == [
+        "1 канал",
+        "2 канала",
+        "5 каналов",
+        "11 каналов",
+        "12 каналов",
+        "14 каналов",
+        "21 канал",
+        "22 канала",
+        "25 каналов",
+        "64 канала",
+        "111 каналов",
+        "1\u00a0024 канала",
+    ]
+    assert Messages("en").count(1, "channel") == "1 channel"
+    assert Messages("en").count(3, "group") == "3 groups"
+
+
+COUNTED = {
+    "channel": ("канал", "канала", "каналов"),
+    "group": ("группа", "группы", "групп"),
+    "number": ("число", "числа", "чисел"),
+    "position": ("позиция", "позиции", "позиций"),
+    "feature": ("признак", "признака", "признаков"),
+    "weight": ("вес", "веса", "весов"),
+}
+
+
+@pytest.mark.parametrize(
+    "name", ["lenet5", "depthwise", "bottleneck-se", "mobilenet_v2", "googlenet", "vgg"]
+)
+def test_russian_numbers_agree_with_their_nouns(name: str) -> None:
+    from cnngen.core.messages import plural
+
+    family, options = MATRIX[name]
+    _, data, text = handout(family, lang="ru", **options)
+    prose = "\n".join(sources(data, "markdown"))
+    checked = 0
+    for noun, forms in COUNTED.items():
+        pattern = rf"(?<![\w.,])(\d[\d\u00a0]*) ({'|'.join(forms)})(?![а-яё])"
+        for number, word in re.findall(pattern, prose):
+            assert word == plural("ru", int(number.replace("\u00a0", "")), noun), (number, word)
+            checked += 1
+    assert checked > 0
+    assert "(а)" not in prose and "(и)" not in prose
+    for awkward in ("ошибка в тексте, а не у вас", "Одни свёртки", "одни свёртки", "10x10, что"):
+        assert awkward not in text
+
+
+def test_russian_code_comments_docstrings_and_labels_are_russian() -> None:
+    english = Messages("en")
+    for name in ("lenet5", "residual-flatten", "bottleneck-se", "depthwise", "equivariant"):
+        family, options = MATRIX[name]
+        _, data, _ = handout(family, lang="ru", **options)
+        code = "\n".join(sources(data, "code")[1:])  # the model file has its own test
+        for line in code.splitlines():
+            comment = line.strip()
+            if comment.startswith("#") and re.search("[a-z]{4,}", comment.removeprefix("#")):
+                if "=" in comment or "(" in comment:
+                    continue  # starter code to uncomment
+                assert CYRILLIC.search(comment), comment
+        for key in ("label.main", "label.scale", "label.output", "label.expected", "check.right"):
+            assert f"{english.raw(key)!r}" not in code and f'"{english.raw(key)}' not in code
+    namespace = checker(handout("classifier", lang="ru", preset="lenet5")[2])
+    assert CYRILLIC.search(namespace["check"].__doc__)
+
+
+def test_calc_speaks_russian(run_cli) -> None:
+    result = run_cli(
+        "calc",
+        "conv",
+        "--input",
+        "28",
+        "--kernel",
+        "3",
+        "--padding",
+        "1",
+        "--layers",
+        "21",
+        "--lang",
+        "ru",
+    )
+    assert result.code == 0, result.err
+    assert "измерение 1: floor(" in result.out
+    assert "тот же слой 21 раз:" in result.out and "после 21 слоя: 28" in result.out
+    solved = run_cli(
+        "calc",
+        "pool",
+        "--input",
+        "32",
+        "--kernel",
+        "2",
+        "--output",
+        "16",
+        "--solve",
+        "stride",
+        "--lang",
+        "ru",
+    )
+    assert solved.code == 0, solved.err
+    assert "окна начинаются в 0" in solved.out and "проверка stride 2" in solved.out
+    assert not re.search(r"\b(searched|check|needs|windows|gives)\b", solved.out)
+    english = run_cli("calc", "conv", "--input", "28", "--kernel", "3", "--layers", "3")
+    assert "the same layer 3 times:" in english.out and "after 3 layers: 22" in english.out

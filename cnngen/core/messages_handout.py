@@ -71,10 +71,10 @@ filled in.  Run each code cell to see the layer agree.""",
     "layer.batch4": " (on the four rotated copies of each sample)",
     "layer.channels": "- channels: {c_in} in, {c_out} out (the second argument of the layer)",
     "layer.groups": (
-        "- `groups={groups}`: the channels are split into {groups} groups and each filter "
-        "sees only the {per} channel(s) of its own group"
+        "- `groups={groups}`: the channels are split into {groups_n} and each filter "
+        "sees only the {per_n} of its own group"
     ),
-    "params.with_bias": ("parameters: `{formula}` weights, plus {biases} biases = {total}"),
+    "params.with_bias": "parameters: `{formula}` weights, plus {biases_n} = {total}",
     "params.no_bias": (
         "parameters: `{formula}` weights and no bias (`bias=False`): the BatchNorm "
         "right after it subtracts the mean and adds its own shift, so a bias here would "
@@ -97,9 +97,9 @@ filled in.  Run each code cell to see the layer agree.""",
     ),
     "layer.linear_params": "- parameters: `in * out + out = {f_in} * {f_out} + {f_out} = {total}`",
     "layer.se": (
-        "- keeps the shape: squeezes each of the {channels} channels to its mean, passes "
-        "the {channels} means through {channels} → {reduced} → {channels} linear layers and "
-        "scales every channel by the sigmoid of the result"
+        "- keeps the shape: squeezes each of the {channels_n} to its mean, passes the "
+        "means through {channels} → {reduced} → {channels} linear layers and scales "
+        "every channel by the sigmoid of the result"
     ),
     "layer.se_params": (
         "- parameters: `2 * {channels} * {reduced} + {reduced} + {channels} = {total}`"
@@ -119,7 +119,7 @@ filled in.  Run each code cell to see the layer agree.""",
         "- keeps each class's highest logit over the four turned copies: every class "
         "scores the orientation that looks most like it"
     ),
-    "layer.unflatten": "- reshapes {features} features into {shape}",
+    "layer.unflatten": "- reshapes {features_n} into {shape}",
     # ------------------------------------------------------------ exercises
     "ex.intro": """## Exercises
 
@@ -142,12 +142,12 @@ cell and run it: `check` says right or wrong without showing the answer.""",
     "hint.count": "a whole number",
     "hint.sizes": "four heights, e.g. {example}",
     "quiz.neuron.q": (
-        "From the course: `head.fc1` reads the {features} numbers of the flattened {shape} "
+        "From the course: `head.fc1` reads the {features_n} of the flattened {shape} "
         "map, one weight for each.  How many trainable parameters does one of its "
         "{neurons} neurons have?"
     ),
     "quiz.neuron.a": (
-        "{total}: {features} weights and one bias.  The same holds for a convolution whose "
+        "{total}: {weights_n} and one bias.  The same holds for a convolution whose "
         "kernel covers the whole {shape} map, as LeNet's original third layer did."
     ),
     "quiz.numbers.q": "How many numbers does the output of `layer1.conv1` hold for one {shape} image?",
@@ -167,9 +167,9 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "`layer2.pool`?"
     ),
     "quiz.sizes.a": (
-        "{sizes}: a 5x5 convolution without padding loses 2 positions at each border "
-        "(`n - 4`) and each pooling halves the size.  `head.fc1` would then need "
-        "{features} inputs."
+        "{sizes}: a 5x5 convolution without padding loses 2 positions at each border (`n "
+        "- 4`) and each pooling halves the size.  `head.fc1` would then take "
+        "{features_n}."
     ),
     "quiz.padding.q": (
         "From the course: which padding keeps a {size} map at {size} under a 3x3 "
@@ -179,13 +179,12 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "Padding 1: the kernel then reaches one position past each border, and "
         "`(n + 2*1 - 3) + 1 = n`.  An odd k x k kernel needs `(k - 1) / 2`: 2 for LeNet's 5x5."
     ),
-    "check.doc": (
-        "Say whether an answer is right without showing the right one.\n\n"
-        "The notebook keeps only a salted PBKDF2-SHA256 hash of each answer\n"
-        "({iterations} rounds, about a tenth of a second per check).  That makes\n"
-        "guessing slow, not impossible: a determined student can still try every\n"
-        "small whole number.  Whole numbers only: 784.9 is not 784."
-    ),
+    "check.doc": """Say whether an answer is right without showing the right one.
+
+The notebook keeps only a salted PBKDF2-SHA256 hash of each answer
+({iterations_n}, about a tenth of a second per check).  That makes
+guessing slow, not impossible: a determined student can still try every
+small whole number.  Whole numbers only: 784.9 is not 784.""",
     "check.empty": "Exercise {number}: put your answer into `answer` first.",
     "check.form": (
         "Exercise {number}: write the answer as whole numbers: one, or a tuple of {size}."
@@ -223,8 +222,8 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "back:\n\n{lines}"
     ),
     "ex.flatten.q": (
-        "The first linear layer `{linear}` takes {features} input features.  How many would "
-        "it need if the model got inputs of {bigger}?"
+        "The first linear layer `{linear}` takes {features_n}.  How many would it need "
+        "if the model got inputs of {bigger}?"
     ),
     "ex.flatten.a": (
         "`{name}` flattens the feature map, which would be {shape}: `{factors} = "
@@ -237,7 +236,7 @@ cell and run it: `check` says right or wrong without showing the answer.""",
     ),
     "ex.shortcut.a": "{total}: one weight per input and output channel, the kernel is 1x1; {formula}.",
     "ex.se.q": (
-        "`{name}` squeezes {channels} channels to a reduction width of {reduced}.  How many "
+        "`{name}` squeezes {channels_n} to a reduction width of {reduced}.  How many "
         "parameters would it have with a width of {wider}?"
     ),
     "ex.se.a": (
@@ -245,9 +244,9 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "`{wider} * {channels} + {channels}` back up."
     ),
     "ex.depthwise.q": (
-        "`{name}` is a depthwise convolution over {c_in} channels, followed by a 1x1 "
-        "convolution to {c_out}.  With a {kernel} kernel instead, how many parameters would "
-        "the pair have (no biases)?"
+        "`{name}` is a depthwise convolution over {c_in_n}, followed by a 1x1 "
+        "convolution with {c_out_n} out.  With a {kernel} kernel instead, how many "
+        "parameters would the pair have (no biases)?"
     ),
     "ex.depthwise.a": (
         "{total}: `{taps} * {c_in}` for the depthwise filters plus `{c_in} * {c_out}` for the "
@@ -383,9 +382,9 @@ normalisation.  Otherwise it is the identity and costs nothing.""",
         "others `x` already has the output's shape and is added as it is."
     ),
     "se.title": "Squeeze-and-excitation",
-    "se.text": """`{name}` keeps the shape {shape} but reweights its {channels} channels:
+    "se.text": """`{name}` keeps the shape {shape} but reweights its {channels_n}:
 
-1. **squeeze**: average every channel over all positions, {channels} numbers;
+1. **squeeze**: average every channel over all positions, {numbers_n};
 2. **excitation**: a linear layer down to {reduced} (the *reduction width*, here
    about channels / 16 but at least 4), ReLU, a linear layer back up to
    {channels}, sigmoid: one weight between 0 and 1 per channel;
@@ -406,11 +405,11 @@ input: its receptive field is the whole input.""",
         "16 a good trade-off."
     ),
     "depthwise.title": "Depthwise-separable convolutions",
-    "depthwise.text": """A normal {k} convolution mixes all {c_in} input channels in every filter.  A
+    "depthwise.text": """A normal {k} convolution mixes all {c_in_n} of its input in every filter.  A
 depthwise-separable one splits this into two layers: `{name}`, a *depthwise*
 convolution (`groups={c_in}`: each channel filtered alone), then `{point}`, a
-*pointwise* 1x1 convolution that mixes the channels.  With {c_in} channels in,
-{c_out} out and a {out} output ({positions} positions), without biases:
+*pointwise* 1x1 convolution that mixes the channels.  With {c_in_n} in,
+{c_out_n} out and a {out} output ({positions_n}), without biases:
 
 | | parameters | multiply-accumulates |
 |---|---|---|
@@ -466,6 +465,21 @@ microscope, satellite images, textures), not digits or letters.""",
         "for digits should not be invariant; augmentation by small angles is the usual "
         "middle way."
     ),
+    "label.padding": "padding",
+    "label.pair": "depthwise + pointwise:",
+    "label.neuron": "one neuron of head.fc1:",
+    "label.numbers": "numbers after layer1.conv1:",
+    "label.blocks": "blocks:",
+    "label.unpadded": "without padding:",
+    "label.ok": "ok",
+    "label.expected": "expected",
+    "label.input": "input",
+    "label.output": "-> output",
+    "label.main": "main path:",
+    "label.shortcut": "shortcut:",
+    "label.scale": "scale of the first channels:",
+    "label.normal": "normal:",
+    "label.logits": "logits:",
 }
 
 HANDOUT_RU: dict[str, str] = {
@@ -488,7 +502,8 @@ HANDOUT_RU: dict[str, str] = {
 {command_block}
 
 Выполняйте ячейки сверху вниз (*Run All*).  Каждая ячейка с кодом сама
-проверяет то, что печатает: если ячейка падает, ошибка в тексте, а не у вас.""",
+проверяет то, что печатает.  Если ячейка упала, значит, ошибка в самой
+тетради, а не в ваших действиях.""",
     "intro.student": """Это версия для студентов: ответов в ней нет.  Впишите свой ответ в
 ячейку «Попробуйте здесь» и выполните её: функция `check` скажет, верен ли
 ответ, но правильный не покажет.""",
@@ -530,16 +545,17 @@ docstring (она выдала бы ответы); ему нужен тольк�
     "layer.batch4": " (на четырёх повёрнутых копиях каждого примера)",
     "layer.channels": "- каналы: на входе {c_in}, на выходе {c_out} (второй аргумент слоя)",
     "layer.groups": (
-        "- `groups={groups}`: каналы разбиты на {groups} групп, и каждый фильтр видит "
-        "только {per} канал(а) своей группы"
+        "- `groups={groups}`: каналы разбиты на группы ({groups_n}), и каждый фильтр "
+        "видит только {per_n} своей группы"
     ),
     "params.with_bias": (
-        "параметры: `{formula}` весов + {biases} (по смещению на выходной канал) = {total}"
+        "параметры: веса `{formula}`, плюс смещения, по одному на выходной канал "
+        "({biases_n}) = {total}"
     ),
     "params.no_bias": (
-        "параметры: `{formula}` весов и без смещения (`bias=False`): сразу за слоем "
-        "стоит BatchNorm, который вычитает среднее и добавляет свой сдвиг, так что "
-        "смещение здесь всё равно сократилось бы"
+        "параметры: веса `{formula}`, смещения нет (`bias=False`): сразу за слоем стоит "
+        "BatchNorm, который вычитает среднее и добавляет свой сдвиг, так что смещение "
+        "здесь всё равно сократилось бы"
     ),
     "layer.params_exercise": "- параметры: их подсчёт — одно из упражнений ниже",
     "layer.pool_channels": "- каналы: пулинг работает с каждым каналом отдельно, их остаётся {channels}",
@@ -551,7 +567,10 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "- у усредняющего пулинга нет дилатации, поэтому и в формуле её нет"
     ),
     "layer.pad_order": "- torch перечисляет паддинг начиная с последней размерности",
-    "layer.crop": "- отрезает {before} позиций в начале каждой размерности (и лишнее в конце)",
+    "layer.crop": (
+        "- обрезает лишнее: в начале каждой размерности убирает столько позиций: "
+        "{before}, остальное лишнее — в конце"
+    ),
     "layer.flatten": "- признаки: `каналы * {labels} = {factors} = {features}`",
     "layer.linear": (
         "- признаки: на входе {f_in}, на выходе {f_out}; каждый выход — взвешенная сумма "
@@ -559,9 +578,9 @@ docstring (она выдала бы ответы); ему нужен тольк�
     ),
     "layer.linear_params": "- параметры: `вход * выход + выход = {f_in} * {f_out} + {f_out} = {total}`",
     "layer.se": (
-        "- размер не меняется: каждый из {channels} каналов сжимается до своего среднего, "
-        "эти {channels} чисел проходят через полносвязные слои {channels} → {reduced} → "
-        "{channels}, и каждый канал умножается на сигмоиду результата"
+        "- размер не меняется: все {channels_n} сжимаются, каждый до своего среднего; "
+        "средние проходят через полносвязные слои {channels} → {reduced} → {channels}, и "
+        "каждый канал умножается на сигмоиду результата"
     ),
     "layer.se_params": (
         "- параметры: `2 * {channels} * {reduced} + {reduced} + {channels} = {total}`"
@@ -582,7 +601,7 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "- оставляет для каждого класса наибольший логит из четырёх повёрнутых копий: "
         "каждый класс оценивается по ориентации, которая больше всего на него похожа"
     ),
-    "layer.unflatten": "- превращает {features} признаков в тензор {shape}",
+    "layer.unflatten": "- превращает вектор ({features_n}) в тензор {shape}",
     "ex.intro": """## Упражнения
 
 Сначала решите каждое на бумаге, потом впишите ответ в ячейку «Попробуйте
@@ -604,11 +623,12 @@ docstring (она выдала бы ответы); ему нужен тольк�
     "hint.count": "целое число",
     "hint.sizes": "четыре высоты, например {example}",
     "quiz.neuron.q": (
-        "Из курса: `head.fc1` читает {features} чисел вытянутой карты {shape}, по весу "
-        "на каждое.  Сколько обучаемых параметров у одного из его {neurons} нейронов?"
+        "Из курса: `head.fc1` читает вытянутую карту {shape} ({features_n}), по весу на "
+        "каждое число.  Сколько обучаемых параметров у одного нейрона этого слоя (всего "
+        "нейронов {neurons})?"
     ),
     "quiz.neuron.a": (
-        "{total}: {features} весов и одно смещение.  Столько же у свёртки, ядро которой "
+        "{total}: {weights_n} и одно смещение.  Столько же у свёртки, ядро которой "
         "накрывает всю карту {shape}, как у третьего слоя исходной LeNet."
     ),
     "quiz.numbers.q": ("Сколько чисел в выходе `layer1.conv1` для одного изображения {shape}?"),
@@ -629,8 +649,8 @@ docstring (она выдала бы ответы); ему нужен тольк�
     ),
     "quiz.sizes.a": (
         "{sizes}: свёртка 5x5 без паддинга теряет по 2 позиции у каждого края (`n - 4`), "
-        "а каждый пулинг уменьшает размер вдвое.  Тогда `head.fc1` понадобилось бы "
-        "{features} входов."
+        "а каждый пулинг уменьшает размер вдвое.  Тогда `head.fc1` принимал бы "
+        "{features_n}."
     ),
     "quiz.padding.q": (
         "Из курса: какой паддинг сохраняет карту {size} размером {size} при свёртке 3x3 с шагом 1?"
@@ -640,13 +660,12 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "`(n + 2*1 - 3) + 1 = n`.  Нечётному ядру k x k нужен паддинг `(k - 1) / 2`: "
         "2 для ядра 5x5 в LeNet."
     ),
-    "check.doc": (
-        "Говорит, верен ли ответ, не показывая правильного.\n\n"
-        "Тетрадь хранит только солёный хеш PBKDF2-SHA256 каждого ответа\n"
-        "({iterations} раундов, около десятой доли секунды на проверку).  Подбор\n"
-        "от этого медленный, но возможный: упорный студент всё же может перебрать\n"
-        "все небольшие целые числа.  Только целые числа: 784,9 — это не 784."
-    ),
+    "check.doc": """Говорит, верен ли ответ, не показывая правильного.
+
+Тетрадь хранит только солёный хеш PBKDF2-SHA256 каждого ответа
+({iterations_n}, около десятой доли секунды на проверку).  Подбор
+от этого медленный, но возможный: упорный студент всё же может перебрать
+все небольшие целые числа.  Только целые числа: 784,9 — это не 784.""",
     "check.empty": "Упражнение {number}: сначала запишите ответ в `answer`.",
     "check.form": (
         "Упражнение {number}: запишите ответ целыми числами: одним или кортежем из {size}."
@@ -685,7 +704,7 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "транспонированный слой:\n\n{lines}"
     ),
     "ex.flatten.q": (
-        "Первый полносвязный слой `{linear}` принимает {features} признаков.  Сколько "
+        "Первый полносвязный слой `{linear}` принимает {features_n}.  Сколько "
         "понадобится, если на вход модели подавать {bigger}?"
     ),
     "ex.flatten.a": (
@@ -699,7 +718,7 @@ docstring (она выдала бы ответы); ему нужен тольк�
     ),
     "ex.shortcut.a": "{total}: по весу на каждую пару входного и выходного канала, ядро 1x1; {formula}.",
     "ex.se.q": (
-        "`{name}` сжимает {channels} каналов до ширины {reduced}.  Сколько параметров было бы "
+        "`{name}` сжимает {channels_n} до ширины {reduced}.  Сколько параметров было бы "
         "у него при ширине сжатия {wider}?"
     ),
     "ex.se.a": (
@@ -707,8 +726,9 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "и `{wider} * {channels} + {channels}` обратно."
     ),
     "ex.depthwise.q": (
-        "`{name}` — поканальная свёртка по {c_in} каналам, за ней свёртка 1x1 до {c_out}.  "
-        "Сколько параметров было бы у этой пары с ядром {kernel} (без смещений)?"
+        "`{name}` — поканальная свёртка, на входе у неё {c_in_n}; за ней идёт свёртка "
+        "1x1, у которой на выходе {c_out_n}.  Сколько параметров было бы у этой пары с "
+        "ядром {kernel} (без смещений)?"
     ),
     "ex.depthwise.a": (
         "{total}: `{taps} * {c_in}` на поканальные фильтры и `{c_in} * {c_out}` на поточечную "
@@ -739,9 +759,9 @@ docstring (она выдала бы ответы); ему нужен тольк�
     "field.identity": "поле зависит от того, какие входы читает каждое окно, а не от активаций",
     "field.center": "карта признаков: берём её центральную позицию",
     "field.head": (
-        "Одни свёртки видят {trunk}; слои после них (выпрямление и полносвязные слои, "
-        "глобальный пулинг или латентный слой) объединяют все позиции, так что каждый "
-        "выход видит весь вход {size}."
+        "Сами по себе свёртки видят {trunk}; слои после них (выпрямление и полносвязные "
+        "слои, глобальный пулинг или латентный слой) объединяют все позиции, так что "
+        "каждый выход видит весь вход {size}."
     ),
     "field.measured": "измеренное рецептивное поле:",
     "field.q": "Почему рецептивное поле не бывает шире входа, что бы ни говорила формула?",
@@ -843,10 +863,10 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "уже имеет размер выхода и прибавляется как есть."
     ),
     "se.title": "Squeeze-and-excitation",
-    "se.text": """`{name}` сохраняет размер {shape}, но перевзвешивает свои {channels} каналов:
+    "se.text": """`{name}` сохраняет размер {shape}, но перевзвешивает свои каналы ({channels_n}):
 
 1. **сжатие (squeeze)**: каждый канал усредняется по всем позициям, получается
-   {channels} чисел;
+   {numbers_n};
 2. **возбуждение (excitation)**: полносвязный слой до {reduced} (это *ширина
    сжатия*: примерно каналы / 16, но не меньше 4), ReLU, полносвязный слой
    обратно до {channels} и сигмоида — по весу от 0 до 1 на канал;
@@ -867,12 +887,12 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "компромиссом."
     ),
     "depthwise.title": "Поканальные разделимые свёртки (depthwise-separable)",
-    "depthwise.text": """Обычная свёртка {k} смешивает в каждом фильтре все {c_in} входных канала.
+    "depthwise.text": """Обычная свёртка {k} смешивает в каждом фильтре все входные каналы ({c_in_n}).
 Разделимая делает это в два слоя: `{name}` — *поканальная* (depthwise)
 свёртка (`groups={c_in}`: каждый канал сворачивается отдельно), затем `{point}`
-— *поточечная* (pointwise) свёртка 1x1, которая смешивает каналы.  Для {c_in}
-каналов на входе, {c_out} на выходе и выхода {out} ({positions} позиций), без
-смещений:
+— *поточечная* (pointwise) свёртка 1x1, которая смешивает каналы.  Если на
+входе {c_in_n}, на выходе {c_out_n}, а выход имеет размер {out} ({positions_n}),
+то без смещений:
 
 | | параметры | умножения-сложения |
 |---|---|---|
@@ -927,4 +947,19 @@ docstring (она выдала бы ответы); ему нужен тольк�
         "поворота.  Классификатору цифр инвариантность не нужна; обычный компромисс — "
         "аугментация небольшими поворотами."
     ),
+    "label.padding": "паддинг",
+    "label.pair": "поканальная + поточечная:",
+    "label.neuron": "один нейрон head.fc1:",
+    "label.numbers": "чисел на выходе layer1.conv1:",
+    "label.blocks": "блоков:",
+    "label.unpadded": "без паддинга:",
+    "label.ok": "ок",
+    "label.expected": "ожидалось",
+    "label.input": "вход",
+    "label.output": "-> выход",
+    "label.main": "основная ветка:",
+    "label.shortcut": "прокидывание:",
+    "label.scale": "веса первых каналов:",
+    "label.normal": "обычная:",
+    "label.logits": "логиты:",
 }

@@ -128,7 +128,7 @@ def conv_parameter_text(t: Messages, op: Op) -> str:
         return t(
             "params.with_bias",
             formula=formula,
-            biases=c_out,
+            biases_n=t.count(c_out, "bias"),
             total=t.number(weights + c_out),
         )
     return t("params.no_bias", formula=formula, total=t.number(weights))
@@ -151,7 +151,14 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
             lines.append(t("layer.channels", c_in=op.in_shape[0], c_out=op.out_shape[0]))
             groups = op.arg("groups", 1)
             if groups != 1:
-                lines.append(t("layer.groups", groups=groups, per=op.in_shape[0] // groups))
+                lines.append(
+                    t(
+                        "layer.groups",
+                        groups=groups,
+                        groups_n=t.count(groups, "group"),
+                        per_n=t.count(op.in_shape[0] // groups, "channel"),
+                    )
+                )
             text = conv_parameter_text(t, op)
             if any(re.search(rf"\b{t.number(count)}\b", text) for count in hidden):
                 lines.append(t("layer.params_exercise"))
@@ -199,7 +206,12 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
     if op.kind == "squeeze_excite":
         channels, reduced = op.args[0][1], op.args[1][1]
         return [
-            t("layer.se", channels=channels, reduced=reduced),
+            t(
+                "layer.se",
+                channels=channels,
+                reduced=reduced,
+                channels_n=t.count(channels, "channel"),
+            ),
             t(
                 "layer.se_params",
                 channels=channels,
@@ -210,7 +222,13 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
     if op.kind in ("rotation_stack", "orientation_stack", "rotation_mean", "rotation_max"):
         return [t(f"layer.{op.kind}")]
     if op.kind == "unflatten":
-        return [t("layer.unflatten", features=op.in_shape[0], shape=plain_shape(op.out_shape))]
+        return [
+            t(
+                "layer.unflatten",
+                features_n=t.count(op.in_shape[0], "feature"),
+                shape=plain_shape(op.out_shape),
+            )
+        ]
     return [f"- {plain_shape(op.in_shape)} → {plain_shape(op.out_shape)}"]
 
 
@@ -341,7 +359,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f"with torch.no_grad():\n"
             f"    y = wider({_randn(op.in_shape)})\n"
             f"assert tuple(y.shape[1:]) == {op.out_shape!r}, tuple(y.shape)\n"
-            f'print("padding", {tuple(padding)!r}, "->", tuple(y.shape[1:]))\n'
+            f'print({t("label.padding")!r}, {tuple(padding)!r}, "->", tuple(y.shape[1:]))\n'
         ),
         expected=tuple(padding),
         hint=t("hint.padding", example=_example(tuple(padding))),
@@ -553,7 +571,7 @@ def _flatten_exercise(t: Messages, plan: Plan) -> Exercise | None:
             question=t(
                 "ex.flatten.q",
                 linear=linear_name,
-                features=math.prod(op.in_shape),
+                features_n=t.count(math.prod(op.in_shape), "feature"),
                 bigger=plain_shape(bigger),
             ),
             answer=t(
@@ -628,7 +646,13 @@ def _se_exercise(t: Messages, plan: Plan) -> Exercise | None:
             wider = 2 * reduced
             total = 2 * channels * wider + wider + channels
             return Exercise(
-                question=t("ex.se.q", name=name, channels=channels, reduced=reduced, wider=wider),
+                question=t(
+                    "ex.se.q",
+                    name=name,
+                    channels_n=t.count(channels, "channel"),
+                    reduced=reduced,
+                    wider=wider,
+                ),
                 answer=t(
                     "ex.se.a",
                     channels=channels,
@@ -670,7 +694,13 @@ def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
             total = taps * channels + channels * c_out
             k = plain_shape(kernel)
             return Exercise(
-                question=t("ex.depthwise.q", name=name, kernel=k, c_in=channels, c_out=c_out),
+                question=t(
+                    "ex.depthwise.q",
+                    name=name,
+                    kernel=k,
+                    c_in_n=t.count(channels, "channel"),
+                    c_out_n=t.count(c_out, "channel"),
+                ),
                 answer=t(
                     "ex.depthwise.a",
                     taps=taps,
@@ -685,7 +715,7 @@ def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
                     f"pointwise = {op.module}({channels}, {c_out}, kernel_size=1, bias=False)\n"
                     "count = sum(p.numel() for layer in (depthwise, pointwise) for p in layer.parameters())\n"
                     f"assert count == {total}, count\n"
-                    'print("depthwise + pointwise:", count)\n'
+                    f"print({t('label.pair')!r}, count)\n"
                 ),
                 expected=total,
                 hint=t("hint.count"),
@@ -713,13 +743,13 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
             Exercise(
                 question=t(
                     "quiz.neuron.q",
-                    features=features,
+                    features_n=t.count(features, "number"),
                     shape=plain_shape(flatten.in_shape),
                     neurons=fc1.out_shape[0],
                 ),
                 answer=t(
                     "quiz.neuron.a",
-                    features=features,
+                    weights_n=t.count(features, "weight"),
                     total=features + 1,
                     shape=plain_shape(flatten.in_shape),
                 ),
@@ -727,7 +757,7 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
                     "fc1 = model.get_submodule('head.fc1')\n"
                     "count = fc1.weight[0].numel() + fc1.bias[:1].numel()\n"
                     f"assert count == {features + 1}, count\n"
-                    'print("one neuron of head.fc1:", count)\n'
+                    f"print({t('label.neuron')!r}, count)\n"
                 ),
                 expected=features + 1,
                 hint=t("hint.count"),
@@ -744,7 +774,7 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
                     "with torch.no_grad():\n"
                     f"    y = model.get_submodule('layer1.conv1')({_randn(conv1.in_shape)})\n"
                     f"assert y[0].numel() == {numbers}, y.shape\n"
-                    'print("numbers after layer1.conv1:", y[0].numel())\n'
+                    f"print({t('label.numbers')!r}, y[0].numel())\n"
                 ),
                 expected=numbers,
                 hint=t("hint.count"),
@@ -761,7 +791,7 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
                 "    x = nn.MaxPool2d(2)(nn.Conv2d(1, 1, 3, padding=1)(x))\n"
                 "    blocks += 1\n"
                 "assert blocks == 5 and tuple(x.shape[2:]) == (1, 1), x.shape\n"
-                'print("blocks:", blocks)\n'
+                f"print({t('label.blocks')!r}, blocks)\n"
             ),
             expected=5,
             hint=t("hint.count"),
@@ -805,7 +835,9 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
                     answer=t(
                         "quiz.sizes.a",
                         sizes=" → ".join(str(size) for size in (height, *expected)),
-                        features=t.number(16 * expected[-1] ** len(plan.input_shape[1:])),
+                        features_n=t.count(
+                            16 * expected[-1] ** len(plan.input_shape[1:]), "feature"
+                        ),
                     ),
                     check=(
                         f"x = {_randn(plan.input_shape)}\n"
@@ -815,7 +847,7 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
                         "        x = layer(x)\n"
                         "        sizes.append(x.shape[2])\n"
                         f"assert tuple(sizes) == {expected!r}, sizes\n"
-                        'print("without padding:", sizes)\n'
+                        f"print({t('label.unpadded')!r}, sizes)\n"
                     ),
                     expected=expected,
                     hint=t("hint.sizes", example=_example(expected, 3)),
@@ -832,7 +864,7 @@ def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
                     "layer = nn.Conv2d(1, 1, kernel_size=3, padding=1)\n"
                     f"y = layer({_randn((1, *plan.input_shape[1:]))})\n"
                     f"assert tuple(y.shape[2:]) == {plan.input_shape[1:]!r}, y.shape\n"
-                    'print("padding 1 ->", tuple(y.shape[2:]))\n'
+                    f'print({t("label.padding")!r}, 1, "->", tuple(y.shape[2:]))\n'
                 ),
                 expected=(1, 1),
                 hint=t("hint.padding", example=(4, 4)),
@@ -895,7 +927,7 @@ def _size(expected: int | tuple[int, ...]) -> int:
 
 
 def _check_doc(t: Messages) -> str:
-    return t("check.doc", iterations=t.number(ITERATIONS)).replace("\n", "\n    ")
+    return t("check.doc", iterations_n=t.count(ITERATIONS, "round")).replace("\n", "\n    ")
 
 
 def _checker_cell(t: Messages, plan: Plan, found: list[Exercise]) -> Cell:
@@ -1042,9 +1074,9 @@ def handout_cells(
             "for hook in hooks:\n"
             "    hook.remove()\n"
             "for name, expected in LAYER_SHAPES.items():\n"
-            "    mark = 'ok' if seen[name] == expected else f'expected {expected}'\n"
+            f"    mark = {t('label.ok')!r} if seen[name] == expected else f'{t('label.expected')} {{expected}}'\n"
             "    print(f'{name:<20} {str(seen[name]):<20} {mark}')\n"
-            "print('input', tuple(batch.shape), '-> output', tuple(output.shape))\n"
+            f"print({t('label.input')!r}, tuple(batch.shape), {t('label.output')!r}, tuple(output.shape))\n"
             "assert all(seen[name] == shape for name, shape in LAYER_SHAPES.items())\n"
             "assert tuple(output.shape) == (2, *OUTPUT_SHAPE)\n"
         ),

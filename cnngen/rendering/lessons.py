@@ -111,7 +111,7 @@ def _residual(t: Messages, plan: Plan) -> list[Cell]:
             "        main = getattr(block, name)(main)\n"
             "    shortcut = block.downsample(x)\n"
             "    y = block(x)\n"
-            'print("main path:", tuple(main.shape[1:]), " shortcut:", tuple(shortcut.shape[1:]))\n'
+            f"print({t('label.main')!r}, tuple(main.shape[1:]), {t('label.shortcut')!r}, tuple(shortcut.shape[1:]))\n"
             "assert torch.allclose(y, block.act(main + shortcut), atol=1e-6)\n"
         ),
         *_discussion(
@@ -149,6 +149,8 @@ def _se(t: Messages, plan: Plan) -> list[Cell]:
                 "se.text",
                 name=name,
                 channels=channels,
+                channels_n=t.count(channels, "channel"),
+                numbers_n=t.count(channels, "number"),
                 reduced=reduced,
                 params=t.number(op.params),
                 shape=plain_shape(op.in_shape),
@@ -162,7 +164,7 @@ def _se(t: Messages, plan: Plan) -> list[Cell]:
             f"    scale = torch.sigmoid(se.expand(torch.relu(se.reduce(squeezed))))  # {t('se.excite')}\n"
             f"    manual = x * scale[{index}]  # {t('se.scale')}\n"
             "    y = se(x)\n"
-            'print("scale of the first channels:", [round(v, 3) for v in scale[0, :4].tolist()])\n'
+            f"print({t('label.scale')!r}, [round(v, 3) for v in scale[0, :4].tolist()])\n"
             "assert torch.allclose(y, manual)\n"
             f"assert sum(p.numel() for p in se.parameters()) == {op.params}\n"
         ),
@@ -208,7 +210,10 @@ def _depthwise(t: Messages, plan: Plan) -> list[Cell]:
                 taps=taps,
                 c_in=c_in,
                 c_out=c_out,
+                c_in_n=t.count(c_in, "channel"),
+                c_out_n=t.count(c_out, "channel"),
                 positions=t.number(positions),
+                positions_n=t.count(positions, "position"),
                 out=plain_shape(op.out_shape[1:]),
                 normal_params=t.number(normal_params),
                 separable_params=t.number(separable_params),
@@ -224,7 +229,7 @@ def _depthwise(t: Messages, plan: Plan) -> list[Cell]:
             f"padding={padding!r}, groups={c_in}, bias=False)\n"
             f"pointwise = {cls}({c_in}, {c_out}, kernel_size=1, bias=False)\n"
             "count = lambda layer: sum(p.numel() for p in layer.parameters())\n"
-            'print("normal:", count(normal), " depthwise + pointwise:", '
+            f"print({t('label.normal')!r}, count(normal), {t('label.pair')!r}, "
             "count(depthwise) + count(pointwise))\n"
             f"assert count(normal) == {normal_params}\n"
             f"assert count(depthwise) + count(pointwise) == {separable_params}\n"
@@ -287,7 +292,7 @@ def _equivariant(t: Messages, plan: Plan) -> list[Cell]:
             "        gap = (turned - logits).abs().max().item()\n"
             f'        print(turns * 90, "{t("equivariant.degrees")}", gap)\n'
             "        assert torch.allclose(turned, logits, atol=1e-5)\n"
-            f'print("logits:", [round(v, 4) for v in logits[0].tolist()])\n'
+            f"print({t('label.logits')!r}, [round(v, 4) for v in logits[0].tolist()])\n"
         ),
         markdown(t("equivariant.six_nine")),
         *_discussion(t, t("equivariant.q"), t("equivariant.a")),
