@@ -650,3 +650,46 @@ def test_calc_speaks_russian(run_cli) -> None:
     assert not re.search(r"\b(searched|check|needs|windows|gives)\b", solved.out)
     english = run_cli("calc", "conv", "--input", "28", "--kernel", "3", "--layers", "3")
     assert "the same layer 3 times:" in english.out and "after 3 layers: 22" in english.out
+
+
+def headings(family: str, lang: str = "en", **options) -> list[str]:
+    _, data, _ = handout(family, lang=lang, **options)
+    return [
+        s.splitlines()[0].split(". ", 1)[1]
+        for s in sources(data, "markdown")
+        if s.startswith("## ")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("preset", "lesson"),
+    [
+        ("alexnet", "AlexNet's first layer"),
+        ("vgg16", "Stacked 3x3 convolutions"),
+        ("googlenet", "Inception modules"),
+        ("resnet18", "Residual blocks"),
+        ("resnet50", "Bottleneck blocks"),
+        ("se_resnet18", "Squeeze-and-excitation"),
+        ("mobilenet_v2", "Inverted residual blocks"),
+    ],
+)
+def test_every_preset_has_a_lesson_on_its_architecture(preset: str, lesson: str) -> None:
+    assert lesson in headings("classifier", preset=preset, input_size=(64, 64))
+
+
+def test_architecture_lessons_say_what_the_papers_differ_in() -> None:
+    def lesson(title: str, family: str, lang: str = "en", **options) -> str:
+        _, data, _ = handout(family, lang=lang, **options)
+        return next(s for s in sources(data, "markdown") if title in s.splitlines()[0])
+
+    alexnet = lesson("AlexNet's first layer", "classifier", preset="alexnet")
+    assert "has 64 filters" in alexnet and "The paper has 96" in alexnet
+    inception = lesson("Inception modules", "classifier", preset="googlenet", input_size=(64, 64))
+    assert "5x5" in inception and "uses a 3x3 there" in inception
+    assert "Residual blocks" in headings("classifier", preset="resnet18", input_size=(64, 64))
+    unet = lesson("Skip connections", "unet", **MATRIX["unet-odd"][1])
+    assert "*concatenates*" in unet
+    p4 = lesson("Поднимающие", "equivariant", lang="ru", **MATRIX["group-conv"][1])
+    assert "ось ориентаций" in p4 and "глубин" not in p4
+    _, data, _ = handout("equivariant", lang="ru", **MATRIX["group-conv"][1])
+    assert "глубина" not in "\n".join(sources(data))

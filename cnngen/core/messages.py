@@ -297,6 +297,7 @@ NOUNS: dict[str, dict[str, tuple[str, ...]]] = {
         "degree": ("degree", "degrees"),
         "bias": ("bias", "biases"),
         "time": ("time", "times"),
+        "filter": ("filter", "filters"),
         "layer": ("layer", "layers"),
         "layer.gen": ("layer", "layers"),
     },
@@ -318,6 +319,7 @@ NOUNS: dict[str, dict[str, tuple[str, ...]]] = {
         "degree": ("градус", "градуса", "градусов"),
         "bias": ("смещение", "смещения", "смещений"),
         "time": ("раз", "раза", "раз"),
+        "filter": ("фильтр", "фильтра", "фильтров"),
         "layer": ("слой", "слоя", "слоёв"),
         # After a preposition that takes the genitive ("после 21 слоя, 3 слоёв").
         "layer.gen": ("слоя", "слоёв", "слоёв"),

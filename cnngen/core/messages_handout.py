@@ -480,6 +480,138 @@ microscope, satellite images, textures), not digits or letters.""",
     "label.scale": "scale of the first channels:",
     "label.normal": "normal:",
     "label.logits": "logits:",
+    "dim.orientation": "orientation",
+    "label.identity": "identity:",
+    "label.gradient": "gradient:",
+    "label.basic": "two 3x3 at the full width:",
+    "label.field": "field:",
+    "label.weights": "weights:",
+    "label.orientations": "orientations:",
+    "residual.identity_text": """### Why the identity helps
+
+A residual block only has to learn a *correction* `f(x)` to its input.  Set
+`f` to zero (below: every weight of `{block}.{layer}`, the last weighted layer
+of its main path, is zeroed) and the block is exactly the identity: it passes
+its input, and a gradient of 1, unchanged.  A deep stack of such blocks starts
+close to the identity instead of scrambling the signal, which is why ResNet
+trains at 50 or 152 layers.  The input is nonnegative here, as after a ReLU.""",
+    "bottleneck.title": "Bottleneck blocks",
+    "bottleneck.text": """Deep ResNets (50 layers and more) use a *bottleneck* block: a 1x1 convolution
+narrows the {c_in} input channels to {narrow}, a {k} convolution works at that
+narrow width, and a second 1x1 convolution widens the result to {c_out}.  In
+`{block}` the three convolutions hold `{formula} = {weights}` weights; two {k}
+convolutions at the full width, as in ResNet-18's basic block, would need
+`{basic_formula} = {basic}`, {ratio} times more.  That is how ResNet-50 is
+deeper than ResNet-34 with only a little more computation.""",
+    "bottleneck.q": (
+        "Why is the 3x3 convolution of a bottleneck block placed between the two 1x1 "
+        "convolutions, and not before them?"
+    ),
+    "bottleneck.a": (
+        "A kxk convolution costs `k*k*C_in*C_out` weights, so it is cheapest where the "
+        "channels are fewest: after the first 1x1 has narrowed them.  The 1x1 "
+        "convolutions cost only `C_in*C_out` each."
+    ),
+    "inception.title": "Inception modules",
+    "inception.text": """`{name}` runs four branches side by side on the same input and concatenates
+their outputs along the channels: {widths} = {total} channels, all at {size}.  Each
+branch sees the input through a different window: a 1x1 convolution, a 3x3
+convolution, a second wider branch and a 3x3 max pooling followed by a 1x1
+convolution.  The paper's third branch has a 5x5 convolution; torchvision's
+GoogLeNet, which this file follows, uses a 3x3 there (a slip kept so that its
+pretrained weights still load), so here both middle branches are 3x3.
+
+Before each wide convolution a 1x1 convolution *reduces* the channels.  In the
+third branch {c_in} channels go down to {r} first, then the {k} convolution makes
+{o}: `{c_in} * {r} + {k} * {r} * {o}`, {reduced} weights, instead of {direct} for a
+{k} convolution straight from {c_in} channels.""",
+    "inception.with_reduction": "with the 1x1 reduction",
+    "inception.without": "without it",
+    "inception.q": "Why must every branch of an Inception module keep the input's height and width?",
+    "inception.a": (
+        "The outputs are concatenated along the channels, which needs the same spatial "
+        "size in every branch: each convolution is padded by `(k - 1) / 2` and the "
+        "pooling branch uses stride 1."
+    ),
+    "vgg.title": "Stacked 3x3 convolutions",
+    "vgg.text": """VGG uses only 3x3 convolutions, stacked.  Two of them in a row see a 5x5 window
+of their input (each adds 2 to the receptive field) and three see 7x7, with a
+nonlinearity between each pair.  For {c_n} in and out, two 3x3 layers hold
+`2 * 9 * {c} * {c} = {two}` weights against `25 * {c} * {c} = {five}` for one 5x5,
+and three hold `3 * 9 * {c} * {c} = {three}` against `49 * {c} * {c} = {seven}` for
+one 7x7.  The cell below measures the field of two stacked 3x3 convolutions with
+the gradient of their central output and counts the weights.""",
+    "vgg.q": ("How many stacked 3x3 convolutions (stride 1) does it take to see an 11x11 window?"),
+    "vgg.a": (
+        "Five: every 3x3 convolution widens the field by 2, so n of them see `2n + 1`, "
+        "and `2 * 5 + 1 = 11`."
+    ),
+    "alexnet.title": "AlexNet's first layer",
+    "alexnet.text": """AlexNet (Krizhevsky, Sutskever and Hinton, 2012) begins with 11x11 filters
+moved with stride 4.  The paper has 96 of them, split between two GPUs (each
+GPU's later layers saw only its own half: grouped convolutions), and local
+response normalisation after the first layers.  torchvision's AlexNet, which
+this file follows, is the later one-GPU version: `{name}` has {filters_n},
+padding 2, no groups and no normalisation.  Its first layer holds {ours}
+parameters; the paper's 96 filters over {c_in} input channels hold {paper}.  The
+paper speaks of 224x224 inputs, but 11x11 filters with stride 4 and no padding
+give its 55x55 maps only on 227x227 inputs, as the cell below checks.""",
+    "alexnet.q": "Why did AlexNet use a large stride in its first layer?",
+    "alexnet.a": (
+        "Stride 4 shrinks 224x224 images to 55x55 maps at once, 16 times fewer "
+        "positions, so the following layers (and the two 2012 GPUs' 3 GB of memory) "
+        "could afford many channels."
+    ),
+    "inverted.title": "Inverted residual blocks",
+    "inverted.text": """MobileNetV2's block is a residual block turned inside out.  `{block}` takes a
+*narrow* map ({narrow_n}), widens it {factor_n} over to {wide} with a 1x1
+convolution, filters each of the {wide_n} alone with a depthwise 3x3
+convolution (`groups={groups}`), and narrows it back to {narrow} with a 1x1
+*projection*.  The shortcut joins the narrow ends, so what is stored between
+blocks stays small.  The projection has no activation (a *linear bottleneck*):
+a ReLU on so few channels would destroy information.  A block that changes the
+size or the channels has no shortcut.""",
+    "inverted.linear": "no activation after the sum: a linear bottleneck",
+    "inverted.q": (
+        "Why is the shortcut of an inverted residual block between the narrow ends, and "
+        "not the wide middle?"
+    ),
+    "inverted.a": (
+        "The narrow tensors are what passes from block to block and what memory must "
+        "hold; the wide one exists only inside the block.  The narrow ends carry the "
+        "information, the wide middle only processes it."
+    ),
+    "unet.title": "Skip connections of the U-Net",
+    "unet.text": """A U-Net's decoder gets the fine detail back from the encoder.  `{merge}`
+*concatenates* the encoder's `{skip}` output ({c_skip} channels) with the
+upsampled `{up}` output ({c_up} channels) along the channels, both at {size},
+and `{dec}` convolves the {c_skip} + {c_up} channels together.  Concatenation,
+unlike a residual sum, keeps both: the encoder's sharp edges and the decoder's
+context from deeper down.  It needs equal sizes, which cnngen guarantees by
+picking each transposed layer's `output_padding`, so nothing is cropped.""",
+    "unet.q": "What would change if the skip were added (`up + skip`) instead of concatenated?",
+    "unet.a": (
+        "The channels would have to match, and the decoder could no longer weigh encoder "
+        "and decoder features separately: the sum mixes them before any convolution sees "
+        "them.  Concatenation costs more weights in the next convolution but keeps both."
+    ),
+    "p4.title": "Lifting and group convolutions (p4)",
+    "p4.text": """A *lifting* convolution applies each filter in its four quarter turns: `{name}`
+turns {shape_in} into {shape_out}, where the axis after the channels is the
+*orientation* (0, 90, 180, 270 degrees), not a spatial axis.  Turning the input
+by a quarter turns every output map and shifts the orientations cyclically by
+one: the layer is *equivariant*.  A *group convolution* then mixes channels and
+orientations with kernels that turn and shift along, and stays equivariant.  At
+the end the orientations are stacked and pooled, which makes the logits
+invariant.  The cell below checks both layers against a turned input.""",
+    "p4.q": (
+        "How many times more weights does a lifting convolution need than an ordinary "
+        "one with the same filters?"
+    ),
+    "p4.a": (
+        "None: the four orientations are the same weights turned, so the layer has the "
+        "weights of an ordinary convolution but four times its outputs and computations."
+    ),
 }
 
 HANDOUT_RU: dict[str, str] = {
@@ -962,4 +1094,137 @@ docstring (она выдала бы ответы); ему нужен тольк�
     "label.scale": "веса первых каналов:",
     "label.normal": "обычная:",
     "label.logits": "логиты:",
+    "dim.orientation": "ориентация",
+    "label.identity": "тождественно:",
+    "label.gradient": "градиент:",
+    "label.basic": "две 3x3 на полной ширине:",
+    "label.field": "поле:",
+    "label.weights": "веса:",
+    "label.orientations": "ориентаций:",
+    "residual.identity_text": """### Почему помогает тождественное отображение
+
+Остаточному блоку нужно выучить лишь *поправку* `f(x)` к своему входу.
+Обнулите `f` (ниже обнулены все веса `{block}.{layer}`, последнего слоя с
+весами на основной ветке) — и блок в точности тождествен: он пропускает вход
+и градиент, равный 1, без изменений.  Глубокий стек таких блоков в начале
+обучения близок к тождественному отображению, а не перемешивает сигнал,
+поэтому ResNet обучается и при 50, и при 152 слоях.  Вход здесь
+неотрицательный, как после ReLU.""",
+    "bottleneck.title": "Блоки bottleneck",
+    "bottleneck.text": """Глубокие ResNet (от 50 слоёв) строятся из блоков *bottleneck* (узкое место):
+свёртка 1x1 сужает входные каналы ({c_in}) до {narrow}, свёртка {k} работает на
+этой узкой ширине, а вторая свёртка 1x1 расширяет результат до {c_out}.  В
+`{block}` у трёх свёрток `{formula} = {weights}` весов; двум свёрткам {k} на
+полной ширине, как в базовом блоке ResNet-18, понадобилось бы `{basic_formula} =
+{basic}`, в {ratio} раза больше.  Поэтому ResNet-50 глубже ResNet-34, а
+вычислений у неё ненамного больше.""",
+    "bottleneck.q": (
+        "Почему свёртка 3x3 в блоке bottleneck стоит между двумя свёртками 1x1, а не перед ними?"
+    ),
+    "bottleneck.a": (
+        "Свёртка kxk стоит `k*k*C_in*C_out` весов, поэтому дешевле всего ставить её там, "
+        "где каналов меньше всего, — после того как первая свёртка 1x1 их сузила.  "
+        "Свёртки 1x1 стоят всего по `C_in*C_out`."
+    ),
+    "inception.title": "Модули Inception",
+    "inception.text": """`{name}` запускает четыре ветви параллельно на одном и том же входе и
+склеивает их выходы по каналам: {widths} = {total}, все размером {size}.  Каждая
+ветвь смотрит на вход через своё окно: свёртка 1x1, свёртка 3x3, вторая
+широкая ветвь и max pooling 3x3, за которым идёт свёртка 1x1.  В статье в
+третьей ветви стоит свёртка 5x5; в GoogLeNet из torchvision, по которой
+написан этот файл, там 3x3 (ошибка, оставленная, чтобы загружались
+предобученные веса), так что здесь обе средние ветви 3x3.
+
+Перед каждой широкой свёрткой свёртка 1x1 *уменьшает* число каналов.  В
+третьей ветви входные каналы (их {c_in}) сначала сводятся к {r}, затем свёртка
+{k} даёт {o}: `{c_in} * {r} + {k} * {r} * {o}`, то есть {reduced} весов вместо
+{direct} у свёртки {k}, применённой прямо ко входу.""",
+    "inception.with_reduction": "со сжатием 1x1",
+    "inception.without": "без него",
+    "inception.q": "Почему каждая ветвь модуля Inception должна сохранять высоту и ширину входа?",
+    "inception.a": (
+        "Выходы склеиваются по каналам, а для этого у всех ветвей должен быть одинаковый "
+        "пространственный размер: у каждой свёртки паддинг `(k - 1) / 2`, а пулинг в "
+        "своей ветви идёт с шагом 1."
+    ),
+    "vgg.title": "Каскад свёрток 3x3",
+    "vgg.text": """В VGG только свёртки 3x3, идущие каскадом.  Две подряд видят окно 5x5 своего
+входа (каждая добавляет к рецептивному полю 2), три — 7x7, и между ними есть
+нелинейности.  Пусть и на входе, и на выходе {c_n}.  Тогда
+у двух слоёв 3x3 `2 * 9 * {c} * {c} = {two}` весов, а у одного слоя 5x5 —
+`25 * {c} * {c} = {five}`; у трёх слоёв 3x3 `3 * 9 * {c} * {c} = {three}` против
+`49 * {c} * {c} = {seven}` у одного слоя 7x7.  Ячейка ниже измеряет градиентом
+центрального выхода поле двух свёрток 3x3 подряд и считает веса.""",
+    "vgg.q": "Сколько свёрток 3x3 (с шагом 1) подряд нужно, чтобы видеть окно 11x11?",
+    "vgg.a": (
+        "Пять: каждая свёртка 3x3 расширяет поле на 2, так что n свёрток видят `2n + 1`, "
+        "а `2 * 5 + 1 = 11`."
+    ),
+    "alexnet.title": "Первый слой AlexNet",
+    "alexnet.text": """AlexNet (Krizhevsky, Sutskever и Hinton, 2012) начинается с фильтров 11x11 с
+шагом 4.  В статье их 96, и они разделены между двумя GPU (следующие слои
+каждой GPU видели только свою половину — отсюда групповые свёртки), а после
+первых слоёв стоит локальная нормализация откликов (LRN).  AlexNet из
+torchvision, по которой написан этот файл, — более поздний вариант для одной
+GPU: у `{name}` {filters_n}, паддинг 2, без групп и без нормализации.
+Параметров у этого слоя {ours}; у 96 фильтров статьи (входных каналов: {c_in})
+их было бы {paper}.  В статье говорится о входах 224x224, но фильтры 11x11 с
+шагом 4 без паддинга дают её карты 55x55 только на входах 227x227 — ячейка ниже
+это проверяет.""",
+    "alexnet.q": "Зачем AlexNet использует большой шаг в первом слое?",
+    "alexnet.a": (
+        "Шаг 4 сразу уменьшает изображения 224x224 до карт 55x55, в 16 раз меньше "
+        "позиций, и следующие слои (и 3 ГБ памяти двух GPU 2012 года) могли позволить "
+        "себе много каналов."
+    ),
+    "inverted.title": "Инвертированные остаточные блоки",
+    "inverted.text": """Блок MobileNetV2 — остаточный блок, вывернутый наизнанку.  `{block}` получает
+*узкую* карту ({narrow_n}), расширяет её в {factor_n} до {wide} свёрткой 1x1,
+фильтрует каждый канал отдельно поканальной свёрткой
+3x3 (`groups={groups}`, всего {wide_n}) и снова сужает до {narrow} *проекцией*
+1x1.  Прокидывание соединяет узкие концы, поэтому между блоками хранится мало
+данных.  После проекции нет активации (*линейное узкое место*): ReLU на столь
+малом числе каналов уничтожала бы информацию.  У блока, который меняет размер
+или число каналов, прокидывания нет.""",
+    "inverted.linear": "после сложения нет активации: линейное узкое место",
+    "inverted.q": (
+        "Почему прокидывание инвертированного блока соединяет узкие концы, а не широкую середину?"
+    ),
+    "inverted.a": (
+        "Узкие тензоры передаются от блока к блоку и их приходится хранить в памяти; "
+        "широкий существует только внутри блока.  Узкие концы несут информацию, широкая "
+        "середина лишь обрабатывает её."
+    ),
+    "unet.title": "Skip-связи U-Net",
+    "unet.text": """Декодер U-Net получает мелкие детали обратно от энкодера.  `{merge}`
+*склеивает* по каналам выход энкодера `{skip}` ({c_skip}) с увеличенным выходом
+`{up}` ({c_up}), оба размером {size}, и `{dec}` сворачивает каналы обоих
+вместе ({c_skip} + {c_up}).  Склейка, в отличие от остаточной суммы, сохраняет
+и то и другое: резкие границы из энкодера и контекст из глубины декодера.  Для
+неё размеры должны совпадать; cnngen добивается этого выбором `output_padding`
+каждой транспонированной свёртки, так что ничего не обрезается.""",
+    "unet.q": "Что изменится, если skip-связь прибавлять (`up + skip`), а не склеивать?",
+    "unet.a": (
+        "Число каналов должно было бы совпадать, и декодер уже не мог бы взвешивать "
+        "признаки энкодера и декодера по отдельности: сумма смешивает их ещё до свёртки. "
+        " Склейка требует больше весов в следующей свёртке, зато сохраняет и то и другое."
+    ),
+    "p4.title": "Поднимающие и групповые свёртки (p4)",
+    "p4.text": """*Поднимающая* (lifting) свёртка применяет каждый фильтр в четырёх поворотах на
+четверть оборота: `{name}` превращает {shape_in} в {shape_out}, где ось после
+каналов — это *ось ориентаций* (0, 90, 180, 270 градусов), а не
+пространственная ось.  Поворот входа на четверть оборота поворачивает каждую
+карту выхода и циклически сдвигает ориентации на одну: слой *эквивариантен*.
+*Групповая свёртка* затем смешивает каналы и ориентации ядрами, которые
+поворачиваются и сдвигаются вместе с ними, и остаётся эквивариантной.  В конце
+ориентации складываются и объединяются пулингом, поэтому логиты инвариантны.
+Ячейка ниже проверяет оба слоя на повёрнутом входе.""",
+    "p4.q": (
+        "Во сколько раз больше весов нужно поднимающей свёртке, чем обычной с теми же фильтрами?"
+    ),
+    "p4.a": (
+        "Ни во сколько: четыре ориентации — это те же веса, только повёрнутые, так что "
+        "весов у слоя столько же, сколько у обычной свёртки, а выходов и вычислений "
+        "вчетверо больше."
+    ),
 }

@@ -78,8 +78,14 @@ SHOWN_KINDS = frozenset(
 )
 
 
-def dim_names(t: Messages, dims: int) -> tuple[str, ...]:
-    """Names of the spatial dimensions: ("height", "width") for 2D."""
+def dim_names(t: Messages, dims: int, spatial: int | None = None) -> tuple[str, ...]:
+    """Names of the dimensions after the channels: ("height", "width") for 2D.
+
+    A p4 map of a 2D model has one more: its orientation axis, which is not a
+    spatial depth (``spatial`` is the model's number of spatial dimensions).
+    """
+    if spatial is not None and dims > spatial:
+        return (t("dim.orientation"),) * (dims - spatial) + dim_names(t, spatial)
     keys = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
     return tuple(t(f"dim.{key}") for key in keys.get(dims, ()))
 
@@ -134,14 +140,16 @@ def conv_parameter_text(t: Messages, op: Op) -> str:
     return t("params.no_bias", formula=formula, total=t.number(weights))
 
 
-def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> list[str]:
+def _size_lines(
+    t: Messages, op: Op, hidden: frozenset[int] = frozenset(), spatial: int | None = None
+) -> list[str]:
     """The output-size explanation of one op, one bullet per line.
 
     A parameter count in ``hidden`` is an exercise: a layer whose count shows
     that number (a decoder mirrors its encoder) says so instead.
     """
     dims = len(op.in_shape) - 1
-    names = dim_names(t, dims)
+    names = dim_names(t, dims, spatial)
     if op.kind in WINDOW_KINDS:
         w = window(op)
         lines = [
@@ -263,7 +271,7 @@ def _layer_cells(t: Messages, plan: Plan, hidden: frozenset[int]) -> list[Cell]:
     """
     cells = [markdown(t("layers.intro"))]
     for number, (name, op) in enumerate(walked_ops(plan), start=1):
-        lines = "\n".join(_size_lines(t, op, hidden))
+        lines = "\n".join(_size_lines(t, op, hidden, plan.dims))
         cells.append(
             markdown(
                 f"### {t('layers.layer', number=number)}: `{name}` ({op_summary(op)})\n\n"
@@ -329,7 +337,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     w = window(op)
     kernel = tuple(k + 2 for k in w["kernel"])
     sizes = op.in_shape[1:]
-    names = dim_names(t, len(sizes))
+    names = dim_names(t, len(sizes), plan.dims)
     padding = []
     for i, size in enumerate(sizes):
         options = inverse.conv_paddings(
@@ -381,14 +389,19 @@ def _input_size_exercise(t: Messages, plan: Plan) -> Exercise | None:
     # A larger input whose output is none of the sizes the question shows: a pool that
     # halves 57 gives 28, which is the 28 of the current input, restating the answer.
     for extra in range(1, 40, 2):
-        sizes = tuple(size * 2 + extra for size in op.in_shape[1:])
+        # Only the spatial sizes grow; a p4 map's orientation axis stays at 4.
+        fixed = len(op.in_shape) - 1 - plan.dims
+        sizes = tuple(
+            size if axis < fixed else size * 2 + extra for axis, size in enumerate(op.in_shape[1:])
+        )
         outs = _resize(op, sizes)
         shown = (op.in_shape[1:], op.out_shape[1:], sizes)
-        if outs is not None and outs not in shown and not set(outs) & set(sizes):
+        grown = set(outs[fixed:]) if outs is not None else set()
+        if outs is not None and outs not in shown and not grown & set(sizes[fixed:]):
             break
     if outs is None:
         return None
-    names = dim_names(t, len(sizes))
+    names = dim_names(t, len(sizes), plan.dims)
     lines = [f"- {names[i]}: `{_explain(op, size, i, w)}`" for i, size in enumerate(sizes)]
     in_shape = (op.in_shape[0], *sizes)
     out_shape = (op.out_shape[0], *outs)
@@ -469,7 +482,7 @@ def _output_padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     name, op = found
     w = window(op)
     sizes = op.in_shape[1:]
-    names = dim_names(t, len(sizes))
+    names = dim_names(t, len(sizes), plan.dims)
     # The other choice per dimension: the size the encoder would have had with one more pixel.
     other = tuple(
         (p + 1) % max(s, d) if max(s, d) > 1 else p
