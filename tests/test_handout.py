@@ -23,6 +23,8 @@ from cnngen.rendering.handout import (
 
 nbformat = pytest.importorskip("nbformat")
 
+MATRIX_GROUP_CONV = {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True}
+
 
 def handout(
     family: str, lang: str = "en", student: bool = False, **options
@@ -149,18 +151,13 @@ def run_notebook(text: str, tmp_path: Path) -> object:
 @pytest.mark.parametrize(
     ("family", "options"),
     [
-        ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+        ("equivariant", MATRIX_GROUP_CONV),
         (
             "classifier",
-            {"input_size": (20, 20), "block": "residual", "layers": 3, "head": "flatten"},
-        ),
-        ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
-        (
-            "equivariant",
-            {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+            {"preset": "resnet18", "input_size": (224, 224), "in_channels": 3, "classes": 1000},
         ),
     ],
-    ids=["forecaster-latent", "residual-flatten", "unet-odd", "group-conv"],
+    ids=["group-conv", "resnet18-paper-input"],
 )
 def test_every_cell_runs(family: str, options: dict, tmp_path: Path) -> None:
     _, _, text = handout(family, **options)
@@ -431,29 +428,6 @@ def test_depthwise_exercise_and_lesson_show_groups() -> None:
     assert "depthwise + pointwise" in depthwise and "times fewer operations" in depthwise
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("family", "options"),
-    [
-        ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
-        ("classifier", {"input_size": (32, 32), "depthwise": True, "layers": 2}),
-        ("equivariant", {"input_size": (28, 28), "layers": 2}),
-    ],
-    ids=["residual-se", "depthwise", "equivariant"],
-)
-def test_lesson_cells_run(family: str, options: dict, tmp_path: Path) -> None:
-    _, _, text = handout(family, **options)
-    notebook = run_notebook(text, tmp_path)
-    errors = [
-        o
-        for c in notebook.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type == "error"
-    ]
-    assert errors == []
-
-
 def test_cli_student_and_lang(run_cli, tmp_path: Path) -> None:
     target = tmp_path / "lenet-ru.ipynb"
     result = run_cli(
@@ -693,3 +667,103 @@ def test_architecture_lessons_say_what_the_papers_differ_in() -> None:
     assert "ось ориентаций" in p4 and "глубин" not in p4
     _, data, _ = handout("equivariant", lang="ru", **MATRIX["group-conv"][1])
     assert "глубина" not in "\n".join(sources(data))
+
+
+# ------------------------------------------------------------ topics
+def topic(name: str, lang: str = "en", student: bool = False) -> str:
+    from cnngen.rendering.topics import render_topic
+
+    return render_topic(name, f"handout {name}", lang, student)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_conv_handout_checks_every_step_against_torch(lang: str, student: bool) -> None:
+    text = topic("conv", lang, student)
+    printed = execute(text)
+    t = Messages(lang)
+    for label, shape in (
+        ("label.plain", "(2, 5, 7)"),
+        ("label.stride", "(2, 3, 4)"),
+        ("label.padded", "(2, 7, 9)"),
+        ("label.dilated", "(2, 3, 5)"),
+        ("label.columns", "(27, 20)"),
+    ):
+        assert f"{t(label)} {shape}" in printed
+    assert ("<details>" in text) is not student
+    if lang == "ru":
+        data = json.loads(text)
+        assert all(CYRILLIC.search(prose(s)) for s in sources(data, "markdown") if prose(s).strip())
+
+
+def test_conv_handout_exercises_check_answers() -> None:
+    namespace = checker(topic("conv", student=True))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert namespace["check"](1, (13, 13)) is True
+        assert namespace["check"](2, 144) is True
+        assert namespace["check"](3, 1024) is True
+        assert namespace["check"](4, 3) is True and namespace["check"](4, 2) is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_train_handout_learns_the_digits_on_a_cpu(lang: str) -> None:
+    pytest.importorskip("sklearn")
+    import time
+
+    start = time.perf_counter()
+    printed = execute(topic("train", lang))
+    assert time.perf_counter() - start < 120
+    t = Messages(lang)
+    accuracy, macro_f1 = re.search(
+        rf"{t('label.accuracy')} ([\d.]+)  macro-F1 ([\d.]+)", printed
+    ).groups()
+    assert float(accuracy) >= 0.7 and float(macro_f1) >= 0.7
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        assert t("topic.train.no_matplotlib") in printed  # the curves are printed instead
+
+
+@pytest.mark.slow
+def test_conv_handout_runs_in_a_kernel(tmp_path: Path) -> None:
+    notebook = run_notebook(topic("conv", "ru"), tmp_path)
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors == []
+
+
+def test_cli_topics(run_cli, tmp_path: Path) -> None:
+    target = tmp_path / "conv.ipynb"
+    result = run_cli("handout", "conv", "--lang", "ru", "-o", str(target))
+    assert result.code == 0, result.err
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert f"cnngen handout conv --output {target} --lang ru" in "".join(data["cells"][0]["source"])
+    refused = run_cli("handout", "train", "--layers", "3")
+    assert refused.code == 2 and refused.err.startswith("Error: --layers: ")
+    missing = run_cli("handout")
+    assert missing.code == 2 and "conv, train" in missing.err
+
+
+def test_cli_preset_handout_defaults_to_the_papers_input(run_cli, tmp_path: Path) -> None:
+    target = tmp_path / "resnet.ipynb"
+    assert run_cli("handout", "classifier", "--preset", "resnet18", "-o", str(target)).code == 0
+    first = "".join(json.loads(target.read_text())["cells"][0]["source"])
+    assert "Input 3x224x224 → output 1000" in first and "--in-channels 3 --classes 1000" in first
+    lenet = tmp_path / "lenet.ipynb"
+    assert run_cli("handout", "classifier", "--preset", "lenet5", "-o", str(lenet)).code == 0
+    assert "Input 1x28x28 → output 10" in "".join(
+        json.loads(lenet.read_text())["cells"][0]["source"]
+    )
+    small = tmp_path / "small.ipynb"
+    args = ("handout", "classifier", "--preset", "vgg11", "-i", "32x32", "--classes", "5")
+    assert run_cli(*args, "-o", str(small)).code == 0
+    assert "Input 3x32x32 → output 5" in "".join(
+        json.loads(small.read_text())["cells"][0]["source"]
+    )

@@ -920,9 +920,12 @@ def normalise(answer: Any, size: int) -> str:
     return ",".join(str(int(value)) for value in values)
 
 
-def answer_salt(plan: Plan, number: int) -> str:
-    """A salt per notebook and exercise, so equal answers do not give equal hashes."""
-    return hashlib.sha256(f"cnngen:{plan.command}:{number}".encode()).hexdigest()[:32]
+def answer_salt(seed: str, number: int) -> str:
+    """A salt per notebook (``seed``: its model's command) and exercise.
+
+    Equal answers in two exercises or two notebooks get different hashes.
+    """
+    return hashlib.sha256(f"cnngen:{seed}:{number}".encode()).hexdigest()[:32]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -943,8 +946,8 @@ def _check_doc(t: Messages) -> str:
     return t("check.doc", iterations_n=t.count(ITERATIONS, "round")).replace("\n", "\n    ")
 
 
-def _checker_cell(t: Messages, plan: Plan, found: list[Exercise]) -> Cell:
-    salts = {number: answer_salt(plan, number) for number in range(1, len(found) + 1)}
+def _checker_cell(t: Messages, seed: str, found: list[Exercise]) -> Cell:
+    salts = {number: answer_salt(seed, number) for number in range(1, len(found) + 1)}
     hashes = {
         number: answer_hash(salts[number], exercise.expected, _size(exercise.expected))
         for number, exercise in enumerate(found, start=1)
@@ -983,12 +986,13 @@ def _checker_cell(t: Messages, plan: Plan, found: list[Exercise]) -> Cell:
     )
 
 
-def _exercise_cells(t: Messages, plan: Plan, found: list[Exercise], student: bool) -> list[Cell]:
+def exercise_cells(t: Messages, seed: str, found: list[Exercise], student: bool) -> list[Cell]:
+    """The exercises section: the checker, and per exercise its try cell and answer."""
     if not found:
         return []
     cells = [
         markdown(t("ex.intro_student" if student else "ex.intro")),
-        _checker_cell(t, plan, found),
+        _checker_cell(t, seed, found),
     ]
     for number, exercise in enumerate(found, start=1):
         cells.append(markdown(f"### {t('ex.title', number=number)}\n\n{exercise.question}"))
@@ -1093,15 +1097,15 @@ def handout_cells(
             "assert all(seen[name] == shape for name, shape in LAYER_SHAPES.items())\n"
             "assert tuple(output.shape) == (2, *OUTPUT_SHAPE)\n"
         ),
-        *_exercise_cells(t, plan, found, student),
+        *exercise_cells(t, plan.command, found, student),
     ]
     if student:
         hidden = set(ANSWER_TAGS) | set(CHECK_TAGS)
         cells = [cell for cell in cells if not hidden & set(cell.tags)]
-    return _numbered(cells)
+    return numbered(cells)
 
 
-def _numbered(cells: list[Cell]) -> list[Cell]:
+def numbered(cells: list[Cell]) -> list[Cell]:
     """Number the ``## `` section headings in order (lessons come and go by architecture)."""
     result = []
     number = 0

@@ -21,7 +21,7 @@ from cnngen.rendering.cells import ANSWER_TAGS, Cell, code, conv_call, markdown,
 HISTORY = ("lenet5", "alexnet", "vgg", "inception", "resnet", "senet")
 
 
-def _discussion(t: Messages, question: str, answer: str) -> list[Cell]:
+def discussion(t: Messages, question: str, answer: str) -> list[Cell]:
     """A question to think about, with its answer folded away and tagged."""
     return [
         markdown(f"**{t('lesson.question')}** {question}"),
@@ -60,7 +60,7 @@ def _history(t: Messages, spec: ModelSpec) -> list[Cell]:
     steps = "\n".join(lines)
     return [
         markdown(f"## {t('history.title')}\n\n{t('history.intro')}\n\n{steps}\n\n{now}"),
-        *_discussion(t, t("history.q"), t("history.a")),
+        *discussion(t, t("history.q"), t("history.a")),
     ]
 
 
@@ -155,7 +155,7 @@ def _residual(t: Messages, plan: Plan) -> list[Cell]:
         ]
     return [
         *cells,
-        *_discussion(
+        *discussion(
             t,
             t("residual.q"),
             t("residual.a", blocks=", ".join(f"`{name}`" for name in with_down) or "—"),
@@ -210,7 +210,7 @@ def _bottleneck(t: Messages, plan: Plan) -> list[Cell]:
             f"[{narrow}, {middle.out_shape[0]}, {c_out}]\n"
             f"assert count == {weights}\n"
         ),
-        *_discussion(t, t("bottleneck.q"), t("bottleneck.a")),
+        *discussion(t, t("bottleneck.q"), t("bottleneck.a")),
     ]
 
 
@@ -260,7 +260,7 @@ def _inception(t: Messages, plan: Plan) -> list[Cell]:
                 f"direct = nn.Conv2d({c_in}, {o}, kernel_size={wide_op.arg('kernel_size')!r}, bias=False)\n"
                 f"assert direct.weight.numel() == {direct}  # {t('inception.without')}\n"
             ),
-            *_discussion(t, t("inception.q"), t("inception.a")),
+            *discussion(t, t("inception.q"), t("inception.a")),
         ]
     return []
 
@@ -301,7 +301,7 @@ def _vgg(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
             f"print({t('label.field')!r}, field, {t('label.weights')!r}, weights(two), weights(one))\n"
             f"assert field == 5 and weights(two) == {2 * 9 * c * c} and weights(one) == {25 * c * c}\n"
         ),
-        *_discussion(t, t("vgg.q"), t("vgg.a")),
+        *discussion(t, t("vgg.q"), t("vgg.a")),
     ]
 
 
@@ -340,7 +340,7 @@ def _alexnet(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
             f"assert first.out_channels == {op.out_shape[0]} and count == {ours}\n"
             f"assert sum(p.numel() for p in paper.parameters()) == {paper} and side == 55\n"
         ),
-        *_discussion(t, t("alexnet.q"), t("alexnet.a")),
+        *discussion(t, t("alexnet.q"), t("alexnet.a")),
     ]
 
 
@@ -382,7 +382,7 @@ def _inverted_residual(t: Messages, plan: Plan) -> list[Cell]:
                 "assert torch.allclose(y, x + main, atol=1e-6)  # "
                 f"{t('inverted.linear')}\n"
             ),
-            *_discussion(t, t("inverted.q"), t("inverted.a")),
+            *discussion(t, t("inverted.q"), t("inverted.a")),
         ]
     return []
 
@@ -431,7 +431,7 @@ def _unet(t: Messages, plan: Plan) -> list[Cell]:
             "assert skip.shape[2:] == up.shape[2:]\n"
             "assert conv.in_channels == skip.shape[1] + up.shape[1]\n"
         ),
-        *_discussion(t, t("unet.q"), t("unet.a")),
+        *discussion(t, t("unet.q"), t("unet.a")),
     ]
 
 
@@ -474,7 +474,7 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
             )
         ),
         code("".join(lines)),
-        *_discussion(t, t("p4.q"), t("p4.a")),
+        *discussion(t, t("p4.q"), t("p4.a")),
     ]
 
 
@@ -521,7 +521,7 @@ def _se(t: Messages, plan: Plan) -> list[Cell]:
             "assert torch.allclose(y, manual)\n"
             f"assert sum(p.numel() for p in se.parameters()) == {op.params}\n"
         ),
-        *_discussion(t, t("se.q", channels=channels), t("se.a")),
+        *discussion(t, t("se.q", channels=channels), t("se.a")),
     ]
 
 
@@ -590,7 +590,7 @@ def _depthwise(t: Messages, plan: Plan) -> list[Cell]:
             "with torch.no_grad():\n"
             "    assert normal(x).shape == pointwise(depthwise(x)).shape\n"
         ),
-        *_discussion(t, t("depthwise.q"), t("depthwise.a", c_in=c_in)),
+        *discussion(t, t("depthwise.q"), t("depthwise.a", c_in=c_in)),
     ]
 
 
@@ -625,7 +625,7 @@ def _transposed(t: Messages, plan: Plan) -> list[Cell]:
             f'with torch.no_grad():\n    y = model.get_submodule("{name}")(x)\n'
             f"assert tuple(y.shape[1:]) == {op.out_shape!r}\n"
         ),
-        *_discussion(t, t("transposed.q"), t("transposed.a")),
+        *discussion(t, t("transposed.q"), t("transposed.a")),
     ]
 
 
@@ -648,7 +648,7 @@ def _equivariant(t: Messages, plan: Plan) -> list[Cell]:
             f"print({t('label.logits')!r}, [round(v, 4) for v in logits[0].tolist()])\n"
         ),
         markdown(t("equivariant.six_nine")),
-        *_discussion(t, t("equivariant.q"), t("equivariant.a")),
+        *discussion(t, t("equivariant.q"), t("equivariant.a")),
     ]
 
 
@@ -813,7 +813,7 @@ def _receptive_field(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
             f'print("{t("field.measured")}", tuple(field))\n'
             f"assert tuple(field) == {expected!r}\n"
         ),
-        *_discussion(t, t("field.q"), t("field.a")),
+        *discussion(t, t("field.q"), t("field.a")),
     ]
 
 
