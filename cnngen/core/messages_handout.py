@@ -676,7 +676,7 @@ stride 2 and padding 1 that is a 27x20 matrix, one column per output position
 every output at once: one matrix product, plus the bias.  This is how many
 libraries compute convolutions ("im2col"): fast matrix multiplication does the
 work of the loops above.""",
-    "topic.conv.matrix": "C_out x (C_in * k * k)",
+    "topic.conv.matrix": "a matrix of C_out x (C_in * k * k)",
     "topic.conv.first_column": "the first column is the first window, flattened",
     "topic.conv.q": "What does the im2col form cost in memory, and why do libraries still use it?",
     "topic.conv.a": (
@@ -1423,7 +1423,7 @@ PyTorch, так что выполнение тетради сверху вниз
 Веса, переложенные в матрицу `C_out x (C_in * k * k)`, дают тогда все выходы
 сразу: одно матричное произведение плюс смещение.  Так свёртки считают многие
 библиотеки («im2col»): работу циклов выше делает быстрое умножение матриц.""",
-    "topic.conv.matrix": "C_out x (C_in * k * k)",
+    "topic.conv.matrix": "матрица C_out x (C_in * k * k)",
     "topic.conv.first_column": "первый столбец — первое окно, вытянутое в вектор",
     "topic.conv.q": "Чего стоит форма im2col по памяти и почему библиотеки всё равно ею пользуются?",
     "topic.conv.a": (
