@@ -98,6 +98,8 @@ GOLDEN: list[tuple[str, str]] = [
         "resnet18_97x131.ipynb",
         "handout classifier --input-size 97x131 --in-channels 3 --preset resnet18 --name ResNet18",
     ),
+    ("conv.ipynb", "handout conv"),
+    ("train_digits_ru.ipynb", "handout train --lang ru"),
     ("forecaster.svg", "plan forecaster --input-size 64x64 --layers 4 --svg"),
     ("unet.svg", "plan unet --input-size 97x131 --layers 4 --svg"),
     (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -13,13 +15,15 @@ from cnngen.core.spec import make_spec
 from cnngen.rendering.handout import (
     ANSWER_TAGS,
     CHECK_TAGS,
-    answer_hash,
     exercises,
     render_handout,
     walked_ops,
 )
+from cnngen.rendering.messages import Messages
 
 nbformat = pytest.importorskip("nbformat")
+
+MATRIX_GROUP_CONV = {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True}
 
 
 def handout(
@@ -30,6 +34,11 @@ def handout(
     command = "handout " + spec.command().removeprefix("model ")
     text = render_handout(spec, plan, command, lang, student)
     return plan, json.loads(text), text
+
+
+def found_exercises(family: str, **options) -> list:
+    spec = make_spec(family, **options)
+    return exercises(solve(spec), "en", spec.preset)
 
 
 def sources(notebook: dict, kind: str | None = None) -> list[str]:
@@ -142,18 +151,13 @@ def run_notebook(text: str, tmp_path: Path) -> object:
 @pytest.mark.parametrize(
     ("family", "options"),
     [
-        ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+        ("equivariant", MATRIX_GROUP_CONV),
         (
             "classifier",
-            {"input_size": (20, 20), "block": "residual", "layers": 3, "head": "flatten"},
-        ),
-        ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
-        (
-            "equivariant",
-            {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+            {"preset": "resnet18", "input_size": (224, 224), "in_channels": 3, "classes": 1000},
         ),
     ],
-    ids=["forecaster-latent", "residual-flatten", "unet-odd", "group-conv"],
+    ids=["group-conv", "resnet18-paper-input"],
 )
 def test_every_cell_runs(family: str, options: dict, tmp_path: Path) -> None:
     _, _, text = handout(family, **options)
@@ -175,9 +179,9 @@ def tagged(data: dict, tags: tuple[str, ...]) -> list[dict]:
 
 
 def test_teacher_edition_tags_what_the_student_edition_leaves_out() -> None:
-    plan, teacher, _ = handout("classifier", preset="lenet5")
+    _, teacher, _ = handout("classifier", preset="lenet5")
     _, student, _ = handout("classifier", preset="lenet5", student=True)
-    found = exercises(plan)
+    found = found_exercises("classifier", preset="lenet5")
     assert len(tagged(teacher, CHECK_TAGS)) == len(found)
     assert len(tagged(teacher, ANSWER_TAGS)) > len(found)  # exercises and lesson questions
     assert tagged(student, ANSWER_TAGS + CHECK_TAGS) == []
@@ -191,8 +195,9 @@ def test_teacher_edition_tags_what_the_student_edition_leaves_out() -> None:
         for index, (a, b) in enumerate(zip(kept, student["cells"], strict=True))
         if a["source"] != b["source"]
     ]
-    assert differ[:2] == [0, 2] and len(differ) == 3
-    assert "".join(student["cells"][differ[2]]["source"]).startswith("## ")
+    # The model cell is the same in both: neither has the plan table in its docstring.
+    assert differ[0] == 0 and len(differ) == 2
+    assert "".join(student["cells"][differ[1]]["source"]).startswith("## ")
     # Every "Try it here" cell has starter code and calls the checker.
     tries = tagged(student, ("exercise",))
     assert len(tries) == len(found)
@@ -209,25 +214,138 @@ def test_teacher_edition_tags_what_the_student_edition_leaves_out() -> None:
         ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
     ],
 )
-def test_student_edition_holds_no_answer(family: str, options: dict) -> None:
-    plan, _, text = handout(family, student=True, **options)
-    found = exercises(plan)
+def assert_no_answer(text: str, found: list) -> None:
+    """No worked answer, hidden check or specific answer number is in the notebook text."""
+    data = json.loads(text)
+    # The checker's salts and hashes are hex digits, where any number may turn up.
+    readable = "\n".join(
+        "".join(c["source"])
+        for c in data["cells"]
+        if "checker" not in c["metadata"].get("tags", [])
+    )
     for exercise in found:
-        assert exercise.answer not in text
-        assert exercise.check.splitlines()[0] not in text
+        assert exercise.answer not in readable
+        for line in exercise.check.splitlines():
+            if line.startswith("assert"):
+                assert line not in readable
         values = exercise.expected if isinstance(exercise.expected, tuple) else (exercise.expected,)
         if exercise.counts_parameters or max(values) >= 100:
             # Big numbers are specific enough to search for: a count or a feature size.
-            assert f"{max(values):,}" not in text and f"{max(values)}" not in text.replace(
-                answer_hash(1, 0, 1), ""
-            ), exercise.question
-    assert "<details>" not in text
+            for spelling in (
+                f"{max(values):,}",
+                f"{max(values)}",
+                f"{max(values):,}".replace(",", " "),
+            ):
+                assert not re.search(rf"(?<![\d,.]){re.escape(spelling)}(?![\d,])", readable), (
+                    exercise.question
+                )
+    assert "<details>" not in readable
+    assert "Plan (shapes without the batch dimension B):" not in readable
+
+
+STUDENT_CASES = [
+    ("classifier", {"preset": "lenet5"}),
+    ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+    ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
+    ("classifier", {"preset": "resnet18", "input_size": (64, 64)}),
+]
+
+
+@pytest.mark.parametrize(("family", "options"), STUDENT_CASES)
+def test_student_edition_holds_no_answer(family: str, options: dict) -> None:
+    _, _, text = handout(family, student=True, **options)
+    assert_no_answer(text, found_exercises(family, **options))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "options"), STUDENT_CASES[:2])
+def test_readme_strip_command_leaves_no_answer(family: str, options: dict, tmp_path: Path) -> None:
+    """The README's nbconvert command turns the teacher edition into a student edition."""
+    import shlex
+    import subprocess
+    import sys
+
+    pytest.importorskip("nbconvert")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    command = re.search(r"`(jupyter nbconvert [^`]*)`", readme).group(1)
+    words = shlex.split(command)
+    assert words[-1] == "lenet5.ipynb" and "student.ipynb" in words
+    _, teacher, text = handout(family, **options)
+    (tmp_path / "lenet5.ipynb").write_text(text, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "nbconvert", *words[2:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    stripped = (tmp_path / "student.ipynb").read_text(encoding="utf-8")
+    assert len(json.loads(stripped)["cells"]) < len(teacher["cells"])
+    assert_no_answer(stripped, found_exercises(family, **options))
+
+
+def checker(text: str) -> dict:
+    """The notebook's `check` function, defined in a fresh namespace."""
+    data = json.loads(text)
+    (cell,) = [c for c in data["cells"] if "checker" in c["metadata"].get("tags", [])]
+    namespace: dict = {}
+    exec("".join(cell["source"]), namespace)
+    return namespace
+
+
+def test_check_takes_whole_numbers_only_and_hashes_slowly() -> None:
+    _, _, text = handout("classifier", student=True, preset="lenet5")
+    found = found_exercises("classifier", preset="lenet5")
+    namespace = checker(text)
+    check = namespace["check"]
+    flatten = next(n for n, e in enumerate(found, 1) if e.expected == 784)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert check(flatten, 784) is True
+        assert check(flatten, 784.0) is True
+        assert check(flatten, 784.9) is False
+        assert check(flatten, 785) is False
+        assert check(flatten, "784") is False
+        assert check(flatten, None) is None
+        padding = next(n for n, e in enumerate(found, 1) if e.expected == (3, 3))
+        assert check(padding, 3) is True and check(padding, (3, 3)) is True
+        assert check(padding, (3, 3, 3)) is False
+    assert "whole numbers" in printed.getvalue()
+    assert namespace["ITERATIONS"] >= 200_000
+    salts = namespace["ANSWER_SALTS"]
+    assert len(set(salts.values())) == len(salts)
+    assert "determined student can still" in check.__doc__
+
+
+def test_no_exercise_restates_its_answer() -> None:
+    cases = [*STUDENT_CASES, *[MATRIX[name] for name in ("unet-odd", "depthwise", "vgg")]]
+    for family, options in cases:
+        for exercise in found_exercises(family, **options):
+            values = (
+                exercise.expected if isinstance(exercise.expected, tuple) else (exercise.expected,)
+            )
+            spelled = "x".join(str(v) for v in values)
+            assert not re.search(rf"(?<![\dx]){spelled}(?![\dx])", exercise.question), (
+                exercise.question
+            )
+
+
+def test_lenet_handout_has_the_course_questions() -> None:
+    found = found_exercises("classifier", preset="lenet5")
+    expected = [e.expected for e in found]
+    # One neuron of fc1 (400 weights and a bias), the numbers after conv1, the blocks
+    # that fit a 32x32 input, the sizes without padding, and the padding of a 3x3 kernel.
+    for value in (401, 4704, 5, (24, 12, 8, 4), (1, 1)):
+        assert value in expected
+    _, data, _ = handout("classifier", lang="ru", preset="lenet5")
+    text = "\n".join(sources(data, "markdown"))
+    assert "14x14" in text and "10x10, что и" not in text
 
 
 @pytest.mark.slow
 def test_student_edition_runs_and_checks_answers(tmp_path: Path) -> None:
-    plan, data, text = handout("classifier", preset="lenet5", student=True)
-    found = exercises(plan)
+    _, data, text = handout("classifier", preset="lenet5", student=True)
+    found = found_exercises("classifier", preset="lenet5")
     notebook = nbformat.reads(text, as_version=4)
     tries = [cell for cell in notebook.cells if "exercise" in cell.metadata.get("tags", [])]
     tries[0].source = tries[0].source.replace("answer = None", f"answer = {found[0].expected!r}")
@@ -310,29 +428,6 @@ def test_depthwise_exercise_and_lesson_show_groups() -> None:
     assert "depthwise + pointwise" in depthwise and "times fewer operations" in depthwise
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("family", "options"),
-    [
-        ("classifier", {"input_size": (32, 32), "block": "residual", "se": True, "layers": 2}),
-        ("classifier", {"input_size": (32, 32), "depthwise": True, "layers": 2}),
-        ("equivariant", {"input_size": (28, 28), "layers": 2}),
-    ],
-    ids=["residual-se", "depthwise", "equivariant"],
-)
-def test_lesson_cells_run(family: str, options: dict, tmp_path: Path) -> None:
-    _, _, text = handout(family, **options)
-    notebook = run_notebook(text, tmp_path)
-    errors = [
-        o
-        for c in notebook.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type == "error"
-    ]
-    assert errors == []
-
-
 def test_cli_student_and_lang(run_cli, tmp_path: Path) -> None:
     target = tmp_path / "lenet-ru.ipynb"
     result = run_cli(
@@ -353,3 +448,322 @@ def test_cli_student_and_lang(run_cli, tmp_path: Path) -> None:
     assert tagged(data, ANSWER_TAGS + CHECK_TAGS) == []
     bad = run_cli("handout", "classifier", "--preset", "lenet5", "--lang", "de")
     assert bad.code == 2 and bad.err.startswith("Error: ")
+
+
+# ------------------------------------------------------------ every handout runs
+def execute(text: str) -> str:
+    """Run a notebook's code cells in order in one fresh namespace, as a kernel would.
+
+    Faster than a kernel per notebook, so the whole matrix below can run; the
+    tests above run real kernels through nbclient.  Returns what was printed.
+    """
+    data = json.loads(text)
+    namespace: dict = {"__name__": "__main__"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for index, cell in enumerate(data["cells"]):
+            if cell["cell_type"] == "code":
+                exec(compile("".join(cell["source"]), f"<cell {index}>", "exec"), namespace)
+    return printed.getvalue()
+
+
+MATRIX = {
+    "encoder-1d": ("encoder", {"input_size": (40,), "layers": 2}),
+    "encoder-3d": ("encoder", {"input_size": (6, 10, 12), "layers": 2, "start_channels": 4}),
+    "forecaster-latent": ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+    "plain": ("classifier", {"input_size": (20, 20), "layers": 2}),
+    "vgg": ("classifier", {"input_size": (20, 20), "block": "vgg", "layers": 2}),
+    "residual-flatten": (
+        "classifier",
+        {"input_size": (20, 20), "block": "residual", "layers": 3, "head": "flatten"},
+    ),
+    "bottleneck-se": (
+        "classifier",
+        {"input_size": (24, 24), "block": "bottleneck", "se": True, "layers": 2},
+    ),
+    "depthwise": ("classifier", {"input_size": (24, 24), "depthwise": True, "layers": 2}),
+    "equivariant": ("equivariant", {"input_size": (13, 13), "layers": 2, "start_channels": 4}),
+    "group-conv": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+    ),
+    "unet-odd": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
+    **{
+        preset: ("classifier", {"preset": preset, "input_size": (32, 32)})
+        for preset in (
+            "lenet5",
+            "alexnet",
+            "vgg11",
+            "googlenet",
+            "resnet18",
+            "resnet50",
+            "se_resnet18",
+            "mobilenet_v2",
+        )
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
+@pytest.mark.parametrize("lang", ["en", "ru"])
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_every_handout_runs(name: str, lang: str, student: bool) -> None:
+    family, options = MATRIX[name]
+    _, _, text = handout(family, lang=lang, student=student, **options)
+    printed = execute(text)
+    t = Messages(lang)
+    assert f"{t('label.output')} (2, " in printed  # the random batch went through
+    assert t("label.expected") not in printed  # no layer disagreed with the plan
+
+
+# ------------------------------------------------------------ Russian
+def test_russian_plural_rule() -> None:
+    t = Messages("ru")
+    assert [t.count(n, "channel") for n in (1, 2, 5, 11, 12, 14, 21, 22, 25, 64, 111, 1024)] == [
+        "1 канал",
+        "2 канала",
+        "5 каналов",
+        "11 каналов",
+        "12 каналов",
+        "14 каналов",
+        "21 канал",
+        "22 канала",
+        "25 каналов",
+        "64 канала",
+        "111 каналов",
+        "1\u00a0024 канала",
+    ]
+    assert Messages("en").count(1, "channel") == "1 channel"
+    assert Messages("en").count(3, "group") == "3 groups"
+
+
+COUNTED = {
+    "channel": ("канал", "канала", "каналов"),
+    "group": ("группа", "группы", "групп"),
+    "number": ("число", "числа", "чисел"),
+    "position": ("позиция", "позиции", "позиций"),
+    "feature": ("признак", "признака", "признаков"),
+    "weight": ("вес", "веса", "весов"),
+}
+
+
+@pytest.mark.parametrize(
+    "name", ["lenet5", "depthwise", "bottleneck-se", "mobilenet_v2", "googlenet", "vgg"]
+)
+def test_russian_numbers_agree_with_their_nouns(name: str) -> None:
+    from cnngen.rendering.messages import plural
+
+    family, options = MATRIX[name]
+    _, data, text = handout(family, lang="ru", **options)
+    prose = "\n".join(sources(data, "markdown"))
+    checked = 0
+    for noun, forms in COUNTED.items():
+        pattern = rf"(?<![\w.,])(\d[\d\u00a0]*) ({'|'.join(forms)})(?![а-яё])"
+        for number, word in re.findall(pattern, prose):
+            assert word == plural("ru", int(number.replace("\u00a0", "")), noun), (number, word)
+            checked += 1
+    assert checked > 0
+    assert "(а)" not in prose and "(и)" not in prose
+    for awkward in ("ошибка в тексте, а не у вас", "Одни свёртки", "одни свёртки", "10x10, что"):
+        assert awkward not in text
+
+
+def test_russian_code_comments_docstrings_and_labels_are_russian() -> None:
+    english = Messages("en")
+    for name in ("lenet5", "residual-flatten", "bottleneck-se", "depthwise", "equivariant"):
+        family, options = MATRIX[name]
+        _, data, _ = handout(family, lang="ru", **options)
+        code = "\n".join(sources(data, "code")[1:])  # the model file has its own test
+        for line in code.splitlines():
+            comment = line.strip()
+            if comment.startswith("#") and re.search("[a-z]{4,}", comment.removeprefix("#")):
+                if "=" in comment or "(" in comment:
+                    continue  # starter code to uncomment
+                assert CYRILLIC.search(comment), comment
+        for key in ("label.main", "label.scale", "label.output", "label.expected", "check.right"):
+            assert f"{english.raw(key)!r}" not in code and f'"{english.raw(key)}' not in code
+    namespace = checker(handout("classifier", lang="ru", preset="lenet5")[2])
+    assert CYRILLIC.search(namespace["check"].__doc__)
+
+
+def test_calc_speaks_russian(run_cli) -> None:
+    result = run_cli(
+        "calc",
+        "conv",
+        "--input",
+        "28",
+        "--kernel",
+        "3",
+        "--padding",
+        "1",
+        "--layers",
+        "21",
+        "--lang",
+        "ru",
+    )
+    assert result.code == 0, result.err
+    assert "измерение 1: floor(" in result.out
+    assert "тот же слой 21 раз:" in result.out and "после 21 слоя: 28" in result.out
+    solved = run_cli(
+        "calc",
+        "pool",
+        "--input",
+        "32",
+        "--kernel",
+        "2",
+        "--output",
+        "16",
+        "--solve",
+        "stride",
+        "--lang",
+        "ru",
+    )
+    assert solved.code == 0, solved.err
+    assert "окна начинаются в 0" in solved.out and "проверка stride 2" in solved.out
+    assert not re.search(r"\b(searched|check|needs|windows|gives)\b", solved.out)
+    english = run_cli("calc", "conv", "--input", "28", "--kernel", "3", "--layers", "3")
+    assert "the same layer 3 times:" in english.out and "after 3 layers: 22" in english.out
+
+
+def headings(family: str, lang: str = "en", **options) -> list[str]:
+    _, data, _ = handout(family, lang=lang, **options)
+    return [
+        s.splitlines()[0].split(". ", 1)[1]
+        for s in sources(data, "markdown")
+        if s.startswith("## ")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("preset", "lesson"),
+    [
+        ("alexnet", "AlexNet's first layer"),
+        ("vgg16", "Stacked 3x3 convolutions"),
+        ("googlenet", "Inception modules"),
+        ("resnet18", "Residual blocks"),
+        ("resnet50", "Bottleneck blocks"),
+        ("se_resnet18", "Squeeze-and-excitation"),
+        ("mobilenet_v2", "Inverted residual blocks"),
+    ],
+)
+def test_every_preset_has_a_lesson_on_its_architecture(preset: str, lesson: str) -> None:
+    assert lesson in headings("classifier", preset=preset, input_size=(64, 64))
+
+
+def test_architecture_lessons_say_what_the_papers_differ_in() -> None:
+    def lesson(title: str, family: str, lang: str = "en", **options) -> str:
+        _, data, _ = handout(family, lang=lang, **options)
+        return next(s for s in sources(data, "markdown") if title in s.splitlines()[0])
+
+    alexnet = lesson("AlexNet's first layer", "classifier", preset="alexnet")
+    assert "has 64 filters" in alexnet and "The paper has 96" in alexnet
+    inception = lesson("Inception modules", "classifier", preset="googlenet", input_size=(64, 64))
+    assert "5x5" in inception and "uses a 3x3 there" in inception
+    assert "Residual blocks" in headings("classifier", preset="resnet18", input_size=(64, 64))
+    unet = lesson("Skip connections", "unet", **MATRIX["unet-odd"][1])
+    assert "*concatenates*" in unet
+    p4 = lesson("Поднимающие", "equivariant", lang="ru", **MATRIX["group-conv"][1])
+    assert "ось ориентаций" in p4 and "глубин" not in p4
+    _, data, _ = handout("equivariant", lang="ru", **MATRIX["group-conv"][1])
+    assert "глубина" not in "\n".join(sources(data))
+
+
+# ------------------------------------------------------------ topics
+def topic(name: str, lang: str = "en", student: bool = False) -> str:
+    from cnngen.rendering.topics import render_topic
+
+    return render_topic(name, f"handout {name}", lang, student)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_conv_handout_checks_every_step_against_torch(lang: str, student: bool) -> None:
+    text = topic("conv", lang, student)
+    printed = execute(text)
+    t = Messages(lang)
+    for label, shape in (
+        ("label.plain", "(2, 5, 7)"),
+        ("label.stride", "(2, 3, 4)"),
+        ("label.padded", "(2, 7, 9)"),
+        ("label.dilated", "(2, 3, 5)"),
+        ("label.columns", "(27, 20)"),
+    ):
+        assert f"{t(label)} {shape}" in printed
+    assert ("<details>" in text) is not student
+    if lang == "ru":
+        data = json.loads(text)
+        assert all(CYRILLIC.search(prose(s)) for s in sources(data, "markdown") if prose(s).strip())
+
+
+def test_conv_handout_exercises_check_answers() -> None:
+    namespace = checker(topic("conv", student=True))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert namespace["check"](1, (13, 13)) is True
+        assert namespace["check"](2, 144) is True
+        assert namespace["check"](3, 1024) is True
+        assert namespace["check"](4, 3) is True and namespace["check"](4, 2) is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_train_handout_learns_the_digits_on_a_cpu(lang: str) -> None:
+    pytest.importorskip("sklearn")
+    import time
+
+    start = time.perf_counter()
+    printed = execute(topic("train", lang))
+    assert time.perf_counter() - start < 120
+    t = Messages(lang)
+    accuracy, macro_f1 = re.search(
+        rf"{t('label.accuracy')} ([\d.]+)  macro-F1 ([\d.]+)", printed
+    ).groups()
+    assert float(accuracy) >= 0.7 and float(macro_f1) >= 0.7
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        assert t("topic.train.no_matplotlib") in printed  # the curves are printed instead
+
+
+@pytest.mark.slow
+def test_conv_handout_runs_in_a_kernel(tmp_path: Path) -> None:
+    notebook = run_notebook(topic("conv", "ru"), tmp_path)
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors == []
+
+
+def test_cli_topics(run_cli, tmp_path: Path) -> None:
+    target = tmp_path / "conv.ipynb"
+    result = run_cli("handout", "conv", "--lang", "ru", "-o", str(target))
+    assert result.code == 0, result.err
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert f"cnngen handout conv --output {target} --lang ru" in "".join(data["cells"][0]["source"])
+    refused = run_cli("handout", "train", "--layers", "3")
+    assert refused.code == 2 and refused.err.startswith("Error: --layers: ")
+    missing = run_cli("handout")
+    assert missing.code == 2 and "conv, train" in missing.err
+
+
+def test_cli_preset_handout_defaults_to_the_papers_input(run_cli, tmp_path: Path) -> None:
+    target = tmp_path / "resnet.ipynb"
+    assert run_cli("handout", "classifier", "--preset", "resnet18", "-o", str(target)).code == 0
+    first = "".join(json.loads(target.read_text())["cells"][0]["source"])
+    assert "Input 3x224x224 → output 1000" in first and "--in-channels 3 --classes 1000" in first
+    lenet = tmp_path / "lenet.ipynb"
+    assert run_cli("handout", "classifier", "--preset", "lenet5", "-o", str(lenet)).code == 0
+    assert "Input 1x28x28 → output 10" in "".join(
+        json.loads(lenet.read_text())["cells"][0]["source"]
+    )
+    small = tmp_path / "small.ipynb"
+    args = ("handout", "classifier", "--preset", "vgg11", "-i", "32x32", "--classes", "5")
+    assert run_cli(*args, "-o", str(small)).code == 0
+    assert "Input 3x32x32 → output 5" in "".join(
+        json.loads(small.read_text())["cells"][0]["source"]
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cnngen.cli.options import SIZE, SIZE_HELP
+from cnngen.cli.options import SIZE, SIZE_HELP, lang_option
 from cnngen.errors import CnngenError
 
 SOLVABLE = ("padding", "kernel", "stride", "dilation", "output-padding")
@@ -53,6 +53,7 @@ SOLVABLE = ("padding", "kernel", "stride", "dilation", "output-padding")
     show_default=True,
     help="Apply the same layer this many times and show every size.",
 )
+@lang_option
 def calc_command(
     operation: str,
     input_size: tuple[int, ...],
@@ -65,6 +66,7 @@ def calc_command(
     target: tuple[int, ...] | None,
     unknown: str | None,
     layers: int,
+    lang: str,
 ) -> None:
     """Output size of a layer with the formula filled in, or (--output) the missing parameter.
 
@@ -75,6 +77,7 @@ def calc_command(
       cnngen calc conv --input 28x28 --kernel 3 --stride 2 --padding 1 --layers 3
       cnngen calc conv --input 8x16 --kernel 3 --output 22x30          # padding 8x8
       cnngen calc pool --input 32 --kernel 2 --output 16 --solve stride
+      cnngen calc conv --input 28x28 --kernel 5 --lang ru
 
     \b
     With --output every solution per dimension is listed (the search range is
@@ -160,11 +163,11 @@ def calc_command(
             raise CnngenError("--output: every size must be >= 1", "--output")
     try:
         if solving is not None and target is not None:
-            found = _solve(operation, solving, input_size, target, params, ceil_mode, layers)
+            found = _solve(operation, solving, input_size, target, params, ceil_mode, layers, lang)
             if not found:
                 raise SystemExit(1)
             return
-        _forward(operation, input_size, params, ceil_mode, layers)
+        _forward(operation, input_size, params, ceil_mode, layers, lang)
     except CnngenError as error:
         # The arithmetic names its parameters bare ("kernel"); say it as a flag.
         param = error.param or ""
@@ -180,23 +183,26 @@ def _forward(
     params: dict[str, tuple[int, ...]],
     ceil_mode: bool,
     layers: int,
+    lang: str = "en",
 ) -> None:
     """Print the output size (and with --layers every intermediate size)."""
     from cnngen.rendering.explain import explain, explain_chain
+    from cnngen.rendering.messages import Messages
 
-    lines = explain(operation, input_size, ceil_mode=ceil_mode, **params)
+    t = Messages(lang)
+    lines = explain(operation, input_size, ceil_mode=ceil_mode, lang=lang, **params)
     for line in lines:
         click.echo(line)
     outputs = [line.rsplit("= ", 1)[1] for line in lines]
     if layers == 1:
-        click.echo(f"output size: {'x'.join(outputs)}")
+        click.echo(t("calc.output", size="x".join(outputs)))
         return
-    chains = explain_chain(operation, input_size, params, layers, ceil_mode)
-    click.echo(f"the same layer {layers} times:")
+    chains = explain_chain(operation, input_size, params, layers, ceil_mode, lang)
+    click.echo(t("calc.chain", times_n=t.count(layers, "time")))
     for line in chains:
         click.echo("  " + line)
     finals = [line.rsplit(" ", 1)[1] for line in chains]
-    click.echo(f"output size after {layers} layers: {'x'.join(finals)}")
+    click.echo(t("calc.after", layers_n=t.count(layers, "layer.gen"), size="x".join(finals)))
 
 
 def _solve(
@@ -207,14 +213,17 @@ def _solve(
     params: dict[str, tuple[int, ...]],
     ceil_mode: bool,
     layers: int,
+    lang: str = "en",
 ) -> bool:
     """Print every solution per dimension; False when some dimension has none."""
     from cnngen.core.inverse import solve
     from cnngen.rendering.explain import explain_inverse
+    from cnngen.rendering.messages import Messages
 
+    t = Messages(lang)
     answers = solve(operation, unknown, input_size, target, params, ceil_mode, layers)
     for line in explain_inverse(
-        operation, unknown, input_size, target, params, answers, ceil_mode, layers
+        operation, unknown, input_size, target, params, answers, ceil_mode, layers, lang
     ):
         click.echo(line)
     name = unknown.replace("_", "-")
@@ -223,8 +232,8 @@ def _solve(
         several = any(
             len(answer.values) + (answer.every_from is not None) > 1 for answer in answers
         )
-        click.echo(f"{name}: {smallest}" + (" (the smallest per dimension)" if several else ""))
+        click.echo(f"{name}: {smallest}" + (t("calc.smallest") if several else ""))
         return True
     missing = ", ".join(str(dim + 1) for dim, answer in enumerate(answers) if not answer.found)
-    click.echo(f"no {name} gives {'x'.join(map(str, target))}: none works in dimension {missing}")
+    click.echo(t("calc.no_solution", name=name, target="x".join(map(str, target)), missing=missing))
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,15 @@ def markdown(text: str, tags: tuple[str, ...] = ()) -> Cell:
     return Cell("markdown", text.strip("\n"), tags=tags)
 
 
+@functools.lru_cache(maxsize=4096)
+def _formatted(text: str) -> str:
+    """Black's output for one cell; editions and languages share most cells, so it is cached."""
+    return format_python(text, "handout").rstrip("\n")
+
+
 def code(text: str, hidden: bool = False, tags: tuple[str, ...] = ()) -> Cell:
     """A code cell, Black-formatted so a template slip is caught before writing."""
-    return Cell("code", format_python(text, "handout").rstrip("\n"), hidden, tags)
+    return Cell("code", _formatted(text), hidden, tags)
 
 
 def _per_dim(value: Any, dims: int) -> tuple[int, ...]:

@@ -10,6 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cnngen.core import arithmetic, inverse
+from cnngen.rendering.messages import Messages
+
+# The rearranged formulas of cnngen.core.inverse carry a few English phrases; under
+# another language they are said in that language, the formulas left as they are.
+_PHRASES = {
+    "ru": (
+        (
+            "the windows start at 0, stride, 2*stride, ... and must fit in ",
+            "окна начинаются в 0, stride, 2*stride, ... и должны поместиться в ",
+        ),
+        (" needs ", " требует "),
+        (", i.e. ", ", то есть "),
+        ("(one window)", "(одно окно)"),
+        ("does not change the output here", "здесь не влияет на выход"),
+        (" is not a whole number", " — не целое число"),
+        ("(r up to ", "(r до "),
+    )
+}
+
+
+def _say(line: str, lang: str) -> str:
+    for english, spoken in _PHRASES.get(lang, ()):
+        line = line.replace(english, spoken)
+    return line
 
 
 def explain_conv(size: int, kernel: int, stride: int, padding: int, dilation: int) -> str:
@@ -41,6 +65,7 @@ def explain_pool(
     dilation: int,
     ceil_mode: bool,
     average: bool = False,
+    lang: str = "en",
 ) -> str:
     """The pooling formula filled in; ``average`` drops the dilation term AvgPool lacks."""
     out = arithmetic.pool_size(size, kernel, stride, padding, dilation, ceil_mode)
@@ -60,7 +85,7 @@ def explain_pool(
         )
     plain = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
     if plain != out:
-        text += f" = {plain}, minus 1 because the last window would start in the padding"
+        text += f" = {plain}" + Messages(lang)("calc.pool_minus")
     return f"{text} = {out}"
 
 
@@ -73,8 +98,10 @@ def explain(
     dilation: Sequence[int],
     output_padding: Sequence[int],
     ceil_mode: bool,
+    lang: str = "en",
 ) -> list[str]:
     """One line per spatial dimension with the formula filled in."""
+    t = Messages(lang)
     lines = []
     for dim, size in enumerate(sizes):
         if operation == "conv":
@@ -85,13 +112,13 @@ def explain(
             )
         else:
             text = explain_pool(
-                size, kernel[dim], stride[dim], padding[dim], dilation[dim], ceil_mode
+                size, kernel[dim], stride[dim], padding[dim], dilation[dim], ceil_mode, lang=lang
             )
-        lines.append(f"dim {dim + 1}: {text}")
+        lines.append(t("calc.dim", dim=dim + 1) + text)
     return lines
 
 
-def _forward(layer: inverse.Layer, size: int) -> str:
+def _forward(layer: inverse.Layer, size: int, lang: str = "en") -> str:
     """The forward formula for one layer, filled in (the check of an answer)."""
     if layer.operation == "conv":
         return explain_conv(size, layer.kernel, layer.stride, layer.padding, layer.dilation)
@@ -100,14 +127,14 @@ def _forward(layer: inverse.Layer, size: int) -> str:
             size, layer.kernel, layer.stride, layer.padding, layer.output_padding, layer.dilation
         )
     return explain_pool(
-        size, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.ceil_mode
+        size, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.ceil_mode, lang=lang
     )
 
 
-def _values(answer: inverse.Solutions) -> str:
+def _values(answer: inverse.Solutions, t: Messages) -> str:
     parts = [str(value) for value in answer.values]
     if answer.every_from is not None:
-        parts.append(f"every value from {answer.every_from} up")
+        parts.append(t("calc.every_from", value=answer.every_from))
     return ", ".join(parts)
 
 
@@ -120,6 +147,7 @@ def explain_inverse(
     answers: Sequence[inverse.Solutions],
     ceil_mode: bool = False,
     layers: int = 1,
+    lang: str = "en",
 ) -> list[str]:
     """Per dimension: the formula solved for ``unknown``, every solution checked, or why none.
 
@@ -127,47 +155,52 @@ def explain_inverse(
     formula shows where they come from, and each one is plugged back into the
     forward formula so the student sees it land on the output.
     """
+    t = Messages(lang)
     name = unknown.replace("_", " ")
     lines = []
     for dim, (size, output, answer) in enumerate(zip(sizes, outputs, answers, strict=True)):
         known = {key: values[dim] for key, values in params.items() if key != unknown}
         layer = inverse.Layer(operation, ceil_mode=ceil_mode, **known)
-        searched = f"searched {name} {answer.low}..{answer.bound - 1}"
+        searched = t("calc.searched", name=name, low=answer.low, high=answer.bound - 1)
         if answer.bound <= answer.low:
-            searched = f"every {name} from {answer.low} up gives the same size"
+            searched = t("calc.same", name=name, low=answer.low)
         elif answer.proven:
             searched += (
-                f"; every larger {name} gives the same size as {answer.bound}"
+                t("calc.tail", name=name, bound=answer.bound)
                 if answer.tail
-                else f"; no larger {name} can give {output}"
+                else t("calc.no_larger", name=name, output=output)
             )
         else:
-            searched += f" ({inverse.CHAIN_BOUND} times the larger size; larger values not tried)"
+            searched += t("calc.unproven", bound=inverse.CHAIN_BOUND)
         lines.append(
-            f"dim {dim + 1}: {size} -> {output}" + (f" in {layers} layers" if layers > 1 else "")
+            t("calc.dim", dim=dim + 1)
+            + f"{size} -> {output}"
+            + (t("calc.in_layers", layers_n=t.count(layers, "layer")) if layers > 1 else "")
         )
         if layers == 1:
-            lines += ["  " + line for line in inverse.rearranged(layer, unknown, size, output)]
+            lines += [
+                "  " + _say(line, lang) for line in inverse.rearranged(layer, unknown, size, output)
+            ]
         if answer.found:
-            lines.append(f"  {name}: {_values(answer)}  ({searched})")
+            lines.append(f"  {name}: {_values(answer, t)}  ({searched})")
             shown = list(answer.values[:3])
             if answer.every_from is not None and len(shown) < 3:
                 shown.append(answer.every_from)
             for value in shown:
                 solved = inverse.Layer(**{**layer.__dict__, unknown: value})
                 if layers == 1:
-                    filled = _forward(solved, size).split(" = ", 1)[1]
-                    lines.append(f"  check {name} {value}: {filled}")
+                    filled = _forward(solved, size, lang).split(" = ", 1)[1]
+                    lines.append("  " + t("calc.check", name=name, value=value, filled=filled))
                 else:
                     chain = " -> ".join(map(str, [size, *solved.chain(size, layers)]))
-                    lines.append(f"  check {name} {value}: {chain}")
+                    lines.append("  " + t("calc.check", name=name, value=value, filled=chain))
         else:
-            lines.append(f"  no {name} maps {size} to {output} ({searched}); nearest:")
+            lines.append(
+                "  " + t("calc.none", name=name, size=size, output=output, searched=searched)
+            )
             for value, result in answer.near.items():
-                if isinstance(result, int):
-                    lines.append(f"    {name} {value} gives {result}")
-                else:
-                    lines.append(f"    {name} {value} is refused: {result}")
+                key = "calc.gives" if isinstance(result, int) else "calc.refused"
+                lines.append("    " + t(key, name=name, value=value, result=result))
     return lines
 
 
@@ -177,12 +210,14 @@ def explain_chain(
     params: dict[str, Sequence[int]],
     layers: int,
     ceil_mode: bool = False,
+    lang: str = "en",
 ) -> list[str]:
     """The size after each of ``layers`` copies of one layer, per dimension."""
+    t = Messages(lang)
     lines = []
     for dim, start in enumerate(size):
         known = {key: values[dim] for key, values in params.items()}
         layer = inverse.Layer(operation, ceil_mode=ceil_mode, **known)
         sizes = [start, *layer.chain(start, layers)]
-        lines.append(f"dim {dim + 1}: " + " -> ".join(map(str, sizes)))
+        lines.append(t("calc.dim", dim=dim + 1) + " -> ".join(map(str, sizes)))
     return lines

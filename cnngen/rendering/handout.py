@@ -11,14 +11,16 @@ notebook top to bottom is itself a test of the handout.
 
 Two editions come from the same cells:
 
-- the teacher edition (default) keeps everything; answers are tagged
+- the teacher edition (default) keeps everything; answers (and the model's
+  plan table, whose parameter counts answer exercises) are tagged
   ``answer``/``solution`` and their torch checks ``hidden-check``, so
-  ``jupyter nbconvert --TagRemovePreprocessor.remove_cell_tags`` or
-  nbgrader-style tools can strip them;
-- the student edition (``--student``) leaves those cells out and the plan
-  table out of the model's docstring; each "Try it here" cell calls
-  ``check(number, answer)``, which compares a salted hash of the student's
-  answer with the stored one and prints right or wrong without showing it.
+  ``jupyter nbconvert --TagRemovePreprocessor.enabled=True
+  --TagRemovePreprocessor.remove_cell_tags=...`` or nbgrader-style tools can
+  strip them;
+- the student edition (``--student``) leaves those cells out; each "Try it
+  here" cell calls ``check(number, answer)``, which compares a salted
+  PBKDF2 hash of the student's answer with the stored one and prints right
+  or wrong without showing it.  The model cell never has the plan table.
 
 Text comes from the message catalogue (:mod:`cnngen.rendering.messages`), so
 ``--lang ru`` changes every sentence and no code.  The notebook is plain
@@ -29,12 +31,13 @@ no timestamps, keys are sorted, and code cells are formatted by Black.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cnngen._version import __version__
@@ -54,8 +57,8 @@ from cnngen.rendering.cells import (
 from cnngen.rendering.engine import render_model
 from cnngen.rendering.escape import markdown_code_block
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
-from cnngen.rendering.format import field_text, op_summary, plain_shape
-from cnngen.rendering.lessons import lesson_cells
+from cnngen.rendering.format import op_summary, plain_shape, plan_table
+from cnngen.rendering.lessons import handout_field_text, lesson_cells
 from cnngen.rendering.messages import Messages
 
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")
@@ -75,8 +78,14 @@ SHOWN_KINDS = frozenset(
 )
 
 
-def dim_names(t: Messages, dims: int) -> tuple[str, ...]:
-    """Names of the spatial dimensions: ("height", "width") for 2D."""
+def dim_names(t: Messages, dims: int, spatial: int | None = None) -> tuple[str, ...]:
+    """Names of the dimensions after the channels: ("height", "width") for 2D.
+
+    A p4 map of a 2D model has one more: its orientation axis, which is not a
+    spatial depth (``spatial`` is the model's number of spatial dimensions).
+    """
+    if spatial is not None and dims > spatial:
+        return (t("dim.orientation"),) * (dims - spatial) + dim_names(t, spatial)
     keys = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
     return tuple(t(f"dim.{key}") for key in keys.get(dims, ()))
 
@@ -125,20 +134,22 @@ def conv_parameter_text(t: Messages, op: Op) -> str:
         return t(
             "params.with_bias",
             formula=formula,
-            biases=c_out,
+            biases_n=t.count(c_out, "bias"),
             total=t.number(weights + c_out),
         )
     return t("params.no_bias", formula=formula, total=t.number(weights))
 
 
-def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> list[str]:
+def _size_lines(
+    t: Messages, op: Op, hidden: frozenset[int] = frozenset(), spatial: int | None = None
+) -> list[str]:
     """The output-size explanation of one op, one bullet per line.
 
     A parameter count in ``hidden`` is an exercise: a layer whose count shows
     that number (a decoder mirrors its encoder) says so instead.
     """
     dims = len(op.in_shape) - 1
-    names = dim_names(t, dims)
+    names = dim_names(t, dims, spatial)
     if op.kind in WINDOW_KINDS:
         w = window(op)
         lines = [
@@ -148,7 +159,14 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
             lines.append(t("layer.channels", c_in=op.in_shape[0], c_out=op.out_shape[0]))
             groups = op.arg("groups", 1)
             if groups != 1:
-                lines.append(t("layer.groups", groups=groups, per=op.in_shape[0] // groups))
+                lines.append(
+                    t(
+                        "layer.groups",
+                        groups=groups,
+                        groups_n=t.count(groups, "group"),
+                        per_n=t.count(op.in_shape[0] // groups, "channel"),
+                    )
+                )
             text = conv_parameter_text(t, op)
             if any(re.search(rf"\b{t.number(count)}\b", text) for count in hidden):
                 lines.append(t("layer.params_exercise"))
@@ -196,7 +214,12 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
     if op.kind == "squeeze_excite":
         channels, reduced = op.args[0][1], op.args[1][1]
         return [
-            t("layer.se", channels=channels, reduced=reduced),
+            t(
+                "layer.se",
+                channels=channels,
+                reduced=reduced,
+                channels_n=t.count(channels, "channel"),
+            ),
             t(
                 "layer.se_params",
                 channels=channels,
@@ -207,7 +230,13 @@ def _size_lines(t: Messages, op: Op, hidden: frozenset[int] = frozenset()) -> li
     if op.kind in ("rotation_stack", "orientation_stack", "rotation_mean", "rotation_max"):
         return [t(f"layer.{op.kind}")]
     if op.kind == "unflatten":
-        return [t("layer.unflatten", features=op.in_shape[0], shape=plain_shape(op.out_shape))]
+        return [
+            t(
+                "layer.unflatten",
+                features_n=t.count(op.in_shape[0], "feature"),
+                shape=plain_shape(op.out_shape),
+            )
+        ]
     return [f"- {plain_shape(op.in_shape)} → {plain_shape(op.out_shape)}"]
 
 
@@ -242,7 +271,7 @@ def _layer_cells(t: Messages, plan: Plan, hidden: frozenset[int]) -> list[Cell]:
     """
     cells = [markdown(t("layers.intro"))]
     for number, (name, op) in enumerate(walked_ops(plan), start=1):
-        lines = "\n".join(_size_lines(t, op, hidden))
+        lines = "\n".join(_size_lines(t, op, hidden, plan.dims))
         cells.append(
             markdown(
                 f"### {t('layers.layer', number=number)}: `{name}` ({op_summary(op)})\n\n"
@@ -308,7 +337,7 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     w = window(op)
     kernel = tuple(k + 2 for k in w["kernel"])
     sizes = op.in_shape[1:]
-    names = dim_names(t, len(sizes))
+    names = dim_names(t, len(sizes), plan.dims)
     padding = []
     for i, size in enumerate(sizes):
         options = inverse.conv_paddings(
@@ -338,10 +367,10 @@ def _padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f"with torch.no_grad():\n"
             f"    y = wider({_randn(op.in_shape)})\n"
             f"assert tuple(y.shape[1:]) == {op.out_shape!r}, tuple(y.shape)\n"
-            f'print("padding", {tuple(padding)!r}, "->", tuple(y.shape[1:]))\n'
+            f'print({t("label.padding")!r}, {tuple(padding)!r}, "->", tuple(y.shape[1:]))\n'
         ),
         expected=tuple(padding),
-        hint=t("hint.padding", example=tuple(1 for _ in sizes)),
+        hint=t("hint.padding", example=_example(tuple(padding))),
         starter=(
             f"# {t('starter.try_layer')}\n"
             f"# layer = {conv_call(op, kernel_size=kernel, padding='...')}\n"
@@ -357,29 +386,23 @@ def _input_size_exercise(t: Messages, plan: Plan) -> Exercise | None:
         return None
     name, op = found
     w = window(op)
-    sizes = tuple(size * 2 + 1 for size in op.in_shape[1:])
-    names = dim_names(t, len(sizes))
-    outs = []
-    lines = []
-    for i, size in enumerate(sizes):
-        if op.kind == "conv":
-            outs.append(
-                arithmetic.conv_size(
-                    size, w["kernel"][i], w["stride"][i], w["padding"][i], w["dilation"][i]
-                )
-            )
-        else:
-            outs.append(
-                arithmetic.pool_size(
-                    size,
-                    w["kernel"][i],
-                    w["stride"][i],
-                    w["padding"][i],
-                    w["dilation"][i],
-                    bool(op.arg("ceil_mode", False)),
-                )
-            )
-        lines.append(f"- {names[i]}: `{_explain(op, size, i, w)}`")
+    # A larger input whose output is none of the sizes the question shows: a pool that
+    # halves 57 gives 28, which is the 28 of the current input, restating the answer.
+    for extra in range(1, 40, 2):
+        # Only the spatial sizes grow; a p4 map's orientation axis stays at 4.
+        fixed = len(op.in_shape) - 1 - plan.dims
+        sizes = tuple(
+            size if axis < fixed else size * 2 + extra for axis, size in enumerate(op.in_shape[1:])
+        )
+        outs = _resize(op, sizes)
+        shown = (op.in_shape[1:], op.out_shape[1:], sizes)
+        grown = set(outs[fixed:]) if outs is not None else set()
+        if outs is not None and outs not in shown and not grown & set(sizes[fixed:]):
+            break
+    if outs is None:
+        return None
+    names = dim_names(t, len(sizes), plan.dims)
+    lines = [f"- {names[i]}: `{_explain(op, size, i, w)}`" for i, size in enumerate(sizes)]
     in_shape = (op.in_shape[0], *sizes)
     out_shape = (op.out_shape[0], *outs)
     return Exercise(
@@ -399,7 +422,7 @@ def _input_size_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f'print("{name}:", tuple(y.shape[1:]))\n'
         ),
         expected=out_shape,
-        hint=t("hint.shape", example=(op.out_shape[0], *(7 for _ in sizes))),
+        hint=t("hint.shape", example=(op.out_shape[0], *_example(outs, 7))),
         starter=(
             f"# {t('starter.formula')}\n"
             f'# layer = model.get_submodule("{name}")\n'
@@ -459,7 +482,7 @@ def _output_padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
     name, op = found
     w = window(op)
     sizes = op.in_shape[1:]
-    names = dim_names(t, len(sizes))
+    names = dim_names(t, len(sizes), plan.dims)
     # The other choice per dimension: the size the encoder would have had with one more pixel.
     other = tuple(
         (p + 1) % max(s, d) if max(s, d) > 1 else p
@@ -496,7 +519,7 @@ def _output_padding_exercise(t: Messages, plan: Plan) -> Exercise | None:
             f'print("output_padding", {other!r}, "->", tuple(y.shape[2:]))\n'
         ),
         expected=other,
-        hint=t("hint.padding", example=tuple(0 for _ in sizes)),
+        hint=t("hint.padding", example=_example(other, 0)),
         starter=(
             f"# {t('starter.try_layer')}\n"
             f"# layer = {conv_call(op, output_padding='...')}\n"
@@ -561,7 +584,7 @@ def _flatten_exercise(t: Messages, plan: Plan) -> Exercise | None:
             question=t(
                 "ex.flatten.q",
                 linear=linear_name,
-                features=math.prod(op.in_shape),
+                features_n=t.count(math.prod(op.in_shape), "feature"),
                 bigger=plain_shape(bigger),
             ),
             answer=t(
@@ -636,7 +659,13 @@ def _se_exercise(t: Messages, plan: Plan) -> Exercise | None:
             wider = 2 * reduced
             total = 2 * channels * wider + wider + channels
             return Exercise(
-                question=t("ex.se.q", name=name, channels=channels, reduced=reduced, wider=wider),
+                question=t(
+                    "ex.se.q",
+                    name=name,
+                    channels_n=t.count(channels, "channel"),
+                    reduced=reduced,
+                    wider=wider,
+                ),
                 answer=t(
                     "ex.se.a",
                     channels=channels,
@@ -678,7 +707,13 @@ def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
             total = taps * channels + channels * c_out
             k = plain_shape(kernel)
             return Exercise(
-                question=t("ex.depthwise.q", name=name, kernel=k, c_in=channels, c_out=c_out),
+                question=t(
+                    "ex.depthwise.q",
+                    name=name,
+                    kernel=k,
+                    c_in_n=t.count(channels, "channel"),
+                    c_out_n=t.count(c_out, "channel"),
+                ),
                 answer=t(
                     "ex.depthwise.a",
                     taps=taps,
@@ -693,7 +728,7 @@ def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
                     f"pointwise = {op.module}({channels}, {c_out}, kernel_size=1, bias=False)\n"
                     "count = sum(p.numel() for layer in (depthwise, pointwise) for p in layer.parameters())\n"
                     f"assert count == {total}, count\n"
-                    'print("depthwise + pointwise:", count)\n'
+                    f"print({t('label.pair')!r}, count)\n"
                 ),
                 expected=total,
                 hint=t("hint.count"),
@@ -701,7 +736,158 @@ def _depthwise_exercise(t: Messages, plan: Plan) -> Exercise | None:
     return None
 
 
-def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
+def _example(answer: tuple[int, ...], start: int = 1) -> tuple[int, ...]:
+    """An example of the answer's form that is not the answer (nor any of its numbers)."""
+    value = start
+    while value in answer:
+        value += 1
+    return tuple(value for _ in answer)
+
+
+def _lenet_quiz(t: Messages, plan: Plan) -> list[Exercise]:
+    """The course's own LeNet-5 questions, with this model's numbers."""
+    ops = dict((name, op) for stage in plan.stages for name, op in stage.all_ops())
+    found = []
+    fc1, conv1 = ops.get("head.fc1"), ops.get("layer1.conv1")
+    flatten = ops.get("head.flatten")
+    if fc1 is not None and flatten is not None:
+        features = fc1.in_shape[0]
+        found.append(
+            Exercise(
+                question=t(
+                    "quiz.neuron.q",
+                    features_n=t.count(features, "number"),
+                    shape=plain_shape(flatten.in_shape),
+                    neurons=fc1.out_shape[0],
+                ),
+                answer=t(
+                    "quiz.neuron.a",
+                    weights_n=t.count(features, "weight"),
+                    total=features + 1,
+                    shape=plain_shape(flatten.in_shape),
+                ),
+                check=(
+                    "fc1 = model.get_submodule('head.fc1')\n"
+                    "count = fc1.weight[0].numel() + fc1.bias[:1].numel()\n"
+                    f"assert count == {features + 1}, count\n"
+                    f"print({t('label.neuron')!r}, count)\n"
+                ),
+                expected=features + 1,
+                hint=t("hint.count"),
+            )
+        )
+    if conv1 is not None:
+        numbers = math.prod(conv1.out_shape)
+        factors = " * ".join(str(size) for size in conv1.out_shape)
+        found.append(
+            Exercise(
+                question=t("quiz.numbers.q", shape=plain_shape(conv1.in_shape)),
+                answer=t("quiz.numbers.a", factors=factors, total=t.number(numbers)),
+                check=(
+                    "with torch.no_grad():\n"
+                    f"    y = model.get_submodule('layer1.conv1')({_randn(conv1.in_shape)})\n"
+                    f"assert y[0].numel() == {numbers}, y.shape\n"
+                    f"print({t('label.numbers')!r}, y[0].numel())\n"
+                ),
+                expected=numbers,
+                hint=t("hint.count"),
+            )
+        )
+    found.append(
+        Exercise(
+            question=t("quiz.blocks.q"),
+            answer=t("quiz.blocks.a"),
+            check=(
+                "x = torch.randn(1, 1, 32, 32)\n"
+                "blocks = 0\n"
+                "while min(x.shape[2:]) >= 2:\n"
+                "    x = nn.MaxPool2d(2)(nn.Conv2d(1, 1, 3, padding=1)(x))\n"
+                "    blocks += 1\n"
+                "assert blocks == 5 and tuple(x.shape[2:]) == (1, 1), x.shape\n"
+                f"print({t('label.blocks')!r}, blocks)\n"
+            ),
+            expected=5,
+            hint=t("hint.count"),
+        )
+    )
+    names = ("layer1.conv1", "layer1.pool", "layer2.conv1", "layer2.pool")
+    height, *rest = plan.input_shape[1:]
+    if all(name in ops for name in names) and all(size == height for size in rest):
+        chain = []
+        sizes: tuple[int, ...] | None = (height,)
+        for name in names:
+            op = ops[name]
+            if name == "layer1.conv1":
+                op = replace(op, args=tuple((k, 0 if k == "padding" else v) for k, v in op.args))
+                op = replace(op, in_shape=(op.in_shape[0], height), out_shape=op.out_shape[:2])
+            else:
+                op = replace(op, in_shape=op.in_shape[:2], out_shape=op.out_shape[:2])
+            sizes = _resize(op, sizes) if sizes is not None else None
+            if sizes is None:
+                break
+            chain.append(sizes[0])
+        if sizes is not None:
+            expected = tuple(chain)
+            layers = "\n".join(
+                f"    nn.{torch_class(ops[name])}("
+                + (
+                    "1, 6, kernel_size=5"
+                    if name == "layer1.conv1"
+                    else (
+                        "6, 16, kernel_size=5"
+                        if name == "layer2.conv1"
+                        else f"kernel_size={ops[name].arg('kernel_size')!r}"
+                    )
+                )
+                + "),"
+                for name in names
+            )
+            found.append(
+                Exercise(
+                    question=t("quiz.sizes.q", size=plain_shape(plan.input_shape[1:])),
+                    answer=t(
+                        "quiz.sizes.a",
+                        sizes=" → ".join(str(size) for size in (height, *expected)),
+                        features_n=t.count(
+                            16 * expected[-1] ** len(plan.input_shape[1:]), "feature"
+                        ),
+                    ),
+                    check=(
+                        f"x = {_randn(plan.input_shape)}\n"
+                        "sizes = []\n"
+                        "with torch.no_grad():\n"
+                        f"    for layer in [\n{layers}\n    ]:\n"
+                        "        x = layer(x)\n"
+                        "        sizes.append(x.shape[2])\n"
+                        f"assert tuple(sizes) == {expected!r}, sizes\n"
+                        f"print({t('label.unpadded')!r}, sizes)\n"
+                    ),
+                    expected=expected,
+                    hint=t("hint.sizes", example=_example(expected, 3)),
+                )
+            )
+    dims = len(plan.input_shape) - 1
+    if dims == 2:
+        size = plain_shape(plan.input_shape[1:])
+        found.append(
+            Exercise(
+                question=t("quiz.padding.q", size=size),
+                answer=t("quiz.padding.a", size=size),
+                check=(
+                    "layer = nn.Conv2d(1, 1, kernel_size=3, padding=1)\n"
+                    f"y = layer({_randn((1, *plan.input_shape[1:]))})\n"
+                    f"assert tuple(y.shape[2:]) == {plan.input_shape[1:]!r}, y.shape\n"
+                    f'print({t("label.padding")!r}, 1, "->", tuple(y.shape[2:]))\n'
+                ),
+                expected=(1, 1),
+                hint=t("hint.padding", example=(4, 4)),
+            )
+        )
+    return found
+
+
+def exercises(plan: Plan, lang: str = "en", preset: str | None = None) -> list[Exercise]:
+    """The exercises of a handout; a LeNet-5 handout adds the course's own questions."""
     t = Messages(lang)
     makers = (
         _padding_exercise,
@@ -713,11 +899,19 @@ def exercises(plan: Plan, lang: str = "en") -> list[Exercise]:
         _se_exercise,
         _depthwise_exercise,
     )
-    return [exercise for maker in makers if (exercise := maker(t, plan)) is not None]
+    found = [exercise for maker in makers if (exercise := maker(t, plan)) is not None]
+    if preset == "lenet5":
+        found += _lenet_quiz(t, plan)
+    return found
+
+
+# PBKDF2 rounds per answer: one check costs the student about a tenth of a second, so
+# trying every small number is slow, though never impossible (the checker says so).
+ITERATIONS = 200_000
 
 
 def normalise(answer: Any, size: int) -> str:
-    """The canonical text of an answer: ints joined by commas, one per dimension.
+    """The canonical text of an answer: whole numbers joined by commas, one per dimension.
 
     The notebook's ``check`` runs the same rule, so ``2``, ``(2, 2)`` and
     ``[2, 2]`` are one answer for a 2D question.
@@ -726,39 +920,65 @@ def normalise(answer: Any, size: int) -> str:
     return ",".join(str(int(value)) for value in values)
 
 
-def answer_hash(number: int, answer: Any, size: int) -> str:
-    """Salted with the exercise number, so equal answers do not give equal hashes."""
-    text = f"cnngen:{number}:{normalise(answer, size)}"
-    return hashlib.sha256(text.encode()).hexdigest()
+def answer_salt(seed: str, number: int) -> str:
+    """A salt per notebook (``seed``: its model's command) and exercise.
+
+    Equal answers in two exercises or two notebooks get different hashes.
+    """
+    return hashlib.sha256(f"cnngen:{seed}:{number}".encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(text: str, salt: str) -> str:
+    return hashlib.pbkdf2_hmac("sha256", text.encode(), bytes.fromhex(salt), ITERATIONS).hex()
+
+
+def answer_hash(salt: str, answer: Any, size: int) -> str:
+    """The stored form of an answer: a salted PBKDF2-SHA256 of its canonical text."""
+    return _digest(normalise(answer, size), salt)
 
 
 def _size(expected: int | tuple[int, ...]) -> int:
     return len(expected) if isinstance(expected, tuple) else 1
 
 
-def _checker_cell(t: Messages, found: list[Exercise]) -> Cell:
+def _check_doc(t: Messages) -> str:
+    return t("check.doc", iterations_n=t.count(ITERATIONS, "round")).replace("\n", "\n    ")
+
+
+def _checker_cell(t: Messages, seed: str, found: list[Exercise]) -> Cell:
+    salts = {number: answer_salt(seed, number) for number in range(1, len(found) + 1)}
     hashes = {
-        number: answer_hash(number, exercise.expected, _size(exercise.expected))
+        number: answer_hash(salts[number], exercise.expected, _size(exercise.expected))
         for number, exercise in enumerate(found, start=1)
     }
     sizes = {number: _size(exercise.expected) for number, exercise in enumerate(found, start=1)}
     return code(
-        "import hashlib\n\n"
+        "import hashlib\n"
+        "import numbers\n\n"
+        f"ANSWER_SALTS = {salts!r}\n"
         f"ANSWER_HASHES = {hashes!r}\n"
-        f"ANSWER_SIZES = {sizes!r}\n\n\n"
+        f"ANSWER_SIZES = {sizes!r}\n"
+        f"ITERATIONS = {ITERATIONS}\n\n\n"
+        "def whole(value):\n"
+        "    if isinstance(value, bool):\n"
+        "        return False\n"
+        "    if isinstance(value, numbers.Integral):\n"
+        "        return True\n"
+        "    return isinstance(value, float) and value.is_integer()\n\n\n"
         "def check(number, answer):\n"
-        f'    """{t("check.doc")}"""\n'
+        f'    """{_check_doc(t)}\n    """\n'
         "    if answer is None or answer is ...:\n"
         f"        print({t.raw('check.empty')!r}.format(number=number))\n"
         "        return None\n"
         "    size = ANSWER_SIZES[number]\n"
-        "    try:\n"
-        "        values = list(answer) if isinstance(answer, (tuple, list)) else [answer] * size\n"
-        '        text = ",".join(str(int(value)) for value in values)\n'
-        "    except (TypeError, ValueError):\n"
-        f"        print({t.raw('check.form')!r}.format(number=number))\n"
+        "    values = list(answer) if isinstance(answer, (tuple, list)) else [answer] * size\n"
+        "    if len(values) != size or not all(whole(value) for value in values):\n"
+        f"        print({t.raw('check.form')!r}.format(number=number, size=size))\n"
         "        return False\n"
-        '    digest = hashlib.sha256(f"cnngen:{number}:{text}".encode()).hexdigest()\n'
+        '    text = ",".join(str(int(value)) for value in values)\n'
+        "    salt = bytes.fromhex(ANSWER_SALTS[number])\n"
+        '    digest = hashlib.pbkdf2_hmac("sha256", text.encode(), salt, ITERATIONS).hex()\n'
         "    right = digest == ANSWER_HASHES[number]\n"
         f"    print(({t.raw('check.right')!r} if right else {t.raw('check.wrong')!r}).format(number=number))\n"
         "    return right\n",
@@ -766,10 +986,14 @@ def _checker_cell(t: Messages, found: list[Exercise]) -> Cell:
     )
 
 
-def _exercise_cells(t: Messages, found: list[Exercise], student: bool) -> list[Cell]:
+def exercise_cells(t: Messages, seed: str, found: list[Exercise], student: bool) -> list[Cell]:
+    """The exercises section: the checker, and per exercise its try cell and answer."""
     if not found:
         return []
-    cells = [markdown(t("ex.intro_student" if student else "ex.intro")), _checker_cell(t, found)]
+    cells = [
+        markdown(t("ex.intro_student" if student else "ex.intro")),
+        _checker_cell(t, seed, found),
+    ]
     for number, exercise in enumerate(found, start=1):
         cells.append(markdown(f"### {t('ex.title', number=number)}\n\n{exercise.question}"))
         cells.append(
@@ -813,11 +1037,11 @@ def handout_cells(
     spec: ModelSpec, plan: Plan, command: str, lang: str = "en", student: bool = False
 ) -> list[Cell]:
     t = Messages(lang)
-    found = exercises(plan, lang)
+    found = exercises(plan, lang, spec.preset)
     regenerate = spec.command() + (f" --lang {lang}" if lang != "en" else "")
-    source = render_model(plan, regenerate, lang)
-    if student:
-        source = student_source(source, t)
+    # The plan table of the docstring holds answers (parameter counts), so the model
+    # cell never has it; the teacher edition shows it in a cell tagged as an answer.
+    source = student_source(render_model(plan, regenerate, lang), t)
     family = t(f"family.{plan.family}")
     cells = [
         markdown(
@@ -829,7 +1053,7 @@ def handout_cells(
                 shape_in=plain_shape(plan.input_shape),
                 shape_out=plain_shape(plan.output_shape),
                 params=t.number(plan.params),
-                field=field_text(plan, lang),
+                field=handout_field_text(t, spec, plan),
                 command_block=markdown_code_block("cnngen " + command),
                 version=__version__,
             )
@@ -837,6 +1061,10 @@ def handout_cells(
         ),
         markdown(t("model.intro")),
         Cell("code", source.rstrip("\n")),
+        markdown(
+            t("model.table") + "\n\n" + markdown_code_block(plan_table(plan, lang)),
+            tags=ANSWER_TAGS,
+        ),
         code(f"torch.manual_seed(0)\nmodel = {plan.class_name}().eval()\nprint(model)\n"),
         markdown(t("notation")),
         *lesson_cells(t, spec, plan),
@@ -863,21 +1091,21 @@ def handout_cells(
             "for hook in hooks:\n"
             "    hook.remove()\n"
             "for name, expected in LAYER_SHAPES.items():\n"
-            "    mark = 'ok' if seen[name] == expected else f'expected {expected}'\n"
+            f"    mark = {t('label.ok')!r} if seen[name] == expected else f'{t('label.expected')} {{expected}}'\n"
             "    print(f'{name:<20} {str(seen[name]):<20} {mark}')\n"
-            "print('input', tuple(batch.shape), '-> output', tuple(output.shape))\n"
+            f"print({t('label.input')!r}, tuple(batch.shape), {t('label.output')!r}, tuple(output.shape))\n"
             "assert all(seen[name] == shape for name, shape in LAYER_SHAPES.items())\n"
             "assert tuple(output.shape) == (2, *OUTPUT_SHAPE)\n"
         ),
-        *_exercise_cells(t, found, student),
+        *exercise_cells(t, plan.command, found, student),
     ]
     if student:
         hidden = set(ANSWER_TAGS) | set(CHECK_TAGS)
         cells = [cell for cell in cells if not hidden & set(cell.tags)]
-    return _numbered(cells)
+    return numbered(cells)
 
 
-def _numbered(cells: list[Cell]) -> list[Cell]:
+def numbered(cells: list[Cell]) -> list[Cell]:
     """Number the ``## `` section headings in order (lessons come and go by architecture)."""
     result = []
     number = 0

@@ -60,6 +60,24 @@ EN: dict[str, str] = {
         "    Every size is exact: the shapes in the comments are checked by running\n"
         "    this file (`python FILE`) and by `cnngen verify FILE`."
     ),
+    "calc.dim": "dim {dim}: ",
+    "calc.output": "output size: {size}",
+    "calc.chain": "the same layer {times_n}:",
+    "calc.after": "output size after {layers_n}: {size}",
+    "calc.in_layers": " in {layers_n}",
+    "calc.pool_minus": ", minus 1 because the last window would start in the padding",
+    "calc.every_from": "every value from {value} up",
+    "calc.searched": "searched {name} {low}..{high}",
+    "calc.same": "every {name} from {low} up gives the same size",
+    "calc.tail": "; every larger {name} gives the same size as {bound}",
+    "calc.no_larger": "; no larger {name} can give {output}",
+    "calc.unproven": " ({bound} times the larger size; larger values not tried)",
+    "calc.check": "check {name} {value}: {filled}",
+    "calc.none": "no {name} maps {size} to {output} ({searched}); nearest:",
+    "calc.gives": "{name} {value} gives {result}",
+    "calc.refused": "{name} {value} is refused: {result}",
+    "calc.smallest": " (the smallest per dimension)",
+    "calc.no_solution": "no {name} gives {target}: none works in dimension {missing}",
 }
 
 RU: dict[str, str] = {
@@ -101,6 +119,26 @@ RU: dict[str, str] = {
         "    Все размеры точные: размеры в комментариях проверяются запуском\n"
         "    этого файла (`python FILE`) и командой `cnngen verify FILE`."
     ),
+    "calc.dim": "измерение {dim}: ",
+    "calc.output": "размер выхода: {size}",
+    "calc.chain": "тот же слой {times_n}:",
+    "calc.after": "размер выхода после {layers_n}: {size}",
+    "calc.in_layers": " за {layers_n}",
+    "calc.pool_minus": ", минус 1: последнее окно начиналось бы в паддинге",
+    "calc.every_from": "любое значение от {value} и больше",
+    "calc.searched": "перебраны значения {name} {low}..{high}",
+    "calc.same": "любое значение {name} от {low} и больше даёт тот же размер",
+    "calc.tail": "; любое большее значение {name} даёт тот же размер, что и {bound}",
+    "calc.no_larger": "; большее значение {name} не может дать {output}",
+    "calc.unproven": (
+        " (предел: больший из размеров, умноженный на {bound}; большие значения не проверялись)"
+    ),
+    "calc.check": "проверка {name} {value}: {filled}",
+    "calc.none": "ни одно значение {name} не переводит {size} в {output} ({searched}); ближайшие:",
+    "calc.gives": "{name} {value} даёт {result}",
+    "calc.refused": "{name} {value} не подходит: {result}",
+    "calc.smallest": " (наименьшее по каждому измерению)",
+    "calc.no_solution": "ни одно значение {name} не даёт {target}: в измерении {missing} решений нет",
 }
 
 EN.update(NOTES_EN)
@@ -109,6 +147,76 @@ RU.update(NOTES_RU)
 RU.update(HANDOUT_RU)
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
+
+# Forms of the nouns that follow a number.  English has one and many; Russian has
+# three: 1, 21, 101 канал; 2-4, 22-24 канала; 0, 5-20, 25-30 каналов (11-14 too).
+# Each form is the one a count takes as subject or object ("видит 21 канал").
+NOUNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "channel": ("channel", "channels"),
+        "group": ("group", "groups"),
+        "number": ("number", "numbers"),
+        "position": ("position", "positions"),
+        "feature": ("feature", "features"),
+        "weight": ("weight", "weights"),
+        "input": ("input", "inputs"),
+        "neuron": ("neuron", "neurons"),
+        "round": ("round", "rounds"),
+        "parameter": ("parameter", "parameters"),
+        "block": ("block", "blocks"),
+        "class": ("class", "classes"),
+        "sample": ("sample", "samples"),
+        "epoch": ("epoch", "epochs"),
+        "degree": ("degree", "degrees"),
+        "bias": ("bias", "biases"),
+        "time": ("time", "times"),
+        "filter": ("filter", "filters"),
+        "layer": ("layer", "layers"),
+        "layer.gen": ("layer", "layers"),
+    },
+    "ru": {
+        "channel": ("канал", "канала", "каналов"),
+        "group": ("группа", "группы", "групп"),
+        "number": ("число", "числа", "чисел"),
+        "position": ("позиция", "позиции", "позиций"),
+        "feature": ("признак", "признака", "признаков"),
+        "weight": ("вес", "веса", "весов"),
+        "input": ("вход", "входа", "входов"),
+        "neuron": ("нейрон", "нейрона", "нейронов"),
+        "round": ("раунд", "раунда", "раундов"),
+        "parameter": ("параметр", "параметра", "параметров"),
+        "block": ("блок", "блока", "блоков"),
+        "class": ("класс", "класса", "классов"),
+        "sample": ("пример", "примера", "примеров"),
+        "epoch": ("эпоха", "эпохи", "эпох"),
+        "degree": ("градус", "градуса", "градусов"),
+        "bias": ("смещение", "смещения", "смещений"),
+        "time": ("раз", "раза", "раз"),
+        "filter": ("фильтр", "фильтра", "фильтров"),
+        "layer": ("слой", "слоя", "слоёв"),
+        # After a preposition that takes the genitive ("после 21 слоя, 3 слоёв").
+        "layer.gen": ("слоя", "слоёв", "слоёв"),
+    },
+}
+
+
+def plural(lang: str, count: int, noun: str) -> str:
+    """The form of ``noun`` that follows ``count``: the one plural rule of every message.
+
+    >>> [plural("ru", n, "channel") for n in (1, 2, 5, 11, 14, 21, 22, 111)]
+    ['канал', 'канала', 'каналов', 'каналов', 'каналов', 'канал', 'канала', 'каналов']
+    """
+    forms = NOUNS[lang][noun]
+    if lang == "ru":
+        tens, units = count % 100, count % 10
+        if 11 <= tens <= 14:
+            return forms[2]
+        if units == 1:
+            return forms[0]
+        if 2 <= units <= 4:
+            return forms[1]
+        return forms[2]
+    return forms[0] if count == 1 else forms[1]
 
 
 def message(lang: str, key: str, **fields: Any) -> str:
@@ -145,6 +253,10 @@ class Messages:
         Russian groups with a no-break space: ``18,432`` would read as a decimal.
         """
         return f"{value:,}".replace(",", self("number.group"))
+
+    def count(self, value: int, noun: str) -> str:
+        """A number and its noun, agreeing: ``1 канал``, ``2 канала``, ``64 канала``, ``5 каналов``."""
+        return f"{self.number(value)} {plural(self.lang, value, noun)}"
 
     def decimal(self, value: float, digits: int = 1) -> str:
         """A decimal fraction with this language's decimal sign (``7.9``, ``7,9``)."""

@@ -32,9 +32,14 @@ prints, so a cell that fails means the text is wrong, not you.""",
     "intro.student": """This is the student edition: the answers are not in it.  Write your
 answer in each "Try it here" cell and run it; `check` tells you whether it is
 right without showing the right one.""",
+    "model.table": (
+        "**The plan table** of the model's docstring, left out of the cell above because "
+        "its parameter counts answer exercises (this cell is tagged as an answer):"
+    ),
     "model.intro": """## The model
 
-This is the complete file that `cnngen model` writes; it needs only torch.
+This is the file that `cnngen model` writes, without the per-layer plan table of
+its docstring (it would give answers away); it needs only torch.
 Running it defines the model class, `INPUT_SHAPE`, `OUTPUT_SHAPE` and
 `LAYER_SHAPES` (the output shape of every layer), and runs the file's own
 shape check.""",
@@ -66,10 +71,10 @@ filled in.  Run each code cell to see the layer agree.""",
     "layer.batch4": " (on the four rotated copies of each sample)",
     "layer.channels": "- channels: {c_in} in, {c_out} out (the second argument of the layer)",
     "layer.groups": (
-        "- `groups={groups}`: the channels are split into {groups} groups and each filter "
-        "sees only the {per} channel(s) of its own group"
+        "- `groups={groups}`: the channels are split into {groups_n} and each filter "
+        "sees only the {per_n} of its own group"
     ),
-    "params.with_bias": ("parameters: `{formula}` weights, plus {biases} biases = {total}"),
+    "params.with_bias": "parameters: `{formula}` weights, plus {biases_n} = {total}",
     "params.no_bias": (
         "parameters: `{formula}` weights and no bias (`bias=False`): the BatchNorm "
         "right after it subtracts the mean and adds its own shift, so a bias here would "
@@ -92,9 +97,9 @@ filled in.  Run each code cell to see the layer agree.""",
     ),
     "layer.linear_params": "- parameters: `in * out + out = {f_in} * {f_out} + {f_out} = {total}`",
     "layer.se": (
-        "- keeps the shape: squeezes each of the {channels} channels to its mean, passes "
-        "the {channels} means through {channels} → {reduced} → {channels} linear layers and "
-        "scales every channel by the sigmoid of the result"
+        "- keeps the shape: squeezes each of the {channels_n} to its mean, passes the "
+        "means through {channels} → {reduced} → {channels} linear layers and scales "
+        "every channel by the sigmoid of the result"
     ),
     "layer.se_params": (
         "- parameters: `2 * {channels} * {reduced} + {reduced} + {channels} = {total}`"
@@ -114,7 +119,7 @@ filled in.  Run each code cell to see the layer agree.""",
         "- keeps each class's highest logit over the four turned copies: every class "
         "scores the orientation that looks most like it"
     ),
-    "layer.unflatten": "- reshapes {features} features into {shape}",
+    "layer.unflatten": "- reshapes {features_n} into {shape}",
     # ------------------------------------------------------------ exercises
     "ex.intro": """## Exercises
 
@@ -135,9 +140,55 @@ cell and run it: `check` says right or wrong without showing the answer.""",
     "hint.padding": "your answer, one number per dimension, e.g. {example}",
     "hint.shape": "the output shape, channels first, e.g. {example}",
     "hint.count": "a whole number",
-    "check.doc": "Say whether an answer is right without showing the right one.",
+    "hint.sizes": "four heights, e.g. {example}",
+    "quiz.neuron.q": (
+        "From the course: `head.fc1` reads the {features_n} of the flattened {shape} "
+        "map, one weight for each.  How many trainable parameters does one of its "
+        "{neurons} neurons have?"
+    ),
+    "quiz.neuron.a": (
+        "{total}: {weights_n} and one bias.  The same holds for a convolution whose "
+        "kernel covers the whole {shape} map, as LeNet's original third layer did."
+    ),
+    "quiz.numbers.q": "How many numbers does the output of `layer1.conv1` hold for one {shape} image?",
+    "quiz.numbers.a": "`{factors} = {total}`: channels times height times width.",
+    "quiz.blocks.q": (
+        'A network is built of blocks "a convolution that keeps height and width, then 2x2 '
+        'max pooling", and its inputs are 32x32.  At most how many blocks can it have?'
+    ),
+    "quiz.blocks.a": (
+        "5: each pooling halves the side, 32 → 16 → 8 → 4 → 2 → 1, and a 1x1 map cannot be "
+        "pooled again (`log2(32) = 5`)."
+    ),
+    "quiz.sizes.q": (
+        "The original LeNet-5 had no padding: its inputs were 32x32.  Feed this model's "
+        "{size} inputs to a LeNet without padding.  Which height (equal to the width) do "
+        "the maps have after `layer1.conv1`, `layer1.pool`, `layer2.conv1` and "
+        "`layer2.pool`?"
+    ),
+    "quiz.sizes.a": (
+        "{sizes}: a 5x5 convolution without padding loses 2 positions at each border (`n "
+        "- 4`) and each pooling halves the size.  `head.fc1` would then take "
+        "{features_n}."
+    ),
+    "quiz.padding.q": (
+        "From the course: which padding keeps a {size} map at {size} under a 3x3 "
+        "convolution with stride 1?"
+    ),
+    "quiz.padding.a": (
+        "Padding 1: the kernel then reaches one position past each border, and "
+        "`(n + 2*1 - 3) + 1 = n`.  An odd k x k kernel needs `(k - 1) / 2`: 2 for LeNet's 5x5."
+    ),
+    "check.doc": """Say whether an answer is right without showing the right one.
+
+The notebook keeps only a salted PBKDF2-SHA256 hash of each answer
+({iterations_n}, about a tenth of a second per check).  That makes
+guessing slow, not impossible: a determined student can still try every
+small whole number.  Whole numbers only: 784.9 is not 784.""",
     "check.empty": "Exercise {number}: put your answer into `answer` first.",
-    "check.form": "Exercise {number}: write the answer as a number or a tuple of numbers.",
+    "check.form": (
+        "Exercise {number}: write the answer as whole numbers: one, or a tuple of {size}."
+    ),
     "check.right": "Exercise {number}: right!",
     "check.wrong": "Exercise {number}: not yet, check your calculation.",
     "ex.padding.q": (
@@ -171,8 +222,8 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "back:\n\n{lines}"
     ),
     "ex.flatten.q": (
-        "The first linear layer `{linear}` takes {features} input features.  How many would "
-        "it need if the model got inputs of {bigger}?"
+        "The first linear layer `{linear}` takes {features_n}.  How many would it need "
+        "if the model got inputs of {bigger}?"
     ),
     "ex.flatten.a": (
         "`{name}` flattens the feature map, which would be {shape}: `{factors} = "
@@ -185,7 +236,7 @@ cell and run it: `check` says right or wrong without showing the answer.""",
     ),
     "ex.shortcut.a": "{total}: one weight per input and output channel, the kernel is 1x1; {formula}.",
     "ex.se.q": (
-        "`{name}` squeezes {channels} channels to a reduction width of {reduced}.  How many "
+        "`{name}` squeezes {channels_n} to a reduction width of {reduced}.  How many "
         "parameters would it have with a width of {wider}?"
     ),
     "ex.se.a": (
@@ -193,9 +244,9 @@ cell and run it: `check` says right or wrong without showing the answer.""",
         "`{wider} * {channels} + {channels}` back up."
     ),
     "ex.depthwise.q": (
-        "`{name}` is a depthwise convolution over {c_in} channels, followed by a 1x1 "
-        "convolution to {c_out}.  With a {kernel} kernel instead, how many parameters would "
-        "the pair have (no biases)?"
+        "`{name}` is a depthwise convolution over {c_in_n}, followed by a 1x1 "
+        "convolution with {c_out_n} out.  With a {kernel} kernel instead, how many "
+        "parameters would the pair have (no biases)?"
     ),
     "ex.depthwise.a": (
         "{total}: `{taps} * {c_in}` for the depthwise filters plus `{c_in} * {c_out}` for the "
@@ -214,9 +265,18 @@ exact field of each layer's central output position.
 
 Here the model's central output sees {field}.  The cell below measures it:
 the gradient of that output is nonzero exactly on the inputs it depends on.
-Positive weights and inputs keep contributions from cancelling, and max
-pooling is swapped for average pooling, because max sends its gradient to one
-input only.""",
+Positive weights and inputs keep contributions from cancelling, activations
+are replaced by the identity (a saturated ReLU6 or tanh would pass no gradient),
+and max pooling is swapped for average pooling, because max sends its gradient
+to one input only.""",
+    "field.clipped": (
+        "`cnngen plan` gives this preset the textbook field {plan}, which keeps counting "
+        "window positions beyond the border; a gradient cannot reach past the input, so "
+        "the cell compares its measurement with the field clipped to the {size} input: "
+        "{field}."
+    ),
+    "field.identity": "the field depends on which inputs each window reads, not on activations",
+    "field.center": "a map: take its central position",
     "field.head": (
         "The convolutions alone see {trunk}; the layers after them (a flatten and linear "
         "layers, a global pooling or a latent) combine every position, so each output "
@@ -260,8 +320,8 @@ input only.""",
     ),
     "history.now.lenet5": (
         "This model is LeNet-5 as in the course: padding 2 on the first convolution keeps "
-        "28x28 digits at 28x28, so the second convolution sees the same 10x10 map as the "
-        "original on 32x32 inputs."
+        "28x28 digits at 28x28, so the second convolution sees the same 14x14 map as in "
+        "the original on 32x32 inputs."
     ),
     "history.now.alexnet": (
         "This model is `{preset}`: five convolutions (11x11 with stride 4 first), max pooling "
@@ -322,9 +382,9 @@ normalisation.  Otherwise it is the identity and costs nothing.""",
         "others `x` already has the output's shape and is added as it is."
     ),
     "se.title": "Squeeze-and-excitation",
-    "se.text": """`{name}` keeps the shape {shape} but reweights its {channels} channels:
+    "se.text": """`{name}` keeps the shape {shape} but reweights its {channels_n}:
 
-1. **squeeze**: average every channel over all positions, {channels} numbers;
+1. **squeeze**: average every channel over all positions, {numbers_n};
 2. **excitation**: a linear layer down to {reduced} (the *reduction width*, here
    about channels / 16 but at least 4), ReLU, a linear layer back up to
    {channels}, sigmoid: one weight between 0 and 1 per channel;
@@ -345,11 +405,11 @@ input: its receptive field is the whole input.""",
         "16 a good trade-off."
     ),
     "depthwise.title": "Depthwise-separable convolutions",
-    "depthwise.text": """A normal {k} convolution mixes all {c_in} input channels in every filter.  A
+    "depthwise.text": """A normal {k} convolution mixes all {c_in_n} of its input in every filter.  A
 depthwise-separable one splits this into two layers: `{name}`, a *depthwise*
 convolution (`groups={c_in}`: each channel filtered alone), then `{point}`, a
-*pointwise* 1x1 convolution that mixes the channels.  With {c_in} channels in,
-{c_out} out and a {out} output ({positions} positions), without biases:
+*pointwise* 1x1 convolution that mixes the channels.  With {c_in_n} in,
+{c_out_n} out and a {out} output ({positions_n}), without biases:
 
 | | parameters | multiply-accumulates |
 |---|---|---|
@@ -405,6 +465,286 @@ microscope, satellite images, textures), not digits or letters.""",
         "for digits should not be invariant; augmentation by small angles is the usual "
         "middle way."
     ),
+    "label.padding": "padding",
+    "label.pair": "depthwise + pointwise:",
+    "label.neuron": "one neuron of head.fc1:",
+    "label.numbers": "numbers after layer1.conv1:",
+    "label.blocks": "blocks:",
+    "label.unpadded": "without padding:",
+    "label.ok": "ok",
+    "label.expected": "expected",
+    "label.input": "input",
+    "label.output": "-> output",
+    "label.main": "main path:",
+    "label.shortcut": "shortcut:",
+    "label.scale": "scale of the first channels:",
+    "label.normal": "normal:",
+    "label.logits": "logits:",
+    "dim.orientation": "orientation",
+    "label.identity": "identity:",
+    "label.gradient": "gradient:",
+    "label.basic": "two 3x3 at the full width:",
+    "label.field": "field:",
+    "label.weights": "weights:",
+    "label.orientations": "orientations:",
+    "residual.identity_text": """### Why the identity helps
+
+A residual block only has to learn a *correction* `f(x)` to its input.  Set
+`f` to zero (below: every weight of `{block}.{layer}`, the last weighted layer
+of its main path, is zeroed) and the block is exactly the identity: it passes
+its input, and a gradient of 1, unchanged.  A deep stack of such blocks starts
+close to the identity instead of scrambling the signal, which is why ResNet
+trains at 50 or 152 layers.  The input is nonnegative here, as after a ReLU.""",
+    "bottleneck.title": "Bottleneck blocks",
+    "bottleneck.text": """Deep ResNets (50 layers and more) use a *bottleneck* block: a 1x1 convolution
+narrows the {c_in} input channels to {narrow}, a {k} convolution works at that
+narrow width, and a second 1x1 convolution widens the result to {c_out}.  In
+`{block}` the three convolutions hold `{formula} = {weights}` weights; two {k}
+convolutions at the full width, as in ResNet-18's basic block, would need
+`{basic_formula} = {basic}`, {ratio} times more.  That is how ResNet-50 is
+deeper than ResNet-34 with only a little more computation.""",
+    "bottleneck.q": (
+        "Why is the 3x3 convolution of a bottleneck block placed between the two 1x1 "
+        "convolutions, and not before them?"
+    ),
+    "bottleneck.a": (
+        "A kxk convolution costs `k*k*C_in*C_out` weights, so it is cheapest where the "
+        "channels are fewest: after the first 1x1 has narrowed them.  The 1x1 "
+        "convolutions cost only `C_in*C_out` each."
+    ),
+    "inception.title": "Inception modules",
+    "inception.text": """`{name}` runs four branches side by side on the same input and concatenates
+their outputs along the channels: {widths} = {total} channels, all at {size}.  Each
+branch sees the input through a different window: a 1x1 convolution, a 3x3
+convolution, a second wider branch and a 3x3 max pooling followed by a 1x1
+convolution.  The paper's third branch has a 5x5 convolution; torchvision's
+GoogLeNet, which this file follows, uses a 3x3 there (a slip kept so that its
+pretrained weights still load), so here both middle branches are 3x3.
+
+Before each wide convolution a 1x1 convolution *reduces* the channels.  In the
+third branch {c_in} channels go down to {r} first, then the {k} convolution makes
+{o}: `{c_in} * {r} + {k} * {r} * {o}`, {reduced} weights, instead of {direct} for a
+{k} convolution straight from {c_in} channels.""",
+    "inception.with_reduction": "with the 1x1 reduction",
+    "inception.without": "without it",
+    "inception.q": "Why must every branch of an Inception module keep the input's height and width?",
+    "inception.a": (
+        "The outputs are concatenated along the channels, which needs the same spatial "
+        "size in every branch: each convolution is padded by `(k - 1) / 2` and the "
+        "pooling branch uses stride 1."
+    ),
+    "vgg.title": "Stacked 3x3 convolutions",
+    "vgg.text": """VGG uses only 3x3 convolutions, stacked.  Two of them in a row see a 5x5 window
+of their input (each adds 2 to the receptive field) and three see 7x7, with a
+nonlinearity between each pair.  For {c_n} in and out, two 3x3 layers hold
+`2 * 9 * {c} * {c} = {two}` weights against `25 * {c} * {c} = {five}` for one 5x5,
+and three hold `3 * 9 * {c} * {c} = {three}` against `49 * {c} * {c} = {seven}` for
+one 7x7.  The cell below measures the field of two stacked 3x3 convolutions with
+the gradient of their central output and counts the weights.""",
+    "vgg.q": ("How many stacked 3x3 convolutions (stride 1) does it take to see an 11x11 window?"),
+    "vgg.a": (
+        "Five: every 3x3 convolution widens the field by 2, so n of them see `2n + 1`, "
+        "and `2 * 5 + 1 = 11`."
+    ),
+    "alexnet.title": "AlexNet's first layer",
+    "alexnet.text": """AlexNet (Krizhevsky, Sutskever and Hinton, 2012) begins with 11x11 filters
+moved with stride 4.  The paper has 96 of them, split between two GPUs (each
+GPU's later layers saw only its own half: grouped convolutions), and local
+response normalisation after the first layers.  torchvision's AlexNet, which
+this file follows, is the later one-GPU version: `{name}` has {filters_n},
+padding 2, no groups and no normalisation.  Its first layer holds {ours}
+parameters; the paper's 96 filters over {c_in} input channels hold {paper}.  The
+paper speaks of 224x224 inputs, but 11x11 filters with stride 4 and no padding
+give its 55x55 maps only on 227x227 inputs, as the cell below checks.""",
+    "alexnet.q": "Why did AlexNet use a large stride in its first layer?",
+    "alexnet.a": (
+        "Stride 4 shrinks 224x224 images to 55x55 maps at once, 16 times fewer "
+        "positions, so the following layers (and the two 2012 GPUs' 3 GB of memory) "
+        "could afford many channels."
+    ),
+    "inverted.title": "Inverted residual blocks",
+    "inverted.text": """MobileNetV2's block is a residual block turned inside out.  `{block}` takes a
+*narrow* map ({narrow_n}), widens it {factor_n} over to {wide} with a 1x1
+convolution, filters each of the {wide_n} alone with a depthwise 3x3
+convolution (`groups={groups}`), and narrows it back to {narrow} with a 1x1
+*projection*.  The shortcut joins the narrow ends, so what is stored between
+blocks stays small.  The projection has no activation (a *linear bottleneck*):
+a ReLU on so few channels would destroy information.  A block that changes the
+size or the channels has no shortcut.""",
+    "inverted.linear": "no activation after the sum: a linear bottleneck",
+    "inverted.q": (
+        "Why is the shortcut of an inverted residual block between the narrow ends, and "
+        "not the wide middle?"
+    ),
+    "inverted.a": (
+        "The narrow tensors are what passes from block to block and what memory must "
+        "hold; the wide one exists only inside the block.  The narrow ends carry the "
+        "information, the wide middle only processes it."
+    ),
+    "unet.title": "Skip connections of the U-Net",
+    "unet.text": """A U-Net's decoder gets the fine detail back from the encoder.  `{merge}`
+*concatenates* the encoder's `{skip}` output ({c_skip} channels) with the
+upsampled `{up}` output ({c_up} channels) along the channels, both at {size},
+and `{dec}` convolves the {c_skip} + {c_up} channels together.  Concatenation,
+unlike a residual sum, keeps both: the encoder's sharp edges and the decoder's
+context from deeper down.  It needs equal sizes, which cnngen guarantees by
+picking each transposed layer's `output_padding`, so nothing is cropped.""",
+    "unet.q": "What would change if the skip were added (`up + skip`) instead of concatenated?",
+    "unet.a": (
+        "The channels would have to match, and the decoder could no longer weigh encoder "
+        "and decoder features separately: the sum mixes them before any convolution sees "
+        "them.  Concatenation costs more weights in the next convolution but keeps both."
+    ),
+    "p4.title": "Lifting and group convolutions (p4)",
+    "p4.text": """A *lifting* convolution applies each filter in its four quarter turns: `{name}`
+turns {shape_in} into {shape_out}, where the axis after the channels is the
+*orientation* (0, 90, 180, 270 degrees), not a spatial axis.  Turning the input
+by a quarter turns every output map and shifts the orientations cyclically by
+one: the layer is *equivariant*.  A *group convolution* then mixes channels and
+orientations with kernels that turn and shift along, and stays equivariant.  At
+the end the orientations are stacked and pooled, which makes the logits
+invariant.  The cell below checks both layers against a turned input.""",
+    "p4.q": (
+        "How many times more weights does a lifting convolution need than an ordinary "
+        "one with the same filters?"
+    ),
+    "p4.a": (
+        "None: the four orientations are the same weights turned, so the layer has the "
+        "weights of an ordinary convolution but four times its outputs and computations."
+    ),
+    "label.gap": "largest difference:",
+    "label.plain": "plain:",
+    "label.stride": "stride 2:",
+    "label.padded": "padding 1:",
+    "label.dilated": "dilation 2:",
+    "label.together": "all three:",
+    "label.columns": "columns:",
+    "label.train": "train",
+    "label.test": "test",
+    "label.epoch": "epoch",
+    "label.train_loss": "train loss",
+    "label.test_loss": "test loss",
+    "label.accuracy": "accuracy",
+    "label.seconds": "seconds:",
+    "label.loss": "loss",
+    "label.confusion": "true \\ predicted",
+    "topic.conv.intro": """# A convolution by hand
+
+A 2D convolution written as loops, then stride, padding and dilation added one
+at a time, then the same layer as a single matrix product.  Every step is
+checked against PyTorch's `torch.nn.functional.conv2d`, so running the notebook
+top to bottom (*Run All*) proves each formula.
+
+Generated by cnngen {version} with:
+
+{command_block}""",
+    "topic.conv.hand.title": "A convolution is a weighted sum per window",
+    "topic.conv.hand.text": """Every output position `(i, j)` of output channel `o` is one number: the sum of
+the window of the input under the kernel, each value times its weight, plus
+the channel's bias:
+
+`out[o, i, j] = bias[o] + sum over c, u, v of weight[o, c, u, v] * x[c, i + u, j + v]`
+
+The kernel has one weight per input channel and position, `C_in * k * k`, and
+slides over all positions where it fits: `H - k + 1` by `W - k + 1`.  (Deep
+learning's "convolution" does not flip the kernel; mathematicians call this a
+cross-correlation.)""",
+    "topic.conv.pad_doc": "Zeros around every map: (C, H, W) -> (C, H + 2p, W + 2p).",
+    "topic.conv.conv_doc": (
+        "One image (C_in, H, W) and weights (C_out, C_in, k, k): a weighted sum per window."
+    ),
+    "topic.conv.span": "how far the kernel reaches",
+    "topic.conv.stride.title": "Stride",
+    "topic.conv.stride.text": """With stride `s` the window moves `s` positions at a time, so only every
+`s`-th position is computed: `out = floor((in - k) / s) + 1`.  A 7x9 input with a
+3x3 kernel and stride 2 gives `floor(4 / 2) + 1 = 3` by `floor(6 / 2) + 1 = 4`.""",
+    "topic.conv.padding.title": "Padding",
+    "topic.conv.padding.text": """Padding `p` puts `p` rows and columns of zeros around the input before the
+window slides: `out = floor((in + 2p - k) / s) + 1`.  A 3x3 kernel with padding 1
+keeps the size (`7 + 2 - 3 + 1 = 7`): that is "same" padding, `p = (k - 1) / 2`
+for an odd kernel.""",
+    "topic.conv.dilation.title": "Dilation",
+    "topic.conv.dilation.text": """Dilation `d` spreads the kernel's taps `d` positions apart: a 3x3 kernel with
+dilation 2 reads a 5x5 window, every other position, with the same 9 weights.
+The kernel reaches `d * (k - 1) + 1` positions, and PyTorch's full formula is
+`out = floor((in + 2p - d * (k - 1) - 1) / s) + 1`.""",
+    "topic.conv.unfold.title": "A convolution as a matrix product",
+    "topic.conv.unfold.text": """`F.unfold` cuts the (padded) input into its windows and lays each one out as
+a column of `C_in * k * k` numbers: for our 3x7x9 input with a 3x3 kernel,
+stride 2 and padding 1 that is a 27x20 matrix, one column per output position
+(4 * 5).  The weights reshaped to a `C_out x (C_in * k * k)` matrix then give
+every output at once: one matrix product, plus the bias.  This is how many
+libraries compute convolutions ("im2col"): fast matrix multiplication does the
+work of the loops above.""",
+    "topic.conv.matrix": "a matrix of C_out x (C_in * k * k)",
+    "topic.conv.first_column": "the first column is the first window, flattened",
+    "topic.conv.q": "What does the im2col form cost in memory, and why do libraries still use it?",
+    "topic.conv.a": (
+        "Each input value is copied into up to `k * k` columns, so the matrix is about "
+        "`k * k / (s * s)` times the input.  In exchange the whole layer becomes one "
+        "large matrix multiplication, which hardware and BLAS libraries run far faster "
+        "than loops over windows."
+    ),
+    "topic.conv.ex1.q": (
+        "A 28x28 image goes through a 5x5 convolution with stride 2 and padding 1.  What "
+        "are the output's height and width?"
+    ),
+    "topic.conv.ex1.a": "13x13: `floor((28 + 2*1 - 5) / 2) + 1 = floor(25 / 2) + 1 = 13`.",
+    "topic.conv.ex2.q": (
+        "How many rows does the unfolded matrix have for an input with 16 channels and a "
+        "3x3 kernel?"
+    ),
+    "topic.conv.ex2.a": "144: one row per input channel and kernel position, `16 * 3 * 3`.",
+    "topic.conv.ex3.q": (
+        "How many columns does it have for a 32x32 input, a 3x3 kernel, stride 1 and padding 1?"
+    ),
+    "topic.conv.ex3.a": "1024: one column per output position, and padding 1 keeps 32x32, `32 * 32`.",
+    "topic.conv.ex4.q": "Which dilation makes a 3x3 kernel reach across a 7x7 window?",
+    "topic.conv.ex4.a": "3: the kernel reaches `d * (3 - 1) + 1 = 7` positions for `d = 3`.",
+    "topic.train.intro": """# Training a small CNN on handwritten digits
+
+A complete training run on a CPU in well under a minute: scikit-learn's bundled
+digits (1,797 images of 8x8 pixels, no download), a classifier written by
+`cnngen model`, a training loop, the loss and accuracy curves, the confusion
+matrix and macro-F1.  It needs scikit-learn (`pip install scikit-learn`);
+without it the first cell says so and stops.  matplotlib is optional: without
+it the curves are printed as a table.
+
+Generated by cnngen {version} with:
+
+{command_block}""",
+    "topic.train.data.title": "The data",
+    "topic.train.data.text": """`load_digits` ships with scikit-learn: grey levels 0 to 16, here scaled to 0..1
+and given a channel axis, `(N, 1, 8, 8)`.  A stratified split keeps every digit's
+share equal in the training and test sets: 75% to train on, 25% to test.""",
+    "topic.train.no_sklearn": (
+        "This notebook needs scikit-learn for its bundled digits: pip install scikit-learn"
+    ),
+    "topic.train.model.title": "The model",
+    "topic.train.model.text": """The file `cnngen model` writes for 1x8x8 inputs and 10 classes: two
+convolution blocks and a linear head, {params} parameters.  It needs only torch.""",
+    "topic.train.loop.title": "Training",
+    "topic.train.loop.text": """Fifteen epochs of Adam on mini-batches of 64, shuffled every epoch.  After
+each epoch the model is put in evaluation mode (batch norm uses its running
+statistics) and scored on the test set.""",
+    "topic.train.curves.title": "Curves",
+    "topic.train.curves.text": """Training loss falling while test loss rises would mean overfitting; here
+both fall and the accuracy levels off.""",
+    "topic.train.no_matplotlib": "matplotlib is not installed: the table above holds the same curves",
+    "topic.train.confusion.title": "Confusion matrix and macro-F1",
+    "topic.train.confusion.text": """Row `c` counts how the test images of digit `c` were classified: the diagonal
+holds the right answers.  Precision of a class is its diagonal count over its
+column, recall over its row; F1 is their harmonic mean, and macro-F1 averages it
+over the ten classes, so a rare class counts as much as a common one.  The cell
+checks the value against scikit-learn's `f1_score` and asserts that accuracy and
+macro-F1 both reach 0.7.""",
+    "topic.train.q": "Why report macro-F1 besides accuracy?",
+    "topic.train.a": (
+        "Accuracy counts images, so a model that fails on one rare class can still score "
+        "high.  Macro-F1 gives every class the same weight and drops when any class is "
+        "poorly recognised or over-predicted.  On the balanced digits the two are close; "
+        "on skewed data they are not."
+    ),
 }
 
 HANDOUT_RU: dict[str, str] = {
@@ -427,13 +767,19 @@ HANDOUT_RU: dict[str, str] = {
 {command_block}
 
 Выполняйте ячейки сверху вниз (*Run All*).  Каждая ячейка с кодом сама
-проверяет то, что печатает: если ячейка падает, ошибка в тексте, а не у вас.""",
+проверяет то, что печатает.  Если ячейка упала, значит, ошибка в самой
+тетради, а не в ваших действиях.""",
     "intro.student": """Это версия для студентов: ответов в ней нет.  Впишите свой ответ в
 ячейку «Попробуйте здесь» и выполните её: функция `check` скажет, верен ли
 ответ, но правильный не покажет.""",
+    "model.table": (
+        "**Таблица плана** из docstring модели; в ячейке выше её нет, потому что числа "
+        "параметров в ней — ответы упражнений (эта ячейка помечена как ответ):"
+    ),
     "model.intro": """## Модель
 
-Это полный файл, который пишет `cnngen model`; ему нужен только torch.
+Это файл, который пишет `cnngen model`, без таблицы плана по слоям в его
+docstring (она выдала бы ответы); ему нужен только torch.
 Выполнив его, вы получите класс модели, `INPUT_SHAPE`, `OUTPUT_SHAPE` и
 `LAYER_SHAPES` (размер выхода каждого слоя), а файл сам проверит размеры.""",
     "notation": """### Как читать названия слоёв
@@ -464,16 +810,17 @@ HANDOUT_RU: dict[str, str] = {
     "layer.batch4": " (на четырёх повёрнутых копиях каждого примера)",
     "layer.channels": "- каналы: на входе {c_in}, на выходе {c_out} (второй аргумент слоя)",
     "layer.groups": (
-        "- `groups={groups}`: каналы разбиты на {groups} групп, и каждый фильтр видит "
-        "только {per} канал(а) своей группы"
+        "- `groups={groups}`: каналы разбиты на группы ({groups_n}), и каждый фильтр "
+        "видит только {per_n} своей группы"
     ),
     "params.with_bias": (
-        "параметры: `{formula}` весов + {biases} (по смещению на выходной канал) = {total}"
+        "параметры: веса `{formula}`, плюс смещения, по одному на выходной канал "
+        "({biases_n}) = {total}"
     ),
     "params.no_bias": (
-        "параметры: `{formula}` весов и без смещения (`bias=False`): сразу за слоем "
-        "стоит BatchNorm, который вычитает среднее и добавляет свой сдвиг, так что "
-        "смещение здесь всё равно сократилось бы"
+        "параметры: веса `{formula}`, смещения нет (`bias=False`): сразу за слоем стоит "
+        "BatchNorm, который вычитает среднее и добавляет свой сдвиг, так что смещение "
+        "здесь всё равно сократилось бы"
     ),
     "layer.params_exercise": "- параметры: их подсчёт — одно из упражнений ниже",
     "layer.pool_channels": "- каналы: пулинг работает с каждым каналом отдельно, их остаётся {channels}",
@@ -485,7 +832,10 @@ HANDOUT_RU: dict[str, str] = {
         "- у усредняющего пулинга нет дилатации, поэтому и в формуле её нет"
     ),
     "layer.pad_order": "- torch перечисляет паддинг начиная с последней размерности",
-    "layer.crop": "- отрезает {before} позиций в начале каждой размерности (и лишнее в конце)",
+    "layer.crop": (
+        "- обрезает лишнее: в начале каждой размерности убирает столько позиций: "
+        "{before}, остальное лишнее — в конце"
+    ),
     "layer.flatten": "- признаки: `каналы * {labels} = {factors} = {features}`",
     "layer.linear": (
         "- признаки: на входе {f_in}, на выходе {f_out}; каждый выход — взвешенная сумма "
@@ -493,9 +843,9 @@ HANDOUT_RU: dict[str, str] = {
     ),
     "layer.linear_params": "- параметры: `вход * выход + выход = {f_in} * {f_out} + {f_out} = {total}`",
     "layer.se": (
-        "- размер не меняется: каждый из {channels} каналов сжимается до своего среднего, "
-        "эти {channels} чисел проходят через полносвязные слои {channels} → {reduced} → "
-        "{channels}, и каждый канал умножается на сигмоиду результата"
+        "- размер не меняется: все {channels_n} сжимаются, каждый до своего среднего; "
+        "средние проходят через полносвязные слои {channels} → {reduced} → {channels}, и "
+        "каждый канал умножается на сигмоиду результата"
     ),
     "layer.se_params": (
         "- параметры: `2 * {channels} * {reduced} + {reduced} + {channels} = {total}`"
@@ -516,7 +866,7 @@ HANDOUT_RU: dict[str, str] = {
         "- оставляет для каждого класса наибольший логит из четырёх повёрнутых копий: "
         "каждый класс оценивается по ориентации, которая больше всего на него похожа"
     ),
-    "layer.unflatten": "- превращает {features} признаков в тензор {shape}",
+    "layer.unflatten": "- превращает вектор ({features_n}) в тензор {shape}",
     "ex.intro": """## Упражнения
 
 Сначала решите каждое на бумаге, потом впишите ответ в ячейку «Попробуйте
@@ -536,9 +886,55 @@ HANDOUT_RU: dict[str, str] = {
     "hint.padding": "ваш ответ, по числу на размерность, например {example}",
     "hint.shape": "размер выхода, сначала каналы, например {example}",
     "hint.count": "целое число",
-    "check.doc": "Говорит, верен ли ответ, не показывая правильного.",
+    "hint.sizes": "четыре высоты, например {example}",
+    "quiz.neuron.q": (
+        "Из курса: `head.fc1` читает вытянутую карту {shape} ({features_n}), по весу на "
+        "каждое число.  Сколько обучаемых параметров у одного нейрона этого слоя (всего "
+        "нейронов {neurons})?"
+    ),
+    "quiz.neuron.a": (
+        "{total}: {weights_n} и одно смещение.  Столько же у свёртки, ядро которой "
+        "накрывает всю карту {shape}, как у третьего слоя исходной LeNet."
+    ),
+    "quiz.numbers.q": ("Сколько чисел в выходе `layer1.conv1` для одного изображения {shape}?"),
+    "quiz.numbers.a": "`{factors} = {total}`: каналы, умноженные на высоту и ширину.",
+    "quiz.blocks.q": (
+        "Сеть состоит из блоков «свёртка, сохраняющая высоту и ширину, затем max pooling "
+        "2x2», на вход подаются изображения 32x32.  Какое наибольшее число блоков может "
+        "быть в сети?"
+    ),
+    "quiz.blocks.a": (
+        "5: каждый пулинг уменьшает сторону вдвое, 32 → 16 → 8 → 4 → 2 → 1, а карту 1x1 "
+        "уменьшать уже некуда (`log2(32) = 5`)."
+    ),
+    "quiz.sizes.q": (
+        "В исходной LeNet-5 паддинга не было: на вход шли изображения 32x32.  Подайте "
+        "входы этой модели ({size}) в LeNet без паддинга.  Какой будет высота (она же "
+        "ширина) карт после `layer1.conv1`, `layer1.pool`, `layer2.conv1` и `layer2.pool`?"
+    ),
+    "quiz.sizes.a": (
+        "{sizes}: свёртка 5x5 без паддинга теряет по 2 позиции у каждого края (`n - 4`), "
+        "а каждый пулинг уменьшает размер вдвое.  Тогда `head.fc1` принимал бы "
+        "{features_n}."
+    ),
+    "quiz.padding.q": (
+        "Из курса: какой паддинг сохраняет карту {size} размером {size} при свёртке 3x3 с шагом 1?"
+    ),
+    "quiz.padding.a": (
+        "Паддинг 1: ядро выходит на одну позицию за каждый край, и "
+        "`(n + 2*1 - 3) + 1 = n`.  Нечётному ядру k x k нужен паддинг `(k - 1) / 2`: "
+        "2 для ядра 5x5 в LeNet."
+    ),
+    "check.doc": """Говорит, верен ли ответ, не показывая правильного.
+
+Тетрадь хранит только солёный хеш PBKDF2-SHA256 каждого ответа
+({iterations_n}, около десятой доли секунды на проверку).  Подбор
+от этого медленный, но возможный: упорный студент всё же может перебрать
+все небольшие целые числа.  Только целые числа: 784,9 — это не 784.""",
     "check.empty": "Упражнение {number}: сначала запишите ответ в `answer`.",
-    "check.form": "Упражнение {number}: запишите ответ числом или кортежем чисел.",
+    "check.form": (
+        "Упражнение {number}: запишите ответ целыми числами: одним или кортежем из {size}."
+    ),
     "check.right": "Упражнение {number}: верно!",
     "check.wrong": "Упражнение {number}: пока нет, проверьте вычисления.",
     "ex.padding.q": (
@@ -573,7 +969,7 @@ HANDOUT_RU: dict[str, str] = {
         "транспонированный слой:\n\n{lines}"
     ),
     "ex.flatten.q": (
-        "Первый полносвязный слой `{linear}` принимает {features} признаков.  Сколько "
+        "Первый полносвязный слой `{linear}` принимает {features_n}.  Сколько "
         "понадобится, если на вход модели подавать {bigger}?"
     ),
     "ex.flatten.a": (
@@ -587,7 +983,7 @@ HANDOUT_RU: dict[str, str] = {
     ),
     "ex.shortcut.a": "{total}: по весу на каждую пару входного и выходного канала, ядро 1x1; {formula}.",
     "ex.se.q": (
-        "`{name}` сжимает {channels} каналов до ширины {reduced}.  Сколько параметров было бы "
+        "`{name}` сжимает {channels_n} до ширины {reduced}.  Сколько параметров было бы "
         "у него при ширине сжатия {wider}?"
     ),
     "ex.se.a": (
@@ -595,8 +991,9 @@ HANDOUT_RU: dict[str, str] = {
         "и `{wider} * {channels} + {channels}` обратно."
     ),
     "ex.depthwise.q": (
-        "`{name}` — поканальная свёртка по {c_in} каналам, за ней свёртка 1x1 до {c_out}.  "
-        "Сколько параметров было бы у этой пары с ядром {kernel} (без смещений)?"
+        "`{name}` — поканальная свёртка, на входе у неё {c_in_n}; за ней идёт свёртка "
+        "1x1, у которой на выходе {c_out_n}.  Сколько параметров было бы у этой пары с "
+        "ядром {kernel} (без смещений)?"
     ),
     "ex.depthwise.a": (
         "{total}: `{taps} * {c_in}` на поканальные фильтры и `{c_in} * {c_out}` на поточечную "
@@ -614,13 +1011,22 @@ HANDOUT_RU: dict[str, str] = {
 
 Здесь центральный выход модели видит {field}.  Ячейка ниже измеряет это:
 градиент этого выхода отличен от нуля ровно на тех входах, от которых он
-зависит.  Положительные веса и входы не дают вкладам сократиться, а max
-pooling заменён усредняющим, потому что max передаёт градиент только одному
-входу.""",
+зависит.  Положительные веса и входы не дают вкладам сократиться, активации
+заменены тождественными (насыщенные ReLU6 или tanh не пропустили бы градиент),
+а max pooling заменён усредняющим, потому что max передаёт градиент только
+одному входу.""",
+    "field.clipped": (
+        "`cnngen plan` даёт этому пресету поле по формуле из учебника, {plan}: она "
+        "продолжает считать позиции окон за краем входа.  Градиент за край входа не "
+        "попадает, поэтому ячейка сравнивает измерение с полем, обрезанным по входу "
+        "{size}: {field}."
+    ),
+    "field.identity": "поле зависит от того, какие входы читает каждое окно, а не от активаций",
+    "field.center": "карта признаков: берём её центральную позицию",
     "field.head": (
-        "Одни свёртки видят {trunk}; слои после них (выпрямление и полносвязные слои, "
-        "глобальный пулинг или латентный слой) объединяют все позиции, так что каждый "
-        "выход видит весь вход {size}."
+        "Сами по себе свёртки видят {trunk}; слои после них (выпрямление и полносвязные "
+        "слои, глобальный пулинг или латентный слой) объединяют все позиции, так что "
+        "каждый выход видит весь вход {size}."
     ),
     "field.measured": "измеренное рецептивное поле:",
     "field.q": "Почему рецептивное поле не бывает шире входа, что бы ни говорила формула?",
@@ -659,9 +1065,9 @@ pooling заменён усредняющим, потому что max пере�
         "карты признаков"
     ),
     "history.now.lenet5": (
-        "Эта модель — LeNet-5 как в курсе: паддинг 2 в первой свёртке сохраняет цифры "
-        "28x28 размером 28x28, так что вторая свёртка видит ту же карту 10x10, что и в "
-        "оригинале на входах 32x32."
+        "Эта модель — LeNet-5 как в курсе: паддинг 2 в первой свёртке оставляет цифры "
+        "28x28 размером 28x28, так что вторая свёртка видит ту же карту 14x14, что и в "
+        "исходной сети на входах 32x32."
     ),
     "history.now.alexnet": (
         "Эта модель — `{preset}`: пять свёрток (первая 11x11 с шагом 4), max pooling и три "
@@ -722,10 +1128,10 @@ pooling заменён усредняющим, потому что max пере�
         "уже имеет размер выхода и прибавляется как есть."
     ),
     "se.title": "Squeeze-and-excitation",
-    "se.text": """`{name}` сохраняет размер {shape}, но перевзвешивает свои {channels} каналов:
+    "se.text": """`{name}` сохраняет размер {shape}, но перевзвешивает свои каналы ({channels_n}):
 
 1. **сжатие (squeeze)**: каждый канал усредняется по всем позициям, получается
-   {channels} чисел;
+   {numbers_n};
 2. **возбуждение (excitation)**: полносвязный слой до {reduced} (это *ширина
    сжатия*: примерно каналы / 16, но не меньше 4), ReLU, полносвязный слой
    обратно до {channels} и сигмоида — по весу от 0 до 1 на канал;
@@ -746,12 +1152,12 @@ pooling заменён усредняющим, потому что max пере�
         "компромиссом."
     ),
     "depthwise.title": "Поканальные разделимые свёртки (depthwise-separable)",
-    "depthwise.text": """Обычная свёртка {k} смешивает в каждом фильтре все {c_in} входных канала.
+    "depthwise.text": """Обычная свёртка {k} смешивает в каждом фильтре все входные каналы ({c_in_n}).
 Разделимая делает это в два слоя: `{name}` — *поканальная* (depthwise)
 свёртка (`groups={c_in}`: каждый канал сворачивается отдельно), затем `{point}`
-— *поточечная* (pointwise) свёртка 1x1, которая смешивает каналы.  Для {c_in}
-каналов на входе, {c_out} на выходе и выхода {out} ({positions} позиций), без
-смещений:
+— *поточечная* (pointwise) свёртка 1x1, которая смешивает каналы.  Если на
+входе {c_in_n}, на выходе {c_out_n}, а выход имеет размер {out} ({positions_n}),
+то без смещений:
 
 | | параметры | умножения-сложения |
 |---|---|---|
@@ -805,5 +1211,285 @@ pooling заменён усредняющим, потому что max пере�
         "6 и 9 (поворот на 180 градусов); а 0, 1 и 8 и так похожи на себя после "
         "поворота.  Классификатору цифр инвариантность не нужна; обычный компромисс — "
         "аугментация небольшими поворотами."
+    ),
+    "label.padding": "паддинг",
+    "label.pair": "поканальная + поточечная:",
+    "label.neuron": "один нейрон head.fc1:",
+    "label.numbers": "чисел на выходе layer1.conv1:",
+    "label.blocks": "блоков:",
+    "label.unpadded": "без паддинга:",
+    "label.ok": "ок",
+    "label.expected": "ожидалось",
+    "label.input": "вход",
+    "label.output": "-> выход",
+    "label.main": "основная ветка:",
+    "label.shortcut": "прокидывание:",
+    "label.scale": "веса первых каналов:",
+    "label.normal": "обычная:",
+    "label.logits": "логиты:",
+    "dim.orientation": "ориентация",
+    "label.identity": "тождественно:",
+    "label.gradient": "градиент:",
+    "label.basic": "две 3x3 на полной ширине:",
+    "label.field": "поле:",
+    "label.weights": "веса:",
+    "label.orientations": "ориентаций:",
+    "residual.identity_text": """### Почему помогает тождественное отображение
+
+Остаточному блоку нужно выучить лишь *поправку* `f(x)` к своему входу.
+Обнулите `f` (ниже обнулены все веса `{block}.{layer}`, последнего слоя с
+весами на основной ветке) — и блок в точности тождествен: он пропускает вход
+и градиент, равный 1, без изменений.  Глубокий стек таких блоков в начале
+обучения близок к тождественному отображению, а не перемешивает сигнал,
+поэтому ResNet обучается и при 50, и при 152 слоях.  Вход здесь
+неотрицательный, как после ReLU.""",
+    "bottleneck.title": "Блоки bottleneck",
+    "bottleneck.text": """Глубокие ResNet (от 50 слоёв) строятся из блоков *bottleneck* (узкое место):
+свёртка 1x1 сужает входные каналы ({c_in}) до {narrow}, свёртка {k} работает на
+этой узкой ширине, а вторая свёртка 1x1 расширяет результат до {c_out}.  В
+`{block}` у трёх свёрток `{formula} = {weights}` весов; двум свёрткам {k} на
+полной ширине, как в базовом блоке ResNet-18, понадобилось бы `{basic_formula} =
+{basic}`, в {ratio} раза больше.  Поэтому ResNet-50 глубже ResNet-34, а
+вычислений у неё ненамного больше.""",
+    "bottleneck.q": (
+        "Почему свёртка 3x3 в блоке bottleneck стоит между двумя свёртками 1x1, а не перед ними?"
+    ),
+    "bottleneck.a": (
+        "Свёртка kxk стоит `k*k*C_in*C_out` весов, поэтому дешевле всего ставить её там, "
+        "где каналов меньше всего, — после того как первая свёртка 1x1 их сузила.  "
+        "Свёртки 1x1 стоят всего по `C_in*C_out`."
+    ),
+    "inception.title": "Модули Inception",
+    "inception.text": """`{name}` запускает четыре ветви параллельно на одном и том же входе и
+склеивает их выходы по каналам: {widths} = {total}, все размером {size}.  Каждая
+ветвь смотрит на вход через своё окно: свёртка 1x1, свёртка 3x3, вторая
+широкая ветвь и max pooling 3x3, за которым идёт свёртка 1x1.  В статье в
+третьей ветви стоит свёртка 5x5; в GoogLeNet из torchvision, по которой
+написан этот файл, там 3x3 (ошибка, оставленная, чтобы загружались
+предобученные веса), так что здесь обе средние ветви 3x3.
+
+Перед каждой широкой свёрткой свёртка 1x1 *уменьшает* число каналов.  В
+третьей ветви входные каналы (их {c_in}) сначала сводятся к {r}, затем свёртка
+{k} даёт {o}: `{c_in} * {r} + {k} * {r} * {o}`, то есть {reduced} весов вместо
+{direct} у свёртки {k}, применённой прямо ко входу.""",
+    "inception.with_reduction": "со сжатием 1x1",
+    "inception.without": "без него",
+    "inception.q": "Почему каждая ветвь модуля Inception должна сохранять высоту и ширину входа?",
+    "inception.a": (
+        "Выходы склеиваются по каналам, а для этого у всех ветвей должен быть одинаковый "
+        "пространственный размер: у каждой свёртки паддинг `(k - 1) / 2`, а пулинг в "
+        "своей ветви идёт с шагом 1."
+    ),
+    "vgg.title": "Каскад свёрток 3x3",
+    "vgg.text": """В VGG только свёртки 3x3, идущие каскадом.  Две подряд видят окно 5x5 своего
+входа (каждая добавляет к рецептивному полю 2), три — 7x7, и между ними есть
+нелинейности.  Пусть и на входе, и на выходе {c_n}.  Тогда
+у двух слоёв 3x3 `2 * 9 * {c} * {c} = {two}` весов, а у одного слоя 5x5 —
+`25 * {c} * {c} = {five}`; у трёх слоёв 3x3 `3 * 9 * {c} * {c} = {three}` против
+`49 * {c} * {c} = {seven}` у одного слоя 7x7.  Ячейка ниже измеряет градиентом
+центрального выхода поле двух свёрток 3x3 подряд и считает веса.""",
+    "vgg.q": "Сколько свёрток 3x3 (с шагом 1) подряд нужно, чтобы видеть окно 11x11?",
+    "vgg.a": (
+        "Пять: каждая свёртка 3x3 расширяет поле на 2, так что n свёрток видят `2n + 1`, "
+        "а `2 * 5 + 1 = 11`."
+    ),
+    "alexnet.title": "Первый слой AlexNet",
+    "alexnet.text": """AlexNet (Krizhevsky, Sutskever и Hinton, 2012) начинается с фильтров 11x11 с
+шагом 4.  В статье их 96, и они разделены между двумя GPU (следующие слои
+каждой GPU видели только свою половину — отсюда групповые свёртки), а после
+первых слоёв стоит локальная нормализация откликов (LRN).  AlexNet из
+torchvision, по которой написан этот файл, — более поздний вариант для одной
+GPU: у `{name}` {filters_n}, паддинг 2, без групп и без нормализации.
+Параметров у этого слоя {ours}; у 96 фильтров статьи (входных каналов: {c_in})
+их было бы {paper}.  В статье говорится о входах 224x224, но фильтры 11x11 с
+шагом 4 без паддинга дают её карты 55x55 только на входах 227x227 — ячейка ниже
+это проверяет.""",
+    "alexnet.q": "Зачем AlexNet использует большой шаг в первом слое?",
+    "alexnet.a": (
+        "Шаг 4 сразу уменьшает изображения 224x224 до карт 55x55, в 16 раз меньше "
+        "позиций, и следующие слои (и 3 ГБ памяти двух GPU 2012 года) могли позволить "
+        "себе много каналов."
+    ),
+    "inverted.title": "Инвертированные остаточные блоки",
+    "inverted.text": """Блок MobileNetV2 — остаточный блок, вывернутый наизнанку.  `{block}` получает
+*узкую* карту ({narrow_n}), расширяет её в {factor_n} до {wide} свёрткой 1x1,
+фильтрует каждый канал отдельно поканальной свёрткой
+3x3 (`groups={groups}`, всего {wide_n}) и снова сужает до {narrow} *проекцией*
+1x1.  Прокидывание соединяет узкие концы, поэтому между блоками хранится мало
+данных.  После проекции нет активации (*линейное узкое место*): ReLU на столь
+малом числе каналов уничтожала бы информацию.  У блока, который меняет размер
+или число каналов, прокидывания нет.""",
+    "inverted.linear": "после сложения нет активации: линейное узкое место",
+    "inverted.q": (
+        "Почему прокидывание инвертированного блока соединяет узкие концы, а не широкую середину?"
+    ),
+    "inverted.a": (
+        "Узкие тензоры передаются от блока к блоку и их приходится хранить в памяти; "
+        "широкий существует только внутри блока.  Узкие концы несут информацию, широкая "
+        "середина лишь обрабатывает её."
+    ),
+    "unet.title": "Skip-связи U-Net",
+    "unet.text": """Декодер U-Net получает мелкие детали обратно от энкодера.  `{merge}`
+*склеивает* по каналам выход энкодера `{skip}` ({c_skip}) с увеличенным выходом
+`{up}` ({c_up}), оба размером {size}, и `{dec}` сворачивает каналы обоих
+вместе ({c_skip} + {c_up}).  Склейка, в отличие от остаточной суммы, сохраняет
+и то и другое: резкие границы из энкодера и контекст из глубины декодера.  Для
+неё размеры должны совпадать; cnngen добивается этого выбором `output_padding`
+каждой транспонированной свёртки, так что ничего не обрезается.""",
+    "unet.q": "Что изменится, если skip-связь прибавлять (`up + skip`), а не склеивать?",
+    "unet.a": (
+        "Число каналов должно было бы совпадать, и декодер уже не мог бы взвешивать "
+        "признаки энкодера и декодера по отдельности: сумма смешивает их ещё до свёртки. "
+        " Склейка требует больше весов в следующей свёртке, зато сохраняет и то и другое."
+    ),
+    "p4.title": "Поднимающие и групповые свёртки (p4)",
+    "p4.text": """*Поднимающая* (lifting) свёртка применяет каждый фильтр в четырёх поворотах на
+четверть оборота: `{name}` превращает {shape_in} в {shape_out}, где ось после
+каналов — это *ось ориентаций* (0, 90, 180, 270 градусов), а не
+пространственная ось.  Поворот входа на четверть оборота поворачивает каждую
+карту выхода и циклически сдвигает ориентации на одну: слой *эквивариантен*.
+*Групповая свёртка* затем смешивает каналы и ориентации ядрами, которые
+поворачиваются и сдвигаются вместе с ними, и остаётся эквивариантной.  В конце
+ориентации складываются и объединяются пулингом, поэтому логиты инвариантны.
+Ячейка ниже проверяет оба слоя на повёрнутом входе.""",
+    "p4.q": (
+        "Во сколько раз больше весов нужно поднимающей свёртке, чем обычной с теми же фильтрами?"
+    ),
+    "p4.a": (
+        "Ни во сколько: четыре ориентации — это те же веса, только повёрнутые, так что "
+        "весов у слоя столько же, сколько у обычной свёртки, а выходов и вычислений "
+        "вчетверо больше."
+    ),
+    "label.gap": "наибольшая разница:",
+    "label.plain": "без шага и паддинга:",
+    "label.stride": "шаг 2:",
+    "label.padded": "паддинг 1:",
+    "label.dilated": "дилатация 2:",
+    "label.together": "всё вместе:",
+    "label.columns": "столбцы:",
+    "label.train": "обучение",
+    "label.test": "тест",
+    "label.epoch": "эпоха",
+    "label.train_loss": "потери на обучении",
+    "label.test_loss": "потери на тесте",
+    "label.accuracy": "точность",
+    "label.seconds": "секунд:",
+    "label.loss": "потери",
+    "label.confusion": "истина \\ прогноз",
+    "topic.conv.intro": """# Свёртка своими руками
+
+Двумерная свёртка, записанная циклами, затем по одному добавляются шаг,
+паддинг и дилатация, а в конце тот же слой записан одним матричным
+произведением.  Каждый шаг проверяется по `torch.nn.functional.conv2d` из
+PyTorch, так что выполнение тетради сверху вниз (*Run All*) доказывает каждую
+формулу.
+
+Тетрадь создана cnngen {version} командой:
+
+{command_block}""",
+    "topic.conv.hand.title": "Свёртка — взвешенная сумма в каждом окне",
+    "topic.conv.hand.text": """Каждая позиция `(i, j)` выходного канала `o` — одно число: сумма значений
+входа в окне под ядром, каждое умножено на свой вес, плюс смещение канала:
+
+`out[o, i, j] = bias[o] + сумма по c, u, v от weight[o, c, u, v] * x[c, i + u, j + v]`
+
+У ядра по весу на каждый входной канал и позицию, `C_in * k * k`, и оно
+скользит по всем позициям, где помещается: `H - k + 1` на `W - k + 1`.
+(«Свёртка» в глубоком обучении не переворачивает ядро; математики называют
+это взаимной корреляцией.)""",
+    "topic.conv.pad_doc": "Нули вокруг каждой карты: (C, H, W) -> (C, H + 2p, W + 2p).",
+    "topic.conv.conv_doc": (
+        "Одно изображение (C_in, H, W) и веса (C_out, C_in, k, k): взвешенная сумма в каждом окне."
+    ),
+    "topic.conv.span": "сколько позиций накрывает ядро",
+    "topic.conv.stride.title": "Шаг (stride)",
+    "topic.conv.stride.text": """С шагом `s` окно сдвигается сразу на `s` позиций, и вычисляется только каждая
+`s`-я позиция: `out = floor((in - k) / s) + 1`.  Вход 7x9 с ядром 3x3 и шагом 2
+даёт `floor(4 / 2) + 1 = 3` на `floor(6 / 2) + 1 = 4`.""",
+    "topic.conv.padding.title": "Паддинг (дополнение)",
+    "topic.conv.padding.text": """Паддинг `p` добавляет вокруг входа `p` строк и столбцов нулей, прежде чем окно
+начнёт скользить: `out = floor((in + 2p - k) / s) + 1`.  Ядро 3x3 с паддингом 1
+сохраняет размер (`7 + 2 - 3 + 1 = 7`): это паддинг «same», `p = (k - 1) / 2`
+для нечётного ядра.""",
+    "topic.conv.dilation.title": "Дилатация (dilation)",
+    "topic.conv.dilation.text": """Дилатация `d` раздвигает позиции ядра на `d`: ядро 3x3 с дилатацией 2 читает
+окно 5x5 через одну позицию, с теми же 9 весами.  Ядро накрывает
+`d * (k - 1) + 1` позиций, и полная формула PyTorch —
+`out = floor((in + 2p - d * (k - 1) - 1) / s) + 1`.""",
+    "topic.conv.unfold.title": "Свёртка как матричное произведение",
+    "topic.conv.unfold.text": """`F.unfold` нарезает (дополненный) вход на окна и выкладывает каждое столбцом
+из `C_in * k * k` чисел: для нашего входа 3x7x9 с ядром 3x3, шагом 2 и
+паддингом 1 это матрица 27x20, по столбцу на каждую позицию выхода (4 * 5).
+Веса, переложенные в матрицу `C_out x (C_in * k * k)`, дают тогда все выходы
+сразу: одно матричное произведение плюс смещение.  Так свёртки считают многие
+библиотеки («im2col»): работу циклов выше делает быстрое умножение матриц.""",
+    "topic.conv.matrix": "матрица C_out x (C_in * k * k)",
+    "topic.conv.first_column": "первый столбец — первое окно, вытянутое в вектор",
+    "topic.conv.q": "Чего стоит форма im2col по памяти и почему библиотеки всё равно ею пользуются?",
+    "topic.conv.a": (
+        "Каждое значение входа копируется в несколько столбцов, до `k * k`, так что "
+        "матрица примерно в `k * k / (s * s)` раз больше входа.  Зато весь слой "
+        "становится одним большим умножением матриц, а его процессоры и библиотеки BLAS "
+        "выполняют гораздо быстрее, чем циклы по окнам."
+    ),
+    "topic.conv.ex1.q": (
+        "Изображение 28x28 проходит через свёртку 5x5 с шагом 2 и паддингом 1.  Какие у "
+        "выхода высота и ширина?"
+    ),
+    "topic.conv.ex1.a": "13x13: `floor((28 + 2*1 - 5) / 2) + 1 = floor(25 / 2) + 1 = 13`.",
+    "topic.conv.ex2.q": "Сколько строк у развёрнутой матрицы для входа с 16 каналами и ядра 3x3?",
+    "topic.conv.ex2.a": "144: по строке на каждый входной канал и позицию ядра, `16 * 3 * 3`.",
+    "topic.conv.ex3.q": "Сколько у неё столбцов для входа 32x32, ядра 3x3, шага 1 и паддинга 1?",
+    "topic.conv.ex3.a": (
+        "1024: по столбцу на каждую позицию выхода, а паддинг 1 сохраняет 32x32, `32 * 32`."
+    ),
+    "topic.conv.ex4.q": "При какой дилатации ядро 3x3 накрывает окно 7x7?",
+    "topic.conv.ex4.a": "3: ядро накрывает `d * (3 - 1) + 1 = 7` позиций при `d = 3`.",
+    "topic.train.intro": """# Обучение небольшой свёрточной сети на рукописных цифрах
+
+Полное обучение на CPU заметно быстрее минуты: встроенные в scikit-learn цифры
+(1 797 изображений 8x8 пикселей, ничего не скачивается), классификатор,
+написанный `cnngen model`, цикл обучения, кривые потерь и точности, матрица
+ошибок и macro-F1.  Нужен scikit-learn (`pip install scikit-learn`); без него
+первая ячейка скажет об этом и остановится.  matplotlib не обязателен: без
+него кривые печатаются таблицей.
+
+Тетрадь создана cnngen {version} командой:
+
+{command_block}""",
+    "topic.train.data.title": "Данные",
+    "topic.train.data.text": """`load_digits` поставляется вместе со scikit-learn: уровни серого от 0 до 16,
+здесь они приведены к 0..1 и получили ось каналов, `(N, 1, 8, 8)`.
+Стратифицированное разбиение сохраняет долю каждой цифры одинаковой в
+обучающей и тестовой выборках: 75% для обучения, 25% для теста.""",
+    "topic.train.no_sklearn": (
+        "Этой тетради нужен scikit-learn с его встроенными цифрами: pip install scikit-learn"
+    ),
+    "topic.train.model.title": "Модель",
+    "topic.train.model.text": """Файл, который пишет `cnngen model` для входов 1x8x8 и 10 классов: два
+свёрточных блока и линейная голова, параметров: {params}.  Ему нужен только
+torch.""",
+    "topic.train.loop.title": "Обучение",
+    "topic.train.loop.text": """Пятнадцать эпох Adam на мини-батчах по 64 примера, перемешанных в каждой
+эпохе.  После каждой эпохи модель переводится в режим оценки (batch norm берёт
+накопленные статистики) и проверяется на тестовой выборке.""",
+    "topic.train.curves.title": "Кривые обучения",
+    "topic.train.curves.text": """Если потери на обучении падают, а на тесте растут, модель переобучается;
+здесь падают оба, а точность выходит на плато.""",
+    "topic.train.no_matplotlib": "matplotlib не установлен: те же кривые — в таблице выше",
+    "topic.train.confusion.title": "Матрица ошибок и macro-F1",
+    "topic.train.confusion.text": """Строка `c` показывает, как были классифицированы тестовые изображения цифры
+`c`: на диагонали — правильные ответы.  Точность (precision) класса — его число
+на диагонали, делённое на сумму столбца, полнота (recall) — на сумму строки;
+F1 — их гармоническое среднее, а macro-F1 усредняет его по десяти классам, так
+что редкий класс весит столько же, сколько частый.  Ячейка сверяет значение с
+`f1_score` из scikit-learn и проверяет, что и точность, и macro-F1 не ниже 0,7.""",
+    "topic.train.q": "Зачем сообщать macro-F1, а не только точность?",
+    "topic.train.a": (
+        "Точность считает изображения, так что модель, которая не справляется с одним "
+        "редким классом, всё равно может получить высокий балл.  Macro-F1 даёт каждому "
+        "классу одинаковый вес и падает, если какой-то класс плохо распознаётся или "
+        "предсказывается слишком часто.  На сбалансированных цифрах оба числа близки, на "
+        "перекошенных данных — нет."
     ),
 }
