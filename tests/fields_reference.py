@@ -1,0 +1,343 @@
+"""The receptive-field walk cnngen planned with before the forward pass, kept as an oracle.
+
+Every op's field is found by walking its central output position back to the
+model input, op by op.  That costs the depth of the network per op, so planning
+was quadratic; the forward pass in :mod:`cnngen.core.fields` must give the same
+numbers, and ``tests/test_fields_pass.py`` compares the two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from cnngen.core.plan import Op, Shape, Stage
+
+# One closed interval of indices per spatial dimension; None: nothing reaches.
+Interval = tuple[int, int] | None
+Box = tuple[Interval, ...]
+
+# Ops whose output at one position depends on every position of their input.
+GLOBAL_KINDS = frozenset({"flatten", "squeeze_excite"})
+# Ops that work position by position (or on vectors, where positions do not exist).
+POINTWISE_KINDS = frozenset(
+    {
+        "batchnorm",
+        "instancenorm",
+        "groupnorm",
+        "activation",
+        "dropout",
+        "linear",
+        "unflatten",
+        "rotation_mean",
+        "rotation_max",
+    }
+)
+
+
+def _hull(a: Interval, b: Interval) -> Interval:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (min(a[0], b[0]), max(a[1], b[1]))
+
+
+def _hull_box(a: Box | None, b: Box | None) -> Box | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return tuple(_hull(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _clip(interval: Interval, size: int) -> Interval:
+    if interval is None:
+        return None
+    low, high = max(interval[0], 0), min(interval[1], size - 1)
+    return (low, high) if low <= high else None
+
+
+def _per_dim(value: object, dims: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
+
+
+def _window_back(
+    interval: Interval, kernel: int, stride: int, padding: int, dilation: int, size_in: int
+) -> Interval:
+    """Inputs that output positions ``interval`` of a convolution or pooling window read."""
+    if interval is None:
+        return None
+    low = interval[0] * stride - padding
+    high = interval[1] * stride - padding + dilation * (kernel - 1)
+    return _clip((low, high), size_in)
+
+
+_WINDOWS: dict[int, tuple[Op, tuple[tuple[int, ...], ...]]] = {}
+
+
+def _window(op: Op) -> tuple[tuple[int, ...], ...]:
+    """Kernel, stride, padding and dilation per dimension.
+
+    Walks revisit the same ops many times, so the values are kept by object
+    identity (hashing a frozen op would cost more than parsing its arguments).
+    """
+    hit = _WINDOWS.get(id(op))
+    if hit is not None and hit[0] is op:
+        return hit[1]
+    if len(_WINDOWS) > 10_000:
+        _WINDOWS.clear()
+    _WINDOWS[id(op)] = (op, _parse_window(op))
+    return _WINDOWS[id(op)][1]
+
+
+def _parse_window(op: Op) -> tuple[tuple[int, ...], ...]:
+    dims = len(op.in_shape) - 1
+    kernel = _per_dim(op.arg("kernel_size"), dims)
+    default = kernel if op.kind.endswith("pool") else (1,) * dims
+    stride = _per_dim(op.arg("stride", default), dims)
+    return (
+        kernel,
+        stride,
+        _per_dim(op.arg("padding", 0), dims),
+        _per_dim(op.arg("dilation", 1), dims),
+    )
+
+
+def _transposed_taps(
+    out: int, kernel: int, stride: int, padding: int, dilation: int, size_in: int
+) -> Interval:
+    """Inputs that one output position of a transposed convolution receives from.
+
+    Input ``i`` writes to ``i * stride - padding + j * dilation`` for every tap
+    ``j``; the output position collects the inputs for which that hits it.
+    """
+    found: Interval = None
+    for tap in range(kernel):
+        offset = out + padding - tap * dilation
+        if offset % stride == 0 and 0 <= offset // stride < size_in:
+            found = _hull(found, (offset // stride, offset // stride))
+    return found
+
+
+def _transposed_back(
+    interval: Interval, kernel: int, stride: int, padding: int, dilation: int, size_in: int
+) -> Interval:
+    """Hull of the inputs that any output in ``interval`` receives from.
+
+    The pattern of taps repeats every ``stride * dilation`` outputs, so only the
+    outputs near each end of a long interval need looking at.
+    """
+    if interval is None:
+        return None
+    low, high = interval
+    if dilation == 1 or high - low + 1 >= dilation:
+        # Then ``out + padding - tap * dilation`` takes every value between its
+        # extremes, so the inputs that divide into it form one run.
+        first = -(-(low + padding - dilation * (kernel - 1)) // stride)
+        last = (high + padding) // stride
+        return _clip((first, last), size_in) if first <= last else None
+    edge = stride * dilation + dilation * kernel
+    positions = range(low, high + 1)
+    if high - low > 2 * edge:
+        positions = [*range(low, low + edge), *range(high - edge + 1, high + 1)]  # type: ignore[assignment]
+    found: Interval = None
+    for out in positions:
+        found = _hull(found, _transposed_taps(out, kernel, stride, padding, dilation, size_in))
+    return found
+
+
+def _whole(shape: Shape) -> Box:
+    return tuple((0, size - 1) for size in shape[1:])
+
+
+def _rotations(box: Box, shape: Shape) -> Box:
+    """Hull of ``box`` over the four quarter turns of the last two dimensions."""
+    *rest, rows, cols = box
+    height, width = shape[-2], shape[-1]
+    options = [rows, cols]
+    if rows is not None:
+        options.append((height - 1 - rows[1], height - 1 - rows[0]))
+    if cols is not None:
+        options.append((width - 1 - cols[1], width - 1 - cols[0]))
+    merged: Interval = None
+    for option in options:
+        merged = _hull(merged, option)
+    return (*rest, _clip(merged, height), _clip(merged, width))
+
+
+def op_back(op: Op, box: Box | None) -> Box | None:
+    """Positions of ``op``'s input that positions ``box`` of its output depend on.
+
+    ``None`` stands for a vector (no positions): everything before it counts.
+    """
+    if op.kind in GLOBAL_KINDS:
+        return _whole(op.in_shape)
+    if op.kind in POINTWISE_KINDS or op.kind == "rotation_stack" and box is None:
+        return box if len(op.in_shape) > 1 or box is None else None
+    if box is None:
+        return _whole(op.in_shape) if len(op.in_shape) > 1 else None
+    dims = len(op.in_shape) - 1
+    sizes = op.in_shape[1:]
+    if op.kind == "rotation_stack":
+        return _rotations(box, op.in_shape)
+    if op.kind == "pad":
+        torch_order = op.args[0][1]
+        before = [torch_order[2 * (dims - 1 - d)] for d in range(dims)]
+        return tuple(
+            _clip(None if iv is None else (iv[0] - before[d], iv[1] - before[d]), sizes[d])
+            for d, iv in enumerate(box)
+        )
+    if op.kind == "crop":
+        before = op.args[0][1]
+        return tuple(
+            None if iv is None else (iv[0] + before[d], iv[1] + before[d])
+            for d, iv in enumerate(box)
+        )
+    if op.kind in ("conv", "maxpool", "avgpool", "conv_transpose"):
+        kernel, stride, padding, dilation = _window(op)
+        back = _transposed_back if op.kind == "conv_transpose" else _window_back
+        return tuple(
+            back(iv, kernel[d], stride[d], padding[d], dilation[d], sizes[d])
+            for d, iv in enumerate(box)
+        )
+    # Anything unknown is treated as seeing its whole input: never an underestimate.
+    return _whole(op.in_shape)
+
+
+def _ops_back(ops: Sequence[Op], box: Box | None) -> Box | None:
+    for op in reversed(ops):
+        box = op_back(op, box)
+    return box
+
+
+class FieldWalker:
+    """Walks positions of any op's output back to the model input.
+
+    The walk is a loop over an explicit stack, not recursion, so a plan of any
+    depth walks without touching Python's recursion limit.
+    """
+
+    def __init__(self, stages: Sequence[Stage], input_shape: Shape) -> None:
+        self.stages = list(stages)
+        self.input_shape = tuple(input_shape)
+        self.index = {stage.name: i for i, stage in enumerate(self.stages)}
+        # Walks from different layers meet: deep in a network the walked box is
+        # often the whole feature map, so each (stage, box) is walked once.
+        self.memo: dict[tuple[int, Box | None], Box | None] = {}
+
+    def _input_keys(self, position: int, box: Box | None) -> list[tuple[int, Box | None]] | None:
+        """Stage outputs whose hull is the input of stage ``position``; None: the model input."""
+        stage = self.stages[position]
+        if stage.inputs and not stage.is_merge:
+            return [(self.index[name], box) for name in stage.inputs]
+        if position == 0:
+            return None
+        return [(position - 1, box)]
+
+    def _model_input(self, box: Box | None) -> Box | None:
+        if box is None:
+            return _whole(self.input_shape)
+        return tuple(_clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True))
+
+    def _children(self, key: tuple[int, Box | None]) -> list[tuple[int, Box | None]] | Box | None:
+        """The keys whose hull is ``key``'s value, or (a tuple) the value itself."""
+        position, box = key
+        stage = self.stages[position]
+        if stage.is_merge:
+            return [(self.index[name], box) for name in stage.inputs]
+        box = _ops_back(stage.post, box)
+        main = _ops_back(stage.ops, box)
+        if stage.kind == "residual":
+            main = _hull_box(main, _ops_back(stage.shortcut, box))
+        keys = self._input_keys(position, main)
+        return self._model_input(main) if keys is None else keys
+
+    def _resolve(self, keys: list[tuple[int, Box | None]]) -> Box | None:
+        memo = self.memo
+        pending: dict[tuple[int, Box | None], list[tuple[int, Box | None]]] = {}
+        stack = [key for key in keys if key not in memo]
+        while stack:
+            key = stack[-1]
+            if key in memo:
+                stack.pop()
+                continue
+            children = pending.get(key)
+            if children is None:
+                found = self._children(key)
+                if not isinstance(found, list):
+                    memo[key] = found
+                    stack.pop()
+                    continue
+                pending[key] = children = found
+            missing = [child for child in children if child not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+            value: Box | None = None
+            for child in children:
+                value = _hull_box(value, memo[child])
+            memo[key] = value
+            del pending[key]
+            stack.pop()
+        result: Box | None = None
+        for key in keys:
+            result = _hull_box(result, memo[key])
+        return result
+
+    def _stage_input(self, position: int, box: Box | None) -> Box | None:
+        keys = self._input_keys(position, box)
+        return self._model_input(box) if keys is None else self._resolve(keys)
+
+    def field_of(self, position: int, branch: str, upto: int, op: Op) -> Shape:
+        """Field of the central output position of op ``upto`` on ``branch`` of a stage."""
+        stage = self.stages[position]
+        box = _center(op.out_shape)
+        if branch == "post":
+            box = _ops_back(stage.post[: upto + 1], box)
+            main = _hull_box(
+                _ops_back(stage.ops, box),
+                _ops_back(stage.shortcut, box) if stage.kind == "residual" else None,
+            )
+        else:
+            main = _ops_back(getattr(stage, branch)[: upto + 1], box)
+        found = self._stage_input(position, main)
+        return _extent(found, self.input_shape)
+
+    def output_field(self) -> Shape:
+        last = len(self.stages) - 1
+        return _extent(
+            self._resolve([(last, _center(self.stages[last].out_shape))]), self.input_shape
+        )
+
+
+def _center(shape: Shape) -> Box | None:
+    if len(shape) < 2:
+        return None
+    return tuple(((size - 1) // 2, (size - 1) // 2) for size in shape[1:])
+
+
+def _extent(box: Box | None, input_shape: Shape) -> Shape:
+    if box is None:
+        return tuple(input_shape[1:])
+    return tuple(0 if iv is None else iv[1] - iv[0] + 1 for iv in box)
+
+
+def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
+    """The stages with every op's exact receptive field, and the model output's field."""
+    walker = FieldWalker(stages, input_shape)
+    result = []
+    for position, stage in enumerate(stages):
+        changes = {}
+        for branch in ("ops", "shortcut", "post"):
+            annotated: list[Op] = []
+            for upto, op in enumerate(getattr(stage, branch)):
+                if annotated and op.kind in POINTWISE_KINDS and op.in_shape == op.out_shape:
+                    # A layer that works position by position sees what the one before saw.
+                    field = annotated[-1].receptive_field
+                else:
+                    field = walker.field_of(position, branch, upto, op)
+                annotated.append(dataclasses.replace(op, receptive_field=field))
+            changes[branch] = tuple(annotated)
+        result.append(dataclasses.replace(stage, **changes))
+    return result, walker.output_field()
