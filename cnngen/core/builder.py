@@ -35,6 +35,33 @@ def group_count(channels: int) -> int:
     return 1
 
 
+# Attribute names by op kind (see StageBuilder._name): {next} is the number of
+# the next weighted layer, {this} of the last one, {fc} of the next linear layer.
+_NAMES = {
+    "conv": "conv{next}",
+    "conv_transpose": "conv{next}",
+    "lifting_conv": "conv{next}",
+    "group_conv": "conv{next}",
+    "group_pool": "group_pool",
+    "linear": "fc{fc}",
+    "pad": "pad{next}",
+    "crop": "crop{this}",
+    "batchnorm": "bn{this}",
+    "instancenorm": "norm{this}",
+    "groupnorm": "norm{this}",
+    "activation": "act{this}",
+    "dropout": "drop{this}",
+    "squeeze_excite": "se",
+    "maxpool": "pool",
+    "avgpool": "pool",
+    "flatten": "flatten",
+    "unflatten": "unflatten",
+    "rotation_stack": "rotate",
+    "rotation_mean": "rotation_pool",
+    "rotation_max": "rotation_pool",
+}
+
+
 class StageBuilder:
     """Appends ops to one stage, tracking the running shape and receptive field."""
 
@@ -101,32 +128,13 @@ class StageBuilder:
         never renames a weight, which keeps state_dicts loadable across small
         edits of the command.
         """
-        weighted = sum(op.kind in WEIGHTED for op in self.ops)
-        linears = sum(op.kind == "linear" for op in self.ops)
-        names = {
-            "conv": f"conv{weighted + 1}",
-            "conv_transpose": f"conv{weighted + 1}",
-            "lifting_conv": f"conv{weighted + 1}",
-            "group_conv": f"conv{weighted + 1}",
-            "group_pool": "group_pool",
-            "linear": f"fc{linears + 1}",
-            "pad": f"pad{weighted + 1}",
-            "crop": f"crop{weighted}",
-            "batchnorm": f"bn{weighted}",
-            "instancenorm": f"norm{weighted}",
-            "groupnorm": f"norm{weighted}",
-            "activation": f"act{weighted}",
-            "dropout": f"drop{weighted}",
-            "squeeze_excite": "se",
-            "maxpool": "pool",
-            "avgpool": "pool",
-            "flatten": "flatten",
-            "unflatten": "unflatten",
-            "rotation_stack": "rotate",
-            "rotation_mean": "rotation_pool",
-            "rotation_max": "rotation_pool",
-        }
-        base = names.get(kind, kind)
+        pattern = _NAMES.get(kind)
+        if pattern is None:
+            base = kind
+        else:
+            weighted = sum(op.kind in WEIGHTED for op in self.ops)
+            linears = sum(op.kind == "linear" for op in self.ops) if kind == "linear" else 0
+            base = pattern.format(next=weighted + 1, this=weighted, fc=linears + 1)
         if base[-1:] == "0":  # before any weighted layer: act, drop, ...
             base = base[:-1]
         taken = {op.path for op in self.ops}
