@@ -1,7 +1,8 @@
 """The ``cnngen`` command group and its entry point.
 
 Every command lives in a module of its own under :mod:`cnngen.cli` and is
-registered here by import, so ``from cnngen.cli import cli`` sees all of them.
+listed here in :data:`COMMANDS`; its module is imported only when the command
+is looked up, so ``cnngen --help`` loads no command, no solver and no renderer.
 Every :class:`~cnngen.errors.CnngenError` and Click usage error becomes one
 ``Error: ...`` line on stderr with exit status 2; nothing is written when an
 error occurs.  torch is never imported here.
@@ -10,30 +11,152 @@ error occurs.  torch is never imported here.
 from __future__ import annotations
 
 import errno
+import importlib
 import io
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator, MutableMapping
 
 import click
 
 from cnngen._version import __version__
-from cnngen.cli.calc import calc_command
 from cnngen.cli.config import install_config_option
-from cnngen.cli.dataset import dataset_group
-from cnngen.cli.export import export_command
-from cnngen.cli.handout import handout_command
 from cnngen.cli.help import sectioned
-from cnngen.cli.model import model_command
 from cnngen.cli.output import os_error_exit, os_error_line
-from cnngen.cli.plan import plan_command
-from cnngen.cli.project import project_command
-from cnngen.cli.templates import install_template_dir_option
-from cnngen.cli.train import train_command
+from cnngen.cli.templates import RENDERING_COMMANDS, install_template_dir_option_on
 from cnngen.cli.usage import one_line, usage_error_line
-from cnngen.cli.verify import verify_command
 from cnngen.errors import CnngenError, TemplateBug
+
+# name -> (module, attribute, first line of its help).  The line is what
+# ``cnngen --help`` lists, so listing the commands imports none of them;
+# tests/test_cli_lazy.py checks each line against the command's own help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "plan": (
+        "cnngen.cli.plan",
+        "plan_command",
+        "Show the exact plan for a model: every layer, shape and receptive field.",
+    ),
+    "model": (
+        "cnngen.cli.model",
+        "model_command",
+        "Write a standalone PyTorch model file (imports only torch).",
+    ),
+    "handout": (
+        "cnngen.cli.handout",
+        "handout_command",
+        "Write a Jupyter notebook that teaches a model layer by layer, or a topic.",
+    ),
+    "calc": (
+        "cnngen.cli.calc",
+        "calc_command",
+        "Output size of a layer with the formula filled in, or (--output) the missing parameter.",
+    ),
+    "verify": (
+        "cnngen.cli.verify",
+        "verify_command",
+        "Run a model file for real and check it against its own constants.",
+    ),
+    "export": (
+        "cnngen.cli.export",
+        "export_command",
+        "Export a model file to torch.export and ONNX, checked against PyTorch.",
+    ),
+    "dataset": (
+        "cnngen.cli.dataset",
+        "dataset_group",
+        "Write a standalone dataset file (imports only numpy and torch).",
+    ),
+    "train": (
+        "cnngen.cli.train",
+        "train_command",
+        "Write a training script for a generated model and dataset.",
+    ),
+    "project": (
+        "cnngen.cli.project",
+        "project_command",
+        "Write a starter project: model, synthetic dataset, train.py, README, config.",
+    ),
+}
+# Commands whose --help is split into sections (cnngen.cli.help).
+SECTIONED = ("plan", "model", "project", "handout")
+
+
+def _prepared(name: str, command: click.Command) -> click.Command:
+    """A command as the group serves it: --config, --template-dir, sectioned help."""
+    install_config_option(command)
+    if name in RENDERING_COMMANDS:
+        install_template_dir_option_on(command)
+    if name in SECTIONED:
+        sectioned(command)
+    return command
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's ``commands`` that imports a command's module on first lookup.
+
+    Names, membership and length come from :data:`COMMANDS` without importing
+    anything; looking a command up (``[]``, ``get``, ``values``) loads it.
+    """
+
+    def __init__(self, table: dict[str, tuple[str, str, str]]) -> None:
+        self.table = table
+        self.loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        command = self.loaded.get(name)
+        if command is None:
+            if name not in self.table:
+                raise KeyError(name)
+            module, attribute, _ = self.table[name]
+            command = _prepared(name, getattr(importlib.import_module(module), attribute))
+            self.loaded[name] = command
+        return command
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self.loaded.pop(name, None)
+        self.table.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.table), **dict.fromkeys(self.loaded)})
+
+    def __len__(self) -> int:
+        return len(set(self.table) | set(self.loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.table or name in self.loaded
+
+    def short_help(self, name: str, limit: int) -> str:
+        """What the group's help lists for ``name``, without loading it if it is not loaded."""
+        if name in self.loaded or name not in self.table:
+            return self[name].get_short_help_str(limit)
+        # A stand-in with the same help shortens it exactly as the command would.
+        return click.Command(name, help=self.table[name][2]).get_short_help_str(limit)
+
+
+class LazyGroup(click.Group):
+    """A Click group whose commands load on demand (see :class:`LazyCommands`)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click.Group's own version looks every command up; this one reads the table.
+        commands = self.commands
+        if not isinstance(commands, LazyCommands):
+            super().format_commands(ctx, formatter)
+            return
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, commands.short_help(name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -76,7 +199,10 @@ def _silence_stdout() -> None:
         pass
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "-V", "--version", prog_name="cnngen")
 @click.option("-q", "--quiet", is_flag=True, help="Leave out the 'wrote ...' summary lines.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print the plan table of what is made.")
@@ -100,22 +226,8 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.meta["cnngen.verbose"] = verbose and not quiet
 
 
-for _command in (
-    plan_command,
-    model_command,
-    handout_command,
-    calc_command,
-    verify_command,
-    export_command,
-    dataset_group,
-    train_command,
-    project_command,
-):
-    cli.add_command(_command)
-install_config_option(cli)
-install_template_dir_option(cli)
-for _command in (plan_command, model_command, project_command, handout_command):
-    sectioned(_command)
+# Each command gets --config, --template-dir and its help sections when it loads.
+cli.commands = LazyCommands(dict(COMMANDS))  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> None:

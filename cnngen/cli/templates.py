@@ -25,7 +25,13 @@ RENDERING_COMMANDS = ("model", "dataset", "train", "project", "handout")
 
 def install_template_dir_option(root: click.Group) -> None:
     """Give every command in RENDERING_COMMANDS (and every subcommand of a group) the option."""
-    pending = [root.commands[name] for name in RENDERING_COMMANDS]
+    for name in RENDERING_COMMANDS:
+        install_template_dir_option_on(root.commands[name])
+
+
+def install_template_dir_option_on(command: click.Command) -> None:
+    """Give ``command`` (or, for a group, every command under it) the option, once."""
+    pending = [command]
     while pending:
         command = pending.pop()
         if isinstance(command, click.Group):
