@@ -1,18 +1,26 @@
-"""How long cnngen takes to plan, and to plan + render + format, from tiny to 4K inputs.
+"""How fast cnngen plans and generates, against floors measured in the same run.
 
 Run from the repository root::
 
-    python benchmarks/plan_speed.py            # prints the table, writes PLAN_SPEED.md
-    python benchmarks/plan_speed.py --repeats 5 --no-write
+    python benchmarks/plan_speed.py            # prints the tables, writes PLAN_SPEED.md
+    python benchmarks/plan_speed.py --quick    # fewer sizes and depths; prints only
+    python benchmarks/plan_speed.py --no-write
 
-Three timings per case, each the median of several runs:
+Four measurements:
 
-* ``plan``: ``make_spec`` + ``solve`` (validation and the shape solver);
-* ``plan + render``: the above plus Jinja rendering and Black formatting of the
-  model file, in-process with Black already imported;
-* ``cnngen model`` (fresh process): the console command end to end, writing the
-  file to stdout; it includes interpreter start-up and imports, which is
-  what a user waits for.
+* **Planning per op**: ``make_spec`` + ``solve`` for forecasters of 5 to 1000
+  layers, 1D to 3D, from 32 to 3840x2160, in CPU microseconds per op, next to
+  a reference recurrence written here.  The reference does the least any
+  planner must: for each op of the finished plan it computes the output size,
+  the parameters, the MACs and a textbook receptive field (jump, size, start)
+  per dimension.  The ratio is how far planning is from that floor.
+* **Growth in layers**: the exponent of a least-squares fit of log(plan time)
+  against log(layers) for each input size; 1.0 is linear.
+* **Whole process**: ``cnngen model`` for the README forecaster, as a ratio to
+  ``python -c pass``, ``python -c "import click"`` and ``cnngen --help``, all
+  interleaved so that load on the machine hits each alike.
+* **Black's share** of rendering a model file: the render with Black against
+  the same render without it.
 
 Nothing here imports torch: the numbers are the generation path alone.
 """
@@ -20,14 +28,15 @@ Nothing here imports torch: the numbers are the generation path alone.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,70 +45,258 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from cnngen import __version__  # noqa: E402
+from cnngen.core.plan import Op, Plan  # noqa: E402
 from cnngen.core.solver import solve  # noqa: E402
 from cnngen.core.spec import make_spec  # noqa: E402
-from cnngen.rendering.engine import render_model  # noqa: E402
+from cnngen.errors import CnngenError  # noqa: E402
+from cnngen.rendering.engine import render_model, unformatted  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent / "PLAN_SPEED.md"
 
-
-@dataclass(frozen=True)
-class Case:
-    """One request to time, with the CLI words that make the same model."""
-
-    label: str
-    family: str
-    options: dict[str, Any]
-
-
-CASES = (
-    Case("28x28, 2 layers", "forecaster", {"input_size": (28, 28), "layers": 2}),
-    Case(
-        "100x100, 5 layers",
-        "forecaster",
-        {"input_size": (100, 100), "in_channels": 60, "out_channels": 30, "layers": 5},
-    ),
-    Case("500x500, 50 layers", "forecaster", {"input_size": (500, 500), "layers": 50}),
-    Case("3840x2160, 50 layers", "forecaster", {"input_size": (3840, 2160), "layers": 50}),
-    Case("1D 100000, 20 layers", "forecaster", {"input_size": (100000,), "layers": 20}),
-    Case("3D 64x64x64, 5 layers", "forecaster", {"input_size": (64, 64, 64), "layers": 5}),
-    Case(
-        "1D 1000 -> exactly 30, 6 layers",
-        "encoder",
-        {"input_size": (1000,), "layers": 6, "target_size": (30,)},
-    ),
+SIZES: tuple[tuple[int, ...], ...] = (
+    (32,),
+    (100_000,),
+    (32, 32),
+    (500, 500),
+    (3840, 2160),
+    (32, 32, 32),
+)
+LAYERS = (5, 20, 100, 300, 1000)
+QUICK_SIZES = ((32,), (32, 32), (3840, 2160))
+QUICK_LAYERS = (5, 50, 200)
+# Channels do not change how planning scales; capping them keeps deep 3D
+# plans under cnngen's parameter limit.
+OPTIONS: dict[str, Any] = {"max_channels": 64}
+# The README's first command (`cnngen model forecaster ...`).
+README_FORECASTER = (
+    "model forecaster --input-size 100x100 --in-channels 60 --out-channels 30 --layers 5"
+)
+# The deepest requests the documented limits allow at 4K (cnngen.plan arguments).
+DEEP_CASES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("classifier", {"block": "residual"}),
+    ("classifier", {"downsample": "none"}),
+    ("encoder", {"downsample": "none"}),
+    ("forecaster", {"downsample": "none"}),
+    ("forecaster", {}),
+)
+BLACK_CASES = (
+    ("100x100, 5 layers (README)", {"input_size": (100, 100), "layers": 5}),
+    ("500x500, 50 layers", {"input_size": (500, 500), "layers": 50}),
+    ("3840x2160, 200 layers", {"input_size": (3840, 2160), "layers": 200}),
 )
 
 
-def timed(function: Callable[[], Any], repeats: int, budget: float) -> float:
-    """Median wall time of ``function``: at least 3 runs, at most ``repeats`` or ``budget`` s."""
-    function()  # warm caches (templates, Black's parser) before timing
+# ------------------------------------------------------------------ timing
+def cpu_time(function: Callable[[], Any], budget: float, most: int = 25) -> float:
+    """Median CPU seconds of ``function``: at least 3 runs, more while within ``budget``."""
+    function()  # warm caches before timing
     times: list[float] = []
-    started = time.perf_counter()
-    while len(times) < repeats and (len(times) < 3 or time.perf_counter() - started < budget):
-        start = time.perf_counter()
+    started = time.process_time()
+    while len(times) < 3 or (len(times) < most and time.process_time() - started < budget):
+        start = time.process_time()
         function()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times)
 
 
-def fresh_process(case: Case, runs: int) -> float:
-    """Median wall time of ``python -m cnngen model ...`` writing to stdout."""
-    spec = make_spec(case.family, **case.options)
-    argv = [sys.executable, "-m", "cnngen", *spec.command().split()]
+# --------------------------------------------------- the reference recurrence
+Row = tuple[str, int, int, tuple[tuple[int, ...], ...], bool, int]
+
+
+def reference_inputs(plan: Plan) -> list[Row]:
+    """Each op's kind, channels, window, bias and groups: what the recurrence starts from."""
+    rows = []
+    for stage in plan.stages:
+        for _, op in stage.all_ops():
+            bias, groups = bool(op.arg("bias", True)), int(op.arg("groups", 1))
+            rows.append((op.kind, op.in_shape[0], op.out_shape[0], _window(op), bias, groups))
+    return rows
+
+
+def _window(op: Op) -> tuple[tuple[int, ...], ...]:
+    dims = len(op.in_shape) - 1
+
+    def per_dim(value: Any) -> tuple[int, ...]:
+        return tuple(value) if isinstance(value, tuple) else (int(value),) * dims
+
+    if op.kind not in ("conv", "conv_transpose", "maxpool", "avgpool") or dims < 1:
+        return ()
+    kernel = per_dim(op.arg("kernel_size"))
+    stride = per_dim(op.arg("stride", kernel if op.kind.endswith("pool") else 1))
+    return kernel, stride, per_dim(op.arg("padding", 0)), per_dim(op.arg("dilation", 1))
+
+
+def reference(rows: Sequence[Row], sizes: Sequence[int]) -> int:
+    """Sizes, parameters, MACs and an affine receptive field per op, O(1) per op and dim.
+
+    Returns the parameters plus MACs of the convolutions, so a test can check
+    that the floor does the planner's arithmetic.
+    """
+    sizes = list(sizes)
+    fields = [(1.0, 1.0, 0.0) for _ in sizes]  # size, jump, start of the centre
+    total = 0
+    for kind, cin, cout, window, bias, groups in rows:
+        if not window:
+            continue
+        kernel, stride, padding, dilation = window
+        for d, (k, s, p, di) in enumerate(zip(kernel, stride, padding, dilation, strict=True)):
+            span = di * (k - 1) + 1
+            size, jump, start = fields[d]
+            if kind == "conv_transpose":
+                sizes[d] = (sizes[d] - 1) * s - 2 * p + span
+                fields[d] = (size + (math.ceil(span / s) - 1) * jump, jump / s, start)
+            else:
+                sizes[d] = (sizes[d] + 2 * p - span) // s + 1
+                shift = ((span - 1) / 2 - p) * jump
+                fields[d] = (size + (span - 1) * jump, jump * s, start + shift)
+        if kind == "conv":
+            taps = math.prod(kernel) * (cin // groups)
+            total += cout * taps + (cout if bias else 0) + math.prod(sizes) * cout * taps
+    return total
+
+
+# ------------------------------------------------------------- measurements
+def label(sizes: Sequence[int]) -> str:
+    return f"{len(sizes)}D " + "x".join(map(str, sizes))
+
+
+def per_op(
+    sizes_list: Sequence[Sequence[int]], layers_list: Sequence[int], budget: float
+) -> list[dict[str, Any]]:
+    rows = []
+    for sizes in sizes_list:
+        for layers in layers_list:
+            options = {"input_size": tuple(sizes), "layers": layers, **OPTIONS}
+            row: dict[str, Any] = {"size": label(sizes), "layers": layers}
+            try:
+                plan = solve(make_spec("forecaster", **options))
+            except CnngenError as error:
+                row["refused"] = str(error).split(";")[0]
+                rows.append(row)
+                print(
+                    f"{row['size']:>16} {layers:>5} layers: refused ({row['refused']})", flush=True
+                )
+                continue
+            ops = sum(1 for stage in plan.stages for _ in stage.all_ops())
+            seconds = cpu_time(
+                lambda options=options: solve(make_spec("forecaster", **options)), budget
+            )
+            inputs = reference_inputs(plan)
+            floor = cpu_time(lambda i=inputs, s=sizes: reference(i, s), budget / 4)
+            row.update(ops=ops, plan=seconds, reference=floor)
+            rows.append(row)
+            print(
+                f"{row['size']:>16} {layers:>5} layers {ops:>6} ops: "
+                f"{seconds * 1e6 / ops:7.1f} us/op, reference {floor * 1e6 / ops:5.2f} us/op, "
+                f"{seconds / floor:5.1f}x",
+                flush=True,
+            )
+    return rows
+
+
+def growth(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Slope of log(plan time) against log(layers), per input size."""
+    slopes = {}
+    for size in dict.fromkeys(row["size"] for row in rows):
+        points = [
+            (math.log(r["layers"]), math.log(r["plan"]))
+            for r in rows
+            if r["size"] == size and "plan" in r
+        ]
+        if len(points) < 2:
+            continue
+        mean_x = statistics.fmean(x for x, _ in points)
+        mean_y = statistics.fmean(y for _, y in points)
+        num = sum((x - mean_x) * (y - mean_y) for x, y in points)
+        den = sum((x - mean_x) ** 2 for x, _ in points)
+        slopes[size] = num / den
+    return slopes
+
+
+def deep(budget: float, layers: int) -> list[dict[str, Any]]:
+    """CPU time of the deepest plans at 3840x2160, and the receptive fields' part of it."""
+    from cnngen.core.fields import annotate
+
+    rows = []
+    for family, extra in DEEP_CASES:
+        options = {"input_size": (3840, 2160), "layers": layers, **extra}
+        plan = solve(make_spec(family, **options))
+        ops = sum(1 for stage in plan.stages for _ in stage.all_ops())
+        seconds = cpu_time(lambda f=family, o=options: solve(make_spec(f, **o)), budget, 9)
+        fields = cpu_time(lambda p=plan: annotate(p.stages, p.input_shape), budget / 2, 9)
+        words = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in extra.items())
+        rows.append(
+            {"case": f"{family} {words}".strip(), "ops": ops, "plan": seconds, "fields": fields}
+        )
+        print(
+            f"{rows[-1]['case']}: {ops} ops, {seconds:.3f} s CPU, fields {fields:.3f} s", flush=True
+        )
+    return rows
+
+
+def processes(runs: int) -> dict[str, float]:
+    """Median wall seconds of each command in a fresh interpreter, runs interleaved."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    with tempfile.TemporaryDirectory() as folder:
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            'python -c "import click"': [sys.executable, "-c", "import click"],
+            "cnngen --help": [sys.executable, "-m", "cnngen", "--help"],
+            "cnngen model (README forecaster)": [
+                sys.executable,
+                "-m",
+                "cnngen",
+                *README_FORECASTER.split(),
+                "-o",
+                str(Path(folder) / "forecaster.py"),
+                "--force",
+            ],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs + 1):
+            for name, argv in commands.items():
+                start = time.perf_counter()
+                subprocess.run(argv, check=True, capture_output=True, env=env)
+                times[name].append(time.perf_counter() - start)
+    # The first round warms the file cache and is left out.
+    return {name: statistics.median(values[1:]) for name, values in times.items()}
 
 
-def milliseconds(seconds: float) -> str:
+def black_share(budget: float) -> list[dict[str, Any]]:
+    rows = []
+    for name, options in BLACK_CASES:
+        spec = make_spec("forecaster", **options)
+        plan = solve(spec)
+        command = spec.command()
+        lines = len(render_model(plan, command).splitlines())
+        formatted = cpu_time(
+            lambda plan=plan, command=command: render_model(plan, command), budget, 7
+        )
+
+        def bare(plan: Plan = plan, command: str = command) -> str:
+            with unformatted():
+                return render_model(plan, command)
+
+        raw = cpu_time(bare, budget, 7)
+        rows.append({"case": name, "lines": lines, "render": formatted, "unformatted": raw})
+        print(
+            f"{name}: {lines} lines, render {formatted * 1e3:.1f} ms, Black {1 - raw / formatted:.0%}",
+            flush=True,
+        )
+    return rows
+
+
+# ------------------------------------------------------------------ report
+def ms(seconds: float) -> str:
     value = seconds * 1000
-    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
+    return (
+        f"{value:.2f} ms"
+        if value < 10
+        else f"{value:.1f} ms"
+        if value < 1000
+        else f"{seconds:.2f} s"
+    )
 
 
 def cpu_model() -> str:
@@ -114,87 +311,120 @@ def cpu_model() -> str:
 
 
 def machine_info() -> list[tuple[str, str]]:
+    from importlib.metadata import version
+
     import black
     import jinja2
 
+    try:
+        load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        load = "unknown"
     return [
         ("CPU", f"{cpu_model()} ({os.cpu_count()} logical cores visible)"),
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("cnngen", __version__),
         ("Black", black.__version__),
+        ("Click", version("click")),
         ("Jinja2", jinja2.__version__),
-        ("Load average when the run ended (1/5/15 min)", _load()),
+        # Other work on the machine inflates wall times; CPU times and ratios suffer less.
+        ("Load average when the run ended (1/5/15 min)", load),
     ]
 
 
-def _load() -> str:
-    """Other work on the machine inflates the numbers; this says how much there was."""
-    try:
-        return " / ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def measure(repeats: int, process_runs: int) -> list[list[str]]:
-    rows = []
-    for case in CASES:
-        spec = make_spec(case.family, **case.options)
-        plan = solve(spec)
-        source = render_model(plan, spec.command())
-        ops = sum(1 for stage in plan.stages for _ in stage.all_ops())
-        plan_time = timed(
-            lambda case=case: solve(make_spec(case.family, **case.options)), repeats, 2.0
-        )
-        render_time = timed(lambda case=case: _plan_and_render(case), max(3, repeats // 4), 5.0)
-        process_time = fresh_process(case, process_runs)
-        rows.append(
-            [
-                case.label,
-                case.family,
-                "x".join(map(str, plan.output_shape)),
-                f"{ops:,}",
-                f"{len(source.splitlines()):,}",
-                milliseconds(plan_time),
-                milliseconds(render_time),
-                milliseconds(process_time),
-            ]
-        )
-        print(" | ".join(rows[-1]), flush=True)
-    return rows
-
-
-def _plan_and_render(case: Case) -> str:
-    spec = make_spec(case.family, **case.options)
-    return render_model(solve(spec), spec.command())
-
-
-def markdown(rows: list[list[str]], repeats: int, process_runs: int) -> str:
-    headers = [
-        "case",
-        "family",
-        "output",
-        "ops",
-        "file lines",
-        "plan",
-        "plan + render + Black",
-        "`cnngen model` (fresh process)",
-    ]
+def markdown(
+    rows: Sequence[dict[str, Any]],
+    slopes: dict[str, float],
+    process: dict[str, float],
+    black: Sequence[dict[str, Any]],
+    deep_rows: Sequence[dict[str, Any]],
+    quick: bool,
+) -> str:
     lines = [
         "# Planning speed",
         "",
-        "Generated by `python benchmarks/plan_speed.py`; rerun it to refresh this file.",
+        f"Generated by `python benchmarks/plan_speed.py{' --quick' if quick else ''}`; "
+        "rerun it to refresh this file. torch is never imported.",
         "",
-        "Medians of repeated runs: `plan` is `make_spec` + `solve` (up to "
-        f"{repeats} runs); `plan + render + Black` adds Jinja rendering and Black "
-        "formatting in-process (Black already imported); the last column runs "
-        f"`python -m cnngen model ...` in a new process ({process_runs} runs), "
-        "interpreter start-up and imports included.  torch is never imported.",
+        "## Planning per op",
         "",
-        "| " + " | ".join(headers) + " |",
-        "| " + " | ".join("---" if i < 2 else "---:" for i in range(len(headers))) + " |",
+        '`make_spec` + `solve` for `cnngen.plan("forecaster", input_size=..., layers=..., '
+        "max_channels=64)`, median CPU time, divided by the plan's ops (every layer, "
+        "norms and activations included). The reference is a recurrence written in the "
+        "benchmark that computes each op's output size, parameters, MACs and an affine "
+        "receptive field in O(1) per op and dimension: the floor for any planner.",
+        "",
+        "| input | layers | ops | plan | plan per op | reference per op | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for row in rows:
+        if "refused" in row:
+            lines.append(f"| {row['size']} | {row['layers']} | refused: {row['refused']} | | | | |")
+            continue
+        ops = row["ops"]
+        lines.append(
+            f"| {row['size']} | {row['layers']} | {ops:,} | {ms(row['plan'])} | "
+            f"{row['plan'] * 1e6 / ops:.1f} us | {row['reference'] * 1e6 / ops:.2f} us | "
+            f"{row['plan'] / row['reference']:.1f}x |"
+        )
+    lines += [
+        "",
+        "## Growth in layers",
+        "",
+        "Exponent of a least-squares fit of log(plan time) against log(layers) "
+        "(1.0: linear, 2.0: quadratic).",
+        "",
+        "| input | exponent |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {size} | {slope:.2f} |" for size, slope in slopes.items()]
+    depth = max(QUICK_LAYERS if quick else LAYERS)
+    lines += [
+        "",
+        f"## Deepest plans at 3840x2160 ({depth} layers)",
+        "",
+        "Median CPU time of `make_spec` + `solve`, and of the receptive-field pass "
+        "(`cnngen.core.fields.annotate`) on the finished plan.",
+        "",
+        "| request | ops | plan | receptive fields |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| `{row['case']}` | {row['ops']:,} | {ms(row['plan'])} | {ms(row['fields'])} |"
+        for row in deep_rows
+    ]
+    model = process["cnngen model (README forecaster)"]
+    lines += [
+        "",
+        "## Whole process",
+        "",
+        f"`cnngen {README_FORECASTER} -o forecaster.py --force` (the README's first "
+        "command), interpreter start-up and imports included; median wall time of "
+        "interleaved runs.",
+        "",
+        "| command | wall time | `cnngen model` is |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, seconds in process.items():
+        ratio = "" if seconds == model else f"{model / seconds:.2f}x this"
+        lines.append(f"| `{name}` | {ms(seconds)} | {ratio} |")
+    lines += [
+        "",
+        "## Black's share of a render",
+        "",
+        "In-process, templates and Black warm: `render_model` with Black against the "
+        "same render without it (median CPU time).",
+        "",
+        "| model | file lines | render | without Black | Black's share |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in black:
+        share = 1 - row["unformatted"] / row["render"]
+        lines.append(
+            f"| {row['case']} | {row['lines']:,} | {ms(row['render'])} | "
+            f"{ms(row['unformatted'])} | {share:.0%} |"
+        )
     lines += ["", "## Machine", ""]
     lines += [f"- {name}: {value}" for name, value in machine_info()]
     return "\n".join(lines) + "\n"
@@ -202,16 +432,22 @@ def markdown(rows: list[list[str]], repeats: int, process_runs: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=41, help="most timed runs per case")
-    parser.add_argument("--process-runs", type=int, default=5, help="fresh-process runs per case")
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and depths; no file")
+    parser.add_argument("--process-runs", type=int, default=7, help="fresh-process runs each")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {OUTPUT.name}")
     args = parser.parse_args(argv)
-    rows = measure(args.repeats, args.process_runs)
-    text = markdown(rows, args.repeats, args.process_runs)
+    sizes, layers = (QUICK_SIZES, QUICK_LAYERS) if args.quick else (SIZES, LAYERS)
+    budget = 0.3 if args.quick else 1.0
+    rows = per_op(sizes, layers, budget)
+    slopes = growth(rows)
+    deep_rows = deep(budget, max(layers))
+    process = processes(3 if args.quick else args.process_runs)
+    black = black_share(budget)
+    text = markdown(rows, slopes, process, black, deep_rows, args.quick)
     print()
     print(text)
     assert "torch" not in sys.modules, "the generation path imported torch"
-    if not args.no_write:
+    if not (args.no_write or args.quick):
         OUTPUT.write_text(text, encoding="utf-8")
         print(f"wrote {OUTPUT.relative_to(REPO)}")
 

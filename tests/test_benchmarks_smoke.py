@@ -71,3 +71,37 @@ def test_training_loop_comparison_runs_on_the_cpu(tmp_path):
         assert text.endswith("not run: no CUDA device") and result == {
             "status": "not run: no CUDA device"
         }
+
+
+def test_plan_speed_measures_and_reports_a_tiny_grid():
+    """Per-op times against the reference, the growth fit and the report, without subprocesses."""
+    from benchmarks import plan_speed
+
+    rows = plan_speed.per_op([(32,), (16, 16)], [2, 4], budget=0.0)
+    assert all(row["ops"] > 0 and row["plan"] > 0 and row["reference"] > 0 for row in rows)
+    slopes = plan_speed.growth(rows)
+    assert set(slopes) == {"1D 32", "2D 16x16"}
+    process = {
+        "python -c pass": 0.02,
+        'python -c "import click"': 0.04,
+        "cnngen --help": 0.08,
+        "cnngen model (README forecaster)": 0.2,
+    }
+    black = [{"case": "tiny", "lines": 10, "render": 0.01, "unformatted": 0.001}]
+    deep = [{"case": "encoder", "ops": 9, "plan": 0.01, "fields": 0.001}]
+    text = plan_speed.markdown(rows, slopes, process, black, deep, quick=True)
+    assert "| 1D 32 | 2 |" in text and "| `cnngen --help` | 80.0 ms | 2.50x this |" in text
+    assert "| tiny | 10 | 10.0 ms | 1.00 ms | 90% |" in text
+
+
+def test_plan_speed_reference_counts_what_the_plan_counts():
+    """The reference recurrence is a floor only if it does the planner's arithmetic."""
+    from benchmarks import plan_speed
+    from cnngen.core.solver import solve
+    from cnngen.core.spec import make_spec
+
+    plan = solve(make_spec("encoder", input_size=(40, 40), layers=3))
+    inputs = plan_speed.reference_inputs(plan)
+    convs = [op for stage in plan.stages for _, op in stage.all_ops() if op.kind == "conv"]
+    expected = sum(op.params + op.macs for op in convs)
+    assert plan_speed.reference(inputs, (40, 40)) == expected
