@@ -2,9 +2,9 @@
 
 The receptive field of a layer is the extent, per dimension, of the model
 input that its *central* output position (index ``(size - 1) // 2`` in every
-dimension) depends on.  It is found by walking that position backwards
-through every op of the plan with the op's real kernel, stride, padding and
-dilation, so it is exact where a closed formula is not:
+dimension) depends on.  What one op's output positions read of its input is
+``op_back``, with the op's real kernel, stride, padding and dilation, so the
+field is exact where a closed formula is not:
 
 - a transposed convolution gives different output positions different numbers
   of input taps (``ceil`` or ``floor`` of ``span / stride``), so the usual
@@ -18,6 +18,15 @@ dilation, so it is exact where a closed formula is not:
 Gradients give the same numbers: backpropagate from the central output
 position with positive weights and inputs and count the nonzero input extent
 (``tests/test_fields.py`` does this for every family).
+
+Planning composes ``op_back`` forward, once per op (:class:`FieldPass`):
+through windows, pads and crops the composition stays a clipped affine map
+per dimension, so a plan of any depth costs one constant step per op, with no
+recursion and no walk back to the input.  The few ops that do not fold
+(strided transposed convolutions, rotation stacks, merges of differing
+branches) are walked through with ``op_back`` itself.  Walking every op's
+centre back to the input, as cnngen once did, gives the same fields at a cost
+quadratic in depth; ``tests/test_fields_pass.py`` checks the two agree.
 """
 
 from __future__ import annotations
