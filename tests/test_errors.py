@@ -104,7 +104,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     # ---- handout
     ("handout encoder -i 100 -n 30 --stride 2", "--layers", "at most 4 layers fit", True),
     ("handout equivariant -i 28x30", "--input-size", "e.g. 30x30", True),
-    ("handout", "FAMILY", "give one of", False),
+    ("handout", "FAMILY", "give a model family", False),
     # ---- verify, dataset, train, project
     ("verify", "FILE", "see 'cnngen verify --help'", False),
     ("verify /nonexistent-model.py", "FILE", "does not exist", False),

@@ -132,7 +132,7 @@ CASES: list[tuple[str, str]] = [
     ("model encoder -i 64 --name Modèle", "--name"),
     # ---- project names that would break train.py
     ("project proj --name main", "--name"),
-    ("project proj --name np", "--name"),
+    ("project proj --name nn", "--name"),
     ("project proj --family classifier --name DataLoader", "--name"),
     ("project proj --name make_datasets", "--name"),
     ("project proj --name LR", "--name"),

@@ -63,7 +63,7 @@ def test_every_name_a_model_file_uses_is_refused(family: str, options: dict) -> 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_name_train_py_uses_is_refused_as_model_class(task: str) -> None:
     used = _globals(render_train(task=task, model_class="Net")) - {"Net"}
-    assert {"main", "np", "DataLoader", "make_datasets", "LR", "Path"} <= used
+    assert {"main", "DataLoader", "make_datasets", "LR", "Path"} <= used
     for name in sorted(used):
         with pytest.raises(CnngenError) as error:
             render_train(task=task, model_class=name)

@@ -45,7 +45,9 @@ def residual_project(folder: Path) -> None:
     synthetic = Synthetic(kind="shapes", size=(16, 16), classes=3, samples=120)
     (folder / "dataset.py").write_text(render_synthetic(synthetic))
     (folder / "train.py").write_text(
-        render_train(task="classification", model_class="Classifier", epochs=1, batch_size=30)
+        render_train(
+            task="classification", model_class="Classifier", epochs=1, batch_size=30, features="all"
+        )
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -239,7 +240,7 @@ def test_export_with_torch_alone_writes_the_pt2_and_keeps_old_files_on_failure(
     assert not [p for p in out.iterdir() if p.name.startswith(".export")]
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
+def test_ctrl_c_names_the_last_checkpoint_that_resumes(tmp_path: Path) -> None:
     classifier_project(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "train.py", "--epochs", "10000"], cwd=tmp_path, env=ENV,
@@ -253,10 +254,10 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "Traceback" not in stderr
-    assert "--resume runs/interrupted.pt" in stderr
-    resumed = run(tmp_path, "train.py", "--epochs", "4", "--resume", "runs/interrupted.pt")
+    assert re.search(r"interrupted in epoch \d+; repeat it with python train.py --resume runs/last.pt", stderr)
+    resumed = run(tmp_path, "train.py", "--epochs", "4", "--resume", "runs/last.pt")
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming runs/interrupted.pt" in resumed.stdout
+    assert "resuming runs/last.pt after epoch" in resumed.stdout
 
 
 def test_finetune_names_a_broken_weights_file(trained: Path, tmp_path: Path) -> None:

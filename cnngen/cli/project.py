@@ -19,6 +19,7 @@ import click
 from cnngen.cli.options import Words, given_options, invocation, model_options
 from cnngen.cli.output import announce, emit_files, stage_folder
 from cnngen.errors import CnngenError
+from cnngen.rendering.datafiles import DEFAULT_FEATURES, FEATURES_HELP, check_features
 from cnngen.rendering.escape import shell_word, shell_words, terminal_text
 from cnngen.rendering.project import (
     FILES,
@@ -128,6 +129,7 @@ def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Default batch size.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Default learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Default seed.")
+@click.option("--with", "features", default=None, metavar="FEATURES", help=FEATURES_HELP)
 @click.option("--force", is_flag=True, help="Write into an existing non-empty DIR.")
 @click.option("--dry-run", is_flag=True, help="Print the files it would write; write nothing.")
 @click.pass_context
@@ -145,6 +147,7 @@ def project_command(
     batch_size: int,
     lr: float,
     seed: int,
+    features: str | None,
     force: bool,
     **model: Any,
 ) -> None:
@@ -176,7 +179,13 @@ def project_command(
         samples=samples,
         noise=noise,
         rotate=rotate,
-        train=TrainDefaults(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+        train=TrainDefaults(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            features=DEFAULT_FEATURES if features is None else check_features(features),
+        ),
         command=shell_words(invocation(ctx)),
         size=project_size,
     )

@@ -12,7 +12,7 @@ from cnngen.cli.options import Words, invocation
 from cnngen.cli.output import emit, output_options
 from cnngen.core.spec import check_choice
 from cnngen.errors import CnngenError
-from cnngen.rendering.datafiles import TASKS, render_finetune, render_train
+from cnngen.rendering.datafiles import FEATURES_HELP, TASKS, render_finetune, render_train
 from cnngen.rendering.escape import command_line
 
 
@@ -52,6 +52,13 @@ from cnngen.rendering.escape import command_line
     "[default: none; finetune: warmup-multistep]",
 )
 @click.option(
+    "--with",
+    "features",
+    default=None,
+    metavar="FEATURES",
+    help=FEATURES_HELP,
+)
+@click.option(
     "--weights",
     default=None,
     help="finetune: the pretrained state_dict.  [default: runs/best.pt]",
@@ -79,6 +86,7 @@ def train_command(
     frozen and trainable parameter counts and trains with warmup + MultiStepLR.
     Examples:
       cnngen train --task forecasting --model-class Forecaster -o train.py
+      cnngen train --task classification --model-class Classifier --with resume,plots
       cnngen train --task finetune --model-class Classifier --freeze layer1 -o finetune.py
     """
     task = options["task"]
@@ -86,6 +94,8 @@ def train_command(
     command = command_line(invocation(ctx))
     given = {key: value for key, value in options.items() if value not in (None, ())}
     if task == "finetune":
+        if "features" in given:
+            raise CnngenError("--with: applies to train.py, not to --task finetune", "--with")
         script = "finetune.py" if output == "-" else Path(output).name
         given.pop("task")
         if "freeze" in given:

@@ -40,6 +40,27 @@ from cnngen.rendering.namespace import (
 
 TASKS = ("classification", "forecasting", "segmentation")
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
+# What a training script can carry beyond training, evaluation and safe files,
+# in the order --with lists them.  The default is what a starter needs: a run
+# that stops can continue (resume); `cnngen export` deploys its best.pt.
+FEATURES = {
+    "ddp": "torchrun: DistributedDataParallel, sharded data, --sync-bn",
+    "amp": "mixed precision on CUDA (--amp) and --channels-last",
+    "compile": "--compile: torch.compile",
+    "resume": "last.pt with every state, and --resume",
+    "export": "--export: model.pt2, model.onnx and model.json, each checked",
+    "plots": "loss.png, and for classification the confusion matrix and a gallery",
+    "progress": "--progress: a bar or a line per step",
+    "schedule": "--scheduler: cosine or warmup-multistep learning rates",
+}
+DEFAULT_FEATURES = ("resume",)
+FEATURES_HELP = (
+    "What train.py carries beyond training and evaluation, comma-separated: "
+    + "; ".join(f"{name} ({what})" for name, what in FEATURES.items())
+    + "; or all, or none.  [default: "
+    + ",".join(DEFAULT_FEATURES)
+    + "]"
+)
 SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes", "segmentation")
 LAYOUTS = ("auto", "none", "first", "last")
 SHAPES_2D = ("square", "circle", "triangle", "cross", "ring", "x")
@@ -485,13 +506,14 @@ def _check_values(param: str, values: int) -> None:
 
 
 def _check_sibling_module(param: str, module: str) -> None:
-    """A sibling module named like a module train.py imports would shadow it."""
+    """A sibling module named like a module train.py or a dataset file imports would shadow it."""
     top = module.split(".")[0]
-    taken = imported_modules(("train",)) | set(sys.stdlib_module_names)
+    kinds = ("train", "dataset_windows", "dataset_arrays", "dataset_synthetic")
+    taken = imported_modules(kinds) | set(sys.stdlib_module_names)
     if top in taken:
         raise CnngenError(
             f"{param}: a file named {top}.py next to train.py would shadow the module "
-            f"{top!r} that train.py imports; name it e.g. 'my_{top}'",
+            f"{top!r} that train.py or its data imports; name it e.g. 'my_{top}'",
             param,
         )
 
@@ -562,13 +584,24 @@ def render_train(
     seed: int = 0,
     out: str = "runs",
     scheduler: str = "none",
+    features: str | tuple[str, ...] | list[str] = DEFAULT_FEATURES,
     script_name: str = "train.py",
     command: str = "train",
 ) -> str:
-    """The source of a training script for a model module and a dataset module."""
+    """The source of a training script for a model module and a dataset module.
+
+    ``features`` (names of FEATURES, "all" or "none") is what the script carries
+    beyond training and evaluation; no line of a feature left out is written.
+    """
     from cnngen.rendering.engine import render_python
 
     check_choice("--task", task, TASKS)
+    chosen = check_features(features)
+    if scheduler != "none" and "schedule" not in chosen:
+        raise CnngenError(
+            f"--scheduler: {scheduler} needs the schedule feature; add --with schedule",
+            "--scheduler",
+        )
     check_module("--model-module", model_module)
     check_module("--dataset-module", dataset_module)
     _check_sibling_module("--model-module", model_module)
@@ -588,17 +621,13 @@ def render_train(
     if not out:
         raise CnngenError("--out: must not be empty; e.g. --out runs", "--out")
     return render_python(
-        "train.py.jinja",
+        f"train/{task}.py.jinja",
         task=task,
+        features=chosen,
         model_module=model_module,
         model_class=model_class,
         dataset_module=dataset_module,
-        sibling_imports=sorted(
-            [
-                f"from {dataset_module} import make_datasets",
-                f"from {model_module} import INPUT_SHAPE, OUTPUT_SHAPE, {model_class}",
-            ]
-        ),
+        model_import=f"from {model_module} import INPUT_SHAPE, OUTPUT_SHAPE, {model_class}",
         epochs=epochs,
         batch_size=batch_size,
         lr=float(lr),
@@ -608,6 +637,25 @@ def render_train(
         script_name=doc_text(script_name),
         command=command,
     )
+
+
+def check_features(features: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The features named in ``features`` (a comma list or a sequence), in FEATURES order."""
+    names = features.split(",") if isinstance(features, str) else list(features)
+    if not all(isinstance(name, str) for name in names):
+        raise CnngenError("--with: expected feature names, e.g. --with resume,plots", "--with")
+    names = [name.strip() for name in names if name.strip()]
+    if names == ["all"]:
+        return tuple(FEATURES)
+    if names == ["none"]:
+        return ()
+    for name in names:
+        if name not in FEATURES:
+            raise CnngenError(
+                f"--with: unknown feature {name!r}; choose from {', '.join(FEATURES)}, all or none",
+                "--with",
+            )
+    return tuple(name for name in FEATURES if name in names)
 
 
 def render_finetune(
@@ -698,6 +746,7 @@ def _train_sources() -> list[str]:
             model_class=PROBE,
             model_module=model_module,
             dataset_module=dataset_module,
+            features="all",
         )
         for task in TASKS
     ]

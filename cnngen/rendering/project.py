@@ -14,6 +14,7 @@ from typing import Any
 from cnngen.core.spec import spec_from_options
 from cnngen.errors import CnngenError
 from cnngen.rendering.datafiles import (
+    DEFAULT_FEATURES,
     SHAPES_1D,
     SHAPES_2D,
     Synthetic,
@@ -63,6 +64,7 @@ class TrainDefaults:
     batch_size: int = 16
     lr: float = 1e-3
     seed: int = 0
+    features: tuple[str, ...] = DEFAULT_FEATURES
 
 
 def render_project(
@@ -175,6 +177,7 @@ def render_project(
             batch_size=train.batch_size,
             lr=train.lr,
             seed=train.seed,
+            features=train.features,
             command=command_line(train_invocation(task, spec.class_name, train)),
         ),
     }
@@ -207,7 +210,8 @@ def render_project(
         config.append(("rotate", synthetic.rotate))
     if noise is not None:
         config.append(("noise", noise))
-    config += [(key, value) for key, value in vars(train).items()]
+    config += [(key, value) for key, value in vars(train).items() if key != "features"]
+    config.append(("with", ",".join(train.features) or "none"))
     files["cnngen.toml"] = render_template(
         "project_config.toml.jinja",
         command=command,
@@ -292,10 +296,11 @@ def dataset_invocation(synthetic: Synthetic) -> list[str]:
 
 
 def train_invocation(task: str, class_name: str, train: TrainDefaults) -> list[str]:
+    features = [] if train.features == DEFAULT_FEATURES else ["--with", ",".join(train.features) or "none"]
     return [
         "train", "--task", task, "--model-class", class_name,
         "--epochs", str(train.epochs), "--batch-size", str(train.batch_size),
-        "--lr", repr(train.lr), "--seed", str(train.seed), "--output", "train.py",
+        "--lr", repr(train.lr), "--seed", str(train.seed), *features, "--output", "train.py",
     ]  # fmt: skip
 
 

@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "cfe945677ce2d49f0c989e6cef75c28e3831f5e35a9e31c23ec4a748c8c4bc3c"
+FINGERPRINT = "a094c1b7be5f2bffcb80172f878b5d9f21137d44f19a3dc27de30d535ab4bb54"
 
 NAMES = {
     "model": """
@@ -17,38 +17,36 @@ NAMES = {
         super torch tuple turns up1 up2 w weight x zip
     """,
     "train": """
-        BATCH_SIZE BINARY BaseException CHECKPOINT_FORMAT CHECKPOINT_KEYS CLASSES CNNGEN_COMMAND
-        CNNGEN_VERSION Callable CheckedDataset DataLoader Dataset DistributedDataParallel
-        DistributedSampler EPOCHS EXPORT_TOLERANCE Exception INPUT_SHAPE ImportError IndexError
-        KeyError KeyboardInterrupt LR METRICS ONNX_OPSET OSError OUT OUTPUT_SHAPE Path Progress
-        RuntimeError SCHEDULER SCHEDULERS SEED Subset SystemExit TASK TrainingError TypeError
-        ValueError _ __getitem__ __init__ __len__ __name__ a actual add_deploy_arguments
-        add_schedule_arguments all all_rng_states all_sum amp_dtype argparse args argv axes b
-        backend bare batch batch_dim best_epoch best_loss best_state bool buffer cached_gaussian
-        check_sample check_schedule_arguments check_writable checkpoint choose_device class_names
-        classes classification_metrics close color column columns confusion count csv dataset
-        denominator device device_ids dice dict difference differences dist drops enabled entry
-        enumerate epoch epoch_steps epochs error evaluate evaluate_test every expected
-        export_model export_onnx export_to exporter f1 figure files first_step flag float folder
-        fraction fresh_run_state gauss generator getattr grid guess has_gauss hasattr head high
-        image import_pyplot importlib improved index init_distributed inputs int internal io iou
-        isinstance json keep_state key keys kind label labels len level limit line lines list
-        load_checkpoint load_torch_file load_weights loader local_rank log logging logits loss low
-        main make_checkpoint make_datasets make_loaders make_scheduler matplotlib matrix max
-        max_difference memory_format message metrics milestones min missing model move mps mse
-        name names network nn now np numpy_state obj object one_line onnx onnx_parity onnxruntime
-        open opset optimizer os out output overlap p parity parse_args parser part path pickle
-        picture pin pixel_classes pixel_loss plot_confusion plot_gallery plot_history plt position
-        predicted prediction prefix present print probe program progress ramp random range rank
-        rate reason record reduction reloaded report_classification resume rng_state round row
-        rows run_state sample sampler samples save_staged saved scaler scheduler seconds seed
-        seed_everything segmentation_metrics self session set_rng_state show_progress shown shutil
-        side sorted split split_datasets splits staging started state state_dict states step steps
-        steps_left str stream sum summary sums sys temporary tensor test test_metrics text
-        threshold time title torch torch_log total total_steps totals tqdm train train_epoch
-        train_loader train_loss true_positives truth tuple type unexpected use_amp v val
-        val_loader value values vars version warmup warnings width world worst write write_history
-        write_staged writer written x y zip
+        BATCH_SIZE BINARY BaseException CHECKPOINT_FORMAT CLASSES CNNGEN_COMMAND CNNGEN_VERSION
+        Callable CheckedDataset DataLoader Dataset DistributedDataParallel DistributedSampler
+        EPOCHS EXPORT_TOLERANCE Exception INPUT_SHAPE ImportError IndexError KeyError
+        KeyboardInterrupt LOADER_ERRORS LR METRICS ONNX_OPSET OSError OUT OUTPUT_SHAPE Path
+        Progress RUN_STATE Run RuntimeError SCHEDULER SCHEDULERS SEED Subset TASK TrainingError
+        TypeError ValueError __doc__ __getitem__ __init__ __len__ __name__ a accuracy actual add
+        add_schedule_arguments all all_rng_states amp_dtype argparse args argv axes b backend
+        batch best binary binary_loss bool buffer channels check_label check_schedule_arguments
+        check_writable checked checkpoint choose_device class_names classes classification_metrics
+        close color column columns confusion count csv cuda data dataclass dataset device dice
+        dict difference differences dist drops enabled entry enumerate epoch epochs error evaluate
+        every example expected export_model export_onnx export_to exporter extras f1 figure files
+        fit flag float folder forward found fraction generator getattr got grid guess hasattr head
+        held here high hint hits ids image import_pyplot importlib improved index init_distributed
+        inputs int io iou isinstance itertools json k key kind label last len level limit line
+        lines list load_splits load_torch_file load_weights loader local_rank log logging logits
+        loss loss_function low lr main make_checkpoint make_datasets make_scheduler map matplotlib
+        matrix max max_difference memory_format message metrics milestones min model move mse name
+        names need network nn now obj object objects one_line onnx onnx_parity onnxruntime open
+        opset optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
+        picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
+        present print probe program ramp random range rank rate reason record reduction reloaded
+        report_classification resume rng rng_state round row rows run sample sampler samples
+        save_epoch save_staged scaler scored scores seconds seed seed_everything
+        segmentation_metrics self session show shown shuffle shutil side size sorted speed split
+        splits staged staging started state state_dict states step steps str stream sum summary
+        sums sys temporary tensor test text there threshold time title todo torch torch_log total
+        total_steps totals tqdm train train_epoch train_loader trained truth tuple type v val
+        value values vars warmup warnings width world worst write write_history write_staged
+        writer written x y zip
     """,
     "finetune": """
         BATCH_SIZE BaseException Callable DataLoader Dataset EPOCHS Exception FREEZE HEAD
@@ -57,21 +55,21 @@ NAMES = {
         __getitem__ __init__ __len__ __name__ actual add_schedule_arguments all any argparse args
         argv axes best_epoch best_loss bool buffer channels check_schedule_arguments
         check_writable child choose_device class_names classes classification_metrics close color
-        column columns confusion count count_classes csv dataset denominator device dict drops
-        enabled enumerate epoch error evaluate every everything expected f1 figure find_head
-        fit_channels flag float folder fraction freeze frozen generator getattr grid guess hasattr
-        head high image import_pyplot in_head index int io isinstance json key label len line
-        linears lines list load_torch_file load_weights loader log logits loss loss_sum low main
-        make_datasets make_scheduler matched matplotlib matrix max metrics milestones min model
-        module modules mps n name names names_source new nn now np obj object old one_line open
-        optimizer os out p pairs parameter parameters parent parent_name parse_args parser part
-        path pickle picture plot_confusion plot_gallery plt predicted prefix prefixes present
-        print probe progress ramp random range rate reason replace_head report_classification
-        round row rows sample samples save_staged scheduler seconds seed seed_everything self
-        setattr shape show_progress shown side sorted split splits started state step steps str
-        stream summary sys temporary test test_metrics text threshold time title todo tops torch
-        total total_steps tqdm train train_loader train_mode trainable true_positives truth tuple
-        type unexpected v val val_loader value warmup weights width write write_history
+        column columns confusion count count_classes csv dataset device dict drops enabled
+        enumerate epoch error evaluate every everything expected f1 figure find_head fit
+        fit_channels flag float folder found fraction freeze frozen generator getattr grid guess
+        hasattr head here high hits image import_pyplot in_head index int io isinstance json key
+        label len line linears lines list load_torch_file load_weights loader log logits loss
+        loss_sum low main make_datasets make_scheduler map matched matplotlib matrix max metrics
+        milestones min model module modules n name names names_source new nn now obj object old
+        one_line open optimizer os out p pairs parameter parameters parent parent_name parse_args
+        parser part path pickle picture plot_confusion plot_gallery plt predicted prefix prefixes
+        present print probe progress ramp random range rate reason replace_head
+        report_classification round row rows sample samples save_staged scheduler seconds seed
+        seed_everything self setattr shape show_progress shown side sorted split splits staged
+        started state step steps str stream summary sys temporary test test_metrics text there
+        threshold time title todo tops torch total total_steps tqdm train train_loader train_mode
+        trainable truth tuple type val val_loader value warmup weights width write write_history
         write_staged writer x y zip
     """,
     "dataset_windows": """
@@ -111,12 +109,11 @@ MODULES = {
         collections torch
     """,
     "train": """
-        argparse collections csv importlib io json logging matplotlib numpy onnx onnxruntime os
-        pathlib pickle random shutil sys time torch tqdm warnings
+        argparse collections csv dataclasses importlib io itertools json logging matplotlib onnx
+        onnxruntime os pathlib pickle random shutil sys time torch tqdm warnings
     """,
     "finetune": """
-        argparse collections csv io json matplotlib numpy os pathlib pickle random sys time torch
-        tqdm
+        argparse collections csv io json matplotlib os pathlib pickle random sys time torch tqdm
     """,
     "dataset_windows": """
         collections numpy pathlib torch

@@ -48,7 +48,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -84,11 +83,7 @@ def one_line(error: BaseException) -> str:
 
 
 def write_staged(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write ``path`` through a temporary file beside it; return ``path``.
-
-    ``path`` keeps its old content until the new one is complete, and a full
-    disk removes the temporary file and stops the run in one line.
-    """
+    """Write ``path`` through a temporary file beside it, so it is never half written."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         write(temporary)
@@ -100,16 +95,10 @@ def write_staged(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def save_staged(obj: object, path: Path) -> Path:
-    """``torch.save`` through :func:`write_staged`: never half a checkpoint.
-
-    It serialises in memory first, so that a full disk is an ``OSError`` of
-    the plain write (torch's own writer reports it as a bare RuntimeError).
-    """
+    """``torch.save`` in memory first: a full disk is then an OSError of the plain write."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    return write_staged(
-        path, lambda temporary: temporary.write_bytes(buffer.getvalue())
-    )
+    return write_staged(path, lambda staged: staged.write_bytes(buffer.getvalue()))
 
 
 def check_writable(flag: str, folder: Path) -> None:
@@ -120,9 +109,8 @@ def check_writable(flag: str, folder: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise TrainingError(
-            f"{flag} {folder}: cannot write there ({error.strerror or error}); choose another folder"
-        ) from None
+        reason = error.strerror or error
+        raise TrainingError(f"{flag} {folder}: cannot write there ({reason})") from None
 
 
 def load_torch_file(flag: str, path: str) -> object:
@@ -146,31 +134,16 @@ def load_torch_file(flag: str, path: str) -> object:
 
 
 def load_weights(model: nn.Module, state: object, flag: str, path: str) -> None:
-    """Load a state_dict, naming the first weight that does not fit when it is another model's."""
-    if not isinstance(state, dict) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise TrainingError(
-            f"{flag} {path}: holds no model weights (a state_dict of tensors)"
-        )
-    expected = model.state_dict()
-    for key, value in expected.items():
-        if key not in state:
-            raise TrainingError(
-                f"{flag} {path}: weights of another model: it has no {key!r} "
-                f"({len(state)} tensors, {len(expected)} expected)"
-            )
-        if state[key].shape != value.shape:
-            raise TrainingError(
-                f"{flag} {path}: weights of another model: {key} is {tuple(state[key].shape)} "
-                f"there and {tuple(value.shape)} in LeNet5"
-            )
-    unexpected = [key for key in state if key not in expected]
-    if unexpected:
-        raise TrainingError(
-            f"{flag} {path}: weights of another model: {unexpected[0]!r} is not a weight of "
-            f"LeNet5"
-        )
+    """Load a state_dict, naming the first weight that does not fit LeNet5."""
+    if not isinstance(state, dict) or not all(map(torch.is_tensor, state.values())):
+        raise TrainingError(f"{flag} {path}: holds no weights (a dict of tensors)")
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state.items()}
+    for key in [*expected, *found]:
+        if expected.get(key) != found.get(key):
+            there, here = found.get(key, "missing"), expected.get(key, "not a weight")
+            fit = f"{key} is {there} there, {here} in LeNet5"
+            raise TrainingError(f"{flag} {path}: weights of another model: {fit}")
     model.load_state_dict(state)
 
 
@@ -241,28 +214,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch so that a run can be repeated."""
+    """Seed Python's and torch's generators; make_datasets seeds the data itself."""
     random.seed(seed)
-    np.random.seed(seed)
     torch.manual_seed(seed)
 
 
 def choose_device(name: str) -> torch.device:
-    """The device to train on: the first available of CUDA, MPS and CPU, or ``name``."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit(
-                f"--device {name}: no CUDA device is available; use --device cpu"
-            )
-    return device
+    """The device ``name``; "auto" is the first available of CUDA, MPS and CPU."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit(f"--device {name}: no CUDA device is available; use --device cpu")
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
 
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
@@ -387,32 +352,21 @@ class Progress:
             self.bar.close()
 
 
-def classification_metrics(confusion: np.ndarray) -> dict:
+def classification_metrics(confusion: torch.Tensor) -> dict:
     """Accuracy and macro-F1 from a confusion matrix (rows true, columns predicted).
 
     Macro-F1 averages the per-class F1 over the classes that occur as a true or
     a predicted label, as scikit-learn does by default.
     """
-    confusion = confusion.astype(np.float64)
-    true_positives = np.diag(confusion)
-    actual = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    denominator = actual + predicted
-    present = denominator > 0
-    f1 = np.zeros_like(true_positives)
-    f1[present] = 2 * true_positives[present] / denominator[present]
+    confusion = torch.as_tensor(confusion, dtype=torch.float64)
+    hits, actual = confusion.diag(), confusion.sum(dim=1)
+    predicted = confusion.sum(dim=0)
+    present = actual + predicted > 0
+    f1 = 2 * hits[present] / (actual + predicted)[present]
     return {
-        "accuracy": float(true_positives.sum() / max(confusion.sum(), 1.0)),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "accuracy": float(hits.sum() / confusion.sum().clamp(min=1)),
+        "macro_f1": float(f1.mean()) if present.any() else 0.0,
     }
-
-
-def class_names(dataset: Dataset, count: int) -> list[str]:
-    """The dataset's ``classes`` (through Subset wrappers), else "0", "1", ..."""
-    while not hasattr(dataset, "classes") and hasattr(dataset, "dataset"):
-        dataset = dataset.dataset
-    names = [str(name) for name in getattr(dataset, "classes", [])]
-    return names if len(names) == count else [str(index) for index in range(count)]
 
 
 def import_pyplot():
@@ -427,8 +381,16 @@ def import_pyplot():
     return plt
 
 
+def class_names(dataset: Dataset, count: int) -> list[str]:
+    """The dataset's ``classes`` (through Subset wrappers), else "0", "1", ..."""
+    while not hasattr(dataset, "classes") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    names = [str(name) for name in getattr(dataset, "classes", [])]
+    return names if len(names) == count else [str(index) for index in range(count)]
+
+
 def plot_confusion(
-    matrix: np.ndarray, names: list[str], path: Path, title: str
+    matrix: torch.Tensor, names: list[str], path: Path, title: str
 ) -> bool:
     """The confusion matrix with class names and counts (rows true, columns predicted)."""
     plt = import_pyplot()
@@ -443,7 +405,7 @@ def plot_confusion(
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
     axes.set_title(title)
-    threshold = matrix.max() / 2 if matrix.size else 0
+    threshold = float(matrix.max()) / 2 if matrix.numel() else 0
     for row in range(count):
         for column in range(count):
             value = int(matrix[row, column])
@@ -525,7 +487,7 @@ def report_classification(
 ) -> None:
     """The labelled confusion matrix (printed, and as a PNG) and a gallery of predictions."""
     prefix = "test_" if split == "test" else "val_"
-    matrix = np.array(summary[prefix + "confusion"])
+    matrix = torch.tensor(summary[prefix + "confusion"])
     names = class_names(train, len(matrix))
     summary["classes"] = names
     width = max(5, *(len(name) for name in names))
@@ -676,7 +638,7 @@ def evaluate(
         samples += len(y)
         pairs = (y * classes + logits.argmax(dim=1)).cpu()
         confusion += torch.bincount(pairs, minlength=classes**2)
-    matrix = confusion.view(classes, classes).numpy()
+    matrix = confusion.view(classes, classes)
     metrics = {"loss": loss_sum / max(samples, 1), **classification_metrics(matrix)}
     metrics["confusion"] = matrix.tolist()
     return metrics
@@ -793,7 +755,7 @@ def main(argv: list[str] | None = None) -> dict:
             + f"  lr {row['lr']:.2e}  {seconds:.1f}s",
             flush=True,
         )
-        if not np.isfinite(metrics["loss"]):
+        if not metrics["loss"] < float("inf"):  # nan or inf
             raise TrainingError(
                 f"epoch {epoch}: the validation loss is {metrics['loss']}; stopped"
             )

@@ -8,88 +8,43 @@ Run it next to those files:
 
     python train_forecasting.py                                # the defaults below
     python train_forecasting.py --epochs 1 --max-steps 20      # a quick check
-    python train_forecasting.py --help                         # every flag
-    torchrun --nproc_per_node 2 train_forecasting.py           # DistributedDataParallel
     python train_forecasting.py --resume runs/last.pt --epochs 20   # continue to epoch 20
-    python train_forecasting.py --epochs 0 --resume runs/best.pt --export   # deploy
 
-The contract with the sibling files:
-
-* ``dataset.py`` defines ``make_datasets(seed: int) -> (train, val)``
-  or ``(train, val, test)``: map-style ``torch.utils.data.Dataset`` objects whose items are ``(x, y)``
-  pairs, ``x`` a float tensor of the model's ``INPUT_SHAPE`` and ``y``
-  a float tensor of the model's ``OUTPUT_SHAPE``.
-  Every cnngen dataset file provides it.  A test split is evaluated once, after
-  training, with the weights of the best validation epoch.
-* ``model.py`` defines ``Forecaster`` (built with no arguments),
-  ``INPUT_SHAPE`` and ``OUTPUT_SHAPE``, as every cnngen model file does.
+``dataset.py`` defines ``make_datasets(seed) -> (train, val)`` or
+``(train, val, test)``, datasets of ``(x, y)``: ``x`` a float tensor of
+``INPUT_SHAPE`` (see ``model.py``) and ``y``
+a float tensor of ``OUTPUT_SHAPE``.
 
 Loss: mean squared error.  Evaluation: MAE and MSE over every output value.
 
-Device: CUDA, then MPS, then CPU (or ``--device``); mixed precision on CUDA
-(``--no-amp`` turns it off).  Under torchrun every process trains on its share
-of each epoch (DistributedSampler), seeds dropout with ``--seed`` plus its rank,
-and rank 0 logs and writes (``--sync-bn`` synchronises BatchNorm statistics).
+Writes to ``--out``: ``best.pt`` (lowest validation loss), ``last.pt``, ``history.csv``
+and ``metrics.json`` (a test split is scored with ``best.pt``).
+A checkpoint holds every state of the run: ``--resume`` continues exactly.
+What goes wrong ends in one line and loses nothing: every sample is checked as
+it is loaded, a non-finite loss stops the run before it reaches a checkpoint,
+and every file is written through a temporary one.
 
-Learning rate: ``--scheduler none`` (constant), ``cosine`` (cosine decay over all
-steps) or ``warmup-multistep`` (a linear warmup over ``--warmup-steps``, then
-times ``--gamma`` at each of ``--milestones``, fractions of all steps).
-``--progress`` shows every step (tqdm when installed, else a line every
-``--progress-every`` seconds); it is on by default only when stdout is a terminal.
-
-Writes to ``--out``: ``history.csv`` (one row per epoch), ``loss.png`` (when
-matplotlib is installed), ``best.pt`` (lowest validation loss), ``last.pt``
-and ``metrics.json``.
-A checkpoint holds the model, optimizer, scheduler and
-gradient scaler states, the epoch, step and best loss, every random number
-generator, the arguments and the cnngen command, written at the end of every
-epoch, so ``--resume`` continues exactly as if the run had not stopped (an
-epoch cut short by ``--max-steps`` counts as finished).  Load only its
-weights with::
-
-    checkpoint = torch.load("runs/best.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(checkpoint["model"])
-
-``--export`` then writes ``model.pt2`` (``torch.export``), ``model.onnx`` and
-``model.json`` (shapes, opset, parity with the eager model at batch 1 and 7).
-
-What can go wrong ends in one line, without a traceback, and loses nothing:
-every sample is checked as it is loaded (shape, finite values, label range);
-the first non-finite loss stops the run before it reaches a checkpoint;
-``--out`` is tried before training; a broken or foreign ``--resume`` file is
-named with the reason; every file is written through a temporary one, so a
-full disk or a failed export leaves the previous files as they were; Ctrl-C
-saves ``interrupted.pt`` and says how to resume from it.
-
-Needs torch >= 2.3; ``--export`` needs torch >= 2.5, and uses onnxscript (the
-dynamo exporter) and onnxruntime (the parity check) when they are installed.
+Features: resume (``cnngen train --with``).
 """
 
 import argparse
 import csv
 import io
+import itertools
 import json
-import logging
 import os
 import pickle
 import random
-import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset
 
-# The model and the data come from sibling files (import sorters keep this apart).
-# isort: split
-from dataset import make_datasets
 from model import INPUT_SHAPE, OUTPUT_SHAPE, Forecaster
 
 CNNGEN_VERSION = "0.1.0"
@@ -102,92 +57,31 @@ SEED = 0
 OUT = "runs"
 METRICS = ("mae", "mse")
 CHECKPOINT_FORMAT = 1
-ONNX_OPSET = 18
-EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
-SCHEDULER = "none"
-SCHEDULERS = ("none", "cosine", "warmup-multistep")
+LOADER_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError)
+# Where a run stands: what a checkpoint carries besides the objects' states.
+RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Train Forecaster on the data of dataset.py (forecasting)."
-    )
-    parser.add_argument(
-        "--epochs", type=int, default=EPOCHS, help="passes over the training data"
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=BATCH_SIZE,
-        help="samples per step and process",
-    )
-    parser.add_argument("--lr", type=float, default=LR, help="AdamW learning rate")
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps",
-    )
-    parser.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="mixed precision (default: on for CUDA; other devices train in float32)",
-    )
-    parser.add_argument(
-        "--channels-last",
-        action="store_true",
-        help="channels-last memory format (2D/3D, CUDA only; ignored elsewhere)",
-    )
-    parser.add_argument(
-        "--compile", action="store_true", help="wrap the model in torch.compile"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=SEED, help="seed for data, weights, shuffling"
-    )
-    parser.add_argument(
-        "--out", default=OUT, help="folder for checkpoints, history and metrics"
-    )
-    parser.add_argument(
-        "--max-steps",
-        type=int,
-        default=None,
-        help="stop after this many optimizer steps",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=0, help="DataLoader worker processes"
-    )
-    parser.add_argument(
-        "--backend",
-        default=None,
-        help="torch.distributed backend (default: nccl on CUDA, else gloo)",
-    )
-    add_deploy_arguments(parser)
-    add_schedule_arguments(parser)
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show every step (default: on when stdout is a terminal)",
-    )
-    parser.add_argument(
-        "--progress-every",
-        type=float,
-        default=5.0,
-        help="seconds between plain progress lines",
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--epochs", type=int, default=EPOCHS, help="passes over the training data")
+    add("--batch-size", type=int, default=BATCH_SIZE, help="samples per step")
+    add("--lr", type=float, default=LR, help="AdamW learning rate")
+    add("--seed", type=int, default=SEED, help="seed for the data, weights, shuffling")
+    add("--out", default=OUT, help="folder for checkpoints, history and metrics")
+    add("--max-steps", type=int, help="stop after this many optimizer steps")
+    add("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda:1, mps")
+    add("--workers", type=int, default=0, help="DataLoader worker processes")
+    add("--resume", metavar="CHECKPOINT", help="continue a run; --epochs is the total")
     args = parser.parse_args(argv)
-    check_schedule_arguments(parser, args)
     for name in ("epochs", "batch_size", "max_steps"):
-        value = getattr(args, name)
-        if (
-            value is not None
-            and value < 1
-            and not (name == "epochs" and value == 0 and args.resume)
-        ):
-            parser.error(
-                f"--{name.replace('_', '-')}: must be >= 1, got {value}"
-                + ("; --epochs 0 needs --resume CHECKPOINT" if name == "epochs" else "")
-            )
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if value is not None and value < 1 and not (value == 0 and flag == "--epochs"):
+            parser.error(f"{flag}: must be >= 1, got {value}")
+    if args.epochs == 0 and not args.resume:
+        need = "--epochs 0 needs --resume CHECKPOINT"
+        parser.error(f"--epochs: must be >= 1, got 0; {need}")
     if not 0 < args.lr < float("inf"):
         parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
     if not 0 <= args.seed < 2**32:
@@ -195,68 +89,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.workers < 0:
         parser.error(f"--workers: must be >= 0, got {args.workers}")
     if args.resume is not None and not Path(args.resume).is_file():
-        parser.error(
-            f"--resume: {args.resume} does not exist; e.g. --resume {OUT}/last.pt"
-        )
+        example = f"e.g. --resume {OUT}/last.pt"
+        parser.error(f"--resume: {args.resume} does not exist; {example}")
     return args
 
 
-def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
-    """Resuming, exporting and distributed options."""
-    parser.add_argument(
-        "--resume",
-        default=None,
-        metavar="CHECKPOINT",
-        help="continue from a checkpoint of this script (e.g. runs/last.pt); --epochs is the total",
-    )
-    parser.add_argument(
-        "--export",
-        action="store_true",
-        help="at the end, write model.pt2 (torch.export) and model.onnx to --out and check both",
-    )
-    parser.add_argument(
-        "--sync-bn",
-        action="store_true",
-        help="SyncBatchNorm across processes under torchrun (CUDA only)",
-    )
+@dataclass
+class Run:
+    """Where this process trains."""
+
+    device: torch.device
+
+    def move(self, x: torch.Tensor, y: torch.Tensor) -> tuple:
+        x = x.to(self.device, non_blocking=True)
+        return x, y.to(self.device, non_blocking=True)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch so that a run can be repeated."""
+    """Seed Python's and torch's generators; make_datasets seeds the data itself."""
     random.seed(seed)
-    np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-def init_distributed(backend: str | None) -> tuple[int, int, int]:
-    """(rank, world size, local rank); joins the process group when started by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, 0
-    if backend is None:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend=backend)
-    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def choose_device(name: str, local_rank: int) -> torch.device:
-    """The device to train on: the first available of CUDA, MPS and CPU, or ``name``."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit(
-                f"--device {name}: no CUDA device is available; use --device cpu"
-            )
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
+def choose_device(name: str) -> torch.device:
+    """The device ``name``; "auto" is the first available of CUDA, MPS and CPU."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit(f"--device {name}: no CUDA device is available; use --device cpu")
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
 
 
 class TrainingError(Exception):
@@ -272,11 +139,7 @@ def one_line(error: BaseException) -> str:
 
 
 def write_staged(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write ``path`` through a temporary file beside it; return ``path``.
-
-    ``path`` keeps its old content until the new one is complete, and a full
-    disk removes the temporary file and stops the run in one line.
-    """
+    """Write ``path`` through a temporary file beside it, so it is never half written."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         write(temporary)
@@ -288,16 +151,10 @@ def write_staged(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def save_staged(obj: object, path: Path) -> Path:
-    """``torch.save`` through :func:`write_staged`: never half a checkpoint.
-
-    It serialises in memory first, so that a full disk is an ``OSError`` of
-    the plain write (torch's own writer reports it as a bare RuntimeError).
-    """
+    """``torch.save`` in memory first: a full disk is then an OSError of the plain write."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    return write_staged(
-        path, lambda temporary: temporary.write_bytes(buffer.getvalue())
-    )
+    return write_staged(path, lambda staged: staged.write_bytes(buffer.getvalue()))
 
 
 def check_writable(flag: str, folder: Path) -> None:
@@ -308,9 +165,8 @@ def check_writable(flag: str, folder: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise TrainingError(
-            f"{flag} {folder}: cannot write there ({error.strerror or error}); choose another folder"
-        ) from None
+        reason = error.strerror or error
+        raise TrainingError(f"{flag} {folder}: cannot write there ({reason})") from None
 
 
 def load_torch_file(flag: str, path: str) -> object:
@@ -334,681 +190,181 @@ def load_torch_file(flag: str, path: str) -> object:
 
 
 def load_weights(model: nn.Module, state: object, flag: str, path: str) -> None:
-    """Load a state_dict, naming the first weight that does not fit when it is another model's."""
-    if not isinstance(state, dict) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise TrainingError(
-            f"{flag} {path}: holds no model weights (a state_dict of tensors)"
-        )
-    expected = model.state_dict()
-    for key, value in expected.items():
-        if key not in state:
-            raise TrainingError(
-                f"{flag} {path}: weights of another model: it has no {key!r} "
-                f"({len(state)} tensors, {len(expected)} expected)"
-            )
-        if state[key].shape != value.shape:
-            raise TrainingError(
-                f"{flag} {path}: weights of another model: {key} is {tuple(state[key].shape)} "
-                f"there and {tuple(value.shape)} in Forecaster"
-            )
-    unexpected = [key for key in state if key not in expected]
-    if unexpected:
-        raise TrainingError(
-            f"{flag} {path}: weights of another model: {unexpected[0]!r} is not a weight of "
-            f"Forecaster"
-        )
+    """Load a state_dict, naming the first weight that does not fit Forecaster."""
+    if not isinstance(state, dict) or not all(map(torch.is_tensor, state.values())):
+        raise TrainingError(f"{flag} {path}: holds no weights (a dict of tensors)")
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state.items()}
+    for key in [*expected, *found]:
+        if expected.get(key) != found.get(key):
+            there, here = found.get(key, "missing"), expected.get(key, "not a weight")
+            fit = f"{key} is {there} there, {here} in Forecaster"
+            raise TrainingError(f"{flag} {path}: weights of another model: {fit}")
     model.load_state_dict(state)
 
 
 class CheckedDataset(Dataset):
-    """A split whose every sample is checked as it is loaded, not only the first one.
-
-    A sample that does not fit the model stops the run with its index, what it
-    holds and what Forecaster expects, instead of a collate error or a
-    loss that turns to nan many steps later.
-    """
+    """A split whose every sample is checked as it is loaded, not only the first one."""
 
     def __init__(self, name: str, dataset: Dataset) -> None:
         if len(dataset) == 0:
-            raise TrainingError(
-                f"{name} dataset is empty; make_datasets() must return samples"
-            )
+            raise TrainingError(f"the {name} split is empty")
         self.name, self.dataset = name, dataset
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> tuple:
+        name = f"{self.name} sample {index}"
         try:
             x, y = self.dataset[index]
-        except (
-            OSError,
-            ValueError,
-            TypeError,
-            IndexError,
-            KeyError,
-            RuntimeError,
-        ) as error:
-            raise TrainingError(
-                f"{self.name} sample {index}: {one_line(error)}"
-            ) from None
-        check_sample(
-            f"{self.name} sample {index}", torch.as_tensor(x), torch.as_tensor(y)
-        )
+        except LOADER_ERRORS as error:
+            raise TrainingError(f"{name}: {one_line(error)}") from None
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        if tuple(x.shape) != INPUT_SHAPE:
+            got = f"x has shape {tuple(x.shape)}"
+            raise TrainingError(f"{name}: {got}, but Forecaster expects {INPUT_SHAPE}")
+        if not torch.isfinite(x).all():
+            raise TrainingError(f"{name}: x holds nan or inf values")
+        check_label(name, y)
         return x, y
 
 
-def check_sample(name: str, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Stop with the sample's shape or label when it does not fit the model."""
-    if tuple(x.shape) != INPUT_SHAPE:
-        raise TrainingError(
-            f"{name}: x has shape {tuple(x.shape)}, but Forecaster expects {INPUT_SHAPE}"
-        )
-    if not torch.isfinite(x).all():
-        raise TrainingError(
-            f"{name}: x holds nan or inf values; Forecaster needs finite inputs"
-        )
+def check_label(name: str, y: torch.Tensor) -> None:
     if tuple(y.shape) != OUTPUT_SHAPE:
-        raise TrainingError(
-            f"{name}: y has shape {tuple(y.shape)}, but Forecaster outputs {OUTPUT_SHAPE}"
-        )
+        raise TrainingError(f"{name}: y has shape {tuple(y.shape)}, not {OUTPUT_SHAPE}")
     if not torch.isfinite(y).all():
-        raise TrainingError(
-            f"{name}: y holds nan or inf values; the loss needs finite targets"
-        )
+        raise TrainingError(f"{name}: y holds nan or inf values")
 
 
-def make_loaders(
-    train: Dataset,
-    val: Dataset,
-    args: argparse.Namespace,
-    rank: int,
-    world: int,
-    pin: bool,
-) -> tuple[DataLoader, DataLoader, DistributedSampler | None]:
-    """A shuffled training loader (one shard per process) and an in-order validation loader.
-
-    Each process validates on every ``world``-th sample, so the shards add up to
-    the whole validation set exactly once.
-    """
-    sampler = None
-    generator = torch.Generator().manual_seed(args.seed)
-    if world > 1:
-        sampler = DistributedSampler(
-            train, num_replicas=world, rank=rank, seed=args.seed
-        )
-    train_loader = DataLoader(
-        train,
-        batch_size=args.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        generator=generator,
-        num_workers=args.workers,
-        pin_memory=pin,
-    )
-    val_loader = DataLoader(
-        Subset(val, range(rank, len(val), world)),
-        batch_size=args.batch_size,
-        num_workers=args.workers,
-        pin_memory=pin,
-    )
-    return train_loader, val_loader, sampler
-
-
-def all_sum(tensor: torch.Tensor, world: int) -> torch.Tensor:
-    """Sum a tensor over all processes (a no-op in a single process)."""
-    if world > 1:
-        dist.all_reduce(tensor)
-    return tensor
-
-
-def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    """The learning-rate schedule flags (stepped once per optimizer step)."""
-    parser.add_argument(
-        "--scheduler",
-        choices=SCHEDULERS,
-        default=SCHEDULER,
-        help="learning-rate schedule",
-    )
-    parser.add_argument(
-        "--warmup-steps",
-        type=int,
-        default=None,
-        help="warmup-multistep: steps of linear warmup (default: 5%% of all steps)",
-    )
-    parser.add_argument(
-        "--milestones",
-        default="0.6,0.85",
-        help="warmup-multistep: fractions of all steps where the rate drops",
-    )
-    parser.add_argument(
-        "--gamma", type=float, default=0.1, help="warmup-multistep: drop factor"
-    )
-
-
-def check_schedule_arguments(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> None:
-    try:
-        args.milestones = sorted(float(part) for part in args.milestones.split(","))
-    except ValueError:
-        parser.error(
-            f"--milestones: expected fractions such as 0.6,0.85, got {args.milestones!r}"
-        )
-    if not all(0 < fraction < 1 for fraction in args.milestones):
-        parser.error(
-            f"--milestones: every fraction must lie between 0 and 1, got {args.milestones}"
-        )
-    if args.warmup_steps is not None and args.warmup_steps < 0:
-        parser.error(f"--warmup-steps: must be >= 0, got {args.warmup_steps}")
-    if not 0 < args.gamma <= 1:
-        parser.error(f"--gamma: must lie in (0, 1], got {args.gamma}")
-
-
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, args: argparse.Namespace, total_steps: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The schedule of ``--scheduler`` over ``total_steps`` optimizer steps (None: constant).
-
-    warmup-multistep is what fine-tuning usually wants: the first steps, when
-    the new head's gradients are large, use a small rate so they do not wreck
-    pretrained weights; the rate then drops by ``--gamma`` at each milestone.
-    """
-    total = max(total_steps, 1)
-    if args.scheduler == "none":
-        return None
-    if args.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    warmup = (
-        max(1, round(0.05 * total)) if args.warmup_steps is None else args.warmup_steps
-    )
-    milestones = sorted({round(fraction * total) for fraction in args.milestones})
-    drops = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones, gamma=args.gamma
-    )
-    if warmup <= 1:
-        return drops
-    # Step t of the warmup runs at (t + 1) / warmup of the rate, reaching it at t = warmup - 1.
-    ramp = torch.optim.lr_scheduler.LinearLR(
-        optimizer, start_factor=1.0 / warmup, total_iters=warmup - 1
-    )
-    return torch.optim.lr_scheduler.ChainedScheduler([ramp, drops])
-
-
-class Progress:
-    """Per-step progress within an epoch: a tqdm bar when tqdm is installed, else plain lines.
-
-    Plain lines come at most every ``every`` seconds, so a slow CPU epoch is
-    never silent and a fast one is not flooded.  The loss is read from the
-    device only when it is shown.
-    """
-
-    def __init__(
-        self, enabled: bool, total: int, label: str, every: float = 5.0
-    ) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.label = label
-        self.every = every
-        self.steps = 0
-        self.started = self.shown = time.perf_counter()
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self.bar = tqdm(total=total, desc=label, leave=False, dynamic_ncols=True)
-
-    def step(self, loss: torch.Tensor) -> None:
-        if not self.enabled:
-            return
-        self.steps += 1
-        now = time.perf_counter()
-        if self.bar is not None:
-            self.bar.update(1)
-            if now - self.shown >= 0.5:
-                self.bar.set_postfix(loss=f"{float(loss):.4f}")
-                self.shown = now
-        elif now - self.shown >= self.every or self.steps == self.total:
-            rate = self.steps / max(now - self.started, 1e-9)
-            print(
-                f"  {self.label} step {self.steps}/{self.total}  loss {float(loss):.4f}  "
-                f"{rate:.1f} steps/s",
-                flush=True,
-            )
-            self.shown = now
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def split_datasets(splits: tuple) -> tuple[Dataset, Dataset, Dataset | None]:
-    """``(train, val, test)`` from what make_datasets returned: two splits or three."""
-    if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
-        raise SystemExit(
-            "make_datasets() must return (train, val) or (train, val, test), got "
-            f"{type(splits).__name__} of length {len(splits) if hasattr(splits, '__len__') else '?'}"
-        )
-    return splits[0], splits[1], splits[2] if len(splits) == 3 else None
-
-
-def move(
-    x: torch.Tensor, device: torch.device, memory_format: torch.memory_format
-) -> torch.Tensor:
-    return x.to(device, non_blocking=True, memory_format=memory_format)
+def loss_function(prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return nn.functional.mse_loss(prediction, y)
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    loader: DataLoader,
-    device: torch.device,
-    amp_dtype: torch.dtype | None,
-    memory_format: torch.memory_format,
-    world: int,
-) -> dict:
-    """Validation loss and metrics, summed over every process's shard."""
+def evaluate(model: nn.Module, loader: DataLoader, run: Run) -> dict:
+    """The mean absolute and the mean squared error over every output value."""
     model.eval()
     totals = torch.zeros(
-        3, dtype=torch.float64, device=device
+        3, dtype=torch.float64, device=run.device
     )  # |error|, error², values
     for x, y in loader:
-        x, y = move(x, device, memory_format), y.to(device, non_blocking=True)
-        with torch.autocast(
-            device.type, dtype=amp_dtype, enabled=amp_dtype is not None
-        ):
-            prediction = model(x)
-        error = prediction.float() - y
+        x, y = run.move(x, y)
+        error = model(x).float() - y
         totals[0] += error.abs().sum().double()
         totals[1] += error.square().sum().double()
         totals[2] += error.numel()
-    totals = all_sum(totals, world)
-    values = totals[2].clamp(min=1)
-    mse = float(totals[1] / values)
-    return {"val_loss": mse, "mae": float(totals[0] / values), "mse": mse}
+    mse = float(totals[1] / totals[2])
+    return {"val_loss": mse, "mae": float(totals[0] / totals[2]), "mse": mse}
 
 
-def train_epoch(
-    model: nn.Module,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
-    amp_dtype: torch.dtype | None,
-    memory_format: torch.memory_format,
-    steps_left: int | None,
-    world: int,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    progress: Progress | None = None,
-    epoch: int = 1,
-    first_step: int = 0,
-) -> tuple[float, int, int]:
-    """One pass over this process's shard: (mean loss over all processes, samples, steps).
+def load_splits(seed: int) -> tuple:
+    """[train, val] or [train, val, test], imported here: a run of no epochs needs no data."""
+    from dataset import make_datasets
 
-    The first non-finite loss stops the run before its gradients touch the
-    weights, so no checkpoint ever holds nan weights.
-    """
+    splits = make_datasets(seed)
+    if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
+        raise TrainingError("make_datasets() must return (train, val[, test])")
+    checked = list(map(CheckedDataset, ("training", "validation", "test"), splits))
+    return (*checked, None)[:3]  # no test split: None
+
+
+def loader(dataset: Dataset, args, run: Run, shuffle=None) -> DataLoader:
+    """Batches of ``dataset``, shuffled by the generator ``shuffle`` when there is one."""
+    return DataLoader(
+        dataset,
+        args.batch_size,
+        shuffle=shuffle is not None,
+        generator=shuffle,
+        num_workers=args.workers,
+        pin_memory=run.device.type == "cuda",
+    )
+
+
+def train_epoch(model, loader, optimizer, run: Run, state: dict, extras: dict) -> tuple:
+    """One pass over the training data: (mean loss, samples, steps)."""
     model.train()
-    totals = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, samples
+    totals = torch.zeros(2, dtype=torch.float64, device=run.device)  # loss sum, samples
     steps = 0
-    for x, y in loader:
-        if steps_left is not None and steps >= steps_left:
-            break
-        x, y = move(x, device, memory_format), y.to(device, non_blocking=True)
+    for x, y in itertools.islice(loader, extras["steps_left"]):
+        x, y = run.move(x, y)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(
-            device.type, dtype=amp_dtype, enabled=amp_dtype is not None
-        ):
-            output = model(x)
-        loss = nn.functional.mse_loss(output.float(), y)
-        if not torch.isfinite(loss.detach()):
+        loss = loss_function(model(x), y)
+        if not torch.isfinite(loss.detach()):  # before its gradients reach the weights
+            step = f"epoch {state['epoch'] + 1}, step {state['step'] + steps + 1}"
             raise TrainingError(
-                f"epoch {epoch}, step {first_step + steps + 1}: the training loss is "
-                f"{loss.detach().item()}; stopped, and no checkpoint was written with it (try a lower --lr)"
+                f"{step}: the training loss is {loss.item()}; stopped, and no checkpoint "
+                "was written with it (try a lower --lr)"
             )
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        if scheduler is not None:
-            scheduler.step()
-        if progress is not None:
-            progress.step(loss.detach())
+        loss.backward()
+        optimizer.step()
         totals[0] += loss.detach().double() * len(y)
         totals[1] += len(y)
         steps += 1
-    if progress is not None:
-        progress.close()
-    totals = all_sum(totals, world)
     return float(totals[0] / totals[1].clamp(min=1)), int(totals[1]), steps
 
 
-# ------------------------------------------------------------------ checkpoints
 def rng_state() -> dict:
-    """This process's random number generators, in types that ``weights_only`` loading accepts."""
-    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "position": int(position),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached_gaussian),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
+    """This process's torch generators (dropout, augmentation): CPU and every GPU."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda}
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore what :func:`rng_state` captured."""
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["position"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
-    if (
-        state["cuda"]
-        and torch.cuda.is_available()
-        and len(state["cuda"]) == torch.cuda.device_count()
-    ):
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def all_rng_states(world: int) -> list[dict]:
-    """Every process's generators (rank order): dropout draws differ between ranks."""
-    if world == 1:
-        return [rng_state()]
-    states: list = [None] * world
-    dist.all_gather_object(states, rng_state())
-    return states
-
-
-CHECKPOINT_KEYS = ("model", "optimizer", "epoch", "step", "best_loss", "best_epoch", "history",
-                   "rng", "loader_generator")  # fmt: skip
-
-
-def load_checkpoint(path: str) -> dict:
-    """A checkpoint of this script, on the CPU (it may come from a GPU host)."""
-    checkpoint = load_torch_file("--resume", path)
+def resume(args: argparse.Namespace, objects: dict, shuffle, run: Run) -> dict:
+    """Load the checkpoint ``--resume`` into the objects; return where the run stands."""
+    flag = f"--resume {args.resume}"
+    checkpoint = load_torch_file("--resume", args.resume)
     if not isinstance(checkpoint, dict) or "format" not in checkpoint:
-        bare = isinstance(checkpoint, dict) and all(
-            isinstance(v, torch.Tensor) for v in checkpoint.values()
-        )
-        raise TrainingError(
-            f"--resume {path}: not a checkpoint of this script"
-            + (
-                "; it is a bare state_dict (use --weights with finetune.py, or model.load_state_dict)"
-                if bare
-                else ""
-            )
-        )
+        values = checkpoint.values() if isinstance(checkpoint, dict) else [None]
+        hint = "; it is a bare state_dict (for model.load_state_dict)"
+        hint *= all(map(torch.is_tensor, values))
+        raise TrainingError(f"{flag}: not a checkpoint of this script{hint}")
     if checkpoint["format"] != CHECKPOINT_FORMAT:
         raise TrainingError(
-            f"--resume {path}: checkpoint format {checkpoint['format']!r}, this script reads format "
-            f"{CHECKPOINT_FORMAT}; resume it with the train.py that wrote it"
+            f"{flag}: checkpoint format {checkpoint['format']!r}, this script reads "
+            f"format {CHECKPOINT_FORMAT}; resume it with the train.py that wrote it"
         )
-    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
-    if missing:
-        raise TrainingError(
-            f"--resume {path}: the checkpoint has no {missing[0]!r} (damaged or edited)"
-        )
+    for key in (*objects, *RUN_STATE, "rng", "shuffle"):
+        if key not in checkpoint and key not in ("scaler", "scheduler"):
+            raise TrainingError(f"{flag}: it has no {key!r} (damaged or edited)")
+    load_weights(objects["model"], checkpoint["model"], "--resume", args.resume)
+    part = "optimizer"
+    try:
+        for part, obj in objects.items():
+            if part != "model" and obj is not None and checkpoint.get(part):
+                obj.load_state_dict(checkpoint[part])
+        part = "random state"
+        shuffle.set_state(checkpoint["shuffle"])
+        rng = checkpoint["rng"][0]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+        reason = f"its {part} does not fit this run ({one_line(error)[:120]})"
+        raise TrainingError(f"{flag}: {reason}") from None
+    epoch, step = checkpoint["epoch"], checkpoint["step"]
+    log(f"resuming {args.resume} after epoch {epoch} (step {step})")
+    return {key: checkpoint[key] for key in RUN_STATE}
+
+
+def make_checkpoint(args, objects: dict, state: dict, shuffle: torch.Generator) -> dict:
+    """Everything --resume needs to continue exactly, and how the weights were made."""
+    checkpoint = {"format": CHECKPOINT_FORMAT, **state, "args": vars(args)}
+    for name, obj in objects.items():
+        checkpoint[name] = None if obj is None else obj.state_dict()
+    checkpoint["rng"] = [rng_state()]
+    checkpoint.update(shuffle=shuffle.get_state(), cnngen_version=CNNGEN_VERSION)
+    checkpoint["cnngen_command"] = CNNGEN_COMMAND
     return checkpoint
 
 
-def fresh_run_state() -> dict:
-    """Where a run stands: what a checkpoint carries besides the states of the objects."""
-    return {
-        "epoch": 0,
-        "step": 0,
-        "best_loss": float("inf"),
-        "best_epoch": 0,
-        "history": [],
-    }
-
-
-def make_checkpoint(
-    args: argparse.Namespace,
-    states: dict,
-    generator: torch.Generator,
-    run_state: dict,
-    world: int,
-) -> dict:
-    """Everything --resume needs to continue exactly: states, run state, random streams."""
-    return {
-        "format": CHECKPOINT_FORMAT,
-        **{
-            name: None if obj is None else obj.state_dict()
-            for name, obj in states.items()
-        },
-        **run_state,
-        "rng": all_rng_states(world),
-        "loader_generator": generator.get_state(),
-        "args": vars(args),
-        "world_size": world,
-        "torch": str(torch.__version__),
-        "cnngen_version": CNNGEN_VERSION,
-        "cnngen_command": CNNGEN_COMMAND,
-    }
-
-
-def resume(
-    args: argparse.Namespace,
-    states: dict,
-    generator: torch.Generator,
-    rank: int,
-    world: int,
-    log: Callable[[str], None],
-) -> dict:
-    """Load ``--resume`` into the model, optimizer, scheduler and scaler; return the run state."""
-    checkpoint = load_checkpoint(args.resume)
-    load_weights(states["model"], checkpoint["model"], "--resume", args.resume)
-    part = "optimizer"
-    try:
-        for part, obj in states.items():
-            if part == "model" or obj is None or checkpoint.get(part) is None:
-                continue
-            if part == "scaler" and not (obj.is_enabled() and checkpoint[part]):
-                continue  # a disabled scaler saves nothing; float32 and bfloat16 runs need none
-            obj.load_state_dict(checkpoint[part])
-        part = "random state"
-        run_state = {key: checkpoint[key] for key in fresh_run_state()}
-        generator.set_state(checkpoint["loader_generator"])
-        if len(checkpoint["rng"]) == world:
-            set_rng_state(checkpoint["rng"][rank])
-        else:
-            log(
-                f"note: the checkpoint comes from {len(checkpoint['rng'])} process(es), this run "
-                f"has {world}; random streams restart from --seed"
-            )
-            seed_everything(args.seed + rank + 1000 * run_state["epoch"])
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
-        raise TrainingError(
-            f"--resume {args.resume}: its {part} does not fit this run ({one_line(error)[:120]})"
-        ) from None
-    log(
-        f"resuming {args.resume} after epoch {run_state['epoch']} (step {run_state['step']})"
-    )
-    return run_state
-
-
-# ------------------------------------------------------------------ export
-def export_model(state_dict: dict, out: Path, log: Callable[[str], None]) -> dict:
-    """Write model.pt2, model.onnx and model.json to ``out``; check both against eager.
-
-    The files are written to a folder beside them and moved into ``out`` only
-    once every one is written and checked, so a failed export leaves the
-    previous ones as they were.  Without the onnx package (torch alone) the
-    ``.pt2`` is still written, and a line says what gives the ``.onnx``.
-    """
-    staging = out / f".export-{os.getpid()}"
-    try:
-        staging.mkdir(exist_ok=True)
-        record = export_to(state_dict, staging, log)
-        for name in record["files"].values():
-            os.replace(staging / name, out / name)
-        if "onnx" not in record["files"]:
-            (out / "model.onnx").unlink(
-                missing_ok=True
-            )  # an older export's, not this model's
-    except OSError as error:
-        raise TrainingError(
-            f"--export: cannot write to {out} ({error.strerror or error})"
-        ) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return record
-
-
-def export_to(state_dict: dict, out: Path, log: Callable[[str], None]) -> dict:
-    """Export into ``out``: both files take any batch size, checked at batch 1 and 7.
-
-    The ONNX file comes from the dynamo exporter when onnxscript is installed,
-    else from the TorchScript-based one; ONNX Runtime checks it when installed.
-    """
-    import importlib.util
-
-    model = Forecaster()
-    model.load_state_dict(state_dict)
-    model.eval()
-    generator = torch.Generator().manual_seed(0)
-    inputs = {
-        batch: torch.randn(batch, *INPUT_SHAPE, generator=generator) for batch in (1, 7)
-    }
-    with torch.no_grad():
-        expected = {batch: model(x) for batch, x in inputs.items()}
-    batch_dim = torch.export.Dim("batch", min=1, max=65536)
-    torch_log = logging.getLogger("torch")
-    level = torch_log.level
-    try:  # a failing trace logs pages of graph code: the one line below says it all
-        torch_log.setLevel(logging.CRITICAL)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program = torch.export.export(
-                model, (inputs[7],), dynamic_shapes=({0: batch_dim},)
-            )
-    except (
-        Exception
-    ) as error:  # torch.export raises many kinds; each means "cannot trace"
-        reason = one_line(error).split(". ")[0][:200]
-        raise TrainingError(
-            f"--export: torch.export cannot trace Forecaster: {reason}"
-        ) from None
-    finally:
-        torch_log.setLevel(level)
-    torch.export.save(program, out / "model.pt2")
-    reloaded = torch.export.load(out / "model.pt2").module()
-    with torch.no_grad():
-        parity = {
-            "pt2": {
-                str(b): max_difference(reloaded(x), expected[b])
-                for b, x in inputs.items()
-            }
-        }
-    files = {"torch_export": "model.pt2", "record": "model.json"}
-    exporter = opset = None
-    try:
-        importlib.import_module("onnx")
-    except ImportError:
-        log(
-            "note: model.onnx not written: the ONNX exporter needs the onnx package (pip install onnx onnxscript)"
-        )
-    else:
-        exporter, opset = export_onnx(model, program, inputs[7], out / "model.onnx")
-        parity["onnx"] = onnx_parity(out / "model.onnx", inputs, expected)
-        files["onnx"] = "model.onnx"
-    limit = (
-        EXPORT_TOLERANCE * max(float(y.abs().max()) for y in expected.values()) + 1e-6
-    )
-    for kind, differences in parity.items():
-        for batch, difference in (differences or {}).items():
-            if not difference <= limit:
-                raise SystemExit(
-                    f"export: {kind} output at batch {batch} differs from the model by "
-                    f"{difference:.3g} (> {limit:.3g})"
-                )
-    record = {
-        "input_shape": ["batch", *INPUT_SHAPE],
-        "output_shape": ["batch", *OUTPUT_SHAPE],
-        "dynamic_batch": True,
-        "checked_batches": [1, 7],
-        "files": files,
-        "onnx_exporter": exporter,
-        "opset": opset,
-        "max_abs_diff": parity,
-        "tolerance": limit,
-        "torch": str(torch.__version__),
-        "cnngen_version": CNNGEN_VERSION,
-        "cnngen_command": CNNGEN_COMMAND,
-    }
-    (out / "model.json").write_text(json.dumps(record, indent=2) + "\n")
-    return record
-
-
-def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.float() - b.float()).abs().max())
-
-
-def export_onnx(
-    model: nn.Module, program: torch.export.ExportedProgram, x: torch.Tensor, path: Path
-) -> tuple[str, int | None]:
-    """(exporter, opset): dynamo (from ``program``) with onnxscript installed, else TorchScript."""
-    import importlib.util
-
-    import onnx
-
-    if importlib.util.find_spec("onnxscript") is not None:
-        torch.onnx.export(program, (x,), dynamo=True, verbose=False).save(str(path))
-        exporter = "dynamo"
-    else:
-        torch.onnx.export(
-            model,
-            (x,),
-            str(path),
-            dynamo=False,
-            opset_version=ONNX_OPSET,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
-        exporter = "torchscript"
-    opset = max(
-        entry.version
-        for entry in onnx.load(str(path)).opset_import
-        if entry.domain in ("", "ai.onnx")
-    )
-    return exporter, opset
-
-
-def onnx_parity(path: Path, inputs: dict, expected: dict) -> dict | None:
-    """Largest difference from eager per batch size under ONNX Runtime (None without it)."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnxruntime") is None:
-        return None
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(
-        str(path), providers=["CPUExecutionProvider"]
-    )
-    name = session.get_inputs()[0].name
-    return {
-        str(batch): max_difference(
-            torch.from_numpy(session.run(None, {name: x.numpy()})[0]), expected[batch]
-        )
-        for batch, x in inputs.items()
-    }
+def save_epoch(checkpoint: dict, out: Path, improved: bool) -> dict[str, Path]:
+    """Write best.pt (when the epoch improved), last.pt and history.csv, each staged."""
+    written = {"best": save_staged(checkpoint, out / "best.pt")} if improved else {}
+    written["last"] = save_staged(checkpoint, out / "last.pt")
+    rows = checkpoint["history"]
+    write_staged(out / "history.csv", lambda path: write_history(rows, path))
+    return {**written, "history": out / "history.csv"}
 
 
 def write_history(rows: list[dict], path: Path) -> None:
@@ -1018,321 +374,86 @@ def write_history(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def plot_history(rows: list[dict], path: Path) -> bool:
-    """Draw the loss curves to a PNG when matplotlib is installed (it is optional)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    epochs = [row["epoch"] for row in rows]
-    figure, axes = plt.subplots(figsize=(6, 4))
-    axes.plot(epochs, [row["train_loss"] for row in rows], marker="o", label="train")
-    axes.plot(epochs, [row["val_loss"] for row in rows], marker="o", label="validation")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("loss")
-    axes.set_title("Forecaster")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return True
-
-
-def keep_state(model: nn.Module) -> dict:
-    """A CPU copy of the model's weights (the best epoch, for the test evaluation)."""
-    return {
-        name: value.detach().cpu().clone() for name, value in model.state_dict().items()
-    }
-
-
-def evaluate_test(
-    model: nn.Module,
-    best_state: dict | None,
-    test: Dataset,
-    args: argparse.Namespace,
-    rank: int,
-    world: int,
-    device: torch.device,
-    amp_dtype: torch.dtype | None,
-    memory_format: torch.memory_format,
-) -> dict:
-    """Metrics on the held-out test split with the best epoch's weights, keys prefixed ``test_``.
-
-    The model keeps those weights afterwards, for the plots.
-    """
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    loader = DataLoader(
-        Subset(test, range(rank, len(test), world)),
-        batch_size=args.batch_size,
-        num_workers=args.workers,
-        pin_memory=device.type == "cuda",
-    )
-    metrics = evaluate(model, loader, device, amp_dtype, memory_format, world)
-    return {
-        f"test_{name.removeprefix('val_')}": value for name, value in metrics.items()
-    }
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    rank, world, local_rank = init_distributed(args.backend)
-    device = choose_device(args.device, local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-
-    def log(message: str) -> None:
-        if rank == 0:
-            print(message, flush=True)
-
-    use_amp = device.type == "cuda" if args.amp is None else args.amp
-    amp_dtype = None
-    if use_amp and device.type != "cuda":
-        log(f"note: --amp applies to CUDA only; training in float32 on {device.type}")
-    elif use_amp:
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    memory_format = torch.preserve_format
-    if args.channels_last and device.type != "cuda":
-        # On CPU, torch 2.13's oneDNN weight gradient of a 1x1 strided conv over a
-        # channels-last input corrupts memory (crashes, hangs, wrong gradients).
-        log(
-            "note: --channels-last applies to CUDA only; training in the default "
-            f"memory format on {device.type}"
-        )
-    elif args.channels_last:
-        if len(INPUT_SHAPE) == 3:
-            memory_format = torch.channels_last
-        elif len(INPUT_SHAPE) == 4:
-            memory_format = torch.channels_last_3d
-        else:
-            log("note: --channels-last applies to 2D and 3D inputs only; ignored")
-
+    run = Run(choose_device(args.device))
+    device = run.device
     out = Path(args.out)
-    if rank == 0:
-        check_writable("--out", out)
+    check_writable("--out", out)
     seed_everything(args.seed)
-    train, val, test = split_datasets(make_datasets(args.seed))
-    train, val = CheckedDataset("training", train), CheckedDataset("validation", val)
-    if test is not None:
-        test = CheckedDataset("test", test)
-    model = Forecaster().to(device)
-    if memory_format is not torch.preserve_format:
-        model = model.to(memory_format=memory_format)
-    if args.sync_bn and world > 1 and device.type == "cuda":
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    elif args.sync_bn:
-        log("note: --sync-bn applies under torchrun on CUDA devices only; ignored")
-    network = model
-    if world > 1:
-        device_ids = [device.index] if device.type == "cuda" else None
-        network = DistributedDataParallel(model, device_ids=device_ids)
-    if args.compile:
-        network = torch.compile(network)
+    model = network = Forecaster().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    train_loader, val_loader, sampler = make_loaders(
-        train, val, args, rank, world, pin=device.type == "cuda"
-    )
-    total_steps = args.epochs * len(train_loader)
-    if args.max_steps is not None:
-        total_steps = min(total_steps, args.max_steps)
-    scheduler = make_scheduler(optimizer, args, total_steps)
-    show_progress = rank == 0 and (
-        sys.stdout.isatty() if args.progress is None else args.progress
-    )
-    # Weights are the same on every rank (DDP broadcasts rank 0's); dropout differs.
-    seed_everything(args.seed + rank)
-    states = {
-        "model": model,
-        "optimizer": optimizer,
-        "scheduler": scheduler,
-        "scaler": scaler,
-    }
-    run_state = fresh_run_state()
+    objects, extras = {"model": model, "optimizer": optimizer}, {}
+    state = dict(epoch=0, step=0, best_loss=float("inf"), best_epoch=0, history=[])
+    shuffle = torch.Generator().manual_seed(args.seed)  # checkpoints carry its state
+    train = val = test = None
+    if args.epochs > 0:  # --epochs 0 (an export of a checkpoint) needs no data
+        train, val, test = load_splits(args.seed)
     if args.resume:
-        run_state = resume(args, states, train_loader.generator, rank, world, log)
-
-    log(
-        f"Forecaster: {sum(p.numel() for p in model.parameters()):,} parameters; "
-        f"{len(train)} training and {len(val)} validation samples; device {device}, "
-        f"{world} process(es), amp {'off' if amp_dtype is None else str(amp_dtype).removeprefix('torch.')}"
-    )
-    written: dict[str, Path] = {}  # what this run wrote, named once at the end
-    rows: list[dict] = run_state["history"]
-    best_loss, best_epoch, steps = (
-        run_state["best_loss"],
-        run_state["best_epoch"],
-        run_state["step"],
-    )
-    best_state: dict | None = None
-    metrics: dict = {}
+        state = resume(args, objects, shuffle, run)
+    size = sum(parameter.numel() for parameter in model.parameters())
+    data = f"; {len(train)} training, {len(val)} validation samples" if train else ""
+    log(f"Forecaster: {size:,} parameters; device {device}" + data)
+    written, metrics = {}, {}  # the files this run wrote; the last epoch's metrics
     try:
-        for epoch in range(run_state["epoch"] + 1, args.epochs + 1):
-            if sampler is not None:
-                sampler.set_epoch(epoch)
+        for epoch in range(state["epoch"] + 1, args.epochs + 1):
+            train_loader = loader(train, args, run, shuffle)
             started = time.perf_counter()
-            steps_left = None if args.max_steps is None else args.max_steps - steps
-            progress = Progress(
-                show_progress,
-                (
-                    len(train_loader)
-                    if steps_left is None
-                    else min(len(train_loader), steps_left)
-                ),
-                f"epoch {epoch}/{args.epochs}",
-                args.progress_every,
-            )
-            train_loss, samples, epoch_steps = train_epoch(
-                network,
-                train_loader,
-                optimizer,
-                scaler,
-                device,
-                amp_dtype,
-                memory_format,
-                steps_left,
-                world,
-                scheduler,
-                progress,
-                epoch,
-                steps,
-            )
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            extras["steps_left"] = args.max_steps and args.max_steps - state["step"]
+            trained = train_epoch(network, train_loader, optimizer, run, state, extras)
+            loss, samples, steps = trained  # its float() waited for the device
             seconds = time.perf_counter() - started
-            steps += epoch_steps
-            # Validate the plain module: DDP's forward would sync buffers on uneven shards.
-            metrics = evaluate(
-                model, val_loader, device, amp_dtype, memory_format, world
-            )
-            if not np.isfinite(metrics["val_loss"]):
+            metrics = evaluate(model, loader(val, args, run), run)
+            if not metrics["val_loss"] < float("inf"):
                 raise TrainingError(
-                    f"epoch {epoch}: the validation loss is {metrics['val_loss']}; stopped, and "
-                    "no checkpoint was written with it"
+                    f"epoch {epoch}: the validation loss is {metrics['val_loss']}; "
+                    "stopped, and no checkpoint was written with it"
                 )
-            row = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "val_loss": metrics["val_loss"],
-            }
+            row = {"epoch": epoch, "train_loss": loss, "val_loss": metrics["val_loss"]}
             row.update({name: metrics[name] for name in METRICS})
-            row["lr"] = optimizer.param_groups[0]["lr"]
-            row["samples_per_s"] = samples / seconds
-            row["seconds"] = seconds
-            rows.append(row)
-            log(
-                f"epoch {epoch}/{args.epochs}  train_loss {train_loss:.4f}  "
-                f"val_loss {metrics['val_loss']:.4f}  "
-                + "  ".join(f"{name} {metrics[name]:.4f}" for name in METRICS)
-                + f"  {row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
-            )
-            improved = metrics["val_loss"] < best_loss
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
+            lr = optimizer.param_groups[0]["lr"]
+            row.update(lr=lr, samples_per_s=samples / seconds, seconds=seconds)
+            state["history"].append(row)
+            speed = f"{row['samples_per_s']:,.0f} samples/s  {seconds:.1f}s"
+            log(f"epoch {epoch}/{args.epochs}  {shown}  {speed}")
+            improved = metrics["val_loss"] < state["best_loss"]
+            state.update(epoch=epoch, step=state["step"] + steps)
             if improved:
-                best_loss, best_epoch = metrics["val_loss"], epoch
-                if test is not None:
-                    best_state = keep_state(
-                        model
-                    )  # every process: the test uses the best epoch
-            run_state.update(
-                epoch=epoch, step=steps, best_loss=best_loss, best_epoch=best_epoch
-            )
-            # Every rank builds it: it gathers their random states.
-            checkpoint = make_checkpoint(
-                args, states, train_loader.generator, run_state, world
-            )
-            if rank == 0:
-                if improved:
-                    written["best"] = save_staged(checkpoint, out / "best.pt")
-                written["last"] = save_staged(checkpoint, out / "last.pt")
-                written["history"] = write_staged(
-                    out / "history.csv", lambda path: write_history(rows, path)
-                )
-            if world > 1:
-                dist.barrier()  # no rank races ahead of a checkpoint being written
-            if args.max_steps is not None and steps >= args.max_steps:
-                log(f"stopping after {steps} steps (--max-steps)")
+                state.update(best_loss=metrics["val_loss"], best_epoch=epoch)
+            checkpoint = make_checkpoint(args, objects, state, shuffle)
+            written.update(save_epoch(checkpoint, out, improved))
+            if args.max_steps is not None and state["step"] >= args.max_steps:
+                log(f"stopping after {state['step']} steps (--max-steps)")
                 break
-
-    except KeyboardInterrupt:
-        if rank == 0 and world == 1:
-            run_state.update(step=steps, best_loss=best_loss, best_epoch=best_epoch)
-            checkpoint = make_checkpoint(
-                args, states, train_loader.generator, run_state, world
-            )
-            saved = save_staged(checkpoint, out / "interrupted.pt")
-            print(
-                f"\ninterrupted in epoch {run_state['epoch'] + 1}: saved {saved}; continue with "
-                f"python train_forecasting.py --resume {saved} (it repeats that epoch from these weights)",
-                file=sys.stderr,
-            )
+    except KeyboardInterrupt:  # the files of the last finished epoch are complete
+        message = f"interrupted in epoch {state['epoch'] + 1}"
+        if state["epoch"]:
+            last = out / "last.pt"
+            message += f"; repeat it with python train_forecasting.py --resume {last}"
+        print("\n" + message, file=sys.stderr)
         sys.exit(130)
 
-    test_metrics: dict = {}
-    if test is not None:
-        test_metrics = evaluate_test(
-            model, best_state, test, args, rank, world, device, amp_dtype, memory_format
-        )
-        log(
-            f"test ({len(test)} samples, best epoch):  "
-            + "  ".join(
-                f"{name} {test_metrics['test_' + name]:.4f}" for name in METRICS
-            )
-        )
-    summary = {
-        "task": TASK,
-        "epochs": len(rows),
-        "steps": steps,
-        "best_epoch": best_epoch,
-        "best_val_loss": best_loss,
-        "device": str(device),
-        "world_size": world,
-        **metrics,
-        **test_metrics,
-    }
-    if rank == 0 and not metrics:
-        log(
-            f"nothing to train: the checkpoint is at epoch {run_state['epoch']}, --epochs is "
-            f"{args.epochs}"
-        )
-    elif rank == 0:
+    summary = {"task": TASK, "device": str(device), "epochs": len(state["history"])}
+    summary["steps"] = state["step"]
+    summary.update(best_epoch=state["best_epoch"], best_val_loss=state["best_loss"])
+    summary.update(metrics)
+    if test is not None:  # with the best epoch's weights (when this run wrote them)
+        if (out / "best.pt").is_file():
+            best = torch.load(out / "best.pt", map_location=device, weights_only=True)
+            model.load_state_dict(best["model"])
+        scores = evaluate(model, loader(test, args, run), run)
+        summary.update({f"test_{k.removeprefix('val_')}": v for k, v in scores.items()})
+        scored = "  ".join(f"{name} {scores[name]:.4f}" for name in METRICS)
+        log(f"test ({len(test)} samples, best epoch):  {scored}")
+    if not metrics:
+        log(f"nothing to train: the checkpoint is at epoch {state['epoch']}")
+    else:
         text = json.dumps(summary, indent=2) + "\n"
         written["metrics"] = write_staged(
-            out / "metrics.json", lambda path: path.write_text(text)
+            out / "metrics.json", lambda p: p.write_text(text)
         )
-        if plot_history(rows, out / "loss.png"):
-            written["plot"] = out / "loss.png"
         log("wrote " + ", ".join(str(path) for path in written.values()))
-        if not args.export:
-            log(
-                f"next: python train_forecasting.py --epochs 0 --resume {written.get('best', out / 'best.pt')} "
-                "--export   # model.pt2 and model.onnx for deployment"
-            )
-    if args.export:
-        if rank == 0:
-            record = export_model(model.state_dict(), out, log)
-            worst = max(
-                value
-                for parity in record["max_abs_diff"].values()
-                for value in (parity or {}).values()
-            )
-            onnx = (
-                f" ({record['onnx_exporter']} exporter, opset {record['opset']})"
-                if record["opset"]
-                else ""
-            )
-            log(
-                "wrote "
-                + ", ".join(str(out / name) for name in record["files"].values())
-                + f"{onnx}; they match the model at batch 1 and 7 (max abs diff {worst:.2g})"
-            )
-            summary["export"] = record
-        if world > 1:
-            dist.barrier()
-    if world > 1:
-        dist.destroy_process_group()
     return summary
 
 

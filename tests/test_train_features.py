@@ -1,0 +1,192 @@
+"""Training scripts carry the features they are asked for, and nothing of the others.
+
+The default starter is short enough to read in one sitting; every feature adds its
+flags and code only when named in ``--with``; and the lean script trains, resumes,
+evaluates and exports with torch alone.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import itertools
+import os
+import random
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from cnngen.errors import CnngenError
+from cnngen.rendering.datafiles import DEFAULT_FEATURES, FEATURES, TASKS, render_train
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+# A flag or file only the feature brings: it must appear exactly when the feature is chosen.
+MARKS = {
+    "ddp": "--sync-bn",
+    "amp": "--channels-last",
+    "compile": "torch.compile",
+    "resume": "--resume",
+    "export": "model.pt2",
+    "plots": "loss.png",
+    "progress": "--progress-every",
+    "schedule": "--scheduler",
+}
+
+
+def test_every_feature_has_a_mark_and_the_default_is_resume() -> None:
+    assert set(MARKS) == set(FEATURES)
+    assert DEFAULT_FEATURES == ("resume",)
+
+
+@pytest.mark.parametrize("family", ["forecaster", "classifier", "unet"])
+def test_the_default_project_train_py_has_at_most_500_lines(
+    run_cli, tmp_path: Path, family: str
+) -> None:
+    result = run_cli("project", str(tmp_path / family), "--family", family, "--size", "tiny")
+    assert result.code == 0, result.err
+    text = (tmp_path / family / "train.py").read_text()
+    assert len(text.splitlines()) <= 500, len(text.splitlines())
+    assert "--resume" in text and "def evaluate" in text
+
+
+def test_each_subset_carries_exactly_its_features_and_is_ruff_clean(tmp_path: Path) -> None:
+    rng = random.Random(0)
+    subsets = [(), tuple(FEATURES), DEFAULT_FEATURES]
+    subsets += [(name,) for name in FEATURES]
+    subsets += [tuple(rng.sample(list(FEATURES), rng.randint(2, 6))) for _ in range(6)]
+    paths = []
+    for index, (task, chosen) in enumerate(itertools.product(TASKS, subsets)):
+        text = render_train(task=task, model_class="Net", features=",".join(chosen) or "none")
+        for feature, mark in MARKS.items():
+            assert (mark in text) == (feature in chosen), (task, chosen, feature)
+        listed = ", ".join(name for name in FEATURES if name in chosen) or "none"
+        assert f"Features: {listed}" in text
+        path = tmp_path / f"train_{index}.py"
+        path.write_text(text)
+        paths.append(str(path))
+    # F401 and F841: no import and no variable that the chosen features leave unused.
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select", "F,E9,B",
+         *paths], capture_output=True, text=True,
+    )  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ("resume,gpu", "--with: unknown feature 'gpu'"),
+        ("all,ddp", "--with: unknown feature 'all'"),
+        ((1, 2), "--with: expected feature names"),
+    ],
+)
+def test_unknown_features_are_named(features: object, message: str) -> None:
+    with pytest.raises(CnngenError, match=message) as error:
+        render_train(task="forecasting", model_class="Net", features=features)  # type: ignore[arg-type]
+    assert error.value.param == "--with"
+
+
+def test_a_schedule_needs_its_feature() -> None:
+    with pytest.raises(CnngenError, match="--with schedule") as error:
+        render_train(task="forecasting", model_class="Net", scheduler="cosine")
+    assert error.value.param == "--scheduler"
+    text = render_train(
+        task="forecasting", model_class="Net", scheduler="cosine", features="schedule"
+    )
+    assert 'SCHEDULER = "cosine"' in text
+
+
+def test_the_cli_records_the_features_in_the_regenerate_line(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "train.py"
+    result = run_cli(
+        "train", "--task", "classification", "--model-class", "Net", "--with", "plots,resume",
+        "-o", str(out),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert "--with plots,resume" in text and "Features: resume, plots (" in text
+    bad = run_cli("train", "--task", "classification", "--model-class", "Net", "--with", "gpu")
+    assert bad.code == 2 and "--with: unknown feature 'gpu'" in bad.err
+    project = run_cli("project", str(tmp_path / "p"), "--size", "tiny", "--with", "none")
+    assert project.code == 0, project.err
+    lean = (tmp_path / "p" / "train.py").read_text()
+    assert "--with none" in lean and "--resume" not in lean
+    assert 'with = "none"' in (tmp_path / "p" / "cnngen.toml").read_text()
+
+
+def torch_closure() -> set[str]:
+    """The distributions ``pip install torch`` brings, by name: torch and what it requires."""
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = ["torch"]
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in importlib.metadata.distribution(name).requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def torch_alone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv holding torch and its requirements only (linked from this one), no numpy."""
+    venv = tmp_path_factory.mktemp("torch-alone")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    ours = Path(sysconfig.get_paths()["purelib"])
+    for name in torch_closure():
+        distribution = importlib.metadata.distribution(name)
+        for top in {Path(str(file)).parts[0] for file in distribution.files or []}:
+            source = Path(distribution.locate_file(top))
+            if top not in ("..", "__pycache__") and not top.endswith(".pth") and source.exists():
+                (site / top).symlink_to(source if source.is_absolute() else ours / top)
+    probe = subprocess.run([python, "-c", "import torch, numpy"], capture_output=True, text=True)
+    assert "No module named 'numpy'" in probe.stderr, probe.stderr
+    return python
+
+
+@pytest.mark.slow
+def test_the_lean_script_trains_resumes_and_exports_with_torch_alone(
+    run_cli, tmp_path: Path, torch_alone: Path
+) -> None:
+    """In a venv with torch alone, an export of a checkpoint needs no data and no extra."""
+    folder = tmp_path / "lean"
+    made = run_cli(
+        "project", str(folder), "--family", "classifier", "--size", "tiny", "--epochs", "1",
+        "--with", "resume,export",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+
+    def run(python: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), "train.py", *args], cwd=folder, env=ENV, capture_output=True,
+            text=True, timeout=300,
+        )  # fmt: skip
+
+    trained = run(sys.executable, "--max-steps", "3")
+    assert trained.returncode == 0, trained.stderr
+    assert "next: python train.py --epochs 0 --resume runs/best.pt --export" in trained.stdout
+    resumed = run(sys.executable, "--epochs", "2", "--max-steps", "5", "--resume", "runs/last.pt")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming runs/last.pt after epoch 1 (step 3)" in resumed.stdout
+    exported = run(torch_alone, "--epochs", "0", "--resume", "runs/best.pt", "--export")
+    assert exported.returncode == 0, exported.stderr
+    assert "Traceback" not in exported.stderr
+    assert "model.onnx not written: the ONNX exporter needs the onnx package" in exported.stdout
+    assert (folder / "runs" / "model.pt2").stat().st_size > 0
+    assert not (folder / "runs" / "model.onnx").exists()
