@@ -14,6 +14,7 @@ from typing import Any
 
 from cnngen.core.notes import NOTES_EN, NOTES_RU, Count, Note, spelled
 from cnngen.rendering.messages_handout import HANDOUT_EN, HANDOUT_RU
+from cnngen.rendering.messages_helpers import HELPERS_EN, HELPERS_RU
 
 __all__ = ["CATALOGUES", "LANGUAGES", "Count", "Messages", "Note", "fields_of", "message"]
 
@@ -143,8 +144,10 @@ RU: dict[str, str] = {
 
 EN.update(NOTES_EN)
 EN.update(HANDOUT_EN)
+EN.update(HELPERS_EN)
 RU.update(NOTES_RU)
 RU.update(HANDOUT_RU)
+RU.update(HELPERS_RU)
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
