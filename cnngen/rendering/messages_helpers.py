@@ -59,9 +59,7 @@ HELPERS_EN: dict[str, str] = {
         "after orientation r is turned back r quarter turns, it only permutes the\n"
         "four copies, which the pooling over rotations at the end removes."
     ),
-    "helper.OrientationStack.turn": (
-        "# A quarter turn back (as torch.rot90 with k=-1) for ONNX."
-    ),
+    "helper.OrientationStack.turn": ("# A quarter turn back (as torch.rot90 with k=-1) for ONNX."),
     "helper.Residual": (
         "A residual block: ``act(layers(x) + downsample(x))``.\n"
         "\n"
