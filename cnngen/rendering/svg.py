@@ -218,9 +218,7 @@ def plan_svg(plan: Plan, command: str | None = None, lang: str = "en") -> str:
         f'height="{_num(height * scale)}" viewBox="0 0 {_num(width)} {_num(height)}" font-family={quoteattr(FONT)} role="img">',
         f"<title>{xml_text(title)}</title>",
         *(
-            [
-                f"<desc>{xml_text(t('svg.generated', version=__version__, command=command))}</desc>"
-            ]
+            [f"<desc>{xml_text(t('svg.generated', version=__version__, command=command))}</desc>"]
             if command
             else []
         ),
