@@ -79,6 +79,23 @@ EN: dict[str, str] = {
     "calc.refused": "{name} {value} is refused: {result}",
     "calc.smallest": " (the smallest per dimension)",
     "calc.no_solution": "no {name} gives {target}: none works in dimension {missing}",
+    "calc.why.span": (
+        "the dilated kernel spans {span} but the padded input is only {padded} (input {size} + "
+        "2*padding {padding}); use a smaller kernel or dilation, or more padding"
+    ),
+    "calc.why.output_padding": (
+        "must be smaller than stride ({stride}) or dilation ({dilation}), got {value}"
+    ),
+    "calc.why.transposed_padding": (
+        "{padding} leaves a transposed output of {out} for input {size}; at most {most} padding "
+        "keeps the output >= 1"
+    ),
+    "calc.why.pool_padding": (
+        "pooling padding must be at most half the kernel ({half} for kernel {kernel}), got {padding}"
+    ),
+    "calc.why.window": (
+        "the pooling window spans {span} but the padded input is only {padded}; use a smaller kernel"
+    ),
     # ------------------------------------------------------------ plan warnings and diagrams
     "plan.warning": "Warning: {note}",
     "svg.subtitle": "{dims}D {family}, {params} parameters, receptive field {field}",
@@ -160,6 +177,25 @@ RU: dict[str, str] = {
     "calc.refused": "{name} {value} не подходит: {result}",
     "calc.smallest": " (наименьшее по каждому измерению)",
     "calc.no_solution": "ни одно значение {name} не даёт {target}: в измерении {missing} решений нет",
+    "calc.why.span": (
+        "ядро с дилатацией занимает {span}, а вход с паддингом — только {padded} (вход {size} + "
+        "2*padding {padding}); возьмите ядро или dilation меньше либо паддинг больше"
+    ),
+    "calc.why.output_padding": (
+        "значение должно быть меньше stride ({stride}) или dilation ({dilation}), а оно равно "
+        "{value}"
+    ),
+    "calc.why.transposed_padding": (
+        "padding {padding} даёт транспонированный выход {out} при входе {size}; выход не меньше 1 "
+        "получается при padding не больше {most}"
+    ),
+    "calc.why.pool_padding": (
+        "паддинг пулинга должен быть не больше половины ядра ({half} при ядре {kernel}), а он "
+        "равен {padding}"
+    ),
+    "calc.why.window": (
+        "окно пулинга занимает {span}, а вход с паддингом — только {padded}; возьмите ядро меньше"
+    ),
     "plan.warning": "Предупреждение: {note}",
     "svg.subtitle": "{family}, {dims}D, параметров: {params}, рецептивное поле: {field}",
     "svg.generated": "Создано cnngen {version}: cnngen {command}",
