@@ -12,9 +12,10 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from cnngen.core.notes import NOTES_EN, NOTES_RU, Count, Note, spelled
+from cnngen.core.notes import NOTES_EN, Count, Note, spelled
 from cnngen.rendering.messages_handout import HANDOUT_EN, HANDOUT_RU
 from cnngen.rendering.messages_helpers import HELPERS_EN, HELPERS_RU
+from cnngen.rendering.messages_notes import NOTES_RU
 
 __all__ = ["CATALOGUES", "LANGUAGES", "Count", "Messages", "Note", "fields_of", "message"]
 
