@@ -21,7 +21,7 @@ Plan (shapes without the batch dimension B):
 
 Parameters: 11,181,642
 Multiply-accumulates per sample: 567,842,176
-Receptive field: 531x563 (the whole input)
+Receptive field: 97x131 (the whole input)
 Note: ResNet-18 (He et al., 2016) as in torchvision.
 Note: avgpool averages the final 4x5 map (7x7 at 224x224) with a fixed kernel, instead of an adaptive pool.
 """

@@ -41,6 +41,17 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("classifier", {"input_size": (96, 96), "layers": 2, "depthwise": True}),
     ("equivariant", {"input_size": (32, 32), "layers": 2}),
 ]
+# Presets nest their stages (blocks in layers, branches in modules); their fields
+# are clipped to the input too, not the textbook ones that count the padding.
+PRESETS: list[tuple[str, dict[str, Any]]] = [
+    ("classifier", {"preset": "alexnet", "input_size": (67, 67)}),
+    ("classifier", {"preset": "vgg11_bn", "input_size": (32, 32)}),
+    ("classifier", {"preset": "googlenet", "input_size": (40, 40)}),
+    ("classifier", {"preset": "resnet18", "input_size": (33, 47)}),
+    ("classifier", {"preset": "resnet50", "input_size": (32, 32)}),
+    ("classifier", {"preset": "se_resnet18", "input_size": (32, 32)}),
+    ("classifier", {"preset": "mobilenet_v2", "input_size": (32, 32)}),
+]
 
 
 def positive(model: Any) -> Any:
@@ -58,7 +69,8 @@ def positive(model: Any) -> Any:
                 )
             elif isinstance(child, (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)):
                 swap = nn.Identity()
-            elif isinstance(child, nn.GroupNorm):
+            elif isinstance(child, (nn.GroupNorm, nn.ReLU6)):
+                # ReLU6 saturates at 6, where no gradient passes; it is pointwise anyway.
                 swap = nn.Identity()
             if swap is not None:
                 setattr(module, child_name, swap)
@@ -98,7 +110,10 @@ def measured(model: Any, input_shape: tuple[int, ...], layer: str | None) -> tup
     return tuple(extent)
 
 
-@pytest.mark.parametrize(("family", "options"), CASES)
+@pytest.mark.parametrize(
+    ("family", "options"),
+    [*CASES, *(pytest.param(*case, marks=pytest.mark.slow) for case in PRESETS)],
+)
 def test_plan_field_equals_gradient_field(
     tmp_path: Path, family: str, options: dict[str, Any]
 ) -> None:
@@ -128,6 +143,17 @@ def test_heads_and_latents_see_the_whole_input() -> None:
     assert lenet.receptive_field == lenet.input_shape[1:]
     assert not any("does not cover" in note for note in lenet.notes + latent.notes)
     assert any("convolutions alone see 16x16" in note for note in lenet.notes)
+
+
+def test_preset_fields_are_clipped_to_the_input() -> None:
+    """ResNet-18's textbook field is 435 at 224; at 224x224 the input is all there is."""
+    resnet = solve(make_spec("classifier", preset="resnet18", input_size=(224, 224)))
+    assert resnet.receptive_field == (224, 224)
+    fields = [op.receptive_field for stage in resnet.stages for _, op in stage.all_ops()]
+    assert max(max(field) for field in fields if field) == 224
+    alexnet = solve(make_spec("classifier", preset="alexnet", input_size=(224, 224)))
+    assert alexnet.receptive_field == (224, 224)
+    assert any("convolutions alone see 193x193" in note for note in alexnet.notes)
 
 
 def test_annotate_is_idempotent() -> None:

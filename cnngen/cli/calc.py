@@ -170,10 +170,13 @@ def calc_command(
         _forward(operation, input_size, params, ceil_mode, layers, lang)
     except CnngenError as error:
         # The arithmetic names its parameters bare ("kernel"); say it as a flag.
+        from cnngen.rendering.explain import say_refusal
+
         param = error.param or ""
         if param and not param.startswith("-"):
             flag = "--" + param.replace("_", "-")
-            raise CnngenError(f"{flag}{str(error).removeprefix(param)}", flag) from None
+            reason = str(error).removeprefix(param).removeprefix(": ")
+            raise CnngenError(f"{flag}: {say_refusal(reason, lang)}", flag) from None
         raise
 
 

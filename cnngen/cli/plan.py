@@ -10,9 +10,11 @@ import click
 from cnngen.cli.options import Words, build_plan, lang_option, model_options, require_family
 from cnngen.cli.output import emit as emit_output
 from cnngen.cli.output import write_stdout
+from cnngen.core.notes import Note
 from cnngen.core.spec import FAMILIES
 from cnngen.rendering.escape import shell_words
 from cnngen.rendering.format import plan_table
+from cnngen.rendering.messages import Messages
 
 
 @click.command("plan")
@@ -36,7 +38,8 @@ def plan_command(
     \b
     FAMILY is encoder, forecaster, classifier, equivariant or unet (or family = ...
     in a --config file).  A warning goes to stderr when the final receptive
-    field does not cover the input.  --lang ru prints the table in Russian.
+    field does not cover the input.  --lang ru prints the table, the warning and
+    the --svg diagram in Russian.
     Examples:
       cnngen plan encoder -i 1000 -n 6 --json
       cnngen plan forecaster -i 64x64 -n 4 --svg forecaster.svg
@@ -45,7 +48,8 @@ def plan_command(
     if svg is not None:
         from cnngen.rendering.svg import plan_svg
 
-        drawing = plan_svg(plan, shell_words([*spec.command_words("plan"), "--svg", svg]))
+        words = shell_words([*spec.command_words("plan"), "--svg", svg])
+        drawing = plan_svg(plan, words, lang)
         if svg == "-":
             write_stdout(drawing)
             return
@@ -54,6 +58,7 @@ def plan_command(
         click.echo(json.dumps(plan.to_json(), indent=2))
         return
     click.echo(plan_table(plan, lang))
+    t = Messages(lang)
     for note in plan.notes:
-        if note.startswith("receptive field"):
-            click.echo(f"Warning: {note}", err=True)
+        if isinstance(note, Note) and note.key == "note.short_field":
+            click.echo(t("plan.warning", note=t.note(note)), err=True)

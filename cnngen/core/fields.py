@@ -32,7 +32,7 @@ quadratic in depth; ``tests/test_fields_pass.py`` checks the two agree.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cnngen.core.plan import Op, Shape, Stage
 
@@ -593,3 +593,109 @@ def _meeting_shape(stage: Stage) -> Shape:
     if stage.shortcut:
         return stage.shortcut[-1].out_shape
     return stage.in_shape
+
+
+def _ops_back(ops: Sequence[Op], box: Box | None) -> Box | None:
+    """Walk ``box`` back through ``ops`` (last first)."""
+    for op in reversed(ops):
+        box = op_back(op, box)
+    return box
+
+
+# ------------------------------------------------------------ nested stages (presets)
+Back = Callable[[Box | None], Box | None]
+
+
+def _stage_back(stage: Stage, box: Box | None) -> Box | None:
+    """Positions of a nested stage's input that positions ``box`` of its output read.
+
+    Children run before the stage's own ops; an Inception stage's children are
+    parallel branches over the same input; a residual stage reads its input
+    through the main path and through the shortcut (identity when empty).
+    """
+    box = _ops_back(stage.post, box)
+    if stage.kind == "inception":
+        found: Box | None = None
+        for child in stage.children:
+            found = _hull_box(found, _stage_back(child, box))
+        return found
+    main = _ops_back(stage.ops, box)
+    for child in reversed(stage.children):
+        main = _stage_back(child, main)
+    if stage.kind == "residual":
+        main = _hull_box(main, _ops_back(stage.shortcut, box))
+    return main
+
+
+def _then(before: Back, ops: Sequence[Op]) -> Back:
+    """``before`` after walking back through ``ops``."""
+    return lambda box: before(_ops_back(ops, box))
+
+
+def _then_stages(before: Back, stages: Sequence[Stage]) -> Back:
+    def back(box: Box | None) -> Box | None:
+        for stage in reversed(stages):
+            box = _stage_back(stage, box)
+        return before(box)
+
+    return back
+
+
+def _annotated_ops(ops: Sequence[Op], before: Back, input_shape: Shape) -> tuple[Op, ...]:
+    """``ops`` run in order after ``before``, each with its exact field."""
+    annotated: list[Op] = []
+    for upto, op in enumerate(ops):
+        if annotated and op.kind in POINTWISE_KINDS and op.in_shape == op.out_shape:
+            field = annotated[-1].receptive_field
+        else:
+            field = _extent(_then(before, ops[: upto + 1])(_center(op.out_shape)), input_shape)
+        annotated.append(dataclasses.replace(op, receptive_field=field))
+    return tuple(annotated)
+
+
+def _annotate_stage(stage: Stage, before: Back, input_shape: Shape) -> Stage:
+    """``stage`` with every op's exact field; ``before`` walks its input back to the model's."""
+    children = []
+    for position, child in enumerate(stage.children):
+        if stage.kind == "inception":
+            child_before = before
+        else:
+            child_before = _then_stages(before, stage.children[:position])
+        children.append(_annotate_stage(child, child_before, input_shape))
+    main = before if stage.kind == "inception" else _then_stages(before, stage.children)
+    ops = _annotated_ops(stage.ops, main, input_shape)
+    shortcut = _annotated_ops(stage.shortcut, before, input_shape)
+
+    def summed(box: Box | None) -> Box | None:
+        # What the stage's ops (and shortcut) read, before ``post``.
+        found = main(_ops_back(stage.ops, box))
+        if stage.kind == "residual":
+            found = _hull_box(found, before(_ops_back(stage.shortcut, box)))
+        if stage.kind == "inception":
+            found = None
+            for child in stage.children:
+                found = _hull_box(found, before(_stage_back(child, box)))
+        return found
+
+    post = _annotated_ops(stage.post, summed, input_shape)
+    return dataclasses.replace(
+        stage, children=tuple(children), ops=ops, shortcut=shortcut, post=post
+    )
+
+
+def annotate_nested(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
+    """:func:`annotate` for stages run one after another that may nest (the presets)."""
+    input_shape = tuple(input_shape)
+
+    def model_input(box: Box | None) -> Box | None:
+        if box is None:
+            return _whole(input_shape)
+        return tuple(_clip(iv, size) for iv, size in zip(box, input_shape[1:], strict=True))
+
+    result = [
+        _annotate_stage(stage, _then_stages(model_input, stages[:position]), input_shape)
+        for position, stage in enumerate(stages)
+    ]
+    last = stages[-1]
+    output = _then_stages(model_input, stages)(_center(last.out_shape))
+    return result, _extent(output, input_shape)

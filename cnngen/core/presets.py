@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.fields import annotate_nested
 from cnngen.core.notes import Count, Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
@@ -217,18 +218,15 @@ class Net:
         kinds = {stage.kind for stage in self._all()}
         modules = {op.module for stage in self.stages for _, op in stage.all_ops()}
         used = modules | {name.capitalize() for name in kinds}
-        field: Shape = ()
-        for stage in self.stages:
-            for _, op in stage.all_ops():
-                if len(op.out_shape) > 1 and op.receptive_field:
-                    field = op.receptive_field
+        # Exact fields, clipped to the input as every plan's are, not the textbook ones.
+        stages, field = annotate_nested(self.stages, (spec.in_channels, *spec.input_size))
         return Plan(
             family=spec.family,
             class_name=spec.class_name,
             dims=spec.dims,
             input_shape=(spec.in_channels, *spec.input_size),
             output_shape=self.stages[-1].out_shape,
-            stages=tuple(self.stages),
+            stages=tuple(stages),
             receptive_field=field,
             helpers=tuple(h for h in HELPER_CLASSES if h in used),
             notes=tuple(notes),

@@ -179,7 +179,9 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
     if spec.preset == "lenet5":
         return _solve_lenet5(spec)
     if spec.preset is not None:
-        return solve_preset(spec)
+        plan = solve_preset(spec)
+        coverage = _coverage_note(spec, plan.stages, plan.receptive_field)
+        return dataclasses.replace(plan, notes=(*plan.notes, *coverage))
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
     stages, fields, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")

@@ -7,6 +7,7 @@ explanation and the answer can never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from cnngen.core import arithmetic, inverse
@@ -34,6 +35,46 @@ def _say(line: str, lang: str) -> str:
     for english, spoken in _PHRASES.get(lang, ()):
         line = line.replace(english, spoken)
     return line
+
+
+# Why torch refuses a layer, as :mod:`cnngen.core.arithmetic` words it: each
+# pattern names its numbers, and the message ``calc.why.<key>`` says it again
+# in the asked language.  A reason no pattern knows stays as it is.
+_REFUSALS = {
+    "span": re.compile(
+        r"the dilated kernel spans (?P<span>\d+) but the padded input is only (?P<padded>\d+) "
+        r"\(input (?P<size>\d+) \+ 2\*padding (?P<padding>\d+)\); use a smaller kernel "
+        r"or dilation, or more padding"
+    ),
+    "output_padding": re.compile(
+        r"must be smaller than stride \((?P<stride>\d+)\) or dilation \((?P<dilation>\d+)\), "
+        r"got (?P<value>\d+)"
+    ),
+    "transposed_padding": re.compile(
+        r"(?P<padding>\d+) leaves a transposed output of (?P<out>-?\d+) for input (?P<size>\d+); "
+        r"at most (?P<most>-?\d+) padding keeps the output >= 1"
+    ),
+    "pool_padding": re.compile(
+        r"pooling padding must be at most half the kernel \((?P<half>\d+) for kernel "
+        r"(?P<kernel>\d+)\), got (?P<padding>\d+)"
+    ),
+    "window": re.compile(
+        r"the pooling window spans (?P<span>\d+) but the padded input is only (?P<padded>\d+); "
+        r"use a smaller kernel"
+    ),
+}
+
+
+def say_refusal(reason: str, lang: str) -> str:
+    """Why torch refuses a layer (``reason``, from the arithmetic), said in ``lang``."""
+    if lang == "en":
+        return reason
+    t = Messages(lang)
+    for key, pattern in _REFUSALS.items():
+        found = pattern.fullmatch(reason)
+        if found:
+            return t(f"calc.why.{key}", **found.groupdict())
+    return reason
 
 
 def explain_conv(size: int, kernel: int, stride: int, padding: int, dilation: int) -> str:
@@ -200,7 +241,8 @@ def explain_inverse(
             )
             for value, result in answer.near.items():
                 key = "calc.gives" if isinstance(result, int) else "calc.refused"
-                lines.append("    " + t(key, name=name, value=value, result=result))
+                shown = result if isinstance(result, int) else say_refusal(result, lang)
+                lines.append("    " + t(key, name=name, value=value, result=shown))
     return lines
 
 

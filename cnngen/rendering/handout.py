@@ -1053,7 +1053,7 @@ def handout_cells(
                 shape_in=plain_shape(plan.input_shape),
                 shape_out=plain_shape(plan.output_shape),
                 params=t.number(plan.params),
-                field=handout_field_text(t, spec, plan),
+                field=handout_field_text(t, plan),
                 command_block=markdown_code_block("cnngen " + command),
                 version=__version__,
             )

@@ -652,115 +652,19 @@ def _equivariant(t: Messages, plan: Plan) -> list[Cell]:
     ]
 
 
-Box = list[tuple[int, int]]
-
-
-def _full(shape: tuple[int, ...]) -> Box:
-    return [(0, size - 1) for size in shape[1:]]
-
-
-def _op_back(op: Op, box: Box | None) -> Box | None:
-    """The input positions (a box per dimension) that the positions ``box`` of the output read.
-
-    ``None`` stands for every position of a tensor; a vector has no positions.
-    """
-    if len(op.in_shape) < 2:
-        return None
-    if len(op.out_shape) < 2 or op.kind in ("squeeze_excite", "flatten"):
-        return _full(op.in_shape)
-    out = box if box is not None else _full(op.out_shape)
-    if op.kind in ("conv", "maxpool", "avgpool"):
-        w = window(op)
-        return [
-            (
-                max(0, lo * w["stride"][i] - w["padding"][i]),
-                min(
-                    op.in_shape[i + 1] - 1,
-                    hi * w["stride"][i] - w["padding"][i] + w["dilation"][i] * (w["kernel"][i] - 1),
-                ),
-            )
-            for i, (lo, hi) in enumerate(out)
-        ]
-    if op.kind == "pad":
-        torch_order = op.args[0][1]
-        dims = len(op.in_shape) - 1
-        result = []
-        for i, (lo, hi) in enumerate(out):
-            before = torch_order[2 * (dims - 1 - i)]
-            result.append((max(0, lo - before), min(op.in_shape[i + 1] - 1, hi - before)))
-        return result
-    if op.in_shape[1:] == op.out_shape[1:]:
-        return out
-    return _full(op.in_shape)
-
-
-def _hull(boxes: list[Box | None]) -> Box | None:
-    found = [box for box in boxes if box is not None]
-    if not found:
-        return None
-    return [
-        (min(b[i][0] for b in found), max(b[i][1] for b in found)) for i in range(len(found[0]))
-    ]
-
-
-def _stage_back(stage: Stage, box: Box | None) -> Box | None:
-    """What the positions ``box`` of a stage's output read of the stage's input."""
-    for op in reversed(stage.post):
-        box = _op_back(op, box)
-    if stage.kind == "inception":
-        return _hull([_stage_back(child, box) for child in stage.children])
-    main = box
-    for op in reversed(stage.ops):
-        main = _op_back(op, main)
-    for child in reversed(stage.children):
-        main = _stage_back(child, main)
-    if stage.kind != "residual":
-        return main
-    side = box
-    for op in reversed(stage.shortcut):
-        side = _op_back(op, side)
-    if not stage.shortcut and side is None and len(stage.in_shape) > 1:
-        side = _full(stage.in_shape)
-    return _hull([main, side])
-
-
-def measured_field(spec: ModelSpec, plan: Plan) -> tuple[int, ...]:
-    """What the gradient measurement of the handout finds: the field clipped to the input.
-
-    For plans built layer by layer the plan's field is already exact (see
-    :mod:`cnngen.core.fields`).  A preset's plan reports the textbook field,
-    which keeps counting window positions beyond the border; here every
-    output is traced back through the stages (a residual block reads what
-    its main path and its shortcut read, an Inception module what its
-    branches read) and each window is clipped to the map it reads.
-    """
-    if spec.preset is None:
-        return plan.receptive_field
-    stages = plan.stages
-    box: Box | None = None
-    last = stages[-1].out_shape
-    if len(last) > 1:
-        box = [((size - 1) // 2, (size - 1) // 2) for size in last[1:]]
-    for stage in reversed(stages):
-        box = _stage_back(stage, box)
-    if box is None:
-        return tuple(plan.input_shape[1:])
-    return tuple(hi - lo + 1 for lo, hi in box)
-
-
-def handout_field_text(t: Messages, spec: ModelSpec, plan: Plan) -> str:
+def handout_field_text(t: Messages, plan: Plan) -> str:
     """The field the handout states and measures: the whole input, or the part seen."""
-    field = measured_field(spec, plan)
+    field = plan.receptive_field
     if field == tuple(plan.input_shape[1:]):
         return t("field.whole", field=plain_shape(field))
     return t("field.partial", field=plain_shape(field), size=plain_shape(plan.input_shape[1:]))
 
 
-def _receptive_field(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
+def _receptive_field(t: Messages, plan: Plan) -> list[Cell]:
     """What the field is, this model's value, and a cell that measures it with gradients."""
     size = plain_shape(plan.input_shape[1:])
-    expected = measured_field(spec, plan)
-    text = t("field.text", field=handout_field_text(t, spec, plan))
+    expected = plan.receptive_field
+    text = t("field.text", field=handout_field_text(t, plan))
     trunk = [
         op.receptive_field
         for stage in plan.stages
@@ -768,16 +672,7 @@ def _receptive_field(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
         if len(op.out_shape) > 1 and op.kind != "unflatten" and op.receptive_field
     ]
     whole = expected == tuple(plan.input_shape[1:])
-    if spec.preset is not None and any(
-        f > e for f, e in zip(plan.receptive_field, expected, strict=True)
-    ):
-        text += "\n\n" + t(
-            "field.clipped",
-            plan=plain_shape(plan.receptive_field),
-            size=size,
-            field=plain_shape(expected),
-        )
-    elif whole and trunk and trunk[-1] != expected:
+    if whole and trunk and trunk[-1] != expected:
         text += "\n\n" + t("field.head", trunk=plain_shape(trunk[-1]), size=size)
     return [
         markdown(f"## {t('field.title')}\n\n{text}"),
@@ -833,5 +728,5 @@ def lesson_cells(t: Messages, spec: ModelSpec, plan: Plan) -> list[Cell]:
         *_unet(t, plan),
         *_equivariant(t, plan),
         *_p4(t, plan),
-        *_receptive_field(t, spec, plan),
+        *_receptive_field(t, plan),
     ]

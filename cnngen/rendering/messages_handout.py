@@ -269,12 +269,6 @@ Positive weights and inputs keep contributions from cancelling, activations
 are replaced by the identity (a saturated ReLU6 or tanh would pass no gradient),
 and max pooling is swapped for average pooling, because max sends its gradient
 to one input only.""",
-    "field.clipped": (
-        "`cnngen plan` gives this preset the textbook field {plan}, which keeps counting "
-        "window positions beyond the border; a gradient cannot reach past the input, so "
-        "the cell compares its measurement with the field clipped to the {size} input: "
-        "{field}."
-    ),
     "field.identity": "the field depends on which inputs each window reads, not on activations",
     "field.center": "a map: take its central position",
     "field.head": (
@@ -1015,12 +1009,6 @@ docstring (она выдала бы ответы); ему нужен тольк�
 заменены тождественными (насыщенные ReLU6 или tanh не пропустили бы градиент),
 а max pooling заменён усредняющим, потому что max передаёт градиент только
 одному входу.""",
-    "field.clipped": (
-        "`cnngen plan` даёт этому пресету поле по формуле из учебника, {plan}: она "
-        "продолжает считать позиции окон за краем входа.  Градиент за край входа не "
-        "попадает, поэтому ячейка сравнивает измерение с полем, обрезанным по входу "
-        "{size}: {field}."
-    ),
     "field.identity": "поле зависит от того, какие входы читает каждое окно, а не от активаций",
     "field.center": "карта признаков: берём её центральную позицию",
     "field.head": (

@@ -1,0 +1,201 @@
+"""Docstrings and comments of the helper classes a model file may carry.
+
+:mod:`cnngen.rendering.messages` merges them into the catalogue.  Each
+``helper.<Name>`` entry is a docstring (summary, blank line, body), which the
+template indents; ``helper.<Name>.<what>`` entries are comments, ``#`` included.
+Names a student types (``torch.rot90``, ``nn.Identity``) stay as torch spells them.
+"""
+
+from __future__ import annotations
+
+HELPERS_EN: dict[str, str] = {
+    "model.check_input": "Fail early, naming the expected shape, on input of another shape.",
+    "model.macs_comment": "# multiply-accumulates per sample",
+    "helper.Crop": (
+        "Keep ``size`` positions of each spatial dimension, starting at ``start``.\n"
+        "\n"
+        "A decoder uses it to remove exactly the positions an uneven pad added."
+    ),
+    "helper.GroupConv2d": (
+        "A p4 group convolution: (B, C, 4, H, W) -> (B, O, 4, H, W).\n"
+        "\n"
+        "Output orientation r sums, over input orientations s, the correlation of\n"
+        "input map s with the kernel of relative orientation s - r turned r times:\n"
+        "the kernels turn and their orientation axis shifts cyclically.  Rotating\n"
+        "the input (its maps turn, its orientations shift by one) rotates every\n"
+        "output map and shifts the output orientations by one."
+    ),
+    "helper.GroupConv2d.turn": (
+        "# Shift the orientation axis by one, then turn the kernel a quarter."
+    ),
+    "helper.GroupPool": (
+        "Maximum over the orientations: (B, C, 4, H, W) -> (B, C, H, W).\n"
+        "\n"
+        "Rotating the input shifts the orientations and turns the maps; the\n"
+        "maximum over orientations removes the shift, leaving maps that turn."
+    ),
+    "helper.Inception": (
+        "Parallel branches over the same input, concatenated along channels.\n"
+        "\n"
+        "The Inception module of GoogLeNet (Szegedy et al., 2015): each branch\n"
+        "looks at the input through a different window (1x1, 3x3, a wider branch\n"
+        "that is 5x5 in the paper and 3x3 in torchvision, pooling) and keeps the\n"
+        "input's spatial size, so the outputs stack as channels."
+    ),
+    "helper.LiftingConv2d": (
+        "Lift an image to the rotation group p4: (B, C, H, W) -> (B, O, 4, H, W).\n"
+        "\n"
+        "Each kernel is applied in its four quarter turns; output orientation r is\n"
+        "the correlation with the kernel turned r times.  Rotating the input by a\n"
+        "quarter turn rotates every output map and shifts the orientations by one."
+    ),
+    "helper.LiftingConv2d.turn": (
+        "# A quarter turn (as torch.rot90) written as flip + transpose for ONNX."
+    ),
+    "helper.OrientationStack": (
+        "Turn each orientation's maps back and stack them: (B, C, 4, H, W) -> (4B, C, H, W).\n"
+        "\n"
+        "Rotating the input turns every map and shifts the orientations by one;\n"
+        "after orientation r is turned back r quarter turns, it only permutes the\n"
+        "four copies, which the pooling over rotations at the end removes."
+    ),
+    "helper.OrientationStack.turn": ("# A quarter turn back (as torch.rot90 with k=-1) for ONNX."),
+    "helper.Residual": (
+        "A residual block: ``act(layers(x) + downsample(x))``.\n"
+        "\n"
+        "The main path's layers are attributes of the block, named as in\n"
+        "torchvision (``conv1``, ``bn1``, ...), and run in the order of ``LAYERS``;\n"
+        "a block without one of them gets an ``nn.Identity`` in its place.\n"
+        "``downsample`` matches channels and stride where the shapes differ."
+    ),
+    "helper.RotationMax": (
+        "Keep each logit's maximum over the four rotations: (4B, F) -> (B, F).\n"
+        "\n"
+        "The maximum of a permuted set is the same set's maximum, so the result does\n"
+        "not change when the input is rotated by any multiple of 90 degrees.  Each\n"
+        "class scores the orientation that looks most like it; a mean would blur\n"
+        "that score with three weaker ones."
+    ),
+    "helper.RotationMean": (
+        "Average the logits of the four rotations: (4B, F) -> (B, F).\n"
+        "\n"
+        "The mean of a permuted set is the same set's mean, so the result does not\n"
+        "change when the input is rotated by any multiple of 90 degrees."
+    ),
+    "helper.RotationStack": (
+        "Stack the four quarter turns of the input along the batch: (B, ...) -> (4B, ...).\n"
+        "\n"
+        "The same weights then see every rotation; rotating the input only permutes\n"
+        "the four copies, which the pooling over rotations removes."
+    ),
+    "helper.RotationStack.turn": (
+        "# One quarter turn (as torch.rot90) written as flip + transpose, which\n"
+        "# ONNX export supports."
+    ),
+    "helper.SqueezeExcite": (
+        "Squeeze-and-excitation (Hu et al., 2018): rescale channels by global context.\n"
+        "\n"
+        "The feature map is averaged to one value per channel, passed through a\n"
+        "small bottleneck, and the sigmoid of the result scales each channel."
+    ),
+}
+
+HELPERS_RU: dict[str, str] = {
+    "model.check_input": (
+        "Сразу сообщает об ошибке и называет ожидаемый размер, если размер входа другой."
+    ),
+    "model.macs_comment": "# умножений-сложений на пример",
+    "helper.Crop": (
+        "Оставляет ``size`` позиций каждого пространственного измерения, начиная с ``start``.\n"
+        "\n"
+        "Декодер убирает им ровно те позиции, которые добавил несимметричный паддинг."
+    ),
+    "helper.GroupConv2d": (
+        "Групповая свёртка p4: (B, C, 4, H, W) -> (B, O, 4, H, W).\n"
+        "\n"
+        "Ориентация выхода r — сумма по ориентациям входа s корреляций карты\n"
+        "входа s с ядром относительной ориентации s - r, повёрнутым r раз: ядра\n"
+        "поворачиваются, а их ось ориентаций циклически сдвигается.  Поворот входа\n"
+        "(его карты поворачиваются, ориентации сдвигаются на одну) поворачивает\n"
+        "каждую карту выхода и сдвигает ориентации выхода на одну."
+    ),
+    "helper.GroupConv2d.turn": (
+        "# Сдвинуть ось ориентаций на одну, затем повернуть ядро на четверть оборота."
+    ),
+    "helper.GroupPool": (
+        "Максимум по ориентациям: (B, C, 4, H, W) -> (B, C, H, W).\n"
+        "\n"
+        "Поворот входа сдвигает ориентации и поворачивает карты; максимум по\n"
+        "ориентациям убирает сдвиг, и остаются карты, которые просто поворачиваются."
+    ),
+    "helper.Inception": (
+        "Параллельные ветви над одним и тем же входом, склеенные по каналам.\n"
+        "\n"
+        "Модуль Inception из GoogLeNet (Szegedy и др., 2015): каждая ветвь смотрит\n"
+        "на вход через своё окно (1x1, 3x3, широкая ветвь — 5x5 в статье и 3x3\n"
+        "в torchvision, пулинг) и сохраняет пространственный размер входа, поэтому\n"
+        "выходы ветвей складываются как каналы."
+    ),
+    "helper.LiftingConv2d": (
+        "Поднимает изображение на группу поворотов p4: (B, C, H, W) -> (B, O, 4, H, W).\n"
+        "\n"
+        "Каждое ядро применяется в четырёх поворотах на четверть оборота; ориентация\n"
+        "выхода r — корреляция с ядром, повёрнутым r раз.  Поворот входа на четверть\n"
+        "оборота поворачивает каждую карту выхода и сдвигает ориентации на одну."
+    ),
+    "helper.LiftingConv2d.turn": (
+        "# Поворот на четверть оборота (как torch.rot90) через flip + transpose ради ONNX."
+    ),
+    "helper.OrientationStack": (
+        "Поворачивает карты каждой ориентации обратно и складывает их вдоль батча:\n"
+        "(B, C, 4, H, W) -> (4B, C, H, W).\n"
+        "\n"
+        "Поворот входа поворачивает каждую карту и сдвигает ориентации на одну;\n"
+        "после того как ориентация r повёрнута обратно на r четвертей оборота, он\n"
+        "лишь переставляет четыре копии, а пулинг по поворотам в конце убирает\n"
+        "эту перестановку."
+    ),
+    "helper.OrientationStack.turn": (
+        "# Поворот на четверть оборота назад (как torch.rot90 с k=-1) ради ONNX."
+    ),
+    "helper.Residual": (
+        "Остаточный блок: ``act(layers(x) + downsample(x))``.\n"
+        "\n"
+        "Слои основного пути — атрибуты блока с именами как в torchvision\n"
+        "(``conv1``, ``bn1``, ...); они выполняются в порядке ``LAYERS``, а на месте\n"
+        "слоя, которого в блоке нет, стоит ``nn.Identity``.  ``downsample``\n"
+        "согласует число каналов и шаг там, где размеры различаются."
+    ),
+    "helper.RotationMax": (
+        "Оставляет максимум каждого логита по четырём поворотам: (4B, F) -> (B, F).\n"
+        "\n"
+        "Максимум переставленного набора равен максимуму исходного, поэтому\n"
+        "результат не меняется при повороте входа на любое кратное 90 градусов.\n"
+        "Каждый класс получает оценку той ориентации, которая больше всего на него\n"
+        "похожа; среднее размыло бы эту оценку тремя более слабыми."
+    ),
+    "helper.RotationMean": (
+        "Усредняет логиты четырёх поворотов: (4B, F) -> (B, F).\n"
+        "\n"
+        "Среднее переставленного набора равно среднему исходного, поэтому результат\n"
+        "не меняется при повороте входа на любое кратное 90 градусов."
+    ),
+    "helper.RotationStack": (
+        "Складывает четыре поворота входа на четверть оборота вдоль батча:\n"
+        "(B, ...) -> (4B, ...).\n"
+        "\n"
+        "Так одни и те же веса видят каждый поворот; поворот входа лишь переставляет\n"
+        "четыре копии, а пулинг по поворотам убирает эту перестановку."
+    ),
+    "helper.RotationStack.turn": (
+        "# Поворот на четверть оборота (как torch.rot90) через flip + transpose:\n"
+        "# в таком виде его поддерживает экспорт в ONNX."
+    ),
+    "helper.SqueezeExcite": (
+        "Squeeze-and-excitation (Hu и др., 2018): перевзвешивает каналы по всей карте.\n"
+        "\n"
+        "Карта признаков усредняется до одного значения на канал, проходит через\n"
+        "небольшое узкое место (bottleneck), и сигмоида результата масштабирует\n"
+        "каждый канал."
+    ),
+}

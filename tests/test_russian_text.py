@@ -1,0 +1,281 @@
+"""Under ``--lang ru`` no English sentence is left in what cnngen writes.
+
+Every kind of output is rendered in Russian: model files (each family, block,
+helper class and preset), handouts (both editions) and the topic handouts,
+plan tables with their warning and diagram, and ``calc``.  Its prose
+(comments, docstrings, markdown, printed lines) must hold no English
+function word.  Code, identifiers, torch names and formulas may stay: inline
+code, code blocks and formulas are left out before looking, and the words
+looked for are ones no identifier or formula of these files is made of.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import re
+import tokenize
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cnngen.core.solver import solve
+from cnngen.core.spec import make_spec
+from cnngen.core.vocab import HELPER_CLASSES
+from cnngen.rendering.engine import render_model
+from cnngen.rendering.handout import render_handout
+from cnngen.rendering.topics import render_topic
+
+# English words that carry a sentence and are no identifier, torch name or formula here.
+ENGLISH = re.compile(
+    r"(?<![\w-])(the|and|of|is|are|with|for|from|each|every|that|this|its|not|which|when|where"
+    r"|into|by|an|only|does|gives|keeps|needs|must|than|then|per|both|all|one)(?![\w-])",
+    re.IGNORECASE,
+)
+CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "encoder-1d": ("encoder", {"input_size": (40,), "layers": 2}),
+    "encoder-3d": ("encoder", {"input_size": (6, 10, 12), "layers": 2, "start_channels": 4}),
+    "forecaster-latent": ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+    "forecaster-depth": ("forecaster", {"input_size": (6, 16, 16), "layers": 2, "out_depth": 3}),
+    "forecaster-crop": (
+        "forecaster",
+        {
+            "input_size": (9,),
+            "padding": "same",
+            "kernel": 2,
+            "stride": 1,
+            "layers": 1,
+            "min_size": 1,
+        },
+    ),
+    "forecaster-short-field": ("forecaster", {"input_size": (64, 64), "layers": 2}),
+    "same-padding": ("classifier", {"input_size": (21, 20), "padding": "same", "layers": 2}),
+    "vgg": ("classifier", {"input_size": (20, 20), "block": "vgg", "layers": 2}),
+    "residual": ("classifier", {"input_size": (20, 20), "block": "residual", "layers": 3}),
+    "bottleneck-se": (
+        "classifier",
+        {"input_size": (24, 24), "block": "bottleneck", "se": True, "layers": 2},
+    ),
+    "depthwise": ("classifier", {"input_size": (24, 24), "depthwise": True, "layers": 2}),
+    "equivariant-mean": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "rotation_pool": "mean"},
+    ),
+    "equivariant": ("equivariant", {"input_size": (13, 13), "layers": 2, "start_channels": 4}),
+    "group-conv": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
+    ),
+    "group-conv-gap": (
+        "equivariant",
+        {
+            "input_size": (13, 13),
+            "layers": 2,
+            "start_channels": 4,
+            "group_conv": True,
+            "head": "gap",
+        },
+    ),
+    "unet": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
+    "unet-bilinear": (
+        "unet",
+        {"input_size": (19, 23), "layers": 2, "start_channels": 4, "upsample": "bilinear"},
+    ),
+    **{
+        preset: ("classifier", {"preset": preset, "input_size": (32, 32)})
+        for preset in (
+            "lenet5",
+            "alexnet",
+            "vgg11_bn",
+            "googlenet",
+            "resnet18",
+            "resnet50",
+            "se_resnet18",
+            "mobilenet_v2",
+        )
+    },
+    "alexnet-adapted": (
+        "classifier",
+        {"preset": "alexnet", "input_size": (61, 61), "norm": "groupnorm", "dropout": 0.0},
+    ),
+}
+
+
+def english_lines(text: str) -> list[str]:
+    """The lines of ``text`` that still say something in English."""
+    found = []
+    for line in text.splitlines():
+        # Jupyter's menu item keeps the name the student clicks, as torch names do.
+        prose = re.sub(r"`[^`]*`|\$[^$]*\$|<[^>]*>|\*Run All\*", " ", line)
+        if ENGLISH.search(prose):
+            found.append(line.strip())
+    return found
+
+
+def python_prose(source: str, strings: bool = False) -> Iterator[str]:
+    """Comments and docstrings of ``source`` (with ``strings``: what it prints, too)."""
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            yield token.string
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                yield value.value
+        if strings and isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
+            for argument in ast.walk(node):
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    yield argument.value
+
+
+def notebook_prose(text: str) -> Iterator[str]:
+    """Markdown without its code, and the prose of the code cells after the model's own."""
+    cells = json.loads(text)["cells"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            yield re.sub(r"```.*?```", "", source, flags=re.DOTALL)
+        else:
+            # The model cell's runtime messages are code, the same in every language
+            # (its comments and docstrings are checked like any other).
+            model_cell = "class " in source and "def forward" in source
+            yield from python_prose(source, strings=not model_cell)
+
+
+def assert_russian(where: str, pieces: Iterator[str] | list[str]) -> None:
+    english = [line for piece in pieces for line in english_lines(piece)]
+    assert english == [], (where, english[:5])
+
+
+def test_the_detector_finds_english_and_passes_russian_with_code() -> None:
+    assert english_lines("Keep each logit's maximum over the four rotations.")
+    assert english_lines("# multiply-accumulates per sample")
+    assert not english_lines(
+        "Поворот на четверть оборота (как torch.rot90) через flip + transpose."
+    )
+    assert not english_lines("Слой `nn.Conv2d(3, 8, kernel_size=3)` и формула $out = in - k + 1$")
+
+
+def test_every_helper_class_is_covered() -> None:
+    used = {
+        name
+        for family, options in CASES.values()
+        for name in solve(make_spec(family, **options)).helpers
+    }
+    assert used == set(HELPER_CLASSES)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_model_file_has_no_english(name: str) -> None:
+    family, options = CASES[name]
+    spec = make_spec(family, **options)
+    source = render_model(solve(spec), spec.command(), "ru")
+    assert CYRILLIC.search(source)
+    assert_russian(name, list(python_prose(source)))
+
+
+@pytest.mark.parametrize(
+    "name", ["residual", "bottleneck-se", "group-conv", "unet", "googlenet", "mobilenet_v2"]
+)
+@pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
+def test_handout_has_no_english(name: str, student: bool) -> None:
+    family, options = CASES[name]
+    spec = make_spec(family, **options)
+    command = "handout " + spec.command().removeprefix("model ")
+    text = render_handout(spec, solve(spec), command, "ru", student)
+    assert_russian(name, list(notebook_prose(text)))
+
+
+@pytest.mark.parametrize("topic", ["conv", "train"])
+def test_topic_handout_has_no_english(topic: str) -> None:
+    assert_russian(topic, list(notebook_prose(render_topic(topic, f"handout {topic}", "ru"))))
+
+
+def svg_text(svg: str) -> list[str]:
+    """The words an SVG diagram shows: its text nodes, titles and description."""
+    return [text for text in re.findall(r">([^<>]+)<", svg) if text.strip()]
+
+
+@pytest.mark.parametrize(
+    "name", ["forecaster-short-field", "residual", "forecaster-latent", "unet", "resnet18"]
+)
+def test_plan_table_warning_and_diagram_have_no_english(
+    name: str, run_cli: Callable[..., Any]
+) -> None:
+    family, options = CASES[name]
+    words = make_spec(family, **options).command_words("plan")
+    table = run_cli(*words, "--lang", "ru")
+    assert table.code == 0, table.err
+    assert_russian(name, [table.out, table.err])
+    if name == "forecaster-short-field":
+        assert table.err.startswith("Предупреждение: рецептивное поле ")
+    diagram = run_cli(*words, "--lang", "ru", "--svg", "-")
+    assert diagram.code == 0, diagram.err
+    shown = svg_text(diagram.out)
+    assert any(CYRILLIC.search(text) for text in shown)
+    assert_russian(name, shown)
+    english = run_cli(*words, "--svg", "-")
+    assert "parameters, receptive field" in english.out
+
+
+CALCS = [
+    ("conv", "--input", "9x17", "--kernel", "3", "--output", "9x17"),
+    ("conv", "--input", "28", "--kernel", "3", "--padding", "1", "--layers", "4"),
+    ("conv", "--input", "9", "--kernel", "3", "--stride", "2", "--output", "9"),
+    ("conv", "--input", "5", "--output", "9", "--solve", "kernel"),
+    ("conv", "--input", "5", "--kernel", "3", "--output", "2", "--solve", "dilation"),
+    ("conv", "--input", "2", "--kernel", "5", "--output", "3", "--solve", "dilation"),
+    (
+        "conv",
+        "--input",
+        "5",
+        "--kernel",
+        "3",
+        "--output",
+        "5",
+        "--solve",
+        "stride",
+        "--layers",
+        "3",
+    ),
+    ("pool", "--input", "5", "--kernel", "3", "--output", "1", "--solve", "stride"),
+    ("pool", "--input", "7", "--kernel", "3", "--stride", "2", "--padding", "1", "--ceil-mode"),
+    (
+        "transposed",
+        "--input",
+        "5",
+        "--kernel",
+        "3",
+        "--stride",
+        "2",
+        "--output",
+        "10",
+        "--solve",
+        "output-padding",
+    ),
+    ("transposed", "--input", "4", "--kernel", "3", "--output", "1", "--solve", "padding"),
+]
+REFUSED = [
+    ("conv", "--input", "3", "--kernel", "5"),
+    ("pool", "--input", "5", "--kernel", "3", "--padding", "2"),
+    ("pool", "--input", "2", "--kernel", "5"),
+    ("transposed", "--input", "2", "--kernel", "1", "--padding", "3"),
+    ("transposed", "--input", "2", "--kernel", "3", "--stride", "2", "--output-padding", "3"),
+]
+
+
+@pytest.mark.parametrize("words", CALCS + REFUSED, ids=" ".join)
+def test_calc_has_no_english(words: tuple[str, ...], run_cli: Callable[..., Any]) -> None:
+    result = run_cli("calc", *words, "--lang", "ru")
+    said = result.out + result.err
+    assert CYRILLIC.search(said), said
+    assert_russian(" ".join(words), [said])
+    if words in REFUSED:
+        assert result.code == 2 and result.err.startswith("Error: --")
+        english = run_cli("calc", *words)
+        assert english.err != result.err and not CYRILLIC.search(english.err)
