@@ -290,10 +290,10 @@ def weight_keys(**options: object) -> list[str]:
 
 def vgg_keys(name: str, batch_norm: bool) -> list[str]:
     """torchvision's ``make_layers`` written out: conv, (BatchNorm2d,) ReLU; "M" a pool."""
-    from cnngen.core.presets import VGG_LAYERS
+    from cnngen.core.vocab import PRESET_TABLE
 
     keys, index = [], 0
-    for item in VGG_LAYERS[name]:
+    for item in PRESET_TABLE[name].config:
         if item == "M":
             index += 1
             continue
