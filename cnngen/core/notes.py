@@ -25,6 +25,10 @@ NOTES_EN: dict[str, str] = {
     "note.resnet": "{model} (He et al., 2016) as in torchvision",
     "note.se_resnet": "{model} (Hu et al., 2018, on He et al., 2016) as in torchvision",
     "note.mobilenet_v2": "MobileNetV2 (Sandler et al., 2018) as in torchvision",
+    "note.convnext": (
+        "{model} (Liu et al., 2022) as in torchvision, with its 1x1 linear layers as "
+        "1x1 convolutions (the same weights)"
+    ),
     "note.googlenet": (
         "GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads"
     ),
@@ -92,6 +96,10 @@ NOTES_RU: dict[str, str] = {
     "note.resnet": "{model} (He и др., 2016), как в torchvision",
     "note.se_resnet": "{model} (Hu и др., 2018, на основе He и др., 2016), как в torchvision",
     "note.mobilenet_v2": "MobileNetV2 (Sandler и др., 2018), как в torchvision",
+    "note.convnext": (
+        "{model} (Liu и др., 2022), как в torchvision, но её линейные слои по каналам "
+        "записаны свёртками 1x1 (с теми же весами)"
+    ),
     "note.googlenet": (
         "GoogLeNet (Szegedy и др., 2015), как в torchvision, без вспомогательных голов"
     ),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
+from cnngen.core.blocks import convnext_block, convnext_norm
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.notes import Count, Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
@@ -788,6 +789,68 @@ def googlenet(spec: ModelSpec, name: str) -> Plan:
     return net.finish(notes)
 
 
+# ------------------------------------------------------------------ ConvNeXt
+def convnext(spec: ModelSpec, name: str) -> Plan:
+    """ConvNeXt (Liu et al., 2022) as in torchvision: a 4x4 patchify stem, four stages.
+
+    ``features`` alternates downsampling (``features.0``: a 4x4 convolution with
+    stride 4 and a norm; ``features.2``, ``.4``, ``.6``: a norm and a 2x2
+    convolution with stride 2) and stages of ConvNeXt blocks
+    (:func:`cnngen.core.blocks.convnext_block`, the one ``--block convnext``
+    uses).  The norm is ConvNeXt's LayerNorm over channels, which ``--norm``
+    replaces.  Its convolutions keep their bias, as torchvision's do.
+    """
+    depths, widths = PRESET_TABLE[name].config
+    steps = [
+        conv_step("features.0", 4, 4, 0),
+        *(conv_step(f"features.{2 * stage}", 2, 2, 0) for stage in range(1, len(depths))),
+    ]
+    fitted = fit(spec, name, steps)
+    net = Net(spec)
+    parts: list[Stage] = []
+    b = net.builder()
+    for stage, (depth, width) in enumerate(zip(depths, widths, strict=True)):
+        start = len(b.ops)
+        if stage == 0:
+            b.conv(width, *fitted.conv_args(0))
+            convnext_norm(b, spec.norm)
+        else:
+            convnext_norm(b, spec.norm)
+            b.conv(width, *fitted.conv_args(stage))
+        ops = numbered(b.ops[start:])
+        parts.append(
+            Stage(str(len(parts)), "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
+        )
+        blocks = []
+        shape, fields = b.shape, b.fields
+        for index in range(depth):
+            block, fields = convnext_block(
+                str(index), "trunk", shape, fields, spec.activation, spec.norm
+            )
+            blocks.append(block)
+        parts.append(
+            Stage(str(len(parts)), "sequential", "trunk", (), shape, shape, children=tuple(blocks))
+        )
+        b = StageBuilder(shape, fields)
+    features = Stage("features", "sequential", "trunk", (), net.shape, b.shape, children=tuple(parts))
+    net.add(features, b.fields)
+    final = net.shape
+    net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))
+    h = net.builder()
+    convnext_norm(h, spec.norm)
+    h.flatten()
+    if dropout_before_last_linear(spec):
+        h.dropout(spec.dropout)
+    h.linear(spec.classes)
+    net.sequential("classifier", "head", h, positional=True)
+    notes = [
+        Note("note.convnext", model=f"ConvNeXt-{name.split('_', 1)[1].capitalize()}"),
+        *fitted.notes,
+        *_pool_note(final, spec),
+    ]
+    return net.finish(notes)
+
+
 # ------------------------------------------------------------------ table
 # Architecture -> the builder that plans every preset declared with it
 # (cnngen.core.vocab.PRESET_TABLE); a builder takes the spec and the preset's name.
@@ -797,6 +860,7 @@ ARCHITECTURES: dict[str, Callable[[ModelSpec, str], Plan]] = {
     "resnet": resnet,
     "mobilenet_v2": mobilenet_v2,
     "googlenet": googlenet,
+    "convnext": convnext,
 }
 
 

@@ -124,6 +124,10 @@ PRESET_TABLE: dict[str, PresetDecl] = {
     "se_resnet50": _resnet("bottleneck", (3, 4, 6, 3), se=True),
     "mobilenet_v2": PresetDecl("mobilenet_v2", activation="relu6", dropout=0.2, era="mobilenet"),
     "googlenet": PresetDecl("googlenet", dropout=0.2, era="inception"),
+    # Blocks per stage and stage widths.
+    "convnext_tiny": PresetDecl(
+        "convnext", ((3, 3, 9, 3), (96, 192, 384, 768)), "gelu", "layernorm", era="convnext"
+    ),
 }
 PRESETS = tuple(PRESET_TABLE)
 
