@@ -141,3 +141,32 @@ def test_the_cli_offers_the_block(run_cli, tmp_path: Path) -> None:
     # Like the other blocks with a shortcut, it is a classifier block.
     refused = run_cli("model", "encoder", "-i", "64", "--block", "convnext")
     assert refused.code == 2 and "--block" in refused.err
+
+
+LAYERNORM_CASES = {
+    "encoder-1d": ("encoder", {"input_size": (97,), "layers": 3}),
+    "forecaster-2d": ("forecaster", {"input_size": (31, 23), "layers": 2}),
+    "unet-2d": ("unet", {"input_size": (24, 20), "layers": 2}),
+    "classifier-3d": ("classifier", {"input_size": (7, 12, 9), "layers": 2}),
+    "equivariant-group": ("equivariant", {"input_size": (12, 12), "group_conv": True}),
+    "resnet18": ("classifier", {"preset": "resnet18", "input_size": (33, 33)}),
+}
+
+
+@pytest.mark.parametrize(("family", "options"), LAYERNORM_CASES.values(), ids=LAYERNORM_CASES)
+def test_norm_layernorm_runs_exactly_in_every_family(
+    tmp_path: Path, family: str, options: dict[str, Any]
+) -> None:
+    if "preset" not in options:
+        options = {**options, "start_channels": 4, "max_channels": 16}
+    module = load(write_model(tmp_path, family, norm="layernorm", **options))
+    assert shape_mismatches(module) == []
+    model = model_class(module)()
+    assert sum(p.numel() for p in model.parameters()) == module.PARAMETERS
+    assert any(type(m).__name__ == "ChannelNorm" for m in model.modules())
+    if family == "equivariant":
+        # A norm over channels at each position and orientation keeps the invariance.
+        model.eval()
+        x = torch.randn(2, *module.INPUT_SHAPE)
+        with torch.no_grad():
+            assert torch.allclose(model(x), model(torch.rot90(x, 1, (-2, -1))), atol=1e-4)
