@@ -152,3 +152,32 @@ def test_every_rendering_command_has_the_option(run_cli, argv: tuple[str, ...]) 
     result = run_cli(*argv, "--help")
     assert result.code == 0
     assert "--template-dir DIR" in result.out
+
+
+def test_models_inside_a_handout_or_a_project_name_the_folder_too(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model a notebook or a project holds says how to regenerate it, templates included."""
+    folder = str(CUSTOM.resolve())
+    notebook = tmp_path / "h.ipynb"
+    assert run_cli(
+        "handout", "encoder", "-i", "64", "--template-dir", str(CUSTOM), "-o", str(notebook)
+    ).code == 0
+    cells = ["".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]]
+    model = next(cell for cell in cells if "Regenerate with:" in cell)
+    assert COMMENT in model.splitlines()
+    assert regenerate_words(model)[-2:] == ["--template-dir", folder]
+    project = tmp_path / "p"
+    result = run_cli(
+        "project", str(project), "--family", "classifier", "-i", "16x16",
+        "--template-dir", str(CUSTOM),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    source = (project / "model.py").read_text()
+    assert COMMENT in source.splitlines()
+    words = regenerate_words(source)
+    assert words[-2:] == ["--template-dir", folder]
+    # Run from the project's folder, the line finds model.py up to date.
+    monkeypatch.chdir(project)
+    result = run_cli(*words, "--check")
+    assert result.code == 0, result.err
