@@ -141,6 +141,11 @@ def test_the_cli_offers_the_block(run_cli, tmp_path: Path) -> None:
     # Like the other blocks with a shortcut, it is a classifier block.
     refused = run_cli("model", "encoder", "-i", "64", "--block", "convnext")
     assert refused.code == 2 and "--block" in refused.err
+    # A layer holds one planned convolution: more would be ignored, so they are refused.
+    refused = run_cli(
+        "plan", "classifier", "-i", "32x32", "--block", "convnext", "--sub-blocks", "2"
+    )
+    assert refused.code == 2 and refused.err.startswith("Error: --sub-blocks: ")
 
 
 LAYERNORM_CASES = {

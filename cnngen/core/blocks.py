@@ -473,7 +473,9 @@ def encoder_stages(
         last = finishes and index == geometry.layers - 1
         final = spec.final_activation if last else "none"
         build = LAYER_BUILDERS[spec.block]
-        built, fields = build(spec, name, role, shape, fields, geometry, index, channels[index], final)
+        built, fields = build(
+            spec, name, role, shape, fields, geometry, index, channels[index], final
+        )
         stages += built
         shape = built[-1].out_shape
     return stages, fields, shape

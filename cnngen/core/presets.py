@@ -832,7 +832,9 @@ def convnext(spec: ModelSpec, name: str) -> Plan:
             Stage(str(len(parts)), "sequential", "trunk", (), shape, shape, children=tuple(blocks))
         )
         b = StageBuilder(shape, fields)
-    features = Stage("features", "sequential", "trunk", (), net.shape, b.shape, children=tuple(parts))
+    features = Stage(
+        "features", "sequential", "trunk", (), net.shape, b.shape, children=tuple(parts)
+    )
     net.add(features, b.fields)
     final = net.shape
     net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))

@@ -555,6 +555,12 @@ def _blocks(spec: ModelSpec) -> tuple[str, int]:
                 f"padding; use --padding auto or same",
                 "--padding",
             )
+    if block.one_conv and spec.sub_blocks not in (None, 1):
+        raise CnngenError(
+            f"--sub-blocks: a {spec.block} layer is one downsampling convolution and one "
+            f"{spec.block} block; drop --sub-blocks or use --layers for more blocks",
+            "--sub-blocks",
+        )
     sub_blocks = spec.sub_blocks or block.sub_blocks
     return downsample, sub_blocks
 

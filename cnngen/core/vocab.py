@@ -37,11 +37,14 @@ class BlockDecl:
     ``shortcut``: the block adds its input back, so it belongs to the classifier
     family, downsamples with strided convolutions (a pool would leave the
     shortcut behind) and needs size-keeping padding.  ``sub_blocks``: the
-    convolutions per layer when --sub-blocks is not given.
+    convolutions per layer when --sub-blocks is not given.  ``one_conv``: a
+    layer holds exactly one planned convolution, so --sub-blocks above 1 is
+    refused rather than ignored.
     """
 
     shortcut: bool = False
     sub_blocks: int = 1
+    one_conv: bool = False
 
 
 BLOCK_TABLE: dict[str, BlockDecl] = {
@@ -49,7 +52,7 @@ BLOCK_TABLE: dict[str, BlockDecl] = {
     "vgg": BlockDecl(sub_blocks=2),
     "residual": BlockDecl(shortcut=True),
     "bottleneck": BlockDecl(shortcut=True),
-    "convnext": BlockDecl(shortcut=True),
+    "convnext": BlockDecl(shortcut=True, one_conv=True),
 }
 BLOCKS = tuple(BLOCK_TABLE)
 DOWNSAMPLE = ("stride", "pool", "none")
