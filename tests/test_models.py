@@ -52,13 +52,13 @@ def model_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         options["hidden"] = draw(st.sampled_from([(), (6,)]))
         options["rotation_pool"] = draw(st.sampled_from(["max", "mean"]))
     if family == "classifier":
-        block = draw(st.sampled_from(["plain", "vgg", "residual", "bottleneck"]))
+        block = draw(st.sampled_from(["plain", "vgg", "residual", "bottleneck", "convnext"]))
         options["block"] = block
         options["se"] = draw(st.booleans())
         options["depthwise"] = draw(st.booleans())
         options["head"] = draw(st.sampled_from(["auto", "gap", "flatten"]))
         options["classes"] = draw(st.integers(2, 5))
-        if block in ("residual", "bottleneck"):
+        if block in ("residual", "bottleneck", "convnext"):
             options["padding"] = "auto"
             options["kernel"] = (3,)
             options["sub_blocks"] = 1
@@ -137,6 +137,14 @@ CASES = {
     "classifier-bottleneck-se-3d": (
         "classifier",
         {"input_size": (8, 16, 16), "block": "bottleneck", "se": True, "layers": 3},
+    ),
+    "classifier-convnext-1d": (
+        "classifier",
+        {"input_size": (301,), "block": "convnext", "layers": 3, "activation": "gelu"},
+    ),
+    "classifier-convnext-3d-se": (
+        "classifier",
+        {"input_size": (7, 13, 10), "block": "convnext", "se": True, "layers": 2},
     ),
     "classifier-flatten-hidden": (
         "classifier",

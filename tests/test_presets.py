@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from generated import load, shape_mismatches, write_model
+from generated import load, model_class, shape_mismatches, write_model
 
 import cnngen
 from cnngen.core.vocab import PRESETS
@@ -42,6 +42,7 @@ PUBLISHED = {
     "mobilenet_v2": 3_504_872,
     # Hu et al.'s SE-ResNet-50 (reduction 16): 28.09 M.
     "se_resnet50": 28_088_024,
+    "convnext_tiny": 28_589_128,
 }
 IMAGENET = {"input_size": (224, 224), "in_channels": 3, "classes": 1000}
 NEW_PRESETS = [name for name in PRESETS if name != "lenet5"]
@@ -290,10 +291,10 @@ def weight_keys(**options: object) -> list[str]:
 
 def vgg_keys(name: str, batch_norm: bool) -> list[str]:
     """torchvision's ``make_layers`` written out: conv, (BatchNorm2d,) ReLU; "M" a pool."""
-    from cnngen.core.presets import VGG_LAYERS
+    from cnngen.core.vocab import PRESET_TABLE
 
     keys, index = [], 0
-    for item in VGG_LAYERS[name]:
+    for item in PRESET_TABLE[name].config:
         if item == "M":
             index += 1
             continue
@@ -469,6 +470,7 @@ OPTION_FILES = [
     ("alexnet", {"input_size": (97, 131), "norm": "groupnorm"}),
     ("vgg11", {"input_size": (19, 33, 27), "norm": "batchnorm", "dropout": 0.2}),
     ("lenet5", {"norm": "instancenorm", "dropout": 0.5}),
+    ("convnext_tiny", {"input_size": (33, 45), "norm": "groupnorm", "dropout": 0.2}),
 ]
 
 
@@ -522,7 +524,14 @@ def test_every_preset_plans_at_odd_sizes(preset: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("preset", "size"), [("resnet18", (1001,)), ("vgg11_bn", (19, 33, 27)), ("googlenet", (257,))]
+    ("preset", "size"),
+    [
+        ("resnet18", (1001,)),
+        ("vgg11_bn", (19, 33, 27)),
+        ("googlenet", (257,)),
+        ("convnext_tiny", (301,)),
+        ("convnext_tiny", (9, 21, 14)),
+    ],
 )
 def test_presets_run_in_1d_and_3d(preset: str, size: tuple[int, ...]) -> None:
     plan = cnngen.plan("classifier", preset=preset, input_size=size, in_channels=2, classes=4)
@@ -553,9 +562,60 @@ def test_preset_notes_carry_message_keys_so_they_translate() -> None:
         ("vgg11_bn", (16, 16), {"dropout": 0.0}),
         ("se_resnet18", (9,), {"norm": "none", "dropout": 0.2}),
         ("mobilenet_v2", (97, 131), {"norm": "instancenorm", "dropout": 0.1}),
+        ("convnext_tiny", (61, 61), {"norm": "batchnorm", "dropout": 0.1}),
     ):
         plan = cnngen.plan("classifier", preset=preset, input_size=size, **options)
         assert plan.notes
         for note in plan.notes:
             assert isinstance(note, Note), note
             assert russian.note(note) != str(note)
+
+
+@pytest.mark.parametrize(
+    ("size", "channels", "classes"), [((224, 224), 3, 1000), ((97, 131), 3, 7), ((61, 61), 1, 5)]
+)
+def test_convnext_tiny_files_run_exactly_at_224_and_at_odd_sizes(
+    tmp_path: Path, size: tuple[int, ...], channels: int, classes: int
+) -> None:
+    path = write_model(
+        tmp_path,
+        "classifier",
+        preset="convnext_tiny",
+        input_size=size,
+        in_channels=channels,
+        classes=classes,
+    )
+    module = load(path)
+    assert shape_mismatches(module) == []
+    model = model_class(module)()
+    assert sum(p.numel() for p in model.parameters()) == module.PARAMETERS
+    if size == (224, 224):
+        assert module.PARAMETERS == PUBLISHED["convnext_tiny"]
+        assert module.LAYER_SHAPES["features"] == (768, 7, 7)
+    source = path.read_text()
+    assert "Adaptive" not in source and "interpolate" not in source
+
+
+def test_convnext_tiny_follows_torchvisions_layout() -> None:
+    """Stem, downsampling and head named as torchvision's; blocks as cnngen's residual blocks."""
+    with torch.device("meta"):
+        model = cnngen.build(imagenet_plan("convnext_tiny"))
+    keys = list(model.state_dict())
+    assert keys[:4] == [
+        "features.0.0.weight", "features.0.0.bias", "features.0.1.weight", "features.0.1.bias",
+    ]  # fmt: skip
+    # Stages of 3, 3, 9 and 3 blocks at features.1, .3, .5, .7; a norm and a 2x2
+    # convolution with stride 2 at features.2, .4, .6.
+    for stage, depth in zip((1, 3, 5, 7), (3, 3, 9, 3), strict=True):
+        blocks = {key.split(".")[2] for key in keys if key.startswith(f"features.{stage}.")}
+        assert blocks == {str(index) for index in range(depth)}
+    for index, width in ((2, 192), (4, 384), (6, 768)):
+        conv = dict(model.named_parameters())[f"features.{index}.1.weight"]
+        assert tuple(conv.shape) == (width, width // 2, 2, 2)
+    block = dict(model.named_modules())["features.1.0"]
+    assert [name for name, _ in block.named_children()] == [
+        "conv1", "norm1", "conv2", "act2", "conv3", "layer_scale", "downsample", "act",
+    ]  # fmt: skip
+    assert keys[-4:] == [
+        "classifier.0.weight", "classifier.0.bias", "classifier.2.weight", "classifier.2.bias",
+    ]  # fmt: skip

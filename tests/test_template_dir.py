@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +34,64 @@ def test_model_uses_the_override_that_extends_the_shipped_template(
     assert black.format_str(source, mode=black_mode()) == source
     plain = tmp_path / "plain.py"
     assert run_cli("model", "encoder", "-i", "64", "-o", str(plain)).code == 0
-    assert source.replace(COMMENT + "\n", "") == plain.read_text().replace(
-        str(plain), str(path)
+    # The regenerate line names the folder, so running it writes this file again.
+    regenerate = f"--output {path} --template-dir {CUSTOM}"
+    assert source.count(regenerate) == 1
+    assert source.replace(COMMENT + "\n", "").replace(regenerate, f"--output {path}") == (
+        plain.read_text().replace(str(plain), str(path))
     )
     run = subprocess.run(
         [sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=False
     )
     assert run.returncode == 0, run.stderr
     assert shape_mismatches(load(path)) == []
+
+
+def regenerate_words(source: str) -> list[str]:
+    """The words after ``cnngen`` on a generated file's regenerate line."""
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Regenerate with:" in line)
+    line = next(line for line in lines[start + 1 :] if line.strip())
+    words = shlex.split(line.strip())
+    assert words[0] == "cnngen"
+    return words[1:]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("model", "encoder", "-i", "64"),
+        ("model", "classifier", "-i", "32x32", "-n", "2", "--block", "residual"),
+        ("handout", "encoder", "-i", "64"),
+    ],
+)
+def test_the_regenerate_line_keeps_the_template_dir(
+    run_cli, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    # The option is eager and never reaches the command, so it has to be put back
+    # on the line; without it, the line would regenerate from the shipped templates.
+    suffix = ".ipynb" if argv[0] == "handout" else ".py"
+    path = tmp_path / f"out{suffix}"
+    result = run_cli(*argv, "--template-dir", str(CUSTOM), "-o", str(path))
+    assert result.code == 0, result.err
+    source = path.read_text()
+    if suffix == ".ipynb":
+        # The notebook's first cell says how it was made, in a code block.
+        first = "".join(json.loads(source)["cells"][0]["source"])
+        line = next(line for line in first.splitlines() if line.startswith("cnngen handout"))
+        words = shlex.split(line)[1:]
+    else:
+        words = regenerate_words(source)
+    assert words[-2:] == ["--template-dir", str(CUSTOM)]
+    # Running the line again finds the file up to date: same templates, same file.
+    result = run_cli(*words, "--check")
+    assert result.code == 0, result.err
+
+
+def test_without_the_option_the_line_does_not_mention_it(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    assert run_cli("model", "encoder", "-i", "64", "-o", str(path)).code == 0
+    assert "--template-dir" not in path.read_text()
 
 
 def test_api_render_takes_a_template_dir() -> None:
@@ -100,3 +152,32 @@ def test_every_rendering_command_has_the_option(run_cli, argv: tuple[str, ...]) 
     result = run_cli(*argv, "--help")
     assert result.code == 0
     assert "--template-dir DIR" in result.out
+
+
+def test_models_inside_a_handout_or_a_project_name_the_folder_too(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model a notebook or a project holds says how to regenerate it, templates included."""
+    folder = str(CUSTOM.resolve())
+    notebook = tmp_path / "h.ipynb"
+    assert run_cli(
+        "handout", "encoder", "-i", "64", "--template-dir", str(CUSTOM), "-o", str(notebook)
+    ).code == 0
+    cells = ["".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]]
+    model = next(cell for cell in cells if "Regenerate with:" in cell)
+    assert COMMENT in model.splitlines()
+    assert regenerate_words(model)[-2:] == ["--template-dir", folder]
+    project = tmp_path / "p"
+    result = run_cli(
+        "project", str(project), "--family", "classifier", "-i", "16x16",
+        "--template-dir", str(CUSTOM),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    source = (project / "model.py").read_text()
+    assert COMMENT in source.splitlines()
+    words = regenerate_words(source)
+    assert words[-2:] == ["--template-dir", folder]
+    # Run from the project's folder, the line finds model.py up to date.
+    monkeypatch.chdir(project)
+    result = run_cli(*words, "--check")
+    assert result.code == 0, result.err

@@ -17,6 +17,7 @@ from cnngen.cli.options import (
     save_config_text,
 )
 from cnngen.cli.output import output_options
+from cnngen.cli.templates import template_dir_words
 from cnngen.core.spec import FAMILIES
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import shell_words
@@ -92,7 +93,7 @@ def handout_command(
             if options.get(key) is None:
                 options[key] = paper
     spec, plan = build_plan(family, options)
-    words = spec.command_words("handout", output)
+    words = spec.command_words("handout", output) + template_dir_words()
     if student:
         words.append("--student")
     if lang != "en":

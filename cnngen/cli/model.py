@@ -17,6 +17,7 @@ from cnngen.cli.options import (
     save_config_text,
 )
 from cnngen.cli.output import describe_output, is_verbose, output_options, plan_description
+from cnngen.cli.templates import template_dir_words
 from cnngen.core.spec import FAMILIES
 from cnngen.rendering.escape import shell_words
 from cnngen.rendering.format import plan_table
@@ -51,7 +52,7 @@ def model_command(
     from cnngen.rendering.engine import render_model
 
     spec, plan = build_plan(require_family(family), options)
-    words = spec.command_words("model", output)
+    words = spec.command_words("model", output) + template_dir_words()
     if lang != "en":
         words += ["--lang", lang]
     command = shell_words(words)

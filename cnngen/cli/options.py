@@ -17,6 +17,7 @@ from cnngen._version import __version__
 from cnngen.cli.config import dump_config
 from cnngen.cli.output import check_target, emit_files
 from cnngen.cli.output import emit as emit_output
+from cnngen.cli.templates import template_dir_words
 from cnngen.core.checks import SIZE_HELP, parse_size
 from cnngen.core.spec import (
     ACTIVATIONS,
@@ -416,4 +417,4 @@ def invocation(ctx: click.Context) -> list[str]:
         values = value if isinstance(value, list | tuple) and param.multiple else [value]
         for item in values:
             words += [flag, format_value(item) if isinstance(item, tuple) else str(item)]
-    return words
+    return words + template_dir_words(ctx)

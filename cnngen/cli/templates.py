@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 TEMPLATE_DIR_OPTION = "--template-dir"
+# Where the callback keeps the folder as the user typed it, for the regenerate line.
+_META_KEY = "cnngen.template_dir"
 
 
 def _use_template_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -14,9 +16,22 @@ def _use_template_dir(ctx: click.Context, param: click.Parameter, value: str | N
         return
     from cnngen.rendering.engine import user_templates
 
+    ctx.meta[_META_KEY] = value
     # Active until the command's context closes: everything the command renders
     # (the model, the namespace probes, datasets, scripts, notebooks) sees it.
     ctx.with_resource(user_templates(value, TEMPLATE_DIR_OPTION))
+
+
+def template_dir_words(ctx: click.Context | None = None) -> list[str]:
+    """``["--template-dir", DIR]`` when the command renders with a folder of templates.
+
+    The option is eager and not passed to the command, so the words that
+    regenerate a file would otherwise lose it, and running them would write
+    the file from the shipped templates instead.
+    """
+    ctx = ctx or click.get_current_context(silent=True)
+    value = None if ctx is None else ctx.meta.get(_META_KEY)
+    return [] if value is None else [TEMPLATE_DIR_OPTION, value]
 
 
 # The commands that render Jinja templates (a group stands for all its subcommands).

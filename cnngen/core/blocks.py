@@ -9,12 +9,12 @@ upsample) whose ``output_padding`` lands on the encoder's size exactly.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.geometry import DimConv, Geometry
-from cnngen.core.plan import Shape, Stage
+from cnngen.core.plan import Op, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import _find_transposed, solve_transposed
 from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
@@ -97,6 +97,25 @@ def _conv_block(
     _pool(builder, geometry, index, spec.pool)
 
 
+def _plain_layer(
+    spec: ModelSpec,
+    name: str,
+    role: str,
+    in_shape: Shape,
+    fields: tuple,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+    final_activation: str,
+) -> tuple[list[Stage], tuple]:
+    """A plain or VGG layer as a stage, ending with ``final_activation`` when it ends the model."""
+    builder = StageBuilder(in_shape, fields)
+    _conv_block(spec, builder, geometry, index, out_channels)
+    if final_activation != "none":
+        builder.activation(final_activation)
+    return [builder.build(name, role)], builder.fields
+
+
 def _se_width(channels: int) -> int:
     return max(channels // 16, min(channels, 4))
 
@@ -173,6 +192,124 @@ def _residual_stage(
         post=post_ops,
     )
     return stage, main.fields
+
+
+def _residual_layer(
+    spec: ModelSpec,
+    name: str,
+    role: str,
+    in_shape: Shape,
+    fields: tuple,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+    final_activation: str,
+) -> tuple[list[Stage], tuple]:
+    stage, fields = _residual_stage(spec, name, in_shape, fields, geometry, index, out_channels)
+    return [stage], fields
+
+
+# ConvNeXt (Liu et al., 2022): its depthwise kernel, expansion and layer-scale start.
+CONVNEXT_KERNEL = 7
+CONVNEXT_EXPANSION = 4
+LAYER_SCALE_INIT = 1e-6
+# ConvNeXt's LayerNorm epsilon (torch's default is 1e-5).
+CONVNEXT_EPS = 1e-6
+
+
+def convnext_norm(builder: StageBuilder, norm: str) -> Op | None:
+    """ConvNeXt's LayerNorm over channels for ``layernorm``, else ``norm`` as everywhere."""
+    if norm == "layernorm":
+        return builder.channel_norm(CONVNEXT_EPS)
+    return builder.norm(norm)
+
+
+def convnext_block(
+    name: str,
+    role: str,
+    in_shape: Shape,
+    fields: tuple,
+    activation: str,
+    norm: str = "layernorm",
+    dropout: float = 0.0,
+    se: bool = False,
+) -> tuple[Stage, tuple]:
+    """One ConvNeXt block, in any number of dimensions; it keeps its input's shape.
+
+    A 7x7 depthwise convolution (padding 3, so every size is kept), a norm
+    over channels, a 1x1 convolution to 4x the channels, the activation, a
+    1x1 convolution back, and a learned per-channel scale that starts at
+    1e-6, added to the block's input.  torchvision writes the two 1x1
+    convolutions as linear layers on channels-last tensors; as convolutions
+    they hold the same weights and need no permutes.  The preset and
+    ``--block convnext`` both build their blocks here.
+    """
+    dims = len(in_shape) - 1
+    channels = in_shape[0]
+    ones, zeros = [1] * dims, [0] * dims
+    main = StageBuilder(in_shape, fields)
+    kernel = [CONVNEXT_KERNEL] * dims
+    main.conv(channels, kernel, ones, [CONVNEXT_KERNEL // 2] * dims, groups=channels)
+    convnext_norm(main, norm)
+    main.conv(CONVNEXT_EXPANSION * channels, ones, ones, zeros)
+    main.activation(activation)
+    if dropout > 0:
+        main.dropout(dropout)
+    main.conv(channels, ones, ones, zeros)
+    if se:
+        main.squeeze_excite(_se_width(channels))
+    main.layer_scale(LAYER_SCALE_INIT)
+    stage = Stage(name, "residual", role, tuple(main.ops), in_shape, main.shape)
+    return stage, main.fields
+
+
+def _convnext_layer(
+    spec: ModelSpec,
+    name: str,
+    role: str,
+    in_shape: Shape,
+    fields: tuple,
+    geometry: Geometry,
+    index: int,
+    out_channels: int,
+    final_activation: str,
+) -> tuple[list[Stage], tuple]:
+    """The planned convolution and --norm (ConvNeXt's downsampling), then a ConvNeXt block.
+
+    The planned convolution changes the size and the width, as every block's
+    first convolution does; the block after it keeps both, so the layer's
+    shapes are the plain block's.  Inside the block the norm is always
+    ConvNeXt's LayerNorm over channels; --norm sets the one after the
+    downsampling convolution.  Two stages: ``layer<i>`` and ``block<i>``.
+    """
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    down = StageBuilder(in_shape, fields)
+    convs = _dim_conv(geometry, index, 0)
+    _add_conv(down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+    down.norm(spec.norm, spec.dropout)
+    layer = down.build(name, role)
+    block, fields = convnext_block(
+        f"block{index + 1}",
+        role,
+        layer.out_shape,
+        down.fields,
+        spec.activation,
+        dropout=spec.dropout if spec.norm != "dropout" else 0.0,
+        se=spec.se,
+    )
+    return [layer, block], fields
+
+
+# Block name (cnngen.core.vocab.BLOCK_TABLE) -> the builder of one encoder layer:
+# (spec, name, role, in_shape, fields, geometry, index, out_channels,
+# final_activation) -> (its stages, the receptive fields after them).
+LAYER_BUILDERS: dict[str, Callable[..., tuple[list[Stage], tuple]]] = {
+    "plain": _plain_layer,
+    "vgg": _plain_layer,
+    "residual": _residual_layer,
+    "bottleneck": _residual_layer,
+    "convnext": _convnext_layer,
+}
 
 
 # --------------------------------------------------------------- decoder
@@ -333,17 +470,12 @@ def encoder_stages(
     stages = []
     for index in range(geometry.layers):
         name = f"{prefix}{index + 1}"
-        if spec.block in ("residual", "bottleneck"):
-            stage, fields = _residual_stage(
-                spec, name, shape, fields, geometry, index, channels[index]
-            )
-        else:
-            builder = StageBuilder(shape, fields)
-            _conv_block(spec, builder, geometry, index, channels[index])
-            last = index == geometry.layers - 1
-            if finishes and last and spec.final_activation != "none":
-                builder.activation(spec.final_activation)
-            stage, fields = builder.build(name, role), builder.fields
-        stages.append(stage)
-        shape = stage.out_shape
+        last = finishes and index == geometry.layers - 1
+        final = spec.final_activation if last else "none"
+        build = LAYER_BUILDERS[spec.block]
+        built, fields = build(
+            spec, name, role, shape, fields, geometry, index, channels[index], final
+        )
+        stages += built
+        shape = built[-1].out_shape
     return stages, fields, shape

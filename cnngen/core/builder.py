@@ -49,6 +49,8 @@ _NAMES = {
     "batchnorm": "bn{this}",
     "instancenorm": "norm{this}",
     "groupnorm": "norm{this}",
+    "layernorm": "norm{this}",
+    "layer_scale": "layer_scale",
     "activation": "act{this}",
     "dropout": "drop{this}",
     "squeeze_excite": "se",
@@ -315,9 +317,30 @@ class StageBuilder:
                 self.shape,
                 2 * channels,
             )
+        if norm == "layernorm":
+            return self.channel_norm()
         if norm == "dropout":
             return self.dropout(dropout)
         return None
+
+    def channel_norm(self, eps: float | None = None) -> Op:
+        """LayerNorm over the channels at each position (ConvNeXt's ``LayerNorm2d``), any rank.
+
+        ``eps`` None keeps torch's default (1e-5); ConvNeXt uses 1e-6.
+        """
+        channels = self.channels
+        args: list[Arg] = [(None, channels)]
+        if eps is not None:
+            args.append(("eps", eps))
+        return self._add("layernorm", "ChannelNorm", args, self.shape, 2 * channels)
+
+    def layer_scale(self, init: float) -> Op:
+        """Multiply each channel by a learned scale that starts at ``init`` (ConvNeXt's)."""
+        channels = self.channels
+        shape = (channels, *(1,) * self.dims)
+        return self._add(
+            "layer_scale", "LayerScale", [(None, shape), (None, init)], self.shape, channels
+        )
 
     def dropout(self, probability: float) -> Op:
         module = f"nn.Dropout{self.dims}d" if len(self.shape) > 1 else "nn.Dropout"

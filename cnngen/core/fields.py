@@ -48,6 +48,8 @@ POINTWISE_KINDS = frozenset(
         "batchnorm",
         "instancenorm",
         "groupnorm",
+        "layernorm",
+        "layer_scale",
         "activation",
         "dropout",
         "linear",

@@ -26,6 +26,10 @@ NOTES_EN: dict[str, str] = {
     "note.resnet": "{model} (He et al., 2016) as in torchvision",
     "note.se_resnet": "{model} (Hu et al., 2018, on He et al., 2016) as in torchvision",
     "note.mobilenet_v2": "MobileNetV2 (Sandler et al., 2018) as in torchvision",
+    "note.convnext": (
+        "{model} (Liu et al., 2022) as in torchvision, with its 1x1 linear layers as "
+        "1x1 convolutions (the same weights)"
+    ),
     "note.googlenet": (
         "GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads"
     ),

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
+from cnngen.core.blocks import convnext_block, convnext_norm
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.fields import annotate_nested
 from cnngen.core.notes import Count, Note
 from cnngen.core.plan import Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
-from cnngen.core.vocab import HELPER_CLASSES, PRESET_DROPOUTS, PRESET_NORMS
+from cnngen.core.vocab import HELPER_CLASSES, PRESET_DROPOUTS, PRESET_NORMS, PRESET_TABLE
 from cnngen.errors import CnngenError
 
 
@@ -332,7 +333,7 @@ def _pool_note(shape: Shape, spec: ModelSpec) -> list[str]:
 
 
 # ------------------------------------------------------------ AlexNet, VGG
-def alexnet(spec: ModelSpec) -> Plan:
+def alexnet(spec: ModelSpec, name: str) -> Plan:
     """AlexNet as in torchvision (the one-GPU variant of Krizhevsky et al., 2012).
 
     ``--norm`` adds a norm after each convolution (torchvision has no AlexNet
@@ -384,16 +385,6 @@ def alexnet(spec: ModelSpec) -> Plan:
     return net.finish(notes)
 
 
-VGG_LAYERS = {
-    "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "vgg13": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M")
-    + (512, 512, 512, "M"),
-    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M")
-    + (512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
-}
-
-
 def vgg(spec: ModelSpec, name: str) -> Plan:
     """VGG (Simonyan and Zisserman, 2014) as in torchvision, with or without a norm.
 
@@ -403,7 +394,7 @@ def vgg(spec: ModelSpec, name: str) -> Plan:
     """
     dims = spec.dims
     normed = spec.norm != "none"
-    layers = VGG_LAYERS[name.removesuffix("_bn")]
+    layers = PRESET_TABLE[name].config
     # The index of each pool in `features`: conv, (norm,) relu per width, one per "M".
     index, steps = 0, []
     for item in layers:
@@ -446,17 +437,6 @@ def vgg(spec: ModelSpec, name: str) -> Plan:
 
 
 # ------------------------------------------------------------------ ResNet
-RESNET_BLOCKS = {
-    "resnet18": ("basic", (2, 2, 2, 2)),
-    "resnet34": ("basic", (3, 4, 6, 3)),
-    "resnet50": ("bottleneck", (3, 4, 6, 3)),
-    "resnet101": ("bottleneck", (3, 4, 23, 3)),
-    "resnet152": ("bottleneck", (3, 8, 36, 3)),
-    "se_resnet18": ("basic", (2, 2, 2, 2)),
-    "se_resnet50": ("bottleneck", (3, 4, 6, 3)),
-}
-
-
 def _resnet_block(
     spec: ModelSpec,
     name: str,
@@ -512,8 +492,7 @@ def _resnet_block(
 def resnet(spec: ModelSpec, name: str) -> Plan:
     """ResNet (He et al., 2016) as in torchvision; ``se_`` adds squeeze-and-excitation."""
     dims = spec.dims
-    kind, counts = RESNET_BLOCKS[name]
-    se = name.startswith("se_")
+    kind, counts, se = PRESET_TABLE[name].config
     steps = [
         conv_step("conv1", 7, 2, 3),
         pool_step("maxpool", 3, 2, 1),
@@ -587,7 +566,7 @@ def _conv_bn_act(
     return Stage("", "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
 
 
-def mobilenet_v2(spec: ModelSpec) -> Plan:
+def mobilenet_v2(spec: ModelSpec, name: str) -> Plan:
     """MobileNetV2 (Sandler et al., 2018) as in torchvision: depthwise inverted residuals."""
     dims = spec.dims
     act, norm = spec.activation, spec.norm
@@ -757,7 +736,7 @@ def _inception(
     return Stage(name, "inception", "trunk", (), shape, out_shape, children=tuple(branches)), widest
 
 
-def googlenet(spec: ModelSpec) -> Plan:
+def googlenet(spec: ModelSpec, name: str) -> Plan:
     """GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads."""
     dims, act = spec.dims, spec.activation
     steps = [
@@ -808,18 +787,84 @@ def googlenet(spec: ModelSpec) -> Plan:
     return net.finish(notes)
 
 
+# ------------------------------------------------------------------ ConvNeXt
+def convnext(spec: ModelSpec, name: str) -> Plan:
+    """ConvNeXt (Liu et al., 2022) as in torchvision: a 4x4 patchify stem, four stages.
+
+    ``features`` alternates downsampling (``features.0``: a 4x4 convolution with
+    stride 4 and a norm; ``features.2``, ``.4``, ``.6``: a norm and a 2x2
+    convolution with stride 2) and stages of ConvNeXt blocks
+    (:func:`cnngen.core.blocks.convnext_block`, the one ``--block convnext``
+    uses).  The norm is ConvNeXt's LayerNorm over channels, which ``--norm``
+    replaces.  Its convolutions keep their bias, as torchvision's do.
+    """
+    depths, widths = PRESET_TABLE[name].config
+    steps = [
+        conv_step("features.0", 4, 4, 0),
+        *(conv_step(f"features.{2 * stage}", 2, 2, 0) for stage in range(1, len(depths))),
+    ]
+    fitted = fit(spec, name, steps)
+    net = Net(spec)
+    parts: list[Stage] = []
+    b = net.builder()
+    for stage, (depth, width) in enumerate(zip(depths, widths, strict=True)):
+        start = len(b.ops)
+        if stage == 0:
+            b.conv(width, *fitted.conv_args(0))
+            convnext_norm(b, spec.norm)
+        else:
+            convnext_norm(b, spec.norm)
+            b.conv(width, *fitted.conv_args(stage))
+        ops = numbered(b.ops[start:])
+        parts.append(
+            Stage(str(len(parts)), "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
+        )
+        blocks = []
+        shape, fields = b.shape, b.fields
+        for index in range(depth):
+            block, fields = convnext_block(
+                str(index), "trunk", shape, fields, spec.activation, spec.norm
+            )
+            blocks.append(block)
+        parts.append(
+            Stage(str(len(parts)), "sequential", "trunk", (), shape, shape, children=tuple(blocks))
+        )
+        b = StageBuilder(shape, fields)
+    features = Stage(
+        "features", "sequential", "trunk", (), net.shape, b.shape, children=tuple(parts)
+    )
+    net.add(features, b.fields)
+    final = net.shape
+    net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))
+    h = net.builder()
+    convnext_norm(h, spec.norm)
+    h.flatten()
+    if dropout_before_last_linear(spec):
+        h.dropout(spec.dropout)
+    h.linear(spec.classes)
+    net.sequential("classifier", "head", h, positional=True)
+    notes = [
+        Note("note.convnext", model=f"ConvNeXt-{name.split('_', 1)[1].capitalize()}"),
+        *fitted.notes,
+        *_pool_note(final, spec),
+    ]
+    return net.finish(notes)
+
+
 # ------------------------------------------------------------------ table
-BUILDERS: dict[str, Callable[[ModelSpec], Plan]] = {
+# Architecture -> the builder that plans every preset declared with it
+# (cnngen.core.vocab.PRESET_TABLE); a builder takes the spec and the preset's name.
+ARCHITECTURES: dict[str, Callable[[ModelSpec, str], Plan]] = {
     "alexnet": alexnet,
-    **{name: (lambda spec, name=name: vgg(spec, name)) for name in VGG_LAYERS},
-    **{f"{name}_bn": (lambda spec, name=name: vgg(spec, f"{name}_bn")) for name in VGG_LAYERS},
-    **{name: (lambda spec, name=name: resnet(spec, name)) for name in RESNET_BLOCKS},
+    "vgg": vgg,
+    "resnet": resnet,
     "mobilenet_v2": mobilenet_v2,
     "googlenet": googlenet,
+    "convnext": convnext,
 }
 
 
 def solve_preset(spec: ModelSpec) -> Plan:
     """The plan of ``spec.preset`` (every preset but lenet5, which the solver builds)."""
     assert spec.preset is not None
-    return BUILDERS[spec.preset](spec)
+    return ARCHITECTURES[PRESET_TABLE[spec.preset].architecture](spec, spec.preset)

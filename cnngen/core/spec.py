@@ -28,6 +28,7 @@ from cnngen.core.checks import (
 )
 from cnngen.core.vocab import (
     ACTIVATIONS,
+    BLOCK_TABLE,
     BLOCKS,
     CHANNEL_RULES,
     DEFAULT_CLASS_NAMES,
@@ -527,14 +528,15 @@ def _sizes_per_dim(spec: ModelSpec) -> tuple[Any, ...]:
 
 def _blocks(spec: ModelSpec) -> tuple[str, int]:
     """How layers downsample and how many convolutions each holds, checked against the block."""
+    block = BLOCK_TABLE[spec.block]
     downsample = spec.downsample
     if downsample is None:
         downsample = (
             "pool"
-            if spec.family in ("classifier", "equivariant") and spec.block in ("plain", "vgg")
+            if spec.family in ("classifier", "equivariant") and not block.shortcut
             else "stride"
         )
-    if spec.block in ("residual", "bottleneck"):
+    if block.shortcut:
         if spec.family != "classifier":
             raise CnngenError(
                 f"--block: {spec.block!r} blocks belong to the classifier family; "
@@ -553,7 +555,13 @@ def _blocks(spec: ModelSpec) -> tuple[str, int]:
                 f"padding; use --padding auto or same",
                 "--padding",
             )
-    sub_blocks = spec.sub_blocks or (2 if spec.block == "vgg" else 1)
+    if block.one_conv and spec.sub_blocks not in (None, 1):
+        raise CnngenError(
+            f"--sub-blocks: a {spec.block} layer is one downsampling convolution and one "
+            f"{spec.block} block; drop --sub-blocks or use --layers for more blocks",
+            "--sub-blocks",
+        )
+    sub_blocks = spec.sub_blocks or block.sub_blocks
     return downsample, sub_blocks
 
 

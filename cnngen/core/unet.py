@@ -29,7 +29,7 @@ from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.transposed import solve_transposed
-from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
+from cnngen.core.vocab import HELPER_CLASSES, NORMS_THAT_CANCEL_BIAS
 from cnngen.errors import CnngenError
 
 
@@ -197,6 +197,8 @@ def solve_unet(spec: ModelSpec) -> Plan:
             )
         )
     notes.append(Note("note.unet_skips", upsample=spec.upsample))
+    # The helper classes its ops construct (ChannelNorm for --norm layernorm).
+    used = {op.module for stage in stages for _, op in stage.all_ops()}
     return Plan(
         family=spec.family,
         class_name=spec.class_name,
@@ -205,6 +207,7 @@ def solve_unet(spec: ModelSpec) -> Plan:
         output_shape=stages[-1].out_shape,
         stages=tuple(stages),
         receptive_field=field,
+        helpers=tuple(name for name in HELPER_CLASSES if name in used),
         notes=tuple(notes),
         command=spec.command(),
     )

@@ -6,6 +6,7 @@ help, and the builders map them to torch modules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 # Activation name -> (torch module, constructor arguments beyond the defaults).
@@ -20,13 +21,40 @@ ACTIVATIONS: dict[str, tuple[str, tuple[tuple[str | None, Any], ...]]] = {
     "sigmoid": ("nn.Sigmoid", ()),
 }
 
-NORMS = ("batchnorm", "instancenorm", "groupnorm", "dropout", "none")
+# "layernorm": LayerNorm over the channels at each position, as ConvNeXt has it.
+NORMS = ("batchnorm", "instancenorm", "groupnorm", "layernorm", "dropout", "none")
 # Norms that subtract a per-channel mean, making the convolution's bias before them useless.
 NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 
 FAMILIES = ("encoder", "forecaster", "classifier", "equivariant", "unet")
 CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant")
-BLOCKS = ("plain", "vgg", "residual", "bottleneck")
+
+
+@dataclass(frozen=True)
+class BlockDecl:
+    """One ``--block`` kind, declared once; cnngen.core.blocks.LAYER_BUILDERS builds it.
+
+    ``shortcut``: the block adds its input back, so it belongs to the classifier
+    family, downsamples with strided convolutions (a pool would leave the
+    shortcut behind) and needs size-keeping padding.  ``sub_blocks``: the
+    convolutions per layer when --sub-blocks is not given.  ``one_conv``: a
+    layer holds exactly one planned convolution, so --sub-blocks above 1 is
+    refused rather than ignored.
+    """
+
+    shortcut: bool = False
+    sub_blocks: int = 1
+    one_conv: bool = False
+
+
+BLOCK_TABLE: dict[str, BlockDecl] = {
+    "plain": BlockDecl(),
+    "vgg": BlockDecl(sub_blocks=2),
+    "residual": BlockDecl(shortcut=True),
+    "bottleneck": BlockDecl(shortcut=True),
+    "convnext": BlockDecl(shortcut=True, one_conv=True),
+}
+BLOCKS = tuple(BLOCK_TABLE)
 DOWNSAMPLE = ("stride", "pool", "none")
 PADDING_MODES = ("auto", "same", "valid")
 POOLS = ("max", "avg")
@@ -34,61 +62,99 @@ HEADS = ("auto", "gap", "flatten")
 # --head auto flattens a last feature map of at most this many positions (8x8
 # in 2D), keeping where each feature fired, and averages larger ones.
 FLATTEN_MAX_POSITIONS = 64
-# Classic architectures (``--preset``); lenet5 as in the course notebook, the
-# others with torchvision's layers and module names.
-PRESETS = (
-    "lenet5",
-    "alexnet",
-    "vgg11",
-    "vgg13",
-    "vgg16",
-    "vgg19",
-    "vgg11_bn",
-    "vgg13_bn",
-    "vgg16_bn",
-    "vgg19_bn",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "se_resnet18",
-    "se_resnet50",
-    "mobilenet_v2",
-    "googlenet",
-)
 
-# The options each preset uses besides --preset; any other option is refused.
+
+@dataclass(frozen=True)
+class PresetDecl:
+    """One classic architecture (``--preset NAME``), declared once.
+
+    Everything else about the preset is derived from this record: the
+    ``--preset`` choices and help, the options it takes, the defaults it is
+    written with, the builder that plans it and the history its handout tells.
+    Keeping it in one place means a new preset cannot be half-registered.
+    """
+
+    # The builder in cnngen.core.presets.ARCHITECTURES that plans it ("lenet5":
+    # the solver builds it itself).
+    architecture: str
+    # What that builder reads, per preset: block counts, layer widths.
+    config: tuple[Any, ...] = ()
+    activation: str = "relu"
+    # "none": the preset as published has no norm, and --norm adds one.
+    norm: str = "batchnorm"
+    dropout: float = 0.0
+    # The step of the CNN history its handout marks (cnngen.rendering.lessons).
+    era: str = ""
+    # Options it takes beyond PRESET_COMMON_OPTIONS.
+    options: tuple[str, ...] = ()
+
+
+def _vgg(layers: tuple[Any, ...], bn: bool) -> PresetDecl:
+    return PresetDecl("vgg", layers, norm="batchnorm" if bn else "none", dropout=0.5, era="vgg")
+
+
+def _resnet(kind: str, counts: tuple[int, ...], se: bool = False) -> PresetDecl:
+    return PresetDecl("resnet", (kind, counts, se), era="senet" if se else "resnet")
+
+
+_VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+_VGG13 = (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+_VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+_VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M")
+_VGG19 += (512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+
+# Classic architectures (``--preset``), in the order help lists them; lenet5
+# as in the course notebook, the others with torchvision's layers and module names.
+PRESET_TABLE: dict[str, PresetDecl] = {
+    "lenet5": PresetDecl(
+        "lenet5", activation="tanh", norm="none", era="lenet5", options=("pool", "hidden")
+    ),
+    "alexnet": PresetDecl("alexnet", norm="none", dropout=0.5, era="alexnet"),
+    "vgg11": _vgg(_VGG11, bn=False),
+    "vgg13": _vgg(_VGG13, bn=False),
+    "vgg16": _vgg(_VGG16, bn=False),
+    "vgg19": _vgg(_VGG19, bn=False),
+    "vgg11_bn": _vgg(_VGG11, bn=True),
+    "vgg13_bn": _vgg(_VGG13, bn=True),
+    "vgg16_bn": _vgg(_VGG16, bn=True),
+    "vgg19_bn": _vgg(_VGG19, bn=True),
+    "resnet18": _resnet("basic", (2, 2, 2, 2)),
+    "resnet34": _resnet("basic", (3, 4, 6, 3)),
+    "resnet50": _resnet("bottleneck", (3, 4, 6, 3)),
+    "resnet101": _resnet("bottleneck", (3, 4, 23, 3)),
+    "resnet152": _resnet("bottleneck", (3, 8, 36, 3)),
+    "se_resnet18": _resnet("basic", (2, 2, 2, 2), se=True),
+    "se_resnet50": _resnet("bottleneck", (3, 4, 6, 3), se=True),
+    "mobilenet_v2": PresetDecl("mobilenet_v2", activation="relu6", dropout=0.2, era="mobilenet"),
+    "googlenet": PresetDecl("googlenet", dropout=0.2, era="inception"),
+    # Blocks per stage and stage widths.
+    "convnext_tiny": PresetDecl(
+        "convnext", ((3, 3, 9, 3), (96, 192, 384, 768)), "gelu", "layernorm", era="convnext"
+    ),
+}
+PRESETS = tuple(PRESET_TABLE)
+
+# The options every preset takes besides --preset; any other option is refused.
+PRESET_COMMON_OPTIONS = (
+    "input_size", "in_channels", "classes", "name", "norm", "activation", "dropout"
+)  # fmt: skip
 PRESET_OPTIONS = {
-    preset: ("input_size", "in_channels", "classes", "name", "norm", "activation", "dropout")
-    + (("pool", "hidden") if preset == "lenet5" else ())
-    for preset in PRESETS
+    name: PRESET_COMMON_OPTIONS + decl.options for name, decl in PRESET_TABLE.items()
 }
-
 # The activation each preset is defined with (--activation replaces it).
-PRESET_ACTIVATIONS = {
-    preset: "tanh" if preset == "lenet5" else "relu6" if preset == "mobilenet_v2" else "relu"
-    for preset in PRESETS
-}
+PRESET_ACTIVATIONS = {name: decl.activation for name, decl in PRESET_TABLE.items()}
 # The presets written without a norm; --norm adds one after each convolution
 # as torchvision's VGG-BN does (``vgg11 --norm batchnorm`` is ``vgg11_bn``).
-# Every other preset has batch norm, which --norm replaces (``none`` removes it).
-PRESETS_WITHOUT_NORM = ("lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19")
-PRESET_NORMS = {
-    preset: "none" if preset in PRESETS_WITHOUT_NORM else "batchnorm" for preset in PRESETS
-}
+# Every other preset has its own norm, which --norm replaces (``none`` removes it).
+PRESET_NORMS = {name: decl.norm for name, decl in PRESET_TABLE.items()}
+PRESETS_WITHOUT_NORM = tuple(name for name, norm in PRESET_NORMS.items() if norm == "none")
 # The norms a preset takes: "dropout" in the place of a norm layer is refused,
 # since --dropout already sets the rate of the preset's own dropout.
 PRESET_NORM_CHOICES = tuple(norm for norm in NORMS if norm != "dropout")
 # The dropout rate each preset is defined with (--dropout replaces it); a
 # preset without dropout gets a dropout layer before its last linear layer
 # when --dropout is above 0.
-PRESET_DROPOUTS = {preset: 0.0 for preset in PRESETS} | {
-    "alexnet": 0.5,
-    **{name: 0.5 for name in PRESETS if name.startswith("vgg")},
-    "mobilenet_v2": 0.2,
-    "googlenet": 0.2,
-}
+PRESET_DROPOUTS = {name: decl.dropout for name, decl in PRESET_TABLE.items()}
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 # U-Net decoders: a learned transposed convolution, or an interpolation to the
 # skip's exact size ("bilinear" is linear in 1D and trilinear in 3D) and a 1x1 conv.
@@ -104,6 +170,7 @@ ROTATION_POOLS = ("max", "mean")
 # without one.
 _RESIDUAL_SE = {"input_size": (32, 32), "layers": 2, "block": "residual", "se": True}
 _ROTATIONS = {"input_size": (16, 16), "layers": 2}
+_CONVNEXT = {"input_size": (16, 16), "layers": 2, "block": "convnext"}
 _GROUP_CONV = {**_ROTATIONS, "group_conv": True}
 HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "Residual": ("classifier", _RESIDUAL_SE),
@@ -121,6 +188,8 @@ HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "GroupConv2d": ("equivariant", _GROUP_CONV),
     "GroupPool": ("equivariant", {**_GROUP_CONV, "head": "gap"}),
     "OrientationStack": ("equivariant", _GROUP_CONV),
+    "ChannelNorm": ("classifier", _CONVNEXT),
+    "LayerScale": ("classifier", _CONVNEXT),
 }
 HELPER_CLASSES = tuple(HELPER_EXAMPLES)
 

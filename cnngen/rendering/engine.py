@@ -246,6 +246,17 @@ def user_templates(path: str | Path | None, param: str = "--template-dir") -> It
         _TEMPLATE_DIR.reset(token)
 
 
+def template_dir_words() -> list[str]:
+    """``["--template-dir", DIR]`` while a render uses a user's folder, else nothing.
+
+    A file rendered inside another (the model a handout or a project holds)
+    says how to regenerate it; with a user's templates that line has to name
+    them, or running it would write the file from the shipped ones.
+    """
+    folder = _TEMPLATE_DIR.get()
+    return [] if folder is None else ["--template-dir", folder]
+
+
 def black_mode() -> Any:
     import black
 

@@ -36,6 +36,7 @@ import hashlib
 import json
 import math
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -54,7 +55,7 @@ from cnngen.rendering.cells import (
     markdown,
     window,
 )
-from cnngen.rendering.engine import render_model
+from cnngen.rendering.engine import render_model, template_dir_words
 from cnngen.rendering.escape import markdown_code_block
 from cnngen.rendering.explain import explain_conv, explain_pool, explain_transposed
 from cnngen.rendering.format import op_summary, plain_shape, plan_table
@@ -1038,7 +1039,8 @@ def handout_cells(
 ) -> list[Cell]:
     t = Messages(lang)
     found = exercises(plan, lang, spec.preset)
-    regenerate = spec.command() + (f" --lang {lang}" if lang != "en" else "")
+    regenerate = shlex.join(spec.command_words() + template_dir_words())
+    regenerate += f" --lang {lang}" if lang != "en" else ""
     # The plan table of the docstring holds answers (parameter counts), so the model
     # cell never has it; the teacher edition shows it in a cell tagged as an answer.
     source = student_source(render_model(plan, regenerate, lang), t)

@@ -14,6 +14,7 @@ import math
 
 from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
+from cnngen.core.vocab import PRESET_TABLE
 from cnngen.rendering.cells import ANSWER_TAGS, Cell, code, conv_call, markdown, window
 from cnngen.rendering.format import plain_shape
 from cnngen.rendering.messages import Messages
@@ -33,18 +34,8 @@ def discussion(t: Messages, question: str, answer: str) -> list[Cell]:
 
 
 def era(preset: str) -> str:
-    """The step of the history a preset belongs to (``vgg16_bn`` -> ``vgg``)."""
-    for prefix, step in (
-        ("se_", "senet"),
-        ("resnet", "resnet"),
-        ("vgg", "vgg"),
-        ("googlenet", "inception"),
-        ("inception", "inception"),
-        ("mobilenet", "mobilenet"),
-    ):
-        if preset.startswith(prefix):
-            return step
-    return preset
+    """The step of the history a preset belongs to (``vgg16_bn`` -> ``vgg``), as declared."""
+    return PRESET_TABLE[preset].era or preset
 
 
 def _history(t: Messages, spec: ModelSpec) -> list[Cell]:

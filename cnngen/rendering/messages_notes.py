@@ -21,6 +21,10 @@ NOTES_RU: dict[str, str] = {
     "note.resnet": "{model} (He и др., 2016), как в torchvision",
     "note.se_resnet": "{model} (Hu и др., 2018, на основе He и др., 2016), как в torchvision",
     "note.mobilenet_v2": "MobileNetV2 (Sandler и др., 2018), как в torchvision",
+    "note.convnext": (
+        "{model} (Liu и др., 2022), как в torchvision, но её линейные слои по каналам "
+        "записаны свёртками 1x1 (с теми же весами)"
+    ),
     "note.googlenet": (
         "GoogLeNet (Szegedy и др., 2015), как в torchvision, без вспомогательных голов"
     ),

@@ -85,7 +85,7 @@ def render_project(
     ``size`` (a :data:`PROJECT_SIZES` key) picks the defaults of the options not given.
     """
     from cnngen.core.solver import solve
-    from cnngen.rendering.engine import render_model, render_template
+    from cnngen.rendering.engine import render_model, render_template, template_dir_words
 
     if family == "encoder":
         raise CnngenError(
@@ -120,7 +120,8 @@ def render_project(
     # The class name lands in model.py and in train.py, which imports it.
     spec = spec_from_options(family, model, lambda kinds: template_names((*kinds, "train")))
     plan = solve(spec)
-    model_command = spec.command("model", "model.py")  # escaped by render_model
+    # Escaped by render_model; a --template-dir the project uses is named there too.
+    model_command = shlex.join(spec.command_words("model", "model.py") + template_dir_words())
     forecasting = family == "forecaster"
     if forecasting:
         if plan.output_shape[1:] != plan.input_shape[1:]:

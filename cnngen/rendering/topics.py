@@ -14,12 +14,13 @@ handouts (:mod:`cnngen.rendering.handout`), and are as deterministic.
 from __future__ import annotations
 
 import json
+import shlex
 
 from cnngen._version import __version__
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
 from cnngen.rendering.cells import ANSWER_TAGS, CHECK_TAGS, Cell, code, markdown
-from cnngen.rendering.engine import render_model
+from cnngen.rendering.engine import render_model, template_dir_words
 from cnngen.rendering.escape import markdown_code_block
 from cnngen.rendering.handout import Exercise, exercise_cells, notebook, numbered
 from cnngen.rendering.lessons import discussion
@@ -198,7 +199,8 @@ def conv_cells(t: Messages, command: str, student: bool) -> list[Cell]:
 def train_cells(t: Messages, command: str, student: bool, lang: str) -> list[Cell]:
     spec = make_spec("classifier", **TRAIN_MODEL)
     plan = solve(spec)
-    regenerate = spec.command() + (f" --lang {lang}" if lang != "en" else "")
+    regenerate = shlex.join(spec.command_words() + template_dir_words())
+    regenerate += f" --lang {lang}" if lang != "en" else ""
     source = render_model(plan, regenerate, lang)
     return [
         _intro(t, "train", command, student),
