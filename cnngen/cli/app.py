@@ -29,6 +29,7 @@ from cnngen.cli.model import model_command
 from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.plan import plan_command
 from cnngen.cli.project import project_command
+from cnngen.cli.search import search_command
 from cnngen.cli.templates import install_template_dir_option
 from cnngen.cli.train import train_command
 from cnngen.cli.usage import one_line, usage_error_line
@@ -110,6 +111,7 @@ for _command in (
     dataset_group,
     train_command,
     project_command,
+    search_command,
 ):
     cli.add_command(_command)
 install_config_option(cli)
