@@ -13,6 +13,7 @@ again for every trial.  The script is a black box here; only its arguments
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import shlex
@@ -78,21 +79,35 @@ class Training:
         return shlex.join(["python", "train.py", *extra])
 
 
-def render_files(plan: Any, training: Training, dataset_text: str) -> dict[str, str]:
-    """A trial's files, rendered with the generator's own API: model, training script, dataset."""
-    import cnngen
+@functools.lru_cache(maxsize=8)
+def render_script(training: Training, model_class: str) -> str:
+    """The training script every trial of a search shares (it depends on the class name only).
+
+    Rendered once per worker and class name: formatting the long script
+    takes seconds, far more than a small trial's training.
+    """
     from cnngen.rendering.datafiles import render_train
 
-    train_text = render_train(
+    return render_train(
         task=training.task,
-        model_class=plan.class_name,
+        model_class=model_class,
         epochs=training.epochs,
         batch_size=training.batch_size,
         lr=training.lr,
         seed=training.seed,
-        command=shlex.join(training.train_words(plan.class_name)),
+        command=shlex.join(training.train_words(model_class)),
     )
-    return {"model.py": cnngen.render(plan), "train.py": train_text, "dataset.py": dataset_text}
+
+
+def render_files(plan: Any, training: Training, dataset_text: str) -> dict[str, str]:
+    """A trial's files, rendered with the generator's own API: model, training script, dataset."""
+    import cnngen
+
+    return {
+        "model.py": cnngen.render(plan),
+        "train.py": render_script(training, plan.class_name),
+        "dataset.py": dataset_text,
+    }
 
 
 def write_files(folder: Path, files: dict[str, str]) -> None:
