@@ -94,12 +94,12 @@ def run(request: Request) -> None:
     config = prepare(request)
     config.out.mkdir(parents=True, exist_ok=True)
     try:
-        open_study(config)
+        study = open_study(config)
     except CnngenError:
         raise
     except Exception as error:  # noqa: BLE001 - sqlalchemy and optuna errors of a bad URL
         raise open_storage_error(config, error) from None
-    study = run_search(config, echo_stderr)
+    study = run_search(config, echo_stderr, study)
     result = write_reports(study, config)
     board = result["board"]
     if board:

@@ -15,6 +15,7 @@ the pruner) with the reason kept on the trial.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections import Counter
@@ -93,13 +94,16 @@ class OptunaChooser:
         return self.trial.suggest_int(name, low, high)
 
 
+@functools.lru_cache(maxsize=4)
 def _storage(url: str) -> Any:
-    """The study's storage; SQLite waits for a lock rather than failing when workers write."""
+    """The study's storage, opened once per URL (opening checks the schema, which is slow).
+
+    SQLite waits for a lock rather than failing while another worker writes.
+    """
     import optuna
 
-    if url.startswith("sqlite:"):
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return url
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else None
+    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 
 def open_study(config: SearchConfig, seed_offset: Callable[[int], int] | None = None) -> Any:
@@ -119,7 +123,7 @@ def open_study(config: SearchConfig, seed_offset: Callable[[int], int] | None = 
         direction=config.direction,
         load_if_exists=True,
     )
-    existing = len(probe.trials)
+    existing = len(probe.get_trials(deepcopy=False))
     seed = config.training.seed + existing
     sampler = (
         optuna.samplers.RandomSampler(seed=seed)
@@ -169,11 +173,11 @@ def completed(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
-def run_search(config: SearchConfig, echo: Callable[[str], None]) -> Any:
+def run_search(config: SearchConfig, echo: Callable[[str], None], study: Any = None) -> Any:
     """Run trials until the study holds ``config.trials`` finished ones; return the study."""
     import optuna
 
-    study = open_study(config)
+    study = study if study is not None else open_study(config)
     dataset_text = config.dataset.read_text(encoding="utf-8")
     done = len(completed(study))
     if done:
