@@ -32,10 +32,10 @@ class Request:
     limits: dict[str, int | None]
 
 
-def _require(module: str, why: str) -> None:
+def _require(module: str, why: str, extra: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise CnngenError(
-            f"search: needs {module} ({why}); install it with pip install 'cnngen[search]'",
+            f"search: needs {module} ({why}); install it with pip install 'cnngen[{extra}]'",
             "search",
         )
 
@@ -44,8 +44,8 @@ def prepare(request: Request) -> Any:
     """The search's configuration: the dataset's shapes fixed, the space checked."""
     from cnngen.search.study import SearchConfig
 
-    _require("optuna", "it samples and stores the trials")
-    _require("torch", "the trials train")
+    _require("optuna", "it samples and stores the trials", "search")
+    _require("torch", "the trials train with it", "torch")
     options = request.options
     shape = probe_dataset(request.dataset, request.task, options["seed"], options["classes"])
     space = Space(
