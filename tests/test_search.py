@@ -131,6 +131,7 @@ def test_pareto_front_keeps_only_the_undominated() -> None:
         (("--layers", "3-1"), "--layers"),
         (("--blocks", "plain,dense"), "--blocks"),
         (("--max-macs", "lots"), "--max-macs"),
+        (("--storage", "nosuchdb://nowhere/study"), "--storage"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(

@@ -92,13 +92,15 @@ def run(request: Request) -> None:
     from cnngen.search.study import echo_stderr, open_study, run_search
 
     config = prepare(request)
-    config.out.mkdir(parents=True, exist_ok=True)
+    if config.storage is None:
+        config.out.mkdir(parents=True, exist_ok=True)  # the default study.db lives there
     try:
         study = open_study(config)
     except CnngenError:
         raise
     except Exception as error:  # noqa: BLE001 - sqlalchemy and optuna errors of a bad URL
         raise open_storage_error(config, error) from None
+    config.out.mkdir(parents=True, exist_ok=True)
     study = run_search(config, echo_stderr, study)
     result = write_reports(study, config)
     board = result["board"]

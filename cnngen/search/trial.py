@@ -29,6 +29,7 @@ from cnngen.errors import CnngenError
 # The sibling modules a generated train.py imports by name; each trial has its own.
 SIBLINGS = ("model", "dataset")
 LOG = "train.log"
+INTERRUPTED = 130  # the training script's exit status after Ctrl-C
 
 
 class TrialFailed(Exception):
@@ -166,6 +167,9 @@ def run_script(folder: Path, argv: list[str], log_path: Path) -> dict[str, Any]:
             module = load_script(folder / "train.py", f"cnngen_search_train_{abs(hash(folder))}")
             summary = module.main(argv)
         except SystemExit as stop:
+            if stop.code == INTERRUPTED:
+                # The script saved interrupted.pt on Ctrl-C; the search stops too.
+                raise KeyboardInterrupt from None
             if stop.code in (0, None):
                 summary = None
             else:
@@ -260,7 +264,7 @@ def probe_dataset(path: Path, task: str, seed: int, classes: int | None = None) 
             else:
                 count = len(train_set) if task == "classification" else min(len(train_set), 64)
                 outputs = 1 + max(int(train_set[i][1].max()) for i in range(count))
-    except (OSError, ImportError, AttributeError, TypeError, ValueError, IndexError) as error:
+    except Exception as error:  # noqa: BLE001 - whatever the user's dataset file raises
         raise CnngenError(
             f"{option}: {path} did not give make_datasets(seed) -> (train, val) samples "
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
