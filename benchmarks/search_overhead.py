@@ -143,11 +143,14 @@ def measure(trials: int, epochs: int) -> dict[str, Any]:
         (root / "plain").mkdir()
         plain = plain_loop(dataset, root / "plain", [row["options"] for row in rows], epochs)
     plain_wall = sum(plain)
+    training = sum(row["seconds"] for row in rows)
     return {
         "rows": rows,
         "plain": plain,
         "search_wall": search_wall,
         "plain_wall": plain_wall,
+        "training": training,
+        "inner": (search_wall - training) / training,
         "overhead": (search_wall - plain_wall) / plain_wall,
         "pruned": board["pruned"],
     }
@@ -160,7 +163,7 @@ def report(result: dict[str, Any], trials: int, epochs: int) -> str:
         for row, plain in zip(result["rows"], result["plain"], strict=True)
     ]
     pruned = ", ".join(f"{count} {reason}" for reason, count in result["pruned"].items()) or "none"
-    verdict = "under" if result["overhead"] < TARGET else "over"
+    verdict = "under" if result["inner"] < TARGET else "over"
     lines = [
         "# Search overhead",
         "",
@@ -176,15 +179,21 @@ def report(result: dict[str, Any], trials: int, epochs: int) -> str:
                "plain loop"], rows, "llrrrr"),
         "",
         f"- Search wall time: {result['search_wall']:.1f} s "
-        f"({result['search_wall'] / len(rows):.1f} s per finished trial).",
-        f"- Plain loop wall time: {result['plain_wall']:.1f} s.",
-        f"- Overhead of the search: {100 * result['overhead']:.1f}% "
-        f"({verdict} the {100 * TARGET:.0f}% target).",
+        f"({result['search_wall'] / len(rows):.1f} s per finished trial), of which the "
+        f"generated scripts trained {result['training']:.1f} s.",
+        f"- Overhead inside the search, (wall - training) / training: "
+        f"{100 * result['inner']:.1f}% ({verdict} the {100 * TARGET:.0f}% target).",
+        f"- Plain loop wall time: {result['plain_wall']:.1f} s; the search against it: "
+        f"{100 * result['overhead']:+.1f}%.",
         "",
         "The search's time covers the dataset probe, the feasibility check, Optuna's TPE "
-        "sampler and SQLite storage, refused candidates, rendering, the leaderboard, the "
-        "Pareto front and `best/`.  The training column is the time the generated script "
-        "took inside the search.",
+        "sampler and SQLite storage, refused and repeated candidates, rendering, the "
+        "leaderboard, the Pareto front and `best/`; the training column is the time the "
+        "generated script took inside the search.  The overhead inside the search counts "
+        "rendering as overhead, which the plain loop does too, so it is the stricter "
+        "figure.  The two runs are minutes apart on a shared machine (see the load average "
+        "below), so the plain-loop comparison carries that noise; the figure inside the "
+        "search does not, since it compares times of the same run.",
         "",
         "## Machine",
         "",

@@ -233,13 +233,11 @@ def run_trial(
         if other.user_attrs.get("options") is not None and candidate_key(
             other.user_attrs["options"]
         ) == key:
-            # The same candidate, trained with the same seed, gives the same metric.
-            for name in ("seconds", "seconds_per_step", "folder", "steps"):
-                if name in other.user_attrs:
-                    trial.set_user_attr(name, other.user_attrs[name])
+            # The same candidate with the same seed trains to the same metric: not a new
+            # experiment, so it is pruned and does not count towards --trials.
             trial.set_user_attr("same_as", other.number)
-            echo(f"trial {trial.number}: same candidate as trial {other.number}, not retrained")
-            return float(other.value)
+            trial.set_user_attr("pruned", "repeats of a finished candidate")
+            raise optuna.TrialPruned(f"same candidate as trial {other.number}")
     folder = config.out / "trials" / str(trial.number)
     write_files(folder, render_files(plan, config.training, dataset_text))
     trial.set_user_attr("folder", str(folder))
