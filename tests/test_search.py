@@ -115,7 +115,7 @@ def test_impossible_limit_names_the_limit_and_the_value_that_works() -> None:
 
 def test_pareto_front_keeps_only_the_undominated() -> None:
     def row(trial: int, value: float, params: int) -> Row:
-        return Row(trial, value, params, params * 10, 0, 0.0, 0.0, "", "", {})
+        return Row(trial, value, params, params * 10, 0, 0.0, 0.0, 0.0, "", "", {})
 
     board = [row(0, 0.9, 1000), row(1, 0.8, 100), row(2, 0.7, 500), row(3, 0.9, 2000)]
     assert [r.trial for r in pareto_front(board, "params", maximize=True)] == [1, 0]
@@ -236,7 +236,7 @@ def test_two_workers_share_one_study_without_duplicates(digits: Path, tmp_path: 
     out = tmp_path / "shared"
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "cnngen", *search_args(digits, out, "--trials", "3")]
+    args = [sys.executable, "-m", "cnngen", *search_args(digits, out, "--trials", "2")]
     workers = [
         subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -248,7 +248,7 @@ def test_two_workers_share_one_study_without_duplicates(digits: Path, tmp_path: 
     numbers = [trial.number for trial in study.trials]
     assert len(numbers) == len(set(numbers))
     done = finished(study)
-    assert 3 <= len(done) <= 4  # each worker stops once 3 are done; one may be finishing
+    assert 2 <= len(done) <= 3  # each worker stops once 2 are done; one may be finishing
     trained = done
     for trial in trained:  # each trained trial ran once, in its own folder
         log = (out / "trials" / str(trial.number) / "train.log").read_text()

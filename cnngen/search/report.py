@@ -44,6 +44,7 @@ class Row:
     memory: int
     seconds: float
     seconds_per_step: float
+    render_seconds: float
     candidate: str
     command: str
     options: dict[str, Any]
@@ -65,6 +66,7 @@ def rows(study: Any, config: SearchConfig) -> list[Row]:
                 memory=int(attrs["memory"]),
                 seconds=float(attrs.get("seconds", 0.0)),
                 seconds_per_step=float(attrs.get("seconds_per_step", 0.0)),
+                render_seconds=float(attrs.get("render_seconds", 0.0)),
                 candidate=short_name(attrs["options"]),
                 command=attrs.get("command", ""),
                 options=attrs["options"],

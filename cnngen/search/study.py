@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,7 +240,9 @@ def run_trial(
             trial.set_user_attr("pruned", "repeats of a finished candidate")
             raise optuna.TrialPruned(f"same candidate as trial {other.number}")
     folder = config.out / "trials" / str(trial.number)
+    started = time.perf_counter()
     write_files(folder, render_files(plan, config.training, dataset_text))
+    trial.set_user_attr("render_seconds", round(time.perf_counter() - started, 3))
     trial.set_user_attr("folder", str(folder))
     trial.set_user_attr("trained", True)
     echo(f"trial {trial.number}: {short_name(options)} ({measures['params']:,} parameters) ...")
