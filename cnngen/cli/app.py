@@ -78,6 +78,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "project_command",
         "Write a starter project: model, synthetic dataset, train.py, README, config.",
     ),
+    "search": (
+        "cnngen.cli.search",
+        "search_command",
+        "Train many exact architectures on a dataset and compare them (needs optuna and torch).",
+    ),
 }
 # Commands whose --help is split into sections (cnngen.cli.help).
 SECTIONED = ("plan", "model", "project", "handout")

@@ -1,0 +1,323 @@
+"""The Optuna study behind ``cnngen search``: sample, plan, train, record, resume.
+
+Optuna keeps the state: every trial, its choices, its value and what it
+measured live in the study's storage (by default ``sqlite:///OUT/study.db``).
+Re-running the same command opens the same study and trains only as many new
+trials as it lacks; workers on other machines that point ``--storage`` at one
+database share it, and each new trial gets a number no other worker has, so
+no trial is run twice and a trial's folder is ``OUT/trials/<number>``.
+
+The loop is Optuna's ask-and-tell: ask for a trial, let its sampler choose a
+candidate, plan it, and tell the study the validation metric, or that the
+candidate was pruned (refused by the solver, over a limit, or stopped early by
+the pruner) with the reason kept on the trial.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnngen.errors import CnngenError
+from cnngen.search.space import (
+    TASK_METRICS,
+    Space,
+    candidate_key,
+    make_candidate,
+    refusal_reason,
+)
+from cnngen.search.trial import Training, TrainResult, TrialFailed, render_files, train, write_files
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("none", "median", "hyperband")
+# Draws per wanted trial before a worker gives up on a space that keeps refusing.
+ATTEMPTS_PER_TRIAL = 25
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything one worker needs; the same for every worker of a study."""
+
+    dataset: Path
+    out: Path
+    space: Space
+    training: Training
+    trials: int = 10
+    storage: str | None = None
+    study_name: str = "cnngen-search"
+    sampler: str = "tpe"
+    pruner: str = "none"
+
+    @property
+    def metric(self) -> str:
+        return TASK_METRICS[self.space.task][0]
+
+    @property
+    def direction(self) -> str:
+        return TASK_METRICS[self.space.task][1]
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
+
+    def study_key(self) -> dict[str, Any]:
+        """What must match for a worker or a rerun to join an existing study."""
+        return {
+            "space": self.space.describe(),
+            "training": {
+                "task": self.training.task,
+                "epochs": self.training.epochs,
+                "max_steps": self.training.max_steps,
+                "seed": self.training.seed,
+                "batch_size": self.training.batch_size,
+                "lr": self.training.lr,
+            },
+        }
+
+
+class OptunaChooser:
+    """The space's choices asked of an Optuna trial, so its sampler picks them."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def choose(self, name: str, choices: Any) -> Any:
+        return self.trial.suggest_categorical(name, list(choices))
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        return self.trial.suggest_int(name, low, high)
+
+
+@functools.lru_cache(maxsize=4)
+def _storage(url: str) -> Any:
+    """The study's storage, opened once per URL (opening checks the schema, which is slow).
+
+    SQLite waits for a lock rather than failing while another worker writes.
+    """
+    import optuna
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else None
+    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+
+
+def open_study(config: SearchConfig, seed_offset: Callable[[int], int] | None = None) -> Any:
+    """Create the study or open it; refuse one that was started for another search.
+
+    The sampler's seed is the search's seed for a new study; a worker joining
+    a study with trials in it adds their count, so it does not draw the same
+    candidates in the same order as the workers before it.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = _storage(config.storage_url)
+    probe = optuna.create_study(
+        study_name=config.study_name,
+        storage=storage,
+        direction=config.direction,
+        load_if_exists=True,
+    )
+    existing = len(probe.get_trials(deepcopy=False))
+    seed = config.training.seed + existing
+    sampler = (
+        optuna.samplers.RandomSampler(seed=seed)
+        if config.sampler == "random"
+        else optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, config.trials))
+    )
+    pruner = {
+        "none": optuna.pruners.NopPruner(),
+        "median": optuna.pruners.MedianPruner(n_startup_trials=2),
+        "hyperband": optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=config.training.epochs
+        ),
+    }[config.pruner]
+    study = optuna.load_study(
+        study_name=config.study_name, storage=storage, sampler=sampler, pruner=pruner
+    )
+    key = json.dumps(config.study_key(), sort_keys=True)
+    stored = study.user_attrs.get("search")
+    if stored is None:
+        study.set_user_attr("search", key)
+        study.set_user_attr("metric", config.metric)
+        study.set_user_attr("dataset", str(config.dataset))
+    elif stored != key:
+        raise CnngenError(
+            f"--study-name: the study {config.study_name!r} in {config.storage_url} was "
+            f"started with other search options ({_difference(stored, key)}); rerun it with "
+            f"those, or give a new --study-name or --out",
+            "--study-name",
+        )
+    return study
+
+
+def _difference(stored: str, wanted: str) -> str:
+    old, new = json.loads(stored), json.loads(wanted)
+    changed = []
+    for part in ("space", "training"):
+        for name in sorted(set(old[part]) | set(new[part])):
+            if old[part].get(name) != new[part].get(name):
+                changed.append(f"{name} was {old[part].get(name)}")
+    return ", ".join(changed[:3]) or "different options"
+
+
+def completed(study: Any) -> list[Any]:
+    """The study's finished trials (those with a value), from every worker."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def run_search(config: SearchConfig, echo: Callable[[str], None], study: Any = None) -> Any:
+    """Run trials until the study holds ``config.trials`` finished ones; return the study."""
+    import optuna
+
+    study = study if study is not None else open_study(config)
+    dataset_text = config.dataset.read_text(encoding="utf-8")
+    done = len(completed(study))
+    if done:
+        echo(f"resuming study {config.study_name!r}: {done} of {config.trials} trials done")
+    attempts = 0
+    while len(completed(study)) < config.trials:
+        if attempts >= ATTEMPTS_PER_TRIAL * config.trials:
+            echo(f"stopped after {attempts} candidates: most were pruned (see the counts below)")
+            break
+        attempts += 1
+        trial = study.ask()
+        try:
+            value = run_trial(trial, study, config, dataset_text, echo)
+        except optuna.TrialPruned as pruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            if trial.user_attrs.get("trained"):
+                echo(f"trial {trial.number}: pruned early ({pruned})")
+            continue
+        except TrialFailed as failed:
+            trial.set_user_attr("failed", str(failed))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            echo(f"trial {trial.number}: failed: {failed}")
+            continue
+        except BaseException:
+            # Ctrl-C or a bug: the trial is marked failed so the study does not wait on it.
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        study.tell(trial, value)
+    return study
+
+
+def run_trial(
+    trial: Any, study: Any, config: SearchConfig, dataset_text: str, echo: Callable[[str], None]
+) -> float:
+    """Choose, plan, write and train one candidate; the trial's value is its metric."""
+    import optuna
+
+    options = config.space.sample(OptunaChooser(trial))
+    trial.set_user_attr("options", options)
+    candidate = make_candidate(config.space, options)
+    if not candidate.fits:
+        reason = refusal_reason(candidate)
+        trial.set_user_attr("pruned", reason)
+        trial.set_user_attr("detail", candidate.refused or reason)
+        raise optuna.TrialPruned(reason)
+    plan = candidate.plan
+    measures = candidate.measures or {}
+    for name, value in measures.items():
+        trial.set_user_attr(name, value)
+    trial.set_user_attr("command", "cnngen " + plan.command)
+    key = candidate_key(options)
+    for other in completed(study):
+        if other.user_attrs.get("options") is not None and candidate_key(
+            other.user_attrs["options"]
+        ) == key:
+            # The same candidate with the same seed trains to the same metric: not a new
+            # experiment, so it is pruned and does not count towards --trials.
+            trial.set_user_attr("same_as", other.number)
+            trial.set_user_attr("pruned", "repeats of a finished candidate")
+            raise optuna.TrialPruned(f"same candidate as trial {other.number}")
+    folder = config.out / "trials" / str(trial.number)
+    started = time.perf_counter()
+    write_files(folder, render_files(plan, config.training, dataset_text))
+    trial.set_user_attr("render_seconds", round(time.perf_counter() - started, 3))
+    trial.set_user_attr("folder", str(folder))
+    trial.set_user_attr("trained", True)
+    echo(f"trial {trial.number}: {short_name(options)} ({measures['params']:,} parameters) ...")
+    result = _train_with_pruning(trial, folder, config)
+    if config.metric not in result.summary:
+        raise TrialFailed(
+            f"the training script's summary has no {config.metric!r} (keys: "
+            f"{', '.join(sorted(result.summary))})"
+        )
+    value = float(result.summary[config.metric])
+    trial.set_user_attr("seconds", round(result.seconds, 3))
+    trial.set_user_attr("seconds_per_step", round(result.seconds_per_step, 5))
+    trial.set_user_attr("steps", result.steps)
+    echo(
+        f"trial {trial.number}: {config.metric} {value:.4f} in {result.seconds:.1f} s "
+        f"({len(completed(study)) + 1}/{config.trials})"
+    )
+    return value
+
+
+def _train_with_pruning(trial: Any, folder: Path, config: SearchConfig) -> TrainResult:
+    """Train to the budget; with a pruner, one epoch at a time, reporting each to Optuna.
+
+    Epoch by epoch means ``--resume`` from the last checkpoint, which the
+    training script continues exactly as an unbroken run.  A budget of steps
+    (``--budget-steps``) is trained in one go.
+    """
+    import optuna
+
+    training = config.training
+    if config.pruner == "none" or training.max_steps is not None or training.epochs == 1:
+        return train(folder, training)
+    seconds = 0.0
+    result: TrainResult | None = None
+    for epoch in range(1, training.epochs + 1):
+        result = train(folder, training, epochs=epoch, resume=epoch > 1)
+        seconds += result.seconds
+        trial.report(float(result.summary[config.metric]), epoch)
+        if epoch < training.epochs and trial.should_prune():
+            raise optuna.TrialPruned(f"epoch {epoch}")
+    assert result is not None
+    return TrainResult(result.summary, seconds, result.steps)
+
+
+def short_name(options: dict[str, Any]) -> str:
+    """A candidate in a few words, for progress lines and the leaderboard."""
+    if "preset" in options:
+        return f"preset {options['preset']}"
+    words = [f"{options['layers']} layers", f"width {options['start_channels']}"]
+    words.append(options["channel_rule"])
+    if "block" in options:
+        words.append(options["block"])
+    words.append(f"k{options['kernel']}")
+    for flag in ("se", "depthwise"):
+        if options.get(flag):
+            words.append(flag)
+    if "head" in options:
+        words.append(f"head {options['head']}")
+    if options["norm"] != "batchnorm":
+        words.append(f"norm {options['norm']}")
+    if options["dropout"]:
+        words.append(f"dropout {options['dropout']}")
+    return ", ".join(words)
+
+
+def pruned_counts(study: Any) -> Counter[str]:
+    """Why candidates were not trained (or not to the end), counted over the study."""
+    from optuna.trial import TrialState
+
+    counts: Counter[str] = Counter()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)):
+        counts[trial.user_attrs.get("pruned", "pruned early by the pruner")] += 1
+    return counts
+
+
+def echo_stderr(line: str) -> None:
+    """Progress goes to stderr, so stdout keeps only the leaderboard."""
+    print(line, file=sys.stderr, flush=True)
