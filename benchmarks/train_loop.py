@@ -43,7 +43,8 @@ def write_project(
     (folder / "model.py").write_text(render_model(solve(spec), spec.command()))
     synthetic = Synthetic(kind="shapes", size=size, classes=6, channels=3, samples=samples)
     (folder / "dataset.py").write_text(render_synthetic(synthetic))
-    (folder / "train.py").write_text(render_train(task="classification", model_class="Classifier"))
+    script = render_train(task="classification", model_class="Classifier", features="amp,resume")
+    (folder / "train.py").write_text(script)
 
 
 def measure(
@@ -94,12 +95,13 @@ def measure(
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler(target.type, enabled=False)
     args = train.parse_args(["--batch-size", str(batch), "--workers", "0"])
-    loader, _, _ = train.make_loaders(train_set, train_set, args, 0, 1, target.type == "cuda")
+    run = train.Run(target, amp_dtype=amp_dtype, memory_format=memory_format)
+    loader = train.loader(train_set, args, run, torch.Generator().manual_seed(0))
+    state = {"epoch": 0, "step": 0}
 
     def generated(count: int) -> int:
-        _, _, done = train.train_epoch(
-            network, loader, optimizer, scaler, target, amp_dtype, memory_format, count, 1
-        )
+        extras = {"steps_left": count, "scaler": scaler}
+        _, _, done = train.train_epoch(network, loader, optimizer, run, state, extras)
         return done
 
     results = {"generated": timed(generated)}

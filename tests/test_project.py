@@ -75,7 +75,7 @@ def test_config_records_the_options_and_reproduces_the_project(run_cli, tmp_path
     for name in ("model.py", "dataset.py", "train.py"):
         assert (first / name).read_text() == (second / name).read_text(), name
     readme = (first / "README.md").read_text()
-    for needle in ("python train.py", "torchrun --nproc_per_node 2 train.py", "make_datasets(seed)",
+    for needle in ("python train.py", "--resume runs/last.pt", "make_datasets(seed)",
                    "cnngen dataset arrays", "C4Classifier"):  # fmt: skip
         assert needle in readme, needle
     trained = subprocess.run(

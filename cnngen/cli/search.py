@@ -166,9 +166,10 @@ def search_command(**options: Any) -> None:
           --storage postgresql://user@db/cnngen --study-name digits   # on every machine
     """
     config = make_config(options)
+    from cnngen.cli.output import announce
     from cnngen.search.command import run
 
-    run(config)
+    run(config, announce)
 
 
 def make_config(options: dict[str, Any]) -> Any:

@@ -2,9 +2,9 @@
 
 The receptive field of a layer is the extent, per dimension, of the model
 input that its *central* output position (index ``(size - 1) // 2`` in every
-dimension) depends on.  What one op's output positions read of its input is
-``op_back``, with the op's real kernel, stride, padding and dilation, so the
-field is exact where a closed formula is not:
+dimension) depends on.  It is found by walking that position backwards
+through every op of the plan with the op's real kernel, stride, padding and
+dilation, so it is exact where a closed formula is not:
 
 - a transposed convolution gives different output positions different numbers
   of input taps (``ceil`` or ``floor`` of ``span / stride``), so the usual
@@ -18,15 +18,6 @@ field is exact where a closed formula is not:
 Gradients give the same numbers: backpropagate from the central output
 position with positive weights and inputs and count the nonzero input extent
 (``tests/test_fields.py`` does this for every family).
-
-Planning composes ``op_back`` forward, once per op (:class:`FieldPass`):
-through windows, pads and crops the composition stays a clipped affine map
-per dimension, so a plan of any depth costs one constant step per op, with no
-recursion and no walk back to the input.  The few ops that do not fold
-(strided transposed convolutions, rotation stacks, merges of differing
-branches) are walked through with ``op_back`` itself.  Walking every op's
-centre back to the input, as cnngen once did, gives the same fields at a cost
-quadratic in depth; ``tests/test_fields_pass.py`` checks the two agree.
 """
 
 from __future__ import annotations
@@ -230,280 +221,108 @@ def op_back(op: Op, box: Box | None) -> Box | None:
     return _whole(op.in_shape)
 
 
-_Map = tuple[int, int, int, int, int, int, int]
-
-# Kinds whose output positions map to input intervals by a window (or a shift).
-WINDOW_KINDS = frozenset({"conv", "maxpool", "avgpool", "pad", "crop"})
-# Kinds op_back knows position by position; every other kind sees its whole input.
-KNOWN_KINDS = GLOBAL_KINDS | POINTWISE_KINDS | WINDOW_KINDS | {"conv_transpose", "rotation_stack"}
-# A map that no interval survives (every position it is asked about reads only padding).
-_NEVER: _Map = (0, 0, 0, 0, 0, 1, -1)
+def _ops_back(ops: Sequence[Op], box: Box | None) -> Box | None:
+    for op in reversed(ops):
+        box = op_back(op, box)
+    return box
 
 
-def _identity(size: int) -> _Map:
-    return (1, 0, 0, 0, size - 1, 0, size - 1)
+class FieldWalker:
+    """Walks positions of any op's output back to the model input.
 
-
-def _apply(m: _Map, interval: Interval) -> Interval:
-    """The anchor interval that ``interval`` (one dimension of a box) depends on.
-
-    A map ``(jump, low_offset, high_offset, floor, ceiling, first, last)``
-    sends ``[a, b]`` to ``[max(jump*a + low_offset, floor), min(jump*b +
-    high_offset, ceiling)]`` when ``a <= last`` and ``b >= first``, else to
-    nothing.  Composing op_back through windows, pads and crops keeps that form
-    (see ``_through``), which is what makes one forward pass enough.
-    """
-    if interval is None:
-        return None
-    jump, low, high, floor, ceiling, first, last = m
-    if interval[0] > last or interval[1] < first:
-        return None
-    return (max(jump * interval[0] + low, floor), min(jump * interval[1] + high, ceiling))
-
-
-def _through(m: _Map, stride: int, shift: int, span: int, size_in: int, size_out: int) -> _Map:
-    """``m`` (for the op's input) composed with a window: output ``[a, b]`` reads
-    input ``[stride*a - shift, stride*b - shift + span]`` clipped to ``size_in``.
-    """
-    jump, low, high, floor, ceiling, first, last = m
-    if last < 0 or first > size_in - 1:
-        return _NEVER
-    last = (min(last, size_in - 1) + shift) // stride
-    first = -(-(max(first, 0) + shift - span) // stride)
-    if last < 0 or first > size_out - 1:
-        return _NEVER
-    # The clip of the window at 0 and at size_in - 1 becomes a floor and a ceiling.
-    floor = max(floor, low)
-    ceiling = min(ceiling, jump * (size_in - 1) + high)
-    low, high, jump = low - jump * shift, high + jump * (span - shift), jump * stride
-    # Floors and ceilings that no in-range position reaches are dropped, so equal
-    # functions get equal maps and residual sums see one branch dominate.
-    return (
-        jump,
-        low,
-        high,
-        max(floor, low),
-        min(ceiling, jump * (size_out - 1) + high),
-        max(first, 0),
-        min(last, size_out - 1),
-    )
-
-
-def _plain_transposed(op: Op) -> bool:
-    """A transposed convolution with stride 1 and no dilation is a window read backwards."""
-    if op.kind != "conv_transpose":
-        return False
-    _, stride, _, dilation = _window(op)
-    return all(s == 1 for s in stride) and all(d == 1 for d in dilation)
-
-
-def _dominant(a: _Map, b: _Map) -> _Map | None:
-    """The map whose interval contains the other's for every box, if one does."""
-    if b == _NEVER or a == b:
-        return a
-    if a == _NEVER:
-        return b
-    for big, small in ((a, b), (b, a)):
-        if (
-            big[0] == small[0]
-            and big[1] <= small[1]
-            and big[3] <= small[3]
-            and big[2] >= small[2]
-            and big[4] >= small[4]
-            and big[5] <= small[5]
-            and big[6] >= small[6]
-        ):
-            return big
-    return None
-
-
-class _Node:
-    """A point where the forward pass could not fold an op into a map.
-
-    ``op`` set: the op's output, evaluated by op_back then ``reps[0]``; no op:
-    the hull of ``reps`` (a merge or a residual sum whose branches differ); no
-    op and no reps: the model input.
+    The walk is a loop over an explicit stack, not recursion, so a plan of any
+    depth walks without touching Python's recursion limit.
     """
 
-    __slots__ = ("op", "reps")
-
-    def __init__(self, op: Op | None = None, reps: tuple[_Rep, ...] = ()) -> None:
-        self.op = op
-        self.reps = reps
-
-
-class _Rep:
-    """What positions of one tensor see of the model input.
-
-    For a box: the hull of ``const`` (a box every position sees, or None) and
-    what ``node`` sees of ``maps`` applied to the box (``maps`` None: the box
-    unchanged).  ``exact`` evaluates the same function one op at a time; it
-    answers the boxes maps cannot (a vector's None).
-    """
-
-    __slots__ = ("const", "node", "maps", "exact")
-
-    def __init__(
-        self,
-        const: Box | None,
-        node: _Node | None,
-        maps: tuple[_Map, ...] | None,
-        exact: _Node | None,
-    ) -> None:
-        self.const = const
-        self.node = node
-        self.maps = maps
-        self.exact = exact
-
-
-def _base(node: _Node, shape: Shape) -> _Rep:
-    maps = tuple(_identity(size) for size in shape[1:]) if len(shape) > 1 else None
-    return _Rep(None, node, maps, node)
-
-
-Key = tuple[_Node, "Box | None"]
-
-
-class FieldPass:
-    """Receptive fields of every tensor of a plan, carried forward op by op.
-
-    Each tensor gets a ``_Rep``: through convolutions, pools, pads and crops
-    the maps compose in constant time per op and dimension, so a plain or
-    residual network of any depth costs one step per op.  Ops that do not fold
-    (transposed convolutions, rotation stacks, merges of differing branches)
-    become nodes that a query walks through with op_back, with an explicit
-    stack and a memo, never recursion.
-    """
-
-    def __init__(self, input_shape: Shape) -> None:
+    def __init__(self, stages: Sequence[Stage], input_shape: Shape) -> None:
+        self.stages = list(stages)
         self.input_shape = tuple(input_shape)
-        self.input = _Node()
-        self.memo: dict[Key, Box | None] = {}
+        self.index = {stage.name: i for i, stage in enumerate(self.stages)}
+        # Walks from different layers meet: deep in a network the walked box is
+        # often the whole feature map, so each (stage, box) is walked once.
+        self.memo: dict[tuple[int, Box | None], Box | None] = {}
 
-    def start(self) -> _Rep:
-        return _base(self.input, self.input_shape)
+    def _input_keys(self, position: int, box: Box | None) -> list[tuple[int, Box | None]] | None:
+        """Stage outputs whose hull is the input of stage ``position``; None: the model input."""
+        stage = self.stages[position]
+        if stage.inputs and not stage.is_merge:
+            return [(self.index[name], box) for name in stage.inputs]
+        if position == 0:
+            return None
+        return [(position - 1, box)]
 
-    def through(self, rep: _Rep, op: Op) -> _Rep:
-        """The rep of ``op``'s output, given the rep of its input."""
-        if rep.node is None:
-            return rep  # every position already sees the same box, whatever op_back does
-        if op.kind in POINTWISE_KINDS and rep.maps is not None and len(op.out_shape) > 1:
-            return rep  # the most common op: position by position, nothing to fold
-        spatial_in, spatial_out = len(op.in_shape) > 1, len(op.out_shape) > 1
-        if spatial_in and (op.kind in GLOBAL_KINDS or op.kind not in KNOWN_KINDS):
-            return _Rep(self.query(rep, _whole(op.in_shape)), None, None, None)
-        if not (spatial_in and spatial_out) or rep.maps is None:
-            return _base(_Node(op, (rep,)), op.out_shape)
-        if op.kind in POINTWISE_KINDS:
-            return rep
-        if op.kind not in WINDOW_KINDS and not _plain_transposed(op):
-            return _base(_Node(op, (rep,)), op.out_shape)
-        sizes_in, sizes_out = op.in_shape[1:], op.out_shape[1:]
-        if op.kind == "conv_transpose":
-            # Output o receives inputs o + padding - (kernel - 1) .. o + padding.
-            kernel, _, padding, _ = _window(op)
-            steps = [(1, k - 1 - p, k - 1) for k, p in zip(kernel, padding, strict=True)]
-        elif op.kind == "pad":
-            order = op.args[0][1]
-            dims = len(sizes_in)
-            steps = [(1, order[2 * (dims - 1 - d)], 0) for d in range(dims)]
-        elif op.kind == "crop":
-            steps = [(1, -before, 0) for before in op.args[0][1]]
-        else:
-            kernel, stride, padding, dilation = _window(op)
-            steps = [
-                (stride[d], padding[d], dilation[d] * (kernel[d] - 1)) for d in range(len(kernel))
-            ]
-        maps = tuple(
-            _through(m, stride, shift, span, size_in, size_out)
-            for m, (stride, shift, span), size_in, size_out in zip(
-                rep.maps, steps, sizes_in, sizes_out, strict=True
-            )
-        )
-        return _Rep(rep.const, rep.node, maps, _Node(op, (rep,)))
+    def _model_input(self, box: Box | None) -> Box | None:
+        if box is None:
+            return _whole(self.input_shape)
+        return tuple(_clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True))
 
-    def hull(self, reps: Sequence[_Rep], shape: Shape) -> _Rep:
-        """The rep of a tensor that sees what every one of ``reps`` sees."""
-        result = reps[0]
-        for other in reps[1:]:
-            result = self._hull2(result, other, shape)
-        return result
+    def _children(self, key: tuple[int, Box | None]) -> list[tuple[int, Box | None]] | Box | None:
+        """The keys whose hull is ``key``'s value, or (a tuple) the value itself."""
+        position, box = key
+        stage = self.stages[position]
+        if stage.is_merge:
+            return [(self.index[name], box) for name in stage.inputs]
+        box = _ops_back(stage.post, box)
+        main = _ops_back(stage.ops, box)
+        if stage.kind == "residual":
+            main = _hull_box(main, _ops_back(stage.shortcut, box))
+        keys = self._input_keys(position, main)
+        return self._model_input(main) if keys is None else keys
 
-    def _hull2(self, a: _Rep, b: _Rep, shape: Shape) -> _Rep:
-        if a is b:
-            return a
-        exact = _Node(None, (a, b))
-        if a.node is None or b.node is None:
-            const, rest = (a, b) if b.node is not None else (b, a)
-            return _Rep(_hull_box(a.const, b.const), rest.node, rest.maps, exact)
-        if a.node is b.node and a.maps is not None and b.maps is not None:
-            maps = [_dominant(x, y) for x, y in zip(a.maps, b.maps, strict=True)]
-            if all(m is not None for m in maps):
-                return _Rep(_hull_box(a.const, b.const), a.node, tuple(maps), exact)  # type: ignore[arg-type]
-        return _base(exact, shape)
-
-    def _targets(self, rep: _Rep, box: Box | None) -> tuple[Box | None, Key | None]:
-        if rep.node is None:
-            return rep.const, None
-        if rep.maps is None:
-            return rep.const, (rep.node, box)
-        if box is None or len(box) != len(rep.maps):
-            assert rep.exact is not None
-            return None, (rep.exact, box)
-        mapped = tuple(_apply(m, iv) for m, iv in zip(rep.maps, box, strict=True))
-        return rep.const, (rep.node, mapped)
-
-    def _children(self, key: Key) -> tuple[Box | None, list[Key]]:
-        node, box = key
-        if node.op is None and not node.reps:
-            if box is None:
-                return _whole(self.input_shape), []
-            return tuple(
-                _clip(iv, size) for iv, size in zip(box, self.input_shape[1:], strict=True)
-            ), []
-        if node.op is not None:
-            box = op_back(node.op, box)
-        const: Box | None = None
-        keys = []
-        for rep in node.reps:
-            found, key = self._targets(rep, box)
-            const = _hull_box(const, found)
-            if key is not None:
-                keys.append(key)
-        return const, keys
-
-    def query(self, rep: _Rep, box: Box | None) -> Box | None:
-        """The model-input box that ``box`` of ``rep``'s tensor depends on."""
-        const, key = self._targets(rep, box)
-        if key is None:
-            return const
+    def _resolve(self, keys: list[tuple[int, Box | None]]) -> Box | None:
         memo = self.memo
-        pending: dict[Key, tuple[Box | None, list[Key]]] = {}
-        stack = [key]
+        pending: dict[tuple[int, Box | None], list[tuple[int, Box | None]]] = {}
+        stack = [key for key in keys if key not in memo]
         while stack:
-            top = stack[-1]
-            if top in memo:
+            key = stack[-1]
+            if key in memo:
                 stack.pop()
                 continue
-            entry = pending.get(top)
-            if entry is None:
-                entry = self._children(top)
-                if not entry[1]:
-                    memo[top] = entry[0]
+            children = pending.get(key)
+            if children is None:
+                found = self._children(key)
+                if not isinstance(found, list):
+                    memo[key] = found
                     stack.pop()
                     continue
-                pending[top] = entry
-            missing = [child for child in entry[1] if child not in memo]
+                pending[key] = children = found
+            missing = [child for child in children if child not in memo]
             if missing:
                 stack.extend(missing)
                 continue
-            value = entry[0]
-            for child in entry[1]:
+            value: Box | None = None
+            for child in children:
                 value = _hull_box(value, memo[child])
-            memo[top] = value
-            del pending[top]
+            memo[key] = value
+            del pending[key]
             stack.pop()
-        return _hull_box(const, memo[key])
+        result: Box | None = None
+        for key in keys:
+            result = _hull_box(result, memo[key])
+        return result
+
+    def _stage_input(self, position: int, box: Box | None) -> Box | None:
+        keys = self._input_keys(position, box)
+        return self._model_input(box) if keys is None else self._resolve(keys)
+
+    def field_of(self, position: int, branch: str, upto: int, op: Op) -> Shape:
+        """Field of the central output position of op ``upto`` on ``branch`` of a stage."""
+        stage = self.stages[position]
+        box = _center(op.out_shape)
+        if branch == "post":
+            box = _ops_back(stage.post[: upto + 1], box)
+            main = _hull_box(
+                _ops_back(stage.ops, box),
+                _ops_back(stage.shortcut, box) if stage.kind == "residual" else None,
+            )
+        else:
+            main = _ops_back(getattr(stage, branch)[: upto + 1], box)
+        found = self._stage_input(position, main)
+        return _extent(found, self.input_shape)
+
+    def output_field(self) -> Shape:
+        last = len(self.stages) - 1
+        return _extent(self._resolve([(last, _center(self.stages[last].out_shape))]), self.input_shape)
 
 
 def _center(shape: Shape) -> Box | None:
@@ -519,89 +338,23 @@ def _extent(box: Box | None, input_shape: Shape) -> Shape:
 
 
 def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
-    """The stages with every op's exact receptive field, and the model output's field.
-
-    One forward pass: each stage starts from the rep of what it reads (the
-    previous stage, the stages it names, or the model input), carries it
-    through its ops, its shortcut and its post ops, and leaves the rep of its
-    output for the stages after it.
-    """
-    fields = FieldPass(input_shape)
-    index = {stage.name: i for i, stage in enumerate(stages)}
-    outputs: list[_Rep] = []
+    """The stages with every op's exact receptive field, and the model output's field."""
+    walker = FieldWalker(stages, input_shape)
     result = []
     for position, stage in enumerate(stages):
-        if stage.inputs and not stage.is_merge:
-            start = fields.hull([outputs[index[name]] for name in stage.inputs], stage.in_shape)
-        else:
-            start = outputs[position - 1] if position else fields.start()
         changes = {}
-        ends = {}
         for branch in ("ops", "shortcut", "post"):
-            rep = start
-            if branch == "post":
-                rep = ends["ops"]
-                if stage.kind == "residual":
-                    rep = fields.hull([rep, ends["shortcut"]], _meeting_shape(stage))
             annotated: list[Op] = []
-            for op in getattr(stage, branch):
-                rep = fields.through(rep, op)
+            for upto, op in enumerate(getattr(stage, branch)):
                 if annotated and op.kind in POINTWISE_KINDS and op.in_shape == op.out_shape:
                     # A layer that works position by position sees what the one before saw.
                     field = annotated[-1].receptive_field
                 else:
-                    field = _extent(fields.query(rep, _center(op.out_shape)), fields.input_shape)
-                # Builders often set the textbook field, which is exact away from
-                # the edges; rebuilding an unchanged op would cost more than the pass.
-                if field != op.receptive_field:
-                    op = _with_field(op, field)
-                annotated.append(op)
-            if any(
-                new is not old for new, old in zip(annotated, getattr(stage, branch), strict=True)
-            ):
-                changes[branch] = tuple(annotated)
-            ends[branch] = rep
-        if stage.is_merge:
-            outputs.append(
-                fields.hull([outputs[index[name]] for name in stage.inputs], stage.out_shape)
-            )
-        else:
-            outputs.append(ends["post"])
-        result.append(dataclasses.replace(stage, **changes) if changes else stage)
-    last = stages[-1]
-    return result, _extent(fields.query(outputs[-1], _center(last.out_shape)), fields.input_shape)
-
-
-def _with_field(op: Op, field: Shape) -> Op:
-    """``dataclasses.replace(op, receptive_field=field)`` at a fifth of the cost.
-
-    Op is a frozen dataclass without ``__post_init__``, so a copy of its
-    attributes is exactly what replace would build; at thousands of ops per
-    plan, replace's per-field checks were a large part of planning.
-    """
-    new = object.__new__(Op)
-    new.__dict__.update(op.__dict__)
-    new.__dict__["receptive_field"] = field
-    return new
-
-
-assert not hasattr(Op, "__post_init__") and not hasattr(Op, "__slots__")
-
-
-def _meeting_shape(stage: Stage) -> Shape:
-    """The shape where a residual stage's branches meet: the output of its main path."""
-    if stage.ops:
-        return stage.ops[-1].out_shape
-    if stage.shortcut:
-        return stage.shortcut[-1].out_shape
-    return stage.in_shape
-
-
-def _ops_back(ops: Sequence[Op], box: Box | None) -> Box | None:
-    """Walk ``box`` back through ``ops`` (last first)."""
-    for op in reversed(ops):
-        box = op_back(op, box)
-    return box
+                    field = walker.field_of(position, branch, upto, op)
+                annotated.append(dataclasses.replace(op, receptive_field=field))
+            changes[branch] = tuple(annotated)
+        result.append(dataclasses.replace(stage, **changes))
+    return result, walker.output_field()
 
 
 # ------------------------------------------------------------ nested stages (presets)

@@ -11,6 +11,22 @@ from __future__ import annotations
 HELPERS_EN: dict[str, str] = {
     "model.check_input": "Fail early, naming the expected shape, on input of another shape.",
     "model.macs_comment": "# multiply-accumulates per sample",
+    "helper.ChannelNorm": (
+        "LayerNorm over the channels at each position, for (B, C, ...) inputs of any rank.\n"
+        "\n"
+        "``nn.LayerNorm`` normalizes the last dimension, and ConvNeXt normalizes\n"
+        "the channels, so they are moved last and back.  The weights are\n"
+        "``nn.LayerNorm``'s, named as in torchvision's ``LayerNorm2d``."
+    ),
+    "helper.ChannelNorm.script": (
+        "# nn.functional rather than super().forward, which TorchScript cannot compile."
+    ),
+    "helper.LayerScale": (
+        "A learned scale per channel (ConvNeXt's layer scale), starting at ``init``.\n"
+        "\n"
+        "Starting near zero makes each residual block begin close to the identity,\n"
+        "which lets deep stacks of blocks train from the first step."
+    ),
     "helper.Crop": (
         "Keep ``size`` positions of each spatial dimension, starting at ``start``.\n"
         "\n"
@@ -105,6 +121,22 @@ HELPERS_RU: dict[str, str] = {
         "Сразу сообщает об ошибке и называет ожидаемый размер, если размер входа другой."
     ),
     "model.macs_comment": "# умножений-сложений на пример",
+    "helper.ChannelNorm": (
+        "LayerNorm по каналам в каждой позиции, для входов (B, C, ...) любой размерности.\n"
+        "\n"
+        "``nn.LayerNorm`` нормирует последнее измерение, а ConvNeXt нормирует\n"
+        "каналы, поэтому они переставляются в конец и обратно.  Веса те же, что у\n"
+        "``nn.LayerNorm``, и названы, как в ``LayerNorm2d`` из torchvision."
+    ),
+    "helper.ChannelNorm.script": (
+        "# nn.functional вместо super().forward: его TorchScript скомпилировать не может."
+    ),
+    "helper.LayerScale": (
+        "Обучаемый множитель для каждого канала (layer scale из ConvNeXt), вначале ``init``.\n"
+        "\n"
+        "Множитель, близкий к нулю, делает каждый остаточный блок в начале почти\n"
+        "тождественным, и глубокий стек блоков учится с первого шага."
+    ),
     "helper.Crop": (
         "Оставляет ``size`` позиций каждого пространственного измерения, начиная с ``start``.\n"
         "\n"

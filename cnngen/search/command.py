@@ -9,6 +9,7 @@ search writes nothing.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,11 @@ def open_storage_error(config: Any, error: Exception) -> CnngenError:
     )
 
 
-def run(request: Request) -> None:
-    """Run the search and print its leaderboard; write the reports into OUT."""
-    from cnngen.cli.output import announce
+def run(request: Request, announce: Callable[[str], None]) -> None:
+    """Run the search and print its leaderboard; write the reports into OUT.
+
+    ``announce`` prints a summary line (the CLI's, which ``cnngen -q`` silences).
+    """
     from cnngen.search.report import terminal_table, write_reports
     from cnngen.search.study import echo_stderr, open_study, run_search
 

@@ -154,7 +154,7 @@ def write_reports(study: Any, config: SearchConfig) -> dict[str, Any]:
 
     Returns what was written and found, for the command's summary lines.
     """
-    from cnngen.cli.output import write_atomic
+    from cnngen.search.files import write_text
 
     out = config.out
     board = rows(study, config)
@@ -164,7 +164,7 @@ def write_reports(study: Any, config: SearchConfig) -> dict[str, Any]:
     written: list[Path] = []
 
     def put(name: str, text: str) -> None:
-        write_atomic(out / name, text, force=True, option="--out")
+        write_text(out / name, text)
         written.append(out / name)
 
     put("leaderboard.csv", _csv_text(board, metric))

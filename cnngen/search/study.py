@@ -102,9 +102,18 @@ def _storage(url: str) -> Any:
     SQLite waits for a lock rather than failing while another worker writes.
     """
     import optuna
+    import sqlalchemy.exc
 
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else None
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    for attempt in range(1, 6):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            # Workers that start together race to create a new database's tables:
+            # the loser finds them made a moment later.
+            if attempt == 5:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 def open_study(config: SearchConfig, seed_offset: Callable[[int], int] | None = None) -> Any:

@@ -113,11 +113,11 @@ def render_files(plan: Any, training: Training, dataset_text: str) -> dict[str, 
 
 def write_files(folder: Path, files: dict[str, str]) -> None:
     """Write the files into ``folder`` (created), each through a temporary file."""
-    from cnngen.cli.output import write_atomic
+    from cnngen.search.files import write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        write_atomic(folder / name, text, force=True, option="--out")
+        write_text(folder / name, text)
 
 
 @contextlib.contextmanager
