@@ -38,6 +38,10 @@ CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "encoder-1d": ("encoder", {"input_size": (40,), "layers": 2}),
+    "classifier-convnext": (
+        "classifier",
+        {"input_size": (32, 32), "layers": 2, "block": "convnext"},
+    ),
     "encoder-3d": ("encoder", {"input_size": (6, 10, 12), "layers": 2, "start_channels": 4}),
     "forecaster-latent": ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
     "forecaster-depth": ("forecaster", {"input_size": (6, 16, 16), "layers": 2, "out_depth": 3}),
