@@ -77,6 +77,8 @@ EXAMPLES: list[tuple[str, str]] = [
 GOLDEN: list[tuple[str, str]] = [
     ("train_forecasting.py", "train --task forecasting --model-class Forecaster"),
     ("train_classification.py", "train --task classification --model-class LeNet5"),
+    ("train_segmentation.py", "train --task segmentation --model-class UNet"),
+    ("train_classification_all.py", "train --task classification --model-class LeNet5 --with all"),
     (
         "dataset_windows.py",
         "dataset windows --pre-history 60 --forecast 30 --threshold 0.5 --data frames.npy",
