@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "6148843bd98d9c7ba1714379299bfd9646c5af12a15ea2125340359e8f86e25b"
+FINGERPRINT = "56cc0dbf6585786e0dd2b578250312c1cc0f3cd52e390033e4bee8a0aa352109"
 
 NAMES = {
     "model": """
@@ -20,23 +20,24 @@ NAMES = {
         BATCH_SIZE BINARY BaseException CHECKPOINT_FORMAT CLASSES CNNGEN_COMMAND CNNGEN_VERSION
         Callable CheckedDataset DataLoader Dataset DistributedDataParallel DistributedSampler
         EPOCHS EXPORT_TOLERANCE Exception INPUT_SHAPE ImportError IndexError KeyError
-        KeyboardInterrupt LOADER_ERRORS LR METRICS ONNX_OPSET OSError OUT OUTPUT_SHAPE Path
-        Progress RUN_STATE Run RuntimeError SCHEDULER SCHEDULERS SEED Subset TASK TrainingError
-        TypeError ValueError __doc__ __getitem__ __init__ __len__ __name__ a accuracy actual add
-        add_schedule_arguments all all_rng_states amp_dtype argparse args argv axes b backend
-        batch best binary binary_loss bool buffer channels check_label check_schedule_arguments
-        check_writable checked checkpoint choose_device class_names classes classification_metrics
-        close color column columns confusion count csv cuda data dataclass dataset device dice
-        dict difference differences dist drops enabled entry enumerate epoch epochs error evaluate
-        every example expected export_model export_onnx export_to exporter extras f1 figure files
-        fit flag float folder forward found fraction generator getattr got grid guess hasattr head
-        held here high hint hits ids image import_pyplot importlib improved index init_distributed
-        inputs int io iou isinstance itertools json k key kind label last len level limit line
-        lines list load_splits load_torch_file load_weights loader local_rank log logging logits
-        loss loss_function low lr main make_checkpoint make_datasets make_scheduler map matplotlib
-        matrix max max_difference memory_format message metrics milestones min model move mse name
-        names need network nn now obj object objects one_line onnx onnx_parity onnxruntime open
-        opset optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
+        KeyboardInterrupt LOADER_ERRORS LR METRICS ModuleNotFoundError ONNX_OPSET OSError OUT
+        OUTPUT_SHAPE Path Progress RUN_STATE Run RuntimeError SCHEDULER SCHEDULERS SEED Subset
+        TASK TrainingError TypeError ValueError __doc__ __getitem__ __init__ __len__ __name__ a
+        accuracy actual add add_schedule_arguments all all_rng_states amp_dtype argparse args argv
+        axes b backend batch best binary binary_loss bool buffer channels check_label
+        check_schedule_arguments check_writable checked checkpoint choose_device class_names
+        classes classification_metrics close color column columns confusion count csv cuda data
+        dataclass dataset device dice dict difference differences dist drops enabled entry
+        enumerate epoch epochs error evaluate every example expected export_model export_onnx
+        export_to exporter extras f1 figure files fit flag float folder forward found fraction
+        generator getattr got grid guess hasattr head held here high hint hits ids image
+        import_pyplot importlib improved index init_distributed inputs int io iou isinstance
+        itertools json k key kind label last len level limit line lines list load_splits
+        load_torch_file load_weights loader local_rank log logging logits loss loss_function low
+        lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max
+        max_difference memory_format message metrics milestones min model move mse name names need
+        network nn now obj object objects one_line onnx onnx_parity onnxruntime open opset
+        optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
         picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
         present print probe program ramp random range rank rate reason record reduction reloaded
         report_classification resume rng rng_state round row rows run sample sampler samples

@@ -284,8 +284,10 @@ def evaluate(model: nn.Module, loader: DataLoader, run: Run) -> dict:
 
 def load_splits(seed: int) -> tuple:
     """[train, val] or [train, val, test], imported here: a run of no epochs needs no data."""
-    from dataset import make_datasets
-
+    try:
+        from dataset import make_datasets
+    except ModuleNotFoundError as error:  # the data file, or a package it needs
+        raise TrainingError(f"importing dataset.py: {error}") from None
     splits = make_datasets(seed)
     if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
         raise TrainingError("make_datasets() must return (train, val[, test])")
@@ -459,9 +461,8 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit(130)
 
     summary = {"task": TASK, "device": str(device), "epochs": len(state["history"])}
-    summary["steps"] = state["step"]
-    summary.update(best_epoch=state["best_epoch"], best_val_loss=state["best_loss"])
-    summary.update(metrics)
+    summary.update(steps=state["step"], best_epoch=state["best_epoch"])
+    summary.update(best_val_loss=state["best_loss"], **metrics)
     if test is not None:  # with the best epoch's weights (when this run wrote them)
         if (out / "best.pt").is_file():
             best = torch.load(out / "best.pt", map_location=device, weights_only=True)
