@@ -163,10 +163,37 @@ def _residual_stage(
     if spec.se:
         main.squeeze_excite(_se_width(out_channels))
     stride = [c.stride for c in convs]
+    stage = residual_stage(
+        name, in_shape, fields, main, stride, bias, spec.norm, spec.activation, spec.dropout
+    )
+    return stage, main.fields
+
+
+def residual_stage(
+    name: str,
+    in_shape: Shape,
+    fields: tuple,
+    main: StageBuilder,
+    stride: Sequence[int],
+    bias: bool,
+    norm: str,
+    activation: str | None,
+    dropout: float = 0.0,
+) -> Stage:
+    """A residual stage around a built main path: shortcut, the sum, then the activation.
+
+    The shortcut is a 1x1 convolution and a norm wherever the channels or the
+    stride change (identity elsewhere), named 0, 1 as torchvision's
+    ``downsample``; the activation after the sum is ``act``.  Both the
+    ``--block residual|bottleneck`` layers and the ResNet presets build their
+    stages here, so a change to the residual wiring is made once.
+    """
+    ones = [1] * len(stride)
+    zeros = [0] * len(stride)
     shortcut = StageBuilder(in_shape, fields)
-    if in_shape[0] != out_channels or any(s != 1 for s in stride):
-        shortcut.conv(out_channels, ones, stride, zeros, bias=bias)
-        shortcut.norm(spec.norm, spec.dropout)
+    if in_shape[0] != main.shape[0] or any(s != 1 for s in stride):
+        shortcut.conv(main.shape[0], ones, list(stride), zeros, bias=bias)
+        shortcut.norm(norm, dropout)
     if shortcut.shape != main.shape:
         raise CnngenError(
             f"--kernel: the residual main path gives {format_value(main.shape)} but the "
@@ -175,23 +202,17 @@ def _residual_stage(
             "--kernel",
         )
     post = StageBuilder(main.shape, main.fields)
-    post.activation(spec.activation)
-    post_ops = tuple(dataclasses.replace(op, path="act") for op in post.ops)
-    # The shortcut is torchvision's `downsample`: an nn.Sequential indexed 0, 1.
-    shortcut_ops = tuple(
-        dataclasses.replace(op, path=str(index)) for index, op in enumerate(shortcut.ops)
-    )
-    stage = Stage(
+    post.activation(activation)
+    return Stage(
         name,
         "residual",
         "trunk",
         tuple(main.ops),
         in_shape,
         main.shape,
-        shortcut=shortcut_ops,
-        post=post_ops,
+        shortcut=tuple(dataclasses.replace(op, path=str(i)) for i, op in enumerate(shortcut.ops)),
+        post=tuple(dataclasses.replace(op, path="act") for op in post.ops),
     )
-    return stage, main.fields
 
 
 def _residual_layer(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
-from cnngen.core.blocks import convnext_block, convnext_norm
+from cnngen.core.blocks import convnext_block, convnext_norm, residual_stage
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.fields import annotate_nested
 from cnngen.core.notes import Count, Note
@@ -469,23 +469,7 @@ def _resnet_block(
         preset_norm(main, spec.norm)
     if se:
         main.squeeze_excite(max(out // 16, 1))
-    shortcut = StageBuilder(shape, fields)
-    if shape[0] != out or any(s != 1 for s in stride):
-        shortcut.conv(out, _ones(dims), stride, _zeros(dims), bias=bias)
-        shortcut.norm(spec.norm)
-    assert shortcut.shape == main.shape or not shortcut.ops
-    post = StageBuilder(main.shape, main.fields)
-    post.activation(spec.activation)
-    stage = Stage(
-        name,
-        "residual",
-        "trunk",
-        tuple(main.ops),
-        shape,
-        main.shape,
-        shortcut=numbered(shortcut.ops),
-        post=renamed(post.ops, ["act"]),
-    )
+    stage = residual_stage(name, shape, fields, main, stride, bias, spec.norm, spec.activation)
     return stage, main.fields
 
 
