@@ -33,20 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     )
     from cnngen.errors import CnngenError
 
-# Where each public name lives; read on first access (PEP 562).
-_LAZY = {
-    "CnngenError": "cnngen.errors",
-    "Plan": "cnngen.api",
-    "build": "cnngen.api",
-    "conv_output_size": "cnngen.api",
-    "diagram": "cnngen.api",
-    "plan": "cnngen.api",
-    "pool_output_size": "cnngen.api",
-    "render": "cnngen.api",
-    "solve_padding": "cnngen.api",
-    "transposed_output_size": "cnngen.api",
-}
-
 __all__ = [
     "CnngenError",
     "Plan",
@@ -61,22 +47,26 @@ __all__ = [
     "transposed_output_size",
 ]
 
+# Read from cnngen.api on first access (PEP 562); a test keeps these equal
+# to cnngen.api.__all__.
+_API_NAMES = frozenset(__all__) - {"CnngenError", "__version__"}
+
 
 def __getattr__(name: str) -> Any:
     if name == "api":
         import cnngen.api
 
         return cnngen.api
-    if name not in _LAZY:
-        raise AttributeError(f"module 'cnngen' has no attribute {name!r}")
-    if _LAZY[name] == "cnngen.errors":
+    if name == "CnngenError":
         import cnngen.errors as module
-    else:
+    elif name in _API_NAMES:
         import cnngen.api as module
+    else:
+        raise AttributeError(f"module 'cnngen' has no attribute {name!r}")
     value = getattr(module, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *__all__})

@@ -241,6 +241,7 @@ def test_the_root_package_loads_its_api_on_first_use() -> None:
     loaded = _loaded_after("import cnngen\ncnngen.conv_output_size(28, 5)")
     assert "cnngen.api" in loaded and "cnngen.rendering.engine" not in loaded
     assert set(cnngen.__all__) <= set(dir(cnngen))
+    assert cnngen._API_NAMES == set(cnngen.api.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
         cnngen.nonesuch  # noqa: B018
 
