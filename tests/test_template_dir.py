@@ -181,3 +181,14 @@ def test_models_inside_a_handout_or_a_project_name_the_folder_too(
     monkeypatch.chdir(project)
     result = run_cli(*words, "--check")
     assert result.code == 0, result.err
+
+
+def test_a_saved_config_keeps_the_template_dir(run_cli, tmp_path: Path) -> None:
+    """Rebuilding from --save-config's file uses the same templates as the first run."""
+    path, config = tmp_path / "m.py", tmp_path / "m.toml"
+    argv = ["model", "encoder", "-i", "64", "--template-dir", str(CUSTOM), "-o", str(path)]
+    assert run_cli(*argv, "--save-config", str(config)).code == 0
+    assert f'template-dir = "{CUSTOM}"' in config.read_text().splitlines()
+    again = tmp_path / "again.py"
+    assert run_cli("model", "--config", str(config), "-o", str(again)).code == 0
+    assert COMMENT in again.read_text().splitlines()

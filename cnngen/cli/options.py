@@ -17,7 +17,7 @@ from cnngen._version import __version__
 from cnngen.cli.config import dump_config
 from cnngen.cli.output import check_target, emit_files
 from cnngen.cli.output import emit as emit_output
-from cnngen.cli.templates import template_dir_words
+from cnngen.cli.templates import template_dir_given, template_dir_words
 from cnngen.core.checks import SIZE_HELP, parse_size
 from cnngen.core.spec import (
     ACTIVATIONS,
@@ -310,6 +310,10 @@ def save_config_text(spec: Any, output: str | None, command: str) -> str:
     items: list[tuple[str, Any]] = [("family", spec.family), *spec.given]
     if output not in (None, "-"):
         items.append(("output", output))
+    # Templates shape the file as much as any option, so the config keeps them.
+    template_dir = template_dir_given()
+    if template_dir is not None:
+        items.append(("template-dir", template_dir))
     comment = (
         f"cnngen {__version__} config; reproduce with: cnngen {command} --config FILE\n"
         "Keys are the long option names; flags on the command line override them."

@@ -22,6 +22,12 @@ def _use_template_dir(ctx: click.Context, param: click.Parameter, value: str | N
     ctx.with_resource(user_templates(value, TEMPLATE_DIR_OPTION))
 
 
+def template_dir_given(ctx: click.Context | None = None) -> str | None:
+    """The ``--template-dir`` folder as the user typed it, or None."""
+    ctx = ctx or click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get(_META_KEY)
+
+
 def template_dir_words(ctx: click.Context | None = None) -> list[str]:
     """``["--template-dir", DIR]`` when the command renders with a folder of templates.
 
@@ -29,8 +35,7 @@ def template_dir_words(ctx: click.Context | None = None) -> list[str]:
     regenerate a file would otherwise lose it, and running them would write
     the file from the shipped templates instead.
     """
-    ctx = ctx or click.get_current_context(silent=True)
-    value = None if ctx is None else ctx.meta.get(_META_KEY)
+    value = template_dir_given(ctx)
     return [] if value is None else [TEMPLATE_DIR_OPTION, value]
 
 
