@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnngen.cli.config import bracket_depth, tomllib
 from cnngen.rendering.escape import shell_word
@@ -89,6 +91,9 @@ def test_the_regenerate_line_round_trips_through_sh(run_cli, tmp_path, monkeypat
     assert not Path("pwned").exists()
     if all(char.isprintable() for char in name):
         assert shlex.split(line)[-1] == name
+        if "\\" not in name and '""' not in name:
+            # Pasted from the file as shown, not only as Python reads it.
+            assert line in Path(name).read_text()
 
 
 @pytest.mark.slow
@@ -354,3 +359,14 @@ def test_a_signal_during_export_leaves_no_staging_folder(model_file: Path) -> No
     )  # fmt: skip
     assert result.returncode == -15, result.stderr
     assert os.listdir(model_file.parent / "out") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from('"\\ab \'é'), max_size=12))
+def test_doc_text_never_ends_a_docstring(text: str) -> None:
+    """Printable text, placed between docstring quotes by doc_text, reads back as itself."""
+    from cnngen.rendering.escape import doc_text
+
+    for before, after in (("", ""), ('x"', '"y'), ("a", "")):
+        source = f'"""{before}{doc_text(text)}{after}"""'
+        assert ast.literal_eval(source) == before + text + after

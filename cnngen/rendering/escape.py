@@ -70,12 +70,20 @@ def terminal_text(text: str) -> str:
 def doc_text(text: str) -> str:
     """``text`` made safe inside a generated triple-quoted docstring.
 
-    Commands echo user paths into docstrings; backslashes, quotes and
-    unprintable characters are escaped so they can never end the string.
+    Commands echo user paths into docstrings; backslashes and unprintable
+    characters are escaped, and so is a quote next to another quote or at
+    either end (where it could join the closing triple quote), so the text can
+    never end the string.  A lone quote stays as it is, so a regenerate line
+    such as ``--output 'my "best" model.py'`` reads the same in the file as
+    in the shell it is pasted into.
     """
     out = []
-    for char in text:
-        if char in '\\"':
+    last = len(text) - 1
+    for index, char in enumerate(text):
+        if char == "\\" or (
+            char == '"'
+            and (index in (0, last) or text[index - 1] == '"' or text[index + 1] == '"')
+        ):
             out.append("\\" + char)
         elif char.isprintable():
             out.append(char)
