@@ -39,3 +39,16 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code if isinstance(code, int) else 1, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _format_cache_inside_the_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Black's output cache lives under this run's temporary folder, never in ~/.cache.
+
+    Every worker of a parallel run (and every CLI subprocess, which inherits
+    the environment) shares it, so a text formatted once is not formatted again.
+    """
+    import os
+
+    folder = tmp_path_factory.getbasetemp().parent / "format-cache"
+    os.environ.setdefault("CNNGEN_CACHE_DIR", str(folder))

@@ -257,6 +257,10 @@ def template_dir_words() -> list[str]:
     return [] if folder is None else ["--template-dir", folder]
 
 
+# What black_mode() sets, as the format cache's key: keep the two in step.
+BLACK_MODE_KEY = "py310 line_length=88 string_normalization magic_trailing_comma"
+
+
 def black_mode() -> Any:
     import black
 
@@ -269,11 +273,22 @@ def black_mode() -> Any:
 
 
 def format_python(source: str, template: str = "<string>") -> str:
-    """Black-format rendered Python; a parse failure is a template bug, never written."""
+    """Black-format rendered Python; a parse failure is a template bug, never written.
+
+    Text formatted before is read from :mod:`cnngen.rendering.format_cache`,
+    so ``--check`` and regenerating a file skip importing and running Black.
+    """
+    from cnngen.rendering import format_cache
+
+    cached = format_cache.lookup(source, BLACK_MODE_KEY)
+    if cached is not None:
+        return cached
     import black
 
     try:
-        return black.format_str(source, mode=black_mode())
+        formatted = black.format_str(source, mode=black_mode())
+        format_cache.store(source, BLACK_MODE_KEY, formatted)
+        return formatted
     except black.InvalidInput as error:
         folder = _TEMPLATE_DIR.get()
         if folder is not None:
