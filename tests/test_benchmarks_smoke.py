@@ -85,12 +85,14 @@ def test_plan_speed_measures_and_reports_a_tiny_grid():
         "python -c pass": 0.02,
         'python -c "import click"': 0.04,
         "cnngen --help": 0.08,
-        "cnngen model (README forecaster)": 0.2,
+        plan_speed.MODEL_COLD: 0.2,
+        plan_speed.MODEL_WARM: 0.1,
     }
     black = [{"case": "tiny", "lines": 10, "render": 0.01, "unformatted": 0.001}]
     deep = [{"case": "encoder", "ops": 9, "plan": 0.01, "fields": 0.001}]
     text = plan_speed.markdown(rows, slopes, process, black, deep, quick=True)
     assert "| 1D 32 | 2 |" in text and "| `cnngen --help` | 80.0 ms | 2.50x this |" in text
+    assert f"| `{plan_speed.MODEL_WARM}` | 100.0 ms | 2.00x this |" in text
     assert "| tiny | 10 | 10.0 ms | 1.00 ms | 90% |" in text
 
 
