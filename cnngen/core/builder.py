@@ -43,6 +43,8 @@ _NAMES = {
     "lifting_conv": "conv{next}",
     "group_conv": "conv{next}",
     "group_pool": "group_pool",
+    "fold_orientations": "fold",
+    "unfold_orientations": "unfold",
     "linear": "fc{fc}",
     "pad": "pad{next}",
     "crop": "crop{this}",

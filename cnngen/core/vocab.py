@@ -187,6 +187,8 @@ HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "LiftingConv2d": ("equivariant", _GROUP_CONV),
     "GroupConv2d": ("equivariant", _GROUP_CONV),
     "GroupPool": ("equivariant", {**_GROUP_CONV, "head": "gap"}),
+    "FoldOrientations": ("equivariant", _GROUP_CONV),
+    "UnfoldOrientations": ("equivariant", _GROUP_CONV),
     "OrientationStack": ("equivariant", _GROUP_CONV),
     "ChannelNorm": ("classifier", _CONVNEXT),
     "LayerScale": ("classifier", _CONVNEXT),
