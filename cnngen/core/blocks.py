@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.geometry import DimConv, Geometry
 from cnngen.core.plan import Op, Shape, Stage
-from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.spec import ModelSpec, conv_bias, format_value
 from cnngen.core.transposed import _find_transposed, solve_transposed
-from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
 from cnngen.errors import CnngenError
 
 
@@ -79,7 +78,7 @@ def _conv_block(
     out_channels: int,
 ) -> None:
     """A plain encoder layer: (conv, norm, act) x sub-blocks, SE, pool."""
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     for block in range(spec.sub_blocks or 1):
         _add_conv(
             builder,
@@ -130,7 +129,7 @@ def _residual_stage(
     out_channels: int,
 ) -> tuple[Stage, tuple]:
     """A basic or bottleneck residual block with a projection where shapes change."""
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     main = StageBuilder(in_shape, fields)
     convs = _dim_conv(geometry, index, 0)
     ones = [1] * spec.dims
@@ -282,7 +281,7 @@ def _convnext_layer(
     ConvNeXt's LayerNorm over channels; --norm sets the one after the
     downsampling convolution.  Two stages: ``layer<i>`` and ``block<i>``.
     """
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     down = StageBuilder(in_shape, fields)
     convs = _dim_conv(geometry, index, 0)
     _add_conv(down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
@@ -417,7 +416,7 @@ def decoder_stages(
     """
     stages = []
     shape = in_shape
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     ladder = [spec.in_channels, *channels]
     for step, index in enumerate(reversed(range(geometry.layers))):
         builder = StageBuilder(shape, fields)

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.plan import Arg, Op, Shape, Stage
-from cnngen.core.spec import ModelSpec
-from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
+from cnngen.core.spec import ModelSpec, conv_bias
+from cnngen.core.vocab import ACTIVATIONS_WITH_WEIGHTS, split_activation
 
 ORIENTATIONS = 4
 
@@ -43,7 +43,7 @@ class GroupStageBuilder(StageBuilder):
 
     Channel ``c * 4 + r`` holds orientation r of channel c, so every op stays
     a 2D op (no 5-D tensors, no 3-D pools or norms, which runtimes such as
-    ExecuTorch lack).  Norms and dropout need one set of statistics per
+    ExecuTorch lack).  Norms, dropout and PReLU need one set of statistics (or weights) per
     channel, shared by its four orientations: they run between
     :meth:`fold_orientations` and :meth:`unfold_orientations`, which stack the
     orientations along the height, (C * 4, H, W) <-> (C, 4 * H, W).
@@ -163,7 +163,7 @@ def group_conv_stages(
     """
     kernel = spec.kernel[0]
     padding = (kernel - 1) // 2
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     shape: Shape = (spec.in_channels, *spec.input_size)
     fields: tuple = fresh_fields(2)
     stages = []
@@ -175,7 +175,11 @@ def group_conv_stages(
             builder.group_conv(channels[index], kernel, padding, bias)
         # Norms and dropout share their statistics (and dropped channels) across
         # the four orientations of a channel, which keeps them equivariant.
-        fold = spec.norm != "none" or spec.dropout > 0
+        fold = (
+            spec.norm != "none"
+            or spec.dropout > 0
+            or split_activation(spec.activation)[0] in ACTIVATIONS_WITH_WEIGHTS
+        )
         if fold:
             builder.fold_orientations()
         builder.norm(spec.norm, spec.dropout)
