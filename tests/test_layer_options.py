@@ -46,6 +46,11 @@ def _random_spec(rng: random.Random, family: str) -> tuple[str, dict[str, Any]]:
         options["no_affine"] = True
     if rng.random() < 0.5:
         options["bias"] = rng.choice((True, False))
+    if family != "equivariant" and rng.random() < 0.4:
+        options["groups"] = 2
+    if family in ("encoder", "forecaster", "classifier") and rng.random() < 0.6:
+        options["padding"] = rng.choice((0, 1, "1"))
+        options["kernel"] = (rng.choice((3, 5)),)
     if family != "equivariant":
         # Reflection needs the padding below the map's size: keep maps above 2.
         options["padding_mode"] = rng.choice(MODES)
@@ -95,9 +100,12 @@ def _check_modules(plan: Any, model: torch.nn.Module, options: dict[str, Any]) -
                 if op.kind != "instancenorm":
                     assert module.affine is not options.get("no_affine", False), name
             elif op.kind == "conv" and isinstance(module, torch.nn.Conv1d | torch.nn.Conv2d):
+                assert module.groups in (1, options.get("groups", 1), module.in_channels), name
                 if any(p != 0 for p in module.padding):
                     assert module.padding_mode == options.get("padding_mode", "zeros"), name
-                if bias is not None and op.arg("groups") is None and "downsample" not in name:
+                planned = op.arg("groups") is None and "downsample" not in name
+                # Output layers (the U-Net's 1x1 head) keep their bias.
+                if bias is not None and planned and stage.role != "head":
                     assert (module.bias is not None) is bias, name
             elif op.kind == "conv" and isinstance(module, torch.nn.Conv3d):
                 if any(p != 0 for p in module.padding):
@@ -113,15 +121,18 @@ def test_random_layer_options_are_exact_in_torch() -> None:
     ran = 0
     checked = 0
     families: dict[str, int] = {}
-    for attempt in range(40):
-        if ran == 15:
+    refused = 0
+    grouped = 0
+    for attempt in range(60):
+        if ran == 12:
             break
         family, options = _random_spec(rng, FAMILIES[attempt % len(FAMILIES)])
         try:
             plan = cnngen.plan(family, **options)
         except CnngenError as error:
             # Only the refusals the options document: an honest one-line reason.
-            assert error.param in ("--padding-mode", "--norm", "--kernel", "--layers"), error
+            assert error.param in ("--padding-mode", "--padding", "--kernel", "--layers"), error
+            refused += 1
             continue
         torch.manual_seed(ran)
         model = cnngen.build(plan).eval()
@@ -132,9 +143,14 @@ def test_random_layer_options_are_exact_in_torch() -> None:
         assert sum(p.numel() for p in model.parameters()) == plan.params, (family, options)
         assert tuple(model(x).shape[1:]) == plan.output_shape
         checked += _check_modules(plan, model, options)
+        grouped += any(
+            isinstance(m, torch.nn.Conv1d | torch.nn.Conv2d | torch.nn.Conv3d) and m.groups == 2
+            for m in model.modules()
+        )
         ran += 1
         families[family] = families.get(family, 0) + 1
-    assert ran == 15 and len(families) == len(FAMILIES), families
+    assert ran == 12 and len(families) == len(FAMILIES), families
+    assert refused < 20 and grouped >= 2
     assert checked >= 40
 
 
@@ -178,6 +194,11 @@ def test_defaults_write_no_new_argument() -> None:
         (["--norm", "none", "--no-affine"], "--no-affine"),
         (["--padding-mode", "mirror"], "--padding-mode"),
         (["--padding-mode", "reflect", "-n", "5", "--min-size", "1"], "--padding-mode"),
+        (["--padding", "2"], "--padding"),
+        (["--groups", "3"], "--groups"),
+        (["--groups", "2", "--depthwise"], "--groups"),
+        (["--padding", "one"], "--padding"),
+        (["--padding", "0", "-n", "2"], "--padding"),
     ],
 )
 def test_bad_layer_options_are_one_line_and_write_nothing(

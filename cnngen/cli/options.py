@@ -177,7 +177,8 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "--padding",
         choices=PADDING_MODES,
         help="auto: symmetric and size-keeping; same: TensorFlow's out = ceil(in/stride), "
-        "with a pad layer when uneven; valid: none.",
+        "with a pad layer when uneven; valid: none; or N positions on every side (at most "
+        "dilation*(kernel-1)/2, refused where a strided layer would skip input).",
     ),
     _model_option("--dilation", type=SIZE, help="Dilation, one or per dimension."),
     _model_option(
@@ -249,6 +250,13 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         default=None,
         help="Bias in every planned convolution and transposed convolution (output layers "
         "keep theirs).  [default: on, off before a batch or instance norm]",
+    ),
+    _model_option(
+        "--groups",
+        type=int,
+        help="Grouped convolutions: every planned convolution but the first (which reads the "
+        "input) splits its channels into G groups (ResNeXt's 3x3 in bottlenecks); both of its "
+        "channel counts must divide by G.",
     ),
     _model_option("--sub-blocks", type=int, default="1; 2 for vgg", help="Convolutions per layer."),
     _model_option("--latent", type=int, help="Forecaster: width of a linear latent bottleneck."),

@@ -34,11 +34,13 @@ def _add_conv(
     norm: str,
     activation: str,
     dropout: float,
+    groups: int = 1,
 ) -> None:
     """One planned convolution (explicit pad first when uneven).
 
     With ``depthwise``, a k x k convolution becomes a per-channel k x k
     convolution, norm and activation, then a 1x1 convolution across channels.
+    ``groups`` (--groups) splits it into that many grouped convolutions.
     """
     if any(c.pre != (0, 0) for c in convs):
         builder.pad([c.pre[0] for c in convs], [c.pre[1] for c in convs])
@@ -53,7 +55,12 @@ def _add_conv(
         ones = [1] * len(kernel)
         builder.conv(out_channels, ones, ones, [0] * len(kernel), bias=bias)
     else:
-        builder.conv(out_channels, kernel, stride, padding, dilation, bias=bias)
+        builder.conv(out_channels, kernel, stride, padding, dilation, groups=groups, bias=bias)
+
+
+def planned_groups(spec: ModelSpec, index: int, block: int = 0) -> int:
+    """--groups for a planned convolution; the first one reads the input and is never split."""
+    return 1 if index == 0 and block == 0 else spec.groups
 
 
 def _norm_act(builder: StageBuilder, norm: str, activation: str | None, dropout: float) -> None:
@@ -89,6 +96,7 @@ def _conv_block(
             spec.norm,
             spec.activation,
             0.0,
+            planned_groups(spec, index, block),
         )
         _norm_act(builder, spec.norm, spec.activation, spec.dropout)
     if spec.se:
@@ -132,18 +140,23 @@ def _residual_stage(
     bias = conv_bias(spec)
     main = StageBuilder(in_shape, fields)
     convs = _dim_conv(geometry, index, 0)
+    groups = planned_groups(spec, index)
     ones = [1] * spec.dims
     zeros = [0] * spec.dims
     if spec.block == "bottleneck":
         width = max(out_channels // 4, 1)
         main.conv(width, ones, ones, zeros, bias=bias)
         _norm_act(main, spec.norm, spec.activation, 0.0)
-        _add_conv(main, convs, width, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _add_conv(
+            main, convs, width, bias, spec.depthwise, spec.norm, spec.activation, 0.0, groups
+        )
         _norm_act(main, spec.norm, spec.activation, spec.dropout)
         main.conv(out_channels, ones, ones, zeros, bias=bias)
         main.norm(spec.norm, spec.dropout)
     else:
-        _add_conv(main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _add_conv(
+            main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0, groups
+        )
         _norm_act(main, spec.norm, spec.activation, spec.dropout)
         same = [
             DimConv(
@@ -157,7 +170,10 @@ def _residual_stage(
             )
             for c in convs
         ]
-        _add_conv(main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _add_conv(
+            main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0,
+            spec.groups,
+        )
         main.norm(spec.norm, spec.dropout)
     if spec.se:
         main.squeeze_excite(_se_width(out_channels))
@@ -284,7 +300,10 @@ def _convnext_layer(
     bias = conv_bias(spec)
     down = StageBuilder(in_shape, fields)
     convs = _dim_conv(geometry, index, 0)
-    _add_conv(down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+    _add_conv(
+        down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0,
+        planned_groups(spec, index),
+    )
     down.norm(spec.norm, spec.dropout)
     layer = down.build(name, role)
     block, fields = convnext_block(

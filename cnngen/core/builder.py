@@ -206,6 +206,15 @@ class StageBuilder:
         dilation = dilation or (1,) * self.dims
         spatial = arithmetic.conv_output_shape(self.spatial, kernel, stride, padding, dilation)
         in_channels = self.channels
+        if in_channels % groups or out_channels % groups:
+            common = math.gcd(in_channels, out_channels)
+            fits = max(g for g in range(1, groups + 1) if common % g == 0)
+            raise CnngenError(
+                f"--groups: a convolution from {in_channels} to {out_channels} channels "
+                f"cannot be split into {groups} groups (both must divide by it); use "
+                f"--groups {fits}, or a --start-channels that divides by {groups}",
+                "--groups",
+            )
         args: list[Arg] = [(None, in_channels), (None, out_channels)]
         args.append(("kernel_size", compact(kernel)))
         if any(s != 1 for s in stride):

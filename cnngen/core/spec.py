@@ -92,6 +92,7 @@ class ModelSpec:
     no_affine: bool = False
     padding_mode: str = "zeros"
     bias: bool | None = None
+    groups: int = 1
     sub_blocks: int | None = None
     latent: int | None = None
     out_depth: int | None = None
@@ -268,6 +269,9 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     check_choice("family", family, FAMILIES)
     options = {key: value for key, value in options.items() if value is not None}
     check_option_names(options)
+    padding = options.get("padding")
+    if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+        options["padding"] = str(padding)  # --padding 1 from Python or a config file
     check_option_types(options)
     for name in SIZE_OPTIONS:
         if name in options:
@@ -462,8 +466,14 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--latent", spec.latent, MAX_CHANNELS),
         ("--out-depth", spec.out_depth, MAX_SIZE),
         ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
+        ("--groups", spec.groups, MAX_CHANNELS),
     ):
         _positive(param, value, 1, high)
+    if spec.groups > 1 and spec.depthwise:
+        raise CnngenError(
+            "--groups: --depthwise already gives every channel its own group; drop one of them",
+            "--groups",
+        )
     if spec.classes == 1:
         raise CnngenError(
             "--classes: one class leaves nothing to decide (cross-entropy over one logit is "
@@ -483,7 +493,6 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--channel-rule", spec.channel_rule, CHANNEL_RULES),
         ("--norm", spec.norm, NORMS),
         ("--block", spec.block, BLOCKS),
-        ("--padding", spec.padding, PADDING_MODES),
         ("--pool", spec.pool, POOLS),
         ("--head", spec.head, HEADS),
         ("--upsample", spec.upsample, UPSAMPLE),
@@ -491,6 +500,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--padding-mode", spec.padding_mode, BORDER_MODES),
     ):
         check_choice(param, value, choices)
+    _check_padding(spec)
     check_activation("--activation", spec.activation)
     check_activation("--final-activation", spec.final_activation, FINAL_ACTIVATIONS)
     _check_norm_options(spec)
@@ -556,6 +566,39 @@ def check_activation(
             param,
         )
     return name, parsed
+
+
+def _check_padding(spec: ModelSpec) -> None:
+    """``--padding``: auto, same, valid, or N positions that never grow a feature map.
+
+    N above ``dilation * (kernel - 1) // 2`` would make a stride-1 layer larger
+    than its input, and the solver plans layers that shrink or keep sizes.
+    """
+    value = spec.padding
+    if value.isdigit() and value.isascii():
+        amount = int(value)
+        limit = min(
+            d * (k - 1) // 2
+            for k, d in zip(_dims(spec.kernel, spec), _dims(spec.dilation, spec), strict=True)
+        )
+        if amount > limit:
+            raise CnngenError(
+                f"--padding: {amount} positions would grow the feature map past its input "
+                f"with --kernel {format_value(spec.kernel)}; use --padding {limit} or less "
+                f"(or --padding auto)",
+                "--padding",
+            )
+        return
+    if value not in PADDING_MODES:
+        raise CnngenError(
+            f"--padding: unknown value {value!r}{suggest(value, PADDING_MODES)}; choose one "
+            f"of: {', '.join(PADDING_MODES)}, or a whole number of positions such as 1",
+            "--padding",
+        )
+
+
+def _dims(values: tuple[int, ...], spec: ModelSpec) -> tuple[int, ...]:
+    return values * spec.dims if len(values) == 1 else values
 
 
 def _check_norm_options(spec: ModelSpec) -> None:
@@ -747,6 +790,7 @@ def _check_equivariant(spec: ModelSpec) -> None:
         ("--depthwise", spec.depthwise),
         ("--se", spec.se),
         ("--padding-mode", spec.padding_mode != "zeros"),
+        ("--groups", spec.groups != 1),
         ("--sub-blocks", (spec.sub_blocks or 1) != 1),
     ):
         if used:

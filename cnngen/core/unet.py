@@ -88,7 +88,12 @@ def _convs(builder: StageBuilder, spec: ModelSpec, out_channels: int) -> None:
     ones = (1,) * spec.dims
     padding = [d * (k - 1) // 2 for k, d in zip(spec.kernel, spec.dilation, strict=True)]
     for _ in range(spec.sub_blocks or 2):
-        builder.conv(out_channels, spec.kernel, ones, padding, spec.dilation, bias=bias)
+        # --groups splits every convolution but the first, which reads the input.
+        first = not builder.ops and builder.in_shape == (spec.in_channels, *spec.input_size)
+        groups = 1 if first else spec.groups
+        builder.conv(
+            out_channels, spec.kernel, ones, padding, spec.dilation, groups=groups, bias=bias
+        )
         _norm_act(builder, spec)
 
 

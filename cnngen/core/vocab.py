@@ -236,7 +236,7 @@ COMMON_OPTIONS = frozenset(
         "stride", "padding", "dilation", "downsample", "pool", "channel_rule",
         "start_channels", "ratio", "min_channels", "max_channels", "norm", "activation",
         "final_activation", "dropout", "sub_blocks", "se", "depthwise", "name",
-        "norm_eps", "norm_momentum", "no_affine", "padding_mode", "bias",
+        "norm_eps", "norm_momentum", "no_affine", "padding_mode", "bias", "groups",
     }
 )  # fmt: skip
 
