@@ -38,6 +38,23 @@ def _outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]
     return seen
 
 
+def _layouts(plan: Any) -> dict[str, str]:
+    """Each module's output layout: "p4" (B, C * 4, H, W), "folded" (B, C, 4 * H, W) or "plain"."""
+    layouts: dict[str, str] = {}
+    layout = "plain"
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            if op.kind in ("lifting_conv", "unfold_orientations"):
+                layout = "p4"
+            elif op.kind == "fold_orientations":
+                layout = "folded"
+            elif op.kind in ("group_pool", "orientation_stack"):
+                layout = "plain"
+            layouts[name] = layout
+        layouts[stage.name] = layout
+    return layouts
+
+
 @pytest.mark.parametrize(
     ("size", "options"),
     [
@@ -46,6 +63,9 @@ def _outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]
         (13, {"layers": 3, "start_channels": 3, "norm": "groupnorm", "activation": "gelu"}),
         (15, {"layers": 2, "start_channels": 2, "in_channels": 2, "pool": "avg"}),
         (9, {"layers": 1, "start_channels": 2, "head": "flatten", "hidden": (5,)}),
+        (12, {"layers": 2, "start_channels": 3, "norm": "instancenorm", "dropout": 0.3}),
+        (10, {"layers": 2, "start_channels": 4, "norm": "layernorm", "head": "gap"}),
+        (11, {"layers": 2, "start_channels": 2, "norm": "none", "pool": "avg"}),
     ],
 )
 def test_group_conv_is_equivariant_at_every_layer(size: int, options: dict[str, Any]) -> None:
@@ -55,14 +75,19 @@ def test_group_conv_is_equivariant_at_every_layer(size: int, options: dict[str, 
     batch = 2
     x = torch.randn(batch, plan.input_shape[0], size, size, dtype=torch.float64)
     plain, turned = _outputs(model, x), _outputs(model, _turn(x))
+    layouts = _layouts(plan)
     checked = 0
     for name, out in plain.items():
+        assert out.dim() <= 4, name  # 2D ops only: no 5-D tensor anywhere
         if out.shape[0] == 4 * batch:
             # Four copies per sample (orientations turned back): a quarter turn
             # of the input moves copy r to copy r + 1, and nothing else.
             expected = torch.roll(out.unflatten(0, (4, batch)), 1, dims=0).flatten(0, 1)
-        elif out.dim() == 5:  # (B, C, 4, H, W): maps turn, orientations shift by one
-            expected = _turn(torch.roll(out, 1, dims=2))
+        elif layouts[name] == "p4":  # (B, C * 4, H, W): maps turn, orientations shift by one
+            expected = _turn(torch.roll(out.unflatten(1, (-1, 4)), 1, dims=2)).flatten(1, 2)
+        elif layouts[name] == "folded":  # (B, C, 4 * H, W): the same, stacked along H
+            maps = out.unflatten(2, (4, -1))
+            expected = _turn(torch.roll(maps, 1, dims=2)).flatten(2, 3)
         elif out.dim() == 4:  # after group pooling: maps turn
             expected = _turn(out)
         else:  # pooled features and logits: unchanged
@@ -195,3 +220,39 @@ def test_benchmark_compares_models_of_the_same_size() -> None:
     for name, params in sizes.items():
         reference = plain_gap if "--head gap" in name else plain
         assert abs(params - reference) <= 0.1 * reference, (name, params, reference)
+
+
+def test_group_conv_exports_2d_ops_only_with_3d_statistics() -> None:
+    """torch.export holds no 3-D pool or norm and no 5-D tensor (ExecuTorch has neither).
+
+    The folded BatchNorm2d computes what BatchNorm3d over (B, C, 4, H, W)
+    does: one set of statistics per channel, shared by its four orientations.
+    """
+    plan = cnngen.plan(
+        "equivariant", input_size=(14, 14), layers=2, start_channels=3, group_conv=True
+    )
+    torch.manual_seed(0)
+    model = cnngen.build(plan).double().train()
+    x = torch.randn(3, 1, 14, 14, dtype=torch.float64)
+    reference = torch.nn.BatchNorm3d(3).double().train()
+    lift = model.get_submodule("layer1.conv1")(x)  # (B, 3 * 4, 14, 14)
+    bn = model.get_submodule("layer1.bn1")
+    assert isinstance(bn, torch.nn.BatchNorm2d) and bn.num_features == 3
+    ours = model.get_submodule("layer1.unfold")(bn(model.get_submodule("layer1.fold")(lift)))
+    theirs = reference(lift.unflatten(1, (3, 4))).flatten(1, 2)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+    torch.testing.assert_close(bn.running_var, reference.running_var, rtol=0, atol=1e-12)
+
+    program = torch.export.export(model.float().eval(), (torch.randn(2, 1, 14, 14),))
+    targets = [str(node.target) for node in program.graph.nodes if node.op == "call_function"]
+    assert not [name for name in targets if "3d" in name], targets
+    assert any("max_pool2d" in name for name in targets)
+    # Every tensor computed from the input is at most 4-D: (B, C * 4, H, W).
+    (user_input,) = program.graph_signature.user_inputs
+    from_input: set[str] = {user_input}
+    for node in program.graph.nodes:
+        if any(getattr(arg, "name", None) in from_input for arg in node.all_input_nodes):
+            from_input.add(node.name)
+            value = node.meta.get("val")
+            if isinstance(value, torch.Tensor):
+                assert value.dim() <= 4, (node.name, tuple(value.shape))

@@ -22,6 +22,7 @@ from cnngen.core.checks import SIZE_HELP, parse_size
 from cnngen.core.spec import (
     ACTIVATIONS,
     BLOCKS,
+    BORDER_MODES,
     CHANNEL_RULES,
     DOWNSAMPLE,
     FAMILIES,
@@ -176,7 +177,8 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "--padding",
         choices=PADDING_MODES,
         help="auto: symmetric and size-keeping; same: TensorFlow's out = ceil(in/stride), "
-        "with a pad layer when uneven; valid: none.",
+        "with a pad layer when uneven; valid: none; or N positions on every side (at most "
+        "dilation*(kernel-1)/2, refused where a strided layer would skip input).",
     ),
     _model_option("--dilation", type=SIZE, help="Dilation, one or per dimension."),
     _model_option(
@@ -204,10 +206,13 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "--activation",
         choices=tuple(ACTIVATIONS),
         default="relu; a preset's own",
-        help="Activation function.",
+        help="Activation function; leaky_relu:SLOPE, elu:ALPHA and prelu:INIT take a number "
+        "(e.g. leaky_relu:0.2), and prelu learns one slope per channel.",
     ),
     _model_option(
-        "--final-activation", choices=FINAL_ACTIVATIONS, help="Activation on the output."
+        "--final-activation",
+        choices=FINAL_ACTIVATIONS,
+        help="Activation on the output (the same forms as --activation).",
     ),
     _model_option(
         "--dropout",
@@ -216,6 +221,42 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         help="Dropout probability after each block.  A preset's own dropout layers take it "
         "(0 keeps them, at p=0.0, so no layer is renumbered); a preset without dropout gets "
         "one before its last linear layer.",
+    ),
+    _model_option(
+        "--norm-eps",
+        type=float,
+        default="torch's, 1e-5",
+        help="Epsilon of every batch, instance, group or layer norm.",
+    ),
+    _model_option(
+        "--norm-momentum",
+        type=float,
+        default="torch's, 0.1",
+        help="Momentum of every batch norm's running statistics.",
+    ),
+    _model_option(
+        "--no-affine",
+        is_flag=True,
+        help="Batch and group norms without a learned scale and shift.",
+    ),
+    _model_option(
+        "--padding-mode",
+        choices=BORDER_MODES,
+        help="How convolutions and pad layers fill the border (torch's padding_mode); "
+        "reflect needs padding below the size it pads.  Not for --group-conv.",
+    ),
+    click.option(
+        "--bias/--no-bias",
+        default=None,
+        help="Bias in every planned convolution and transposed convolution (output layers "
+        "keep theirs).  [default: on, off before a batch or instance norm]",
+    ),
+    _model_option(
+        "--groups",
+        type=int,
+        help="Grouped convolutions: every planned convolution but the first (which reads the "
+        "input) splits its channels into G groups (ResNeXt's 3x3 in bottlenecks); both of its "
+        "channel counts must divide by G.",
     ),
     _model_option("--sub-blocks", type=int, default="1; 2 for vgg", help="Convolutions per layer."),
     _model_option("--latent", type=int, help="Forecaster: width of a linear latent bottleneck."),

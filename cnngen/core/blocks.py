@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.geometry import DimConv, Geometry
 from cnngen.core.plan import Op, Shape, Stage
-from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.spec import ModelSpec, conv_bias, format_value
 from cnngen.core.transposed import _find_transposed, solve_transposed
-from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
 from cnngen.errors import CnngenError
 
 
@@ -35,11 +34,13 @@ def _add_conv(
     norm: str,
     activation: str,
     dropout: float,
+    groups: int = 1,
 ) -> None:
     """One planned convolution (explicit pad first when uneven).
 
     With ``depthwise``, a k x k convolution becomes a per-channel k x k
     convolution, norm and activation, then a 1x1 convolution across channels.
+    ``groups`` (--groups) splits it into that many grouped convolutions.
     """
     if any(c.pre != (0, 0) for c in convs):
         builder.pad([c.pre[0] for c in convs], [c.pre[1] for c in convs])
@@ -54,7 +55,12 @@ def _add_conv(
         ones = [1] * len(kernel)
         builder.conv(out_channels, ones, ones, [0] * len(kernel), bias=bias)
     else:
-        builder.conv(out_channels, kernel, stride, padding, dilation, bias=bias)
+        builder.conv(out_channels, kernel, stride, padding, dilation, groups=groups, bias=bias)
+
+
+def planned_groups(spec: ModelSpec, index: int, block: int = 0) -> int:
+    """--groups for a planned convolution; the first one reads the input and is never split."""
+    return 1 if index == 0 and block == 0 else spec.groups
 
 
 def _norm_act(builder: StageBuilder, norm: str, activation: str | None, dropout: float) -> None:
@@ -79,7 +85,7 @@ def _conv_block(
     out_channels: int,
 ) -> None:
     """A plain encoder layer: (conv, norm, act) x sub-blocks, SE, pool."""
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     for block in range(spec.sub_blocks or 1):
         _add_conv(
             builder,
@@ -90,6 +96,7 @@ def _conv_block(
             spec.norm,
             spec.activation,
             0.0,
+            planned_groups(spec, index, block),
         )
         _norm_act(builder, spec.norm, spec.activation, spec.dropout)
     if spec.se:
@@ -130,21 +137,26 @@ def _residual_stage(
     out_channels: int,
 ) -> tuple[Stage, tuple]:
     """A basic or bottleneck residual block with a projection where shapes change."""
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     main = StageBuilder(in_shape, fields)
     convs = _dim_conv(geometry, index, 0)
+    groups = planned_groups(spec, index)
     ones = [1] * spec.dims
     zeros = [0] * spec.dims
     if spec.block == "bottleneck":
         width = max(out_channels // 4, 1)
         main.conv(width, ones, ones, zeros, bias=bias)
         _norm_act(main, spec.norm, spec.activation, 0.0)
-        _add_conv(main, convs, width, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _add_conv(
+            main, convs, width, bias, spec.depthwise, spec.norm, spec.activation, 0.0, groups
+        )
         _norm_act(main, spec.norm, spec.activation, spec.dropout)
         main.conv(out_channels, ones, ones, zeros, bias=bias)
         main.norm(spec.norm, spec.dropout)
     else:
-        _add_conv(main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _add_conv(
+            main, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0, groups
+        )
         _norm_act(main, spec.norm, spec.activation, spec.dropout)
         same = [
             DimConv(
@@ -158,7 +170,10 @@ def _residual_stage(
             )
             for c in convs
         ]
-        _add_conv(main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+        _add_conv(
+            main, same, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0,
+            spec.groups,
+        )
         main.norm(spec.norm, spec.dropout)
     if spec.se:
         main.squeeze_excite(_se_width(out_channels))
@@ -303,10 +318,13 @@ def _convnext_layer(
     ConvNeXt's LayerNorm over channels; --norm sets the one after the
     downsampling convolution.  Two stages: ``layer<i>`` and ``block<i>``.
     """
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     down = StageBuilder(in_shape, fields)
     convs = _dim_conv(geometry, index, 0)
-    _add_conv(down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0)
+    _add_conv(
+        down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0,
+        planned_groups(spec, index),
+    )
     down.norm(spec.norm, spec.dropout)
     layer = down.build(name, role)
     block, fields = convnext_block(
@@ -438,7 +456,7 @@ def decoder_stages(
     """
     stages = []
     shape = in_shape
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     ladder = [spec.in_channels, *channels]
     for step, index in enumerate(reversed(range(geometry.layers))):
         builder = StageBuilder(shape, fields)

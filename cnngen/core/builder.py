@@ -11,14 +11,59 @@ code reads like code a person wrote.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from fractions import Fraction
 
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
 from cnngen.core.plan import Arg, Op, Shape, Stage
-from cnngen.core.vocab import ACTIVATIONS
+from cnngen.core.vocab import ACTIVATION_PARAMETERS, ACTIVATIONS, split_activation
 from cnngen.errors import CnngenError
+
+
+@dataclass(frozen=True)
+class LayerOptions:
+    """Settings of every convolution and norm in a model (--norm-eps, --padding-mode ...).
+
+    They hold for every layer whichever family builder places it, so the
+    solver sets them once for the whole solve (:func:`layer_options`) rather
+    than threading four more arguments through every block builder.  The
+    defaults are torch's, and a default is never written into the file.
+    """
+
+    norm_eps: float | None = None
+    norm_momentum: float | None = None
+    affine: bool = True
+    padding_mode: str = "zeros"
+
+
+# A frozen dataclass, so sharing the default instance is safe.
+_LAYER_OPTIONS: ContextVar[LayerOptions] = ContextVar(
+    "layer_options",
+    default=LayerOptions(),  # noqa: B039
+)
+
+
+@contextmanager
+def layer_options(options: LayerOptions) -> Iterator[None]:
+    """Build every op inside the block with ``options``."""
+    token = _LAYER_OPTIONS.set(options)
+    try:
+        yield
+    finally:
+        _LAYER_OPTIONS.reset(token)
+
+
+# --padding-mode -> the explicit pad layer that fills the border the same way.
+_PAD_MODULES = {
+    "zeros": "ConstantPad",
+    "reflect": "ReflectionPad",
+    "replicate": "ReplicationPad",
+    "circular": "CircularPad",
+}
 
 
 def compact(values: Sequence[int]) -> int | tuple[int, ...]:
@@ -43,6 +88,8 @@ _NAMES = {
     "lifting_conv": "conv{next}",
     "group_conv": "conv{next}",
     "group_pool": "group_pool",
+    "fold_orientations": "fold",
+    "unfold_orientations": "unfold",
     "linear": "fc{fc}",
     "pad": "pad{next}",
     "crop": "crop{this}",
@@ -159,6 +206,15 @@ class StageBuilder:
         dilation = dilation or (1,) * self.dims
         spatial = arithmetic.conv_output_shape(self.spatial, kernel, stride, padding, dilation)
         in_channels = self.channels
+        if in_channels % groups or out_channels % groups:
+            common = math.gcd(in_channels, out_channels)
+            fits = max(g for g in range(1, groups + 1) if common % g == 0)
+            raise CnngenError(
+                f"--groups: a convolution from {in_channels} to {out_channels} channels "
+                f"cannot be split into {groups} groups (both must divide by it); use "
+                f"--groups {fits}, or a --start-channels that divides by {groups}",
+                "--groups",
+            )
         args: list[Arg] = [(None, in_channels), (None, out_channels)]
         args.append(("kernel_size", compact(kernel)))
         if any(s != 1 for s in stride):
@@ -171,6 +227,10 @@ class StageBuilder:
             args.append(("groups", groups))
         if not bias:
             args.append(("bias", False))
+        mode = _LAYER_OPTIONS.get().padding_mode
+        if mode != "zeros" and any(p != 0 for p in padding):
+            self._check_border(mode, padding)
+            args.append(("padding_mode", mode))
         taps = math.prod(kernel) * (in_channels // groups)
         params = out_channels * taps + (out_channels if bias else 0)
         macs = math.prod(spatial) * out_channels * taps
@@ -225,17 +285,32 @@ class StageBuilder:
             macs,
         )
 
+    def _check_border(self, mode: str, padding: Sequence[int]) -> None:
+        """Reflection needs padding below the size it reflects; circular at most the size."""
+        for pad, size in zip(padding, self.spatial, strict=True):
+            if (mode == "reflect" and pad >= size) or (mode == "circular" and pad > size):
+                limit = "below" if mode == "reflect" else "at most"
+                raise CnngenError(
+                    f"--padding-mode: {mode} padding must be {limit} the size it pads, but a "
+                    f"layer pads {pad} on a feature map of {_shape_text(self.shape)}; use "
+                    f"--padding-mode replicate or zeros, or fewer --layers",
+                    "--padding-mode",
+                )
+
     def pad(self, before: Sequence[int], after: Sequence[int]) -> Op:
-        """Explicit zero padding (torch lists the last dimension first)."""
+        """Explicit padding, filled as --padding-mode says (torch lists the last dimension first)."""
         torch_order: list[int] = []
         for i in reversed(range(self.dims)):
             torch_order += [before[i], after[i]]
         spatial = tuple(self.spatial[i] + before[i] + after[i] for i in range(self.dims))
+        mode = _LAYER_OPTIONS.get().padding_mode
+        args: list[Arg] = [(None, tuple(torch_order))]
+        if mode == "zeros":
+            args.append((None, 0.0))
+        else:
+            self._check_border(mode, [max(b, a) for b, a in zip(before, after, strict=True)])
         return self._add(
-            "pad",
-            f"nn.ConstantPad{self.dims}d",
-            [(None, tuple(torch_order)), (None, 0.0)],
-            (self.channels, *spatial),
+            "pad", f"nn.{_PAD_MODULES[mode]}{self.dims}d", args, (self.channels, *spatial)
         )
 
     def crop(self, before: Sequence[int], after: Sequence[int]) -> Op:
@@ -277,13 +352,24 @@ class StageBuilder:
     # ------------------------------------------------------------ pointwise
     def norm(self, norm: str, dropout: float = 0.0) -> Op | None:
         channels = self.channels
+        options = _LAYER_OPTIONS.get()
+        # --norm-eps, --norm-momentum and --no-affine, where given (the spec
+        # refuses them for a norm without the setting).
+        settings: list[Arg] = []
+        if options.norm_eps is not None:
+            settings.append(("eps", options.norm_eps))
+        if options.norm_momentum is not None and norm == "batchnorm":
+            settings.append(("momentum", options.norm_momentum))
+        if not options.affine and norm in ("batchnorm", "groupnorm"):
+            settings.append(("affine", False))
+        weights = 2 * channels if options.affine else 0
         if norm == "batchnorm":
             return self._add(
                 "batchnorm",
                 f"nn.BatchNorm{self.dims}d",
-                [(None, channels)],
+                [(None, channels), *settings],
                 self.shape,
-                2 * channels,
+                weights,
             )
         single = math.prod(self.spatial) == 1
         if norm == "instancenorm" and single:
@@ -295,7 +381,10 @@ class StageBuilder:
             )
         if norm == "instancenorm":
             return self._add(
-                "instancenorm", f"nn.InstanceNorm{self.dims}d", [(None, channels)], self.shape
+                "instancenorm",
+                f"nn.InstanceNorm{self.dims}d",
+                [(None, channels), *settings],
+                self.shape,
             )
         if norm == "groupnorm":
             groups = group_count(channels)
@@ -313,12 +402,12 @@ class StageBuilder:
             return self._add(
                 "groupnorm",
                 "nn.GroupNorm",
-                [(None, groups), (None, channels)],
+                [(None, groups), (None, channels), *settings],
                 self.shape,
-                2 * channels,
+                weights,
             )
         if norm == "layernorm":
-            return self.channel_norm()
+            return self.channel_norm(options.norm_eps)
         if norm == "dropout":
             return self.dropout(dropout)
         return None
@@ -347,8 +436,22 @@ class StageBuilder:
         return self._add("dropout", module, [("p", probability)], self.shape)
 
     def activation(self, name: str) -> Op:
-        module, args = ACTIVATIONS[name]
-        return self._add("activation", module, args, self.shape)
+        """``name`` as --activation spells it: ``relu``, ``leaky_relu:0.2``, ``prelu`` ...
+
+        PReLU learns one slope per channel (``num_parameters``), which the
+        parameter count includes.
+        """
+        name, number = split_activation(name)
+        module, defaults = ACTIVATIONS[name]
+        args: list[Arg] = list(defaults)
+        params = 0
+        if name == "prelu":
+            params = self.channels
+            args = [("num_parameters", self.channels)]
+        if number is not None:
+            keyword = ACTIVATION_PARAMETERS[name][0]
+            args = [arg for arg in args if arg[0] != keyword] + [(keyword, float(number))]
+        return self._add("activation", module, args, self.shape, params)
 
     def squeeze_excite(self, reduced: int) -> Op:
         channels = self.channels

@@ -3,7 +3,9 @@
 The rotation-stack classifier runs the same trunk on the four quarter turns of
 the input and pools over them at the end: invariant, but its inner features
 are not tied to each other.  A p4 network (Cohen & Welling, 2016) carries an
-orientation axis instead: feature maps have shape (C, 4, H, W).
+orientation axis instead: each channel has four maps, one per orientation,
+written as 2D tensors of shape (C * 4, H, W) (channel c * 4 + r is
+orientation r of channel c), so every op is a 2D op.
 
 - A lifting convolution correlates the input with the four quarter turns of
   each kernel, giving one map per orientation.
@@ -17,52 +19,48 @@ orientation axis instead: feature maps have shape (C, 4, H, W).
 Every layer is therefore equivariant, exactly, when the sampling grid maps onto
 itself under a quarter turn: square inputs, odd kernels with symmetric padding,
 and pools that cover the grid symmetrically (2x2 on even sizes, 3x3 with
-stride 2 and padding 1 on odd ones).  Norms, activations and dropout act on the
-(C, 4, H, W) tensor with one set of statistics per channel, shared by all
-orientations, which keeps them equivariant too.
+stride 2 and padding 1 on odd ones).  Norms and dropout act on the
+channel's four orientations stacked along the height, (C, 4 * H, W), with one
+set of statistics per channel shared by all orientations, which keeps them
+equivariant too.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
 
-from cnngen.core.arithmetic import Field
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.plan import Arg, Op, Shape, Stage
-from cnngen.core.spec import ModelSpec
-from cnngen.core.vocab import NORMS_THAT_CANCEL_BIAS
+from cnngen.core.spec import ModelSpec, conv_bias
+from cnngen.core.vocab import ACTIVATIONS_WITH_WEIGHTS, split_activation
 
 ORIENTATIONS = 4
 
 
 class GroupStageBuilder(StageBuilder):
-    """A stage builder whose shapes may carry the orientation axis: (C, 4, H, W).
+    """A stage builder for p4 maps, written as 2D tensors (C * 4, H, W).
 
-    The orientation axis gets a placeholder receptive field of one, left out
-    of the reported receptive field.
+    Channel ``c * 4 + r`` holds orientation r of channel c, so every op stays
+    a 2D op (no 5-D tensors, no 3-D pools or norms, which runtimes such as
+    ExecuTorch lack).  Norms, dropout and PReLU need one set of statistics (or weights) per
+    channel, shared by its four orientations: they run between
+    :meth:`fold_orientations` and :meth:`unfold_orientations`, which stack the
+    orientations along the height, (C * 4, H, W) <-> (C, 4 * H, W).
     """
 
-    def _rf(self) -> Shape:
-        field = super()._rf()
-        return field[1:] if len(field) == 3 else field
-
     def lifting_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
-        """(C, H, W) -> (O, 4, H', W'): each kernel correlated in its four quarter turns."""
+        """(C, H, W) -> (O * 4, H', W'): each kernel correlated in its four quarter turns."""
         in_channels = self.shape[0]
-        self.fields = (
-            Field(Fraction(1), Fraction(1)),
-            *(f.through_conv(kernel, 1) for f in self.fields),
-        )
+        self.fields = tuple(f.through_conv(kernel, 1) for f in self.fields)
         return self._p4_conv(
             "lifting_conv", "LiftingConv2d", in_channels, 1, out_channels, kernel, padding, bias
         )
 
     def group_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
-        """(C, 4, H, W) -> (O, 4, H', W'): turned kernels over every input orientation."""
-        in_channels = self.shape[0]
-        self.fields = (self.fields[0], *(f.through_conv(kernel, 1) for f in self.fields[1:]))
+        """(C * 4, H, W) -> (O * 4, H', W'): turned kernels over every input orientation."""
+        in_channels = self.shape[0] // ORIENTATIONS
+        self.fields = tuple(f.through_conv(kernel, 1) for f in self.fields)
         return self._p4_conv(
             "group_conv",
             "GroupConv2d",
@@ -98,28 +96,48 @@ class GroupStageBuilder(StageBuilder):
             kind,
             module,
             args,
-            (out_channels, ORIENTATIONS, *spatial),
+            (out_channels * ORIENTATIONS, *spatial),
             out_channels * taps + (out_channels if bias else 0),
             math.prod(spatial) * ORIENTATIONS * out_channels * taps,
         )
 
+    def fold_orientations(self) -> Op:
+        """(C * 4, H, W) -> (C, 4 * H, W): a 2D norm over C channels then spans all four."""
+        channels, height, width = self.shape
+        return self._add(
+            "fold_orientations",
+            "FoldOrientations",
+            [],
+            (channels // ORIENTATIONS, ORIENTATIONS * height, width),
+        )
+
+    def unfold_orientations(self) -> Op:
+        """(C, 4 * H, W) -> (C * 4, H, W): the inverse of :meth:`fold_orientations`."""
+        channels, height, width = self.shape
+        return self._add(
+            "unfold_orientations",
+            "UnfoldOrientations",
+            [],
+            (channels * ORIENTATIONS, height // ORIENTATIONS, width),
+        )
+
     def group_pool(self) -> Op:
-        """Maximum over the orientation axis: (C, 4, H, W) -> (C, H, W), invariant."""
-        channels, _, *spatial = self.shape
-        self.fields = self.fields[1:]
-        return self._add("group_pool", "GroupPool", [], (channels, *spatial))
+        """Maximum over the orientations: (C * 4, H, W) -> (C, H, W), invariant."""
+        channels, *spatial = self.shape
+        return self._add("group_pool", "GroupPool", [], (channels // ORIENTATIONS, *spatial))
 
     def orientation_stack(self) -> Op:
-        """(C, 4, H, W) -> (C, H, W) four times per sample, each orientation turned back.
+        """(C * 4, H, W) -> (C, H, W) four times per sample, each orientation turned back.
 
         Orientation r's maps turned back r quarter turns do not turn with the
         input; a quarter turn of the input only permutes the four copies, so a
         head that pools over them at the end may flatten them first.
         """
-        channels, _, *spatial = self.shape
-        self.fields = self.fields[1:]
+        channels, *spatial = self.shape
         self.batch = 4
-        return self._add("orientation_stack", "OrientationStack", [], (channels, *spatial))
+        return self._add(
+            "orientation_stack", "OrientationStack", [], (channels // ORIENTATIONS, *spatial)
+        )
 
 
 def _symmetric_pool(builder: GroupStageBuilder, kind: str) -> None:
@@ -130,9 +148,9 @@ def _symmetric_pool(builder: GroupStageBuilder, kind: str) -> None:
     """
     size = builder.shape[-1]
     if size % 2 == 0:
-        builder.pool(kind, (1, 2, 2), (1, 2, 2))
+        builder.pool(kind, (2, 2), (2, 2))
     else:
-        builder.pool(kind, (1, 3, 3), (1, 2, 2), (0, 1, 1))
+        builder.pool(kind, (3, 3), (2, 2), (1, 1))
 
 
 def group_conv_stages(
@@ -145,7 +163,7 @@ def group_conv_stages(
     """
     kernel = spec.kernel[0]
     padding = (kernel - 1) // 2
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     shape: Shape = (spec.in_channels, *spec.input_size)
     fields: tuple = fresh_fields(2)
     stages = []
@@ -155,10 +173,21 @@ def group_conv_stages(
             builder.lifting_conv(channels[index], kernel, padding, bias)
         else:
             builder.group_conv(channels[index], kernel, padding, bias)
+        # Norms and dropout share their statistics (and dropped channels) across
+        # the four orientations of a channel, which keeps them equivariant.
+        fold = (
+            spec.norm != "none"
+            or spec.dropout > 0
+            or split_activation(spec.activation)[0] in ACTIVATIONS_WITH_WEIGHTS
+        )
+        if fold:
+            builder.fold_orientations()
         builder.norm(spec.norm, spec.dropout)
         builder.activation(spec.activation)
         if spec.dropout > 0 and spec.norm != "dropout":
             builder.dropout(spec.dropout)
+        if fold:
+            builder.unfold_orientations()
         if halves:
             _symmetric_pool(builder, spec.pool)
         stages.append(builder.build(f"layer{index + 1}", "trunk"))

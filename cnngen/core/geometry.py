@@ -69,6 +69,8 @@ def _padding(
     """(symmetric conv padding, explicit (before, after) pad) for a padding mode."""
     if mode == "valid":
         return 0, (0, 0)
+    if mode.isdigit():  # --padding N: the same N on both sides of every convolution
+        return int(mode), (0, 0)
     if mode == "same":
         before, after = arithmetic.same_padding(size, kernel, stride, dilation)
         if before == after:
@@ -176,7 +178,9 @@ def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
     if spec.stride is not None:
         how.append(f"stride {format_value(spec.stride)}")
     if spec.padding != "auto":
-        how.append(f"{spec.padding} padding")
+        how.append(
+            f"padding {spec.padding}" if spec.padding.isdigit() else f"{spec.padding} padding"
+        )
     how.append(f"kernel {format_value(spec.kernel)}")
     if spec.sub_blocks and spec.sub_blocks > 1:
         how.append(f"{spec.sub_blocks} convolutions per layer")
@@ -308,7 +312,33 @@ def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
 def plan_geometry(spec: ModelSpec) -> Geometry:
     """Per-dimension layer plans for the encoder trunk of ``spec``."""
     planner = _plan_dim_target if spec.target_size is not None else _plan_dim_min
-    return Geometry(tuple(tuple(planner(spec, dim)) for dim in range(spec.dims)))
+    geometry = Geometry(tuple(tuple(planner(spec, dim)) for dim in range(spec.dims)))
+    if spec.padding.isdigit():
+        _check_exact_padding(spec, geometry)
+    return geometry
+
+
+def _check_exact_padding(spec: ModelSpec, geometry: Geometry) -> None:
+    """``--padding N`` must not leave input positions that no window reaches.
+
+    A strided convolution drops the last ``(size + 2N - span) % stride``
+    positions of the padded map; when that is more than the N padded ones,
+    real input is never seen and the decoder could not give it back.
+    """
+    for dim, layers in enumerate(geometry.dims):
+        for index, layer in enumerate(layers):
+            for conv in layer.convs:
+                span = conv.dilation * (conv.kernel - 1) + 1
+                dropped = (conv.size_in + 2 * conv.padding - span) % conv.stride
+                if dropped > conv.padding:
+                    raise CnngenError(
+                        f"--padding: with --padding {spec.padding}, layer {index + 1} "
+                        f"(stride {conv.stride}) never reaches the last {dropped - conv.padding} "
+                        f"of its {conv.size_in} positions along dimension {dim + 1}, so sizes "
+                        f"are not exact; use --padding auto, or an --input-size one larger "
+                        f"or smaller",
+                        "--padding",
+                    )
 
 
 # ------------------------------------------------------------- channels

@@ -18,7 +18,8 @@ NOTES_EN: dict[str, str] = {
     "note.invariant": "logits are invariant to rotating the input by any multiple of 90 degrees",
     "note.group_conv": (
         "p4 group convolutions: every feature map turns with the input and its "
-        "orientations shift cyclically; logits are invariant to quarter turns"
+        "orientations shift cyclically; logits are invariant to quarter turns; a p4 map "
+        "has 4 channels per channel (channel c * 4 + r is orientation r of c), all 2D"
     ),
     "note.lenet5": "LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution",
     "note.alexnet": "AlexNet (Krizhevsky et al., 2012) as in torchvision",

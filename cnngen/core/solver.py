@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 from cnngen.core.blocks import decoder_stages, encoder_stages
-from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.builder import LayerOptions, StageBuilder, fresh_fields, layer_options
 from cnngen.core.checks import check_plan_limits
 from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
@@ -286,6 +286,13 @@ SOLVERS = {
 
 def solve(spec: ModelSpec) -> Plan:
     """The exact plan for a validated spec; one that could never run is refused."""
-    plan = SOLVERS[spec.family](spec)
+    options = LayerOptions(
+        norm_eps=spec.norm_eps,
+        norm_momentum=spec.norm_momentum,
+        affine=not spec.no_affine,
+        padding_mode=spec.padding_mode,
+    )
+    with layer_options(options):
+        plan = SOLVERS[spec.family](spec)
     check_plan_limits(plan)
     return plan

@@ -27,16 +27,22 @@ from cnngen.core.checks import (
     parse_size,
 )
 from cnngen.core.vocab import (
+    ACTIVATION_PARAMETERS,
     ACTIVATIONS,
     BLOCK_TABLE,
     BLOCKS,
+    BORDER_MODES,
     CHANNEL_RULES,
     DEFAULT_CLASS_NAMES,
     DOWNSAMPLE,
     FAMILIES,
     FINAL_ACTIVATIONS,
     HEADS,
+    NORM_AFFINE_NORMS,
+    NORM_EPS_NORMS,
+    NORM_MOMENTUM_NORMS,
     NORMS,
+    NORMS_THAT_CANCEL_BIAS,
     PADDING_MODES,
     POOLS,
     PRESET_ACTIVATIONS,
@@ -47,8 +53,10 @@ from cnngen.core.vocab import (
     PRESETS,
     ROTATION_POOLS,
     UPSAMPLE,
+    activation_forms,
     families_accepting,
     family_accepts,
+    split_activation,
 )
 from cnngen.errors import CnngenError
 
@@ -79,6 +87,12 @@ class ModelSpec:
     activation: str = "relu"
     final_activation: str = "none"
     dropout: float = 0.0
+    norm_eps: float | None = None
+    norm_momentum: float | None = None
+    no_affine: bool = False
+    padding_mode: str = "zeros"
+    bias: bool | None = None
+    groups: int = 1
     sub_blocks: int | None = None
     latent: int | None = None
     out_depth: int | None = None
@@ -122,7 +136,17 @@ class ModelSpec:
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
+# Switches with an off word of their own (--bias/--no-bias): False asks for something.
+OFF_SWITCHES = ("bias",)
 SIZE_OPTIONS = ("input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden")
+
+
+def conv_bias(spec: ModelSpec) -> bool:
+    """Whether the planned convolutions have a bias: --bias/--no-bias, else unless a
+    batch or instance norm follows (its mean subtraction cancels a bias)."""
+    if spec.bias is not None:
+        return spec.bias
+    return spec.norm not in NORMS_THAT_CANCEL_BIAS
 
 
 def option_name(field_name: str) -> str:
@@ -147,6 +171,8 @@ def option_words(given: tuple[tuple[str, Any], ...]) -> list[str]:
         if isinstance(value, bool):
             if value:
                 words.append(option_name(name))
+            elif name in OFF_SWITCHES:
+                words.append(option_name(f"no_{name}"))
             continue
         words += [option_name(name), format_value(value)]
     return words
@@ -243,6 +269,9 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     check_choice("family", family, FAMILIES)
     options = {key: value for key, value in options.items() if value is not None}
     check_option_names(options)
+    padding = options.get("padding")
+    if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+        options["padding"] = str(padding)  # --padding 1 from Python or a config file
     check_option_types(options)
     for name in SIZE_OPTIONS:
         if name in options:
@@ -305,7 +334,7 @@ def check_option_names(options: dict[str, Any]) -> None:
 OPTION_KINDS = {
     f.name: (
         "flag"
-        if f.type == "bool"
+        if f.type in ("bool", "bool | None")
         else "int"
         if f.type in ("int", "int | None")
         else "float"
@@ -361,7 +390,7 @@ def _given(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(
         (name, options[name])
         for name in OPTION_ORDER
-        if name in options and options[name] is not False
+        if name in options and (options[name] is not False or name in OFF_SWITCHES)
     )
 
 
@@ -437,8 +466,14 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--latent", spec.latent, MAX_CHANNELS),
         ("--out-depth", spec.out_depth, MAX_SIZE),
         ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
+        ("--groups", spec.groups, MAX_CHANNELS),
     ):
         _positive(param, value, 1, high)
+    if spec.groups > 1 and spec.depthwise:
+        raise CnngenError(
+            "--groups: --depthwise already gives every channel its own group; drop one of them",
+            "--groups",
+        )
     if spec.classes == 1:
         raise CnngenError(
             "--classes: one class leaves nothing to decide (cross-entropy over one logit is "
@@ -457,16 +492,18 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
     for param, value, choices in (
         ("--channel-rule", spec.channel_rule, CHANNEL_RULES),
         ("--norm", spec.norm, NORMS),
-        ("--activation", spec.activation, tuple(ACTIVATIONS)),
-        ("--final-activation", spec.final_activation, FINAL_ACTIVATIONS),
         ("--block", spec.block, BLOCKS),
-        ("--padding", spec.padding, PADDING_MODES),
         ("--pool", spec.pool, POOLS),
         ("--head", spec.head, HEADS),
         ("--upsample", spec.upsample, UPSAMPLE),
         ("--rotation-pool", spec.rotation_pool, ROTATION_POOLS),
+        ("--padding-mode", spec.padding_mode, BORDER_MODES),
     ):
         check_choice(param, value, choices)
+    _check_padding(spec)
+    check_activation("--activation", spec.activation)
+    check_activation("--final-activation", spec.final_activation, FINAL_ACTIVATIONS)
+    _check_norm_options(spec)
     if spec.downsample is not None:
         check_choice("--downsample", spec.downsample, DOWNSAMPLE)
     if spec.name is not None:
@@ -493,6 +530,94 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         )
     for item in spec.hidden:
         _positive("--hidden", item, 1, MAX_CHANNELS)
+
+
+def check_activation(
+    param: str, value: str, names: tuple[str, ...] = tuple(ACTIVATIONS)
+) -> tuple[str, float | None]:
+    """``NAME`` or ``NAME:NUMBER`` (``leaky_relu:0.2``, ``elu:1.0``, ``prelu:0.25``), checked.
+
+    Only the activations with a parameter (``ACTIVATION_PARAMETERS``) take a
+    number; it must be finite.  Returns the name and the number (or None).
+    """
+    if not isinstance(value, str):
+        raise CnngenError(f"{param}: expected a word such as relu or leaky_relu:0.2", param)
+    name, number = split_activation(value)
+    if name not in names:
+        check_choice(param, name, names)
+    if number is None:
+        return name, None
+    forms = activation_forms()
+    if name not in ACTIVATION_PARAMETERS:
+        raise CnngenError(
+            f"{param}: {name} takes no parameter, got {value!r}; use {name} alone, or one "
+            f"of: {forms}",
+            param,
+        )
+    keyword, word = ACTIVATION_PARAMETERS[name]
+    try:
+        parsed = float(number)
+    except ValueError:
+        parsed = float("nan")
+    if parsed != parsed or parsed in (float("inf"), float("-inf")):
+        raise CnngenError(
+            f"{param}: expected {name}:{word} with a finite number as its {keyword}, "
+            f"got {value!r}; e.g. {name}:0.2",
+            param,
+        )
+    return name, parsed
+
+
+def _check_padding(spec: ModelSpec) -> None:
+    """``--padding``: auto, same, valid, or N positions that never grow a feature map.
+
+    N above ``dilation * (kernel - 1) // 2`` would make a stride-1 layer larger
+    than its input, and the solver plans layers that shrink or keep sizes.
+    """
+    value = spec.padding
+    if value.isdigit() and value.isascii():
+        amount = int(value)
+        limit = min(
+            d * (k - 1) // 2
+            for k, d in zip(_dims(spec.kernel, spec), _dims(spec.dilation, spec), strict=True)
+        )
+        if amount > limit:
+            raise CnngenError(
+                f"--padding: {amount} positions would grow the feature map past its input "
+                f"with --kernel {format_value(spec.kernel)}; use --padding {limit} or less "
+                f"(or --padding auto)",
+                "--padding",
+            )
+        return
+    if value not in PADDING_MODES:
+        raise CnngenError(
+            f"--padding: unknown value {value!r}{suggest(value, PADDING_MODES)}; choose one "
+            f"of: {', '.join(PADDING_MODES)}, or a whole number of positions such as 1",
+            "--padding",
+        )
+
+
+def _dims(values: tuple[int, ...], spec: ModelSpec) -> tuple[int, ...]:
+    return values * spec.dims if len(values) == 1 else values
+
+
+def _check_norm_options(spec: ModelSpec) -> None:
+    """--norm-eps, --norm-momentum and --no-affine: in range, and for a norm that has them."""
+    for param, used, norms in (
+        ("--norm-eps", spec.norm_eps is not None, NORM_EPS_NORMS),
+        ("--norm-momentum", spec.norm_momentum is not None, NORM_MOMENTUM_NORMS),
+        ("--no-affine", spec.no_affine, NORM_AFFINE_NORMS),
+    ):
+        if used and spec.norm not in norms:
+            raise CnngenError(
+                f"{param}: --norm {spec.norm} has no such setting; use it with --norm "
+                f"{' or '.join(norms)}, or drop {param}",
+                param,
+            )
+    if spec.norm_eps is not None:
+        check_number("--norm-eps", spec.norm_eps, 0.0, 1.0, low_open=True, example="1e-5")
+    if spec.norm_momentum is not None:
+        check_number("--norm-momentum", spec.norm_momentum, 0.0, 1.0, example="0.1")
 
 
 def _sizes_per_dim(spec: ModelSpec) -> tuple[Any, ...]:
@@ -664,6 +789,8 @@ def _check_equivariant(spec: ModelSpec) -> None:
     for param, used in (
         ("--depthwise", spec.depthwise),
         ("--se", spec.se),
+        ("--padding-mode", spec.padding_mode != "zeros"),
+        ("--groups", spec.groups != 1),
         ("--sub-blocks", (spec.sub_blocks or 1) != 1),
     ):
         if used:

@@ -27,9 +27,9 @@ from cnngen.core.channels import channel_schedule
 from cnngen.core.fields import annotate
 from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
-from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.spec import ModelSpec, conv_bias, format_value
 from cnngen.core.transposed import solve_transposed
-from cnngen.core.vocab import HELPER_CLASSES, NORMS_THAT_CANCEL_BIAS
+from cnngen.core.vocab import HELPER_CLASSES
 from cnngen.errors import CnngenError
 
 
@@ -84,11 +84,16 @@ def _norm_act(builder: StageBuilder, spec: ModelSpec) -> None:
 
 def _convs(builder: StageBuilder, spec: ModelSpec, out_channels: int) -> None:
     """``--sub-blocks`` size-keeping convolutions (2 by default), each with norm and activation."""
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     ones = (1,) * spec.dims
     padding = [d * (k - 1) // 2 for k, d in zip(spec.kernel, spec.dilation, strict=True)]
     for _ in range(spec.sub_blocks or 2):
-        builder.conv(out_channels, spec.kernel, ones, padding, spec.dilation, bias=bias)
+        # --groups splits every convolution but the first, which reads the input.
+        first = not builder.ops and builder.in_shape == (spec.in_channels, *spec.input_size)
+        groups = 1 if first else spec.groups
+        builder.conv(
+            out_channels, spec.kernel, ones, padding, spec.dilation, groups=groups, bias=bias
+        )
         _norm_act(builder, spec)
 
 

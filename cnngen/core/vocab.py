@@ -19,7 +19,35 @@ ACTIVATIONS: dict[str, tuple[str, tuple[tuple[str | None, Any], ...]]] = {
     "silu": ("nn.SiLU", ()),
     "tanh": ("nn.Tanh", ()),
     "sigmoid": ("nn.Sigmoid", ()),
+    "mish": ("nn.Mish", ()),
+    "hardswish": ("nn.Hardswish", ()),
+    # Learned slopes, one per channel (num_parameters is the channel count).
+    "prelu": ("nn.PReLU", ()),
 }
+# Activations that take a number after a colon (``leaky_relu:0.2``): the
+# constructor keyword it sets and how help spells it.
+ACTIVATION_PARAMETERS: dict[str, tuple[str, str]] = {
+    "leaky_relu": ("negative_slope", "SLOPE"),
+    "elu": ("alpha", "ALPHA"),
+    "prelu": ("init", "INIT"),
+}
+# Activations with weights: one per channel, shared by a p4 channel's orientations.
+ACTIVATIONS_WITH_WEIGHTS = ("prelu",)
+
+
+def activation_forms() -> str:
+    """How --activation may be spelt: every name, and NAME:NUMBER where it takes one."""
+    forms = [
+        f"{name}[:{ACTIVATION_PARAMETERS[name][1]}]" if name in ACTIVATION_PARAMETERS else name
+        for name in ACTIVATIONS
+    ]
+    return ", ".join(forms)
+
+
+def split_activation(text: str) -> tuple[str, str | None]:
+    """``"leaky_relu:0.2"`` -> ``("leaky_relu", "0.2")``; ``"relu"`` -> ``("relu", None)``."""
+    name, colon, value = text.partition(":")
+    return name, value if colon else None
 
 # "layernorm": LayerNorm over the channels at each position, as ConvNeXt has it.
 NORMS = ("batchnorm", "instancenorm", "groupnorm", "layernorm", "dropout", "none")
@@ -58,6 +86,12 @@ BLOCKS = tuple(BLOCK_TABLE)
 DOWNSAMPLE = ("stride", "pool", "none")
 PADDING_MODES = ("auto", "same", "valid")
 POOLS = ("max", "avg")
+# --padding-mode: how convolutions (and explicit pad layers) fill the border.
+BORDER_MODES = ("zeros", "reflect", "replicate", "circular")
+# The norms each norm option applies to.
+NORM_EPS_NORMS = ("batchnorm", "instancenorm", "groupnorm", "layernorm")
+NORM_MOMENTUM_NORMS = ("batchnorm",)
+NORM_AFFINE_NORMS = ("batchnorm", "groupnorm")
 HEADS = ("auto", "gap", "flatten")
 # --head auto flattens a last feature map of at most this many positions (8x8
 # in 2D), keeping where each feature fired, and averages larger ones.
@@ -187,6 +221,8 @@ HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "LiftingConv2d": ("equivariant", _GROUP_CONV),
     "GroupConv2d": ("equivariant", _GROUP_CONV),
     "GroupPool": ("equivariant", {**_GROUP_CONV, "head": "gap"}),
+    "FoldOrientations": ("equivariant", _GROUP_CONV),
+    "UnfoldOrientations": ("equivariant", _GROUP_CONV),
     "OrientationStack": ("equivariant", _GROUP_CONV),
     "ChannelNorm": ("classifier", _CONVNEXT),
     "LayerScale": ("classifier", _CONVNEXT),
@@ -200,6 +236,7 @@ COMMON_OPTIONS = frozenset(
         "stride", "padding", "dilation", "downsample", "pool", "channel_rule",
         "start_channels", "ratio", "min_channels", "max_channels", "norm", "activation",
         "final_activation", "dropout", "sub_blocks", "se", "depthwise", "name",
+        "norm_eps", "norm_momentum", "no_affine", "padding_mode", "bias", "groups",
     }
 )  # fmt: skip
 

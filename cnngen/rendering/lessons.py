@@ -439,11 +439,12 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
         f'lift = model.get_submodule("{name}")\n',
         f"x = torch.randn(1, {shape})\n",
         "turn = lambda t: torch.rot90(t, 1, dims=(-2, -1))\n",
+        "shift = lambda t: t.unflatten(1, (-1, 4)).roll(1, dims=2).flatten(1, 2)\n",
         "with torch.no_grad():\n",
         "    y = lift(x)\n",
         "    turned = lift(turn(x))\n",
-        f"print(tuple(y.shape[1:]), {t('label.orientations')!r}, y.shape[2])\n",
-        "assert torch.allclose(turned, turn(y).roll(1, dims=2), atol=1e-5)\n",
+        f"print(tuple(y.shape[1:]), {t('label.orientations')!r}, 4)\n",
+        "assert torch.allclose(turned, shift(turn(y)), atol=1e-5)\n",
     ]
     if group is not None:
         lines += [
@@ -451,8 +452,8 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
             f"z = torch.randn(1, {', '.join(str(size) for size in group[1].in_shape)})\n",
             "with torch.no_grad():\n",
             "    out = group(z)\n",
-            "    out_turned = group(turn(z).roll(1, dims=2))\n",
-            "assert torch.allclose(out_turned, turn(out).roll(1, dims=2), atol=1e-5)\n",
+            "    out_turned = group(shift(turn(z)))\n",
+            "assert torch.allclose(out_turned, shift(turn(out)), atol=1e-5)\n",
         ]
     return [
         markdown(

@@ -591,10 +591,11 @@ picking each transposed layer's `output_padding`, so nothing is cropped.""",
     ),
     "p4.title": "Lifting and group convolutions (p4)",
     "p4.text": """A *lifting* convolution applies each filter in its four quarter turns: `{name}`
-turns {shape_in} into {shape_out}, where the axis after the channels is the
-*orientation* (0, 90, 180, 270 degrees), not a spatial axis.  Turning the input
-by a quarter turns every output map and shifts the orientations cyclically by
-one: the layer is *equivariant*.  A *group convolution* then mixes channels and
+turns {shape_in} into {shape_out}: each channel has four maps, one per
+*orientation* (0, 90, 180, 270 degrees), and channel `c * 4 + r` holds
+orientation `r` of channel `c` (`shift` in the cell below moves every `r` on by
+one).  Turning the input by a quarter turns every output map and shifts the
+orientations cyclically by one: the layer is *equivariant*.  A *group convolution* then mixes channels and
 orientations with kernels that turn and shift along, and stays equivariant.  At
 the end the orientations are stacked and pooled, which makes the logits
 invariant.  The cell below checks both layers against a turned input.""",
@@ -1332,9 +1333,10 @@ GPU: у `{name}` {filters_n}, паддинг 2, без групп и без но
     ),
     "p4.title": "Поднимающие и групповые свёртки (p4)",
     "p4.text": """*Поднимающая* (lifting) свёртка применяет каждый фильтр в четырёх поворотах на
-четверть оборота: `{name}` превращает {shape_in} в {shape_out}, где ось после
-каналов — это *ось ориентаций* (0, 90, 180, 270 градусов), а не
-пространственная ось.  Поворот входа на четверть оборота поворачивает каждую
+четверть оборота: `{name}` превращает {shape_in} в {shape_out}: у каждого
+канала четыре карты, по одной на *ориентацию* (0, 90, 180, 270 градусов), и
+канал `c * 4 + r` хранит ориентацию `r` канала `c` (`shift` в ячейке ниже
+сдвигает каждое `r` на одну).  Поворот входа на четверть оборота поворачивает каждую
 карту выхода и циклически сдвигает ориентации на одну: слой *эквивариантен*.
 *Групповая свёртка* затем смешивает каналы и ориентации ядрами, которые
 поворачиваются и сдвигаются вместе с ними, и остаётся эквивариантной.  В конце

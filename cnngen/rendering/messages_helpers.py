@@ -32,20 +32,33 @@ HELPERS_EN: dict[str, str] = {
         "\n"
         "A decoder uses it to remove exactly the positions an uneven pad added."
     ),
-    "helper.GroupConv2d": (
-        "A p4 group convolution: (B, C, 4, H, W) -> (B, O, 4, H, W).\n"
+    "helper.FoldOrientations": (
+        "Stack each channel's four orientations along the height: (B, C * 4, H, W) -> "
+        "(B, C, 4 * H, W).\n"
         "\n"
-        "Output orientation r sums, over input orientations s, the correlation of\n"
-        "input map s with the kernel of relative orientation s - r turned r times:\n"
-        "the kernels turn and their orientation axis shifts cyclically.  Rotating\n"
-        "the input (its maps turn, its orientations shift by one) rotates every\n"
-        "output map and shifts the output orientations by one."
+        "A 2D norm or dropout over the C channels then shares its statistics (and\n"
+        "its dropped channels) across the four orientations, as equivariance needs."
+    ),
+    "helper.UnfoldOrientations": (
+        "Undo FoldOrientations: (B, C, 4 * H, W) -> (B, C * 4, H, W).\n"
+        "\n"
+        "Both are reshapes of the same memory, so nothing is copied."
+    ),
+    "helper.GroupConv2d": (
+        "A p4 group convolution: (B, C * 4, H, W) -> (B, O * 4, H, W).\n"
+        "\n"
+        "Channel c * 4 + r holds orientation r of channel c.  Output orientation r\n"
+        "sums, over input orientations s, the correlation of input map s with the\n"
+        "kernel of relative orientation s - r turned r times: the kernels turn and\n"
+        "their orientation axis shifts cyclically.  Rotating the input (its maps\n"
+        "turn, its orientations shift by one) rotates every output map and shifts\n"
+        "the output orientations by one.  One 2D convolution computes it all."
     ),
     "helper.GroupConv2d.turn": (
         "# Shift the orientation axis by one, then turn the kernel a quarter."
     ),
     "helper.GroupPool": (
-        "Maximum over the orientations: (B, C, 4, H, W) -> (B, C, H, W).\n"
+        "Maximum over the orientations: (B, C * 4, H, W) -> (B, C, H, W).\n"
         "\n"
         "Rotating the input shifts the orientations and turns the maps; the\n"
         "maximum over orientations removes the shift, leaving maps that turn."
@@ -59,17 +72,18 @@ HELPERS_EN: dict[str, str] = {
         "input's spatial size, so the outputs stack as channels."
     ),
     "helper.LiftingConv2d": (
-        "Lift an image to the rotation group p4: (B, C, H, W) -> (B, O, 4, H, W).\n"
+        "Lift an image to the rotation group p4: (B, C, H, W) -> (B, O * 4, H, W).\n"
         "\n"
-        "Each kernel is applied in its four quarter turns; output orientation r is\n"
-        "the correlation with the kernel turned r times.  Rotating the input by a\n"
-        "quarter turn rotates every output map and shifts the orientations by one."
+        "Each kernel is applied in its four quarter turns; output channel o * 4 + r\n"
+        "(orientation r of channel o) is the correlation with kernel o turned r\n"
+        "times.  Rotating the input by a quarter turn rotates every output map and\n"
+        "shifts the orientations by one."
     ),
     "helper.LiftingConv2d.turn": (
         "# A quarter turn (as torch.rot90) written as flip + transpose for ONNX."
     ),
     "helper.OrientationStack": (
-        "Turn each orientation's maps back and stack them: (B, C, 4, H, W) -> (4B, C, H, W).\n"
+        "Turn each orientation's maps back and stack them: (B, C * 4, H, W) -> (4B, C, H, W).\n"
         "\n"
         "Rotating the input turns every map and shifts the orientations by one;\n"
         "after orientation r is turned back r quarter turns, it only permutes the\n"
@@ -142,20 +156,34 @@ HELPERS_RU: dict[str, str] = {
         "\n"
         "Декодер убирает им ровно те позиции, которые добавил несимметричный паддинг."
     ),
-    "helper.GroupConv2d": (
-        "Групповая свёртка p4: (B, C, 4, H, W) -> (B, O, 4, H, W).\n"
+    "helper.FoldOrientations": (
+        "Складывает четыре ориентации каждого канала по высоте: (B, C * 4, H, W) -> "
+        "(B, C, 4 * H, W).\n"
         "\n"
-        "Ориентация выхода r — сумма по ориентациям входа s корреляций карты\n"
-        "входа s с ядром относительной ориентации s - r, повёрнутым r раз: ядра\n"
-        "поворачиваются, а их ось ориентаций циклически сдвигается.  Поворот входа\n"
-        "(его карты поворачиваются, ориентации сдвигаются на одну) поворачивает\n"
-        "каждую карту выхода и сдвигает ориентации выхода на одну."
+        "Тогда двумерная нормализация или dropout по C каналам берёт общую\n"
+        "статистику (и общие выключенные каналы) для всех четырёх ориентаций,\n"
+        "как того требует эквивариантность."
+    ),
+    "helper.UnfoldOrientations": (
+        "Обращает FoldOrientations: (B, C, 4 * H, W) -> (B, C * 4, H, W).\n"
+        "\n"
+        "Оба — перестановки формы той же памяти, ничего не копируется."
+    ),
+    "helper.GroupConv2d": (
+        "Групповая свёртка p4: (B, C * 4, H, W) -> (B, O * 4, H, W).\n"
+        "\n"
+        "Канал c * 4 + r хранит ориентацию r канала c.  Ориентация выхода r —\n"
+        "сумма по ориентациям входа s корреляций карты входа s с ядром\n"
+        "относительной ориентации s - r, повёрнутым r раз: ядра поворачиваются,\n"
+        "а их ось ориентаций циклически сдвигается.  Поворот входа (его карты\n"
+        "поворачиваются, ориентации сдвигаются на одну) поворачивает каждую карту\n"
+        "выхода и сдвигает ориентации выхода на одну.  Всё считает одна двумерная свёртка."
     ),
     "helper.GroupConv2d.turn": (
         "# Сдвинуть ось ориентаций на одну, затем повернуть ядро на четверть оборота."
     ),
     "helper.GroupPool": (
-        "Максимум по ориентациям: (B, C, 4, H, W) -> (B, C, H, W).\n"
+        "Максимум по ориентациям: (B, C * 4, H, W) -> (B, C, H, W).\n"
         "\n"
         "Поворот входа сдвигает ориентации и поворачивает карты; максимум по\n"
         "ориентациям убирает сдвиг, и остаются карты, которые просто поворачиваются."
@@ -169,7 +197,7 @@ HELPERS_RU: dict[str, str] = {
         "выходы ветвей складываются как каналы."
     ),
     "helper.LiftingConv2d": (
-        "Поднимает изображение на группу поворотов p4: (B, C, H, W) -> (B, O, 4, H, W).\n"
+        "Поднимает изображение на группу поворотов p4: (B, C, H, W) -> (B, O * 4, H, W).\n"
         "\n"
         "Каждое ядро применяется в четырёх поворотах на четверть оборота; ориентация\n"
         "выхода r — корреляция с ядром, повёрнутым r раз.  Поворот входа на четверть\n"
@@ -180,7 +208,7 @@ HELPERS_RU: dict[str, str] = {
     ),
     "helper.OrientationStack": (
         "Поворачивает карты каждой ориентации обратно и складывает их вдоль батча:\n"
-        "(B, C, 4, H, W) -> (4B, C, H, W).\n"
+        "(B, C * 4, H, W) -> (4B, C, H, W).\n"
         "\n"
         "Поворот входа поворачивает каждую карту и сдвигает ориентации на одну;\n"
         "после того как ориентация r повёрнута обратно на r четвертей оборота, он\n"
