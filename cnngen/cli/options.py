@@ -88,6 +88,14 @@ class WidthsType(SizeType):
 
     name = "LIST"
 
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, ...]:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"expected channel widths like 32,64,96, got {value!r}", param, ctx)
+
 
 WIDTHS = WidthsType()
 

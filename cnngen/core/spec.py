@@ -238,7 +238,7 @@ def _check_accepted(family: str, given: dict[str, Any]) -> None:
             users = families_accepting(name)
             plural = " and ".join(f"{f}s" for f in users) if users else "no family"
             value = given[name]
-            example = option if isinstance(value, bool) else f"{option} {format_value(value)}"
+            example = " ".join(option_words(((name, value),))) or option
             raise CnngenError(
                 f"{option}: only {plural} take it, so it has no effect on {article(family)}; drop "
                 f"it, or use e.g. 'cnngen model {users[0] if users else family} {example} ...'",
@@ -312,11 +312,13 @@ def _decoder_channels_value(value: Any) -> str | tuple[int, ...]:
         ) from None
 
 
-def _width_list(param: str, widths: tuple[int, ...], count: int, what: str) -> None:
+def _width_list(
+    param: str, widths: tuple[int, ...], count: int, what: str, unit: str = "layer"
+) -> None:
     """A list of channel widths: ``count`` of them, each a channel count cnngen plans."""
     if len(widths) != count:
         raise CnngenError(
-            f"{param}: {len(widths)} widths for {what}; give exactly {count}, one per layer "
+            f"{param}: {len(widths)} widths for {what}; give exactly {count}, one per {unit} "
             f"(e.g. {param} {','.join(str(32 * (i + 1)) for i in range(min(count, 4)))}"
             f"{',...' if count > 4 else ''})",
             param,
@@ -342,7 +344,7 @@ def _check_channel_lists(spec: ModelSpec, options: dict[str, Any], out_channels:
             if unet
             else f"--layers {spec.layers}"
         )
-        _width_list("--channels", spec.channels, count, what)
+        _width_list("--channels", spec.channels, count, what, "level" if unet else "layer")
         needs_ratio = isinstance(decoder, str) and decoder in TCB_RULES
         for name in ("channel_rule", "start_channels", "ratio", "min_channels", "max_channels"):
             if name in options and not (name == "ratio" and needs_ratio):
@@ -356,8 +358,8 @@ def _check_channel_lists(spec: ModelSpec, options: dict[str, Any], out_channels:
         if decoder[-1] != out_channels:
             fixed = ",".join(str(w) for w in (*decoder[:-1], out_channels))
             raise CnngenError(
-                f"--decoder-channels: the last width is the output, {out_channels} channels "
-                f"(--out-channels), got {decoder[-1]}; e.g. --decoder-channels {fixed}",
+                f"--decoder-channels: the last width is the output's, --out-channels "
+                f"{out_channels}, got {decoder[-1]}; e.g. --decoder-channels {fixed}",
                 "--decoder-channels",
             )
 
