@@ -366,7 +366,14 @@ def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
 
 def save_config_text(spec: Any, output: str | None, command: str) -> str:
     """The TOML that reproduces a run: family, the options given, the output file."""
-    items: list[tuple[str, Any]] = [("family", spec.family), *spec.given]
+    from cnngen.core.spec import LIST_OPTIONS
+
+    items: list[tuple[str, Any]] = [("family", spec.family)]
+    for name, value in spec.given:
+        # Width lists read as lists: channels = "32,64,96", not a size like 32x64x96.
+        if name in LIST_OPTIONS and isinstance(value, tuple):
+            value = ",".join(str(item) for item in value)
+        items.append((name, value))
     if output not in (None, "-"):
         items.append(("output", output))
     comment = (
