@@ -189,6 +189,19 @@ def test_bad_lists_are_one_line_and_exit_2(run_cli, tmp_path: Path, argv, messag
 def test_the_api_refuses_alike() -> None:
     with pytest.raises(CnngenError, match="--channels: 1 widths for --layers 2"):
         cnngen.plan("encoder", input_size=(32,), layers=2, channels=[8])
+    with pytest.raises(CnngenError, match="--channels: empty"):
+        cnngen.plan("encoder", input_size=(32,), layers=2, channels=[])
+    with pytest.raises(CnngenError, match="--decoder-channels: expected a rule"):
+        cnngen.plan("forecaster", input_size=(32,), layers=2, decoder_channels=[1.5, 2])
+    with pytest.raises(CnngenError, match="--ratio: --channels gives every width"):
+        cnngen.plan("encoder", input_size=(32,), layers=2, channels=[8, 9], ratio=1.5)
+    # A ratio is for the decoder's TorchCNNBuilder rule then, and taken.
+    plan = cnngen.plan(
+        "forecaster", input_size=(32,), layers=2, channels=[8, 9], ratio=3.0,
+        decoder_channels="tcb-exponential",
+    )  # fmt: skip
+    assert [op.out_shape[0] for stage in plan.stages for _, op in stage.all_ops()
+            if op.kind == "conv_transpose"] == [3, 1]  # fmt: skip
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,8 +1,11 @@
 """Channel growth rules: how many channels each encoder layer outputs.
 
-The rules follow TorchCNNBuilder's names.  Every value is rounded to an int
-and clamped to ``[min_channels, max_channels]``; the solver notes in the plan
-where the clamp bit, so nobody is surprised by a flat tail of 512s.
+cnngen's own rules share TorchCNNBuilder's names but not its arithmetic:
+every value is rounded to an int and grows from ``--start-channels``.  The
+``tcb-`` rules at the end are TorchCNNBuilder 0.1.5's, width for width, so
+one of its models can be written option for option.  Every rule is clamped to
+``[min_channels, max_channels]``; the solver notes in the plan where the
+clamp bit, so nobody is surprised by a flat tail of 512s.
 """
 
 from __future__ import annotations

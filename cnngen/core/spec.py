@@ -334,6 +334,10 @@ def _check_channel_lists(spec: ModelSpec, options: dict[str, Any], out_channels:
     its clamps and its ratio would be ignored; they are refused instead.
     """
     decoder = spec.decoder_channels
+    if "channels" in options and not spec.channels:
+        raise CnngenError(
+            "--channels: empty; give one width per layer, e.g. --channels 32,64,96", "--channels"
+        )
     if isinstance(decoder, str):
         check_choice("--decoder-channels", decoder, DECODER_CHANNEL_RULES)
     if spec.channels:
