@@ -35,7 +35,7 @@ from cnngen.core.spec import (
     check_choice,
     format_value,
 )
-from cnngen.core.vocab import PRESET_OPTIONS, ROTATION_POOLS, UPSAMPLE
+from cnngen.core.vocab import DECODER_CHANNEL_RULES, PRESET_OPTIONS, ROTATION_POOLS, UPSAMPLE
 from cnngen.errors import CnngenError
 
 
@@ -82,6 +82,44 @@ class SizeType(click.ParamType):
 
 
 SIZE = SizeType()
+
+
+class WidthsType(SizeType):
+    """Channel widths: ``32,64,96`` (or ``32x64x96``, or a TOML list)."""
+
+    name = "LIST"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, ...]:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"expected channel widths like 32,64,96, got {value!r}", param, ctx)
+
+
+WIDTHS = WidthsType()
+
+
+class DecoderChannelsType(click.ParamType):
+    """``--decoder-channels``: a rule's name, or widths such as ``94,78,62,46,30``.
+
+    The value passes through as given (a TOML list as a tuple); the spec tells
+    a rule from a list and checks both, naming the option.
+    """
+
+    name = "RULE|LIST"
+    accepts_list = True
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, list):
+            return WIDTHS.convert(value, param, ctx)
+        return value if isinstance(value, tuple) else str(value)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        return Words(DECODER_CHANNEL_RULES).shell_complete(ctx, param, incomplete)
 
 
 class Words(click.ParamType):
@@ -188,11 +226,24 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         help="How layers shrink the feature map.",
     ),
     _model_option("--pool", choices=POOLS, help="Pooling kind."),
-    _model_option("--channel-rule", choices=CHANNEL_RULES, help="How channels grow."),
+    _model_option(
+        "--channel-rule",
+        choices=CHANNEL_RULES,
+        help="How channels grow.  The tcb- rules are TorchCNNBuilder 0.1.5's, with its exact "
+        "widths: tcb-exponential int(start x ratio^i); tcb-linear in+1, in+2, ...; "
+        "tcb-proportion in .. in + mean(input size)/2 in equal steps; tcb-power "
+        "int((in+i)^ratio), its 3D default; tcb-constant 1.",
+    ),
     _model_option("--start-channels", type=int, help="Channels of the first layer."),
     _model_option("--ratio", type=float, help="Growth ratio of the channel rule."),
     _model_option("--min-channels", type=int, help="Lower clamp for channels."),
     _model_option("--max-channels", type=int, help="Upper clamp for channels."),
+    _model_option(
+        "--channels",
+        type=WIDTHS,
+        help="Every layer's channels, e.g. 32,64,96: one per layer (a U-Net: one per level, "
+        "--layers + 1), instead of --channel-rule.",
+    ),
     _model_option(
         "--norm",
         choices=NORMS,
@@ -265,6 +316,14 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         type=int,
         default="input depth",
         help="3D forecaster: output time steps along depth.",
+    ),
+    _model_option(
+        "--decoder-channels",
+        type=DecoderChannelsType(),
+        default="mirror",
+        help="Forecaster: each decoder layer's output channels, the last --out-channels.  "
+        "mirror: the encoder's in reverse; a tcb- rule: TorchCNNBuilder's, from the "
+        "bottleneck to --out-channels; or a list, e.g. 94,78,62,46,30.",
     ),
     _model_option("--classes", type=int, help="Classifier outputs."),
     _model_option("--block", choices=BLOCKS, help="Classifier blocks."),
@@ -348,7 +407,14 @@ def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
 
 def save_config_text(spec: Any, output: str | None, command: str) -> str:
     """The TOML that reproduces a run: family, the options given, the output file."""
-    items: list[tuple[str, Any]] = [("family", spec.family), *spec.given]
+    from cnngen.core.spec import LIST_OPTIONS
+
+    items: list[tuple[str, Any]] = [("family", spec.family)]
+    for name, value in spec.given:
+        # Width lists read as lists: channels = "32,64,96", not a size like 32x64x96.
+        if name in LIST_OPTIONS and isinstance(value, tuple):
+            value = ",".join(str(item) for item in value)
+        items.append((name, value))
     if output not in (None, "-"):
         items.append(("output", output))
     # Templates shape the file as much as any option, so the config keeps them.

@@ -441,6 +441,12 @@ def _layer_transforms(
     return transforms
 
 
+def mirror_widths(spec: ModelSpec, channels: Sequence[int]) -> list[int]:
+    """The decoder widths that mirror the encoder: its widths in reverse, then --out-channels."""
+    assert spec.out_channels is not None
+    return [*reversed(channels[:-1]), spec.out_channels]
+
+
 def decoder_stages(
     spec: ModelSpec,
     geometry: Geometry,
@@ -448,25 +454,34 @@ def decoder_stages(
     in_shape: Shape,
     fields: tuple,
     finishes: bool = True,
+    widths: Sequence[int] | None = None,
 ) -> tuple[list[Stage], tuple]:
     """Transposed layers that undo the encoder, layer by layer, to its exact sizes.
 
     With ``finishes`` the last op gets the final activation and keeps its bias;
     otherwise (a head follows) it is an ordinary layer with norm and activation.
+    ``widths`` are the output channels of each decoder layer (the last is
+    ``--out-channels``); by default they mirror the encoder.  Within a layer
+    every transposed convolution but the last keeps the layer's input
+    channels, as the encoder's extra convolutions and pools kept theirs.
     """
     stages = []
     shape = in_shape
     bias = conv_bias(spec)
     ladder = [spec.in_channels, *channels]
+    if widths is None:
+        widths = mirror_widths(spec, channels)
     for step, index in enumerate(reversed(range(geometry.layers))):
         builder = StageBuilder(shape, fields)
+        layer_in = shape[0]
         transforms = _layer_transforms(
             geometry, index, ladder[index], ladder[index + 1], spec.sub_blocks or 1
         )
         for position, transform in enumerate(reversed(transforms)):
-            outermost = step == geometry.layers - 1 and position == len(transforms) - 1
+            closes = position == len(transforms) - 1
+            outermost = step == geometry.layers - 1 and closes
             last = outermost and finishes
-            out_channels = spec.out_channels if outermost else transform.channels_in
+            out_channels = widths[step] if closes else layer_in
             solved, crop = _undo(transform)
             builder.conv_transpose(
                 out_channels,

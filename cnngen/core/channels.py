@@ -1,8 +1,11 @@
 """Channel growth rules: how many channels each encoder layer outputs.
 
-The rules follow TorchCNNBuilder's names.  Every value is rounded to an int
-and clamped to ``[min_channels, max_channels]``; the solver notes in the plan
-where the clamp bit, so nobody is surprised by a flat tail of 512s.
+cnngen's own rules share TorchCNNBuilder's names but not its arithmetic:
+every value is rounded to an int and grows from ``--start-channels``.  The
+``tcb-`` rules at the end are TorchCNNBuilder 0.1.5's, width for width, so
+one of its models can be written option for option.  Every rule is clamped to
+``[min_channels, max_channels]``; the solver notes in the plan where the
+clamp bit, so nobody is surprised by a flat tail of 512s.
 """
 
 from __future__ import annotations
@@ -60,3 +63,90 @@ def channel_schedule(
             clamped.append(index)
         channels.append(bounded)
     return channels, clamped
+
+
+# ------------------------------------------------------- TorchCNNBuilder's rules
+# TorchCNNBuilder 0.1.5 (``Builder._calc_out_channels`` and
+# ``_calc_out_transpose_channels``) spelt out, so a model it builds can be
+# written option for option.  Its widths are truncated with ``int()``, not
+# rounded, its ``constant`` width is fixed at 1, and its ``proportion`` and
+# ``linear`` rules start from the input channels rather than --start-channels;
+# these are its rules, kept as they are (the cnngen rules above are ours).
+TCB_RULE_HELP = {
+    "tcb-exponential": "TorchCNNBuilder's exponential: int(start x ratio^i), i = 0, 1, ...",
+    "tcb-linear": "TorchCNNBuilder's linear: in_channels + 1, in_channels + 2, ...",
+    "tcb-proportion": (
+        "TorchCNNBuilder's proportion: in_channels up to in_channels + mean(input size) / 2 "
+        "in equal steps"
+    ),
+    "tcb-power": "TorchCNNBuilder's power: int((in_channels + i)^ratio), i = 1, 2, ...",
+    "tcb-constant": "TorchCNNBuilder's constant: 1 on every layer",
+}
+# Past this a width is clamped anyway; computing it exactly could overflow a float.
+_HUGE = float(2**40)
+
+
+def _tcb_int(value: float) -> int:
+    """``int(value)`` as TorchCNNBuilder truncates, with an overflow kept finite for the clamp."""
+    return int(min(value, _HUGE))
+
+
+def _power(base: float, exponent: float) -> float:
+    try:
+        return float(base**exponent)
+    except OverflowError:
+        return _HUGE
+
+
+def tcb_encoder_channels(
+    rule: str, layers: int, in_channels: int, start: int, ratio: float, input_size: Sequence[int]
+) -> list[int]:
+    """TorchCNNBuilder's encoder widths (its list without the leading ``in_channels``).
+
+    An empty list where TorchCNNBuilder itself refuses (``proportion`` with a
+    step of 0: the input is too small for that many layers).
+    """
+    if rule == "tcb-exponential":
+        return [_tcb_int(start * _power(ratio, i)) for i in range(layers)]
+    if rule == "tcb-linear":
+        return [in_channels + i + 1 for i in range(layers)]
+    if rule == "tcb-constant":
+        return [1] * layers
+    if rule == "tcb-power":
+        return [_tcb_int(_power(in_channels + i, ratio)) for i in range(1, layers + 1)]
+    if rule == "tcb-proportion":
+        stop = int((sum(input_size) * 0.5) // len(input_size) + in_channels)
+        step = (stop - in_channels) // layers
+        if step == 0:
+            return []
+        return list(range(in_channels, stop + 1, step))[1 : layers + 1]
+    raise ValueError(f"unknown TorchCNNBuilder rule {rule!r}")
+
+
+def tcb_decoder_channels(
+    rule: str, layers: int, bottleneck: int, out_channels: int, ratio: float
+) -> list[int]:
+    """TorchCNNBuilder's transposed widths: the output of each decoder layer, the last ``out_channels``.
+
+    ``bottleneck`` is the decoder's input (the encoder's last width).  An
+    empty list where TorchCNNBuilder itself fails (``proportion`` with a step
+    of 0: bottleneck and output too close for that many layers).
+    """
+    if rule == "tcb-exponential":
+        return [_tcb_int(bottleneck / _power(ratio, i)) for i in range(1, layers)] + [out_channels]
+    if rule == "tcb-linear":
+        return [bottleneck - i for i in range(1, layers)] + [out_channels]
+    if rule == "tcb-constant":
+        return [1] * (layers - 1) + [out_channels]
+    if rule == "tcb-power":
+        return [_tcb_int(_power(layers - i + 1, ratio)) for i in range(1, layers)] + [out_channels]
+    if rule == "tcb-proportion":
+        step = (bottleneck - out_channels) // layers
+        if step == 0:
+            return []
+        widths = list(range(out_channels, bottleneck, step))[::-1][:layers]
+        if len(widths) < layers:
+            return []
+        widths[-1] = out_channels
+        return widths
+    raise ValueError(f"unknown TorchCNNBuilder rule {rule!r}")

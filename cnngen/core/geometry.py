@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cnngen.core import arithmetic
-from cnngen.core.channels import channel_schedule
+from cnngen.core.channels import channel_schedule, tcb_encoder_channels
 from cnngen.core.notes import Note
 from cnngen.core.plan import Shape
 from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.vocab import TCB_RULES
 from cnngen.errors import CnngenError
 
 DOWNSAMPLE_FACTOR = 2
@@ -351,17 +352,62 @@ def _shrinks(spec: ModelSpec, geometry: Geometry) -> list[float]:
     return result
 
 
-def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], list[str]]:
-    channels, clamped = channel_schedule(
+def channel_widths(
+    spec: ModelSpec, count: int, shrinks: Sequence[float]
+) -> tuple[list[int], list[int]]:
+    """The widths of ``count`` layers (or U-Net levels), and where the clamp bit.
+
+    ``--channels`` gives them as they are; a TorchCNNBuilder rule gives its
+    exact widths, clamped like every rule; the other rules follow
+    :func:`channel_schedule`.
+    """
+    if spec.channels:
+        return list(spec.channels), []
+    if spec.channel_rule in TCB_RULES:
+        raw = tcb_encoder_channels(
+            spec.channel_rule,
+            count,
+            spec.in_channels,
+            spec.start_channels,
+            spec.ratio,
+            spec.input_size,
+        )
+        if not raw:
+            raise CnngenError(
+                f"--channel-rule: tcb-proportion grows from {spec.in_channels} to "
+                f"{spec.in_channels} + mean({format_value(spec.input_size)}) / 2 in {count} equal "
+                f"whole steps, and that range is too small for {count} steps (TorchCNNBuilder "
+                f"refuses it too); use fewer --layers or another --channel-rule",
+                "--channel-rule",
+            )
+        channels, clamped = [], []
+        for index, value in enumerate(raw):
+            bounded = min(max(value, spec.min_channels, 1), spec.max_channels)
+            if bounded != value:
+                clamped.append(index)
+            channels.append(bounded)
+        return channels, clamped
+    return channel_schedule(
         spec.channel_rule,
-        spec.layers,
+        count,
         spec.start_channels,
         spec.ratio,
         spec.min_channels,
         spec.max_channels,
-        _shrinks(spec, geometry),
+        shrinks,
     )
-    notes = []
+
+
+def rule_notes(spec: ModelSpec, channels: Sequence[int]) -> list[str]:
+    """A note naming TorchCNNBuilder's rule where its widths are used, so a reader can check them."""
+    if spec.channels or spec.channel_rule not in TCB_RULES:
+        return []
+    return [Note("note.tcb_channels", rule=spec.channel_rule, widths=", ".join(map(str, channels)))]
+
+
+def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], list[str]]:
+    channels, clamped = channel_widths(spec, spec.layers, _shrinks(spec, geometry))
+    notes = rule_notes(spec, channels)
     if clamped:
         layers = _ranges([i + 1 for i in clamped])
         notes.append(

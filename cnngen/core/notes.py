@@ -14,6 +14,12 @@ from typing import Any
 
 NOTES_EN: dict[str, str] = {
     "note.clamped": "channels clamped to {low}..{high} on layer(s) {layers}",
+    "note.decoder_channels": "decoder widths as given: {widths}",
+    "note.decoder_rule": (
+        "decoder widths {widths}: TorchCNNBuilder's {rule} rule from the bottleneck to "
+        "the output channels"
+    ),
+    "note.tcb_channels": "channels {widths}: TorchCNNBuilder's {rule} rule",
     "note.time_head": "the time head maps {depth} input time steps to {out_depth}",
     "note.invariant": "logits are invariant to rotating the input by any multiple of 90 degrees",
     "note.group_conv": (

@@ -16,8 +16,9 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from cnngen.core.blocks import decoder_stages, encoder_stages
+from cnngen.core.blocks import decoder_stages, encoder_stages, mirror_widths
 from cnngen.core.builder import LayerOptions, StageBuilder, fresh_fields, layer_options
+from cnngen.core.channels import tcb_decoder_channels
 from cnngen.core.checks import check_plan_limits
 from cnngen.core.equivariant import group_conv_stages
 from cnngen.core.fields import annotate
@@ -30,7 +31,7 @@ from cnngen.core.presets import (
     preset_norm,
     solve_preset,
 )
-from cnngen.core.spec import ModelSpec, format_value
+from cnngen.core.spec import MAX_CHANNELS, ModelSpec, format_value
 from cnngen.core.unet import solve_unet
 from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES
 from cnngen.errors import CnngenError
@@ -100,14 +101,54 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
         stages.append(builder.build("latent", "latent"))
     depth = spec.input_size[0]
     needs_depth_head = spec.out_depth is not None and spec.out_depth != depth
+    widths, width_notes = decoder_widths(spec, channels)
+    notes = [*notes, *width_notes]
     decoder, fields = decoder_stages(
-        spec, geometry, channels, shape, fields, finishes=not needs_depth_head
+        spec, geometry, channels, shape, fields, finishes=not needs_depth_head, widths=widths
     )
     stages += decoder
     if needs_depth_head:
         stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
         notes = [*notes, Note("note.time_head", depth=depth, out_depth=spec.out_depth)]
     return _plan(spec, stages, notes)
+
+
+def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int], list[str]]:
+    """The output channels of each decoder layer, from ``--decoder-channels``, and a note.
+
+    ``mirror`` (the default) reverses the encoder's widths; a TorchCNNBuilder
+    rule interpolates from the bottleneck to ``--out-channels`` as it does
+    (60 -> 30 at 100x100 over 5 layers: 94, 78, 62, 46, 30); a list is taken as given.
+    """
+    rule = spec.decoder_channels
+    if rule is None or rule == "mirror":
+        return mirror_widths(spec, channels), []
+    if isinstance(rule, tuple):
+        widths = list(rule)
+        return widths, [Note("note.decoder_channels", widths=", ".join(map(str, widths)))]
+    assert spec.out_channels is not None
+    bottleneck = channels[-1]
+    widths = tcb_decoder_channels(rule, spec.layers, bottleneck, spec.out_channels, spec.ratio)
+    if not widths or min(widths) < 1:
+        why = (
+            f"gives {min(widths)} channels on a decoder layer"
+            if widths
+            else f"cannot step from {bottleneck} to {spec.out_channels} in {spec.layers} whole steps"
+        )
+        raise CnngenError(
+            f"--decoder-channels: {rule} {why} (TorchCNNBuilder refuses it too); use "
+            f"another rule, a list such as --decoder-channels "
+            f"{','.join(map(str, mirror_widths(spec, channels)))}, or fewer --layers",
+            "--decoder-channels",
+        )
+    for width in widths:
+        if width > MAX_CHANNELS:
+            raise CnngenError(
+                f"--decoder-channels: {rule} gives {width:,} channels, above the "
+                f"{MAX_CHANNELS:,} cnngen plans; use a smaller --ratio or a list",
+                "--decoder-channels",
+            )
+    return widths, [Note("note.decoder_rule", rule=rule, widths=", ".join(map(str, widths)))]
 
 
 def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:

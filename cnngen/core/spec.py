@@ -10,6 +10,7 @@ can then trust every field.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -33,6 +34,7 @@ from cnngen.core.vocab import (
     BLOCKS,
     BORDER_MODES,
     CHANNEL_RULES,
+    DECODER_CHANNEL_RULES,
     DEFAULT_CLASS_NAMES,
     DOWNSAMPLE,
     FAMILIES,
@@ -52,6 +54,7 @@ from cnngen.core.vocab import (
     PRESET_OPTIONS,
     PRESETS,
     ROTATION_POOLS,
+    TCB_RULES,
     UPSAMPLE,
     activation_forms,
     families_accepting,
@@ -83,6 +86,7 @@ class ModelSpec:
     ratio: float = 2.0
     min_channels: int = 1
     max_channels: int = 512
+    channels: tuple[int, ...] = ()
     norm: str = "batchnorm"
     activation: str = "relu"
     final_activation: str = "none"
@@ -96,6 +100,7 @@ class ModelSpec:
     sub_blocks: int | None = None
     latent: int | None = None
     out_depth: int | None = None
+    decoder_channels: str | tuple[int, ...] | None = None
     classes: int = 10
     block: str = "plain"
     se: bool = False
@@ -138,7 +143,11 @@ SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in (
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
 # Switches with an off word of their own (--bias/--no-bias): False asks for something.
 OFF_SWITCHES = ("bias",)
-SIZE_OPTIONS = ("input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden")
+SIZE_OPTIONS = (
+    "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels"
+)  # fmt: skip
+# Lists of widths, written with commas (``--channels 32,64,96``) rather than as a size.
+LIST_OPTIONS = ("channels", "decoder_channels")
 
 
 def conv_bias(spec: ModelSpec) -> bool:
@@ -173,6 +182,9 @@ def option_words(given: tuple[tuple[str, Any], ...]) -> list[str]:
                 words.append(option_name(name))
             elif name in OFF_SWITCHES:
                 words.append(option_name(f"no_{name}"))
+            continue
+        if name in LIST_OPTIONS and isinstance(value, tuple):
+            words += [option_name(name), ",".join(format_value(v) for v in value)]
             continue
         words += [option_name(name), format_value(value)]
     return words
@@ -252,7 +264,7 @@ def _check_accepted(family: str, given: dict[str, Any]) -> None:
             users = families_accepting(name)
             plural = " and ".join(f"{f}s" for f in users) if users else "no family"
             value = given[name]
-            example = option if isinstance(value, bool) else f"{option} {format_value(value)}"
+            example = " ".join(option_words(((name, value),))) or option
             raise CnngenError(
                 f"{option}: only {plural} take it, so it has no effect on {article(family)}; drop "
                 f"it, or use e.g. 'cnngen model {users[0] if users else family} {example} ...'",
@@ -276,6 +288,8 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     for name in SIZE_OPTIONS:
         if name in options:
             options[name] = parse_size(option_name(name), options[name])
+    if "decoder_channels" in options:
+        options["decoder_channels"] = _decoder_channels_value(options["decoder_channels"])
     given = _given(options)
     # Flags given as off (``--se`` absent, ``se = false``) ask for nothing.
     _check_accepted(family, {k: v for k, v in options.items() if v is not False})
@@ -298,6 +312,7 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     if family == "equivariant":
         _check_equivariant(spec)
     _check_dimensions(spec)
+    _check_channel_lists(spec, options, out_channels)
     return replace(
         spec,
         kernel=kernel,
@@ -310,6 +325,76 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         out_channels=out_channels,
         given=given,
     )
+
+
+def _decoder_channels_value(value: Any) -> str | tuple[int, ...]:
+    """``--decoder-channels``: a rule's name as a word, or a list of widths as a tuple."""
+    if isinstance(value, str) and not re.fullmatch(r"[\s\d,x-]*", value):
+        return value
+    try:
+        return parse_size("--decoder-channels", value)
+    except CnngenError:
+        raise CnngenError(
+            f"--decoder-channels: expected a rule ({', '.join(DECODER_CHANNEL_RULES)}) or a "
+            f"list of widths such as 64,32,1; got {describe(value)}",
+            "--decoder-channels",
+        ) from None
+
+
+def _width_list(
+    param: str, widths: tuple[int, ...], count: int, what: str, unit: str = "layer"
+) -> None:
+    """A list of channel widths: ``count`` of them, each a channel count cnngen plans."""
+    if len(widths) != count:
+        raise CnngenError(
+            f"{param}: {len(widths)} widths for {what}; give exactly {count}, one per {unit} "
+            f"(e.g. {param} {','.join(str(32 * (i + 1)) for i in range(min(count, 4)))}"
+            f"{',...' if count > 4 else ''})",
+            param,
+        )
+    for width in widths:
+        _positive(param, width, 1, MAX_CHANNELS)
+
+
+def _check_channel_lists(spec: ModelSpec, options: dict[str, Any], out_channels: Any) -> None:
+    """``--channels`` and ``--decoder-channels``: the right number of widths, and no rival rule.
+
+    An explicit list gives every width itself, so a channel rule, its start,
+    its clamps and its ratio would be ignored; they are refused instead.
+    """
+    decoder = spec.decoder_channels
+    if "channels" in options and not spec.channels:
+        raise CnngenError(
+            "--channels: empty; give one width per layer, e.g. --channels 32,64,96", "--channels"
+        )
+    if isinstance(decoder, str):
+        check_choice("--decoder-channels", decoder, DECODER_CHANNEL_RULES)
+    if spec.channels:
+        unet = spec.family == "unet"
+        count = spec.layers + 1 if unet else spec.layers
+        what = (
+            f"a U-Net with --layers {spec.layers} ({count} levels)"
+            if unet
+            else f"--layers {spec.layers}"
+        )
+        _width_list("--channels", spec.channels, count, what, "level" if unet else "layer")
+        needs_ratio = isinstance(decoder, str) and decoder in TCB_RULES
+        for name in ("channel_rule", "start_channels", "ratio", "min_channels", "max_channels"):
+            if name in options and not (name == "ratio" and needs_ratio):
+                raise CnngenError(
+                    f"{option_name(name)}: --channels gives every width itself, so "
+                    f"{option_name(name)} would be ignored; drop one of the two",
+                    option_name(name),
+                )
+    if isinstance(decoder, tuple):
+        _width_list("--decoder-channels", decoder, spec.layers, f"--layers {spec.layers}")
+        if decoder[-1] != out_channels:
+            fixed = ",".join(str(w) for w in (*decoder[:-1], out_channels))
+            raise CnngenError(
+                f"--decoder-channels: the last width is the output's, --out-channels "
+                f"{out_channels}, got {decoder[-1]}; e.g. --decoder-channels {fixed}",
+                "--decoder-channels",
+            )
 
 
 def check_option_names(options: dict[str, Any]) -> None:

@@ -23,8 +23,8 @@ import math
 from collections.abc import Sequence
 
 from cnngen.core.builder import StageBuilder, fresh_fields
-from cnngen.core.channels import channel_schedule
 from cnngen.core.fields import annotate
+from cnngen.core.geometry import channel_widths, rule_notes
 from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, conv_bias, format_value
@@ -102,16 +102,8 @@ def _channels(spec: ModelSpec, sizes: Sequence[Shape]) -> tuple[list[int], list[
         math.prod(spec.input_size[d] / size[d] for d in range(spec.dims)) ** (1 / spec.dims)
         for size in sizes
     ]
-    channels, clamped = channel_schedule(
-        spec.channel_rule,
-        spec.layers + 1,
-        spec.start_channels,
-        spec.ratio,
-        spec.min_channels,
-        spec.max_channels,
-        shrinks,
-    )
-    notes = []
+    channels, clamped = channel_widths(spec, spec.layers + 1, shrinks)
+    notes = rule_notes(spec, channels)
     if clamped:
         notes.append(
             Note(

@@ -55,7 +55,13 @@ NORMS = ("batchnorm", "instancenorm", "groupnorm", "layernorm", "dropout", "none
 NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 
 FAMILIES = ("encoder", "forecaster", "classifier", "equivariant", "unet")
-CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant")
+# cnngen's own rules, then TorchCNNBuilder 0.1.5's with its exact widths
+# (cnngen.core.channels: int() truncation, its constant of 1, its 3D "power").
+TCB_RULES = ("tcb-exponential", "tcb-linear", "tcb-proportion", "tcb-power", "tcb-constant")
+CHANNEL_RULES = ("exponential", "linear", "proportion", "power", "constant", *TCB_RULES)
+# --decoder-channels: the encoder's widths in reverse (cnngen's mirror), a
+# TorchCNNBuilder rule from the bottleneck to --out-channels, or a list.
+DECODER_CHANNEL_RULES = ("mirror", *TCB_RULES)
 
 
 @dataclass(frozen=True)
@@ -233,7 +239,7 @@ HELPER_CLASSES = tuple(HELPER_EXAMPLES)
 COMMON_OPTIONS = frozenset(
     {
         "input_size", "in_channels", "layers", "min_size", "target_size", "kernel",
-        "stride", "padding", "dilation", "downsample", "pool", "channel_rule",
+        "stride", "padding", "dilation", "downsample", "pool", "channel_rule", "channels",
         "start_channels", "ratio", "min_channels", "max_channels", "norm", "activation",
         "final_activation", "dropout", "sub_blocks", "se", "depthwise", "name",
         "norm_eps", "norm_momentum", "no_affine", "padding_mode", "bias", "groups",
@@ -244,7 +250,7 @@ COMMON_OPTIONS = frozenset(
 # that the family has no use for is refused rather than silently ignored.
 FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "encoder": COMMON_OPTIONS,
-    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth"},
+    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth", "decoder_channels"},
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
     "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.

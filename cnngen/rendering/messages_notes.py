@@ -9,6 +9,12 @@ from __future__ import annotations
 
 NOTES_RU: dict[str, str] = {
     "note.clamped": "число каналов ограничено диапазоном {low}..{high} в слоях {layers}",
+    "note.decoder_channels": "ширины декодера заданы явно: {widths}",
+    "note.decoder_rule": (
+        "ширины декодера {widths}: правило {rule} из TorchCNNBuilder, от узкого места "
+        "до числа выходных каналов"
+    ),
+    "note.tcb_channels": "каналы {widths}: правило {rule} из TorchCNNBuilder",
     "note.time_head": "временная голова переводит входные шаги по времени (их {depth}) в {out_depth}",
     "note.invariant": "логиты не меняются при повороте входа на любое кратное 90 градусов",
     "note.group_conv": (
