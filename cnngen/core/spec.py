@@ -87,6 +87,7 @@ class ModelSpec:
     latent: int | None = None
     out_depth: int | None = None
     decoder_channels: str | tuple[int, ...] | None = None
+    decoder_layers: int | None = None
     classes: int = 10
     block: str = "plain"
     se: bool = False
@@ -357,8 +358,17 @@ def _check_channel_lists(spec: ModelSpec, options: dict[str, Any], out_channels:
                     f"{option_name(name)} would be ignored; drop one of the two",
                     option_name(name),
                 )
+    depth = spec.decoder_layers or spec.layers
+    if depth != spec.layers and decoder in (None, "mirror"):
+        raise CnngenError(
+            f"--decoder-layers: {depth} decoder layers cannot mirror {spec.layers} encoder "
+            f"layers' widths; give --decoder-channels, a rule such as tcb-proportion or "
+            f"{depth} widths ending in --out-channels",
+            "--decoder-layers",
+        )
     if isinstance(decoder, tuple):
-        _width_list("--decoder-channels", decoder, spec.layers, f"--layers {spec.layers}")
+        what = f"--decoder-layers {depth}" if spec.decoder_layers else f"--layers {depth}"
+        _width_list("--decoder-channels", decoder, depth, what)
         if decoder[-1] != out_channels:
             fixed = ",".join(str(w) for w in (*decoder[:-1], out_channels))
             raise CnngenError(
@@ -522,6 +532,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--latent", spec.latent, MAX_CHANNELS),
         ("--out-depth", spec.out_depth, MAX_SIZE),
         ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
+        ("--decoder-layers", spec.decoder_layers, MAX_LAYERS),
     ):
         _positive(param, value, 1, high)
     if spec.classes == 1:
