@@ -263,6 +263,12 @@ FREE_DECODERS = [
     {"input_size": (33, 33), "layers": 3, "decoder_layers": 5, "latent": 16,
      "decoder_channels": (6, 5, 4, 3, 1), "channels": (4, 8, 8), "norm": "instancenorm",
      "dilation": (2,)},
+    # --out-size: another output size, with the encoder's depth or one of its own.
+    {"input_size": (64, 64), "layers": 3, "out_size": (60, 50), "norm": "none"},
+    {"input_size": (40,), "layers": 2, "out_size": (77,), "decoder_layers": 3,
+     "decoder_channels": "tcb-exponential", "start_channels": 8},
+    {"input_size": (5, 16, 16), "layers": 2, "out_size": (7, 15, 16), "min_size": (1,),
+     "channel_rule": "tcb-power", "decoder_channels": "tcb-power"},
 ]  # fmt: skip
 
 
@@ -278,9 +284,10 @@ def test_a_decoder_of_its_own_depth_is_exact_in_torch(tmp_path: Path) -> None:
         depth_head = "out_depth" in options and options["out_depth"] != options["input_size"][0]
         # A time head to fewer steps is a convolution over time, to more a transposed one.
         grows = depth_head and options["out_depth"] > options["input_size"][0]
-        assert len(transposed) == options["decoder_layers"] + grows
+        depth = options.get("decoder_layers", options["layers"])
+        assert len(transposed) == depth + grows
         spatial = tuple(module.OUTPUT_SHAPE[1:])
-        expected = options["input_size"]
+        expected = options.get("out_size", options["input_size"])
         if depth_head:
             expected = (options["out_depth"], *expected[1:])
         assert spatial == expected, options
@@ -302,6 +309,9 @@ def test_a_decoder_of_its_own_depth_is_exact_in_torch(tmp_path: Path) -> None:
             "cannot grow 7 to exactly 100",
         ),
         (("-i", "64", "--decoder-layers", "0", "--decoder-channels", "1"), "--decoder-layers"),
+        (("-i", "64x64", "-n", "3", "--out-size", "100x90"), "--out-size: 3 transposed"),
+        (("-i", "64x64", "--out-size", "9x9x9"), "--out-size: expected 1 or 2 values"),
+        (("-i", "8x64x64", "--out-size", "4x64x64", "--out-depth", "4"), "--out-size: give"),
     ],
 )
 def test_bad_decoder_depths_are_one_line(run_cli, argv, message) -> None:

@@ -292,6 +292,13 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "transposed convolution's stride, padding and output_padding are solved so the "
         "output has the input's size exactly.",
     ),
+    _model_option(
+        "--out-size",
+        type=SIZE,
+        default="input size",
+        help="Forecaster: the output's spatial size, e.g. 64x64 (3D: depth too); the "
+        "decoder's transposed convolutions are solved to land on it exactly, no resize.",
+    ),
     _model_option("--classes", type=int, help="Classifier outputs."),
     _model_option("--block", choices=BLOCKS, help="Classifier blocks."),
     _model_option("--se", is_flag=True, help="Add squeeze-and-excitation to every block."),

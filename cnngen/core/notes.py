@@ -21,7 +21,7 @@ NOTES_EN: dict[str, str] = {
     ),
     "note.free_decoder": (
         "the decoder's {layers} transposed convolutions have strides, paddings and output "
-        "paddings solved to land on the input's size exactly"
+        "paddings solved to land on {size} exactly, with no resize"
     ),
     "note.tcb_channels": "channels {widths}: TorchCNNBuilder's {rule} rule",
     "note.time_head": "the time head maps {depth} input time steps to {out_depth}",

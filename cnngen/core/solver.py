@@ -104,11 +104,18 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     needs_depth_head = spec.out_depth is not None and spec.out_depth != depth
     widths, width_notes = decoder_widths(spec, channels)
     notes = [*notes, *width_notes]
-    if spec.decoder_layers is not None and spec.decoder_layers != spec.layers:
+    resized = spec.out_size is not None and spec.out_size != spec.input_size
+    if resized or (spec.decoder_layers is not None and spec.decoder_layers != spec.layers):
         decoder, fields = free_decoder_stages(
             spec, shape, fields, widths, finishes=not needs_depth_head
         )
-        notes.append(Note("note.free_decoder", layers=spec.decoder_layers))
+        notes.append(
+            Note(
+                "note.free_decoder",
+                layers=len(widths),
+                size=format_value(spec.out_size or spec.input_size),
+            )
+        )
     else:
         decoder, fields = decoder_stages(
             spec, geometry, channels, shape, fields, finishes=not needs_depth_head, widths=widths
@@ -162,24 +169,26 @@ def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int],
 def free_decoder_stages(
     spec: ModelSpec, in_shape: Shape, fields: tuple, widths: Sequence[int], finishes: bool
 ) -> tuple[list[Stage], tuple]:
-    """``--decoder-layers`` transposed convolutions from the bottleneck to the input's size.
+    """``--decoder-layers`` transposed convolutions from the bottleneck to ``--out-size``.
 
     Each dimension's strides, paddings and output paddings are solved
     exactly (:func:`free_decoder_dim`); nothing is cropped or resized.
     """
     layers = len(widths)
+    target = spec.out_size or spec.input_size
     per_dim = []
     for d in range(spec.dims):
         solved = free_decoder_dim(
-            in_shape[1 + d], spec.input_size[d], layers, spec.kernel[d], spec.dilation[d]
+            in_shape[1 + d], target[d], layers, spec.kernel[d], spec.dilation[d]
         )
         if solved is None:
+            param = "--decoder-layers" if spec.decoder_layers is not None else "--out-size"
             raise CnngenError(
-                f"--decoder-layers: {layers} transposed convolutions (kernel "
+                f"{param}: {layers} transposed convolutions (kernel "
                 f"{spec.kernel[d]}) cannot grow {in_shape[1 + d]} to exactly "
-                f"{spec.input_size[d]} along dimension {d + 1}; use more --decoder-layers, or "
-                f"drop it to mirror the encoder's {spec.layers} layers",
-                "--decoder-layers",
+                f"{target[d]} along dimension {d + 1}; use more --decoder-layers (each "
+                f"at most doubles the size), or an --out-size they reach",
+                param,
             )
         per_dim.append(solved)
     bias = spec.norm not in NORMS_THAT_CANCEL_BIAS

@@ -88,6 +88,7 @@ class ModelSpec:
     out_depth: int | None = None
     decoder_channels: str | tuple[int, ...] | None = None
     decoder_layers: int | None = None
+    out_size: tuple[int, ...] | None = None
     classes: int = 10
     block: str = "plain"
     se: bool = False
@@ -129,7 +130,8 @@ class ModelSpec:
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
 SIZE_OPTIONS = (
-    "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels"
+    "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels",
+    "out_size",
 )  # fmt: skip
 # Lists of widths, written with commas (``--channels 32,64,96``) rather than as a size.
 LIST_OPTIONS = ("channels", "decoder_channels")
@@ -285,8 +287,17 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         _check_equivariant(spec)
     _check_dimensions(spec)
     _check_channel_lists(spec, options, out_channels)
+    out_size = _per_dim("--out-size", spec.out_size, spec.dims, 1)
+    if out_size is not None and spec.out_depth is not None:
+        raise CnngenError(
+            "--out-size: give the output's depth in it (e.g. --out-size "
+            f"{format_value((spec.out_depth, *spec.input_size[1:]))}) rather than "
+            "--out-depth as well; drop one of the two",
+            "--out-size",
+        )
     return replace(
         spec,
+        out_size=out_size,
         kernel=kernel,
         dilation=dilation,
         stride=stride,
