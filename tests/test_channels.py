@@ -249,3 +249,72 @@ def test_random_specs_are_exact_in_torch(
     assert [m.out_channels for m in convs] == planned
     if isinstance(options["decoder_channels"], tuple):
         assert planned[-layers:] == list(options["decoder_channels"])
+
+
+FREE_DECODERS = [
+    {"input_size": (100, 100), "in_channels": 6, "out_channels": 3, "layers": 5,
+     "decoder_layers": 4, "decoder_channels": "tcb-proportion", "max_channels": 64},
+    {"input_size": (97, 31), "layers": 3, "decoder_layers": 6,
+     "decoder_channels": (8, 8, 8, 8, 8, 1), "start_channels": 8},
+    {"input_size": (1001,), "layers": 4, "decoder_layers": 5, "decoder_channels": (4, 4, 4, 4, 1),
+     "start_channels": 4, "min_size": (60,), "kernel": (5,)},
+    {"input_size": (6, 17, 18), "layers": 2, "decoder_layers": 3, "out_depth": 4,
+     "decoder_channels": "tcb-power", "channel_rule": "tcb-power", "min_size": (1,)},
+    {"input_size": (33, 33), "layers": 3, "decoder_layers": 5, "latent": 16,
+     "decoder_channels": (6, 5, 4, 3, 1), "channels": (4, 8, 8), "norm": "instancenorm",
+     "dilation": (2,)},
+    # --out-size: another output size, with the encoder's depth or one of its own.
+    {"input_size": (64, 64), "layers": 3, "out_size": (60, 50), "norm": "none"},
+    {"input_size": (40,), "layers": 2, "out_size": (77,), "decoder_layers": 3,
+     "decoder_channels": "tcb-exponential", "start_channels": 8},
+    {"input_size": (5, 16, 16), "layers": 2, "out_size": (7, 15, 16), "min_size": (1,),
+     "channel_rule": "tcb-power", "decoder_channels": "tcb-power"},
+]  # fmt: skip
+
+
+def test_a_decoder_of_its_own_depth_is_exact_in_torch(tmp_path: Path) -> None:
+    """--decoder-layers: every transposed convolution solved, the output the input's size."""
+    for options in FREE_DECODERS:
+        module = load(write_model(tmp_path, "forecaster", **options))
+        assert shape_mismatches(module) == [], options
+        model = model_class(module)()
+        transposed = [
+            m for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvTransposeNd)
+        ]
+        depth_head = "out_depth" in options and options["out_depth"] != options["input_size"][0]
+        # A time head to fewer steps is a convolution over time, to more a transposed one.
+        grows = depth_head and options["out_depth"] > options["input_size"][0]
+        depth = options.get("decoder_layers", options["layers"])
+        assert len(transposed) == depth + grows
+        spatial = tuple(module.OUTPUT_SHAPE[1:])
+        expected = options.get("out_size", options["input_size"])
+        if depth_head:
+            expected = (options["out_depth"], *expected[1:])
+        assert spatial == expected, options
+        assert "Upsample" not in module.__dict__ and "interpolate" not in Path(
+            module.__file__
+        ).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("-i", "64", "-n", "3", "--decoder-layers", "2"), "--decoder-layers: 2 decoder layers"),
+        (
+            ("-i", "64", "-n", "3", "--decoder-layers", "2", "--decoder-channels", "4,2,1"),
+            "--decoder-channels: 3 widths for --decoder-layers 2",
+        ),
+        (
+            ("-i", "100", "-n", "5", "--decoder-layers", "3", "--decoder-channels", "4,2,1"),
+            "cannot grow 7 to exactly 100",
+        ),
+        (("-i", "64", "--decoder-layers", "0", "--decoder-channels", "1"), "--decoder-layers"),
+        (("-i", "64x64", "-n", "3", "--out-size", "100x90"), "--out-size: 3 transposed"),
+        (("-i", "64x64", "--out-size", "9x9x9"), "--out-size: expected 1 or 2 values"),
+        (("-i", "8x64x64", "--out-size", "4x64x64", "--out-depth", "4"), "--out-size: give"),
+    ],
+)
+def test_bad_decoder_depths_are_one_line(run_cli, argv, message) -> None:
+    result = run_cli("plan", "forecaster", *argv)
+    assert result.code == 2 and message in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1

@@ -325,6 +325,21 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "mirror: the encoder's in reverse; a tcb- rule: TorchCNNBuilder's, from the "
         "bottleneck to --out-channels; or a list, e.g. 94,78,62,46,30.",
     ),
+    _model_option(
+        "--decoder-layers",
+        type=int,
+        default="--layers",
+        help="Forecaster: a decoder depth of its own (with --decoder-channels); each "
+        "transposed convolution's stride, padding and output_padding are solved so the "
+        "output has the input's size exactly.",
+    ),
+    _model_option(
+        "--out-size",
+        type=SIZE,
+        default="input size",
+        help="Forecaster: the output's spatial size, e.g. 64x64 (3D: depth too); the "
+        "decoder's transposed convolutions are solved to land on it exactly, no resize.",
+    ),
     _model_option("--classes", type=int, help="Classifier outputs."),
     _model_option("--block", choices=BLOCKS, help="Classifier blocks."),
     _model_option("--se", is_flag=True, help="Add squeeze-and-excitation to every block."),

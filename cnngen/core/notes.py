@@ -19,6 +19,10 @@ NOTES_EN: dict[str, str] = {
         "decoder widths {widths}: TorchCNNBuilder's {rule} rule from the bottleneck to "
         "the output channels"
     ),
+    "note.free_decoder": (
+        "the decoder's {layers} transposed convolutions have strides, paddings and output "
+        "paddings solved to land on {size} exactly, with no resize"
+    ),
     "note.tcb_channels": "channels {widths}: TorchCNNBuilder's {rule} rule",
     "note.time_head": "the time head maps {depth} input time steps to {out_depth}",
     "note.invariant": "logits are invariant to rotating the input by any multiple of 90 degrees",

@@ -32,8 +32,9 @@ from cnngen.core.presets import (
     solve_preset,
 )
 from cnngen.core.spec import MAX_CHANNELS, ModelSpec, format_value
+from cnngen.core.transposed import free_decoder_dim
 from cnngen.core.unet import solve_unet
-from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES
+from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES, NORMS_THAT_CANCEL_BIAS
 from cnngen.errors import CnngenError
 
 
@@ -103,9 +104,22 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     needs_depth_head = spec.out_depth is not None and spec.out_depth != depth
     widths, width_notes = decoder_widths(spec, channels)
     notes = [*notes, *width_notes]
-    decoder, fields = decoder_stages(
-        spec, geometry, channels, shape, fields, finishes=not needs_depth_head, widths=widths
-    )
+    resized = spec.out_size is not None and spec.out_size != spec.input_size
+    if resized or (spec.decoder_layers is not None and spec.decoder_layers != spec.layers):
+        decoder, fields = free_decoder_stages(
+            spec, shape, fields, widths, finishes=not needs_depth_head
+        )
+        notes.append(
+            Note(
+                "note.free_decoder",
+                layers=len(widths),
+                size=format_value(spec.out_size or spec.input_size),
+            )
+        )
+    else:
+        decoder, fields = decoder_stages(
+            spec, geometry, channels, shape, fields, finishes=not needs_depth_head, widths=widths
+        )
     stages += decoder
     if needs_depth_head:
         stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
@@ -128,12 +142,13 @@ def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int],
         return widths, [Note("note.decoder_channels", widths=", ".join(map(str, widths)))]
     assert spec.out_channels is not None
     bottleneck = channels[-1]
-    widths = tcb_decoder_channels(rule, spec.layers, bottleneck, spec.out_channels, spec.ratio)
+    depth = spec.decoder_layers or spec.layers
+    widths = tcb_decoder_channels(rule, depth, bottleneck, spec.out_channels, spec.ratio)
     if not widths or min(widths) < 1:
         why = (
             f"gives {min(widths)} channels on a decoder layer"
             if widths
-            else f"cannot step from {bottleneck} to {spec.out_channels} in {spec.layers} whole steps"
+            else f"cannot step from {bottleneck} to {spec.out_channels} in {depth} whole steps"
         )
         raise CnngenError(
             f"--decoder-channels: {rule} {why} (TorchCNNBuilder refuses it too); use "
@@ -149,6 +164,59 @@ def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int],
                 "--decoder-channels",
             )
     return widths, [Note("note.decoder_rule", rule=rule, widths=", ".join(map(str, widths)))]
+
+
+def free_decoder_stages(
+    spec: ModelSpec, in_shape: Shape, fields: tuple, widths: Sequence[int], finishes: bool
+) -> tuple[list[Stage], tuple]:
+    """``--decoder-layers`` transposed convolutions from the bottleneck to ``--out-size``.
+
+    Each dimension's strides, paddings and output paddings are solved
+    exactly (:func:`free_decoder_dim`); nothing is cropped or resized.
+    """
+    layers = len(widths)
+    target = spec.out_size or spec.input_size
+    per_dim = []
+    for d in range(spec.dims):
+        solved = free_decoder_dim(
+            in_shape[1 + d], target[d], layers, spec.kernel[d], spec.dilation[d]
+        )
+        if solved is None:
+            param = "--decoder-layers" if spec.decoder_layers is not None else "--out-size"
+            raise CnngenError(
+                f"{param}: {layers} transposed convolutions (kernel "
+                f"{spec.kernel[d]}) cannot grow {in_shape[1 + d]} to exactly "
+                f"{target[d]} along dimension {d + 1}; use more --decoder-layers (each "
+                f"at most doubles the size), or an --out-size they reach",
+                param,
+            )
+        per_dim.append(solved)
+    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    stages = []
+    shape = in_shape
+    for step in range(layers):
+        last = step == layers - 1 and finishes
+        builder = StageBuilder(shape, fields)
+        builder.conv_transpose(
+            widths[step],
+            spec.kernel,
+            [per_dim[d][step][0] for d in range(spec.dims)],
+            [per_dim[d][step][1] for d in range(spec.dims)],
+            [per_dim[d][step][2] for d in range(spec.dims)],
+            spec.dilation,
+            bias=bias or last,
+        )
+        if last:
+            if spec.final_activation != "none":
+                builder.activation(spec.final_activation)
+        else:
+            builder.norm(spec.norm, spec.dropout)
+            builder.activation(spec.activation)
+            if spec.dropout > 0 and spec.norm != "dropout":
+                builder.dropout(spec.dropout)
+        stages.append(builder.build(f"dec{step + 1}", "decoder"))
+        shape, fields = builder.shape, builder.fields
+    return stages, fields
 
 
 def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:

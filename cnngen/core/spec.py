@@ -101,6 +101,8 @@ class ModelSpec:
     latent: int | None = None
     out_depth: int | None = None
     decoder_channels: str | tuple[int, ...] | None = None
+    decoder_layers: int | None = None
+    out_size: tuple[int, ...] | None = None
     classes: int = 10
     block: str = "plain"
     se: bool = False
@@ -144,7 +146,8 @@ OPTION_ORDER = tuple(SPEC_DEFAULTS)
 # Switches with an off word of their own (--bias/--no-bias): False asks for something.
 OFF_SWITCHES = ("bias",)
 SIZE_OPTIONS = (
-    "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels"
+    "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels",
+    "out_size",
 )  # fmt: skip
 # Lists of widths, written with commas (``--channels 32,64,96``) rather than as a size.
 LIST_OPTIONS = ("channels", "decoder_channels")
@@ -313,8 +316,17 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         _check_equivariant(spec)
     _check_dimensions(spec)
     _check_channel_lists(spec, options, out_channels)
+    out_size = _per_dim("--out-size", spec.out_size, spec.dims, 1)
+    if out_size is not None and spec.out_depth is not None:
+        raise CnngenError(
+            "--out-size: give the output's depth in it (e.g. --out-size "
+            f"{format_value((spec.out_depth, *spec.input_size[1:]))}) rather than "
+            "--out-depth as well; drop one of the two",
+            "--out-size",
+        )
     return replace(
         spec,
+        out_size=out_size,
         kernel=kernel,
         dilation=dilation,
         stride=stride,
@@ -386,8 +398,17 @@ def _check_channel_lists(spec: ModelSpec, options: dict[str, Any], out_channels:
                     f"{option_name(name)} would be ignored; drop one of the two",
                     option_name(name),
                 )
+    depth = spec.decoder_layers or spec.layers
+    if depth != spec.layers and decoder in (None, "mirror"):
+        raise CnngenError(
+            f"--decoder-layers: {depth} decoder layers cannot mirror {spec.layers} encoder "
+            f"layers' widths; give --decoder-channels, a rule such as tcb-proportion or "
+            f"{depth} widths ending in --out-channels",
+            "--decoder-layers",
+        )
     if isinstance(decoder, tuple):
-        _width_list("--decoder-channels", decoder, spec.layers, f"--layers {spec.layers}")
+        what = f"--decoder-layers {depth}" if spec.decoder_layers else f"--layers {depth}"
+        _width_list("--decoder-channels", decoder, depth, what)
         if decoder[-1] != out_channels:
             fixed = ",".join(str(w) for w in (*decoder[:-1], out_channels))
             raise CnngenError(
@@ -552,6 +573,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--out-depth", spec.out_depth, MAX_SIZE),
         ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
         ("--groups", spec.groups, MAX_CHANNELS),
+        ("--decoder-layers", spec.decoder_layers, MAX_LAYERS),
     ):
         _positive(param, value, 1, high)
     if spec.groups > 1 and spec.depthwise:

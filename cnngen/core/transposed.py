@@ -41,3 +41,45 @@ def _find_transposed(
             if value == size_out:
                 return padding, output_padding
     return None
+
+
+def free_decoder_dim(
+    size_in: int, size_out: int, layers: int, kernel: int, dilation: int
+) -> list[tuple[int, int, int]] | None:
+    """(stride, padding, output_padding) for ``layers`` transposed convolutions, in to out exactly.
+
+    A decoder with a depth of its own has no encoder layer to undo, so its
+    sizes are searched: dynamic programming over the sizes reachable after each
+    layer, each layer stride 2 or 1; every size stays at most ``size_out``, so
+    the decoder grows steadily to its output.  Among the ways to
+    land on ``size_out`` it keeps the one closest to size-keeping padding with
+    the fewest output paddings; ties go to doubling early.  ``None`` when no
+    way lands there.
+    """
+    same = dilation * (kernel - 1) // 2
+    limit = dilation * (kernel - 1)
+    choices = [
+        (stride, padding, output_padding)
+        for stride in (2, 1)
+        for padding in sorted(range(limit + 1), key=lambda p: (abs(p - same), p))
+        for output_padding in range(max(stride, dilation))
+        if output_padding < stride or output_padding < dilation
+    ]
+    states: dict[int, tuple[int, tuple[tuple[int, int, int], ...]]] = {size_in: (0, ())}
+    for _ in range(layers):
+        following: dict[int, tuple[int, tuple[tuple[int, int, int], ...]]] = {}
+        for size, (cost, path) in states.items():
+            for choice in choices:
+                stride, padding, output_padding = choice
+                out = (size - 1) * stride - 2 * padding + limit + output_padding + 1
+                if out < 1 or out > size_out:
+                    continue
+                total = cost + abs(padding - same) + output_padding
+                best = following.get(out)
+                if best is None or total < best[0]:
+                    following[out] = (total, (*path, choice))
+        states = following
+        if not states:
+            return None
+    found = states.get(size_out)
+    return None if found is None else list(found[1])

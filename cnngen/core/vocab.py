@@ -250,7 +250,8 @@ COMMON_OPTIONS = frozenset(
 # that the family has no use for is refused rather than silently ignored.
 FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "encoder": COMMON_OPTIONS,
-    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth", "decoder_channels"},
+    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth", "decoder_channels", "decoder_layers",
+                                   "out_size"},
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
     "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.

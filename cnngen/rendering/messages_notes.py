@@ -14,6 +14,10 @@ NOTES_RU: dict[str, str] = {
         "ширины декодера {widths}: правило {rule} из TorchCNNBuilder, от узкого места "
         "до числа выходных каналов"
     ),
+    "note.free_decoder": (
+        "у {layers} транспонированных свёрток декодера шаги, дополнения и output_padding "
+        "подобраны так, чтобы выход был точно {size}, без изменения размера"
+    ),
     "note.tcb_channels": "каналы {widths}: правило {rule} из TorchCNNBuilder",
     "note.time_head": "временная голова переводит входные шаги по времени (их {depth}) в {out_depth}",
     "note.invariant": "логиты не меняются при повороте входа на любое кратное 90 градусов",
