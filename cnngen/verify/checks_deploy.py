@@ -279,6 +279,7 @@ def check_artifacts(v: Verifier) -> tuple[str, dict[str, Any]]:
     found = [folder / f"{stem}{suffix}" for suffix in (".pt2", ".onnx")]
     found = [path for path in found if path.is_file()]
     details: dict[str, Any] = {"folder": str(folder), "files": [p.name for p in found]}
+    parity_of: dict[str, Any] = {}
     if not found:
         message = f"no {stem}.pt2 or {stem}.onnx in {folder}"
         if v.export_dir is not None:
@@ -313,20 +314,21 @@ def check_artifacts(v: Verifier) -> tuple[str, dict[str, Any]]:
                     actual = {batch: program(x) for batch, x in inputs.items()}
             else:
                 if importlib.util.find_spec("onnxruntime") is None:
-                    details[path.name] = "onnxruntime is not installed"
+                    parity_of[path.name] = "onnxruntime is not installed"
                     continue
                 outputs = run_onnx(path.read_bytes(), inputs)
                 assert outputs is not None
                 actual = outputs
             message, parity_details = _batched_parity(path.name, expected, actual)
-            details[path.name] = parity_details
+            parity_of[path.name] = parity_details
             messages.append(f"{path.name} {message}")
         except CheckFailed as failure:
             problems.append(str(failure))
         except Exception as error:  # noqa: BLE001 - a damaged or foreign file
             problems.append(f"{path.name} cannot be run: {_first_line(error)}")
+    details["parity"] = parity_of
     if problems:
         raise CheckFailed("; ".join(problems), details)
     if not messages:
-        raise Skip("; ".join(str(details[p.name]) for p in found), details)
+        raise Skip("; ".join(f"{name}: {note}" for name, note in parity_of.items()), details)
     return "; ".join(messages), details
