@@ -14,8 +14,7 @@ module:
   kind and ceil mode, norm eps, activation settings, ...), whether it has a
   bias, and the names and shapes of its parameters and buffers;
 - the same order of the leaf modules as ``forward`` runs them (forward
-  pre-hooks on one batch-1 pass of each model; the plan's model runs on the
-  ``meta`` device, so it costs no arithmetic);
+  pre-hooks on one batch-1 pass of each model, on the CPU);
 - the same code in every function and method other than ``__init__``
   (docstrings and comments aside): what ``forward`` does between modules.
 
@@ -325,25 +324,15 @@ def compare_code(planned_source: str, file_source: str, file_name: str) -> list[
 
 
 # ------------------------------------------------------------------ the check
-def reference_model(cls: type[nn.Module]) -> tuple[nn.Module, torch.device]:
-    """The plan's model, built on ``meta`` (no memory, no init) where it can be."""
+def reference_model(cls: type[nn.Module]) -> nn.Module:
+    """The plan's model on the CPU, built as the file's model is.
+
+    Building on ``meta`` would skip initializing the weights, but the first
+    meta build and its move to real storage load parts of torch that take
+    longer than initializing all but the largest models.
+    """
     torch.manual_seed(0)
-    try:
-        with torch.device("meta"):
-            return cls(), torch.device("meta")
-    except Exception:  # noqa: BLE001 - a constructor that needs real tensors
-        return cls(), torch.device("cpu")
-
-
-def plan_order(cls: type[nn.Module], model: nn.Module, device: torch.device, shape: Any) -> Any:
-    """The plan's call order; on the CPU should the meta device not run it."""
-    try:
-        return call_order(model, torch.zeros(1, *shape, device=device))
-    except Exception:  # noqa: BLE001
-        if device.type != "meta":
-            raise
-        torch.manual_seed(0)
-        return call_order(cls(), torch.zeros(1, *shape))
+    return cls()
 
 
 def check_structure(v: Verifier) -> tuple[str, dict[str, Any]]:
@@ -368,12 +357,12 @@ def check_structure(v: Verifier) -> tuple[str, dict[str, Any]]:
         v.progress("rebuilding the plan from the regenerate command")
         source = regenerate(words)
         _, cls = load_source(source, type(v.model).__name__)
-        plan, device = reference_model(cls)
+        plan = reference_model(cls)
     except Exception as error:  # noqa: BLE001 - the command may no longer be valid
         raise Warn(f"`{command}` cannot be rebuilt: {error}", details) from None
     mismatches = compare_modules(plan, v.model)
     try:
-        planned = plan_order(cls, plan, device, v.input_shape)
+        planned = call_order(plan, torch.zeros(1, *v.input_shape))
         actual = call_order(v.model, v.x[:1])
     except Exception as error:  # noqa: BLE001 - the forward check reports the failure
         details["order"] = f"not compared: {type(error).__name__}: {error}"
