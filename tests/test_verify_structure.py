@@ -214,14 +214,29 @@ def test_unknown_check_is_one_line_and_exit_2(
     assert all(name in lines[0] for name in SELECTABLE)
 
 
+def test_unknown_check_in_a_config_file_is_a_usage_error(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    path = write_model(tmp_path, *CLASSIFIER[:1], **CLASSIFIER[1])
+    config = tmp_path / "verify.toml"
+    config.write_text('checks = "structure,shapes"\n', encoding="utf-8")
+    result = run_cli("verify", str(path), "--config", str(config))
+    assert result.code == 2
+    assert "--checks: 'shapes' is not a check" in result.err
+
+
 @pytest.mark.slow
 def test_mutations_fail_cnngen_verify_end_to_end(
     tmp_path: Path, run_cli: Callable[..., Any]
 ) -> None:
-    for name, (_, _, _, layer, _) in MUTATIONS.items():
+    config = tmp_path / "verify.toml"
+    config.write_text('checks = "structure,params"\n', encoding="utf-8")
+    for index, (name, (_, _, _, layer, _)) in enumerate(MUTATIONS.items()):
         path = mutate(tmp_path, name)
         started = time.monotonic()
-        result = run_cli("verify", str(path), "--checks", "structure,params", "--json")
+        # The selection from the command line, and once from a config file.
+        selection = ["--config", str(config)] if index == 0 else ["--checks", "structure,params"]
+        result = run_cli("verify", str(path), *selection, "--json")
         report = json.loads(result.out)
         assert result.code == 1, (name, report)
         by_name = {check["name"]: check for check in report["checks"]}
