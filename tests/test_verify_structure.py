@@ -21,7 +21,13 @@ from generated import load, model_class, write_model
 from cnngen.errors import CnngenError
 from cnngen.verify.checks_structure import check_structure, regenerate_command
 from cnngen.verify.common import CheckFailed, Skip
-from cnngen.verify.runner import CHECK_NAMES, SELECTABLE, select_checks, verify_file
+from cnngen.verify.runner import (
+    CHECK_NAMES,
+    SELECTABLE,
+    format_report,
+    select_checks,
+    verify_file,
+)
 
 SMALL = {"start_channels": 4, "max_channels": 16}
 
@@ -245,6 +251,8 @@ def test_mutations_fail_cnngen_verify_end_to_end(
         assert by_name["structure"]["status"] == "failed"
         assert f"first: {layer}: " in by_name["structure"]["message"]
         assert report["options"]["checks"] == ["params", "structure"]
+        first = by_name["structure"]["details"]["mismatches"][0]["message"]
+        assert first.startswith(f"{layer}: ") and first in format_report(report)
         assert time.monotonic() - started < 60  # generous: the benchmark records the real time
 
 
