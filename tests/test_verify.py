@@ -45,8 +45,9 @@ DEPLOYMENT = ("export", "onnx", "autocast")
 # depends on its input check, so these tests hold them to "reported honestly".
 SCRIPTING = ("torchscript", "fx")
 ALL_CHECKS = [
-    "forward", "output_shape", "layer_shapes", "params", "macs", "resize", "gradients",
-    "training", "equivariance", "export", "onnx", "torchscript", "fx", "autocast", "compile",
+    "forward", "output_shape", "layer_shapes", "params", "macs", "resize", "structure",
+    "gradients", "training", "equivariance", "export", "onnx", "artifacts", "torchscript", "fx",
+    "autocast", "compile",
 ]  # fmt: skip
 
 
@@ -133,6 +134,9 @@ def test_generated_model_passes_every_check(tmp_path: Path, name: str) -> None:
     for check in DEPLOYMENT:
         assert by_name[check]["status"] == "passed", by_name[check]["message"]
     assert by_name["compile"]["status"] == "skipped"
+    assert by_name["structure"]["status"] == "passed", by_name["structure"]["message"]
+    assert by_name["structure"]["details"]["mismatches"] == []
+    assert by_name["artifacts"]["status"] == "skipped"
     equivariance = by_name["equivariance"]
     if name == "equivariant":
         assert report["model"]["equivariant"] is True
@@ -156,7 +160,7 @@ def test_lenet5_through_the_cli_json_report_and_measurements(
     result = run_cli("verify", str(path), "--device", "cpu", "--steps", "3", "--json")
     report = json.loads(result.out)
     assert result.code == 0, report
-    assert "[1/15] forward" in result.err and "training step 3/3" in result.err
+    assert "[1/17] forward" in result.err and "training step 3/3" in result.err
     assert report["schema"] == 1
     assert report["verdict"] == "passed"
     assert report["model"]["class_name"] == "Classifier"
@@ -168,6 +172,9 @@ def test_lenet5_through_the_cli_json_report_and_measurements(
         "steps": 3,
         "compile": False,
         "measure": True,
+        "checks": ALL_CHECKS,
+        "weights": None,
+        "export_dir": None,
         "timeout": 120.0,
     }
     metrics = report["metrics"]
@@ -181,7 +188,7 @@ def test_lenet5_through_the_cli_json_report_and_measurements(
     assert metrics["mixed_precision"]["status"] == "skipped"
     assert_documented(report)
     text = format_report(report)
-    assert "verdict: PASSED (13 passed, 2 skipped)" in text
+    assert "verdict: PASSED (14 passed, 3 skipped)" in text
     assert "MACs per sample      416,520 by torch, 416,520 in the file (agree)" in text
     assert "CPU peak RSS growth" in text
 
@@ -463,7 +470,10 @@ def test_hand_written_file_without_layer_shapes(tmp_path: Path) -> None:
         by_name["autocast"]["details"]["results"]["bf16"]["max_abs_diff"]
         <= (by_name["autocast"]["details"]["results"]["bf16"]["tolerance"])
     )
-    assert "verdict: PASSED (11 passed, 1 warning, 3 skipped)" in format_report(report)
+    # No regenerate line: no plan to compare the structure with.
+    assert by_name["structure"]["status"] == "skipped"
+    assert "hand-written" in by_name["structure"]["message"]
+    assert "verdict: PASSED (11 passed, 1 warning, 5 skipped)" in format_report(report)
     assert_documented(report)
 
 

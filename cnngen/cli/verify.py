@@ -7,7 +7,15 @@ import json
 import click
 
 from cnngen.deploy import require_torch
-from cnngen.verify.runner import DEFAULT_TIMEOUT, DEVICES, format_report, verify_file
+from cnngen.verify.runner import (
+    DEFAULT_TIMEOUT,
+    DEVICES,
+    SELECTABLE,
+    format_report,
+    verify_file,
+)
+
+CHECK_LIST = ", ".join(SELECTABLE)
 
 
 @click.command("verify")
@@ -47,6 +55,33 @@ from cnngen.verify.runner import DEFAULT_TIMEOUT, DEVICES, format_report, verify
     metavar="MIB",
     help="Cap the verifying process's heap (RLIMIT_DATA), in MiB.  [default: no cap]",
 )
+@click.option(
+    "--checks",
+    default=None,
+    metavar="NAMES",
+    help=f"Run only these checks, comma-separated. One or more of: {CHECK_LIST}.  "
+    "[default: all]",
+)
+@click.option(
+    "--skip",
+    default=None,
+    metavar="NAMES",
+    help="Leave out these checks, comma-separated (same names as --checks).",
+)
+@click.option(
+    "--weights",
+    default=None,
+    metavar="W.pt",
+    help="Load trained weights first (a state_dict or a train.py checkpoint; strict, "
+    "weights_only) and check the model with them.",
+)
+@click.option(
+    "--export-dir",
+    default=None,
+    metavar="DIR",
+    help="With --weights: the folder cnngen export wrote; its STEM.pt2 and STEM.onnx must "
+    "match the model.  [default: the model file's folder, when it holds them]",
+)
 def verify_command(
     file: str,
     device: str,
@@ -56,6 +91,10 @@ def verify_command(
     as_json: bool,
     timeout: float,
     max_memory: int | None,
+    checks: str | None,
+    skip: str | None,
+    weights: str | None,
+    export_dir: str | None,
 ) -> None:
     """Run a model file for real and check it against its own constants.
 
@@ -74,9 +113,17 @@ def verify_command(
     run yourself.  The run is contained (killed with everything it forked
     when verify ends or is killed, a CPU-time limit, --max-memory, a report
     the file cannot write) but it is not a sandbox; see docs/verify.md.
+    \b
+    The structure check rebuilds the plan from the regenerate command in
+    the file's docstring and compares module types, hyperparameters
+    (kernel, stride, padding, padding mode, dilation, groups, bias, the
+    kinds of activation, pool and norm), the order forward runs them in and
+    the code of forward, naming the first layer that differs.
     Example:
       cnngen model classifier --preset lenet5 -o lenet5.py
       cnngen verify lenet5.py --device cpu --steps 10
+      cnngen verify lenet5.py --checks structure,params    # fast, for CI
+      cnngen verify lenet5.py --weights runs/best.pt --export-dir exported
     """
 
     require_torch("verify")
@@ -93,6 +140,10 @@ def verify_command(
         timeout=timeout,
         progress=show,
         max_memory=max_memory,
+        checks=checks,
+        skip=skip,
+        weights=weights,
+        export_dir=export_dir,
     )
     if as_json:
         click.echo(json.dumps(report, indent=2))

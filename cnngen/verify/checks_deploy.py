@@ -261,3 +261,74 @@ __all__ = [
     "check_onnx",
     "check_torchscript",
 ]
+
+
+def check_artifacts(v: Verifier) -> tuple[str, dict[str, Any]]:
+    """With ``--weights``: the files ``cnngen export`` wrote from them must match the model.
+
+    The folder is ``--export-dir``, else the model file's own folder; the
+    files are ``STEM.pt2`` (torch.export) and ``STEM.onnx`` (ONNX Runtime),
+    each run at batch 1 and 7 against the model with the weights loaded.
+    When ``STEM.json`` records the weights' SHA-256 it must be theirs.
+    """
+    if v.weights is None:
+        raise Skip("no --weights: exported files are checked against trained weights")
+    assert v.model is not None
+    folder = v.export_dir or v.path.parent
+    stem = v.path.stem
+    found = [folder / f"{stem}{suffix}" for suffix in (".pt2", ".onnx")]
+    found = [path for path in found if path.is_file()]
+    details: dict[str, Any] = {"folder": str(folder), "files": [p.name for p in found]}
+    parity_of: dict[str, Any] = {}
+    if not found:
+        message = f"no {stem}.pt2 or {stem}.onnx in {folder}"
+        if v.export_dir is not None:
+            raise CheckFailed(f"{message}; run cnngen export with these weights", details)
+        raise Skip(f"{message} (give --export-dir to check an export)", details)
+    problems: list[str] = []
+    record_path = folder / f"{stem}.json"
+    if record_path.is_file():
+        import hashlib
+        import json
+
+        try:
+            recorded = json.loads(record_path.read_text(encoding="utf-8")).get("weights_sha256")
+        except (ValueError, AttributeError):
+            recorded = None
+        actual_sha = hashlib.sha256(v.weights.read_bytes()).hexdigest()
+        details["weights_sha256"] = actual_sha
+        if isinstance(recorded, str) and recorded != actual_sha:
+            problems.append(
+                f"{record_path.name} records weights {recorded[:12]}..., "
+                f"{v.weights.name} is {actual_sha[:12]}..."
+            )
+    model = copy.deepcopy(v.model).cpu().eval()
+    inputs = sample_inputs(v.input_shape)
+    expected = _eager(model, inputs)
+    messages = []
+    for path in found:
+        try:
+            if path.suffix == ".pt2":
+                program = torch.export.load(str(path)).module()
+                with torch.no_grad():
+                    actual = {batch: program(x) for batch, x in inputs.items()}
+            else:
+                if importlib.util.find_spec("onnxruntime") is None:
+                    parity_of[path.name] = "onnxruntime is not installed"
+                    continue
+                outputs = run_onnx(path.read_bytes(), inputs)
+                assert outputs is not None
+                actual = outputs
+            message, parity_details = _batched_parity(path.name, expected, actual)
+            parity_of[path.name] = parity_details
+            messages.append(f"{path.name} {message}")
+        except CheckFailed as failure:
+            problems.append(str(failure))
+        except Exception as error:  # noqa: BLE001 - a damaged or foreign file
+            problems.append(f"{path.name} cannot be run: {_first_line(error)}")
+    details["parity"] = parity_of
+    if problems:
+        raise CheckFailed("; ".join(problems), details)
+    if not messages:
+        raise Skip("; ".join(f"{name}: {note}" for name, note in parity_of.items()), details)
+    return "; ".join(messages), details

@@ -135,6 +135,8 @@ def check_output_shape(v: Verifier) -> tuple[str, dict[str, Any]]:
 def check_layer_shapes(v: Verifier) -> tuple[str, dict[str, Any]]:
     """Compare hooked shapes with LAYER_SHAPES (also after a failed forward: what ran)."""
     assert v.module is not None and v.model is not None
+    if "forward" not in v.selected:
+        raise Skip("needs the forward check, which was not selected (--checks/--skip)")
     declared = getattr(v.module, "LAYER_SHAPES", None)
     if declared is None:
         measured = {

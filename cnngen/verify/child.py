@@ -40,7 +40,7 @@ from cnngen.deploy.modelfile import (
     load_module,
     read_constants,
 )
-from cnngen.verify import checks_deploy, checks_model, checks_training
+from cnngen.verify import checks_deploy, checks_model, checks_structure, checks_training
 from cnngen.verify.common import (
     CheckFailed,
     Fatal,
@@ -59,11 +59,13 @@ CHECKS: dict[str, Check] = {
     "params": checks_model.check_params,
     "macs": checks_model.check_macs,
     "resize": checks_model.check_resize,
+    "structure": checks_structure.check_structure,
     "gradients": checks_training.check_gradients,
     "training": checks_training.check_training,
     "equivariance": checks_training.check_equivariance,
     "export": checks_deploy.check_export,
     "onnx": checks_deploy.check_onnx,
+    "artifacts": checks_deploy.check_artifacts,
     "torchscript": checks_deploy.check_torchscript,
     "fx": checks_deploy.check_fx,
     "autocast": checks_deploy.check_autocast,
@@ -174,6 +176,9 @@ class Verifier:
         self.rss_before: int | None = None
         self.rss_after: int | None = None
         self.cuda_peak: int | None = None
+        self.selected = set(filter(None, args.checks.split(",")))
+        self.weights = None if args.weights is None else Path(args.weights)
+        self.export_dir = None if args.export_dir is None else Path(args.export_dir)
 
     # -------------------------------------------------------------- setup
     def pick_device(self) -> torch.device:
@@ -224,6 +229,8 @@ class Verifier:
             ) from None
         if not isinstance(model, nn.Module):
             raise Fatal("no_model", f"{self.path}: {cls.__name__}() did not return an nn.Module")
+        if self.weights is not None:
+            self.load_weights(model, cls.__name__)
         self.rss_before = peak_rss_bytes()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -243,6 +250,32 @@ class Verifier:
             self.device
         )
         self.make_target(self.output_shape)
+
+    def load_weights(self, model: nn.Module, class_name: str) -> None:
+        """``--weights``: a state_dict or a train.py checkpoint, loaded strictly.
+
+        ``torch.load(weights_only=True)`` runs no code from the file.  Weights
+        that do not fit the model (a missing or unexpected key, another shape)
+        stop the run: no check of a model with the wrong weights means anything.
+        """
+        from cnngen.deploy.export import ExportError
+        from cnngen.deploy.export import load_weights as read_weights
+
+        assert self.weights is not None
+        progress(f"loading weights {self.weights.name}")
+        try:
+            state = read_weights(self.weights)
+        except ExportError as error:
+            raise Fatal("weights", str(error)) from None
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            detail = " ".join(lines[:2])
+            raise Fatal(
+                "weights", f"--weights: {self.weights} does not fit {class_name}: {detail}"
+            ) from None
+        self.report.data["model"]["weights"] = str(self.weights)
 
     def make_target(self, shape: tuple[int, ...]) -> None:
         """A fixed random target: what the model's family is trained against.
@@ -304,9 +337,10 @@ class Verifier:
 
     def run(self) -> None:
         self.setup()
-        for index, name in enumerate(CHECK_ORDER, start=1):
+        selected = [name for name in CHECK_ORDER if name in self.selected]
+        for index, name in enumerate(selected, start=1):
             self.report.stage(name)
-            progress(f"[{index}/{len(CHECK_ORDER)}] {name}")
+            progress(f"[{index}/{len(selected)}] {name}")
             self.run_check(name, CHECKS[name])
         if self.args.measure:
             self.report.stage("measure")
@@ -338,6 +372,8 @@ class Verifier:
         self.report.add_check(name, status, message, details, time.perf_counter() - started)
 
     def need_forward(self) -> None:
+        if "forward" not in self.selected:
+            raise Skip("needs the forward check, which was not selected (--checks/--skip)")
         if self.forward_error is not None:
             raise Skip("the forward pass failed")
 
@@ -438,6 +474,9 @@ def new_report(args: argparse.Namespace) -> dict[str, Any]:
         "steps": args.steps,
         "compile": args.compile,
         "measure": args.measure,
+        "checks": [name for name in CHECK_ORDER if name in args.checks.split(",")],
+        "weights": args.weights,
+        "export_dir": args.export_dir,
     }
     environment = {
         "python": platform.python_version(),
@@ -486,6 +525,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--no-measure", dest="measure", action="store_false")
+    parser.add_argument("--checks", default=",".join(CHECK_ORDER))
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--export-dir", default=None)
     return parser.parse_args(argv)
 
 

@@ -44,6 +44,71 @@ MAX_TIMEOUT = 7 * 24 * 3600.0
 MIN_MEMORY = 256  # MiB: torch alone needs about this much to import
 MAX_MEMORY = 2**30  # MiB: a pebibyte, in effect no cap
 
+CHECK_NAMES = (
+    "forward",
+    "output_shape",
+    "layer_shapes",
+    "params",
+    "macs",
+    "resize",
+    "structure",
+    "gradients",
+    "training",
+    "equivariance",
+    "export",
+    "onnx",
+    "artifacts",
+    "torchscript",
+    "fx",
+    "autocast",
+    "compile",
+)
+"""Every check in the order it runs (the worker's CHECKS table has the same keys)."""
+SELECTABLE = (*CHECK_NAMES, "measure")
+"""What ``--checks`` and ``--skip`` accept: every check, and ``measure`` (latency and memory)."""
+
+
+def select_checks(
+    checks: str | list[str] | tuple[str, ...] | None,
+    skip: str | list[str] | tuple[str, ...] | None = None,
+) -> list[str]:
+    """The names to run, in run order: ``checks`` (all when None) less ``skip``.
+
+    Each may be a comma-separated string (as typed after ``--checks``) or a
+    sequence of names.  An unknown name is a usage error naming it and the
+    valid ones; so is a selection that leaves nothing to run.
+    """
+
+    def names(value: str | list[str] | tuple[str, ...] | None, param: str) -> set[str] | None:
+        if value is None:
+            return None
+        items = value.split(",") if isinstance(value, str) else list(value)
+        chosen = set()
+        for item in items:
+            name = str(item).strip()
+            if not name:
+                continue
+            if name not in SELECTABLE:
+                raise CnngenError(
+                    f"{param}: {name!r} is not a check; valid: {', '.join(SELECTABLE)}", param
+                )
+            chosen.add(name)
+        return chosen
+
+    wanted = names(checks, "--checks")
+    dropped = names(skip, "--skip") or set()
+    if wanted is not None and not wanted:
+        raise CnngenError(f"--checks: name at least one of {', '.join(SELECTABLE)}", "--checks")
+    selected = [
+        name for name in SELECTABLE if (wanted is None or name in wanted) and name not in dropped
+    ]
+    if not selected:
+        raise CnngenError(
+            f"--skip: nothing is left to run; keep at least one of {', '.join(SELECTABLE)}",
+            "--skip",
+        )
+    return selected
+
 
 def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float) -> None:
     """Problems found before anything runs are usage errors (exit 2)."""
@@ -62,6 +127,34 @@ def _check_usage(path: Path, device: str, batch: int, steps: int, timeout: float
     check_count("--batch", batch, 1, MAX_BATCH)
     check_count("--steps", steps, 0, MAX_STEPS)
     check_number("--timeout", timeout, 0.0, MAX_TIMEOUT, low_open=True, example="120")
+
+
+def _check_weights(
+    weights: str | os.PathLike[str] | None, export_dir: str | os.PathLike[str] | None
+) -> Path | None:
+    """``--weights`` must name a file; ``--export-dir`` a folder, and only with weights."""
+    if export_dir is not None:
+        folder = Path(export_dir)
+        if not folder.is_dir():
+            raise CnngenError(
+                f"--export-dir: {folder} is not a folder; give the folder `cnngen export` wrote",
+                "--export-dir",
+            )
+        if weights is None:
+            raise CnngenError(
+                "--export-dir: give --weights too; exported files hold trained weights, "
+                "and a freshly built model cannot match them",
+                "--export-dir",
+            )
+    if weights is None:
+        return None
+    path = Path(weights)
+    if not path.is_file():
+        raise CnngenError(
+            f"--weights: {path} is not a file; give a state_dict or a train.py checkpoint (.pt)",
+            "--weights",
+        )
+    return path
 
 
 def _child_environment() -> dict[str, str]:
@@ -273,6 +366,7 @@ def report_skeleton(
             "input_shape": None,
             "output_shape": None,
             "equivariant": False,
+            "weights": None,
         },
         "checks": [],
         "metrics": {
@@ -298,6 +392,10 @@ def verify_file(
     progress: Callable[[str], None] | None = None,
     measure: bool = True,
     max_memory: int | None = None,
+    checks: str | list[str] | tuple[str, ...] | None = None,
+    skip: str | list[str] | tuple[str, ...] | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    export_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Verify one model file in a child process and return the report (see docs/verify.md).
 
@@ -308,7 +406,13 @@ def verify_file(
     ``progress`` receives one short line per step as the run goes;
     ``measure=False`` leaves out latency, throughput and memory (for fast
     tests; every check still runs).  ``max_memory`` caps the verifying
-    process's heap in MiB.
+    process's heap in MiB.  ``checks`` and ``skip`` select checks by name
+    (:data:`SELECTABLE`; a comma-separated string or a list), as
+    ``--checks``/``--skip`` do.  ``weights`` is a state_dict or a train.py
+    checkpoint to load (strictly) before the checks run; ``export_dir`` a
+    folder holding ``STEM.pt2``/``STEM.onnx`` exported from those weights,
+    whose outputs must match (by default the model file's own folder, when
+    it holds them).
 
     The file's code runs with the caller's rights; :mod:`cnngen.verify.guard`
     describes how the run is contained and what that does not cover.
@@ -317,12 +421,19 @@ def verify_file(
     _check_usage(path, device, batch, steps, timeout)
     if max_memory is not None:
         check_count("--max-memory", max_memory, MIN_MEMORY, MAX_MEMORY)
+    selected = select_checks(checks, skip)
+    measure = measure and "measure" in selected
+    weights_path = _check_weights(weights, export_dir)
+    export_path = None if export_dir is None else Path(export_dir)
     options = {
         "device": device,
         "batch": batch,
         "steps": steps,
         "compile": compile,
         "measure": measure,
+        "checks": [name for name in selected if name != "measure"],
+        "weights": None if weights_path is None else str(weights_path.resolve()),
+        "export_dir": None if export_path is None else str(export_path.resolve()),
     }
     nonce = secrets.token_hex(16)
     life_read, life_write = os.pipe()
@@ -348,6 +459,11 @@ def verify_file(
         command.append("--compile")
     if not measure:
         command.append("--no-measure")
+    command += ["--checks", ",".join(options["checks"])]
+    if options["weights"] is not None:
+        command += ["--weights", options["weights"]]
+    if options["export_dir"] is not None:
+        command += ["--export-dir", options["export_dir"]]
     tail: deque[str] = deque(maxlen=20)
     inbox = Inbox(nonce, progress)
     started = time.monotonic()
@@ -510,6 +626,9 @@ def format_report(report: dict[str, Any]) -> str:
             if check["name"] == "layer_shapes" and check["status"] == "failed":
                 for entry in check.get("details", {}).get("mismatches", [])[:20]:
                     lines.append(f"{' ' * width}           {describe_mismatch(entry)}")
+            if check["name"] == "structure" and check["status"] in ("failed", "warning"):
+                for entry in check.get("details", {}).get("mismatches", [])[:20]:
+                    lines.append(f"{' ' * width}           {entry.get('message')}")
     metrics = report.get("metrics") or {}
     rows = _metric_rows(metrics)
     if rows:
