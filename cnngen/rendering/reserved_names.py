@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "2aff8f1b79e8715f64a030bea768a38a6a8307c8d2c23ac54c62860acb668d66"
+FINGERPRINT = "4ba23f8acf86cf7c65bca1537d06e5ee8ee593db4d7c3a49b469d97788fa08a8"
 
 NAMES = {
     "model": """
@@ -23,55 +23,56 @@ NAMES = {
         KeyboardInterrupt LOADER_ERRORS LR METRICS ModuleNotFoundError ONNX_OPSET OSError OUT
         OUTPUT_SHAPE Path Progress RUN_STATE Run RuntimeError SCHEDULER SCHEDULERS SEED Subset
         TASK TrainingError TypeError ValueError __doc__ __getitem__ __init__ __len__ __name__ a
-        accuracy actual add add_schedule_arguments all all_rng_states amp_dtype argparse args argv
-        axes b backend batch best binary binary_loss bool buffer channels check_label
+        abs accuracy actual add add_schedule_arguments all all_rng_states amp_dtype argparse args
+        argv axes b backend batch best binary_loss bool buffer channels check_label check_loss
         check_schedule_arguments check_writable checked checkpoint choose_device class_names
         classes classification_metrics close color column columns confusion count csv cuda data
         dataclass dataset device dice dict difference differences dist drops enabled entry
         enumerate epoch epochs error evaluate every example expected export_model export_onnx
         export_to exporter extras f1 figure files fit flag float folder forward found fraction
-        generator getattr got grid guess hasattr head held here high hint hits ids image
+        generator getattr got grid guess hasattr head held here high hint hits i ids image
         import_pyplot importlib improved index init_distributed inputs int io iou isinstance
         itertools json k key kind label last len level limit line lines list load_splits
         load_torch_file load_weights loader local_rank log logging logits loss loss_function low
         lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max
-        max_difference memory_format message metrics milestones min model move mse name names need
+        max_difference memory_format message metrics milestones min model move mse name names
         network nn now obj object objects one_line onnx onnx_parity onnxruntime open opset
         optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
         picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
         present print probe program ramp random range rank rate reason record reduction reloaded
-        report_classification resume rng rng_state round row rows run sample sampler samples
+        report_classification resume rng rng_state round row rows run s sample sampler samples
         save_epoch save_staged scaler scored scores seconds seed seed_everything
         segmentation_metrics self session show shown shuffle shutil side size sorted speed split
-        splits staged staging started state state_dict states step steps str stream sum summary
-        sums sys temporary tensor test text there threshold time title todo torch torch_log total
-        total_steps totals tqdm train train_epoch train_loader trained truth tuple type v val
-        value values vars warmup warnings width world worst write write_history write_staged
-        writer written x y zip
+        splits staged staging started state state_dict states step steps stopped str stream sum
+        summary sums sys temporary tensor test text there threshold time title todo torch
+        torch_log total total_steps totals tqdm train train_epoch train_loader trained truth tuple
+        type v val value values vars warmup warnings where width world worst write write_history
+        write_staged writer written x y zip
     """,
     "finetune": """
-        BATCH_SIZE BaseException Callable DataLoader Dataset EPOCHS Exception FREEZE HEAD
-        INPUT_SHAPE ImportError KeyboardInterrupt LR METRICS OSError OUT Path Progress
-        RepeatChannels SCHEDULER SCHEDULERS SEED SystemExit TrainingError ValueError WEIGHTS _
-        __getitem__ __init__ __len__ __name__ actual add_schedule_arguments all any argparse args
-        argv axes best_epoch best_loss bool buffer channels check_schedule_arguments
-        check_writable child choose_device class_names classes classification_metrics close color
-        column columns confusion count count_classes csv dataset device dict drops enabled
-        enumerate epoch error evaluate every everything expected f1 figure find_head fit
-        fit_channels flag float folder found fraction freeze frozen generator getattr grid guess
-        hasattr head here high hits image import_pyplot in_head index int io isinstance json key
-        label len line linears lines list load_torch_file load_weights loader log logits loss
-        loss_sum low main make_datasets make_scheduler map matched matplotlib matrix max metrics
-        milestones min model module modules n name names names_source new nn now obj object old
-        one_line open optimizer os out p pairs parameter parameters parent parent_name parse_args
-        parser part path pickle picture plot_confusion plot_gallery plt predicted prefix prefixes
-        present print probe progress ramp random range rate reason replace_head
-        report_classification round row rows sample samples save_staged scheduler seconds seed
-        seed_everything self setattr shape show_progress shown side sorted split splits staged
-        started state step steps str stream summary sys temporary test test_metrics text there
-        threshold time title todo tops torch total total_steps tqdm train train_loader train_mode
-        trainable truth tuple type val val_loader value warmup weights width write write_history
-        write_staged writer x y zip
+        BATCH_SIZE BaseException Callable CheckedDataset DataLoader Dataset EPOCHS Exception
+        FREEZE HEAD INPUT_SHAPE ImportError IndexError KeyError KeyboardInterrupt LOADER_ERRORS LR
+        METRICS ModuleNotFoundError OSError OUT Path Progress RepeatChannels RuntimeError
+        SCHEDULER SCHEDULERS SEED SystemExit TrainingError TypeError ValueError WEIGHTS _
+        __getitem__ __init__ __len__ __name__ abs actual add_schedule_arguments all any argparse
+        args argv axes best_epoch best_loss bool buffer check_label check_loss
+        check_schedule_arguments check_writable checked child choose_device class_names classes
+        classification_metrics close color column columns confusion count count_classes csv
+        dataset device dict drops enabled enumerate epoch error evaluate every everything expected
+        f1 figure filter find_head fit flag float folder found fraction freeze frozen generator
+        getattr got grid guess hasattr head here high hits i image import_pyplot in_head index int
+        io isinstance json key known label label_check len line linears lines list load_splits
+        load_torch_file load_weights loader log logits loss loss_sum low main make_datasets
+        make_scheduler map matched matplotlib matrix max metrics milestones min model module
+        modules n name names new nn now obj object old one_line open optimizer os out p pairs
+        parameter parameters parent parent_name parse_args parser part path pickle picture
+        plot_confusion plot_gallery plt predicted prefix prefixes present print probe progress
+        ramp random range rate reason replace_head report_classification round row rows s sample
+        samples save_staged scheduler seconds seed seed_everything self setattr show_progress
+        shown side sorted split splits staged started state step steps stopped str stream summary
+        sys temporary test test_metrics text there threshold time title todo tops torch total
+        total_steps tqdm train train_loader train_mode trainable truth tuple type val val_loader
+        value warmup weights where width write write_history write_staged writer written x y zip
     """,
     "dataset_windows": """
         ADDITIONAL_PATHS BINARIZE_X DATA_PATH Dataset FORECAST IndexError PRE_HISTORY Path
