@@ -407,7 +407,7 @@ def test_generated_files_are_black_ruff_clean_deterministic_and_standalone(
         for line in text.splitlines()
         if line.startswith(("import ", "from "))
     }
-    stdlib = {"collections", "contextlib", "gzip", "math", "pathlib", "struct", "sys", "typing", "zlib"}
+    stdlib = {"collections", "contextlib", "gzip", "math", "pathlib", "struct", "sys", "typing", "zipfile", "zlib"}
     assert imports <= stdlib | {"numpy", "torch"}, imports
 
 

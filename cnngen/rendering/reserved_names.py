@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "4ba23f8acf86cf7c65bca1537d06e5ee8ee593db4d7c3a49b469d97788fa08a8"
+FINGERPRINT = "d0cba2b7eb0fbae1720c2354e8cc68720bfa6247ced914ea283dd7433bd04eee"
 
 NAMES = {
     "model": """
@@ -75,21 +75,26 @@ NAMES = {
         value warmup weights where width write write_history write_staged writer written x y zip
     """,
     "dataset_windows": """
-        ADDITIONAL_PATHS BINARIZE_X DATA_PATH Dataset FORECAST IndexError PRE_HISTORY Path
-        SINGLE_OUTPUT Sequence THRESHOLD VAL_FRACTION ValueError __getitem__ __init__ __len__
-        __name__ _as_frames _check_length _frames a additional archive binarize_x bool channels
-        count data dataset enumerate flat flatten_channels float forecast frames head i index int
-        isinstance len load_frames make_datasets max name np object part path pre_history print
-        round seed self series single_output source split start stop str threshold torch train
-        tuple val value window x y
+        ADDITIONAL_PATHS BINARIZE_X Callable DATA_PATH Dataset DatasetError EOFError FORECAST
+        IndexError Iterator OSError PRE_HISTORY Path SINGLE_OUTPUT Sequence THRESHOLD VAL_FRACTION
+        ValueError __getitem__ __init__ __len__ __name__ _as_frames _check_length _frames a
+        additional archive bad binarize_x bool channels contextmanager count data dataset
+        enumerate error finite flat flatten_channels float forecast frames head i index int
+        isinstance len load_frames main make_datasets max name np object part path pre_history
+        print problem range reading reason round run seed self series shown single_output source
+        split start stop str sys text threshold torch train tuple val value where window x y
+        zipfile zlib
     """,
     "dataset_arrays": """
-        DATA_PATH Dataset KeyError LAYOUT LAYOUTS VAL_FRACTION ValueError X_KEY X_PATH Y_KEY
-        Y_PATH __getitem__ __init__ __len__ __name__ archive block channel_stats channels
-        channels_first chunk classes count float held_out images index indices int isinstance key
-        label labels layout len load_arrays make_datasets max mean min np order print range
-        resolve_layout rng round row sample seed self shape spatial split_indices squares start
-        std str targets torch total train train_rows tuple val val_fraction val_rows x y
+        Callable DATA_PATH Dataset DatasetError EOFError Iterator LAYOUT LAYOUTS OSError
+        VAL_FRACTION ValueError X_KEY X_PATH Y_KEY Y_PATH __getitem__ __init__ __len__ __name__
+        archive array_names block bool channel_stats channels channels_first check_arrays chunk
+        classes contextmanager count error finite float held_out images index indices int
+        isinstance key label labels layout len load_arrays loaded main make_datasets max mean min
+        name names np object odd order path print problem range reading reason resolve_layout rng
+        round row run sample seed self shape shown spatial split_indices squares start std str sys
+        targets text torch total train train_rows tuple val val_fraction val_rows where x y
+        zipfile zlib
     """,
     "dataset_synthetic": """
         BINARIZE_X CHANNELS CLUTTER Dataset Ellipsis FORECAST FRAMES IndexError NOISE PERIOD
@@ -118,10 +123,10 @@ MODULES = {
         argparse collections csv io json matplotlib os pathlib pickle random sys time torch tqdm
     """,
     "dataset_windows": """
-        collections numpy pathlib torch
+        collections contextlib numpy pathlib sys torch zipfile zlib
     """,
     "dataset_arrays": """
-        numpy torch
+        collections contextlib numpy sys torch zipfile zlib
     """,
     "dataset_synthetic": """
         collections numpy torch

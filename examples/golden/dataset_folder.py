@@ -31,6 +31,7 @@ Imports only numpy, torch and the standard library (Pillow on demand).
 """
 
 import sys
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +80,7 @@ def reading(path: object) -> Iterator[None]:
         ) from None
     except OSError as error:
         raise problem(path, f"cannot read it: {error.strerror or error}") from None
-    except (ValueError, zlib.error) as error:
+    except (ValueError, zlib.error, zipfile.BadZipFile) as error:
         if "pickle" in str(error):
             raise problem(
                 path, "not a numeric numpy array (text, CSV or Python objects?)"

@@ -24,6 +24,7 @@ import gzip
 import math
 import struct
 import sys
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,7 +85,7 @@ def reading(path: object) -> Iterator[None]:
         ) from None
     except OSError as error:
         raise problem(path, f"cannot read it: {error.strerror or error}") from None
-    except (ValueError, zlib.error) as error:
+    except (ValueError, zlib.error, zipfile.BadZipFile) as error:
         if "pickle" in str(error):
             raise problem(
                 path, "not a numeric numpy array (text, CSV or Python objects?)"
