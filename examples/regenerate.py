@@ -109,6 +109,26 @@ GOLDEN: list[tuple[str, str]] = [
         "handout unet --input-size 97x131 --in-channels 3 --layers 3 --start-channels 8",
     ),
     ("project", "project --family classifier --input-size 28x28 --classes 4"),
+    ("project_unet", "project --family unet --size tiny"),
+    ("dataset_synthetic_shapes.py", "dataset synthetic shapes --size 28x28 --classes 4 --rotate"),
+    ("dataset_synthetic_noisy_square.py", "dataset synthetic noisy-square --size 32x32"),
+    (
+        "dataset_synthetic_segmentation.py",
+        "dataset synthetic segmentation --size 97x131 --classes 1",
+    ),
+    ("dataset_arrays_npy.py", "dataset arrays --x x.npy --y y.npy --layout first"),
+    (
+        "dataset_windows_single.py",
+        (
+            "dataset windows --pre-history 4 --forecast 2 --single-output --data frames.npy "
+            "--additional extra.npy"
+        ),
+    ),
+    (
+        "model_classifier_ru.py",
+        "model classifier --input-size 28x28 --block residual --se --name ResNetSE --lang ru",
+    ),
+    ("model_unet_ru.py", "model unet --input-size 64x64 --lang ru"),
 ]
 
 

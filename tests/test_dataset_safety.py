@@ -92,7 +92,7 @@ def test_a_broken_idx_file_is_named_in_one_line(tmp_path: Path, case: str) -> No
         words = ("labels", "integers")
     elif case == "nan_images":
         images = idx_bytes(np.full((20, 8, 8), np.nan, np.float32), code=13)
-        words = ("images", "nan")
+        words = ("images", "NaN")
     elif case == "no_labels":
         images, labels = idx_bytes(good_images(0)), idx_bytes(good_labels(0))
         words = ("labels", "no labels")

@@ -407,7 +407,8 @@ def test_generated_files_are_black_ruff_clean_deterministic_and_standalone(
         for line in text.splitlines()
         if line.startswith(("import ", "from "))
     }
-    assert imports <= {"collections", "gzip", "pathlib", "struct", "typing", "zlib", "numpy", "torch"}, imports
+    stdlib = {"collections", "contextlib", "gzip", "math", "pathlib", "struct", "sys", "typing", "zipfile", "zlib"}
+    assert imports <= stdlib | {"numpy", "torch"}, imports
 
 
 @pytest.mark.parametrize("path", ['evil"""; import os; """\\.npy', 'x"""\nimport os  # .npy'])

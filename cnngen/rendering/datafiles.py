@@ -715,12 +715,7 @@ def render_finetune(
         model_module=model_module,
         model_class=model_class,
         dataset_module=dataset_module,
-        sibling_imports=sorted(
-            [
-                f"from {dataset_module} import make_datasets",
-                f"from {model_module} import INPUT_SHAPE, {model_class}",
-            ]
-        ),
+        sibling_imports=[f"from {model_module} import INPUT_SHAPE, {model_class}"],
         weights=weights,
         freeze=tuple(freeze),
         head=head,

@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "a84f34104e1065903b6fee0f1510b5d370ffcca8341d0dd706a387a1b8160a34"
+FINGERPRINT = "9b0f024118462cef9857c2ee8c50314b17188a1a243f740a0d2c1ec73731a9ee"
 
 NAMES = {
     "model": """
@@ -24,72 +24,78 @@ NAMES = {
         KeyboardInterrupt LOADER_ERRORS LR METRICS ModuleNotFoundError ONNX_OPSET OSError OUT
         OUTPUT_SHAPE Path Progress RUN_STATE Run RuntimeError SCHEDULER SCHEDULERS SEED Subset
         TASK TrainingError TypeError ValueError __doc__ __getitem__ __init__ __len__ __name__ a
-        accuracy actual add add_schedule_arguments all all_rng_states amp_dtype argparse args argv
-        axes b backend batch best binary binary_loss bool buffer channels check_label
+        abs accuracy actual add add_schedule_arguments all all_rng_states amp_dtype argparse args
+        argv axes b backend batch best binary_loss bool buffer channels check_label check_loss
         check_schedule_arguments check_writable checked checkpoint choose_device class_names
         classes classification_metrics close color column columns confusion count csv cuda data
         dataclass dataset device dice dict difference differences dist drops enabled entry
         enumerate epoch epochs error evaluate every example expected export_model export_onnx
         export_to exporter extras f1 figure files fit flag float folder forward found fraction
-        generator getattr got grid guess hasattr head held here high hint hits ids image
+        generator getattr got grid guess hasattr head held here high hint hits i ids image
         import_pyplot importlib improved index init_distributed inputs int io iou isinstance
         itertools json k key kind label last len level limit line lines list load_splits
         load_torch_file load_weights loader local_rank log logging logits loss loss_function low
         lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max
-        max_difference memory_format message metrics milestones min model move mse name names need
+        max_difference memory_format message metrics milestones min model move mse name names
         network nn now obj object objects one_line onnx onnx_parity onnxruntime open opset
         optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
         picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
         present print probe program ramp random range rank rate reason record reduction reloaded
-        report_classification resume rng rng_state round row rows run sample sampler samples
+        report_classification resume rng rng_state round row rows run s sample sampler samples
         save_epoch save_staged scaler scored scores seconds seed seed_everything
         segmentation_metrics self session show shown shuffle shutil side size sorted speed split
-        splits staged staging started state state_dict states step steps str stream sum summary
-        sums sys temporary tensor test text there threshold time title todo torch torch_log total
-        total_steps totals tqdm train train_epoch train_loader trained truth tuple type v val
-        value values vars warmup warnings width world worst write write_history write_staged
-        writer written x y zip
+        splits staged staging started state state_dict states step steps stopped str stream sum
+        summary sums sys temporary tensor test text there threshold time title todo torch
+        torch_log total total_steps totals tqdm train train_epoch train_loader trained truth tuple
+        type v val value values vars warmup warnings where width world worst write write_history
+        write_staged writer written x y zip
     """,
     "finetune": """
-        BATCH_SIZE BaseException Callable DataLoader Dataset EPOCHS Exception FREEZE HEAD
-        INPUT_SHAPE ImportError KeyboardInterrupt LR METRICS OSError OUT Path Progress
-        RepeatChannels SCHEDULER SCHEDULERS SEED SystemExit TrainingError ValueError WEIGHTS _
-        __getitem__ __init__ __len__ __name__ actual add_schedule_arguments all any argparse args
-        argv axes best_epoch best_loss bool buffer channels check_schedule_arguments
-        check_writable child choose_device class_names classes classification_metrics close color
-        column columns confusion count count_classes csv dataset device dict drops enabled
-        enumerate epoch error evaluate every everything expected f1 figure find_head fit
-        fit_channels flag float folder found fraction freeze frozen generator getattr grid guess
-        hasattr head here high hits image import_pyplot in_head index int io isinstance json key
-        label len line linears lines list load_torch_file load_weights loader log logits loss
-        loss_sum low main make_datasets make_scheduler map matched matplotlib matrix max metrics
-        milestones min model module modules n name names names_source new nn now obj object old
-        one_line open optimizer os out p pairs parameter parameters parent parent_name parse_args
-        parser part path pickle picture plot_confusion plot_gallery plt predicted prefix prefixes
-        present print probe progress ramp random range rate reason replace_head
-        report_classification round row rows sample samples save_staged scheduler seconds seed
-        seed_everything self setattr shape show_progress shown side sorted split splits staged
-        started state step steps str stream summary sys temporary test test_metrics text there
-        threshold time title todo tops torch total total_steps tqdm train train_loader train_mode
-        trainable truth tuple type val val_loader value warmup weights width write write_history
-        write_staged writer x y zip
+        BATCH_SIZE BaseException Callable CheckedDataset DataLoader Dataset EPOCHS Exception
+        FREEZE HEAD INPUT_SHAPE ImportError IndexError KeyError KeyboardInterrupt LOADER_ERRORS LR
+        METRICS ModuleNotFoundError OSError OUT Path Progress RepeatChannels RuntimeError
+        SCHEDULER SCHEDULERS SEED SystemExit TrainingError TypeError ValueError WEIGHTS _
+        __getitem__ __init__ __len__ __name__ abs actual add_schedule_arguments all any argparse
+        args argv axes best_epoch best_loss bool buffer check_label check_loss
+        check_schedule_arguments check_writable checked child choose_device class_names classes
+        classification_metrics close color column columns confusion count count_classes csv
+        dataset device dict drops enabled enumerate epoch error evaluate every everything expected
+        f1 figure filter find_head fit flag float folder found fraction freeze frozen generator
+        getattr got grid guess hasattr head here high hits i image import_pyplot in_head index int
+        io isinstance json key known label label_check len line linears lines list load_splits
+        load_torch_file load_weights loader log logits loss loss_sum low main make_datasets
+        make_scheduler map matched matplotlib matrix max metrics milestones min model module
+        modules n name names new nn now obj object old one_line open optimizer os out p pairs
+        parameter parameters parent parent_name parse_args parser part path pickle picture
+        plot_confusion plot_gallery plt predicted prefix prefixes present print probe progress
+        ramp random range rate reason replace_head report_classification round row rows s sample
+        samples save_staged scheduler seconds seed seed_everything self setattr show_progress
+        shown side sorted split splits staged started state step steps stopped str stream summary
+        sys temporary test test_metrics text there threshold time title todo tops torch total
+        total_steps tqdm train train_loader train_mode trainable truth tuple type val val_loader
+        value warmup weights where width write write_history write_staged writer written x y zip
     """,
     "dataset_windows": """
-        ADDITIONAL_PATHS BINARIZE_X DATA_PATH Dataset FORECAST IndexError PRE_HISTORY Path
-        SINGLE_OUTPUT Sequence THRESHOLD VAL_FRACTION ValueError __getitem__ __init__ __len__
-        __name__ _as_frames _check_length _frames a additional archive binarize_x bool channels
-        count data dataset enumerate flat flatten_channels float forecast frames head i index int
-        isinstance len load_frames make_datasets max name np object part path pre_history print
-        round seed self series single_output source split start stop str threshold torch train
-        tuple val value window x y
+        ADDITIONAL_PATHS BINARIZE_X Callable DATA_PATH Dataset DatasetError EOFError FORECAST
+        IndexError Iterator OSError PRE_HISTORY Path SINGLE_OUTPUT Sequence THRESHOLD VAL_FRACTION
+        ValueError __getitem__ __init__ __len__ __name__ _as_frames _check_length _frames a
+        additional archive bad binarize_x bool channels contextmanager count data dataset
+        enumerate error finite flat flatten_channels float forecast frames head i index int
+        isinstance len load_frames main make_datasets max name np object part path pre_history
+        print problem range reading reason round run seed self series shown single_output source
+        split start stop str sys text threshold torch train tuple val value where window x y
+        zipfile zlib
     """,
     "dataset_arrays": """
-        DATA_PATH Dataset KeyError LAYOUT LAYOUTS VAL_FRACTION ValueError X_KEY X_PATH Y_KEY
-        Y_PATH __getitem__ __init__ __len__ __name__ archive block channel_stats channels
-        channels_first chunk classes count float held_out images index indices int isinstance key
-        label labels layout len load_arrays make_datasets max mean min np order print range
-        resolve_layout rng round row sample seed self shape spatial split_indices squares start
-        std str targets torch total train train_rows tuple val val_fraction val_rows x y
+        Callable DATA_PATH Dataset DatasetError EOFError Iterator LAYOUT LAYOUTS OSError
+        VAL_FRACTION ValueError X_KEY X_PATH Y_KEY Y_PATH __getitem__ __init__ __len__ __name__
+        archive array_names block bool channel_stats channels channels_first check_arrays chunk
+        classes contextmanager count error finite float held_out images index indices int
+        isinstance key label labels layout len load_arrays loaded main make_datasets max mean min
+        name names np object odd order path print problem range reading reason resolve_layout rng
+        round row run sample seed self shape shown spatial split_indices squares start std str sys
+        targets text torch total train train_rows tuple val val_fraction val_rows where x y
+        zipfile zlib
     """,
     "dataset_synthetic": """
         BINARIZE_X CHANNELS CLUTTER Dataset Ellipsis FORECAST FRAMES IndexError NOISE PERIOD
@@ -118,10 +124,10 @@ MODULES = {
         argparse collections csv io json matplotlib os pathlib pickle random sys time torch tqdm
     """,
     "dataset_windows": """
-        collections numpy pathlib torch
+        collections contextlib numpy pathlib sys torch zipfile zlib
     """,
     "dataset_arrays": """
-        numpy torch
+        collections contextlib numpy sys torch zipfile zlib
     """,
     "dataset_synthetic": """
         collections numpy torch

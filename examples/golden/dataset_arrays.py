@@ -20,6 +20,12 @@ arrays in memory: ``make_datasets(seed, x=images, y=labels)``.
 Imports only numpy, torch and the standard library.
 """
 
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -35,14 +41,58 @@ VAL_FRACTION = 0.2
 LAYOUTS = ("auto", "none", "first", "last")
 
 
+class DatasetError(ValueError):
+    """Data that cannot be used; the message is one line naming the file or array."""
+
+
+def shown(name: object) -> str:
+    """``name`` as printable text: undecodable bytes and line breaks escaped."""
+    text = str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def problem(where: object, reason: str) -> DatasetError:
+    """The error for ``where`` (a path or an array's name)."""
+    return DatasetError(f"{shown(where)}: {reason}")
+
+
+@contextmanager
+def reading(path: object) -> Iterator[None]:
+    """Report an OS, gzip or numpy error while reading ``path`` as a DatasetError naming it."""
+    try:
+        yield
+    except DatasetError:
+        raise
+    except EOFError:
+        raise problem(
+            path, "cannot read it: truncated, the compressed data ends early"
+        ) from None
+    except OSError as error:
+        raise problem(path, f"cannot read it: {error.strerror or error}") from None
+    except (ValueError, zlib.error, zipfile.BadZipFile) as error:
+        if "pickle" in str(error):
+            raise problem(
+                path, "not a numeric numpy array (text, CSV or Python objects?)"
+            ) from None
+        raise problem(path, f"damaged or not the expected format: {error}") from None
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run ``main``; bad data ends the script with one line on stderr."""
+    try:
+        main()
+    except (DatasetError, OSError) as error:
+        sys.exit(f"error: {shown(error)}")
+
+
 def load_arrays() -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` from DATA_PATH (a ``.npz`` with X_KEY and Y_KEY) or X_PATH and Y_PATH (``.npy``)."""
     if DATA_PATH is not None:
-        with np.load(DATA_PATH) as archive:
+        with reading(DATA_PATH), np.load(DATA_PATH) as archive:
             for key in (X_KEY, Y_KEY):
                 if key not in archive.files:
-                    raise KeyError(
-                        f"{DATA_PATH} has no array {key!r}; it holds {archive.files}"
+                    raise problem(
+                        DATA_PATH, f"has no array {key!r}; it holds {archive.files}"
                     )
             return archive[X_KEY], archive[Y_KEY]
     if X_PATH is None or Y_PATH is None:
@@ -50,7 +100,43 @@ def load_arrays() -> tuple[np.ndarray, np.ndarray]:
             "no arrays: call make_datasets(x=..., y=...) or regenerate this file with "
             "--data FILE.npz (or --x FILE.npy --y FILE.npy)"
         )
-    return np.load(X_PATH, mmap_mode="r"), np.load(Y_PATH)
+    with reading(X_PATH):
+        x = np.load(X_PATH, mmap_mode="r")
+    with reading(Y_PATH):
+        return x, np.load(Y_PATH)
+
+
+def array_names(loaded: bool) -> tuple[str, str]:
+    """How errors name x and y: by their file (and key) when loaded, else as arguments."""
+    if not loaded:
+        return "x", "y"
+    if DATA_PATH is not None:
+        return f"{DATA_PATH} [{X_KEY}]", f"{DATA_PATH} [{Y_KEY}]"
+    return X_PATH, Y_PATH
+
+
+def check_arrays(
+    x: np.ndarray, y: np.ndarray, names: tuple[str, str], chunk: int = 1024
+) -> None:
+    """Numbers in x, none NaN or inf (read in chunks); labels that are names or whole numbers."""
+    if x.dtype.kind not in "biuf":
+        raise problem(names[0], f"expected numbers, got {x.dtype} values")
+    for start in range(0, len(x), chunk):
+        finite = np.isfinite(x[start : start + chunk]).reshape(
+            min(chunk, len(x) - start), -1
+        )
+        if not finite.all():
+            row = start + int(np.flatnonzero(~finite.all(axis=1))[0])
+            raise problem(names[0], f"sample {row} holds NaN or inf values")
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        odd = y[~(np.isfinite(y) & (y == np.round(y)))][0]
+        raise problem(
+            names[1], f"labels must be class names or whole numbers, found {odd}"
+        )
+    if y.dtype.kind not in "biufUS":
+        raise problem(
+            names[1], f"labels must be class names or whole numbers, got {y.dtype}"
+        )
 
 
 def resolve_layout(shape: tuple[int, ...], layout: str = LAYOUT) -> str:
@@ -164,18 +250,22 @@ def make_datasets(
     val_fraction: float = VAL_FRACTION,
 ) -> tuple[ArrayDataset, ArrayDataset]:
     """Training and validation sets; normalization statistics come from training only."""
+    loaded = x is None and y is None
     if x is None or y is None:
         if x is not None or y is not None:
             raise ValueError("x and y: pass both arrays, or neither to load the files")
         x, y = load_arrays()
     x = np.asarray(x) if not isinstance(x, np.ndarray) else x
     y = np.asarray(y)
+    names = array_names(loaded)
     if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(
-            f"y: expected one label per sample, shape ({len(x)},), got {tuple(y.shape)}"
+        raise problem(
+            names[1],
+            f"expected one label per sample, shape ({len(x)},), got {tuple(y.shape)}",
         )
     if len(x) < 2:
-        raise ValueError(f"x: needs at least 2 samples to split, got {len(x)}")
+        raise problem(names[0], f"needs at least 2 samples to split, got {len(x)}")
+    check_arrays(x, y, names)
     x = channels_first(x, resolve_layout(tuple(x.shape), layout))
     classes, targets = np.unique(y, return_inverse=True)
     train_rows, val_rows = split_indices(len(x), val_fraction, seed)
@@ -185,8 +275,8 @@ def make_datasets(
     return train, val
 
 
-if __name__ == "__main__":
-    # Check the conversion on random channels-last images.
+def main() -> None:
+    """Check the conversion on random channels-last images."""
     rng = np.random.default_rng(0)
     images = rng.normal(5.0, 2.0, (50, 8, 8, 3)).astype(np.float32)
     labels = rng.integers(0, 3, 50)
@@ -197,3 +287,7 @@ if __name__ == "__main__":
     print(
         f"{len(train)} training and {len(val)} validation samples of {tuple(x.shape)}"
     )
+
+
+if __name__ == "__main__":
+    run(main)

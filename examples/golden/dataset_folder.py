@@ -30,6 +30,11 @@ validation split is a seeded random 0.2 of ROOT.
 Imports only numpy, torch and the standard library (Pillow on demand).
 """
 
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -47,89 +52,168 @@ PLAIN_SUFFIXES = (".npy", ".pgm", ".ppm")
 SUFFIXES = PLAIN_SUFFIXES + PILLOW_SUFFIXES
 
 
+class DatasetError(ValueError):
+    """Data that cannot be used; the message is one line naming the file or array."""
+
+
+def shown(name: object) -> str:
+    """``name`` as printable text: undecodable bytes and line breaks escaped."""
+    text = str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def problem(where: object, reason: str) -> DatasetError:
+    """The error for ``where`` (a path or an array's name)."""
+    return DatasetError(f"{shown(where)}: {reason}")
+
+
+@contextmanager
+def reading(path: object) -> Iterator[None]:
+    """Report an OS, gzip or numpy error while reading ``path`` as a DatasetError naming it."""
+    try:
+        yield
+    except DatasetError:
+        raise
+    except EOFError:
+        raise problem(
+            path, "cannot read it: truncated, the compressed data ends early"
+        ) from None
+    except OSError as error:
+        raise problem(path, f"cannot read it: {error.strerror or error}") from None
+    except (ValueError, zlib.error, zipfile.BadZipFile) as error:
+        if "pickle" in str(error):
+            raise problem(
+                path, "not a numeric numpy array (text, CSV or Python objects?)"
+            ) from None
+        raise problem(path, f"damaged or not the expected format: {error}") from None
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run ``main``; bad data ends the script with one line on stderr."""
+    try:
+        main()
+    except (DatasetError, OSError) as error:
+        sys.exit(f"error: {shown(error)}")
+
+
 def list_samples(
     root: str, classes: list[str] | None = None
 ) -> tuple[list[Path], list[int], list[str]]:
     """Files, class indices and class names of a folder of class folders."""
     base = Path(root)
     if not base.is_dir():
-        raise FileNotFoundError(
-            f"{root}: no such folder; it must hold one subfolder per class"
-        )
-    found = sorted(path.name for path in base.iterdir() if path.is_dir())
+        raise problem(root, "no such folder; it must hold one subfolder per class")
+    with reading(root):
+        found = sorted(path.name for path in base.iterdir() if path.is_dir())
     if classes is None:
         classes = found
     elif found != classes:
-        raise ValueError(
-            f"{root}: class folders {found} differ from the training classes {classes}"
+        raise problem(
+            root, f"class folders {found} differ from the training classes {classes}"
         )
+    if len(classes) < 2:
+        raise problem(root, f"needs at least 2 class folders, found {len(classes)}")
     files, labels = [], []
     for index, name in enumerate(classes):
-        for path in sorted((base / name).iterdir()):
-            if path.is_file() and path.suffix.lower() in SUFFIXES:
-                files.append(path)
-                labels.append(index)
-    if len(classes) < 2 or not files:
-        raise ValueError(
-            f"{root}: needs at least 2 class folders holding images ({', '.join(SUFFIXES)})"
-        )
+        with reading(base / name):
+            images = [
+                p
+                for p in sorted((base / name).iterdir())
+                if p.is_file() and p.suffix.lower() in SUFFIXES
+            ]
+        if not images:
+            raise problem(
+                base / name, f"the class folder holds no images ({', '.join(SUFFIXES)})"
+            )
+        files += images
+        labels += [index] * len(images)
     return files, labels, classes
 
 
-def read_netpbm(path: Path) -> np.ndarray:
-    """A binary PGM (P5, gray) or PPM (P6, colour) image as ``[H, W]`` or ``[H, W, 3]``.
-
-    The header is read with bounds: a file cut short (an interrupted copy) is an
-    error at its end, never a loop.
-    """
-    data = path.read_bytes()
+def netpbm_header(path: Path, data: bytes) -> tuple[list[bytes], int]:
+    """The 4 header fields of a binary PGM/PPM and the offset of its pixels; never reads past the end."""
+    if not data:
+        raise problem(path, "empty file (0 bytes)")
+    if data[:2] not in (b"P5", b"P6"):
+        raise problem(
+            path, f"only binary PGM (P5) and PPM (P6) are read, got {data[:2]!r}"
+        )
     fields: list[bytes] = []
     position = 0
     while len(fields) < 4:
-        while position < len(data) and data[position : position + 1].isspace():
-            position += 1
         if position >= len(data):
-            raise ValueError(
-                f"{path}: not a complete PGM/PPM file (the header ends after {len(data)} bytes)"
-            )
-        if data[position : position + 1] == b"#":
-            position = data.find(b"\n", position)
-            position = len(data) if position < 0 else position + 1
-            continue
-        end = position
-        while end < len(data) and not data[end : end + 1].isspace():
-            end += 1
-        fields.append(data[position:end])
-        position = end
-    magic = fields[0]
-    if magic not in (b"P5", b"P6"):
-        raise ValueError(
-            f"{path}: only binary PGM (P5) and PPM (P6) are read, got {magic[:8]!r}"
+            raise problem(path, "truncated: the file ends inside its header")
+        if data[position : position + 1].isspace():
+            position += 1
+        elif data[position : position + 1] == b"#":
+            end = data.find(b"\n", position)
+            position = len(data) if end < 0 else end + 1
+        else:
+            end = position
+            while end < len(data) and not data[end : end + 1].isspace():
+                end += 1
+            fields.append(data[position:end])
+            position = end
+    if position >= len(data):
+        raise problem(path, "truncated: the file ends after its header")
+    return fields, position + 1
+
+
+def header_number(path: Path, name: str, field: bytes, top: int) -> int:
+    """A width, height or maxval field: a whole number from 1 to ``top``."""
+    if not field.isdigit() or not 1 <= int(field) <= top:
+        raise problem(
+            path, f"{name} is {field!r}; it must be a whole number from 1 to {top}"
         )
-    if not all(field.isdigit() for field in fields[1:]):
-        raise ValueError(
-            f"{path}: width, height and maxval must be whole numbers, got {fields[1:]}"
-        )
-    width, height, top = (int(field) for field in fields[1:])
-    if not (width > 0 and height > 0 and 0 < top < 65536):
-        raise ValueError(
-            f"{path}: impossible header: {width}x{height}, maxval {top} (1 .. 65535)"
-        )
-    depth = 3 if magic == b"P6" else 1
+    return int(field)
+
+
+def read_netpbm(path: Path) -> np.ndarray:
+    """A binary PGM (P5, gray) or PPM (P6, colour) image as ``[H, W]`` or ``[H, W, 3]``."""
+    with reading(path):
+        data = path.read_bytes()
+    fields, offset = netpbm_header(path, data)
+    width = header_number(path, "width", fields[1], 2**31)
+    height = header_number(path, "height", fields[2], 2**31)
+    top = header_number(path, "maxval", fields[3], 65535)
+    depth = 3 if fields[0] == b"P6" else 1
     dtype = np.dtype(">u2" if top > 255 else "u1")
-    count = width * height * depth
-    if len(data) - position - 1 < count * dtype.itemsize:
-        raise ValueError(
-            f"{path}: truncated: {width}x{height} needs {count * dtype.itemsize} bytes of pixels, "
-            f"the file has {max(len(data) - position - 1, 0)}"
+    expected = width * height * depth * dtype.itemsize
+    if len(data) - offset < expected:
+        raise problem(
+            path,
+            f"truncated: expected {expected} bytes of pixels, got {len(data) - offset}",
         )
-    pixels = np.frombuffer(data, dtype=dtype, count=count, offset=position + 1)
+    pixels = np.frombuffer(
+        data, dtype=dtype, count=width * height * depth, offset=offset
+    )
     pixels = pixels.astype(np.float32) / top
     return (
         pixels.reshape(height, width, depth)
         if depth == 3
         else pixels.reshape(height, width)
     )
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """A numeric ``.npy`` image as float32, scaled to 0..1 when stored as 0..255."""
+    with reading(path):
+        pixels = np.load(path)
+    if pixels.dtype.kind not in "biuf" or pixels.ndim not in (2, 3) or pixels.size == 0:
+        raise problem(
+            path,
+            f"expected a numeric image [H, W], [H, W, C] or [C, H, W], got {pixels.dtype} {pixels.shape}",
+        )
+    pixels = pixels.astype(np.float32)
+    if pixels.max() > 1.0:
+        pixels = pixels / 255.0
+    if (
+        pixels.ndim == 3
+        and pixels.shape[0] in (1, 3)
+        and pixels.shape[-1] not in (1, 3)
+    ):
+        pixels = np.moveaxis(pixels, 0, -1)
+    return pixels
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -143,21 +227,13 @@ def read_image(path: Path) -> np.ndarray:
                 f"{path}: reading {suffix} images needs Pillow (pip install pillow); "
                 f"or store the images as .npy or binary .pgm/.ppm"
             ) from None
-        with Image.open(path) as image:
+        with reading(path), Image.open(path) as image:
             image = image.convert("L" if CHANNELS == 1 else "RGB")
             if SIZE is not None and image.size != (SIZE[1], SIZE[0]):
                 image = image.resize((SIZE[1], SIZE[0]), Image.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
     elif suffix == ".npy":
-        pixels = np.load(path).astype(np.float32)
-        if pixels.max(initial=0.0) > 1.0:
-            pixels = pixels / 255.0
-        if (
-            pixels.ndim == 3
-            and pixels.shape[0] in (1, 3)
-            and pixels.shape[-1] not in (1, 3)
-        ):
-            pixels = np.moveaxis(pixels, 0, -1)
+        pixels = read_npy(path)
     else:
         pixels = read_netpbm(path)
     if pixels.ndim == 2:
@@ -169,7 +245,9 @@ def read_image(path: Path) -> np.ndarray:
             else np.repeat(pixels[:, :, :1], CHANNELS, axis=-1)
         )
     if SIZE is not None and pixels.shape[:2] != tuple(SIZE):
-        raise ValueError(f"{path}: image is {pixels.shape[:2]}, expected {tuple(SIZE)}")
+        raise problem(path, f"image is {pixels.shape[:2]}, expected {tuple(SIZE)}")
+    if not np.isfinite(pixels).all():
+        raise problem(path, "the image holds NaN or infinite values")
     return np.ascontiguousarray(np.moveaxis(pixels, -1, 0))
 
 
@@ -203,7 +281,7 @@ def make_datasets(seed: int = 0) -> tuple[FolderDataset, ...]:
     """Training, validation and test sets; statistics from training only."""
     files, labels, classes = list_samples(ROOT)
     if len(files) < 2:
-        raise ValueError(f"{ROOT}: needs at least 2 images to split, got {len(files)}")
+        raise problem(ROOT, f"needs at least 2 images to split, got {len(files)}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(files))
     held_out = min(len(files) - 1, max(1, round(len(files) * VAL_FRACTION)))
@@ -226,11 +304,12 @@ def make_datasets(seed: int = 0) -> tuple[FolderDataset, ...]:
     return train, val, FolderDataset(test_files, test_labels, classes, mean, std)
 
 
-if __name__ == "__main__":
-    try:
-        splits = make_datasets()
-        x, y = splits[0][0]
-    except (OSError, ValueError) as error:  # a bad file: one line, with its name
-        raise SystemExit(f"error: {error}") from None
+def main() -> None:
+    splits = make_datasets()
+    x, y = splits[0][0]
     sizes = ", ".join(str(len(split)) for split in splits)
-    print(f"{sizes} samples of {tuple(x.shape)}; classes {splits[0].classes}")
+    print(f"{sizes} samples of {tuple(x.shape)}; classes {shown(splits[0].classes)}")
+
+
+if __name__ == "__main__":
+    run(main)

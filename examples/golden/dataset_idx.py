@@ -21,9 +21,13 @@ Imports only numpy, torch and the standard library.
 """
 
 import gzip
+import math
 import struct
+import sys
+import zipfile
 import zlib
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -48,79 +52,121 @@ CLASSES = (
 VAL_FRACTION = 0.2
 # IDX type codes: unsigned byte, signed byte, short, int, float, double (big-endian).
 IDX_TYPES = {8: ">u1", 9: ">i1", 11: ">i2", 12: ">i4", 13: ">f4", 14: ">f8"}
-# The most bytes of values one file may declare: a header asking for more is refused
-# before anything is read (raise it for larger data sets).
-MAX_BYTES = 4 * 2**30
+# The largest array a header may declare (MNIST's training images take 47 MB);
+# a file declaring more is refused before anything is read or inflated.
+MAX_BYTES = 2**31
+
+
+class DatasetError(ValueError):
+    """Data that cannot be used; the message is one line naming the file or array."""
+
+
+def shown(name: object) -> str:
+    """``name`` as printable text: undecodable bytes and line breaks escaped."""
+    text = str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def problem(where: object, reason: str) -> DatasetError:
+    """The error for ``where`` (a path or an array's name)."""
+    return DatasetError(f"{shown(where)}: {reason}")
+
+
+@contextmanager
+def reading(path: object) -> Iterator[None]:
+    """Report an OS, gzip or numpy error while reading ``path`` as a DatasetError naming it."""
+    try:
+        yield
+    except DatasetError:
+        raise
+    except EOFError:
+        raise problem(
+            path, "cannot read it: truncated, the compressed data ends early"
+        ) from None
+    except OSError as error:
+        raise problem(path, f"cannot read it: {error.strerror or error}") from None
+    except (ValueError, zlib.error, zipfile.BadZipFile) as error:
+        if "pickle" in str(error):
+            raise problem(
+                path, "not a numeric numpy array (text, CSV or Python objects?)"
+            ) from None
+        raise problem(path, f"damaged or not the expected format: {error}") from None
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run ``main``; bad data ends the script with one line on stderr."""
+    try:
+        main()
+    except (DatasetError, OSError) as error:
+        sys.exit(f"error: {shown(error)}")
+
+
+def read_header(path: str, stream) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and type of the IDX array whose header starts ``stream``."""
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_TYPES:
+        raise problem(path, f"not an IDX file (magic bytes {magic!r})")
+    header = stream.read(4 * magic[3])
+    if len(header) < 4 * magic[3]:
+        raise problem(path, f"truncated: the header ends after {4 + len(header)} bytes")
+    return struct.unpack(f">{magic[3]}I", header), np.dtype(IDX_TYPES[magic[2]])
 
 
 def read_idx(path: str) -> np.ndarray:
-    """The array stored in an IDX file (gzipped or not: the first two bytes tell).
-
-    A gzipped file is streamed: the header is read first, and no more than the
-    size it declares is inflated, so a small file cannot unpack to gigabytes.
-    """
-    try:
-        with open(path, "rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        with (gzip.open if gzipped else open)(path, "rb") as stream:
-            return read_idx_stream(path, stream)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"{path}: cannot read it ({error})") from None
-
-
-def read_idx_stream(path: str, stream: BinaryIO) -> np.ndarray:
-    """Header, then exactly the declared values: a short or long file is named as such."""
-    magic = stream.read(4)
-    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
-        raise ValueError(f"{path}: not an IDX file (magic bytes {magic!r})")
-    axes = magic[3]
-    dims = stream.read(4 * axes)
-    if len(dims) < 4 * axes:
-        raise ValueError(f"{path}: IDX header cut short")
-    shape = struct.unpack(f">{axes}I", dims)
-    dtype = np.dtype(IDX_TYPES[magic[2]])
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if expected > MAX_BYTES:
-        raise ValueError(
-            f"{path}: the header declares shape {shape}, {expected:,} bytes; the limit is "
-            f"{MAX_BYTES:,} (MAX_BYTES in this file)"
-        )
-    data = stream.read(expected + 1)
-    if len(data) != expected:
-        raise ValueError(
-            f"{path}: {'truncated' if len(data) < expected else 'longer than its header says'}: "
-            f"shape {shape} needs {expected} bytes of values"
-            + (f", the file has {len(data)}" if len(data) < expected else "")
-        )
-    values = (
+    """The array in an IDX file, gzipped or not, read no further than its header declares."""
+    with reading(path), open(path, "rb") as raw:
+        packed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if packed else raw
+        shape, dtype = read_header(path, stream)
+        expected = math.prod(shape) * dtype.itemsize
+        if expected > MAX_BYTES:
+            raise problem(
+                path,
+                f"its header declares {shape}: {expected} bytes; the limit is MAX_BYTES = {MAX_BYTES}"
+                " (raise it in this file for larger data)",
+            )
+        data = stream.read(expected)
+        if len(data) < expected:
+            raise problem(
+                path, f"truncated: expected {expected} bytes, got {len(data)}"
+            )
+        if stream.read(1):
+            raise problem(
+                path,
+                f"longer than its header says: holds more than the {expected} bytes declared",
+            )
+    return (
         np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
     )
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise ValueError(f"{path}: holds nan or inf values")
-    return values
 
 
 def load_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
     """Images ``[N, H, W]`` and labels ``[N]`` of one split, checked against each other."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3:
-        raise ValueError(
-            f"{images_path}: expected images [N, H, W], got shape {images.shape}"
+        raise problem(
+            images_path, f"expected images [N, H, W], got shape {images.shape}"
         )
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise problem(images_path, "images hold NaN or infinite values")
     if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(
-            f"{labels_path}: expected {len(images)} labels, got shape {labels.shape}"
-        )
-    if labels.dtype.kind == "f":
-        raise ValueError(
-            f"{labels_path}: labels must be integers, got {labels.dtype} values"
+        raise problem(
+            labels_path, f"expected {len(images)} labels, got shape {labels.shape}"
         )
     if len(labels) == 0:
-        raise ValueError(f"{labels_path}: holds no labels")
+        raise problem(
+            labels_path, f"holds no labels (and {shown(images_path)} no images)"
+        )
+    if labels.dtype.kind not in "iu":
+        raise problem(
+            labels_path,
+            f"labels are stored as {labels.dtype}; class indices must be integers",
+        )
     if labels.min() < 0 or labels.max() >= len(CLASSES):
-        raise ValueError(
-            f"{labels_path}: labels run from {labels.min()} to {labels.max()}, but there are "
-            f"{len(CLASSES)} classes"
+        raise problem(
+            labels_path,
+            f"labels run from {labels.min()} to {labels.max()}, but there are {len(CLASSES)} classes",
         )
     return images, labels.astype(np.int64)
 
@@ -157,9 +203,7 @@ def make_datasets(seed: int = 0) -> tuple[IdxDataset, ...]:
     """Training, validation and test sets; statistics from training only."""
     images, labels = load_pair(IMAGES, LABELS)
     if len(images) < 2:
-        raise ValueError(
-            f"{IMAGES}: needs at least 2 images to split, got {len(images)}"
-        )
+        raise problem(IMAGES, f"needs at least 2 images to split, got {len(images)}")
     order = np.random.default_rng(seed).permutation(len(images))
     held_out = min(len(images) - 1, max(1, round(len(images) * VAL_FRACTION)))
     train_rows, val_rows = np.sort(order[held_out:]), np.sort(order[:held_out])
@@ -171,21 +215,22 @@ def make_datasets(seed: int = 0) -> tuple[IdxDataset, ...]:
         return train, val
     test_images, test_labels = load_pair(TEST_IMAGES, TEST_LABELS)
     if test_images.shape[1:] != images.shape[1:]:
-        raise ValueError(
-            f"{TEST_IMAGES}: test images are {test_images.shape[1:]}, training images "
-            f"{images.shape[1:]}"
+        raise problem(
+            TEST_IMAGES,
+            f"test images are {test_images.shape[1:]}, training images {images.shape[1:]}",
         )
     test = IdxDataset(test_images, test_labels, np.arange(len(test_images)), mean, std)
     return train, val, test
 
 
-if __name__ == "__main__":
-    try:
-        splits = make_datasets()
-        x, y = splits[0][0]
-    except (OSError, ValueError) as error:  # a bad file: one line, with its name
-        raise SystemExit(f"error: {error}") from None
+def main() -> None:
+    splits = make_datasets()
+    x, y = splits[0][0]
     sizes = ", ".join(str(len(split)) for split in splits)
     print(
         f"{sizes} samples (train, val{', test' if len(splits) == 3 else ''}) of {tuple(x.shape)}; classes {CLASSES}"
     )
+
+
+if __name__ == "__main__":
+    run(main)

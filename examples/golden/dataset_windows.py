@@ -23,7 +23,11 @@ targets) so that no validation target is ever a training target.
 Imports only numpy, torch and the standard library.
 """
 
-from collections.abc import Sequence
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -176,24 +180,78 @@ class WindowDataset(Dataset):
         return x, y
 
 
+class DatasetError(ValueError):
+    """Data that cannot be used; the message is one line naming the file or array."""
+
+
+def shown(name: object) -> str:
+    """``name`` as printable text: undecodable bytes and line breaks escaped."""
+    text = str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def problem(where: object, reason: str) -> DatasetError:
+    """The error for ``where`` (a path or an array's name)."""
+    return DatasetError(f"{shown(where)}: {reason}")
+
+
+@contextmanager
+def reading(path: object) -> Iterator[None]:
+    """Report an OS, gzip or numpy error while reading ``path`` as a DatasetError naming it."""
+    try:
+        yield
+    except DatasetError:
+        raise
+    except EOFError:
+        raise problem(
+            path, "cannot read it: truncated, the compressed data ends early"
+        ) from None
+    except OSError as error:
+        raise problem(path, f"cannot read it: {error.strerror or error}") from None
+    except (ValueError, zlib.error, zipfile.BadZipFile) as error:
+        if "pickle" in str(error):
+            raise problem(
+                path, "not a numeric numpy array (text, CSV or Python objects?)"
+            ) from None
+        raise problem(path, f"damaged or not the expected format: {error}") from None
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run ``main``; bad data ends the script with one line on stderr."""
+    try:
+        main()
+    except (DatasetError, OSError) as error:
+        sys.exit(f"error: {shown(error)}")
+
+
 def load_frames(path: str | Path) -> np.ndarray:
     """Frames from a ``.npy`` file (memory-mapped, read-only) or the first array of a ``.npz``."""
     path = Path(path)
-    if path.suffix == ".npz":
-        with np.load(path) as archive:
-            if not archive.files:
-                raise ValueError(
-                    f"{path}: the archive holds no arrays; save the frames with "
-                    f"np.savez(path, frames=frames)"
-                )
-            frames = archive[archive.files[0]]
-    else:
-        frames = np.load(path, mmap_mode="r")
-    if frames.ndim < 1 or frames.shape[0] < 1:
-        raise ValueError(
-            f"{path}: expected frames [T, *spatial] with T >= 1, got an array of shape "
-            f"{tuple(frames.shape)}"
-        )
+    with reading(path):
+        if path.suffix == ".npz":
+            with np.load(path) as archive:
+                if not archive.files:
+                    raise problem(
+                        path,
+                        "the archive holds no arrays; save the frames with "
+                        "np.savez(path, frames=frames)",
+                    )
+                frames = archive[archive.files[0]]
+        else:
+            frames = np.load(path, mmap_mode="r")
+        if frames.dtype.kind not in "biuf" or frames.ndim < 1 or frames.shape[0] < 1:
+            raise problem(
+                path,
+                f"expected numeric frames [T, *spatial] with T >= 1, got {frames.dtype} "
+                f"of shape {tuple(frames.shape)}",
+            )
+        for start in range(
+            0, len(frames), 256
+        ):  # one pass, in chunks: a memory map stays on disk
+            finite = np.isfinite(frames[start : start + 256])
+            if not finite.all():
+                bad = start + int(np.argwhere(~finite)[0][0])
+                raise problem(path, f"frame {bad} holds NaN or inf values")
     return frames
 
 
@@ -248,11 +306,15 @@ def make_datasets(
     return train, val
 
 
-if __name__ == "__main__":
-    # Check the window arithmetic on random frames: the last window ends on the last frame.
+def main() -> None:
+    """Check the window arithmetic on random frames: the last window ends on the last frame."""
     frames = np.random.default_rng(0).random((PRE_HISTORY + FORECAST + 9, 8, 8))
     dataset = WindowDataset(frames, threshold=None, binarize_x=False)
     x, y = dataset[len(dataset) - 1]
     assert len(dataset) == 10, len(dataset)
     assert torch.equal(y, torch.from_numpy(frames[-FORECAST:]).float())
     print(f"{len(dataset)} windows: x {tuple(x.shape)}, y {tuple(y.shape)}")
+
+
+if __name__ == "__main__":
+    run(main)

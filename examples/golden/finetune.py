@@ -19,6 +19,10 @@ Transfer learning in four steps, each printed as it happens:
    gradients of the new, random head would otherwise wreck the pretrained
    weights before the head has learned anything.
 
+What goes wrong ends in one line, as in train.py: every sample is checked as it
+is loaded, a non-finite loss stops the run before it reaches a checkpoint, and
+every file is written through a temporary one.
+
 Frozen BatchNorm layers stay in evaluation mode, so their running statistics
 are kept too.  Gray samples are repeated to three channels when the model
 expects three (as for an RGB backbone).
@@ -54,7 +58,6 @@ from torch.utils.data import DataLoader, Dataset
 
 # The model and the data come from sibling files (import sorters keep this apart).
 # isort: split
-from dataset import make_datasets
 from model import INPUT_SHAPE, LeNet5
 
 WEIGHTS = "runs/best.pt"
@@ -65,6 +68,7 @@ BATCH_SIZE = 32
 LR = 0.001
 SEED = 0
 OUT = "finetune"
+LOADER_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError)
 SCHEDULER = "warmup-multistep"
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
 METRICS = ("accuracy", "macro_f1")
@@ -145,6 +149,58 @@ def load_weights(model: nn.Module, state: object, flag: str, path: str) -> None:
             fit = f"{key} is {there} there, {here} in LeNet5"
             raise TrainingError(f"{flag} {path}: weights of another model: {fit}")
     model.load_state_dict(state)
+
+
+class CheckedDataset(Dataset):
+    """A split whose every sample is checked as it is loaded, not only the first one."""
+
+    def __init__(self, name: str, dataset: Dataset, check_label: Callable) -> None:
+        if len(dataset) == 0:
+            raise TrainingError(f"the {name} split is empty")
+        self.name, self.dataset, self.check_label = name, dataset, check_label
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple:
+        name = f"{self.name} sample {index}"
+        try:
+            x, y = self.dataset[index]
+        except LOADER_ERRORS as error:
+            raise TrainingError(f"{name}: {one_line(error)}") from None
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        if tuple(x.shape) != INPUT_SHAPE:
+            got = f"x has shape {tuple(x.shape)}"
+            raise TrainingError(f"{name}: {got}, but LeNet5 expects {INPUT_SHAPE}")
+        if not torch.isfinite(x).all():
+            raise TrainingError(f"{name}: x holds nan or inf values")
+        self.check_label(name, y)
+        return x, y
+
+
+def load_splits(seed: int, check_label: Callable) -> tuple:
+    """(train, val, test or None), imported here: a run of no epochs needs no data."""
+    try:
+        from dataset import make_datasets
+
+        splits = make_datasets(seed)
+    except ModuleNotFoundError as error:  # the data file, or a package it needs
+        raise TrainingError(f"importing dataset.py: {error}") from None
+    except LOADER_ERRORS as error:  # a file of the data that cannot be used
+        raise TrainingError(f"dataset.py: {one_line(error)}") from None
+    if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
+        raise TrainingError("make_datasets() must return (train, val[, test])")
+    names = ("training", "validation", "test")
+    checked = [CheckedDataset(names[i], s, check_label) for i, s in enumerate(splits)]
+    return (*checked, None)[:3]  # no test split: None
+
+
+def check_loss(loss: torch.Tensor | float, epoch: int, step: int = 0) -> None:
+    """Stop at a non-finite loss (of training ``step``, else validation) before a checkpoint."""
+    if not abs(float(loss)) < float("inf"):  # nan or inf
+        where = f", step {step}: the training" if step else ": the validation"
+        stopped = "stopped, and no checkpoint was written with it (try a lower --lr)"
+        raise TrainingError(f"epoch {epoch}{where} loss is {float(loss)}; {stopped}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -516,35 +572,40 @@ def write_history(rows: list[dict], path: Path) -> None:
 
 
 class RepeatChannels(Dataset):
-    """Gray samples repeated to ``channels`` channels, for a backbone trained on colour."""
+    """Gray samples repeated to the model's channels, for a backbone trained on colour."""
 
-    def __init__(self, dataset: Dataset, channels: int) -> None:
-        self.dataset = dataset
-        self.channels = channels
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset, self.repeated = dataset, False
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple:
         x, y = self.dataset[index]
-        return x.expand(self.channels, *x.shape[1:]), y
+        x = torch.as_tensor(x)
+        if x.dim() == len(INPUT_SHAPE) and x.shape[0] == 1 < INPUT_SHAPE[0]:
+            x, self.repeated = x.expand(INPUT_SHAPE[0], *x.shape[1:]), True
+        return x, y
 
 
-def fit_channels(name: str, dataset: Dataset) -> Dataset:
-    """The dataset with samples of the model's INPUT_SHAPE, or a clear error."""
-    x, _ = dataset[0]
-    shape = tuple(x.shape)
-    if shape == INPUT_SHAPE:
-        return dataset
-    if shape[0] == 1 and shape[1:] == INPUT_SHAPE[1:]:
-        return RepeatChannels(dataset, INPUT_SHAPE[0])
-    raise SystemExit(
-        f"{name} samples have shape {shape}, but LeNet5 expects {INPUT_SHAPE}"
-    )
+def label_check(classes: int | None) -> Callable[[str, torch.Tensor], None]:
+    """The check of a label: a class index 0 .. classes - 1 (any >= 0 while counting)."""
+
+    def check_label(name: str, y: torch.Tensor) -> None:
+        if y.dim() != 0 or y.is_floating_point():
+            got = f"{y.dtype} of shape {tuple(y.shape)}"
+            raise TrainingError(f"{name}: y must be an integer class index, got {got}")
+        if int(y) < 0 or (classes is not None and int(y) >= classes):
+            known = (
+                f"the data names {classes} classes" if classes else "labels start at 0"
+            )
+            raise TrainingError(f"{name}: label {int(y)}, but {known}")
+
+    return check_label
 
 
 def count_classes(train: Dataset) -> int:
-    """The class count: ``len(classes)`` when the dataset names them, else the largest label + 1."""
+    """The class count: ``len(classes)`` when the data names them, else the largest label + 1."""
     dataset = train
     while not hasattr(dataset, "classes") and hasattr(dataset, "dataset"):
         dataset = dataset.dataset
@@ -650,20 +711,18 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     check_writable("--out", out)
     seed_everything(args.seed)
-    splits = make_datasets(args.seed)
-    if len(splits) not in (2, 3):
-        raise SystemExit(
-            "make_datasets() must return (train, val) or (train, val, test)"
-        )
-    names_source = splits[0]
-    train, val = fit_channels("training", splits[0]), fit_channels(
-        "validation", splits[1]
-    )
-    test = fit_channels("test", splits[2]) if len(splits) == 3 else None
-    if train is not names_source:
+    splits = load_splits(args.seed, label_check(None))
+    for split in filter(None, splits):  # gray samples meet an RGB backbone: repeated
+        split.dataset = RepeatChannels(split.dataset)
+    train, val, test = splits
+    if train[0] and train.dataset.repeated:  # the first sample, checked, was gray
         print(f"note: repeating gray samples to {INPUT_SHAPE[0]} channels for LeNet5")
-    classes = count_classes(names_source)
-    names = class_names(names_source, classes)
+    classes = count_classes(train)
+    for split in filter(
+        None, splits
+    ):  # from now on a label must name one of the classes
+        split.check_label = label_check(classes)
+    names = class_names(train, classes)
 
     model = LeNet5()
     if not os.path.exists(args.weights):
@@ -704,6 +763,7 @@ def main(argv: list[str] | None = None) -> dict:
     show_progress = sys.stdout.isatty() if args.progress is None else args.progress
 
     rows: list[dict] = []
+    written: dict[str, Path] = {}  # the files this run wrote
     best_loss, best_epoch, steps = float("inf"), 0, 0
     for epoch in range(1, args.epochs + 1):
         train_mode(model)
@@ -723,11 +783,7 @@ def main(argv: list[str] | None = None) -> dict:
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(x).float(), y)
-            if not torch.isfinite(loss.detach()):
-                raise TrainingError(
-                    f"epoch {epoch}, step {steps + 1}: the training loss is {loss.detach().item()}; "
-                    "stopped, and no checkpoint was written with it (try a lower --lr)"
-                )
+            check_loss(loss.detach(), epoch, steps + 1)
             loss.backward()
             optimizer.step()
             if scheduler is not None:
@@ -747,6 +803,7 @@ def main(argv: list[str] | None = None) -> dict:
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": seconds,
         }
+        check_loss(metrics["loss"], epoch)
         rows.append(row)
         print(
             f"epoch {epoch}/{args.epochs}  train_loss {row['train_loss']:.4f}  "
@@ -755,18 +812,16 @@ def main(argv: list[str] | None = None) -> dict:
             + f"  lr {row['lr']:.2e}  {seconds:.1f}s",
             flush=True,
         )
-        if not metrics["loss"] < float("inf"):  # nan or inf
-            raise TrainingError(
-                f"epoch {epoch}: the validation loss is {metrics['loss']}; stopped"
-            )
         weights = model.state_dict()
         if metrics["loss"] < best_loss:
             best_loss, best_epoch = metrics["loss"], epoch
-            save_staged(weights, out / "best.pt")
-        save_staged(weights, out / "last.pt")
+            written["best"] = save_staged(weights, out / "best.pt")
+        written["last"] = save_staged(weights, out / "last.pt")
         if args.max_steps is not None and steps >= args.max_steps:
             break
-    write_staged(out / "history.csv", lambda path: write_history(rows, path))
+    written["history"] = write_staged(
+        out / "history.csv", lambda p: write_history(rows, p)
+    )
 
     summary = {
         "weights": args.weights,
@@ -794,14 +849,12 @@ def main(argv: list[str] | None = None) -> dict:
             + "  ".join(f"{name} {test_metrics[name]:.4f}" for name in METRICS)
         )
         shown, split = test, "test"
-    report_classification(
-        model, names_source, shown, summary, out, device, print, split
-    )
+    report_classification(model, train, shown, summary, out, device, print, split)
     text = json.dumps(summary, indent=2) + "\n"
-    write_staged(out / "metrics.json", lambda path: path.write_text(text))
-    print(
-        f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'history.csv'} and {out / 'metrics.json'}"
+    written["metrics"] = write_staged(
+        out / "metrics.json", lambda p: p.write_text(text)
     )
+    print("wrote " + ", ".join(str(path) for path in written.values()))
     return summary
 
 

@@ -55,9 +55,9 @@ BATCH_SIZE = 32
 LR = 0.001
 SEED = 0
 OUT = "runs"
+LOADER_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError)
 METRICS = ("mae", "mse")
 CHECKPOINT_FORMAT = 1
-LOADER_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError)
 # Where a run stands: what a checkpoint carries besides the objects' states.
 RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
 
@@ -80,8 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if value is not None and value < 1 and not (value == 0 and flag == "--epochs"):
             parser.error(f"{flag}: must be >= 1, got {value}")
     if args.epochs == 0 and not args.resume:
-        need = "--epochs 0 needs --resume CHECKPOINT"
-        parser.error(f"--epochs: must be >= 1, got 0; {need}")
+        parser.error(
+            "--epochs: must be >= 1, got 0; --epochs 0 needs --resume CHECKPOINT"
+        )
     if not 0 < args.lr < float("inf"):
         parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
     if not 0 <= args.seed < 2**32:
@@ -203,33 +204,6 @@ def load_weights(model: nn.Module, state: object, flag: str, path: str) -> None:
     model.load_state_dict(state)
 
 
-class CheckedDataset(Dataset):
-    """A split whose every sample is checked as it is loaded, not only the first one."""
-
-    def __init__(self, name: str, dataset: Dataset) -> None:
-        if len(dataset) == 0:
-            raise TrainingError(f"the {name} split is empty")
-        self.name, self.dataset = name, dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple:
-        name = f"{self.name} sample {index}"
-        try:
-            x, y = self.dataset[index]
-        except LOADER_ERRORS as error:
-            raise TrainingError(f"{name}: {one_line(error)}") from None
-        x, y = torch.as_tensor(x), torch.as_tensor(y)
-        if tuple(x.shape) != INPUT_SHAPE:
-            got = f"x has shape {tuple(x.shape)}"
-            raise TrainingError(f"{name}: {got}, but Forecaster expects {INPUT_SHAPE}")
-        if not torch.isfinite(x).all():
-            raise TrainingError(f"{name}: x holds nan or inf values")
-        check_label(name, y)
-        return x, y
-
-
 def check_label(name: str, y: torch.Tensor) -> None:
     if tuple(y.shape) != OUTPUT_SHAPE:
         raise TrainingError(f"{name}: y has shape {tuple(y.shape)}, not {OUTPUT_SHAPE}")
@@ -258,17 +232,56 @@ def evaluate(model: nn.Module, loader: DataLoader, run: Run) -> dict:
     return {"val_loss": mse, "mae": float(totals[0] / totals[2]), "mse": mse}
 
 
-def load_splits(seed: int) -> tuple:
-    """[train, val] or [train, val, test], imported here: a run of no epochs needs no data."""
+class CheckedDataset(Dataset):
+    """A split whose every sample is checked as it is loaded, not only the first one."""
+
+    def __init__(self, name: str, dataset: Dataset, check_label: Callable) -> None:
+        if len(dataset) == 0:
+            raise TrainingError(f"the {name} split is empty")
+        self.name, self.dataset, self.check_label = name, dataset, check_label
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple:
+        name = f"{self.name} sample {index}"
+        try:
+            x, y = self.dataset[index]
+        except LOADER_ERRORS as error:
+            raise TrainingError(f"{name}: {one_line(error)}") from None
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        if tuple(x.shape) != INPUT_SHAPE:
+            got = f"x has shape {tuple(x.shape)}"
+            raise TrainingError(f"{name}: {got}, but Forecaster expects {INPUT_SHAPE}")
+        if not torch.isfinite(x).all():
+            raise TrainingError(f"{name}: x holds nan or inf values")
+        self.check_label(name, y)
+        return x, y
+
+
+def load_splits(seed: int, check_label: Callable) -> tuple:
+    """(train, val, test or None), imported here: a run of no epochs needs no data."""
     try:
         from dataset import make_datasets
+
+        splits = make_datasets(seed)
     except ModuleNotFoundError as error:  # the data file, or a package it needs
         raise TrainingError(f"importing dataset.py: {error}") from None
-    splits = make_datasets(seed)
+    except LOADER_ERRORS as error:  # a file of the data that cannot be used
+        raise TrainingError(f"dataset.py: {one_line(error)}") from None
     if not isinstance(splits, (tuple, list)) or len(splits) not in (2, 3):
         raise TrainingError("make_datasets() must return (train, val[, test])")
-    checked = list(map(CheckedDataset, ("training", "validation", "test"), splits))
+    names = ("training", "validation", "test")
+    checked = [CheckedDataset(names[i], s, check_label) for i, s in enumerate(splits)]
     return (*checked, None)[:3]  # no test split: None
+
+
+def check_loss(loss: torch.Tensor | float, epoch: int, step: int = 0) -> None:
+    """Stop at a non-finite loss (of training ``step``, else validation) before a checkpoint."""
+    if not abs(float(loss)) < float("inf"):  # nan or inf
+        where = f", step {step}: the training" if step else ": the validation"
+        stopped = "stopped, and no checkpoint was written with it (try a lower --lr)"
+        raise TrainingError(f"epoch {epoch}{where} loss is {float(loss)}; {stopped}")
 
 
 def loader(dataset: Dataset, args, run: Run, shuffle=None) -> DataLoader:
@@ -292,12 +305,7 @@ def train_epoch(model, loader, optimizer, run: Run, state: dict, extras: dict) -
         x, y = run.move(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_function(model(x), y)
-        if not torch.isfinite(loss.detach()):  # before its gradients reach the weights
-            step = f"epoch {state['epoch'] + 1}, step {state['step'] + steps + 1}"
-            raise TrainingError(
-                f"{step}: the training loss is {loss.item()}; stopped, and no checkpoint "
-                "was written with it (try a lower --lr)"
-            )
+        check_loss(loss.detach(), state["epoch"] + 1, state["step"] + steps + 1)
         loss.backward()
         optimizer.step()
         totals[0] += loss.detach().double() * len(y)
@@ -390,7 +398,7 @@ def main(argv: list[str] | None = None) -> dict:
     shuffle = torch.Generator().manual_seed(args.seed)  # checkpoints carry its state
     train = val = test = None
     if args.epochs > 0:  # --epochs 0 (an export of a checkpoint) needs no data
-        train, val, test = load_splits(args.seed)
+        train, val, test = load_splits(args.seed, check_label)
     if args.resume:
         state = resume(args, objects, shuffle, run)
     size = sum(parameter.numel() for parameter in model.parameters())
@@ -406,11 +414,7 @@ def main(argv: list[str] | None = None) -> dict:
             loss, samples, steps = trained  # its float() waited for the device
             seconds = time.perf_counter() - started
             metrics = evaluate(model, loader(val, args, run), run)
-            if not metrics["val_loss"] < float("inf"):
-                raise TrainingError(
-                    f"epoch {epoch}: the validation loss is {metrics['val_loss']}; "
-                    "stopped, and no checkpoint was written with it"
-                )
+            check_loss(metrics["val_loss"], epoch)
             row = {"epoch": epoch, "train_loss": loss, "val_loss": metrics["val_loss"]}
             row.update({name: metrics[name] for name in METRICS})
             shown = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch")
