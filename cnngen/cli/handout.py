@@ -96,7 +96,7 @@ def handout_command(
         for key, paper in (("in_channels", 3), ("classes", 1000)):
             if options.get(key) is None:
                 options[key] = paper
-    spec, plan = build_plan(family, options)
+    spec, plan = build_plan(family, options, lang)
     words = spec.command_words("handout", output) + template_dir_words()
     if student:
         words.append("--student")
