@@ -789,6 +789,34 @@ def test_transfer_handout_exercises_check_answers() -> None:
         assert namespace["check"](3, 14917) is True and namespace["check"](3, 10245) is False
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_c4_handout_reproduces_the_shape_of_the_articles_table(lang: str) -> None:
+    """Plain and C4 models of one size: both learn upright digits, only C4 keeps turned ones.
+
+    One edition runs per language (English teacher, Russian student); the other
+    edition of each is checked to hold the very same code.
+    """
+    pytest.importorskip("sklearn")
+    student = lang == "ru"
+    text = topic("c4", lang, student)
+    other = json.loads(topic("c4", lang, not student))
+    assert sources(json.loads(text), "code") == sources(other, "code")
+    printed = execute(text)
+    t = Messages(lang)
+    rows = {}
+    for name in (t("label.plain_model"), t("label.c4_model")):
+        row = re.search(rf"\| {re.escape(name)} +\| +(\d+) \| +([\d.,]+)% \| +([\d.,]+)% \|", printed)
+        count, upright, turned = row.groups()
+        rows[name] = (int(count), float(upright.replace(",", ".")), float(turned.replace(",", ".")))
+    (plain, c4) = rows.values()
+    assert plain[0] == c4[0]  # the same parameters
+    assert plain[1] >= 90 and c4[1] >= 90 and plain[2] < plain[1] - 30 and c4[2] == c4[1]
+    assert ("<details>" in text) is not student
+    if lang == "ru":
+        assert "," in printed.split(t("label.c4_model"))[-1]  # Russian decimal sign
+
+
 def test_cli_topics(run_cli, tmp_path: Path) -> None:
     target = tmp_path / "conv.ipynb"
     result = run_cli("handout", "conv", "--lang", "ru", "-o", str(target))
@@ -798,7 +826,7 @@ def test_cli_topics(run_cli, tmp_path: Path) -> None:
     refused = run_cli("handout", "train", "--layers", "3")
     assert refused.code == 2 and refused.err.startswith("Error: --layers: ")
     missing = run_cli("handout")
-    assert missing.code == 2 and "conv, train, transfer" in missing.err
+    assert missing.code == 2 and "conv, train, transfer, c4" in missing.err
     transfer = tmp_path / "transfer.ipynb"
     result = run_cli("handout", "transfer", "--student", "-o", str(transfer))
     assert result.code == 0, result.err

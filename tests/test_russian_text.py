@@ -197,7 +197,7 @@ def test_handout_has_no_english(name: str, student: bool) -> None:
     assert_russian(name, list(notebook_prose(text)))
 
 
-@pytest.mark.parametrize("topic", ["conv", "train", "transfer"])
+@pytest.mark.parametrize("topic", ["conv", "train", "transfer", "c4"])
 def test_topic_handout_has_no_english(topic: str) -> None:
     assert_russian(topic, list(notebook_prose(render_topic(topic, f"handout {topic}", "ru"))))
 

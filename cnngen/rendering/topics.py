@@ -9,6 +9,8 @@ curves, shows the confusion matrix and asserts accuracy and macro-F1.
 ``transfer`` trains the same kind of model on digits 0-4, freezes its
 convolutions, gives it a new head for digits 5-9 and trains only the head on
 two images per digit, against the same model trained from scratch on them.
+``c4`` trains a plain and a rotation-invariant (C4) model of the same size on
+upright digits and tests both on upright and turned ones: the article's table.
 
 Both are built from the same cells, editions and checker as the model
 handouts (:mod:`cnngen.rendering.handout`), and are as deterministic.
@@ -35,7 +37,7 @@ from cnngen.rendering.handout import (
 from cnngen.rendering.lessons import discussion
 from cnngen.rendering.messages import Messages
 
-TOPICS = ("conv", "train", "transfer")
+TOPICS = ("conv", "train", "transfer", "c4")
 
 # The model the training handout trains: small enough for a CPU in seconds.
 TRAIN_MODEL = {"input_size": (8, 8), "classes": 10, "layers": 2, "start_channels": 16}
@@ -44,6 +46,11 @@ TRANSFER_MODEL = {**TRAIN_MODEL, "classes": 5}
 # Images per new digit that the head is fine-tuned on, and how many draws are compared.
 FEW_PER_DIGIT = 2
 DRAWS = 3
+# The C4 experiment's two models: the same size, one invariant to quarter turns.
+C4_MODELS = (
+    ("classifier", {"input_size": (8, 8), "layers": 2, "start_channels": 16}),
+    ("equivariant", {"input_size": (8, 8), "layers": 2, "start_channels": 16}),
+)
 
 
 def _intro(t: Messages, topic: str, command: str, student: bool) -> Cell:
@@ -525,8 +532,98 @@ def transfer_cells(t: Messages, command: str, student: bool, lang: str) -> list[
     )
 
 
+# ---------------------------------------------------------------- c4
+def c4_cells(t: Messages, command: str, student: bool, lang: str) -> list[Cell]:
+    names = []
+    sources = []
+    for family, options in C4_MODELS:
+        spec = make_spec(family, **options)
+        plan = solve(spec)
+        regenerate = shlex.join(spec.command_words() + template_dir_words())
+        regenerate += f" --lang {lang}" if lang != "en" else ""
+        names.append(plan.class_name)
+        sources.append(Cell("code", render_model(plan, regenerate, lang).rstrip("\n")))
+    plain, c4 = names
+    return [
+        _intro(t, "c4", command, student),
+        markdown(f"## {t('topic.c4.data.title')}\n\n{t('topic.c4.data.text')}"),
+        code(
+            "import time\n\n"
+            "import torch\n"
+            "from torch import nn\n\n"
+            "try:\n"
+            "    from sklearn.datasets import load_digits\n"
+            "    from sklearn.model_selection import train_test_split\n"
+            "except ImportError as error:\n"
+            f"    raise ImportError({t('topic.train.no_sklearn')!r}) from error\n\n"
+            "digits = load_digits()\n"
+            "images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0\n"
+            "labels = torch.tensor(digits.target)\n"
+            "train_index, test_index = train_test_split(\n"
+            "    list(range(len(labels))), test_size=0.25, random_state=0, stratify=digits.target\n"
+            ")\n"
+            "x_train, y_train = images[train_index], labels[train_index]\n"
+            "x_test, y_test = images[test_index], labels[test_index]\n"
+            f"# {t('topic.c4.turns')}\n"
+            "turns = torch.randint(0, 4, (len(x_test),), generator=torch.Generator().manual_seed(0))\n"
+            "x_turned = torch.stack(\n"
+            "    [torch.rot90(x, int(k), dims=(-2, -1)) for x, k in zip(x_test, turns)]\n"
+            ")\n"
+            f"print({t('label.train')!r}, tuple(x_train.shape), {t('label.test')!r}, "
+            f"tuple(x_test.shape), {t('label.turns')!r}, torch.bincount(turns).tolist())\n"
+            "assert torch.equal(torch.rot90(x_turned[0], -int(turns[0]), dims=(-2, -1)), x_test[0])\n"
+        ),
+        markdown(f"## {t('topic.c4.models.title')}\n\n{t('topic.c4.models.text')}"),
+        *sources,
+        markdown(f"## {t('topic.c4.train.title')}\n\n{t('topic.c4.train.text')}"),
+        code(
+            "def train(model, epochs=8):\n"
+            f'    """{t("topic.c4.train_doc")}"""\n'
+            "    torch.manual_seed(0)\n"
+            "    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)\n"
+            "    loss_fn = nn.CrossEntropyLoss()\n"
+            "    for _ in range(epochs):\n"
+            "        model.train()\n"
+            "        order = torch.randperm(len(x_train))\n"
+            "        for begin in range(0, len(order), 64):\n"
+            "            batch = order[begin : begin + 64]\n"
+            "            optimizer.zero_grad()\n"
+            "            loss_fn(model(x_train[batch]), y_train[batch]).backward()\n"
+            "            optimizer.step()\n"
+            "    return model.eval()\n\n\n"
+            "def accuracy(model, x):\n"
+            f'    """{t("topic.c4.accuracy_doc")}"""\n'
+            "    with torch.no_grad():\n"
+            "        return (model(x).argmax(dim=1) == y_test).float().mean().item()\n\n\n"
+            "start = time.perf_counter()\n"
+            "torch.manual_seed(0)\n"
+            f"models = {{{t('label.plain_model')!r}: train({plain}()), "
+            f"{t('label.c4_model')!r}: train({c4}())}}\n"
+            f"print({t('label.seconds')!r}, round(time.perf_counter() - start, 1))\n"
+        ),
+        markdown(f"## {t('topic.c4.table.title')}\n\n{t('topic.c4.table.text')}"),
+        code(
+            "results = {}\n"
+            f"print(f\"| {{{t('label.model')!r}:<12}} | {{{t('label.parameters')!r}:>10}} | "
+            f"{{{t('label.upright')!r}:>10}} | {{{t('label.turned')!r}:>10}} |\")\n"
+            "for name, model in models.items():\n"
+            "    count = sum(p.numel() for p in model.parameters())\n"
+            "    results[name] = (accuracy(model, x_test), accuracy(model, x_turned))\n"
+            f"    shown = [f\"{{share:>10.1%}}\".replace('.', {t('number.point')!r}) "
+            "for share in results[name]]\n"
+            '    print(f"| {name:<12} | {count:>10} | {shown[0]} | {shown[1]} |")\n'
+            f"plain, c4 = results[{t('label.plain_model')!r}], results[{t('label.c4_model')!r}]\n"
+            f"# {t('topic.c4.asserts')}\n"
+            "assert plain[0] >= 0.9 and c4[0] >= 0.9\n"
+            "assert plain[1] < plain[0] - 0.3\n"
+            "assert abs(c4[1] - c4[0]) < 0.01\n"
+        ),
+        *discussion(t, t("topic.c4.q"), t("topic.c4.a")),
+    ]
+
+
 def render_topic(topic: str, command: str, lang: str = "en", student: bool = False) -> str:
-    """The notebook of ``cnngen handout conv``, ``train`` or ``transfer``, as JSON text."""
+    """The notebook of ``cnngen handout conv``, ``train``, ``transfer`` or ``c4``, as JSON text."""
     t = Messages(lang)
     if topic == "conv":
         cells = conv_cells(t, command, student)
@@ -534,6 +631,8 @@ def render_topic(topic: str, command: str, lang: str = "en", student: bool = Fal
         cells = train_cells(t, command, student, lang)
     elif topic == "transfer":
         cells = transfer_cells(t, command, student, lang)
+    elif topic == "c4":
+        cells = c4_cells(t, command, student, lang)
     else:
         raise ValueError(f"unknown topic {topic!r}; use one of {', '.join(TOPICS)}")
     return _finish(cells, student, lang)
