@@ -102,6 +102,7 @@ GOLDEN: list[tuple[str, str]] = [
     ),
     ("conv.ipynb", "handout conv"),
     ("train_digits_ru.ipynb", "handout train --lang ru"),
+    ("transfer_student.ipynb", "handout transfer --student"),
     ("forecaster.svg", "plan forecaster --input-size 64x64 --layers 4 --svg"),
     ("unet.svg", "plan unet --input-size 97x131 --layers 4 --svg"),
     (

@@ -712,9 +712,10 @@ def test_train_handout_learns_the_digits_on_a_cpu(lang: str) -> None:
     pytest.importorskip("sklearn")
     import time
 
-    start = time.perf_counter()
+    # Processor time, not wall time: a busy machine must not fail a run that did its work.
+    start = time.process_time()
     printed = execute(topic("train", lang))
-    assert time.perf_counter() - start < 120
+    assert time.process_time() - start < 120
     t = Messages(lang)
     accuracy, macro_f1 = re.search(
         rf"{t('label.accuracy')} ([\d.]+)  macro-F1 ([\d.]+)", printed
@@ -739,6 +740,83 @@ def test_conv_handout_runs_in_a_kernel(tmp_path: Path) -> None:
     assert errors == []
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_transfer_handout_fine_tunes_a_frozen_model(
+    lang: str, student: bool, tmp_path: Path
+) -> None:
+    """The frozen features stay put, the new head has its shape, and fine-tuning wins.
+
+    The Russian student edition runs in a real kernel, the others in one namespace.
+    """
+    pytest.importorskip("sklearn")
+    text = topic("transfer", lang, student)
+    if lang == "ru" and student:
+        notebook = run_notebook(text, tmp_path)
+        outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+        assert [o for o in outputs if o.output_type == "error"] == []
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    else:
+        printed = execute(text)
+    t = Messages(lang)
+    assert f"{t('label.changed')} []" in printed  # batch norm's buffers included
+    assert f"{t('label.head_weight')} (5, 2048)" in printed
+    old = float(re.search(rf"{t('label.old_accuracy')} ([\d.]+)", printed).group(1))
+    tuned, scratch = re.search(
+        rf"{t('label.mean')}  {t('label.fine_tuned')} ([\d.]+)  {t('label.scratch')} ([\d.]+)",
+        printed,
+    ).groups()
+    assert old >= 0.9 and float(tuned) > float(scratch) > 0.2  # better than chance, both
+    assert ("<details>" in text) is not student
+    data = json.loads(text)
+    if student:
+        assert tagged(data, ANSWER_TAGS + CHECK_TAGS) == []
+        # The plan table would give away the parameter counts the exercises ask for.
+        assert "10,245" not in text and "10\u00a0245" not in text and "4848" not in text
+    else:
+        lines = printed.splitlines()
+        assert {"4848", "14343", "14917"} <= set(lines)  # the hidden checks' own values
+    if lang == "ru":
+        assert all(CYRILLIC.search(prose(s)) for s in sources(data, "markdown") if prose(s).strip())
+
+
+def test_transfer_handout_exercises_check_answers() -> None:
+    namespace = checker(topic("transfer", student=True))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert namespace["check"](1, 4848) is True
+        assert namespace["check"](2, 14343) is True
+        assert namespace["check"](3, 14917) is True and namespace["check"](3, 10245) is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_c4_handout_reproduces_the_shape_of_the_articles_table(lang: str) -> None:
+    """Plain and C4 models of one size: both learn upright digits, only C4 keeps turned ones.
+
+    One edition runs per language (English teacher, Russian student); the other
+    edition of each is checked to hold the very same code.
+    """
+    pytest.importorskip("sklearn")
+    student = lang == "ru"
+    text = topic("c4", lang, student)
+    other = json.loads(topic("c4", lang, not student))
+    assert sources(json.loads(text), "code") == sources(other, "code")
+    printed = execute(text)
+    t = Messages(lang)
+    rows = {}
+    for name in (t("label.plain_model"), t("label.c4_model")):
+        row = re.search(rf"\| {re.escape(name)} +\| +(\d+) \| +([\d.,]+)% \| +([\d.,]+)% \|", printed)
+        count, upright, turned = row.groups()
+        rows[name] = (int(count), float(upright.replace(",", ".")), float(turned.replace(",", ".")))
+    (plain, c4) = rows.values()
+    assert plain[0] == c4[0]  # the same parameters
+    assert plain[1] >= 90 and c4[1] >= 90 and plain[2] < plain[1] - 30 and c4[2] == c4[1]
+    assert ("<details>" in text) is not student
+    if lang == "ru":
+        assert "," in printed.split(t("label.c4_model"))[-1]  # Russian decimal sign
+
+
 def test_cli_topics(run_cli, tmp_path: Path) -> None:
     target = tmp_path / "conv.ipynb"
     result = run_cli("handout", "conv", "--lang", "ru", "-o", str(target))
@@ -748,7 +826,12 @@ def test_cli_topics(run_cli, tmp_path: Path) -> None:
     refused = run_cli("handout", "train", "--layers", "3")
     assert refused.code == 2 and refused.err.startswith("Error: --layers: ")
     missing = run_cli("handout")
-    assert missing.code == 2 and "conv, train" in missing.err
+    assert missing.code == 2 and "conv, train, transfer, c4" in missing.err
+    transfer = tmp_path / "transfer.ipynb"
+    result = run_cli("handout", "transfer", "--student", "-o", str(transfer))
+    assert result.code == 0, result.err
+    data = json.loads(transfer.read_text(encoding="utf-8"))
+    assert "cnngen handout transfer --output" in "".join(data["cells"][0]["source"])
 
 
 def test_cli_preset_handout_defaults_to_the_papers_input(run_cli, tmp_path: Path) -> None:

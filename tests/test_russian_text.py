@@ -121,7 +121,7 @@ def english_lines(text: str) -> list[str]:
 
 
 def python_prose(source: str, strings: bool = False) -> Iterator[str]:
-    """Comments and docstrings of ``source`` (with ``strings``: what it prints, too)."""
+    """Comments and docstrings of ``source`` (with ``strings``: what it prints and raises)."""
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             yield token.string
@@ -131,24 +131,24 @@ def python_prose(source: str, strings: bool = False) -> Iterator[str]:
             value = body[0].value
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 yield value.value
-        if strings and isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
+        said = isinstance(node, ast.Raise) or (
+            isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print"
+        )
+        if strings and said:
             for argument in ast.walk(node):
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
                     yield argument.value
 
 
 def notebook_prose(text: str) -> Iterator[str]:
-    """Markdown without its code, and the prose of the code cells after the model's own."""
+    """Markdown without its code, and the prose of every code cell, the model's included."""
     cells = json.loads(text)["cells"]
     for cell in cells:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown":
             yield re.sub(r"```.*?```", "", source, flags=re.DOTALL)
         else:
-            # The model cell's runtime messages are code, the same in every language
-            # (its comments and docstrings are checked like any other).
-            model_cell = "class " in source and "def forward" in source
-            yield from python_prose(source, strings=not model_cell)
+            yield from python_prose(source, strings=True)
 
 
 def assert_russian(where: str, pieces: Iterator[str] | list[str]) -> None:
@@ -180,7 +180,9 @@ def test_model_file_has_no_english(name: str) -> None:
     spec = make_spec(family, **options)
     source = render_model(solve(spec), spec.command(), "ru")
     assert CYRILLIC.search(source)
-    assert_russian(name, list(python_prose(source)))
+    # What the file raises and prints when it runs is said in Russian too.
+    assert_russian(name, list(python_prose(source, strings=True)))
+    assert "ожидался вход размера" in source and "параметров: {parameters}" in source
 
 
 @pytest.mark.parametrize(
@@ -195,7 +197,7 @@ def test_handout_has_no_english(name: str, student: bool) -> None:
     assert_russian(name, list(notebook_prose(text)))
 
 
-@pytest.mark.parametrize("topic", ["conv", "train"])
+@pytest.mark.parametrize("topic", ["conv", "train", "transfer", "c4"])
 def test_topic_handout_has_no_english(topic: str) -> None:
     assert_russian(topic, list(notebook_prose(render_topic(topic, f"handout {topic}", "ru"))))
 
@@ -265,6 +267,20 @@ CALCS = [
     ("transposed", "--input", "4", "--kernel", "3", "--output", "1", "--solve", "padding"),
 ]
 REFUSED = [
+    # What calc itself checks before any arithmetic.
+    ("conv", "--input", "5"),
+    ("conv", "--input", "5", "--kernel", "0"),
+    ("conv", "--input", "5", "--kernel", "3", "--padding", "-1"),
+    ("conv", "--input", "5x5", "--kernel", "3x3x3"),
+    ("conv", "--input", "5", "--kernel", "3", "--solve", "padding"),
+    ("conv", "--input", "5", "--kernel", "3", "--output", "5", "--padding", "1"),
+    ("conv", "--input", "5", "--kernel", "3", "--output", "5", "--solve", "output-padding"),
+    ("conv", "--input", "5", "--kernel", "3", "--ceil-mode"),
+    ("pool", "--input", "5", "--kernel", "3", "--output-padding", "1"),
+    ("pool", "--input", "5", "--output", "2", "--solve", "kernel"),
+    ("conv", "--input", "0", "--kernel", "1"),
+    ("conv", "--input", "5", "--kernel", "1", "--output", "0"),
+    # What the arithmetic refuses.
     ("conv", "--input", "3", "--kernel", "5"),
     ("pool", "--input", "5", "--kernel", "3", "--padding", "2"),
     ("pool", "--input", "2", "--kernel", "5"),
@@ -283,3 +299,23 @@ def test_calc_has_no_english(words: tuple[str, ...], run_cli: Callable[..., Any]
         assert result.code == 2 and result.err.startswith("Error: --")
         english = run_cli("calc", *words)
         assert english.err != result.err and not CYRILLIC.search(english.err)
+
+
+LARGE = {
+    "parameters": ("-i", "32x32", "--block", "vgg", "--layers", "3", "--start-channels", "8192"),
+    "activations": ("-i", "4096x4096", "--layers", "3", "--start-channels", "512"),
+}
+
+
+@pytest.mark.parametrize("kind", list(LARGE))
+@pytest.mark.parametrize("command", ["plan", "model"])
+def test_large_plan_warning_is_russian(kind: str, command: str, run_cli: Callable[..., Any]) -> None:
+    words = ("classifier", *LARGE[kind], "--max-channels", "16384")
+    output = ("-o", "-") if command == "model" else ()
+    russian = run_cli(command, *words, *output, "--lang", "ru")
+    assert russian.code == 0, russian.err
+    (warning,) = [line for line in russian.err.splitlines() if line.startswith("Предупреждение")]
+    assert "ГиБ" in warning
+    assert_russian(command, [warning])
+    english = run_cli(command, *words, *output)
+    assert "Warning: " in english.err and "GiB" in english.err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cnngen.cli.options import SIZE, SIZE_HELP, lang_option
@@ -86,13 +88,17 @@ def calc_command(
     the exit status is 1.
     """
     from cnngen.core.arithmetic import expand
+    from cnngen.rendering.messages import Messages
+
+    t = Messages(lang)
+
+    def refuse(flag: str, key: str, **fields: Any) -> CnngenError:
+        """Bad input, said in ``lang`` and naming its flag."""
+        return CnngenError(f"{flag}: {t('calc.err.' + key, **fields)}", flag)
 
     dims = len(input_size)
     if unknown is not None and target is None:
-        raise CnngenError(
-            f"--solve: needs --output, the size to solve {unknown} for; e.g. --output 22x30",
-            "--solve",
-        )
+        raise refuse("--solve", "needs_output", unknown=unknown)
     solving = None
     if target is not None:
         solving = (unknown or "padding").replace("-", "_")
@@ -105,31 +111,27 @@ def calc_command(
         }[solving]
         flag = "--" + solving.replace("_", "-")
         if given is not None:
-            raise CnngenError(
-                f"{flag}: is the unknown being solved for with --output; leave it out, or "
-                f"solve for another parameter with --solve",
-                flag,
-            )
+            raise refuse(flag, "is_unknown")
         if solving == "output_padding" and operation != "transposed":
-            raise CnngenError(
-                "--solve: output-padding belongs to transposed convolutions only; "
-                "solve for padding, kernel, stride or dilation",
-                "--solve",
-            )
+            raise refuse("--solve", "output_padding_unknown")
     if kernel is None and solving != "kernel":
-        raise CnngenError(
-            "--kernel: missing; give the kernel size (e.g. --kernel 3) or solve for it with "
-            "--output SIZE --solve kernel; see 'cnngen calc --help'",
-            "--kernel",
-        )
+        raise refuse("--kernel", "no_kernel")
     kernel = kernel or (1,)
     if stride is None:
         stride = kernel if operation == "pool" and solving != "kernel" else (1,)
         if operation == "pool" and solving == "kernel":
-            raise CnngenError(
-                "--stride: pooling's stride defaults to its kernel; give --stride when "
-                "solving for the kernel",
-                "--stride",
+            raise refuse("--stride", "pool_stride")
+    for name, value in (
+        ("kernel", kernel),
+        ("stride", stride),
+        ("padding", padding),
+        ("dilation", dilation),
+        ("output_padding", output_padding),
+        ("output", target),
+    ):
+        if value is not None and len(value) not in (1, dims):
+            raise refuse(
+                f"--{name.replace('_', '-')}", "values", dims=dims, count=len(value)
             )
     params = {
         name: expand(value, dims, f"--{name.replace('_', '-')}")
@@ -142,25 +144,21 @@ def calc_command(
         )
     }
     if operation != "transposed" and any(params["output_padding"]):
-        raise CnngenError(
-            "--output-padding: only transposed convolutions take it", "--output-padding"
-        )
+        raise refuse("--output-padding", "transposed_only")
     if operation != "pool" and ceil_mode:
-        raise CnngenError("--ceil-mode: only pooling takes it", "--ceil-mode")
+        raise refuse("--ceil-mode", "pool_only")
     for name in ("kernel", "stride", "dilation"):
         if any(v < 1 for v in params[name]):
-            raise CnngenError(
-                f"--{name}: must be >= 1, got {'x'.join(map(str, params[name]))}", f"--{name}"
-            )
+            raise refuse(f"--{name}", "at_least_1", value="x".join(map(str, params[name])))
     for name in ("padding", "output_padding"):
         if any(v < 0 for v in params[name]):
-            raise CnngenError(f"--{name.replace('_', '-')}: must be >= 0", f"--{name}")
+            raise refuse(f"--{name.replace('_', '-')}", "at_least_0")
     if any(v < 1 for v in input_size):
-        raise CnngenError("--input: every size must be >= 1", "--input")
+        raise refuse("--input", "sizes")
     if target is not None:
         target = expand(target, dims, "--output")
         if any(v < 1 for v in target):
-            raise CnngenError("--output: every size must be >= 1", "--output")
+            raise refuse("--output", "sizes")
     try:
         if solving is not None and target is not None:
             found = _solve(operation, solving, input_size, target, params, ceil_mode, layers, lang)

@@ -24,7 +24,7 @@ from cnngen.rendering.escape import shell_words
 
 # Handouts on a topic instead of a model (cnngen.rendering.topics; kept here as
 # words so that parsing the command line imports no renderer).
-TOPICS = ("conv", "train")
+TOPICS = ("conv", "train", "transfer", "c4")
 
 
 @click.command("handout")
@@ -65,15 +65,20 @@ def handout_command(
     --TagRemovePreprocessor.remove_cell_tags=...` can strip them; --student
     leaves them out.  --lang ru writes it in Russian.
     \b
-    Two handouts teach a topic instead of a model and take no model options:
+    Four handouts teach a topic instead of a model and take no model options:
     `conv` (a convolution by hand, then stride, padding, dilation and unfold as
-    a matrix product, each checked against torch) and `train` (a small CNN
+    a matrix product, each checked against torch), `train` (a small CNN
     trained on scikit-learn's bundled digits on a CPU, with curves, the
-    confusion matrix and macro-F1; the notebook needs scikit-learn).
+    confusion matrix and macro-F1) and `transfer` (that CNN trained on digits
+    0-4, its convolutions frozen and a new head fine-tuned on ten images of
+    5-9, against the same model trained from scratch) and `c4` (a plain and a
+    rotation-invariant model of one size, trained on upright digits and
+    tested on turned ones); the last three need scikit-learn.
     Examples:
       cnngen handout classifier --preset lenet5 -o lenet5.ipynb
       cnngen handout classifier --preset lenet5 --student --lang ru -o lenet5-ru.ipynb
       cnngen handout conv -o conv.ipynb
+      cnngen handout transfer --lang ru -o transfer-ru.ipynb
     """
     from cnngen.rendering.handout import render_handout
 
@@ -92,7 +97,7 @@ def handout_command(
         for key, paper in (("in_channels", 3), ("classes", 1000)):
             if options.get(key) is None:
                 options[key] = paper
-    spec, plan = build_plan(family, options)
+    spec, plan = build_plan(family, options, lang)
     words = spec.command_words("handout", output) + template_dir_words()
     if student:
         words.append("--student")
@@ -121,7 +126,7 @@ def _topic(
     lang: str,
     options: dict[str, Any],
 ) -> None:
-    """``cnngen handout conv|train``: a topic's notebook; model options do not apply."""
+    """``cnngen handout conv|train|transfer|c4``: a topic's notebook; no model options."""
     from cnngen.cli.output import emit as emit_output
     from cnngen.rendering.topics import render_topic
 

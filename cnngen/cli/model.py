@@ -44,14 +44,15 @@ def model_command(
     \b
     FAMILY is encoder, forecaster, classifier, equivariant or unet (or family = ...
     in a --config file).  --check exits 1 when the file on disk is stale.
-    --lang ru writes the docstrings and comments in Russian (the code is the same).
+    --lang ru writes the docstrings, comments and messages in Russian (the code is
+    the same).
     Examples:
       cnngen model forecaster -i 100x100 --in-channels 60 --out-channels 30 -n 5 -o model.py
       cnngen model --config model.toml --check
     """
     from cnngen.rendering.engine import render_model
 
-    spec, plan = build_plan(require_family(family), options)
+    spec, plan = build_plan(require_family(family), options, lang)
     words = spec.command_words("model", output) + template_dir_words()
     if lang != "en":
         words += ["--lang", lang]

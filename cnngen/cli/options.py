@@ -408,15 +408,17 @@ def build_spec(family: str, options: dict[str, Any]) -> Any:
     return spec_from_options(family, options, template_names)
 
 
-def build_plan(family: str, options: dict[str, Any]) -> tuple[Any, Any]:
-    """The spec and its plan; an unusually large plan gets a warning on stderr."""
+def build_plan(family: str, options: dict[str, Any], lang: str = "en") -> tuple[Any, Any]:
+    """The spec and its plan; an unusually large plan gets a warning on stderr, in ``lang``."""
     from cnngen.core.checks import size_warnings
     from cnngen.core.solver import solve
+    from cnngen.rendering.messages import Messages
 
     spec = build_spec(family, options)
     plan = solve(spec)
+    t = Messages(lang)
     for warning in size_warnings(plan):
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(t("plan.warning", note=t.note(warning)), err=True)
     return spec, plan
 
 

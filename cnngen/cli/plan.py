@@ -44,7 +44,7 @@ def plan_command(
       cnngen plan encoder -i 1000 -n 6 --json
       cnngen plan forecaster -i 64x64 -n 4 --svg forecaster.svg
     """
-    spec, plan = build_plan(require_family(family), options)
+    spec, plan = build_plan(require_family(family), options, lang)
     if svg is not None:
         from cnngen.rendering.svg import plan_svg
 

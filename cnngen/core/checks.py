@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cnngen.core.notes import Count, Note, Tenths
 from cnngen.errors import CnngenError
 
 # The largest count cnngen writes into a generated file (epochs, samples,
@@ -352,18 +353,22 @@ def check_plan_limits(plan: Any) -> None:
 
 
 def size_warnings(plan: Any) -> list[str]:
-    """Warnings for a plan that will run but is unusually large."""
-    warnings = []
+    """Warnings for a plan that will run but is unusually large.
+
+    Each is a :class:`~cnngen.core.notes.Note`: English text that a renderer
+    can say in another language (``plan --lang ru``).
+    """
+    warnings: list[str] = []
     if plan.params > WARN_PARAMS:
         warnings.append(
-            f"{plan.params:,} parameters ({4 * plan.params / 2**30:.1f} GiB as float32) is "
-            f"above {WARN_PARAMS:,}; check that this is the model you meant"
+            Note(
+                "note.big_params",
+                params=Count(plan.params),
+                gib=Tenths(4 * plan.params / 2**30),
+                limit=Count(WARN_PARAMS),
+            )
         )
     _, total = activation_bytes(plan)
     if total > MAX_ACTIVATION_BYTES:
-        warnings.append(
-            f"training keeps about {total / 2**30:,.0f} GiB of activations per sample "
-            f"(float32), more than any single accelerator holds; inference fits, training "
-            f"needs activation checkpointing or a smaller --input-size"
-        )
+        warnings.append(Note("note.big_activations", gib=Count(round(total / 2**30))))
     return warnings

@@ -88,6 +88,15 @@ NOTES_EN: dict[str, str] = {
         "cropped or padded"
     ),
     "note.short_field": "receptive field {field} does not cover the {size} input",
+    "note.big_params": (
+        "{params} parameters ({gib} GiB as float32) is above {limit}; check that this is "
+        "the model you meant"
+    ),
+    "note.big_activations": (
+        "training keeps about {gib} GiB of activations per sample (float32), more than any "
+        "single accelerator holds; inference fits, training needs activation checkpointing "
+        "or a smaller --input-size"
+    ),
     "note.head_field": (
         "the convolutions alone see {field} of the {size} input; every output still sees "
         "all of it through the layers after them"
@@ -106,12 +115,25 @@ class Count(int):
     """
 
 
-def spelled(fields: dict[str, Any], group: str) -> dict[str, Any]:
-    """The note's fields with every :class:`Count` grouped with ``group``."""
-    return {
-        name: f"{value:,}".replace(",", group) if isinstance(value, Count) else value
-        for name, value in fields.items()
-    }
+class Tenths(float):
+    """A decimal in a note, written to one place with the note's language's decimal sign.
+
+    English writes ``1.5`` and Russian ``1,5``.
+    """
+
+
+def _spell(value: Any, group: str, point: str) -> Any:
+    if isinstance(value, Count):
+        return f"{value:,}".replace(",", group)
+    if isinstance(value, Tenths):
+        return f"{value:.1f}".replace(".", point)
+    return value
+
+
+def spelled(fields: dict[str, Any], group: str, point: str = ".") -> dict[str, Any]:
+    """The note's fields, every :class:`Count` grouped with ``group`` and every
+    :class:`Tenths` written with the decimal sign ``point``."""
+    return {name: _spell(value, group, point) for name, value in fields.items()}
 
 
 class Note(str):

@@ -62,6 +62,12 @@ EN: dict[str, str] = {
         "    Every size is exact: the shapes in the comments are checked by running\n"
         "    this file (`python FILE`) and by `cnngen verify FILE`."
     ),
+    # Runtime strings of a model file: f-string bodies, so the file's own fields
+    # are doubled braces and stay code.
+    "model.wrong_input": "expected input of shape {shape}, got {{list(x.shape)}}",
+    "model.ran": (
+        "{name}: {{tuple(batch.shape)}} -> {{tuple(output.shape)}}, {{parameters:,}} parameters"
+    ),
     "calc.dim": "dim {dim}: ",
     "calc.output": "output size: {size}",
     "calc.chain": "the same layer {times_n}:",
@@ -78,6 +84,28 @@ EN: dict[str, str] = {
     "calc.none": "no {name} maps {size} to {output} ({searched}); nearest:",
     "calc.gives": "{name} {value} gives {result}",
     "calc.refused": "{name} {value} is refused: {result}",
+    "calc.err.needs_output": "needs --output, the size to solve {unknown} for; e.g. --output 22x30",
+    "calc.err.is_unknown": (
+        "is the unknown being solved for with --output; leave it out, or solve for another "
+        "parameter with --solve"
+    ),
+    "calc.err.output_padding_unknown": (
+        "output-padding belongs to transposed convolutions only; solve for padding, kernel, "
+        "stride or dilation"
+    ),
+    "calc.err.no_kernel": (
+        "missing; give the kernel size (e.g. --kernel 3) or solve for it with "
+        "--output SIZE --solve kernel; see 'cnngen calc --help'"
+    ),
+    "calc.err.pool_stride": (
+        "pooling's stride defaults to its kernel; give --stride when solving for the kernel"
+    ),
+    "calc.err.values": "expected 1 or {dims} values (one per spatial dimension), got {count}",
+    "calc.err.transposed_only": "only transposed convolutions take it",
+    "calc.err.pool_only": "only pooling takes it",
+    "calc.err.at_least_1": "must be >= 1, got {value}",
+    "calc.err.at_least_0": "must be >= 0",
+    "calc.err.sizes": "every size must be >= 1",
     "calc.smallest": " (the smallest per dimension)",
     "calc.no_solution": "no {name} gives {target}: none works in dimension {missing}",
     "calc.why.span": (
@@ -158,6 +186,11 @@ RU: dict[str, str] = {
         "    Все размеры точные: размеры в комментариях проверяются запуском\n"
         "    этого файла (`python FILE`) и командой `cnngen verify FILE`."
     ),
+    "model.wrong_input": "ожидался вход размера {shape}, а получен {{list(x.shape)}}",
+    # A comma would read as a decimal sign: the count is written ungrouped.
+    "model.ran": (
+        "{name}: {{tuple(batch.shape)}} -> {{tuple(output.shape)}}, параметров: {{parameters}}"
+    ),
     "calc.dim": "измерение {dim}: ",
     "calc.output": "размер выхода: {size}",
     "calc.chain": "тот же слой {times_n}:",
@@ -176,6 +209,32 @@ RU: dict[str, str] = {
     "calc.none": "ни одно значение {name} не переводит {size} в {output} ({searched}); ближайшие:",
     "calc.gives": "{name} {value} даёт {result}",
     "calc.refused": "{name} {value} не подходит: {result}",
+    "calc.err.needs_output": (
+        "нужен --output — размер, по которому ищется {unknown}; например, --output 22x30"
+    ),
+    "calc.err.is_unknown": (
+        "это неизвестное, которое ищется по --output; уберите его или ищите другой "
+        "параметр через --solve"
+    ),
+    "calc.err.output_padding_unknown": (
+        "output-padding бывает только у транспонированных свёрток; ищите padding, kernel, "
+        "stride или dilation"
+    ),
+    "calc.err.no_kernel": (
+        "не задан; укажите размер ядра (например, --kernel 3) или найдите его через "
+        "--output SIZE --solve kernel; см. 'cnngen calc --help'"
+    ),
+    "calc.err.pool_stride": (
+        "шаг пулинга по умолчанию равен его ядру; при поиске ядра укажите --stride"
+    ),
+    "calc.err.values": (
+        "нужно 1 или {dims} значения (по одному на пространственное измерение), а задано {count}"
+    ),
+    "calc.err.transposed_only": "его принимают только транспонированные свёртки",
+    "calc.err.pool_only": "его принимает только пулинг",
+    "calc.err.at_least_1": "нужно значение не меньше 1, а задано {value}",
+    "calc.err.at_least_0": "нужно значение не меньше 0",
+    "calc.err.sizes": "каждый размер должен быть не меньше 1",
     "calc.smallest": " (наименьшее по каждому измерению)",
     "calc.no_solution": "ни одно значение {name} не даёт {target}: в измерении {missing} решений нет",
     "calc.why.span": (
@@ -346,5 +405,6 @@ class Messages:
     def note(self, note: str) -> str:
         """A plan note in this language (notes without a key stay as written)."""
         if isinstance(note, Note) and note.key in CATALOGUES[self.lang]:
-            return self(note.key, **spelled(note.fields, self("number.group")))
+            fields = spelled(note.fields, self("number.group"), self("number.point"))
+            return self(note.key, **fields)
         return str(note)

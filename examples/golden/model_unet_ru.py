@@ -85,7 +85,9 @@ LAYER_SHAPES = {
 def check_input(x: torch.Tensor) -> torch.Tensor:
     """Сразу сообщает об ошибке и называет ожидаемый размер, если размер входа другой."""
     if list(x.shape[1:]) != [1, 64, 64]:
-        raise ValueError(f"expected input of shape (B, 1, 64, 64), got {list(x.shape)}")
+        raise ValueError(
+            f"ожидался вход размера (B, 1, 64, 64), а получен {list(x.shape)}"
+        )
     return x
 
 
@@ -282,5 +284,5 @@ if __name__ == "__main__":
     parameters = sum(p.numel() for p in model.parameters())
     assert parameters == PARAMETERS, parameters
     print(
-        f"UNet: {tuple(batch.shape)} -> {tuple(output.shape)}, {parameters:,} parameters"
+        f"UNet: {tuple(batch.shape)} -> {tuple(output.shape)}, параметров: {parameters}"
     )
