@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "56cc0dbf6585786e0dd2b578250312c1cc0f3cd52e390033e4bee8a0aa352109"
+FINGERPRINT = "3dfb4a3cd9bb4d40d09235b685c23681090b09584693c24c3382261c73e29580"
 
 NAMES = {
     "model": """
@@ -27,26 +27,26 @@ NAMES = {
         axes b backend batch best binary binary_loss bool buffer channels check_label
         check_schedule_arguments check_writable checked checkpoint choose_device class_names
         classes classification_metrics close color column columns confusion count csv cuda data
-        dataclass dataset device dice dict difference differences dist drops enabled entry
+        dataclass dataset device dice dict difference differences dist doc drops enabled entry
         enumerate epoch epochs error evaluate every example expected export_model export_onnx
         export_to exporter extras f1 figure files fit flag float folder forward found fraction
         generator getattr got grid guess hasattr head held here high hint hits ids image
         import_pyplot importlib improved index init_distributed inputs int io iou isinstance
-        itertools json k key kind label last len level limit line lines list load_splits
+        itertools json k key kind label len level limit line lines list load_splits
         load_torch_file load_weights loader local_rank log logging logits loss loss_function low
         lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max
-        max_difference memory_format message metrics milestones min model move mse name names need
+        max_difference memory_format message metrics milestones min model move mse name names
         network nn now obj object objects one_line onnx onnx_parity onnxruntime open opset
-        optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
-        picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
-        present print probe program ramp random range rank rate reason record reduction reloaded
+        optimizer os out overlap pairs parameter parity parse_args parser part path pickle picture
+        plot_confusion plot_gallery plot_history plt precision predicted prediction prefix present
+        print probe program ramp random range rank rate reason record reduction reloaded
         report_classification resume rng rng_state round row rows run sample sampler samples
         save_epoch save_staged scaler scored scores seconds seed seed_everything
         segmentation_metrics self session show shown shuffle shutil side size sorted speed split
         splits staged staging started state state_dict states step steps str stream sum summary
         sums sys temporary tensor test text there threshold time title todo torch torch_log total
         total_steps totals tqdm train train_epoch train_loader trained truth tuple type v val
-        value values vars warmup warnings width world worst write write_history write_staged
+        value values vars want warmup warnings width world worst write write_history write_staged
         writer written x y zip
     """,
     "finetune": """
