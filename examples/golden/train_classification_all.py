@@ -92,9 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="write model.pt2 and model.onnx at the end",
     )
-    add(
-        "--backend", help="torch.distributed backend (default: nccl on CUDA, else gloo)"
-    )
+    add("--backend", help="torch.distributed backend (None: nccl on CUDA, else gloo)")
     add("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (CUDA)")
     add_schedule_arguments(parser)
     add(
