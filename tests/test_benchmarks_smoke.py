@@ -107,3 +107,19 @@ def test_plan_speed_reference_counts_what_the_plan_counts():
     convs = [op for stage in plan.stages for _, op in stage.all_ops() if op.kind == "conv"]
     expected = sum(op.params + op.macs for op in convs)
     assert plan_speed.reference(inputs, (40, 40)) == expected
+
+
+def test_starter_speed_report_states_the_slowest_family_against_the_target():
+    from benchmarks import starter_speed
+
+    header = "UNet: 121,051 parameters; device cpu; 800 training, 200 validation samples"
+    rows = [
+        {"family": "unet", "wall": 90.0, "cpu": 130.0, "epoch": 80.0, "load": 3.0,
+         "header": header},
+        {"family": "forecaster", "wall": 9.0, "cpu": 8.0, "epoch": 5.0, "load": 1.0,
+         "header": header},
+    ]  # fmt: skip
+    text = starter_speed.report(rows, "small")
+    assert "| unet " in text and "| 121,051 " in text and "65-130 s" in text
+    assert "130.0 s of CPU time" in text and "over the 120 s target" in text
+    assert "--size small" in text

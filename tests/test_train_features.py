@@ -193,3 +193,41 @@ def test_the_lean_script_trains_resumes_and_exports_with_torch_alone(
     assert "model.onnx not written: the ONNX exporter needs the onnx package" in exported.stdout
     assert (folder / "runs" / "model.pt2").stat().st_size > 0
     assert not (folder / "runs" / "model.onnx").exists()
+
+
+# Runs a script as ``python train.py ARGS`` would, and reports whether torch was
+# imported by the time argparse ended the run (--help, or a bad flag).
+HELP_PROBE = """
+import runpy, sys
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as stop:
+    print("torch imported:", "torch" in sys.modules, "exit:", stop.code)
+"""
+
+
+@pytest.mark.parametrize("features", ["resume", ",".join(FEATURES)])
+def test_train_py_parses_its_flags_before_importing_torch(tmp_path: Path, features: str) -> None:
+    # No model.py or dataset.py beside it: --help and a bad flag need neither.
+    scheduler = "cosine" if "schedule" in features else "none"
+    text = render_train(
+        task="segmentation", model_class="UNet", epochs=7, features=features, scheduler=scheduler
+    )
+    script = tmp_path / "train.py"
+    script.write_text(text)
+
+    def probe(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", HELP_PROBE, str(script), *args]
+        return subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=tmp_path)
+
+    shown = probe("--help")
+    assert "torch imported: False exit: 0" in shown.stdout, shown.stdout + shown.stderr
+    # Every default the script runs with is on the help screen.
+    help_text = " ".join(shown.stdout.split())
+    for flag, default in [("--epochs", "7"), ("--batch-size", "32"), ("--lr", "0.001"),
+                          ("--out", "runs"), ("--device", "auto"), ("--workers", "0")]:  # fmt: skip
+        assert re.search(rf"{flag} \S+ .*?\(default: {re.escape(default)}\)", help_text), flag
+    bad = probe("--epochs", "-1")
+    assert "torch imported: False exit: 2" in bad.stdout, bad.stdout + bad.stderr
+    assert "--epochs: must be >= 1, got -1" in bad.stderr

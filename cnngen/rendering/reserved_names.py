@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "172302c8bf4a182e84fbcdb4e88164e6e9f83e421d8f2e7e1ad4e499ae574c43"
+FINGERPRINT = "2c4f0cf0c08f5ec0bddd44ecbe3cbe075e2e66d19f12fcbf329b90902069f764"
 
 NAMES = {
     "model": """
@@ -28,19 +28,19 @@ NAMES = {
         argv axes b backend batch best binary_loss bool buffer channels check_label check_loss
         check_schedule_arguments check_writable checked checkpoint choose_device class_names
         classes classification_metrics close color column columns confusion count csv cuda data
-        dataclass dataset device dice dict difference differences dist drops enabled entry
+        dataclass dataset device dice dict difference differences dist doc drops enabled entry
         enumerate epoch epochs error evaluate every example expected export_model export_onnx
         export_to exporter extras f1 figure files fit flag float folder forward found fraction
         generator getattr got grid guess hasattr head held here high hint hits i ids image
         import_pyplot importlib improved index init_distributed inputs int io iou isinstance
-        itertools json k key kind label last len level limit line lines list load_splits
+        itertools json k key kind label len level limit line lines list load_splits
         load_torch_file load_weights loader local_rank log logging logits loss loss_function low
         lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max
         max_difference memory_format message metrics milestones min model move mse name names
         network nn now obj object objects one_line onnx onnx_parity onnxruntime open opset
-        optimizer os out overlap p pairs parameter parity parse_args parser part path pickle
-        picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
-        present print probe program ramp random range rank rate reason record reduction reloaded
+        optimizer os out overlap pairs parameter parity parse_args parser part path pickle picture
+        plot_confusion plot_gallery plot_history plt precision predicted prediction prefix present
+        print probe program ramp random range rank rate reason record reduction reloaded
         report_classification resume rng rng_state round row rows run s sample sampler samples
         save_epoch save_staged scaler scored scores seconds seed seed_everything
         segmentation_metrics self session show shown shuffle shutil side size sorted speed split

@@ -15,6 +15,7 @@ the pruner) with the reason kept on the trial.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import sys
@@ -95,16 +96,39 @@ class OptunaChooser:
         return self.trial.suggest_int(name, low, high)
 
 
+def _connect_sqlite(path: str) -> Any:
+    """A connection to the SQLite file ``path`` in write-ahead-log mode, ``synchronous=NORMAL``.
+
+    Optuna commits every suggestion and every attribute of a trial on its own.
+    SQLite's default journal syncs the disk at each commit, tens of
+    milliseconds apiece and seconds per trial.  In WAL mode a commit appends to
+    the log and the disk is synced at checkpoints: a crash of a worker loses no
+    committed trial, and readers no longer wait for the writer, so local
+    workers share the file smoothly.  A locked database is waited for (60 s)
+    rather than failing while another worker writes.
+    """
+    import sqlite3
+
+    connection = sqlite3.connect(path, timeout=60)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
 @functools.lru_cache(maxsize=4)
 def _storage(url: str) -> Any:
-    """The study's storage, opened once per URL (opening checks the schema, which is slow).
-
-    SQLite waits for a lock rather than failing while another worker writes.
-    """
+    """The study's storage, opened once per URL (opening checks the schema, which is slow)."""
     import optuna
     import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
 
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite:") else None
+    kwargs = None
+    if url.startswith("sqlite:"):
+        path = make_url(url).database
+        in_memory = path in (None, "", ":memory:")
+        kwargs = {"connect_args": {"timeout": 60}} if in_memory else {
+            "creator": functools.partial(_connect_sqlite, path)
+        }
     for attempt in range(1, 6):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
@@ -183,11 +207,24 @@ def completed(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+class LeftToOthers(Exception):
+    """The study's finished trials and the running ones asked before this one fill --trials."""
+
+
 def run_search(config: SearchConfig, echo: Callable[[str], None], study: Any = None) -> Any:
-    """Run trials until the study holds ``config.trials`` finished ones; return the study."""
+    """Run trials until the study holds ``config.trials`` finished ones; return the study.
+
+    With several workers on one study, a worker trains a candidate only while
+    the finished trials and the running ones asked before it (by any worker)
+    leave room under ``config.trials``; otherwise it stops and leaves them to
+    finish, so workers together do not train more than ``--trials``.  A
+    trial that was already running when this worker started is not counted:
+    it is the one a killed worker left behind, which never finishes.
+    """
     import optuna
 
     study = study if study is not None else open_study(config)
+    started = datetime.datetime.now()  # Optuna stamps trials with naive local times too
     dataset_text = config.dataset.read_text(encoding="utf-8")
     done = len(completed(study))
     if done:
@@ -200,7 +237,12 @@ def run_search(config: SearchConfig, echo: Callable[[str], None], study: Any = N
         attempts += 1
         trial = study.ask()
         try:
-            value = run_trial(trial, study, config, dataset_text, echo)
+            value = run_trial(trial, study, config, dataset_text, echo, started)
+        except LeftToOthers as left:
+            trial.set_user_attr("pruned", "left to other workers' running trials")
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            echo(f"trial {trial.number}: not trained: {left}")
+            break
         except optuna.TrialPruned as pruned:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             if trial.user_attrs.get("trained"):
@@ -220,10 +262,20 @@ def run_search(config: SearchConfig, echo: Callable[[str], None], study: Any = N
 
 
 def run_trial(
-    trial: Any, study: Any, config: SearchConfig, dataset_text: str, echo: Callable[[str], None]
+    trial: Any,
+    study: Any,
+    config: SearchConfig,
+    dataset_text: str,
+    echo: Callable[[str], None],
+    started: datetime.datetime | None = None,
 ) -> float:
-    """Choose, plan, write and train one candidate; the trial's value is its metric."""
+    """Choose, plan, write and train one candidate; the trial's value is its metric.
+
+    ``started`` is when this worker began: running trials asked before this one
+    since then hold a place under ``--trials`` (see :func:`run_search`).
+    """
     import optuna
+    from optuna.trial import TrialState
 
     options = config.space.sample(OptunaChooser(trial))
     trial.set_user_attr("options", options)
@@ -239,7 +291,9 @@ def run_trial(
         trial.set_user_attr(name, value)
     trial.set_user_attr("command", "cnngen " + plan.command)
     key = candidate_key(options)
-    for other in completed(study):
+    others = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+    done = [other for other in others if other.state == TrialState.COMPLETE]
+    for other in done:
         if other.user_attrs.get("options") is not None and candidate_key(
             other.user_attrs["options"]
         ) == key:
@@ -248,6 +302,20 @@ def run_trial(
             trial.set_user_attr("same_as", other.number)
             trial.set_user_attr("pruned", "repeats of a finished candidate")
             raise optuna.TrialPruned(f"same candidate as trial {other.number}")
+    since = started or datetime.datetime.max
+    ahead = [
+        other.number
+        for other in others
+        if other.state == TrialState.RUNNING
+        and other.number < trial.number
+        and other.datetime_start is not None
+        and other.datetime_start >= since
+    ]
+    if len(done) + len(ahead) >= config.trials:
+        raise LeftToOthers(
+            f"{len(done)} finished and trial(s) {', '.join(map(str, ahead))} running "
+            f"elsewhere make the {config.trials} of --trials"
+        )
     folder = config.out / "trials" / str(trial.number)
     started = time.perf_counter()
     write_files(folder, render_files(plan, config.training, dataset_text))
@@ -267,7 +335,7 @@ def run_trial(
     trial.set_user_attr("steps", result.steps)
     echo(
         f"trial {trial.number}: {config.metric} {value:.4f} in {result.seconds:.1f} s "
-        f"({len(completed(study)) + 1}/{config.trials})"
+        f"({len(done) + 1}/{config.trials})"
     )
     return value
 

@@ -298,7 +298,7 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
         "--warmup-steps",
         type=int,
         default=None,
-        help="warmup-multistep: steps of linear warmup (default: 5%% of all steps)",
+        help="warmup-multistep: steps of linear warmup (None: 5%% of all steps)",
     )
     parser.add_argument(
         "--milestones",

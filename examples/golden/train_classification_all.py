@@ -55,14 +55,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-import torch.distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
-
-from model import INPUT_SHAPE, OUTPUT_SHAPE, LeNet5
-
 CNNGEN_VERSION = "0.1.0"
 CNNGEN_COMMAND = "cnngen train --task classification --model-class LeNet5 --with all --output examples/golden/train_classification_all.py"
 TASK = "classification"
@@ -72,18 +64,13 @@ LR = 0.001
 SEED = 0
 OUT = "runs"
 LOADER_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError)
-METRICS = ("accuracy", "macro_f1")
-CHECKPOINT_FORMAT = 1
-# Where a run stands: what a checkpoint carries besides the objects' states.
-RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
-EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
-ONNX_OPSET = 18
 SCHEDULER = "none"
 SCHEDULERS = ("none", "cosine", "warmup-multistep")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc, shown = __doc__.splitlines()[0], argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(description=doc, formatter_class=shown)
     add = parser.add_argument
     add("--epochs", type=int, default=EPOCHS, help="passes over the training data")
     add("--batch-size", type=int, default=BATCH_SIZE, help="samples per step")
@@ -94,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda:1, mps")
     add("--workers", type=int, default=0, help="DataLoader worker processes")
     add(
-        "--amp", action=argparse.BooleanOptionalAction, help="mixed precision (on CUDA)"
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="mixed precision (None: on CUDA)",
     )
     add("--channels-last", action="store_true", help="channels-last (2D/3D, CUDA)")
     add("--compile", action="store_true", help="wrap the model in torch.compile")
@@ -104,12 +93,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="write model.pt2 and model.onnx at the end",
     )
-    add(
-        "--backend", help="torch.distributed backend (default: nccl on CUDA, else gloo)"
-    )
+    add("--backend", help="torch.distributed backend (None: nccl on CUDA, else gloo)")
     add("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun (CUDA)")
     add_schedule_arguments(parser)
-    add("--progress", action=argparse.BooleanOptionalAction, help="a line per step")
+    add(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="a line per step (None: in a terminal)",
+    )
     add("--progress-every", type=float, default=5.0, help="seconds between lines")
     args = parser.parse_args(argv)
     check_schedule_arguments(parser, args)
@@ -118,9 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if value is not None and value < 1 and not (value == 0 and flag == "--epochs"):
             parser.error(f"{flag}: must be >= 1, got {value}")
     if args.epochs == 0 and not args.resume:
-        parser.error(
-            "--epochs: must be >= 1, got 0; --epochs 0 needs --resume CHECKPOINT"
-        )
+        parser.error("--epochs: must be >= 1; --epochs 0 needs --resume CHECKPOINT")
     if not 0 < args.lr < float("inf"):
         parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
     if not 0 <= args.seed < 2**32:
@@ -131,6 +120,69 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         example = f"e.g. --resume {OUT}/last.pt"
         parser.error(f"--resume: {args.resume} does not exist; {example}")
     return args
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The learning-rate schedule flags (stepped once per optimizer step)."""
+    parser.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=SCHEDULER,
+        help="learning-rate schedule",
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="warmup-multistep: steps of linear warmup (None: 5%% of all steps)",
+    )
+    parser.add_argument(
+        "--milestones",
+        default="0.6,0.85",
+        help="warmup-multistep: fractions of all steps where the rate drops",
+    )
+    parser.add_argument(
+        "--gamma", type=float, default=0.1, help="warmup-multistep: drop factor"
+    )
+
+
+def check_schedule_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> None:
+    try:
+        args.milestones = sorted(float(part) for part in args.milestones.split(","))
+    except ValueError:
+        parser.error(
+            f"--milestones: expected fractions such as 0.6,0.85, got {args.milestones!r}"
+        )
+    if not all(0 < fraction < 1 for fraction in args.milestones):
+        parser.error(
+            f"--milestones: every fraction must lie between 0 and 1, got {args.milestones}"
+        )
+    if args.warmup_steps is not None and args.warmup_steps < 0:
+        parser.error(f"--warmup-steps: must be >= 0, got {args.warmup_steps}")
+    if not 0 < args.gamma <= 1:
+        parser.error(f"--gamma: must lie in (0, 1], got {args.gamma}")
+
+
+# ruff: noqa: E402 (torch loads after this parse: --help and a bad flag answer at once)
+if __name__ == "__main__":
+    parse_args()
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from model import INPUT_SHAPE, OUTPUT_SHAPE, LeNet5
+
+METRICS = ("accuracy", "macro_f1")
+CHECKPOINT_FORMAT = 1
+# Where a run stands: what a checkpoint carries besides the objects' states.
+RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
+EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
+ONNX_OPSET = 18
 
 
 @dataclass
@@ -398,49 +450,6 @@ def loader(dataset: Dataset, args, run: Run, shuffle=None) -> DataLoader:
     )
 
 
-def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
-    """The learning-rate schedule flags (stepped once per optimizer step)."""
-    parser.add_argument(
-        "--scheduler",
-        choices=SCHEDULERS,
-        default=SCHEDULER,
-        help="learning-rate schedule",
-    )
-    parser.add_argument(
-        "--warmup-steps",
-        type=int,
-        default=None,
-        help="warmup-multistep: steps of linear warmup (default: 5%% of all steps)",
-    )
-    parser.add_argument(
-        "--milestones",
-        default="0.6,0.85",
-        help="warmup-multistep: fractions of all steps where the rate drops",
-    )
-    parser.add_argument(
-        "--gamma", type=float, default=0.1, help="warmup-multistep: drop factor"
-    )
-
-
-def check_schedule_arguments(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> None:
-    try:
-        args.milestones = sorted(float(part) for part in args.milestones.split(","))
-    except ValueError:
-        parser.error(
-            f"--milestones: expected fractions such as 0.6,0.85, got {args.milestones!r}"
-        )
-    if not all(0 < fraction < 1 for fraction in args.milestones):
-        parser.error(
-            f"--milestones: every fraction must lie between 0 and 1, got {args.milestones}"
-        )
-    if args.warmup_steps is not None and args.warmup_steps < 0:
-        parser.error(f"--warmup-steps: must be >= 0, got {args.warmup_steps}")
-    if not 0 < args.gamma <= 1:
-        parser.error(f"--gamma: must lie in (0, 1], got {args.gamma}")
-
-
 def make_scheduler(
     optimizer: torch.optim.Optimizer, args: argparse.Namespace, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
@@ -602,8 +611,8 @@ def make_checkpoint(args, objects: dict, state: dict, shuffle: torch.Generator) 
     checkpoint["rng"] = (
         all_rng_states() if checkpoint["world_size"] > 1 else [rng_state()]
     )
-    checkpoint.update(shuffle=shuffle.get_state(), cnngen_version=CNNGEN_VERSION)
-    checkpoint["cnngen_command"] = CNNGEN_COMMAND
+    checkpoint["shuffle"] = shuffle.get_state()
+    checkpoint.update(cnngen_version=CNNGEN_VERSION, cnngen_command=CNNGEN_COMMAND)
     return checkpoint
 
 
@@ -618,8 +627,9 @@ def save_epoch(checkpoint: dict, out: Path, improved: bool) -> dict[str, Path]:
     """Write best.pt (when the epoch improved), last.pt and history.csv, each staged."""
     written = {"best": save_staged(checkpoint, out / "best.pt")} if improved else {}
     written["last"] = save_staged(checkpoint, out / "last.pt")
-    rows = checkpoint["history"]
-    write_staged(out / "history.csv", lambda path: write_history(rows, path))
+    write_staged(
+        out / "history.csv", lambda path: write_history(checkpoint["history"], path)
+    )
     return {**written, "history": out / "history.csv"}
 
 
@@ -1073,10 +1083,7 @@ def main(argv: list[str] | None = None) -> dict:
     except KeyboardInterrupt:  # the files of the last finished epoch are complete
         message = f"interrupted in epoch {state['epoch'] + 1}"
         if state["epoch"]:
-            last = out / "last.pt"
-            message += (
-                f"; repeat it with python train_classification_all.py --resume {last}"
-            )
+            message += f"; repeat it with python train_classification_all.py --resume {out / 'last.pt'}"
         print("\n" + message, file=sys.stderr)
         sys.exit(130)
 
@@ -1102,9 +1109,8 @@ def main(argv: list[str] | None = None) -> dict:
         if plot_history(state["history"], out / "loss.png"):
             written["plot"] = out / "loss.png"
         text = json.dumps(summary, indent=2) + "\n"
-        written["metrics"] = write_staged(
-            out / "metrics.json", lambda p: p.write_text(text)
-        )
+        written["metrics"] = out / "metrics.json"
+        write_staged(written["metrics"], lambda path: path.write_text(text))
         log("wrote " + ", ".join(str(path) for path in written.values()))
         if not args.export:
             best = written.get("best", out / "best.pt")

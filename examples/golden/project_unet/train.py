@@ -15,9 +15,8 @@ Run it next to those files:
 ``INPUT_SHAPE`` (see ``model.py``) and ``y``
 an integer mask of shape ``OUTPUT_SHAPE[1:]``, a class per pixel (0: background).
 
-Loss: cross-entropy per pixel (``BINARY``: on the one foreground logit).
-Evaluation: Dice and IoU over the foreground classes, pixel accuracy and the
-pixel confusion matrix (rows: true class, columns: predicted class).
+Loss: cross-entropy per pixel (``BINARY``: on the one foreground logit).  Evaluation:
+foreground Dice and IoU, pixel accuracy, the confusion matrix (rows: true class).
 
 Writes to ``--out``: ``best.pt`` (lowest validation loss), ``last.pt``, ``history.csv``
 and ``metrics.json`` (a test split is scored with ``best.pt``).
@@ -43,12 +42,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
-
-from model import INPUT_SHAPE, OUTPUT_SHAPE, UNet
-
 CNNGEN_VERSION = "0.1.0"
 CNNGEN_COMMAND = "cnngen train --task segmentation --model-class UNet --epochs 5 --batch-size 16 --lr 0.001 --seed 0 --output train.py"
 TASK = "segmentation"
@@ -58,16 +51,11 @@ LR = 0.001
 SEED = 0
 OUT = "runs"
 LOADER_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError)
-METRICS = ("dice", "iou", "pixel_accuracy")
-BINARY = OUTPUT_SHAPE[0] == 1  # one output channel: a foreground logit per pixel
-CLASSES = 2 if BINARY else OUTPUT_SHAPE[0]  # a mask holds 0 .. CLASSES - 1
-CHECKPOINT_FORMAT = 1
-# Where a run stands: what a checkpoint carries besides the objects' states.
-RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc, shown = __doc__.splitlines()[0], argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(description=doc, formatter_class=shown)
     add = parser.add_argument
     add("--epochs", type=int, default=EPOCHS, help="passes over the training data")
     add("--batch-size", type=int, default=BATCH_SIZE, help="samples per step")
@@ -84,9 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if value is not None and value < 1 and not (value == 0 and flag == "--epochs"):
             parser.error(f"{flag}: must be >= 1, got {value}")
     if args.epochs == 0 and not args.resume:
-        parser.error(
-            "--epochs: must be >= 1, got 0; --epochs 0 needs --resume CHECKPOINT"
-        )
+        parser.error("--epochs: must be >= 1; --epochs 0 needs --resume CHECKPOINT")
     if not 0 < args.lr < float("inf"):
         parser.error(f"--lr: must be a finite number > 0, got {args.lr}")
     if not 0 <= args.seed < 2**32:
@@ -97,6 +83,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         example = f"e.g. --resume {OUT}/last.pt"
         parser.error(f"--resume: {args.resume} does not exist; {example}")
     return args
+
+
+# ruff: noqa: E402 (torch loads after this parse: --help and a bad flag answer at once)
+if __name__ == "__main__":
+    parse_args()
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from model import INPUT_SHAPE, OUTPUT_SHAPE, UNet
+
+METRICS = ("dice", "iou", "pixel_accuracy")
+BINARY = OUTPUT_SHAPE[0] == 1  # one output channel: a foreground logit per pixel
+CLASSES = 2 if BINARY else OUTPUT_SHAPE[0]  # a mask holds 0 .. CLASSES - 1
+CHECKPOINT_FORMAT = 1
+# Where a run stands: what a checkpoint carries besides the objects' states.
+RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
 
 
 @dataclass
@@ -254,9 +258,9 @@ def evaluate(model: nn.Module, loader: DataLoader, run: Run) -> dict:
         predicted = (logits[:, 0] > 0).long() if BINARY else logits.argmax(dim=1)
         pairs = (y * CLASSES + predicted).flatten()  # (true, predicted) as one index
         confusion += torch.bincount(pairs, minlength=CLASSES**2)
-    matrix = confusion.view(CLASSES, -1).cpu()
-    metrics = {"val_loss": float(totals[0] / totals[1])}
-    return {**metrics, **segmentation_metrics(matrix), "confusion": matrix.tolist()}
+    matrix, loss = confusion.view(CLASSES, -1).cpu(), float(totals[0] / totals[1])
+    scores = {"val_loss": loss, **segmentation_metrics(matrix)}
+    return {**scores, "confusion": matrix.tolist()}
 
 
 class CheckedDataset(Dataset):
@@ -389,9 +393,8 @@ def make_checkpoint(args, objects: dict, state: dict, shuffle: torch.Generator) 
     checkpoint = {"format": CHECKPOINT_FORMAT, **state, "args": vars(args)}
     for name, obj in objects.items():
         checkpoint[name] = None if obj is None else obj.state_dict()
-    checkpoint["rng"] = [rng_state()]
-    checkpoint.update(shuffle=shuffle.get_state(), cnngen_version=CNNGEN_VERSION)
-    checkpoint["cnngen_command"] = CNNGEN_COMMAND
+    checkpoint.update(rng=[rng_state()], shuffle=shuffle.get_state())
+    checkpoint.update(cnngen_version=CNNGEN_VERSION, cnngen_command=CNNGEN_COMMAND)
     return checkpoint
 
 
@@ -399,8 +402,9 @@ def save_epoch(checkpoint: dict, out: Path, improved: bool) -> dict[str, Path]:
     """Write best.pt (when the epoch improved), last.pt and history.csv, each staged."""
     written = {"best": save_staged(checkpoint, out / "best.pt")} if improved else {}
     written["last"] = save_staged(checkpoint, out / "last.pt")
-    rows = checkpoint["history"]
-    write_staged(out / "history.csv", lambda path: write_history(rows, path))
+    write_staged(
+        out / "history.csv", lambda path: write_history(checkpoint["history"], path)
+    )
     return {**written, "history": out / "history.csv"}
 
 
@@ -462,8 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
     except KeyboardInterrupt:  # the files of the last finished epoch are complete
         message = f"interrupted in epoch {state['epoch'] + 1}"
         if state["epoch"]:
-            last = out / "last.pt"
-            message += f"; repeat it with python train.py --resume {last}"
+            message += f"; repeat it with python train.py --resume {out / 'last.pt'}"
         print("\n" + message, file=sys.stderr)
         sys.exit(130)
 
@@ -482,9 +485,8 @@ def main(argv: list[str] | None = None) -> dict:
         log(f"nothing to train: the checkpoint is at epoch {state['epoch']}")
     else:
         text = json.dumps(summary, indent=2) + "\n"
-        written["metrics"] = write_staged(
-            out / "metrics.json", lambda p: p.write_text(text)
-        )
+        written["metrics"] = out / "metrics.json"
+        write_staged(written["metrics"], lambda path: path.write_text(text))
         log("wrote " + ", ".join(str(path) for path in written.values()))
     return summary
 
