@@ -96,8 +96,7 @@ from model import INPUT_SHAPE, OUTPUT_SHAPE, Forecaster
 
 METRICS = ("mae", "mse")
 CHECKPOINT_FORMAT = 1
-# Where a run stands: what a checkpoint carries besides the objects' states.
-RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
+RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")  # where a run is
 
 
 @dataclass

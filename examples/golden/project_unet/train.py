@@ -99,8 +99,7 @@ METRICS = ("dice", "iou", "pixel_accuracy")
 BINARY = OUTPUT_SHAPE[0] == 1  # one output channel: a foreground logit per pixel
 CLASSES = 2 if BINARY else OUTPUT_SHAPE[0]  # a mask holds 0 .. CLASSES - 1
 CHECKPOINT_FORMAT = 1
-# Where a run stands: what a checkpoint carries besides the objects' states.
-RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")
+RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")  # where a run is
 
 
 @dataclass
