@@ -664,7 +664,8 @@ def test_architecture_lessons_say_what_the_papers_differ_in() -> None:
     unet = lesson("Skip connections", "unet", **MATRIX["unet-odd"][1])
     assert "*concatenates*" in unet
     p4 = lesson("Поднимающие", "equivariant", lang="ru", **MATRIX["group-conv"][1])
-    assert "ось ориентаций" in p4 and "глубин" not in p4
+    # Orientations are channels (c * 4 + r), never called a depth.
+    assert "ориентацию `r` канала `c`" in p4 and "глубин" not in p4
     _, data, _ = handout("equivariant", lang="ru", **MATRIX["group-conv"][1])
     assert "глубина" not in "\n".join(sources(data))
 

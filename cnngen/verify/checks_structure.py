@@ -69,18 +69,25 @@ def file_version(doc: str | None) -> str | None:
 
 
 def regenerate(words: list[str]) -> str:
-    """The source ``cnngen WORDS --output -`` writes, rendered in this process."""
-    from click.testing import CliRunner
+    """The source ``cnngen WORDS --output -`` writes, from a fresh cnngen process.
 
-    from cnngen.cli.app import cli
+    A process of its own rather than the CLI in this one: verify sits below
+    the CLI and never imports it, and the command runs exactly as a user's would.
+    """
+    import subprocess
+    import sys
 
-    result = CliRunner().invoke(cli, [*words, "--output", "-"], catch_exceptions=True)
-    if result.exit_code != 0:
-        lines = [line for line in (result.stderr or result.output).splitlines() if line.strip()]
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            lines.append(f"{type(result.exception).__name__}: {result.exception}")
-        raise ValueError(lines[-1] if lines else f"exit status {result.exit_code}")
-    return result.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "cnngen", *words, "--output", "-"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise ValueError(lines[-1] if lines else f"exit status {done.returncode}")
+    return done.stdout
 
 
 def load_source(source: str, class_name: str) -> tuple[types.ModuleType, type[nn.Module]]:
