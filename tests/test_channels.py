@@ -18,6 +18,7 @@ import cnngen
 from cnngen.core.channels import tcb_decoder_channels, tcb_encoder_channels
 from cnngen.core.solver import solve
 from cnngen.core.spec import make_spec
+from cnngen.core.transposed import free_decoder_dim
 from cnngen.errors import CnngenError
 
 torch = pytest.importorskip("torch")
@@ -269,6 +270,12 @@ FREE_DECODERS = [
      "decoder_channels": "tcb-exponential", "start_channels": 8},
     {"input_size": (5, 16, 16), "layers": 2, "out_size": (7, 15, 16), "min_size": (1,),
      "channel_rule": "tcb-power", "decoder_channels": "tcb-power"},
+    # --decoder-kernel / --decoder-stride: the decoder's own taps, the rest solved.
+    {"input_size": (64, 64), "layers": 3, "decoder_kernel": (4,), "decoder_stride": (2,)},
+    {"input_size": (97, 31), "layers": 3, "decoder_kernel": (5, 3), "out_size": (100, 40)},
+    {"input_size": (6, 17, 18), "layers": 2, "decoder_kernel": (2,), "min_size": (1,)},
+    {"input_size": (300,), "layers": 2, "decoder_layers": 2, "decoder_stride": (3,),
+     "decoder_channels": (4, 1), "min_size": (30,), "out_size": (675,)},
 ]  # fmt: skip
 
 
@@ -291,14 +298,84 @@ def test_a_decoder_of_its_own_depth_is_exact_in_torch(tmp_path: Path) -> None:
         if depth_head:
             expected = (options["out_depth"], *expected[1:])
         assert spatial == expected, options
+        for m in transposed[: len(transposed) - grows]:
+            if "decoder_kernel" in options:
+                assert m.kernel_size == _per_dim(options["decoder_kernel"], len(spatial))
+            if "decoder_stride" in options:
+                assert m.stride == _per_dim(options["decoder_stride"], len(spatial))
         assert "Upsample" not in module.__dict__ and "interpolate" not in Path(
             module.__file__
         ).read_text(encoding="utf-8")
 
 
+def _per_dim(value: tuple[int, ...], dims: int) -> tuple[int, ...]:
+    return value * dims if len(value) == 1 else value
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size_in=st.integers(1, 40),
+    size_out=st.integers(1, 200),
+    layers=st.integers(1, 5),
+    kernel=st.integers(1, 6),
+    dilation=st.integers(1, 3),
+    stride=st.integers(1, 4),
+)
+def test_a_pinned_decoder_stride_lands_exactly_as_torch_computes(
+    size_in: int, size_out: int, layers: int, kernel: int, dilation: int, stride: int
+) -> None:
+    """free_decoder_dim with one stride: every layer has it, and torch lands on size_out."""
+    solved = free_decoder_dim(size_in, size_out, layers, kernel, dilation, (stride,))
+    if solved is None:
+        return
+    x = torch.zeros(1, 1, size_in)
+    for step, padding, output_padding in solved:
+        assert step == stride
+        layer = torch.nn.ConvTranspose1d(
+            1, 1, kernel, step, padding, output_padding, dilation=dilation, bias=False
+        )
+        x = layer(x)
+    assert x.shape[-1] == size_out
+
+
+DECODERS = [
+    {"input_size": (4, 4), "in_channels": 64, "layers": 3, "out_channels": 3},
+    {"input_size": (7, 7), "in_channels": 32, "layers": 2, "out_size": (28, 28)},
+    {"input_size": (5,), "in_channels": 16, "layers": 3, "out_size": (37,),
+     "decoder_kernel": (4,)},
+    {"input_size": (2, 3, 3), "in_channels": 8, "layers": 2, "out_channels": 2,
+     "decoder_channels": "tcb-linear"},
+    {"input_size": (4, 4), "in_channels": 64, "layers": 3, "out_channels": 3,
+     "decoder_channels": (32, 16, 3), "decoder_kernel": (4,), "decoder_stride": (2,),
+     "norm": "batchnorm", "final_activation": "tanh"},
+]  # fmt: skip
+
+
+def test_the_decoder_family_grows_a_latent_map_exactly_in_torch(tmp_path: Path) -> None:
+    """cnngen model decoder: transposed convolutions only, landing on --out-size (default x2 a layer)."""
+    for options in DECODERS:
+        module = load(write_model(tmp_path, "decoder", **options))
+        assert shape_mismatches(module) == [], options
+        model = model_class(module)()
+        layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+        assert all(isinstance(m, torch.nn.modules.conv._ConvTransposeNd) for m in layers)
+        assert len(layers) == options["layers"]
+        size = options.get("out_size") or tuple(s << options["layers"] for s in options["input_size"])
+        out = model(torch.zeros(2, options["in_channels"], *options["input_size"]))
+        assert tuple(out.shape) == (2, options.get("out_channels", 1), *size), options
+    plan = cnngen.plan("decoder", input_size="4x4", in_channels=64, layers=3, out_channels=3)
+    assert [op.out_shape[0] for s in plan.stages for _, op in s.all_ops() if op.kind == "conv_transpose"] == [32, 16, 3]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (
+            ("-i", "64", "-n", "3", "--decoder-stride", "3"),
+            "--decoder-stride: 3 transposed convolutions (kernel 3, stride 3) cannot grow 8",
+        ),
+        (("-i", "64x64", "--decoder-kernel", "3x3x3"), "--decoder-kernel: expected 1 or 2"),
+        (("-i", "64", "--decoder-stride", "0"), "--decoder-stride"),
         (("-i", "64", "-n", "3", "--decoder-layers", "2"), "--decoder-layers: 2 decoder layers"),
         (
             ("-i", "64", "-n", "3", "--decoder-layers", "2", "--decoder-channels", "4,2,1"),
@@ -316,5 +393,20 @@ def test_a_decoder_of_its_own_depth_is_exact_in_torch(tmp_path: Path) -> None:
 )
 def test_bad_decoder_depths_are_one_line(run_cli, argv, message) -> None:
     result = run_cli("plan", "forecaster", *argv)
+    assert result.code == 2 and message in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("-i", "4", "--decoder-channels", "mirror"), "--decoder-channels: a decoder has no encoder"),
+        (("-i", "4", "-n", "2", "--out-size", "50"), "--out-size: 2 transposed convolutions"),
+        (("-i", "4", "--stride", "2"), "--stride: only"),
+        (("-i", "4", "--decoder-channels", "8,4"), "--decoder-channels: 2 widths for --layers 4"),
+    ],
+)
+def test_bad_decoders_are_one_line(run_cli, argv, message) -> None:
+    result = run_cli("plan", "decoder", *argv)
     assert result.code == 2 and message in result.err, result.err
     assert len(result.err.strip().splitlines()) == 1

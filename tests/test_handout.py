@@ -471,6 +471,7 @@ MATRIX = {
     "encoder-1d": ("encoder", {"input_size": (40,), "layers": 2}),
     "encoder-3d": ("encoder", {"input_size": (6, 10, 12), "layers": 2, "start_channels": 4}),
     "forecaster-latent": ("forecaster", {"input_size": (17, 23), "layers": 3, "latent": 16}),
+    "decoder": ("decoder", {"input_size": (4, 5), "in_channels": 8, "layers": 2}),
     "plain": ("classifier", {"input_size": (20, 20), "layers": 2}),
     "vgg": ("classifier", {"input_size": (20, 20), "block": "vgg", "layers": 2}),
     "residual-flatten": (

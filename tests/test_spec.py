@@ -20,7 +20,7 @@ from cnngen.errors import CnngenError
 
 BAD = [
     # (family, options, option named in the error, a phrase of the message)
-    ("decoder", {"input_size": (10,)}, "family", "did you mean 'encoder'"),
+    ("encodr", {"input_size": (10,)}, "family", "did you mean 'encoder'"),
     ("encoder", {}, "--input-size", "required"),
     ("encoder", {"input_size": ()}, "--input-size", "1 to 3"),
     ("encoder", {"input_size": (4, 4, 4, 4)}, "--input-size", "1 to 3"),

@@ -94,7 +94,8 @@ def test_cnngen_file_matches_the_record(case: dict[str, Any], cnngen_models: Any
     assert _leaf_calls(model, recorded["input_shape"]) == calls
     widths = [m.out_channels for m in model.modules() if hasattr(m, "out_channels")]
     decoder = recorded["transpose_conv_channels"] or [None]
-    assert widths == recorded["conv_channels"][1:] + decoder[1:]
+    encoder = recorded["conv_channels"] or [None]
+    assert widths == encoder[1:] + decoder[1:]
 
 
 @pytest.mark.parametrize(

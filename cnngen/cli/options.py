@@ -340,6 +340,20 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         help="Forecaster: the output's spatial size, e.g. 64x64 (3D: depth too); the "
         "decoder's transposed convolutions are solved to land on it exactly, no resize.",
     ),
+    _model_option(
+        "--decoder-kernel",
+        type=SIZE,
+        default="--kernel",
+        help="Forecaster, decoder: the transposed convolutions' own kernel, one or per "
+        "dimension; strides, paddings and output paddings are solved to land on the output size.",
+    ),
+    _model_option(
+        "--decoder-stride",
+        type=SIZE,
+        default="2 or 1, solved",
+        help="Forecaster, decoder: pin every transposed convolution's stride (one or per "
+        "dimension); paddings and output paddings are solved to land on the output size.",
+    ),
     _model_option("--classes", type=int, help="Classifier outputs."),
     _model_option("--block", choices=BLOCKS, help="Classifier blocks."),
     _model_option("--se", is_flag=True, help="Add squeeze-and-excitation to every block."),

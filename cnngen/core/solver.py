@@ -31,10 +31,10 @@ from cnngen.core.presets import (
     preset_norm,
     solve_preset,
 )
-from cnngen.core.spec import MAX_CHANNELS, ModelSpec, format_value
+from cnngen.core.spec import MAX_CHANNELS, ModelSpec, conv_bias, format_value
 from cnngen.core.transposed import free_decoder_dim
 from cnngen.core.unet import solve_unet
-from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES, NORMS_THAT_CANCEL_BIAS
+from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES
 from cnngen.errors import CnngenError
 
 
@@ -75,7 +75,8 @@ def _plan(
         stages=tuple(stages),
         receptive_field=field,
         helpers=tuple(h for h in HELPER_CLASSES if h in used or h in helpers),
-        notes=tuple(notes) + tuple(_coverage_note(spec, stages, field)),
+        # A decoder grows a latent map: each output reading a patch of it is the point.
+        notes=(*notes, *(() if spec.family == "decoder" else _coverage_note(spec, stages, field))),
         command=spec.command(),
     )
 
@@ -105,7 +106,9 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     widths, width_notes = decoder_widths(spec, channels)
     notes = [*notes, *width_notes]
     resized = spec.out_size is not None and spec.out_size != spec.input_size
-    if resized or (spec.decoder_layers is not None and spec.decoder_layers != spec.layers):
+    own_depth = spec.decoder_layers is not None and spec.decoder_layers != spec.layers
+    own_taps = spec.decoder_kernel is not None or spec.decoder_stride is not None
+    if resized or own_depth or own_taps:
         decoder, fields = free_decoder_stages(
             spec, shape, fields, widths, finishes=not needs_depth_head
         )
@@ -127,6 +130,27 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     return _plan(spec, stages, notes)
 
 
+def _solve_decoder(spec: ModelSpec) -> Plan:
+    """``--layers`` transposed convolutions from a latent map to ``--out-size``, solved exactly."""
+    shape = (spec.in_channels, *spec.input_size)
+    widths, notes = decoder_widths(spec, [spec.in_channels])
+    stages, _ = free_decoder_stages(spec, shape, fresh_fields(spec.dims), widths, finishes=True)
+    assert spec.out_size is not None
+    size = format_value(spec.out_size)
+    notes = [*notes, Note("note.free_decoder", layers=len(widths), size=size)]
+    return _plan(spec, stages, notes)
+
+
+def halving_widths(in_channels: int, out_channels: int, layers: int) -> list[int]:
+    """A decoder family's default widths: halve the latent's channels each layer, end at the output's.
+
+    The halving stops at the output's channels (and at 1), as generators
+    from a latent map usually do (64 -> 32, 16, 3).
+    """
+    widths = [max(in_channels >> step, out_channels, 1) for step in range(1, layers)]
+    return [*widths, out_channels]
+
+
 def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int], list[str]]:
     """The output channels of each decoder layer, from ``--decoder-channels``, and a note.
 
@@ -135,6 +159,9 @@ def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int],
     (60 -> 30 at 100x100 over 5 layers: 94, 78, 62, 46, 30); a list is taken as given.
     """
     rule = spec.decoder_channels
+    if spec.family == "decoder" and rule is None:
+        assert spec.out_channels is not None
+        return halving_widths(channels[-1], spec.out_channels, spec.layers), []
     if rule is None or rule == "mirror":
         return mirror_widths(spec, channels), []
     if isinstance(rule, tuple):
@@ -176,22 +203,17 @@ def free_decoder_stages(
     """
     layers = len(widths)
     target = spec.out_size or spec.input_size
+    kernel = spec.decoder_kernel or spec.kernel
     per_dim = []
     for d in range(spec.dims):
+        strides = (2, 1) if spec.decoder_stride is None else (spec.decoder_stride[d],)
         solved = free_decoder_dim(
-            in_shape[1 + d], target[d], layers, spec.kernel[d], spec.dilation[d]
+            in_shape[1 + d], target[d], layers, kernel[d], spec.dilation[d], strides
         )
         if solved is None:
-            param = "--decoder-layers" if spec.decoder_layers is not None else "--out-size"
-            raise CnngenError(
-                f"{param}: {layers} transposed convolutions (kernel "
-                f"{spec.kernel[d]}) cannot grow {in_shape[1 + d]} to exactly "
-                f"{target[d]} along dimension {d + 1}; use more --decoder-layers (each "
-                f"at most doubles the size), or an --out-size they reach",
-                param,
-            )
+            raise _unreachable_decoder(spec, layers, kernel[d], in_shape[1 + d], target[d], d)
         per_dim.append(solved)
-    bias = spec.norm not in NORMS_THAT_CANCEL_BIAS
+    bias = conv_bias(spec)
     stages = []
     shape = in_shape
     for step in range(layers):
@@ -199,7 +221,7 @@ def free_decoder_stages(
         builder = StageBuilder(shape, fields)
         builder.conv_transpose(
             widths[step],
-            spec.kernel,
+            kernel,
             [per_dim[d][step][0] for d in range(spec.dims)],
             [per_dim[d][step][1] for d in range(spec.dims)],
             [per_dim[d][step][2] for d in range(spec.dims)],
@@ -217,6 +239,32 @@ def free_decoder_stages(
         stages.append(builder.build(f"dec{step + 1}", "decoder"))
         shape, fields = builder.shape, builder.fields
     return stages, fields
+
+
+def _unreachable_decoder(
+    spec: ModelSpec, layers: int, kernel: int, size_in: int, size_out: int, d: int
+) -> CnngenError:
+    """The one-line refusal of a decoder whose layers cannot land on the output size.
+
+    It names the option that pinned the decoder (its stride, its depth, or the
+    output size) and what would reach the size.
+    """
+    taps = f"kernel {kernel}"
+    grow = "(each at most doubles the size), or an --out-size they reach"
+    if spec.decoder_stride is not None:
+        param, taps = "--decoder-stride", f"{taps}, stride {spec.decoder_stride[d]}"
+        fix = "another --decoder-stride, a --decoder-kernel, or more or fewer layers"
+    elif spec.family == "decoder":
+        param, fix = "--out-size", f"more --layers {grow}"
+    elif spec.decoder_layers is not None:
+        param, fix = "--decoder-layers", f"more --decoder-layers {grow}"
+    else:
+        param, fix = "--out-size", f"more --decoder-layers {grow}"
+    return CnngenError(
+        f"{param}: {layers} transposed convolutions ({taps}) cannot grow {size_in} to "
+        f"exactly {size_out} along dimension {d + 1}; use {fix}",
+        param,
+    )
 
 
 def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
@@ -387,6 +435,7 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
 SOLVERS = {
     "encoder": _solve_encoder,
     "forecaster": _solve_forecaster,
+    "decoder": _solve_decoder,
     "classifier": _solve_classifier,
     "equivariant": _solve_equivariant,
     "unet": solve_unet,

@@ -103,6 +103,8 @@ class ModelSpec:
     decoder_channels: str | tuple[int, ...] | None = None
     decoder_layers: int | None = None
     out_size: tuple[int, ...] | None = None
+    decoder_kernel: tuple[int, ...] | None = None
+    decoder_stride: tuple[int, ...] | None = None
     classes: int = 10
     block: str = "plain"
     se: bool = False
@@ -147,7 +149,7 @@ OPTION_ORDER = tuple(SPEC_DEFAULTS)
 OFF_SWITCHES = ("bias",)
 SIZE_OPTIONS = (
     "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels",
-    "out_size",
+    "out_size", "decoder_kernel", "decoder_stride",
 )  # fmt: skip
 # Lists of widths, written with commas (``--channels 32,64,96``) rather than as a size.
 LIST_OPTIONS = ("channels", "decoder_channels")
@@ -308,6 +310,9 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     out_channels = spec.out_channels
     if family == "forecaster" and out_channels is None:
         out_channels = spec.in_channels
+    if family == "decoder":
+        out_channels = 1 if out_channels is None else out_channels
+        _check_decoder(spec)
     if family == "unet":
         out_channels = 2 if out_channels is None else out_channels
         sub_blocks = spec.sub_blocks or 2
@@ -317,6 +322,12 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     _check_dimensions(spec)
     _check_channel_lists(spec, options, out_channels)
     out_size = _per_dim("--out-size", spec.out_size, spec.dims, 1)
+    if family == "decoder" and out_size is None:
+        # Each transposed convolution doubles the size unless told otherwise.
+        doubled = tuple(size << spec.layers for size in spec.input_size)
+        out_size = _per_dim("--out-size", doubled, spec.dims, 1)
+    decoder_kernel = _per_dim("--decoder-kernel", spec.decoder_kernel, spec.dims, 1)
+    decoder_stride = _per_dim("--decoder-stride", spec.decoder_stride, spec.dims, 1)
     if out_size is not None and spec.out_depth is not None:
         raise CnngenError(
             "--out-size: give the output's depth in it (e.g. --out-size "
@@ -327,6 +338,8 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     return replace(
         spec,
         out_size=out_size,
+        decoder_kernel=decoder_kernel,
+        decoder_stride=decoder_stride,
         kernel=kernel,
         dilation=dilation,
         stride=stride,
@@ -725,6 +738,17 @@ def _check_norm_options(spec: ModelSpec) -> None:
         check_number("--norm-eps", spec.norm_eps, 0.0, 1.0, low_open=True, example="1e-5")
     if spec.norm_momentum is not None:
         check_number("--norm-momentum", spec.norm_momentum, 0.0, 1.0, example="0.1")
+
+
+def _check_decoder(spec: ModelSpec) -> None:
+    """A decoder has no encoder whose widths it could mirror."""
+    if spec.decoder_channels == "mirror":
+        raise CnngenError(
+            "--decoder-channels: a decoder has no encoder to mirror; give a tcb- rule or one "
+            "width per layer ending in --out-channels, or leave it out (the latent's channels "
+            "halve each layer)",
+            "--decoder-channels",
+        )
 
 
 def _sizes_per_dim(spec: ModelSpec) -> tuple[Any, ...]:

@@ -44,14 +44,20 @@ def _find_transposed(
 
 
 def free_decoder_dim(
-    size_in: int, size_out: int, layers: int, kernel: int, dilation: int
+    size_in: int,
+    size_out: int,
+    layers: int,
+    kernel: int,
+    dilation: int,
+    strides: tuple[int, ...] = (2, 1),
 ) -> list[tuple[int, int, int]] | None:
     """(stride, padding, output_padding) for ``layers`` transposed convolutions, in to out exactly.
 
     A decoder with a depth of its own has no encoder layer to undo, so its
     sizes are searched: dynamic programming over the sizes reachable after each
-    layer, each layer stride 2 or 1; every size stays at most ``size_out``, so
-    the decoder grows steadily to its output.  Among the ways to
+    layer, each layer of a stride in ``strides`` (2 or 1 unless --decoder-stride
+    pins one); every size stays at most ``size_out``, so the decoder grows
+    steadily to its output.  Among the ways to
     land on ``size_out`` it keeps the one closest to size-keeping padding with
     the fewest output paddings; ties go to doubling early.  ``None`` when no
     way lands there.
@@ -60,7 +66,7 @@ def free_decoder_dim(
     limit = dilation * (kernel - 1)
     choices = [
         (stride, padding, output_padding)
-        for stride in (2, 1)
+        for stride in strides
         for padding in sorted(range(limit + 1), key=lambda p: (abs(p - same), p))
         for output_padding in range(max(stride, dilation))
         if output_padding < stride or output_padding < dilation

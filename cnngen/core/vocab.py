@@ -54,7 +54,7 @@ NORMS = ("batchnorm", "instancenorm", "groupnorm", "layernorm", "dropout", "none
 # Norms that subtract a per-channel mean, making the convolution's bias before them useless.
 NORMS_THAT_CANCEL_BIAS = ("batchnorm", "instancenorm")
 
-FAMILIES = ("encoder", "forecaster", "classifier", "equivariant", "unet")
+FAMILIES = ("encoder", "forecaster", "decoder", "classifier", "equivariant", "unet")
 # cnngen's own rules, then TorchCNNBuilder 0.1.5's with its exact widths
 # (cnngen.core.channels: int() truncation, its constant of 1, its 3D "power").
 TCB_RULES = ("tcb-exponential", "tcb-linear", "tcb-proportion", "tcb-power", "tcb-constant")
@@ -246,12 +246,22 @@ COMMON_OPTIONS = frozenset(
     }
 )  # fmt: skip
 
+# A decoder is transposed convolutions only, from a latent map (-i, --in-channels) to --out-size.
+DECODER_OPTIONS = frozenset(
+    {
+        "input_size", "in_channels", "layers", "kernel", "dilation", "norm", "activation",
+        "final_activation", "dropout", "name", "norm_eps", "norm_momentum", "no_affine", "bias",
+        "ratio", "out_channels", "out_size", "decoder_channels", "decoder_kernel", "decoder_stride",
+    }
+)  # fmt: skip
+
 # Family -> every model option it has a use for.  An option the user gives
 # that the family has no use for is refused rather than silently ignored.
 FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "encoder": COMMON_OPTIONS,
     "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth", "decoder_channels", "decoder_layers",
-                                   "out_size"},
+                                   "out_size", "decoder_kernel", "decoder_stride"},
+    "decoder": DECODER_OPTIONS,
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
     "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
@@ -271,6 +281,7 @@ def families_accepting(option: str) -> tuple[str, ...]:
 DEFAULT_CLASS_NAMES = {
     "encoder": "Encoder",
     "forecaster": "Forecaster",
+    "decoder": "Decoder",
     "classifier": "Classifier",
     "equivariant": "C4Classifier",
     "unet": "UNet",

@@ -40,6 +40,8 @@ def field_text(plan: Any, lang: str = "en") -> str:
     field = plain_shape(plan.receptive_field)
     if plan.field_covers_input:
         return t("field.whole", field=field)
+    if plan.family == "decoder":  # growing a latent map, each output reads a patch of it
+        return t("field.decoder", field=field, size=plain_shape(plan.input_shape[1:]))
     return t("field.partial", field=field, size=plain_shape(plan.input_shape[1:]))
 
 

@@ -649,6 +649,8 @@ def handout_field_text(t: Messages, plan: Plan) -> str:
     field = plan.receptive_field
     if field == tuple(plan.input_shape[1:]):
         return t("field.whole", field=plain_shape(field))
+    if plan.family == "decoder":
+        return t("field.decoder", field=plain_shape(field), size=plain_shape(plan.input_shape[1:]))
     return t("field.partial", field=plain_shape(field), size=plain_shape(plan.input_shape[1:]))
 
 

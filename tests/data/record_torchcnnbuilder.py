@@ -133,6 +133,41 @@ CASES: list[dict[str, Any]] = [
         },
     },
     {
+        "name": "batch norm with its bias, eps and momentum",
+        "rule": "tcb-exponential",
+        "tcb": {
+            "kind": "builder",
+            "input_size": [18, 18],
+            "encoder": {"n_layers": 2, "in_channels": 2, "start": 6, "normalization": "batchnorm",
+                        "eps": 1e-3, "momentum": 0.2},
+        },
+        "cnngen": {
+            "family": "encoder",
+            "options": {
+                "input_size": [18, 18], "in_channels": 2, "layers": 2,
+                "channel_rule": "tcb-exponential", "start_channels": 6, **SAME_LAYERS,
+                "norm": "batchnorm", "bias": True, "norm_eps": 1e-3, "norm_momentum": 0.2,
+            },
+        },
+    },
+    {
+        "name": "transposed sequence alone",
+        "rule": "tcb-exponential",
+        "tcb": {
+            "kind": "transpose",
+            "input_size": [10, 10],
+            "decoder": {"n_layers": 3, "in_channels": 8, "out_channels": 2, "out_size": [16, 16]},
+        },
+        "cnngen": {
+            "family": "decoder",
+            "options": {
+                "input_size": [10, 10], "in_channels": 8, "out_channels": 2, "layers": 3,
+                "out_size": [16, 16], "decoder_channels": "tcb-exponential",
+                "decoder_kernel": [3], "decoder_stride": [1], "norm": "none",
+            },
+        },
+    },
+    {
         "name": "exponential encoder alone",
         "rule": "tcb-exponential",
         "tcb": {
@@ -176,7 +211,9 @@ def build_tcb(case: dict[str, Any]) -> Any:
         return ForecasterBase(**tcb["kwargs"])
     rule = case["rule"].removeprefix("tcb-")
     builder = Builder(input_size=tcb["input_size"])
-    parts = [builder.build_convolve_sequence(channel_growth_rate=rule, **tcb["encoder"])]
+    parts = []
+    if "encoder" in tcb:
+        parts.append(builder.build_convolve_sequence(channel_growth_rate=rule, **tcb["encoder"]))
     if "decoder" in tcb:
         parts.append(builder.build_transpose_convolve_sequence(channel_growth_rate=rule, **tcb["decoder"]))
     model = nn.Sequential(*parts)
@@ -192,6 +229,8 @@ def input_shape(case: dict[str, Any]) -> list[int]:
     tcb = case["tcb"]
     if tcb["kind"] == "builder":
         return [tcb["encoder"]["in_channels"], *tcb["input_size"]]
+    if tcb["kind"] == "transpose":
+        return [tcb["decoder"]["in_channels"], *tcb["input_size"]]
     kwargs = tcb["kwargs"]
     if kwargs["conv_dim"] == 3:
         return [1, kwargs["in_time_points"], *kwargs["input_size"]]
