@@ -310,7 +310,26 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "channel counts must divide by G.",
     ),
     _model_option("--sub-blocks", type=int, default="1; 2 for vgg", help="Convolutions per layer."),
-    _model_option("--latent", type=int, help="Forecaster: width of a linear latent bottleneck."),
+    _model_option(
+        "--latent",
+        type=SIZE,
+        help="Forecaster: a linear latent bottleneck, a width (16) or a tensor shape (8x4x4) "
+        "the bottleneck is reshaped to.",
+    ),
+    _model_option(
+        "--latent-layers",
+        type=int,
+        default=1,
+        help="Forecaster: linear layers each way through the latent, widths spaced evenly "
+        "on a log scale between the bottleneck's size and the latent's.",
+    ),
+    _model_option(
+        "--latent-activation",
+        choices=FINAL_ACTIVATIONS,
+        default="--activation",
+        help="Forecaster: the activation after each latent linear layer, or none "
+        "(TorchCNNBuilder's default).",
+    ),
     _model_option(
         "--out-depth",
         type=int,

@@ -93,14 +93,7 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     channels, notes = encoder_channels(spec, geometry)
     stages, fields, shape = encoder_stages(spec, geometry, channels, "encoder", "enc")
     if spec.latent is not None:
-        builder = StageBuilder(shape, fields)
-        builder.flatten()
-        builder.linear(spec.latent)
-        builder.activation(spec.activation)
-        builder.linear(math.prod(shape))
-        builder.activation(spec.activation)
-        builder.unflatten(shape)
-        stages.append(builder.build("latent", "latent"))
+        stages.append(_latent_stage(spec, shape, fields))
     depth = spec.input_size[0]
     needs_depth_head = spec.out_depth is not None and spec.out_depth != depth
     widths, width_notes = decoder_widths(spec, channels)
@@ -128,6 +121,43 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
         stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
         notes = [*notes, Note("note.time_head", depth=depth, out_depth=spec.out_depth)]
     return _plan(spec, stages, notes)
+
+
+def latent_widths(size_in: int, size_out: int, layers: int) -> list[int]:
+    """The outputs of ``layers`` linear layers from ``size_in`` to ``size_out`` features.
+
+    Spaced evenly on a log scale (as TorchCNNBuilder's latent module spaces
+    them), rounded to whole features; the last is ``size_out`` exactly.
+    """
+    ratio = math.log(size_out / size_in)
+    inner = [round(size_in * math.exp(ratio * step / layers)) for step in range(1, layers)]
+    return [*(max(1, width) for width in inner), size_out]
+
+
+def _latent_stage(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
+    """Flatten the bottleneck, linear layers down to ``--latent`` and back, unflatten.
+
+    A latent shape (``8x4x4``) is unflattened to in the middle, so the plan
+    shows the latent tensor itself; a width stays a vector.
+    """
+    assert spec.latent is not None
+    activation = spec.latent_activation or spec.activation
+    flat, latent = math.prod(shape), math.prod(spec.latent)
+    builder = StageBuilder(shape, fields)
+    builder.flatten()
+    for width in latent_widths(flat, latent, spec.latent_layers):
+        builder.linear(width)
+        if activation != "none":
+            builder.activation(activation)
+    if len(spec.latent) > 1:
+        builder.unflatten(spec.latent)
+        builder.flatten()
+    for width in latent_widths(latent, flat, spec.latent_layers):
+        builder.linear(width)
+        if activation != "none":
+            builder.activation(activation)
+    builder.unflatten(shape)
+    return builder.build("latent", "latent")
 
 
 def _solve_decoder(spec: ModelSpec) -> Plan:

@@ -10,6 +10,7 @@ can then trust every field.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import shlex
 from dataclasses import dataclass, fields, replace
@@ -98,7 +99,9 @@ class ModelSpec:
     bias: bool | None = None
     groups: int = 1
     sub_blocks: int | None = None
-    latent: int | None = None
+    latent: tuple[int, ...] | None = None
+    latent_layers: int = 1
+    latent_activation: str | None = None
     out_depth: int | None = None
     decoder_channels: str | tuple[int, ...] | None = None
     decoder_layers: int | None = None
@@ -149,7 +152,7 @@ OPTION_ORDER = tuple(SPEC_DEFAULTS)
 OFF_SWITCHES = ("bias",)
 SIZE_OPTIONS = (
     "input_size", "min_size", "target_size", "kernel", "stride", "dilation", "hidden", "channels",
-    "out_size", "decoder_kernel", "decoder_stride",
+    "out_size", "decoder_kernel", "decoder_stride", "latent",
 )  # fmt: skip
 # Lists of widths, written with commas (``--channels 32,64,96``) rather than as a size.
 LIST_OPTIONS = ("channels", "decoder_channels")
@@ -250,6 +253,7 @@ MAX_LAYERS = 1000
 MAX_SUB_BLOCKS = 100
 MAX_CONVOLUTIONS = 1000  # --layers x --sub-blocks
 MAX_CHANNELS = 2**20  # channels, classes, hidden and latent widths (1,048,576)
+MAX_LATENT_LAYERS = 64  # linear layers each way through a latent bottleneck
 MAX_RATIO = 1000.0
 
 
@@ -582,7 +586,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--start-channels", spec.start_channels, MAX_CHANNELS),
         ("--min-channels", spec.min_channels, MAX_CHANNELS),
         ("--max-channels", spec.max_channels, MAX_CHANNELS),
-        ("--latent", spec.latent, MAX_CHANNELS),
+        ("--latent-layers", spec.latent_layers, MAX_LATENT_LAYERS),
         ("--out-depth", spec.out_depth, MAX_SIZE),
         ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
         ("--groups", spec.groups, MAX_CHANNELS),
@@ -623,6 +627,9 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
     _check_padding(spec)
     check_activation("--activation", spec.activation)
     check_activation("--final-activation", spec.final_activation, FINAL_ACTIVATIONS)
+    if spec.latent_activation is not None:
+        check_activation("--latent-activation", spec.latent_activation, FINAL_ACTIVATIONS)
+    _check_latent(spec)
     _check_norm_options(spec)
     if spec.downsample is not None:
         check_choice("--downsample", spec.downsample, DOWNSAMPLE)
@@ -738,6 +745,30 @@ def _check_norm_options(spec: ModelSpec) -> None:
         check_number("--norm-eps", spec.norm_eps, 0.0, 1.0, low_open=True, example="1e-5")
     if spec.norm_momentum is not None:
         check_number("--norm-momentum", spec.norm_momentum, 0.0, 1.0, example="0.1")
+
+
+def _check_latent(spec: ModelSpec) -> None:
+    """``--latent`` is a width (``16``) or a tensor shape (``8x4x4``) of at most MAX_CHANNELS values."""
+    if spec.latent is None:
+        for param, value, default in (
+            ("--latent-layers", spec.latent_layers, 1),
+            ("--latent-activation", spec.latent_activation, None),
+        ):
+            if value != default:
+                raise CnngenError(
+                    f"{param}: it shapes the latent bottleneck, and there is none; add "
+                    f"--latent WIDTH (e.g. --latent 16) or drop {param}",
+                    param,
+                )
+        return
+    for width in spec.latent:
+        _positive("--latent", width, 1, MAX_CHANNELS)
+    if math.prod(spec.latent) > MAX_CHANNELS:
+        raise CnngenError(
+            f"--latent: {format_value(spec.latent)} holds {math.prod(spec.latent):,} values, "
+            f"above the {MAX_CHANNELS:,} cnngen plans for a latent; use a smaller shape",
+            "--latent",
+        )
 
 
 def _check_decoder(spec: ModelSpec) -> None:

@@ -259,7 +259,7 @@ DECODER_OPTIONS = frozenset(
 # that the family has no use for is refused rather than silently ignored.
 FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "encoder": COMMON_OPTIONS,
-    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "out_depth", "decoder_channels", "decoder_layers",
+    "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "latent_layers", "latent_activation", "out_depth", "decoder_channels", "decoder_layers",
                                    "out_size", "decoder_kernel", "decoder_stride"},
     "decoder": DECODER_OPTIONS,
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
