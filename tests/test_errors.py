@@ -45,7 +45,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     (
         "plan encoder -i 100 --out-channels 5",
         "--out-channels",
-        "only forecasters and unets take it",
+        "only forecasters, decoders and unets take it",
         False,
     ),
     ("plan encoder -i 100 --latent 4", "--latent", "cnngen model forecaster", False),
@@ -72,7 +72,7 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("model encoder -i 100 -n x", "--layers", "give a whole number", True),
     ("plan encoder -i 100 --ratio abc", "--ratio", "give a number", False),
     ("plan encoder -i 100 -n", "--layers", "needs a value after it", False),
-    ("plan", "FAMILY", "give one of encoder, forecaster, classifier, equivariant", False),
+    ("plan", "FAMILY", "give one of encoder, forecaster, decoder, classifier, equivariant", False),
     ("plna encoder", "plna", "did you mean 'plan'?", False),
     ("model encoder -i 100 extra", "extra", "usage: cnngen model [OPTIONS] [FAMILY]", True),
     # ---- output handling

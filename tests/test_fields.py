@@ -40,7 +40,15 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("classifier", {"input_size": (96, 96), "layers": 3, "block": "bottleneck"}),
     ("classifier", {"input_size": (96, 96), "layers": 2, "depthwise": True}),
     ("equivariant", {"input_size": (32, 32), "layers": 2}),
-]
+    ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
+    ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4,
+              "upsample": "pixelshuffle", "downsample": "stride"}),
+    ("decoder", {"input_size": (5, 6), "in_channels": 4, "layers": 2}),
+    ("forecaster", {"input_size": (33, 20), "layers": 2, "decoder_kernel": (4,),
+                    "decoder_stride": (2,)}),
+    ("forecaster", {"input_size": (16, 16), "layers": 2, "latent": (4, 2, 2),
+                    "latent_layers": 2}),
+]  # fmt: skip
 # Presets nest their stages (blocks in layers, branches in modules); their fields
 # are clipped to the input too, not the textbook ones that count the padding.
 PRESETS: list[tuple[str, dict[str, Any]]] = [

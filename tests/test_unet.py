@@ -26,6 +26,42 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("downsample", ["pool", "stride"])
+@pytest.mark.parametrize("size", [(97, 131), (64, 64), (31, 9)])
+def test_pixel_shuffle_and_strided_downsampling_are_exact(
+    tmp_path: Path, size: tuple[int, ...], downsample: str
+) -> None:
+    """Sub-pixel upsampling lands on each skip (cropping an odd size's last row); a stride-2
+    convolution halves exactly as the pool does."""
+    options = {"layers": 3, "start_channels": 4, "upsample": "pixelshuffle"}
+    path = write_model(tmp_path, "unet", input_size=size, downsample=downsample, **options)
+    module = load(path)
+    assert module.OUTPUT_SHAPE == (2, *size)
+    assert shape_mismatches(module) == []
+    model = model_class(module)()
+    shuffles = [m for m in model.modules() if isinstance(m, torch.nn.PixelShuffle)]
+    pools = [m for m in model.modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert len(shuffles) == 3 and len(pools) == (3 if downsample == "pool" else 0)
+    assert sum(p.numel() for p in model.parameters()) == module.PARAMETERS
+    pool_plan = cnngen.plan("unet", input_size=size, **options)
+    stride_plan = cnngen.plan("unet", input_size=size, downsample="stride", **options)
+    level_shapes = [[s.out_shape for s in p.stages if s.role == "encoder"] for p in (pool_plan, stride_plan)]
+    assert [s[1:] for s in level_shapes[0]] == [s[1:] for s in level_shapes[1]]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"input_size": (64,), "upsample": "pixelshuffle"}, "pixelshuffle is 2D"),
+        ({"input_size": (64, 3), "upsample": "pixelshuffle", "layers": 2}, "keeps one"),
+        ({"input_size": (64, 64), "downsample": "none"}, "a U-Net halves at every level"),
+    ],
+)
+def test_unet_upsampling_it_cannot_do_exactly_is_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(CnngenError, match=message):
+        cnngen.plan("unet", **options)
+
+
 @pytest.mark.parametrize("upsample", ["transposed", "nearest", "bilinear"])
 @pytest.mark.parametrize(("size", "options"), CASES, ids=["97x131", "1001", "19x33x27"])
 def test_odd_sizes_come_back_exactly(

@@ -222,8 +222,9 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     _model_option(
         "--downsample",
         choices=DOWNSAMPLE,
-        default="pool for plain/vgg classifiers, else stride",
-        help="How layers shrink the feature map.",
+        default="pool for plain/vgg classifiers and U-Nets, else stride",
+        help="How layers shrink the feature map (a U-Net: pool, or stride for a stride-2 "
+        "convolution in place of each max pool).",
     ),
     _model_option("--pool", choices=POOLS, help="Pooling kind."),
     _model_option(
@@ -394,8 +395,9 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     _model_option(
         "--upsample",
         choices=UPSAMPLE,
-        help="U-Net decoders: transposed (learned, output_padding solved per level), or "
-        "nearest/bilinear interpolation to the skip's exact size, then a 1x1 conv.",
+        help="U-Net decoders: transposed (learned, output_padding solved per level), "
+        "nearest/bilinear interpolation to the skip's exact size, then a 1x1 conv, or "
+        "pixelshuffle (2D: a convolution to 4x the channels, then PixelShuffle(2)).",
     ),
     _model_option(
         "--rotation-pool",

@@ -515,6 +515,13 @@ class StageBuilder:
         )
         return self._add("upsample", "nn.Upsample", args, (self.channels, *size))
 
+    def pixel_shuffle(self, factor: int) -> Op:
+        """Move ``factor**2`` channels into a ``factor`` times larger 2D map (sub-pixel upsampling)."""
+        spatial = tuple(size * factor for size in self.spatial)
+        self.fields = tuple(f.through_transposed(1, factor) for f in self.fields)
+        out_shape = (self.channels // factor**2, *spatial)
+        return self._add("pixel_shuffle", "nn.PixelShuffle", [(None, factor)], out_shape)
+
     def build(self, name: str, role: str) -> Stage:
         return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
 

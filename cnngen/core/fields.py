@@ -204,6 +204,9 @@ def op_back(op: Op, box: Box | None) -> Box | None:
             _clip(None if iv is None else (iv[0] - before[d], iv[1] - before[d]), sizes[d])
             for d, iv in enumerate(box)
         )
+    if op.kind == "pixel_shuffle":  # output (y, x) reads input (y // r, x // r)
+        factor = op.args[0][1]
+        return tuple(None if iv is None else (iv[0] // factor, iv[1] // factor) for iv in box)
     if op.kind == "crop":
         before = op.args[0][1]
         return tuple(

@@ -271,7 +271,8 @@ def _check_accepted(family: str, given: dict[str, Any]) -> None:
         option = option_name(name)
         if not family_accepts(family, name):
             users = families_accepting(name)
-            plural = " and ".join(f"{f}s" for f in users) if users else "no family"
+            names = [f"{user}s" for user in users] or ["no family"]
+            plural = " and ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
             value = given[name]
             example = " ".join(option_words(((name, value),))) or option
             raise CnngenError(
@@ -817,6 +818,14 @@ def _blocks(spec: ModelSpec) -> tuple[str, int]:
     """How layers downsample and how many convolutions each holds, checked against the block."""
     block = BLOCK_TABLE[spec.block]
     downsample = spec.downsample
+    if spec.family == "unet":
+        if downsample == "none":
+            raise CnngenError(
+                "--downsample: a U-Net halves at every level; use pool (a 2-wide max pool, "
+                "the default) or stride (a stride-2 convolution)",
+                "--downsample",
+            )
+        downsample = downsample or "pool"
     if downsample is None:
         downsample = (
             "pool"
@@ -893,7 +902,6 @@ def _check_unet(spec: ModelSpec) -> None:
         ("--hidden", spec.hidden, ()),
         ("--stride", spec.stride, None),
         ("--target-size", spec.target_size, None),
-        ("--downsample", spec.downsample, None),
         ("--latent", spec.latent, None),
         ("--out-depth", spec.out_depth, None),
     ):

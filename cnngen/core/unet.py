@@ -10,7 +10,13 @@ each decoder level lands on its skip's size exactly:
 - ``--upsample transposed`` solves the transposed convolution's padding and
   ``output_padding`` per level and per dimension;
 - ``--upsample nearest|bilinear`` interpolates to the skip's size, written as
-  a constant, then a 1x1 convolution halves the channels.
+  a constant, then a 1x1 convolution halves the channels;
+- ``--upsample pixelshuffle`` (2D) convolves to four times the channels and
+  moves them into a map twice the size (sub-pixel convolution), cropping the
+  last row or column where the skip's size is odd.
+
+``--downsample stride`` halves with a stride-2 convolution (kernel 3,
+padding 1: exactly ceil(n / 2), as the pool gives) in place of the pool.
 
 The skip is concatenated as it is: never cropped, never padded.  A dimension
 that would fall below ``--min-size`` stops halving (its pool and upsampling
@@ -129,14 +135,54 @@ def _upsample(
             channels, kernel, kernel, [p for p, _ in solved], [o for _, o in solved]
         )
         return
-    builder.upsample(size, spec.upsample)
     ones = (1,) * spec.dims
+    if spec.upsample == "pixelshuffle":
+        padding = [(k - 1) // 2 for k in spec.kernel]
+        builder.conv(channels * 4, spec.kernel, ones, padding, bias=conv_bias(spec))
+        builder.pixel_shuffle(2)
+        extra = [have - want for have, want in zip(builder.spatial, size, strict=True)]
+        if any(extra):
+            builder.crop((0,) * spec.dims, extra)
+        return
+    builder.upsample(size, spec.upsample)
     builder.conv(channels, ones, ones, (0,) * spec.dims)
+
+
+def _downsample(spec: ModelSpec, builder: StageBuilder, kernel: Shape, odd: bool) -> None:
+    """Halve each dimension whose ``kernel`` is 2: a max pool, or a stride-2 convolution."""
+    if spec.downsample != "stride":
+        builder.pool(spec.pool, kernel, kernel, ceil_mode=odd)
+        return
+    taps = [3 if k == 2 else 1 for k in kernel]
+    padding = [1 if k == 2 else 0 for k in kernel]
+    builder.conv(builder.channels, taps, kernel, padding, bias=conv_bias(spec))
+    _norm_act(builder, spec)
+
+
+def _check_pixel_shuffle(spec: ModelSpec, kernels: Sequence[Shape]) -> None:
+    """Sub-pixel upsampling grows every dimension of a 2D map by the same factor."""
+    if spec.upsample != "pixelshuffle":
+        return
+    if spec.dims != 2:
+        raise CnngenError(
+            f"--upsample: pixelshuffle is 2D (torch's PixelShuffle), the input is "
+            f"{spec.dims}D; use --upsample transposed",
+            "--upsample",
+        )
+    for level, kernel in enumerate(kernels):
+        if any(k == 1 for k in kernel):
+            raise CnngenError(
+                f"--upsample: pixelshuffle doubles both dimensions, but level {level + 1} "
+                f"keeps one (it would fall below --min-size); use --upsample transposed, "
+                f"fewer --layers or a smaller --min-size",
+                "--upsample",
+            )
 
 
 def solve_unet(spec: ModelSpec) -> Plan:
     """The exact U-Net plan for a validated spec."""
     sizes, kernels, notes = level_sizes(spec)
+    _check_pixel_shuffle(spec, kernels)
     channels, channel_notes = _channels(spec, sizes)
     notes += channel_notes
     shape: Shape = (spec.in_channels, *spec.input_size)
@@ -147,7 +193,7 @@ def solve_unet(spec: ModelSpec) -> Plan:
         if level:
             kernel = kernels[level - 1]
             odd = any(size % 2 and k == 2 for size, k in zip(shape[1:], kernel, strict=True))
-            builder.pool(spec.pool, kernel, kernel, ceil_mode=odd)
+            _downsample(spec, builder, kernel, odd)
         _convs(builder, spec, channels[level])
         name, role = (
             (f"enc{level + 1}", "encoder") if level < spec.layers else ("bottleneck", "bottleneck")

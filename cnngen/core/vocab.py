@@ -198,7 +198,7 @@ PRESET_DROPOUTS = {name: decl.dropout for name, decl in PRESET_TABLE.items()}
 FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 # U-Net decoders: a learned transposed convolution, or an interpolation to the
 # skip's exact size ("bilinear" is linear in 1D and trilinear in 3D) and a 1x1 conv.
-UPSAMPLE = ("transposed", "nearest", "bilinear")
+UPSAMPLE = ("transposed", "nearest", "bilinear", "pixelshuffle")
 # How the equivariant family pools over the four rotations.
 ROTATION_POOLS = ("max", "mean")
 
@@ -265,7 +265,7 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
     "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
-    "unet": COMMON_OPTIONS - {"stride", "target_size", "downsample", "se", "depthwise"}
+    "unet": COMMON_OPTIONS - {"stride", "target_size", "se", "depthwise"}
     | {"out_channels", "upsample"},
 }
 
