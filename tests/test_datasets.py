@@ -20,7 +20,7 @@ from cnngen.rendering.datafiles import (
     render_windows,
 )
 from cnngen.rendering.engine import format_python
-from tests.generated import load
+from tests.generated import load, model_class, write_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -127,6 +127,34 @@ def test_additional_series_are_stacked_as_channels(windows: ModuleType) -> None:
     for channel, series in enumerate(extra, start=1):
         assert np.array_equal(x[:, channel].numpy(), series[3:6])
     assert np.array_equal(y.numpy(), data[6:8])
+
+
+def test_stacked_series_feed_a_3d_forecaster_with_time_as_depth(tmp_path: Path) -> None:
+    """--extras stack: x [series, time, H, W] and y [1, forecast, H, W], what a 3D forecaster
+    with --out-depth takes and gives; the default merges the series into the channels."""
+    data = frames(40, (6, 5))
+    extra = [frames(40, (6, 5)) * 2 + 1]
+    for extras, (x_shape, y_shape) in {
+        "stack": ((2, 4, 6, 5), (1, 3, 6, 5)),
+        "channels": ((8, 6, 5), (3, 6, 5)),
+    }.items():
+        (tmp_path / extras).mkdir()
+        module = generate(tmp_path / extras, render_windows(pre_history=4, forecast=3, extras=extras))
+        train, _ = module.make_datasets(data=data, additional=extra)
+        x, y = train[5]
+        assert (tuple(x.shape), tuple(y.shape)) == (x_shape, y_shape)
+        if extras == "stack":
+            assert np.array_equal(x[0].numpy(), data[5:9]) and np.array_equal(x[1].numpy(), extra[0][5:9])
+            assert np.array_equal(y[0].numpy(), data[9:12])
+    model_file = write_model(
+        tmp_path, "forecaster", input_size=(4, 6, 5), in_channels=2, out_channels=1, out_depth=3,
+        layers=2,
+        min_size=(1,),
+    )
+    model = model_class(load(model_file))()
+    module = load(tmp_path / "stack" / "dataset.py")
+    x, y = module.make_datasets(data=data, additional=extra)[0][0]
+    assert model(x[None]).shape[1:] == y.shape
 
 
 def test_talk_example_shapes(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from cnngen.cli.options import SIZE, Words, given_options, invocation
 from cnngen.cli.output import emit, output_options
 from cnngen.rendering.datafiles import (
     SYNTHETIC_KINDS,
+    WINDOW_EXTRAS,
     Synthetic,
     check_synthetic_options,
     render_arrays,
@@ -72,6 +73,15 @@ def dataset_group() -> None:
     multiple=True,
     help="An extra series stacked as channels of x (repeatable); make_datasets merges "
     "them into the channels, so the model takes --in-channels PRE_HISTORY x (1 + extras).",
+)
+@click.option(
+    "--extras",
+    type=click.Choice(WINDOW_EXTRAS),
+    default="channels",
+    show_default=True,
+    help="How x holds the series: channels: [PRE_HISTORY x (1 + extras), H, W] for a 2D "
+    "forecaster; stack: [1 + extras, PRE_HISTORY, H, W] (time as depth, y [1, FORECAST, H, "
+    "W]) for a 3D forecaster with --out-depth FORECAST.",
 )
 @click.option(
     "--val-fraction",

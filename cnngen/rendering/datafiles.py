@@ -63,6 +63,8 @@ FEATURES_HELP = (
 )
 SYNTHETIC_KINDS = ("moving-square", "noisy-square", "shapes", "segmentation")
 LAYOUTS = ("auto", "none", "first", "last")
+# How a window's x holds its series: merged into the time axis, or stacked as channels.
+WINDOW_EXTRAS = ("channels", "stack")
 SHAPES_2D = ("square", "circle", "triangle", "cross", "ring", "x")
 SHAPES_1D = ("box", "bump", "triangle", "ramp", "double", "notch")
 LAYOUT_HELP = {
@@ -96,6 +98,7 @@ def render_windows(
     single_output: bool = False,
     data_path: str | None = None,
     additional_paths: tuple[str, ...] = (),
+    extras: str = "channels",
     val_fraction: float = 0.2,
     name: str = "WindowDataset",
     command: str = "dataset windows",
@@ -114,6 +117,7 @@ def render_windows(
             "--binarize-x: needs --threshold, the value above which inputs become 1",
             "--binarize-x",
         )
+    check_choice("--extras", extras, WINDOW_EXTRAS)
     check_path("--data", data_path, (".npy", ".npz"))
     for path in additional_paths:
         check_path("--additional", path, (".npy", ".npz"))
@@ -128,6 +132,7 @@ def render_windows(
         single_output=single_output,
         data_path=data_path,
         additional_paths=tuple(additional_paths),
+        stack=extras == "stack",
         val_fraction=val_fraction,
     )
 

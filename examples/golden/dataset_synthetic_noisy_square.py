@@ -114,6 +114,10 @@ class WindowDataset(Dataset):
     those two axes are merged into one, frame by frame, giving
     ``[pre_history * (1 + len(additional)), *spatial]``: the channels of a 2D
     forecaster built with ``--in-channels pre_history * (1 + len(additional))``.
+    With ``series_first`` each series is one channel and time the depth axis:
+    ``x`` is ``[1 + len(additional), pre_history, *spatial]`` and ``y`` is
+    ``[1, forecast, *spatial]``, for a 3D forecaster built with
+    ``-i PRE_HISTORYxHxW --in-channels 1 + len(additional) --out-depth FORECAST``.
 
     ``threshold`` binarizes ``y``: values above it become 1, all others 0.
     ``binarize_x`` does the same to all of ``x``; without it ``x`` keeps its
@@ -132,9 +136,11 @@ class WindowDataset(Dataset):
         binarize_x: bool = BINARIZE_X,
         single_output: bool = SINGLE_OUTPUT,
         flatten_channels: bool = False,
+        series_first: bool = False,
     ) -> None:
         self.data = _as_frames("data", data)
         self.flatten_channels = bool(flatten_channels)
+        self.series_first = bool(series_first)
         self.forecast = _check_length("forecast", forecast)
         self.single_output = bool(single_output)
         frames = self.data.shape[0]
@@ -186,7 +192,11 @@ class WindowDataset(Dataset):
         split = index + self.pre_history
         x = _frames(self.data, index, split)
         y = _frames(self.data, split, split + self.forecast)
-        if self.additional:
+        if self.series_first:
+            # Each series one channel, time the depth axis: [1 + extras, pre_history, ...]
+            x = torch.stack([x] + [_frames(s, index, split) for s in self.additional])
+            y = y[None]
+        elif self.additional:
             channels = [x] + [
                 _frames(series, index, split) for series in self.additional
             ]
