@@ -24,6 +24,7 @@ pytest.importorskip("torch")
 from cnngen.errors import CnngenError  # noqa: E402
 from cnngen.search.report import Row, pareto_front  # noqa: E402
 from cnngen.search.space import Limits, RandomChooser, Space, check_feasible, make_candidate  # noqa: E402
+from cnngen.search.study import study_storage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FIXED = {"input_size": [8, 8], "in_channels": 1, "classes": 10}
@@ -73,7 +74,8 @@ def search_args(dataset: Path, out: Path, *extra: str) -> list[str]:
 
 
 def load(out: Path, name: str = "cnngen-search") -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+    storage = study_storage(str((out / "study.journal").resolve()))
+    return optuna.load_study(study_name=name, storage=storage)
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -108,8 +108,9 @@ def check_count(option: str, value: int, low: int = 1, high: int = MAX_TRIALS) -
 @click.option("--out", default="search", show_default=True,
               help="Folder for the study, trials/<n>/, the leaderboard and best/.")
 @click.option("--storage", default=None,
-              help="Optuna storage URL shared by workers, e.g. postgresql://user@host/db.  "
-              "[default: sqlite:///OUT/study.db]")
+              help="Optuna storage shared by workers: a journal file (local workers) or a "
+              "database URL, e.g. postgresql://user@host/db for many machines.  "
+              "[default: OUT/study.journal]")
 @click.option("--study-name", default="cnngen-search", show_default=True,
               help="The study in the storage; the same name resumes or joins it.")
 @click.option("--seed", type=int, default=0, show_default=True,

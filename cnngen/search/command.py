@@ -80,8 +80,9 @@ def prepare(request: Request) -> Any:
 def open_storage_error(config: Any, error: Exception) -> CnngenError:
     first = str(error).splitlines()[0] if str(error) else type(error).__name__
     return CnngenError(
-        f"--storage: cannot open {config.storage_url} ({first}); give a database URL such as "
-        f"sqlite:///study.db or postgresql://user@host/db",
+        f"--storage: cannot open {config.storage_url} ({first}); give a journal file such as "
+        f"study.journal, or a database URL such as sqlite:///study.db or "
+        f"postgresql://user@host/db",
         "--storage",
     )
 
@@ -96,7 +97,7 @@ def run(request: Request, announce: Callable[[str], None]) -> None:
 
     config = prepare(request)
     if config.storage is None:
-        config.out.mkdir(parents=True, exist_ok=True)  # the default study.db lives there
+        config.out.mkdir(parents=True, exist_ok=True)  # the default study.journal lives there
     try:
         study = open_study(config)
     except CnngenError:

@@ -1,7 +1,7 @@
 """The Optuna study behind ``cnngen search``: sample, plan, train, record, resume.
 
 Optuna keeps the state: every trial, its choices, its value and what it
-measured live in the study's storage (by default ``sqlite:///OUT/study.db``).
+measured live in the study's storage (by default the journal file ``OUT/study.journal``).
 Re-running the same command opens the same study and trains only as many new
 trials as it lacks; workers on other machines that point ``--storage`` at one
 database share it, and each new trial gets a number no other worker has, so
@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import os
+import socket
 import sys
 import time
 from collections import Counter
@@ -66,7 +68,8 @@ class SearchConfig:
 
     @property
     def storage_url(self) -> str:
-        return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
+        """``--storage``, or the default journal file in the output folder."""
+        return self.storage or str((self.out / "study.journal").resolve())
 
     def study_key(self) -> dict[str, Any]:
         """What must match for a worker or a rerun to join an existing study."""
@@ -116,9 +119,23 @@ def _connect_sqlite(path: str) -> Any:
 
 
 @functools.lru_cache(maxsize=4)
-def _storage(url: str) -> Any:
-    """The study's storage, opened once per URL (opening checks the schema, which is slow)."""
+def study_storage(url: str) -> Any:
+    """The study's storage, opened once per URL (opening checks the schema, which is slow).
+
+    A path without a scheme is an Optuna journal file: an append-only log that
+    local workers share through a lock file.  Creating one costs milliseconds
+    where a new SQLite database takes about a second to build its schema, and
+    each trial appends a few lines instead of committing a dozen transactions.
+    A URL (``sqlite:///...``, ``postgresql://...``) is a database, for workers
+    on many machines.
+    """
     import optuna
+
+    if "://" not in url:
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        lock = JournalFileOpenLock(f"{url}.lock")  # an O_EXCL lock file: local workers
+        return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=lock))
     import sqlalchemy.exc
     from sqlalchemy.engine import make_url
 
@@ -150,7 +167,7 @@ def open_study(config: SearchConfig, seed_offset: Callable[[int], int] | None = 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = _storage(config.storage_url)
+    storage = study_storage(config.storage_url)
     probe = optuna.create_study(
         study_name=config.study_name,
         storage=storage,
@@ -207,6 +224,34 @@ def completed(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+# Who runs a trial: this machine and process, recorded on each trial.
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 checks that the process exists and sends nothing
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's) or cannot be told: assume it runs
+    return True
+
+
+def _still_running(other: Any, since: datetime.datetime) -> bool:
+    """Whether another worker's running trial will finish (and so holds a place).
+
+    A trial of this machine runs while its process lives.  Any other (from
+    another machine, or one that has not written its worker yet) runs if it
+    started after this worker did; an older one is taken as left behind by a
+    killed worker.
+    """
+    host, _, pid = str(other.user_attrs.get("worker", "")).rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return _process_alive(int(pid))
+    return other.datetime_start is not None and other.datetime_start >= since
+
+
 class LeftToOthers(Exception):
     """The study's finished trials and the running ones asked before this one fill --trials."""
 
@@ -219,7 +264,9 @@ def run_search(config: SearchConfig, echo: Callable[[str], None], study: Any = N
     leave room under ``config.trials``; otherwise it stops and leaves them to
     finish, so workers together do not train more than ``--trials``.  A
     trial that was already running when this worker started is not counted:
-    it is the one a killed worker left behind, which never finishes.
+    it is the one a killed worker left behind, which never finishes.  On this
+    machine that is known for sure: each trial records its worker's host and
+    process id, and a trial whose process is gone is not waited for.
     """
     import optuna
 
@@ -277,6 +324,7 @@ def run_trial(
     import optuna
     from optuna.trial import TrialState
 
+    trial.set_user_attr("worker", WORKER)  # first, so other workers can tell it is alive
     options = config.space.sample(OptunaChooser(trial))
     trial.set_user_attr("options", options)
     candidate = make_candidate(config.space, options)
@@ -308,8 +356,7 @@ def run_trial(
         for other in others
         if other.state == TrialState.RUNNING
         and other.number < trial.number
-        and other.datetime_start is not None
-        and other.datetime_start >= since
+        and _still_running(other, since)
     ]
     if len(done) + len(ahead) >= config.trials:
         raise LeftToOthers(
