@@ -309,16 +309,24 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
     """What inference needs besides weights, from a checkpoint dict, if it carries it.
 
     ``classes`` (a list of names), and ``mean``/``std`` either at the top
-    level or inside a ``normalization`` dict; each is None when absent (a
-    bare state_dict carries none of them).
+    level, inside a ``normalization`` dict or inside the ``data`` dict a
+    generated train.py writes (with the input ``layout`` and ``shape``);
+    ``metrics``, the validation row of the best epoch of its ``history``;
+    ``seed``, the data split's.  Each is None when absent (a bare state_dict
+    carries none of them).
     """
     data = torch.load(path, map_location="cpu", weights_only=True)
-    info: dict[str, Any] = {"classes": None, "mean": None, "std": None}
+    info: dict[str, Any] = dict.fromkeys(("classes", "mean", "std", *CONTRACT_EXTRAS))
     if not isinstance(data, dict) or "model" not in data:
         return info
     sources = [data]
-    if isinstance(data.get("normalization"), dict):
-        sources.append(data["normalization"])
+    for key in ("normalization", "data"):
+        if isinstance(data.get(key), dict):
+            sources.append(data[key])
+    contract = data.get("data") if isinstance(data.get("data"), dict) else {}
+    info.update(contract_extras(data, contract))
+    if isinstance(contract.get("classes"), (list, tuple)):
+        data = {**data, "classes": contract["classes"]}
     for source in sources:
         for key in ("mean", "std"):
             value = source.get(key)
@@ -328,6 +336,34 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
     if isinstance(classes, (list, tuple)) and all(isinstance(c, (str, int)) for c in classes):
         info["classes"] = [str(c) for c in classes]
     return info
+
+
+CONTRACT_EXTRAS = ("layout", "input_shape", "metrics", "seed")
+"""Keys of :func:`checkpoint_info` beyond classes and normalisation."""
+
+
+def contract_extras(checkpoint: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
+    """The input layout and shape, the best epoch's validation metrics and the split seed."""
+    extras: dict[str, Any] = {}
+    if isinstance(contract.get("layout"), str):
+        extras["layout"] = contract["layout"]
+    if isinstance(contract.get("shape"), (list, tuple)):
+        extras["input_shape"] = [int(size) for size in contract["shape"]]
+    history, best = checkpoint.get("history"), checkpoint.get("best_epoch")
+    if isinstance(history, list) and isinstance(best, int):
+        rows = [row for row in history if isinstance(row, dict) and row.get("epoch") == best]
+        if rows:
+            skipped = ("epoch", "lr", "samples_per_s", "seconds")
+            extras["metrics"] = {
+                key: float(value)
+                for key, value in rows[0].items()
+                if key not in skipped and isinstance(value, (int, float))
+            }
+            extras["metrics"]["epoch"] = best
+    args = checkpoint.get("args")
+    if isinstance(args, dict) and isinstance(args.get("seed"), int):
+        extras["seed"] = args["seed"]
+    return extras
 
 
 def sha256(path: Path) -> str:
@@ -378,6 +414,7 @@ def export_model_file(
     import os
     import tempfile
 
+    from cnngen.deploy.card import write_card
     from cnngen.deploy.modelfile import (
         Fatal,
         describe_error,
@@ -455,15 +492,17 @@ def export_model_file(
         record["normalization"] = (
             None if info["mean"] is None else {"mean": info["mean"], "std": info["std"]}
         )
+        notes = write_card(Path(folder), stem, record, info)  # MODEL_CARD.md, requirements.txt
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
-        for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json"):
-            if not (Path(folder) / f"{stem}{suffix}").exists():
+        names = [f"{stem}{suffix}" for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json")]
+        for name in [*names, *notes]:
+            if not (Path(folder) / name).exists():
                 continue
-            target = out / f"{stem}{suffix}"
+            target = out / name
             if target.is_dir() and not target.is_symlink():
                 raise ExportError(f"--out: {target} is a folder; remove it or choose another --out")
             # A rename inside one folder: it replaces a file and never nests into a folder.
-            os.replace(Path(folder) / f"{stem}{suffix}", target)
+            os.replace(Path(folder) / name, target)
     return record
