@@ -1,0 +1,136 @@
+"""predict.py and the data contract: what train.py stores, cnngen export records, predict.py uses.
+
+The end-to-end test trains a starter project on scikit-learn's bundled digits
+(8x8 images stored as binary PGM files in class folders, with a test folder),
+exports the best checkpoint and checks that ``predict.py --evaluate`` scores
+the exported ``.onnx`` (and ``.pt2``) exactly as train.py scored the model.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from generated import PROJECT_ENV
+
+from cnngen.rendering.datafiles import TASKS, render_predict
+from cnngen.rendering.engine import format_python
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(folder: Path, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv], cwd=folder, env=PROJECT_ENV, capture_output=True,
+        text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def cnngen(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, as a user runs it (export imports torch)."""
+    env = {**PROJECT_ENV, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "cnngen", *argv], cwd=folder, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_predict_py_is_formatted_ruff_clean_and_imports_no_cnngen(
+    task: str, tmp_path: Path
+) -> None:
+    text = render_predict(task=task, model="deploy/net.pt2", dataset_module="data", seed=3)
+    assert format_python(text) == text
+    assert render_predict(task=task, model="deploy/net.pt2", dataset_module="data", seed=3) == text
+    imports = {
+        line.split()[1] for line in text.splitlines() if line.startswith(("import ", "from "))
+    }
+    assert imports <= {"argparse", "importlib", "json", "struct", "sys", "zlib", "pathlib", "numpy"}
+    assert 'MODEL = "deploy/net.pt2"' in text and 'DATASET_MODULE = "data"' in text
+    (tmp_path / "predict.py").write_text(text)
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
+         str(REPO / "pyproject.toml"), "predict.py"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout
+
+
+def test_cnngen_predict_refuses_a_model_that_is_no_export(run_cli, tmp_path: Path) -> None:
+    result = run_cli("predict", "--task", "classification", "--model", "runs/best.pt")
+    assert result.code == 2 and "--model" in result.err and "runs/model.onnx" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def write_digits(folder: Path) -> int:
+    """Digits 0-3 as 8x8 PGM files: 500 to train on, the rest (the count returned) to test."""
+    load_digits = pytest.importorskip("sklearn.datasets").load_digits
+    data = load_digits()
+    chosen = data.target < 4
+    pairs = zip(data.images[chosen], data.target[chosen], strict=True)
+    for index, (image, label) in enumerate(pairs):
+        split = "train" if index < 500 else "test"
+        path = folder / split / str(label) / f"{index}.pgm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"P5\n8 8\n16\n" + bytes(int(v) for v in image.ravel()))
+    return int(chosen.sum()) - 500
+
+
+@pytest.mark.slow
+def test_predict_reproduces_the_test_accuracy_of_train_py_from_the_onnx(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "digits"
+    made = cnngen(
+        tmp_path, "project", str(folder), "--family", "classifier", "-i", "8x8",
+        "--classes", "4", "--layers", "2", "--start-channels", "8", "--epochs", "2",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    tested = write_digits(folder)
+    made = cnngen(
+        folder, "dataset", "folder", "--root", str(folder / "train"), "--test-root",
+        str(folder / "test"), "--channels", "1", "--output", "dataset.py", "--force",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    trained = run(folder, "train.py")
+    assert trained.returncode == 0, trained.stderr
+    checkpoint = run(folder, "-c", "import torch; print(torch.load('runs/best.pt')['data'])")
+    assert "'layout': 'NCHW'" in checkpoint.stdout and "'classes': ['0', '1'," in checkpoint.stdout
+    exported = cnngen(folder, "export", "model.py", "--weights", "runs/best.pt", "--out", "runs")
+    assert exported.returncode == 0, exported.stderr
+    record = json.loads((folder / "runs" / "model.json").read_text())
+    assert record["data"]["classes"] == ["0", "1", "2", "3"]
+    assert record["data"]["layout"] == "NCHW" and len(record["data"]["mean"]) == 1
+    assert "onnxruntime==" in (folder / "runs" / "requirements.txt").read_text()
+    card = (folder / "runs" / "MODEL_CARD.md").read_text()
+    assert "0: 0, 1: 1" in card and "Batch size 1 to 64" in card and "accuracy" in card
+
+    metrics = json.loads((folder / "runs" / "metrics.json").read_text())
+    shown = trained.stdout.split(f"test ({tested} samples, best epoch):  accuracy ")[1].split()[0]
+    for model in ("runs/model.onnx", "runs/model.pt2"):
+        scored = run(folder, "predict.py", "--model", model, "--evaluate")
+        assert scored.returncode == 0, scored.stderr
+        assert f"test ({tested} samples, {Path(model).name}):  accuracy {shown}" in scored.stdout
+    code = "import predict; print(predict.main(['--evaluate', '--batch-size', '7'])['accuracy'])"
+    exact = run(folder, "-c", code)
+    assert exact.returncode == 0, exact.stderr
+    assert float(exact.stdout.split()[-1]) == metrics["test_accuracy"]
+
+    # An image is read by the dataset file's read_image and normalised as in training.
+    image = next((folder / "test" / "3").iterdir())
+    predicted = run(folder, "predict.py", str(image))
+    assert predicted.returncode == 0 and predicted.stdout.startswith(f"{image}: "), predicted
+    # Bad inputs: one line each, exit status 2, no traceback.
+    (folder / "nan.npy").write_bytes(b"")
+    for argv, words in (
+        (["missing.npy"], "no such file"),
+        (["nan.npy"], "not a readable .npy"),
+        (["--model", "runs/other.onnx", "--evaluate"], "no such file"),
+        (["--batch-size", "65", "--evaluate"], "batches of 1 to 64"),
+        (["model.py"], "no such file; give .npy"),
+    ):
+        failed = run(folder, "predict.py", *argv)
+        assert failed.returncode == 2 and words in failed.stderr, (argv, failed.stderr)
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
