@@ -134,3 +134,61 @@ def test_predict_reproduces_the_test_accuracy_of_train_py_from_the_onnx(tmp_path
         failed = run(folder, "predict.py", *argv)
         assert failed.returncode == 2 and words in failed.stderr, (argv, failed.stderr)
         assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+
+
+def read_png(path: Path) -> list[bytes]:
+    """The rows of an 8-bit gray PNG that predict.py wrote (filter 0 on every row)."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert (depth, colour) == (8, 0)
+    size = struct.unpack(">I", data[33:37])[0]
+    assert data[37:41] == b"IDAT"
+    raw = zlib.decompress(data[41 : 41 + size])
+    rows = [raw[row * (width + 1) : (row + 1) * (width + 1)] for row in range(height)]
+    assert all(row[0] == 0 for row in rows)
+    return [row[1:] for row in rows]
+
+
+@pytest.mark.slow
+def test_an_old_checkpoint_resumes_and_train_py_export_feeds_predict_py(tmp_path: Path) -> None:
+    """A checkpoint without ``data`` (an older train.py's) still resumes; the next one has it."""
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "seg"
+    made = cnngen(tmp_path, "project", str(folder), "--family", "unet", "--size", "tiny",
+                  "--with", "resume,export")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert run(folder, "train.py", "--epochs", "1", "--max-steps", "2").returncode == 0
+    strip = (
+        "import torch; c = torch.load('runs/last.pt'); del c['data']; torch.save(c, 'runs/last.pt')"
+    )
+    assert run(folder, "-c", strip).returncode == 0
+    resumed = run(
+        folder, "train.py", "--resume", "runs/last.pt", "--epochs", "2", "--max-steps", "4"
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    data = run(folder, "-c", "import torch; print(torch.load('runs/last.pt')['data'])")
+    assert data.stdout.strip() == "{'layout': 'NCHW', 'shape': (1, 16, 16)}", data.stdout
+    exported = run(folder, "train.py", "--epochs", "0", "--resume", "runs/best.pt", "--export")
+    assert exported.returncode == 0, exported.stderr
+    record = json.loads((folder / "runs" / "model.json").read_text())
+    assert record["data"]["layout"] == "NCHW" and record["batch_bounds"] == [1, 64]
+
+    metrics = json.loads((folder / "runs" / "metrics.json").read_text())
+    history = (folder / "runs" / "history.csv").read_text().splitlines()
+    best = dict(zip(history[0].split(","), history[metrics["best_epoch"]].split(","), strict=True))
+    scored = run(folder, "predict.py", "--evaluate")
+    assert scored.returncode == 0, scored.stderr
+    assert f"pixel_accuracy {float(best['pixel_accuracy']):.4f}" in scored.stdout, scored.stdout
+    assert f"dice {float(best['dice']):.4f}" in scored.stdout, scored.stdout
+
+    save = "import numpy as np; np.save('x.npy', np.random.default_rng(0).random((2, 1, 16, 16)))"
+    assert run(folder, "-c", save).returncode == 0
+    predicted = run(folder, "predict.py", "x.npy", "--out", "masks")
+    assert predicted.returncode == 0, predicted.stderr
+    for name in ("x-0.png", "x-1.png"):
+        rows = read_png(folder / "masks" / name)
+        assert len(rows) == 16 and all(len(row) == 16 and set(row) <= {0, 1, 2} for row in rows)
