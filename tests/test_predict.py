@@ -171,7 +171,8 @@ def test_an_old_checkpoint_resumes_and_train_py_export_feeds_predict_py(tmp_path
     )
     assert resumed.returncode == 0, resumed.stderr
     data = run(folder, "-c", "import torch; print(torch.load('runs/last.pt')['data'])")
-    assert data.stdout.strip() == "{'layout': 'NCHW', 'shape': (1, 16, 16)}", data.stdout
+    expected = "{'task': 'segmentation', 'layout': 'NCHW', 'shape': (1, 16, 16)}"
+    assert data.stdout.strip() == expected, data.stdout
     exported = run(folder, "train.py", "--epochs", "0", "--resume", "runs/best.pt", "--export")
     assert exported.returncode == 0, exported.stderr
     record = json.loads((folder / "runs" / "model.json").read_text())

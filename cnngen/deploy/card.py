@@ -47,7 +47,12 @@ def requirements(files: dict[str, str | None]) -> str:
 def data_contract(info: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's data contract as train.py writes it (``data``), for the record."""
     contract: dict[str, Any] = {}
-    for key, name in (("layout", "layout"), ("input_shape", "shape"), ("seed", "seed")):
+    for key, name in (
+        ("task", "task"),
+        ("layout", "layout"),
+        ("input_shape", "shape"),
+        ("seed", "seed"),
+    ):
         if info.get(key) is not None:
             contract[name] = info[key]
     for key in ("mean", "std", "classes"):

@@ -338,15 +338,16 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
     return info
 
 
-CONTRACT_EXTRAS = ("layout", "input_shape", "metrics", "seed")
+CONTRACT_EXTRAS = ("task", "layout", "input_shape", "metrics", "seed")
 """Keys of :func:`checkpoint_info` beyond classes and normalisation."""
 
 
 def contract_extras(checkpoint: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
     """The input layout and shape, the best epoch's validation metrics and the split seed."""
     extras: dict[str, Any] = {}
-    if isinstance(contract.get("layout"), str):
-        extras["layout"] = contract["layout"]
+    for key in ("task", "layout"):
+        if isinstance(contract.get(key), str):
+            extras[key] = contract[key]
     if isinstance(contract.get("shape"), (list, tuple)):
         extras["input_shape"] = [int(size) for size in contract["shape"]]
     history, best = checkpoint.get("history"), checkpoint.get("best_epoch")
@@ -472,6 +473,7 @@ def export_model_file(
                     key: json.dumps(value)
                     for key, value in (
                         ("classes", info["classes"]),
+                        ("layout", info.get("layout")),
                         ("normalization", {"mean": info["mean"], "std": info["std"]}),
                     )
                     if value is not None and value != {"mean": None, "std": None}

@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "5203427966b78d39cf6303b647a786afe3e129566bbfaa215493fe0ba6048c47"
+FINGERPRINT = "4cfa78e0256f2144b3035589fd59df543e44cfad108db18699f1fead35578391"
 
 NAMES = {
     "model": """
@@ -33,7 +33,7 @@ NAMES = {
         expected export_model export_onnx export_to exporter extras f1 figure files fit flag float
         folder forward found fraction generator getattr got grid guess hasattr head held here high
         hint hits i ids image import_pyplot importlib improved index init_distributed inputs int
-        io iou isinstance itertools json k key kind label len level limit line lines list
+        io iou isinstance itertools json k key kind label layout len level limit line lines list
         load_splits load_torch_file load_weights loader local_rank log logging logits loss
         loss_function low lr main make_checkpoint make_datasets make_scheduler map matplotlib
         matrix max max_difference memory_format message metrics milestones min model move mse name

@@ -639,7 +639,8 @@ def save_epoch(checkpoint: dict, out: Path, improved: bool) -> dict[str, Path]:
 
 def data_contract(data: Dataset) -> dict:
     """What inference needs besides the weights: the input, its normalisation, the classes."""
-    contract = dict(layout="NC" + "DHW"[4 - len(INPUT_SHAPE) :], shape=INPUT_SHAPE)
+    layout = "NC" + "DHW"[4 - len(INPUT_SHAPE) :]  # NCW, NCHW or NCDHW
+    contract = dict(task=TASK, layout=layout, shape=INPUT_SHAPE)  # task: what y is
     for key in ("mean", "std") if getattr(data, "mean", None) is not None else ():
         contract[key] = torch.as_tensor(getattr(data, key)).flatten().tolist()
     if getattr(data, "classes", None) is not None:  # the dataset file's names of y
