@@ -677,8 +677,11 @@ def render_predict(
         dataset_module=dataset_module,
         model_path=model,
         record_path=stem + ".json",
-        onnx_path=stem + ".onnx",
         pt2_path=stem + ".pt2",
+        export_command=(
+            f"cnngen export {os.path.basename(stem)}.py --weights runs/best.pt "
+            f"--out {os.path.dirname(stem) or '.'}"
+        ),
         seed=seed,
         command=command,
     )
