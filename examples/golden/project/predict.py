@@ -38,7 +38,7 @@ import numpy as np
 MODEL = "runs/model.onnx"
 DATASET_MODULE = "dataset"
 SEED = 0
-BATCH_SIZE = 32  # at most; the exported batch bounds cap it
+BATCH_SIZE = 32  # the default --batch-size, within the exported batch bounds
 TOP = 3  # classes shown per sample
 
 
@@ -52,11 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add = parser.add_argument
     add("inputs", nargs="*", metavar="INPUT", help=".npy samples (or images)")
     add("--model", default=MODEL, help="exported .onnx (onnxruntime) or .pt2 (torch)")
-    add("--batch-size", type=int, default=BATCH_SIZE, help="samples per model run")
+    add(
+        "--batch-size",
+        type=int,
+        help="samples per model run (None: BATCH_SIZE or less)",
+    )
     add("--evaluate", action="store_true", help="score the dataset file's test split")
     add("--seed", type=int, help="the split's seed (None: the .json's, else SEED)")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         parser.error(f"--batch-size: must be >= 1, got {args.batch_size}")
     if not args.inputs and not args.evaluate:
         parser.error("give INPUT files to predict, or --evaluate")
@@ -186,6 +190,8 @@ def predict(runtime: Runtime, x: np.ndarray, size: int) -> np.ndarray:
 def batch_size(args: argparse.Namespace, record: dict) -> int:
     """--batch-size, within the batch bounds the files were exported with."""
     low, high = record["bounds"]
+    if args.batch_size is None:
+        return max(low, min(BATCH_SIZE, high))
     if not low <= args.batch_size <= high:
         got = f"got {args.batch_size}"
         raise PredictError(
