@@ -193,3 +193,51 @@ def test_an_old_checkpoint_resumes_and_train_py_export_feeds_predict_py(tmp_path
     for name in ("x-0.png", "x-1.png"):
         rows = read_png(folder / "masks" / name)
         assert len(rows) == 16 and all(len(row) == 16 and set(row) <= {0, 1, 2} for row in rows)
+
+
+def test_checkpoint_info_reads_the_data_contract_metrics_and_seed(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from cnngen.deploy.card import write_card
+    from cnngen.deploy.export import checkpoint_info
+
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "accuracy": 0.5, "lr": 1e-3},
+        {"epoch": 2, "train_loss": 0.5, "val_loss": 0.4, "accuracy": 0.75, "lr": 1e-3},
+    ]
+    data = {"task": "classification", "layout": "NCHW", "shape": (3, 8, 8),
+            "mean": [0.5, 0.25, 0.125], "std": [2.0, 1.0, 0.5], "classes": ["cat", "dog"]}  # fmt: skip
+    checkpoint = {"format": 1, "model": {}, "history": history, "best_epoch": 2,
+                  "args": {"seed": 7}, "data": data}  # fmt: skip
+    torch.save(checkpoint, tmp_path / "best.pt")
+    info = checkpoint_info(tmp_path / "best.pt")
+    assert info["classes"] == ["cat", "dog"] and info["mean"] == [0.5, 0.25, 0.125]
+    assert info["std"] == [2.0, 1.0, 0.5] and info["layout"] == "NCHW"
+    assert info["input_shape"] == [3, 8, 8] and info["task"] == "classification"
+    assert info["metrics"] == {"train_loss": 0.5, "val_loss": 0.4, "accuracy": 0.75, "epoch": 2}
+    assert info["seed"] == 7
+    # An older checkpoint (no data) and a bare state_dict carry none of it.
+    del checkpoint["data"]
+    torch.save(checkpoint, tmp_path / "old.pt")
+    assert checkpoint_info(tmp_path / "old.pt")["layout"] is None
+    torch.save({"weight": torch.zeros(1)}, tmp_path / "bare.pt")
+    assert set(checkpoint_info(tmp_path / "bare.pt").values()) == {None}
+
+    record = {"class_name": "Net", "cnngen_command": "cnngen export net.py", "files":
+              {"torch_export": "net.pt2", "onnx": None}, "input_shape": ["batch", 3, 8, 8],
+              "output_shape": ["batch", 2], "batch_bounds": [1, 16], "checked_batches": [1, 7],
+              "tolerance": 1e-6}  # fmt: skip
+    assert write_card(tmp_path, "net", record, info) == ["MODEL_CARD.md", "requirements.txt"]
+    assert record["data"]["classes"] == ["cat", "dog"] and record["data"]["seed"] == 7
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert (
+        "0: cat, 1: dog" in card
+        and "Batch size 1 to 16" in card
+        and "| accuracy | 0.7500 |" in card
+    )
+    assert "layout `NCHW`" in card and "split seed 7" in card
+    requirements = (tmp_path / "requirements.txt").read_text().splitlines()
+    assert [line.split("==")[0] for line in requirements[1:]] == ["numpy", "torch"]
+    record = {**record, "data": None}
+    write_card(tmp_path, "net", record, dict.fromkeys(info))
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "Normalisation: none recorded" in card and "carry no training history" in card
