@@ -22,6 +22,35 @@ RUNTIMES = {"torch_export": "torch", "torchscript": "torch", "onnx": "onnxruntim
 """The package that runs each kind of file of the record's ``files``."""
 
 
+CONTRACT_EXTRAS = ("task", "layout", "input_shape", "metrics", "seed")
+"""Keys of :func:`checkpoint_info` beyond classes and normalisation."""
+
+
+def contract_extras(checkpoint: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
+    """The input layout and shape, the best epoch's validation metrics and the split seed."""
+    extras: dict[str, Any] = {}
+    for key in ("task", "layout"):
+        if isinstance(contract.get(key), str):
+            extras[key] = contract[key]
+    if isinstance(contract.get("shape"), (list, tuple)):
+        extras["input_shape"] = [int(size) for size in contract["shape"]]
+    history, best = checkpoint.get("history"), checkpoint.get("best_epoch")
+    if isinstance(history, list) and isinstance(best, int):
+        rows = [row for row in history if isinstance(row, dict) and row.get("epoch") == best]
+        if rows:
+            skipped = ("epoch", "lr", "samples_per_s", "seconds")
+            extras["metrics"] = {
+                key: float(value)
+                for key, value in rows[0].items()
+                if key not in skipped and isinstance(value, (int, float))
+            }
+            extras["metrics"]["epoch"] = best
+    args = checkpoint.get("args")
+    if isinstance(args, dict) and isinstance(args.get("seed"), int):
+        extras["seed"] = args["seed"]
+    return extras
+
+
 def installed(package: str) -> str | None:
     """The installed version of ``package`` without a local tag (``2.13.0+cpu`` -> 2.13.0)."""
     try:

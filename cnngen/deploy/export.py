@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnngen.deploy.card import CONTRACT_EXTRAS, contract_extras, write_card
+
 BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
 EXPORT_BATCH = 7
@@ -338,35 +340,6 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
     return info
 
 
-CONTRACT_EXTRAS = ("task", "layout", "input_shape", "metrics", "seed")
-"""Keys of :func:`checkpoint_info` beyond classes and normalisation."""
-
-
-def contract_extras(checkpoint: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
-    """The input layout and shape, the best epoch's validation metrics and the split seed."""
-    extras: dict[str, Any] = {}
-    for key in ("task", "layout"):
-        if isinstance(contract.get(key), str):
-            extras[key] = contract[key]
-    if isinstance(contract.get("shape"), (list, tuple)):
-        extras["input_shape"] = [int(size) for size in contract["shape"]]
-    history, best = checkpoint.get("history"), checkpoint.get("best_epoch")
-    if isinstance(history, list) and isinstance(best, int):
-        rows = [row for row in history if isinstance(row, dict) and row.get("epoch") == best]
-        if rows:
-            skipped = ("epoch", "lr", "samples_per_s", "seconds")
-            extras["metrics"] = {
-                key: float(value)
-                for key, value in rows[0].items()
-                if key not in skipped and isinstance(value, (int, float))
-            }
-            extras["metrics"]["epoch"] = best
-    args = checkpoint.get("args")
-    if isinstance(args, dict) and isinstance(args.get("seed"), int):
-        extras["seed"] = args["seed"]
-    return extras
-
-
 def sha256(path: Path) -> str:
     import hashlib
 
@@ -415,7 +388,6 @@ def export_model_file(
     import os
     import tempfile
 
-    from cnngen.deploy.card import write_card
     from cnngen.deploy.modelfile import (
         Fatal,
         describe_error,
