@@ -260,7 +260,7 @@ def test_project_into_an_empty_folder_and_a_new_folder_leave_no_staging(
     assert run_cli("project", "fresh", "-i", "16x16", "-n", "2").code == 0
     for folder in ("d", "fresh"):
         assert sorted(os.listdir(folder)) == sorted(
-            ["model.py", "dataset.py", "train.py", "README.md", "cnngen.toml"]
+            ["model.py", "dataset.py", "train.py", "predict.py", "README.md", "cnngen.toml"]
         )
     assert not [name for name in os.listdir(".") if name.endswith(".tmp")]
 

@@ -14,7 +14,7 @@ from cnngen.rendering.engine import format_python
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = PROJECT_ENV
-FILES = {"model.py", "dataset.py", "train.py", "README.md", "cnngen.toml"}
+FILES = {"model.py", "dataset.py", "train.py", "predict.py", "README.md", "cnngen.toml"}
 SMALL = ("-i", "16x16", "--layers", "2", "--start-channels", "8")
 
 
@@ -24,7 +24,7 @@ def test_forecaster_project_trains_and_the_loss_falls(run_cli, tmp_path: Path) -
     result = run_cli("project", str(folder), *SMALL, "--frames", "120", "--epochs", "4")
     assert result.code == 0, result.err
     assert {path.name for path in folder.iterdir()} == FILES
-    for name in ("model.py", "dataset.py", "train.py"):
+    for name in ("model.py", "dataset.py", "train.py", "predict.py"):
         text = (folder / name).read_text()
         assert format_python(text) == text and "cnngen" not in _imports(text)
     ruff = subprocess.run(

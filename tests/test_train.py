@@ -275,9 +275,9 @@ def test_train_script_is_clean_and_deterministic(tmp_path: Path) -> None:
         assert ruff.returncode == 0, ruff.stdout
         top = {line.split()[1].split(".")[0] for line in text.splitlines()
                if line.startswith(("import ", "from "))}  # fmt: skip
-        assert top <= {"argparse", "collections", "csv", "dataclasses", "io", "itertools", "json",
-                       "logging", "math", "os", "pickle", "random", "shutil", "sys", "warnings",
-                       "time", "pathlib", "torch", "dataset", "nets"}, top  # fmt: skip
+        assert top <= {"argparse", "collections", "csv", "dataclasses", "functools", "io",
+                       "itertools", "json", "logging", "math", "os", "pickle", "random", "shutil",
+                       "sys", "warnings", "time", "pathlib", "torch", "dataset", "nets"}, top  # fmt: skip
 
 
 @pytest.mark.parametrize(

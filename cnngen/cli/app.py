@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "train_command",
         "Write a training script for a generated model and dataset.",
     ),
+    "predict": (
+        "cnngen.cli.predict",
+        "predict_command",
+        "Write predict.py: predictions from an exported model, without cnngen.",
+    ),
     "project": (
         "cnngen.cli.project",
         "project_command",

@@ -40,7 +40,7 @@ def template_dir_words(ctx: click.Context | None = None) -> list[str]:
 
 
 # The commands that render Jinja templates (a group stands for all its subcommands).
-RENDERING_COMMANDS = ("model", "dataset", "train", "project", "handout")
+RENDERING_COMMANDS = ("model", "dataset", "train", "predict", "project", "handout")
 
 
 def install_template_dir_option(root: click.Group) -> None:

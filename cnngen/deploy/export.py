@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnngen.deploy.card import CONTRACT_EXTRAS, contract_extras, write_card
+
 BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
 EXPORT_BATCH = 7
@@ -309,16 +311,24 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
     """What inference needs besides weights, from a checkpoint dict, if it carries it.
 
     ``classes`` (a list of names), and ``mean``/``std`` either at the top
-    level or inside a ``normalization`` dict; each is None when absent (a
-    bare state_dict carries none of them).
+    level, inside a ``normalization`` dict or inside the ``data`` dict a
+    generated train.py writes (with the input ``layout`` and ``shape``);
+    ``metrics``, the validation row of the best epoch of its ``history``;
+    ``seed``, the data split's.  Each is None when absent (a bare state_dict
+    carries none of them).
     """
     data = torch.load(path, map_location="cpu", weights_only=True)
-    info: dict[str, Any] = {"classes": None, "mean": None, "std": None}
+    info: dict[str, Any] = dict.fromkeys(("classes", "mean", "std", *CONTRACT_EXTRAS))
     if not isinstance(data, dict) or "model" not in data:
         return info
     sources = [data]
-    if isinstance(data.get("normalization"), dict):
-        sources.append(data["normalization"])
+    for key in ("normalization", "data"):
+        if isinstance(data.get(key), dict):
+            sources.append(data[key])
+    contract = data.get("data") if isinstance(data.get("data"), dict) else {}
+    info.update(contract_extras(data, contract))
+    if isinstance(contract.get("classes"), (list, tuple)):
+        data = {**data, "classes": contract["classes"]}
     for source in sources:
         for key in ("mean", "std"):
             value = source.get(key)
@@ -435,6 +445,7 @@ def export_model_file(
                     key: json.dumps(value)
                     for key, value in (
                         ("classes", info["classes"]),
+                        ("layout", info.get("layout")),
                         ("normalization", {"mean": info["mean"], "std": info["std"]}),
                     )
                     if value is not None and value != {"mean": None, "std": None}
@@ -455,15 +466,17 @@ def export_model_file(
         record["normalization"] = (
             None if info["mean"] is None else {"mean": info["mean"], "std": info["std"]}
         )
+        notes = write_card(Path(folder), stem, record, info)  # MODEL_CARD.md, requirements.txt
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
-        for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json"):
-            if not (Path(folder) / f"{stem}{suffix}").exists():
+        names = [f"{stem}{suffix}" for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json")]
+        for name in [*names, *notes]:
+            if not (Path(folder) / name).exists():
                 continue
-            target = out / f"{stem}{suffix}"
+            target = out / name
             if target.is_dir() and not target.is_symlink():
                 raise ExportError(f"--out: {target} is a folder; remove it or choose another --out")
             # A rename inside one folder: it replaces a file and never nests into a folder.
-            os.replace(Path(folder) / f"{stem}{suffix}", target)
+            os.replace(Path(folder) / name, target)
     return record

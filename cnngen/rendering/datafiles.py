@@ -14,6 +14,8 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import math
+import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -640,6 +642,52 @@ def render_train(
         out=out,
         scheduler=scheduler,
         script_name=doc_text(script_name),
+        command=command,
+    )
+
+
+def render_predict(
+    *,
+    task: str,
+    dataset_module: str = "dataset",
+    model: str = "runs/model.onnx",
+    seed: int = 0,
+    command: str = "predict",
+) -> str:
+    """The source of ``predict.py``: inference with the files ``cnngen export`` wrote.
+
+    ``model`` is the script's default ``--model`` (an ``.onnx`` or ``.pt2``);
+    the ``.json`` beside it holds the shapes and the data contract.
+    """
+    from cnngen.rendering.engine import render_python
+
+    check_choice("--task", task, TASKS)
+    check_module("--dataset-module", dataset_module)
+    _check_sibling_module("--dataset-module", dataset_module)
+    check_seed("--seed", seed)
+    stem, suffix = os.path.splitext(model)
+    if (
+        suffix not in (".onnx", ".pt2")
+        or not os.path.basename(stem)
+        or not re.fullmatch(r"[\w./-]+", model)
+    ):
+        raise CnngenError(
+            f"--model: {model!r} is not an exported file; e.g. --model runs/model.onnx "
+            f"(or runs/model.pt2)",
+            "--model",
+        )
+    return render_python(
+        "predict.py.jinja",
+        task=task,
+        dataset_module=dataset_module,
+        model_path=model,
+        record_path=stem + ".json",
+        pt2_path=stem + ".pt2",
+        export_command=(
+            f"cnngen export {os.path.basename(stem)}.py --weights runs/best.pt "
+            f"--out {os.path.dirname(stem) or '.'}"
+        ),
+        seed=seed,
         command=command,
     )
 

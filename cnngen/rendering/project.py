@@ -18,6 +18,7 @@ from cnngen.rendering.datafiles import (
     SHAPES_1D,
     SHAPES_2D,
     Synthetic,
+    render_predict,
     render_synthetic,
     render_train,
 )
@@ -32,7 +33,7 @@ PROJECT_START_CHANNELS = 16
 # A U-Net project segments two shape kinds: background, square and circle.
 PROJECT_SEGMENTATION_CHANNELS = 3
 PROJECT_UNET_START_CHANNELS = 8
-FILES = ("model.py", "dataset.py", "train.py", "README.md", "cnngen.toml")
+FILES = ("model.py", "dataset.py", "train.py", "predict.py", "README.md", "cnngen.toml")
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,9 @@ def render_project(
             features=train.features,
             command=command_line(train_invocation(task, spec.class_name, train)),
         ),
+        "predict.py": render_predict(
+            task=task, seed=train.seed, command=command_line(predict_invocation(task, train))
+        ),
     }
     context = {
         "folder": Path(folder).name or folder,
@@ -198,6 +202,7 @@ def render_project(
         "model_command": "cnngen " + model_command,
         "dataset_command": "cnngen " + shlex.join(dataset_words),
         "train_command": "cnngen " + shlex.join(train_invocation(task, spec.class_name, train)),
+        "predict_command": "cnngen " + shlex.join(predict_invocation(task, train)),
         "train": train,
     }
     files["README.md"] = render_template("project_readme.md.jinja", **context)
@@ -303,6 +308,11 @@ def train_invocation(task: str, class_name: str, train: TrainDefaults) -> list[s
         "--epochs", str(train.epochs), "--batch-size", str(train.batch_size),
         "--lr", repr(train.lr), "--seed", str(train.seed), *features, "--output", "train.py",
     ]  # fmt: skip
+
+
+def predict_invocation(task: str, train: TrainDefaults) -> list[str]:
+    """``predict ...`` words that regenerate the project's predict.py."""
+    return ["predict", "--task", task, "--seed", str(train.seed), "--output", "predict.py"]
 
 
 def describe(synthetic: Synthetic) -> str:

@@ -170,8 +170,8 @@ class CheckedDataset(Dataset):
             raise TrainingError(f"{name}: {one_line(error)}") from None
         x, y = torch.as_tensor(x), torch.as_tensor(y)
         if tuple(x.shape) != INPUT_SHAPE:
-            got = f"x has shape {tuple(x.shape)}"
-            raise TrainingError(f"{name}: {got}, but LeNet5 expects {INPUT_SHAPE}")
+            got = f"{name}: x has shape {tuple(x.shape)}"
+            raise TrainingError(f"{got}, but LeNet5 expects {INPUT_SHAPE}")
         if not torch.isfinite(x).all():
             raise TrainingError(f"{name}: x holds nan or inf values")
         self.check_label(name, y)

@@ -12,9 +12,8 @@ Run it next to those files:
     python train_classification_all.py --resume runs/last.pt --epochs 20   # continue to epoch 20
     python train_classification_all.py --epochs 0 --resume runs/best.pt --export   # deploy
 
-``dataset.py`` defines ``make_datasets(seed) -> (train, val)`` or
-``(train, val, test)``, datasets of ``(x, y)``: ``x`` a float tensor of
-``INPUT_SHAPE`` (see ``model.py``) and ``y``
+``dataset.py`` defines ``make_datasets(seed) -> (train, val)`` or ``(train, val, test)``,
+datasets of ``(x, y)``: ``x`` a float tensor of ``INPUT_SHAPE`` (see ``model.py``) and ``y``
 a class index in ``0 .. OUTPUT_SHAPE[0] - 1``.
 
 Loss: cross-entropy.  Evaluation: accuracy, macro-F1 and the confusion matrix
@@ -117,8 +116,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.workers < 0:
         parser.error(f"--workers: must be >= 0, got {args.workers}")
     if args.resume is not None and not Path(args.resume).is_file():
-        example = f"e.g. --resume {OUT}/last.pt"
-        parser.error(f"--resume: {args.resume} does not exist; {example}")
+        parser.error(f"--resume: {args.resume} does not exist (e.g. {OUT}/last.pt)")
     return args
 
 
@@ -182,6 +180,9 @@ CHECKPOINT_FORMAT = 1
 RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")  # where a run is
 EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
 ONNX_OPSET = 18
+MAX_BATCH = (
+    64  # the exported batch bound: runtimes that plan memory size buffers for it
+)
 
 
 @dataclass
@@ -398,8 +399,8 @@ class CheckedDataset(Dataset):
             raise TrainingError(f"{name}: {one_line(error)}") from None
         x, y = torch.as_tensor(x), torch.as_tensor(y)
         if tuple(x.shape) != INPUT_SHAPE:
-            got = f"x has shape {tuple(x.shape)}"
-            raise TrainingError(f"{name}: {got}, but LeNet5 expects {INPUT_SHAPE}")
+            got = f"{name}: x has shape {tuple(x.shape)}"
+            raise TrainingError(f"{got}, but LeNet5 expects {INPUT_SHAPE}")
         if not torch.isfinite(x).all():
             raise TrainingError(f"{name}: x holds nan or inf values")
         self.check_label(name, y)
@@ -598,12 +599,13 @@ def resume(args: argparse.Namespace, objects: dict, shuffle, run: Run) -> dict:
         raise TrainingError(f"{flag}: {reason}") from None
     epoch, step = checkpoint["epoch"], checkpoint["step"]
     log(f"resuming {args.resume} after epoch {epoch} (step {step})")
-    return {key: checkpoint[key] for key in RUN_STATE}
+    return {key: checkpoint[key] for key in (*RUN_STATE, "data") if key in checkpoint}
 
 
-def make_checkpoint(args, objects: dict, state: dict, shuffle: torch.Generator) -> dict:
+def make_checkpoint(args, objects: dict, state: dict, shuffle, train: Dataset) -> dict:
     """Everything --resume needs to continue exactly, and how the weights were made."""
     checkpoint = {"format": CHECKPOINT_FORMAT, **state, "args": vars(args)}
+    checkpoint["data"] = data_contract(train.dataset)  # predict.py, cnngen export
     for name, obj in objects.items():
         checkpoint[name] = None if obj is None else obj.state_dict()
     checkpoint["world_size"] = dist.get_world_size() if dist.is_initialized() else 1
@@ -626,22 +628,31 @@ def save_epoch(checkpoint: dict, out: Path, improved: bool) -> dict[str, Path]:
     """Write best.pt (when the epoch improved), last.pt and history.csv, each staged."""
     written = {"best": save_staged(checkpoint, out / "best.pt")} if improved else {}
     written["last"] = save_staged(checkpoint, out / "last.pt")
-    write_staged(
-        out / "history.csv", lambda path: write_history(checkpoint["history"], path)
-    )
+    table = io.StringIO()  # history.csv: one row per epoch
+    writer = csv.DictWriter(table, fieldnames=list(checkpoint["history"][0]))
+    writer.writeheader()
+    writer.writerows(checkpoint["history"])
+    text = table.getvalue().encode()
+    write_staged(out / "history.csv", lambda path: path.write_bytes(text))
     return {**written, "history": out / "history.csv"}
 
 
-def write_history(rows: list[dict], path: Path) -> None:
-    with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def data_contract(data: Dataset) -> dict:
+    """What inference needs besides the weights: the input, its normalisation, the classes."""
+    layout = "NC" + "DHW"[4 - len(INPUT_SHAPE) :]  # NCW, NCHW or NCDHW
+    contract = dict(task=TASK, layout=layout, shape=INPUT_SHAPE)  # task: what y is
+    for key in ("mean", "std") if getattr(data, "mean", None) is not None else ():
+        contract[key] = torch.as_tensor(getattr(data, key)).flatten().tolist()
+    if getattr(data, "classes", None) is not None:  # the dataset file's names of y
+        contract["classes"] = [str(name) for name in data.classes]
+    return contract
 
 
 # ------------------------------------------------------------------ export
-def export_model(state_dict: dict, out: Path) -> dict:
+def export_model(state_dict: dict, out: Path, contract: dict) -> dict:
     """Write model.pt2, model.onnx and model.json to ``out``, each checked against the model.
+
+    ``model.json`` carries ``contract`` (see ``data_contract``) for predict.py.
 
     The files are made in a folder beside them and moved into ``out`` only once
     all are written and checked, so a failed export leaves the previous ones as
@@ -651,7 +662,7 @@ def export_model(state_dict: dict, out: Path) -> dict:
     staging = out / f".export-{os.getpid()}"
     try:
         staging.mkdir(exist_ok=True)
-        record = export_to(state_dict, staging)
+        record = export_to(state_dict, staging, contract)
         for name in record["files"].values():
             os.replace(staging / name, out / name)
         if "onnx" not in record["files"]:
@@ -679,7 +690,7 @@ def export_model(state_dict: dict, out: Path) -> dict:
     return record
 
 
-def export_to(state_dict: dict, out: Path) -> dict:
+def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
     """Export into ``out``: every file takes any batch size, checked at batch 1 and 7.
 
     The ONNX file comes from the dynamo exporter when onnxscript is installed,
@@ -702,7 +713,7 @@ def export_to(state_dict: dict, out: Path) -> dict:
         torch_log.setLevel(logging.CRITICAL)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            batch = torch.export.Dim("batch", min=1, max=65536)
+            batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
             program = torch.export.export(
                 model, (inputs[7],), dynamic_shapes=({0: batch},)
             )
@@ -750,6 +761,7 @@ def export_to(state_dict: dict, out: Path) -> dict:
         "input_shape": ["batch", *INPUT_SHAPE],
         "output_shape": ["batch", *OUTPUT_SHAPE],
         "dynamic_batch": True,
+        "batch_bounds": [1, MAX_BATCH],
         "checked_batches": [1, 7],
         "files": files,
         "onnx_exporter": exporter,
@@ -759,6 +771,7 @@ def export_to(state_dict: dict, out: Path) -> dict:
         "torch": str(torch.__version__),
         "cnngen_version": CNNGEN_VERSION,
         "cnngen_command": CNNGEN_COMMAND,
+        "data": contract,
     }
     (out / "model.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
@@ -1071,7 +1084,7 @@ def main(argv: list[str] | None = None) -> dict:
             state.update(epoch=epoch, step=state["step"] + steps)
             if improved:
                 state.update(best_loss=metrics["val_loss"], best_epoch=epoch)
-            checkpoint = make_checkpoint(args, objects, state, shuffle)
+            checkpoint = make_checkpoint(args, objects, state, shuffle, train)
             if run.rank == 0:
                 written.update(save_epoch(checkpoint, out, improved))
             if world > 1:
@@ -1117,7 +1130,8 @@ def main(argv: list[str] | None = None) -> dict:
                 f"next: python train_classification_all.py --epochs 0 --resume {best} --export"
             )
     if args.export and run.rank == 0:
-        summary["export"] = export_model(model.state_dict(), out)
+        contract = data_contract(train.dataset) if train else state.get("data", {})
+        summary["export"] = export_model(model.state_dict(), out, contract)
     if world > 1:
         dist.destroy_process_group()
     return summary

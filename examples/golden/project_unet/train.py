@@ -10,9 +10,8 @@ Run it next to those files:
     python train.py --epochs 1 --max-steps 20      # a quick check
     python train.py --resume runs/last.pt --epochs 20   # continue to epoch 20
 
-``dataset.py`` defines ``make_datasets(seed) -> (train, val)`` or
-``(train, val, test)``, datasets of ``(x, y)``: ``x`` a float tensor of
-``INPUT_SHAPE`` (see ``model.py``) and ``y``
+``dataset.py`` defines ``make_datasets(seed) -> (train, val)`` or ``(train, val, test)``,
+datasets of ``(x, y)``: ``x`` a float tensor of ``INPUT_SHAPE`` (see ``model.py``) and ``y``
 an integer mask of shape ``OUTPUT_SHAPE[1:]``, a class per pixel (0: background).
 
 Loss: cross-entropy per pixel (``BINARY``: on the one foreground logit).  Evaluation:
@@ -30,6 +29,7 @@ Features: resume (``cnngen train --with``).
 
 import argparse
 import csv
+import functools
 import io
 import itertools
 import json
@@ -45,6 +45,7 @@ from pathlib import Path
 CNNGEN_VERSION = "0.1.0"
 CNNGEN_COMMAND = "cnngen train --task segmentation --model-class UNet --epochs 5 --batch-size 16 --lr 0.001 --seed 0 --output train.py"
 TASK = "segmentation"
+log = functools.partial(print, flush=True)  # every line at once, even into a file
 EPOCHS = 5
 BATCH_SIZE = 16
 LR = 0.001
@@ -80,8 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.workers < 0:
         parser.error(f"--workers: must be >= 0, got {args.workers}")
     if args.resume is not None and not Path(args.resume).is_file():
-        example = f"e.g. --resume {OUT}/last.pt"
-        parser.error(f"--resume: {args.resume} does not exist; {example}")
+        parser.error(f"--resume: {args.resume} does not exist (e.g. {OUT}/last.pt)")
     return args
 
 
@@ -111,10 +111,6 @@ class Run:
     def move(self, x: torch.Tensor, y: torch.Tensor) -> tuple:
         x = x.to(self.device, non_blocking=True)
         return x, y.to(self.device, non_blocking=True)
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -281,8 +277,8 @@ class CheckedDataset(Dataset):
             raise TrainingError(f"{name}: {one_line(error)}") from None
         x, y = torch.as_tensor(x), torch.as_tensor(y)
         if tuple(x.shape) != INPUT_SHAPE:
-            got = f"x has shape {tuple(x.shape)}"
-            raise TrainingError(f"{name}: {got}, but UNet expects {INPUT_SHAPE}")
+            got = f"{name}: x has shape {tuple(x.shape)}"
+            raise TrainingError(f"{got}, but UNet expects {INPUT_SHAPE}")
         if not torch.isfinite(x).all():
             raise TrainingError(f"{name}: x holds nan or inf values")
         self.check_label(name, y)
@@ -317,13 +313,9 @@ def check_loss(loss: torch.Tensor | float, epoch: int, step: int = 0) -> None:
 def loader(dataset: Dataset, args, run: Run, shuffle=None) -> DataLoader:
     """Batches of ``dataset``, shuffled by the generator ``shuffle`` when there is one."""
     return DataLoader(
-        dataset,
-        args.batch_size,
-        shuffle=shuffle is not None,
-        generator=shuffle,
-        num_workers=args.workers,
-        pin_memory=run.device.type == "cuda",
-    )
+        dataset, args.batch_size, shuffle=shuffle is not None, generator=shuffle,
+        num_workers=args.workers, pin_memory=run.device.type == "cuda",
+    )  # fmt: skip
 
 
 def train_epoch(model, loader, optimizer, run: Run, state: dict, extras: dict) -> tuple:
@@ -384,12 +376,13 @@ def resume(args: argparse.Namespace, objects: dict, shuffle, run: Run) -> dict:
         raise TrainingError(f"{flag}: {reason}") from None
     epoch, step = checkpoint["epoch"], checkpoint["step"]
     log(f"resuming {args.resume} after epoch {epoch} (step {step})")
-    return {key: checkpoint[key] for key in RUN_STATE}
+    return {key: checkpoint[key] for key in (*RUN_STATE, "data") if key in checkpoint}
 
 
-def make_checkpoint(args, objects: dict, state: dict, shuffle: torch.Generator) -> dict:
+def make_checkpoint(args, objects: dict, state: dict, shuffle, train: Dataset) -> dict:
     """Everything --resume needs to continue exactly, and how the weights were made."""
     checkpoint = {"format": CHECKPOINT_FORMAT, **state, "args": vars(args)}
+    checkpoint["data"] = data_contract(train.dataset)  # predict.py, cnngen export
     for name, obj in objects.items():
         checkpoint[name] = None if obj is None else obj.state_dict()
     checkpoint.update(rng=[rng_state()], shuffle=shuffle.get_state())
@@ -401,17 +394,24 @@ def save_epoch(checkpoint: dict, out: Path, improved: bool) -> dict[str, Path]:
     """Write best.pt (when the epoch improved), last.pt and history.csv, each staged."""
     written = {"best": save_staged(checkpoint, out / "best.pt")} if improved else {}
     written["last"] = save_staged(checkpoint, out / "last.pt")
-    write_staged(
-        out / "history.csv", lambda path: write_history(checkpoint["history"], path)
-    )
+    table = io.StringIO()  # history.csv: one row per epoch
+    writer = csv.DictWriter(table, fieldnames=list(checkpoint["history"][0]))
+    writer.writeheader()
+    writer.writerows(checkpoint["history"])
+    text = table.getvalue().encode()
+    write_staged(out / "history.csv", lambda path: path.write_bytes(text))
     return {**written, "history": out / "history.csv"}
 
 
-def write_history(rows: list[dict], path: Path) -> None:
-    with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def data_contract(data: Dataset) -> dict:
+    """What inference needs besides the weights: the input, its normalisation, the classes."""
+    layout = "NC" + "DHW"[4 - len(INPUT_SHAPE) :]  # NCW, NCHW or NCDHW
+    contract = dict(task=TASK, layout=layout, shape=INPUT_SHAPE)  # task: what y is
+    for key in ("mean", "std") if getattr(data, "mean", None) is not None else ():
+        contract[key] = torch.as_tensor(getattr(data, key)).flatten().tolist()
+    if getattr(data, "classes", None) is not None:  # the dataset file's names of y
+        contract["classes"] = [str(name) for name in data.classes]
+    return contract
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> dict:
             state.update(epoch=epoch, step=state["step"] + steps)
             if improved:
                 state.update(best_loss=metrics["val_loss"], best_epoch=epoch)
-            checkpoint = make_checkpoint(args, objects, state, shuffle)
+            checkpoint = make_checkpoint(args, objects, state, shuffle, train)
             written.update(save_epoch(checkpoint, out, improved))
             if args.max_steps is not None and state["step"] >= args.max_steps:
                 log(f"stopping after {state['step']} steps (--max-steps)")
