@@ -10,15 +10,14 @@ reports.  The overhead is the search's whole wall time against the loop's:
     overhead = (search wall - plain loop wall) / plain loop wall
 
 The search's time includes everything it adds: probing the dataset, the
-feasibility check of the space, Optuna's sampler and SQLite storage, the
+feasibility check of the space, Optuna's sampler and journal storage, the
 candidates the solver refused, the leaderboard, the Pareto front and
 ``best/``.  One untimed trial first warms torch up, so neither side pays for
 the first convolution.  The target is an overhead under 10%.
 
-The default run is the search the issue that asked for ``cnngen search``
-names as its yardstick: 12 trials of 2 epochs on the digits.  What a search
-adds is partly fixed (importing Optuna and SQLAlchemy, creating the SQLite
-study and its schema, the reports: about two seconds) and partly per trial
+The default run is the README's yardstick search: 12 trials of 2 epochs on
+the digits.  What a search adds is partly fixed (importing Optuna, creating
+the study in its journal file, the reports: about a second) and partly per trial
 (sampling, the storage's writes); with trials of a second or two, as in
 ``--trials 6 --epochs 1``, the fixed part alone is a tenth of the training.
 
@@ -204,16 +203,16 @@ def report(result: dict[str, Any], trials: int, epochs: int) -> str:
         f"{100 * result['overhead']:+.1f}%.",
         "",
         "The search's time covers the dataset probe, the feasibility check, Optuna's TPE "
-        "sampler and SQLite storage, refused and repeated candidates, rendering, the "
+        "sampler and journal storage, refused and repeated candidates, rendering, the "
         "leaderboard, the Pareto front and `best/`; the training column is the time the "
         "generated script took inside the search.  "
         "The two runs are minutes apart on a shared machine (see the load average "
         "below), so the plain-loop comparison carries that noise; the figure inside the "
         "search does not, since it compares times of the same run.  Part of what the "
-        "search adds is fixed (importing Optuna and SQLAlchemy, creating the study and its "
-        "schema, the reports: about two seconds), so its share falls as trials grow longer; "
-        "the per-trial part is sampling and the storage's writes (SQLite in write-ahead-log "
-        "mode, which does not sync the disk at every commit).",
+        "search adds is fixed (importing Optuna, creating the study in its journal file, "
+        "the reports: about a second on an idle machine), so its share falls as trials grow "
+        "longer; the per-trial part is sampling and the storage's writes (a few lines "
+        "appended to the journal file).",
         "",
         "## Machine",
         "",
