@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cnngen.core.solver import solve
-from cnngen.core.spec import make_spec
+from cnngen.core.spec import BLOCKS, FAMILIES, PRESETS, make_spec
 from cnngen.rendering.handout import (
     ANSWER_TAGS,
     CHECK_TAGS,
@@ -482,6 +482,7 @@ MATRIX = {
         {"input_size": (24, 24), "block": "bottleneck", "se": True, "layers": 2},
     ),
     "depthwise": ("classifier", {"input_size": (24, 24), "depthwise": True, "layers": 2}),
+    "convnext": ("classifier", {"input_size": (32, 32), "block": "convnext", "layers": 2}),
     "equivariant": ("equivariant", {"input_size": (13, 13), "layers": 2, "start_channels": 4}),
     "group-conv": (
         "equivariant",
@@ -499,9 +500,19 @@ MATRIX = {
             "resnet50",
             "se_resnet18",
             "mobilenet_v2",
+            "convnext_tiny",
         )
     },
 }
+# The other presets are deeper or wider versions of those above (the same
+# builders, one more stage or a BatchNorm): each runs once, the four editions
+# taken in turn.
+OTHER_PRESETS = [
+    preset
+    for preset in PRESETS
+    if ("classifier", {"preset": preset, "input_size": (32, 32)}) not in MATRIX.values()
+]
+EDITIONS = [("en", False), ("ru", True), ("ru", False), ("en", True)]
 
 
 @pytest.mark.slow
@@ -515,6 +526,29 @@ def test_every_handout_runs(name: str, lang: str, student: bool) -> None:
     t = Messages(lang)
     assert f"{t('label.output')} (2, " in printed  # the random batch went through
     assert t("label.expected") not in printed  # no layer disagreed with the plan
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", OTHER_PRESETS)
+def test_every_other_preset_handout_runs(preset: str) -> None:
+    lang, student = EDITIONS[OTHER_PRESETS.index(preset) % len(EDITIONS)]
+    _, _, text = handout(
+        "classifier", lang=lang, student=student, preset=preset, input_size=(32, 32)
+    )
+    printed = execute(text)
+    t = Messages(lang)
+    assert f"{t('label.output')} (2, " in printed
+    assert t("label.expected") not in printed
+
+
+def test_every_family_block_and_preset_has_a_handout_that_runs() -> None:
+    """The two tests above cover each family, each block and each preset."""
+    cases = list(MATRIX.values())
+    assert {family for family, _ in cases} == set(FAMILIES)
+    blocks = {options.get("block", "plain") for family, options in cases if family == "classifier"}
+    assert blocks == set(BLOCKS)
+    presets = {options["preset"] for _, options in cases if "preset" in options}
+    assert presets | set(OTHER_PRESETS) == set(PRESETS) and len(OTHER_PRESETS) == 11
 
 
 # ------------------------------------------------------------ Russian
