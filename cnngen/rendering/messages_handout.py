@@ -121,13 +121,9 @@ filled in.  Run each code cell to see the layer agree.""",
     ),
     "layer.unflatten": "- reshapes {features_n} into {shape}",
     # ------------------------------------------------------------ exercises
+    "ex.folded": """The worked answer to each exercise is folded away under **Answer**; the hidden
+cell after it checks the answer with torch (show it with the ... on its left).""",
     "ex.intro": """## Exercises
-
-Work each one out on paper first, then write your answer in the "Try it here"
-cell and run it: `check` says right or wrong without showing the answer.  The
-worked answer is folded away under **Answer**; the hidden cell after it checks
-the answer with torch (show it with the ... on its left).""",
-    "ex.intro_student": """## Exercises
 
 Work each one out on paper first, then write your answer in the "Try it here"
 cell and run it: `check` says right or wrong without showing the answer.""",
@@ -1018,13 +1014,9 @@ HANDOUT_RU: dict[str, str] = {
         "каждый класс оценивается по ориентации, которая больше всего на него похожа"
     ),
     "layer.unflatten": "- превращает вектор ({features_n}) в тензор {shape}",
+    "ex.folded": """Подробный ответ к каждому упражнению спрятан под **Ответ**; скрытая ячейка
+после него проверяет ответ с помощью torch (раскройте её кнопкой … слева).""",
     "ex.intro": """## Упражнения
-
-Сначала решите каждое на бумаге, потом впишите ответ в ячейку «Попробуйте
-здесь» и выполните её: `check` скажет, верно или нет, не раскрывая ответа.
-Подробный ответ спрятан под **Ответ**; скрытая ячейка после него проверяет
-ответ с помощью torch (раскройте её кнопкой … слева).""",
-    "ex.intro_student": """## Упражнения
 
 Сначала решите каждое на бумаге, потом впишите ответ в ячейку «Попробуйте
 здесь» и выполните её: `check` скажет, верно или нет, не раскрывая ответа.""",
