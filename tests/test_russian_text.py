@@ -354,6 +354,30 @@ CLI_REFUSED = [
     ("plan", "unet", "-i", "28x28", "--lang", "ru", "--block", "residual"),
     ("handout", "classifier", "-i", "1x2x3x4", "--lang", "ru"),
     ("calc", "conv", "--input", "28x", "--kernel", "3", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--padding", "9", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--activation", "relu:2", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--activation", "leaky_relu:x", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--name", "class", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--groups", "3", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--target-size", "30", "--lang", "ru"),
+    (
+        "plan",
+        "classifier",
+        "-i",
+        "28",
+        "--start-channels",
+        "8",
+        "--min-channels",
+        "16",
+        "--lang",
+        "ru",
+    ),
+    ("plan", "classifier", "-i", "6", "-n", "2", "--target-size", "5", "--lang", "ru"),
+    ("plan", "classifier", "-i", "8x8", "--preset", "lenet5", "--lang", "ru"),
+    ("plan", "unet", "-i", "28x28", "-n", "9", "--lang", "ru"),
+    ("plan", "forecaster", "-i", "28", "--block", "residual", "--lang", "ru"),
+    ("model", "classifier", "-i", "28", "-o", "/nonexistent-folder/x.py", "--lang", "ru"),
+    ("model", "classifier", "-i", "28", "-o", "/", "--lang", "ru"),
 ]
 
 
@@ -393,3 +417,14 @@ def test_written_checked_and_previewed_files_are_russian(
         assert_russian("files", [re.sub(r"\S*/\S*", "", said)])
     english = run_cli(*words[:-2], "--force")
     assert english.err.startswith("wrote ") and "61,706 parameters" in english.err
+
+
+def test_every_russian_refusal_is_raised_and_every_key_is_said() -> None:
+    """The keys the code raises and the keys the Russian catalogue says are the same."""
+    from pathlib import Path
+
+    from cnngen.rendering.messages_refusals import REFUSALS
+
+    code = [p for p in Path("cnngen").rglob("*.py") if p.name != "messages_refusals.py"]
+    raised = set(re.findall(r'"(refusal\.\w+)"', "\n".join(p.read_text() for p in code)))
+    assert raised == set(REFUSALS["ru"]) - {"refusal.hint", "refusal.tail"}

@@ -205,20 +205,20 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
     """
     text = os.fspath(name)
     shown = terminal_text(text)
+    t = say()
     if not text:
-        raise CnngenError(f"{option}: empty file name; give a file name, e.g. model.py", option)
+        raise CnngenError(t("cli.empty_name", option=option), option)
     if text.endswith(("/", os.sep)) or os.path.basename(text) in (".", ".."):
-        example = f", e.g. {shown.rstrip('/')}/model.py" if shown.rstrip("/") else ""
-        raise CnngenError(f"{option}: {shown} names a folder; give a file name{example}", option)
+        folder = shown.rstrip("/")
+        said = t("cli.names_folder_in", inside=f"{folder}/model.py") if folder else ""
+        raise CnngenError(t("cli.names_folder", option=option, name=shown, inside=said), option)
     path = Path(text)
     try:
         link = os.lstat(path)
     except FileNotFoundError:
         link = None
     except NotADirectoryError:
-        raise CnngenError(
-            f"{option}: {shown}: a part of the path is a file, not a folder", option
-        ) from None
+        raise CnngenError(t("cli.part_is_file", option=option, name=shown), option) from None
     except OSError as error:
         raise CnngenError(os_error_line(error, option, shown), option) from None
     destination = path
@@ -239,9 +239,9 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
         status = link
     if status is not None:
         if stat.S_ISDIR(status.st_mode):
+            inside = terminal_text(str(path / "model.py"))
             raise CnngenError(
-                f"{option}: {shown} is a folder; give a file name, e.g. {terminal_text(str(path / 'model.py'))}",
-                option,
+                say()("cli.is_folder", option=option, name=shown, inside=inside), option
             )
         kind = _kind(status.st_mode)
         if kind is not None:
@@ -255,22 +255,18 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
     try:
         parent_status = os.stat(parent)
     except FileNotFoundError:
-        raise CnngenError(
-            f"{option}: folder {terminal_text(str(path.parent))} does not exist; create it first",
-            option,
-        ) from None
+        folder = terminal_text(str(path.parent))
+        raise CnngenError(say()("cli.no_folder", option=option, folder=folder), option) from None
     except NotADirectoryError:
-        raise CnngenError(
-            f"{option}: {terminal_text(str(path.parent))} is not a folder; create it first", option
-        ) from None
+        folder = terminal_text(str(path.parent))
+        raise CnngenError(say()("cli.not_folder", option=option, folder=folder), option) from None
     except OSError as error:
         raise CnngenError(
             os_error_line(error, option, terminal_text(str(path.parent))), option
         ) from None
     if not stat.S_ISDIR(parent_status.st_mode):
-        raise CnngenError(
-            f"{option}: {terminal_text(str(path.parent))} is not a folder; create it first", option
-        )
+        folder = terminal_text(str(path.parent))
+        raise CnngenError(say()("cli.not_folder", option=option, folder=folder), option)
     return Target(text, destination, option, status is not None)
 
 

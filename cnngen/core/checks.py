@@ -246,6 +246,8 @@ def check_identifier(param: str, value: str) -> None:
             f"{param}: {value!r} is a Python keyword, so it cannot name a class or "
             f"variable; pick another name (e.g. {value.capitalize() + 'Model'!r})",
             param,
+            key="refusal.keyword",
+            fields={"param": param, "value": repr(value), "other": repr(value.capitalize() + "Model")},
         )
     if not value.isidentifier() or not value.isascii():
         raise CnngenError(

@@ -733,6 +733,8 @@ def check_activation(
             f"{param}: {name} takes no parameter, got {value!r}; use {name} alone, or one "
             f"of: {forms}",
             param,
+            key="refusal.no_parameter",
+            fields={"param": param, "name": name, "value": repr(value), "forms": forms},
         )
     keyword, word = ACTIVATION_PARAMETERS[name]
     try:
@@ -744,6 +746,8 @@ def check_activation(
             f"{param}: expected {name}:{word} with a finite number as its {keyword}, "
             f"got {value!r}; e.g. {name}:0.2",
             param,
+            key="refusal.activation_number",
+            fields={"param": param, "name": name, "word": word, "value": repr(value)},
         )
     return name, parsed
 
@@ -767,6 +771,8 @@ def _check_padding(spec: ModelSpec) -> None:
                 f"with --kernel {format_value(spec.kernel)}; use --padding {limit} or less "
                 f"(or --padding auto)",
                 "--padding",
+                key="refusal.padding_grows",
+                fields={"amount": amount, "kernel": format_value(spec.kernel), "limit": limit},
             )
         return
     if value not in PADDING_MODES:

@@ -42,6 +42,13 @@ CLI_EN: dict[str, str] = {
     "cli.dry.new": "{name} (new)",
     "cli.exists": "{option}: {name} exists; pass --force to overwrite it",
     "cli.exists_now": "{option}: {name} exists (created meanwhile); pass --force to overwrite it",
+    "cli.is_folder": "{option}: {name} is a folder; give a file name, e.g. {inside}",
+    "cli.empty_name": "{option}: empty file name; give a file name, e.g. model.py",
+    "cli.names_folder": "{option}: {name} names a folder; give a file name{inside}",
+    "cli.names_folder_in": ", e.g. {inside}",
+    "cli.part_is_file": "{option}: {name}: a part of the path is a file, not a folder",
+    "cli.no_folder": "{option}: folder {folder} does not exist; create it first",
+    "cli.not_folder": "{option}: {folder} is not a folder; create it first",
     # ------------------------------------------------------------ Click's usage errors
     "cli.see": "see '{path} --help'",
     "cli.no_command": "COMMAND: missing; '{path}' needs one of: {commands}; {see}",
@@ -111,6 +118,13 @@ CLI_RU: dict[str, str] = {
         "{option}: {name} уже существует (появился, пока шла запись); чтобы перезаписать его, "
         "добавьте --force"
     ),
+    "cli.is_folder": "{option}: {name} — это папка; укажите имя файла, например {inside}",
+    "cli.empty_name": "{option}: пустое имя файла; укажите имя, например model.py",
+    "cli.names_folder": "{option}: {name} — имя папки; укажите имя файла{inside}",
+    "cli.names_folder_in": ", например {inside}",
+    "cli.part_is_file": "{option}: {name}: часть пути — файл, а не папка",
+    "cli.no_folder": "{option}: папки {folder} нет; сначала создайте её",
+    "cli.not_folder": "{option}: {folder} — не папка; сначала создайте папку",
     "cli.see": "см. '{path} --help'",
     "cli.no_command": "COMMAND: не задана команда; '{path}' ждёт одну из: {commands}; {see}",
     "cli.no_option": "{option}: у '{path}' нет такого параметра; {hint}{see}",

@@ -79,6 +79,42 @@ REFUSALS: dict[str, dict[str, str]] = {
         "refusal.size": (
             "{param}: ожидаются размеры вида 100, 100x100 или 16x64x64, а задано {value}"
         ),
+        "refusal.no_parameter": (
+            "{param}: у {name} нет параметра, а задано {value}; укажите просто {name} или одно "
+            "из: {forms}"
+        ),
+        "refusal.activation_number": (
+            "{param}: ожидается {name}:{word} с конечным числом, а задано {value}; например, "
+            "{name}:0.2"
+        ),
+        "refusal.padding_grows": (
+            "--padding: паддинг {amount} при --kernel {kernel} сделал бы карту признаков больше "
+            "входа; возьмите --padding {limit} или меньше (или --padding auto)"
+        ),
+        "refusal.keyword": (
+            "{param}: {value} — ключевое слово Python, оно не может быть именем класса или "
+            "переменной; выберите другое имя (например, {other})"
+        ),
+        "refusal.groups": (
+            "--groups: свёртку (каналов на входе: {c_in}, на выходе: {c_out}) нельзя разбить "
+            "на группы (их {groups}): на это число должны делиться оба; возьмите --groups {fits} "
+            "или --start-channels, кратное {groups}"
+        ),
+        "refusal.lenet_small": (
+            "--input-size: {value} — слишком мало для LeNet-5 (двум свёрткам 5x5 и двум "
+            "пулингам 2x2 нужно не меньше 12x12); возьмите -i 12x12 или больше (LeNet-5 "
+            "рассчитана на 32x32)"
+        ),
+        "refusal.unet_levels": (
+            "--layers: уровней U-Net — {layers}, и вход {input} уменьшается ниже --min-size "
+            "{min} (уровень {level} уже {size}); уровней помещается не больше {fit}, так что "
+            "возьмите --layers {use} или меньший --min-size"
+        ),
+        "refusal.target_reach": (
+            "--target-size: из {size} нельзя получить ровно {target} за слои (их {layers}) по "
+            "измерению {dim}; ближайшие достижимые размеры: {near} (или измените --layers "
+            "или --kernel)"
+        ),
         "refusal.range": "{param}: значение должно лежать в {range}, а задано {value}{tail}",
         "refusal.at_least": "{param}: значение должно быть не меньше {bound}, а задано {value}{tail}",
         "refusal.above": "{param}: значение должно быть больше {bound}, а задано {value}{tail}",
