@@ -13,12 +13,25 @@ class CnngenError(ValueError):
     """A request cnngen cannot honour, with a message written for the user.
 
     ``param`` names the option at fault (for example ``--layers``) so that
-    tools can point at it; the message itself already names it too.
+    tools can point at it; the message itself already names it too.  The
+    message is English; ``key`` and ``fields``, where given, let ``--lang ru``
+    say it in Russian.
     """
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        param: str | None = None,
+        *,
+        key: str | None = None,
+        fields: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.param = param
+        # A refusal the CLI can say in another language: the key of its message
+        # in cnngen.rendering.messages_refusals and the values it names.
+        self.key = key
+        self.fields = dict(fields or {})
 
 
 class TemplateBug(RuntimeError):

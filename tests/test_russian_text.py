@@ -67,9 +67,17 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "depthwise": ("classifier", {"input_size": (24, 24), "depthwise": True, "layers": 2}),
     "equivariant-mean": (
         "equivariant",
-        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "rotation_pool": "mean"},
+        {
+            "input_size": (13, 13),
+            "layers": 2,
+            "start_channels": 4,
+            "rotation_pool": "mean",
+        },
     ),
-    "equivariant": ("equivariant", {"input_size": (13, 13), "layers": 2, "start_channels": 4}),
+    "equivariant": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 4},
+    ),
     "group-conv": (
         "equivariant",
         {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
@@ -296,7 +304,7 @@ def test_calc_has_no_english(words: tuple[str, ...], run_cli: Callable[..., Any]
     assert CYRILLIC.search(said), said
     assert_russian(" ".join(words), [said])
     if words in REFUSED:
-        assert result.code == 2 and result.err.startswith("Error: --")
+        assert result.code == 2 and result.err.startswith("Ошибка: --")
         english = run_cli("calc", *words)
         assert english.err != result.err and not CYRILLIC.search(english.err)
 
@@ -319,3 +327,104 @@ def test_large_plan_warning_is_russian(kind: str, command: str, run_cli: Callabl
     assert_russian(command, [warning])
     english = run_cli(command, *words, *output)
     assert "Warning: " in english.err and "GiB" in english.err
+
+
+# ------------------------------------------------------------ what the CLI itself says
+# Refusals and Click's usage errors with `--lang ru` anywhere on the line, the
+# ones before any option is read included (an unknown option, a bad size).
+CLI_REFUSED = [
+    ("model", "classifier", "--lang", "ru", "--bogus"),
+    ("model", "classifier", "-i", "2x", "--lang", "ru"),
+    ("model", "--lang", "ru"),
+    ("modle", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "extra"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--layers"),
+    ("plan", "classifier", "--lang", "ru", "--layers", "x"),
+    ("plan", "classifier", "--lang", "ru", "-n", "2"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "-o", "x.py"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--norm", "batchnrom"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--kernel", "0"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--kernel", "3x3"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--classes", "1"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--dropout", "2"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--layers", "0"),
+    ("plan", "classifier", "-i", "28", "--lang=ru", "--latent", "3"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--preset", "lenet5", "--layers", "3"),
+    ("plan", "classifier", "-i", "28", "--lang", "ru", "--min-size", "2", "--target-size", "3"),
+    ("plan", "unet", "-i", "28x28", "--lang", "ru", "--block", "residual"),
+    ("handout", "classifier", "-i", "1x2x3x4", "--lang", "ru"),
+    ("calc", "conv", "--input", "28x", "--kernel", "3", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--padding", "9", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--activation", "relu:2", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--activation", "leaky_relu:x", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--name", "class", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--groups", "3", "--lang", "ru"),
+    ("plan", "classifier", "-i", "28", "--target-size", "30", "--lang", "ru"),
+    (
+        "plan",
+        "classifier",
+        "-i",
+        "28",
+        "--start-channels",
+        "8",
+        "--min-channels",
+        "16",
+        "--lang",
+        "ru",
+    ),
+    ("plan", "classifier", "-i", "6", "-n", "2", "--target-size", "5", "--lang", "ru"),
+    ("plan", "classifier", "-i", "8x8", "--preset", "lenet5", "--lang", "ru"),
+    ("plan", "unet", "-i", "28x28", "-n", "9", "--lang", "ru"),
+    ("plan", "forecaster", "-i", "28", "--block", "residual", "--lang", "ru"),
+    ("model", "classifier", "-i", "28", "-o", "/nonexistent-folder/x.py", "--lang", "ru"),
+    ("model", "classifier", "-i", "28", "-o", "/", "--lang", "ru"),
+]
+
+
+@pytest.mark.parametrize("words", CLI_REFUSED, ids=" ".join)
+def test_refusals_and_usage_errors_are_russian(
+    words: tuple[str, ...], run_cli: Callable[..., Any]
+) -> None:
+    result = run_cli(*words)
+    assert result.code == 2 and result.out == ""
+    (line,) = result.err.splitlines()
+    assert line.startswith("Ошибка: ") and CYRILLIC.search(line.removeprefix("Ошибка: "))
+    # What the user typed (quoted) stays as typed; the rest is Russian.
+    assert_russian(" ".join(words), [re.sub(r"'[^']*'", "", line)])
+    english = run_cli(*[w for w in words if w not in ("--lang", "ru", "--lang=ru")])
+    assert english.err.startswith("Error: ") and not CYRILLIC.search(english.err)
+
+
+def test_written_checked_and_previewed_files_are_russian(
+    run_cli: Callable[..., Any], tmp_path: Any
+) -> None:
+    target = str(tmp_path / "lenet.py")
+    words = ("model", "classifier", "--preset", "lenet5", "-o", target, "--lang", "ru")
+    wrote = run_cli(*words)
+    assert wrote.code == 0
+    assert wrote.err.startswith("записан файл ") and "классификатор, 2D" in wrote.err
+    assert "параметров: 61\u00a0706" in wrote.err
+    again = run_cli(*words)
+    assert again.code == 2 and "уже существует" in again.err and "--force" in again.err
+    assert run_cli(*words, "--check").err.strip().endswith(": актуален")
+    stale = run_cli(*words[:-2], "--classes", "5", "--lang", "ru", "--check")
+    assert stale.code == 1 and ": устарел" in stale.err and "изменятся файлов: 1 из 1" in stale.err
+    preview = run_cli(*words, "--force", "--dry-run")
+    assert "актуален" in preview.out and "байт" in preview.out
+    fresh = run_cli(*words[:4], "-o", str(tmp_path / "new.py"), "--lang", "ru", "--dry-run")
+    assert fresh.out.startswith("будет создан файл ") and "строк" in fresh.out
+    for said in (wrote.err, again.err, stale.err, preview.out.splitlines()[0], fresh.out):
+        assert_russian("files", [re.sub(r"\S*/\S*", "", said)])
+    english = run_cli(*words[:-2], "--force")
+    assert english.err.startswith("wrote ") and "61,706 parameters" in english.err
+
+
+def test_every_russian_refusal_is_raised_and_every_key_is_said() -> None:
+    """The keys the code raises and the keys the Russian catalogue says are the same."""
+    from pathlib import Path
+
+    from cnngen.rendering.messages_refusals import REFUSALS
+
+    code = [p for p in Path("cnngen").rglob("*.py") if p.name != "messages_refusals.py"]
+    raised = set(re.findall(r'"(refusal\.\w+)"', "\n".join(p.read_text() for p in code)))
+    assert raised == set(REFUSALS["ru"]) - {"refusal.hint", "refusal.tail"}

@@ -24,10 +24,12 @@ import click
 from cnngen._version import __version__
 from cnngen.cli.config import install_config_option
 from cnngen.cli.help import sectioned
+from cnngen.cli.lang import say, speaking
 from cnngen.cli.output import os_error_exit, os_error_line
 from cnngen.cli.templates import RENDERING_COMMANDS, install_template_dir_option_on
 from cnngen.cli.usage import one_line, usage_error_line
 from cnngen.errors import CnngenError, TemplateBug
+from cnngen.rendering.messages_refusals import say_refusal
 
 # name -> (module, attribute, first line of its help).  The line is what
 # ``cnngen --help`` lists, so listing the commands imports none of them;
@@ -253,6 +255,18 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main(argv: list[str] | None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    # `--lang ru` anywhere on the line: every line cnngen itself prints is Russian,
+    # Click's usage errors included, which come before any option is read.
+    with speaking(arguments):
+        _run(arguments)
+
+
+def _error(message: str) -> None:
+    """One ``Error: ...`` line on stderr, in the language the command line asks for."""
+    click.echo(say()("cli.error", message=one_line(message)), err=True)
+
+
+def _run(arguments: list[str]) -> None:
     completing = any(
         name.endswith("_COMPLETE") and name.startswith("_CNNGEN") for name in os.environ
     )
@@ -271,13 +285,13 @@ def _main(argv: list[str] | None) -> None:
         code = getattr(error, "exit_code", EXIT_USAGE)
         if code == EXIT_FAILED:
             _silence_stdout()
-        click.echo(f"Error: {one_line(str(error))}", err=True)
+        _error(say_refusal(error, say().lang))
         sys.exit(code)
     except click.exceptions.UsageError as error:
-        click.echo(f"Error: {one_line(usage_error_line(error, cli, arguments))}", err=True)
+        _error(usage_error_line(error, cli, arguments))
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo(say()("cli.aborted"), err=True)
         sys.exit(EXIT_FAILED)
     except click.exceptions.Exit as error:
         sys.exit(error.exit_code)
@@ -285,7 +299,7 @@ def _main(argv: list[str] | None) -> None:
         _silence_stdout()
         sys.exit(EXIT_FAILED)
     except (Interrupted, KeyboardInterrupt):
-        click.echo("Error: interrupted", err=True)
+        _error(say()("cli.interrupted"))
         sys.exit(EXIT_INTERRUPTED)
     except OSError as error:
         # Ordinary system errors (unreadable or unwritable paths, a full disk)
@@ -294,16 +308,12 @@ def _main(argv: list[str] | None) -> None:
             # Every file cnngen writes or reads names itself in its errors; a
             # nameless I/O failure is stdout's (closed, a full disk, /dev/full).
             _silence_stdout()
-            error = OSError(error.errno, error.strerror, "standard output")
-        click.echo(f"Error: {one_line(os_error_line(error))}", err=True)
+            error = OSError(error.errno, error.strerror, say()("cli.stdout"))
+        _error(os_error_line(error))
         sys.exit(os_error_exit(error))
     except Exception as error:  # noqa: BLE001 - last resort, reported as a bug
         command = " ".join(["cnngen", *arguments])
         kind = "" if isinstance(error, TemplateBug) else f"{type(error).__name__}: "
-        click.echo(
-            f"Error: internal error ({one_line(f'{kind}{error}')}). This is a cnngen bug; "
-            f"please report it with the command: {command}",
-            err=True,
-        )
+        _error(say()("cli.internal", detail=one_line(f"{kind}{error}"), command=command))
         sys.exit(EXIT_FAILED)
     sys.exit(result if isinstance(result, int) else EXIT_OK)

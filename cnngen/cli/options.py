@@ -15,6 +15,7 @@ import click
 
 from cnngen._version import __version__
 from cnngen.cli.config import dump_config
+from cnngen.cli.lang import choose, say
 from cnngen.cli.output import check_target, emit_files
 from cnngen.cli.output import emit as emit_output
 from cnngen.cli.templates import template_dir_given, template_dir_words
@@ -69,16 +70,12 @@ class SizeType(click.ParamType):
             # From a TOML config: every item a whole number (not 64.5, true or a list).
             bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int)]
             if bad or not value:
-                self.fail(
-                    f"expected a list of whole numbers like [100, 100], got {json.dumps(value)}",
-                    param,
-                    ctx,
-                )
+                self.fail(say()("cli.size_list", value=json.dumps(value)), param, ctx)
             return tuple(value)
         try:
             return parse_size("size", str(value))
         except CnngenError:
-            self.fail(f"expected {SIZE_HELP}, got {value!r}", param, ctx)
+            self.fail(say()("cli.size", value=repr(value)), param, ctx)
 
 
 SIZE = SizeType()
@@ -95,7 +92,7 @@ class WidthsType(SizeType):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            self.fail(f"expected channel widths like 32,64,96, got {value!r}", param, ctx)
+            self.fail(say()("cli.widths", value=repr(value)), param, ctx)
 
 
 WIDTHS = WidthsType()
@@ -420,11 +417,16 @@ def lang_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--lang en|ru``: the language of tables, handouts and generated comments."""
     from cnngen.rendering.messages import LANGUAGES
 
+    def chosen(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        choose(value)
+        return value
+
     return click.option(
         "--lang",
         type=click.Choice(LANGUAGES),
         default="en",
         show_default=True,
+        callback=chosen,
         help="Language of the text written (en or ru); code stays the same.",
     )(function)
 
@@ -520,11 +522,7 @@ def emit_with_config(
 def require_family(family: str | None) -> str:
     """The family from the command line or the config file, else a helpful error."""
     if family is None:
-        raise CnngenError(
-            f"FAMILY: missing; give one of {', '.join(FAMILIES)} after the command "
-            f'(or family = "encoder" in a --config file)',
-            "FAMILY",
-        )
+        raise CnngenError(say()("cli.family_missing", families=", ".join(FAMILIES)), "FAMILY")
     check_choice("FAMILY", family, FAMILIES)
     return family
 

@@ -72,6 +72,7 @@ from typing import Any
 
 import click
 
+from cnngen.cli.lang import say
 from cnngen.errors import CnngenError, OutputFailed
 from cnngen.rendering.escape import terminal_text
 
@@ -204,20 +205,20 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
     """
     text = os.fspath(name)
     shown = terminal_text(text)
+    t = say()
     if not text:
-        raise CnngenError(f"{option}: empty file name; give a file name, e.g. model.py", option)
+        raise CnngenError(t("cli.empty_name", option=option), option)
     if text.endswith(("/", os.sep)) or os.path.basename(text) in (".", ".."):
-        example = f", e.g. {shown.rstrip('/')}/model.py" if shown.rstrip("/") else ""
-        raise CnngenError(f"{option}: {shown} names a folder; give a file name{example}", option)
+        folder = shown.rstrip("/")
+        said = t("cli.names_folder_in", inside=f"{folder}/model.py") if folder else ""
+        raise CnngenError(t("cli.names_folder", option=option, name=shown, inside=said), option)
     path = Path(text)
     try:
         link = os.lstat(path)
     except FileNotFoundError:
         link = None
     except NotADirectoryError:
-        raise CnngenError(
-            f"{option}: {shown}: a part of the path is a file, not a folder", option
-        ) from None
+        raise CnngenError(t("cli.part_is_file", option=option, name=shown), option) from None
     except OSError as error:
         raise CnngenError(os_error_line(error, option, shown), option) from None
     destination = path
@@ -238,9 +239,9 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
         status = link
     if status is not None:
         if stat.S_ISDIR(status.st_mode):
+            inside = terminal_text(str(path / "model.py"))
             raise CnngenError(
-                f"{option}: {shown} is a folder; give a file name, e.g. {terminal_text(str(path / 'model.py'))}",
-                option,
+                say()("cli.is_folder", option=option, name=shown, inside=inside), option
             )
         kind = _kind(status.st_mode)
         if kind is not None:
@@ -254,22 +255,18 @@ def inspect_target(name: str | Path, option: str = "--output") -> Target:
     try:
         parent_status = os.stat(parent)
     except FileNotFoundError:
-        raise CnngenError(
-            f"{option}: folder {terminal_text(str(path.parent))} does not exist; create it first",
-            option,
-        ) from None
+        folder = terminal_text(str(path.parent))
+        raise CnngenError(say()("cli.no_folder", option=option, folder=folder), option) from None
     except NotADirectoryError:
-        raise CnngenError(
-            f"{option}: {terminal_text(str(path.parent))} is not a folder; create it first", option
-        ) from None
+        folder = terminal_text(str(path.parent))
+        raise CnngenError(say()("cli.not_folder", option=option, folder=folder), option) from None
     except OSError as error:
         raise CnngenError(
             os_error_line(error, option, terminal_text(str(path.parent))), option
         ) from None
     if not stat.S_ISDIR(parent_status.st_mode):
-        raise CnngenError(
-            f"{option}: {terminal_text(str(path.parent))} is not a folder; create it first", option
-        )
+        folder = terminal_text(str(path.parent))
+        raise CnngenError(say()("cli.not_folder", option=option, folder=folder), option)
     return Target(text, destination, option, status is not None)
 
 
@@ -278,7 +275,7 @@ def check_target(name: str | Path, force: bool, option: str = "--output") -> Tar
     target = inspect_target(name, option)
     refuse_the_config(target)
     if target.exists and not force:
-        raise CnngenError(f"{option}: {target.name} exists; pass --force to overwrite it", option)
+        raise CnngenError(say()("cli.exists", option=option, name=target.name), option)
     return target
 
 
@@ -370,25 +367,29 @@ def _preview(target: Target, text: str, force: bool) -> list[str]:
     """The dry-run report of one file: status line then lines or a diff."""
     old = _read(target)
     name = target.name
-    size = f"{len(text.encode('utf-8', 'surrogateescape')):,} bytes"
-    note = "" if force else "; the real run needs --force"
+    t = say()
+    size = t.count(len(text.encode("utf-8", "surrogateescape")), "byte")
+    note = "" if force else t("cli.dry.force")
     if not old.exists:
         lines = text.splitlines()
-        report = [f"would create {name} ({size}, {len(lines)} lines); first lines:"]
+        report = [t("cli.dry.create", name=name, size=size, lines=t.count(len(lines), "line"))]
         report += [f"    {line}" for line in lines[:PREVIEW_LINES]]
         if len(lines) > PREVIEW_LINES:
-            report.append(f"    ... {len(lines) - PREVIEW_LINES} more lines")
+            more = len(lines) - PREVIEW_LINES
+            report.append(t("cli.dry.more", count=t.number(more), noun=t.noun(more, "line")))
         return report
     if old.text is None:
-        return [
-            f"would overwrite {name} ({size}{note}); it now holds {old.size:,} bytes "
-            "that are not UTF-8 text, so no diff"
-        ]
+        old_size = t.count(old.size or 0, "byte")
+        return [t("cli.dry.binary", name=name, size=size, force=note, old=old_size)]
     if old.text == text:
-        return [f"{name} is up to date ({size}); nothing would change"]
-    report = [f"would overwrite {name} ({size}{note}); diff:"]
+        return [t("cli.dry.current", name=name, size=size)]
+    report = [t("cli.dry.overwrite", name=name, size=size, force=note)]
     report += difflib.unified_diff(
-        old.text.splitlines(), text.splitlines(), f"{name} (on disk)", f"{name} (new)", lineterm=""
+        old.text.splitlines(),
+        text.splitlines(),
+        t("cli.dry.on_disk", name=name),
+        t("cli.dry.new", name=name),
+        lineterm="",
     )
     return report
 
@@ -509,7 +510,7 @@ def _commit(target: Target, temporary: Path, force: bool) -> bool:
         )
     if current is not None and not force:
         raise CnngenError(
-            f"{target.option}: {target.name} exists; pass --force to overwrite it", target.option
+            say()("cli.exists", option=target.option, name=target.name), target.option
         )
     try:
         if force:
@@ -520,8 +521,7 @@ def _commit(target: Target, temporary: Path, force: bool) -> bool:
             os.link(temporary, target.path)
         except FileExistsError:
             raise CnngenError(
-                f"{target.option}: {target.name} exists (created meanwhile); "
-                f"pass --force to overwrite it",
+                say()("cli.exists_now", option=target.option, name=target.name),
                 target.option,
             ) from None
         except OSError as error:
@@ -532,8 +532,7 @@ def _commit(target: Target, temporary: Path, force: bool) -> bool:
                 claim = os.open(target.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             except FileExistsError:
                 raise CnngenError(
-                    f"{target.option}: {target.name} exists (created meanwhile); "
-                    f"pass --force to overwrite it",
+                    say()("cli.exists_now", option=target.option, name=target.name),
                     target.option,
                 ) from None
             os.close(claim)
@@ -634,15 +633,15 @@ def emit_files(
             if _read(target).text != text:
                 stale.append(target)
         if check:
+            t = say()
             for target in targets:
-                state = "out of date" if target in stale else "up to date"
+                state = "cli.check.stale" if target in stale else "cli.check.current"
                 if target in stale and not target.exists:
-                    state = "missing"
-                click.echo(f"{target.name}: {state}", err=True)
+                    state = "cli.check.missing"
+                click.echo(t(state, name=target.name), err=True)
             if stale:
                 click.echo(
-                    f"{len(stale)} of {len(targets)} file(s) would change; "
-                    "rerun without --check (and with --force) to regenerate",
+                    t("cli.check.summary", stale=len(stale), total=len(targets)),
                     err=True,
                 )
                 raise click.exceptions.Exit(EXIT_STALE)
@@ -654,7 +653,10 @@ def emit_files(
     notes = _root_meta().get("cnngen.describe", {})
     for target, (path, _, _) in zip(targets, entries, strict=True):
         note = notes.get(path)
-        announce(f"wrote {terminal_text(target.name)}" + (f": {note}" if note else ""))
+        name = terminal_text(target.name)
+        announce(
+            say()("cli.wrote_what", name=name, what=note) if note else say()("cli.wrote", name=name)
+        )
 
 
 def _root_meta() -> dict[str, Any]:
@@ -671,9 +673,14 @@ def describe_output(path: str, description: str) -> None:
 
 def plan_description(plan: Any) -> str:
     """``1D encoder, (1, 100) -> (64, 12), 12,345 parameters``: what a model file holds."""
-    return (
-        f"{plan.dims}D {plan.family}, {tuple(plan.input_shape)} -> {tuple(plan.output_shape)}, "
-        f"{plan.params:,} parameters"
+    t = say()
+    return t(
+        "cli.model_file",
+        dims=plan.dims,
+        family=plan.family if t.lang == "en" else t(f"model.family.{plan.family}"),
+        shape_in=tuple(plan.input_shape),
+        shape_out=tuple(plan.output_shape),
+        params=t.number(plan.params),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from cnngen.cli.lang import say
 from cnngen.cli.options import Words, given_options, invocation, model_options
 from cnngen.cli.output import announce, emit_files, stage_folder
 from cnngen.errors import CnngenError
@@ -79,7 +80,7 @@ def write_project(folder: Path, files: dict[str, str], force: bool) -> None:
         raise CnngenError(f"DIR: folder {parent} does not exist; create it first", "DIR")
     stage_folder(folder, {file: files[file] for file in FILES})
     for file in FILES:
-        announce(f"wrote {terminal_text(str(folder / file))}")
+        announce(say()("cli.wrote", name=terminal_text(str(folder / file))))
 
 
 @click.command("project")

@@ -12,6 +12,8 @@ import re
 
 import click
 
+from cnngen.cli.lang import say
+
 
 def _param_hint(param: click.Parameter | None, ctx: click.Context | None) -> str:
     """How the user spells a parameter: its long option, or an argument's NAME."""
@@ -61,12 +63,13 @@ def usage_error_line(
         command, path = _command_for(argv or [], root)
         ctx = click.Context(command, info_name=path)
     path = ctx.command_path or "cnngen"
-    see = f"see '{path} --help'"
+    t = say()
+    see = t("cli.see", path=path)
     if isinstance(error, getattr(click.exceptions, "NoArgsIsHelpError", ())) or (
         isinstance(ctx.command, click.Group) and error.message.startswith("Usage:")
     ):
-        commands = sorted(getattr(ctx.command, "commands", {}))
-        return f"COMMAND: missing; '{path}' needs one of: {', '.join(commands)}; {see}"
+        commands = ", ".join(sorted(getattr(ctx.command, "commands", {})))
+        return t("cli.no_command", path=path, commands=commands, see=see)
     if isinstance(error, click.exceptions.NoSuchOption):
         options = sorted(
             opt
@@ -75,22 +78,21 @@ def usage_error_line(
             if opt.startswith("--")
         )
         best = _closest(error.option_name, options)
-        hint = f"did you mean {best}? " if best else ""
+        hint = t("cli.did_you_mean", best=best) if best else ""
         if error.option_name in ("-o", "--output") and "--svg" in options:
-            hint = "plan prints to stdout; write files with --svg FILE or --json, "
-            hint += "or write the model with 'cnngen model ... -o FILE'; "
-        return f"{error.option_name}: no such option for '{path}'; {hint}{see}"
+            hint = t("cli.plan_writes")
+        return t("cli.no_option", option=error.option_name, path=path, hint=hint, see=see)
     if isinstance(error, click.exceptions.BadOptionUsage):
         name = _long_name(error.option_name, ctx)
         if "requires an argument" in error.message:
-            return f"{name}: needs a value after it, e.g. {name} VALUE; {see}"
+            return t("cli.needs_value", name=name, see=see)
         return f"{name}: {error.message.rstrip('.')}; {see}"
     if isinstance(error, click.exceptions.MissingParameter):
         name = _param_hint(error.param, ctx)
         choices = getattr(getattr(error.param, "type", None), "choices", None)
         if choices:
-            return f"{name}: missing; give one of {', '.join(map(str, choices))}"
-        return f"{name}: missing; it is required, {see}"
+            return t("cli.missing_choice", name=name, choices=", ".join(map(str, choices)))
+        return t("cli.missing", name=name, see=see)
     if isinstance(error, click.exceptions.BadParameter):
         name = _param_hint(error.param, ctx) or str(error.param_hint or "value")
         message = error.message.rstrip(".")
@@ -98,13 +100,14 @@ def usage_error_line(
         if choices:
             given = re.match(r"'(.*?)' is not", message)
             best = _closest(given.group(1), [str(c) for c in choices]) if given else None
-            hint = f" (did you mean {best!r}?)" if best else ""
-            value = given.group(1) if given else ""
-            return f"{name}: unknown value {value!r}{hint}; choose one of: {', '.join(map(str, choices))}"
-        if "is not a valid integer" in message:
-            return f"{name}: {message}; give a whole number, e.g. {name} 4"
-        if "is not a valid float" in message:
-            return f"{name}: {message}; give a number, e.g. {name} 0.5"
+            hint = t("cli.did_you_mean_value", best=repr(best)) if best else ""
+            value = repr(given.group(1) if given else "")
+            listed = ", ".join(map(str, choices))
+            return t("cli.unknown_value", name=name, value=value, hint=hint, choices=listed)
+        number = re.fullmatch(r"(.*) is not a valid (integer|float)", message)
+        if number:
+            key = "cli.not_integer" if number.group(2) == "integer" else "cli.not_number"
+            return t(key, name=name, value=number.group(1))
         return f"{name}: {message}"
     no_command = getattr(click.exceptions, "NoSuchCommand", None)
     if (
@@ -115,15 +118,12 @@ def usage_error_line(
         name = getattr(error, "command_name", None) or error.message.split("'")[1]
         commands = sorted(root.commands)
         best = _closest(name, commands)
-        hint = f"did you mean '{best}'? " if best else ""
-        return f"{name}: no such command; {hint}commands: {', '.join(commands)}"
+        hint = t("cli.did_you_mean_command", best=best) if best else ""
+        return t("cli.no_such_command", name=name, hint=hint, commands=", ".join(commands))
     extra = re.match(r"Got unexpected extra arguments? \((.*)\)", error.message)
     if extra and ctx is not None:
         usage = " ".join(ctx.command.collect_usage_pieces(ctx))
-        return (
-            f"{extra.group(1)}: unexpected extra argument; usage: {path} {usage} "
-            f"(options start with --; quote values containing spaces)"
-        )
+        return t("cli.extra", extra=extra.group(1), path=path, usage=usage)
     return f"{error.format_message()}; {see}"
 
 

@@ -214,6 +214,8 @@ class StageBuilder:
                 f"cannot be split into {groups} groups (both must divide by it); use "
                 f"--groups {fits}, or a --start-channels that divides by {groups}",
                 "--groups",
+                key="refusal.groups",
+                fields={"c_in": in_channels, "c_out": out_channels, "groups": groups, "fits": fits},
             )
         args: list[Arg] = [(None, in_channels), (None, out_channels)]
         args.append(("kernel_size", compact(kernel)))

@@ -102,7 +102,12 @@ def parse_size(param: str, value: Any) -> tuple[int, ...]:
     elif isinstance(value, (tuple, list)):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return tuple(value)
-    raise CnngenError(f"{param}: expected {SIZE_HELP}, got {describe(value)}", param)
+    raise CnngenError(
+        f"{param}: expected {SIZE_HELP}, got {describe(value)}",
+        param,
+        key="refusal.size",
+        fields={"param": param, "value": describe(value)},
+    )
 
 
 def check_ints(
@@ -192,18 +197,31 @@ def check_number(
     below = low is not None and (value <= low if low_open else value < low)
     above = high is not None and (value >= high if high_open else value > high)
     if below or above:
+        fields = {
+            "param": param,
+            "value": _number_text(value),
+            "example": example or "",
+        }
         if isinstance(value, float) and low is not None and high is not None and high <= 1:
             # A probability or a fraction: both ends matter, say them together.
             left, right = "(" if low_open else "[", ")" if high_open else "]"
             where = f"in {left}{_number_text(low, True)}, {_number_text(high, True)}{right}"
+            key = "refusal.range"
+            fields["range"] = f"{left}{_number_text(low, True)}, {_number_text(high, True)}{right}"
         elif below:
             where = f"{'>' if low_open else '>='} {_number_text(low, True)}"  # type: ignore[arg-type]
+            key = "refusal.above" if low_open else "refusal.at_least"
+            fields["bound"] = _number_text(low, True)  # type: ignore[arg-type]
         else:
             where = f"{'below' if high_open else 'at most'} {_number_text(high, True)}"  # type: ignore[arg-type]
+            key = "refusal.below" if high_open else "refusal.at_most"
+            fields["bound"] = _number_text(high, True)  # type: ignore[arg-type]
         raise CnngenError(
             f"{param}: must be {where}, got {_number_text(value)}"
             + (f"; e.g. {param} {example}" if example else ""),
             param,
+            key=key,
+            fields=fields,
         )
 
 
@@ -228,6 +246,8 @@ def check_identifier(param: str, value: str) -> None:
             f"{param}: {value!r} is a Python keyword, so it cannot name a class or "
             f"variable; pick another name (e.g. {value.capitalize() + 'Model'!r})",
             param,
+            key="refusal.keyword",
+            fields={"param": param, "value": repr(value), "other": repr(value.capitalize() + "Model")},
         )
     if not value.isidentifier() or not value.isascii():
         raise CnngenError(

@@ -307,6 +307,14 @@ def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
         f"near it: {', '.join(str(size) for size in sorted(near))} (or change --layers "
         f"or --kernel)",
         "--target-size",
+        key="refusal.target_reach",
+        fields={
+            "size": spec.input_size[dim],
+            "target": target,
+            "layers": spec.layers,
+            "dim": dim + 1,
+            "near": ", ".join(str(size) for size in sorted(near)),
+        },
     )
 
 

@@ -447,6 +447,8 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
                 "(two 5x5 convolutions and two 2x2 poolings need at least 12x12); "
                 "use -i 12x12 or larger (LeNet-5 was drawn for 32x32)",
                 "--input-size",
+                key="refusal.lenet_small",
+                fields={"value": format_value(spec.input_size)},
             ) from None
         stages.append(builder.build(f"layer{index + 1}", "trunk"))
         shape, fields = builder.shape, builder.fields

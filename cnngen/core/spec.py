@@ -198,10 +198,16 @@ def option_words(given: tuple[tuple[str, Any], ...]) -> list[str]:
     return words
 
 
+def closest(value: str, choices: tuple[str, ...]) -> str:
+    """The choice nearest ``value`` as its repr, or '' when none is near."""
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    return repr(close[0]) if close else ""
+
+
 def suggest(value: str, choices: tuple[str, ...]) -> str:
     """' (did you mean X?)' for a near miss, else ''."""
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    best = closest(value, choices)
+    return f" (did you mean {best}?)" if best else ""
 
 
 def check_choice(param: str, value: str, choices: tuple[str, ...]) -> None:
@@ -209,12 +215,25 @@ def check_choice(param: str, value: str, choices: tuple[str, ...]) -> None:
         raise CnngenError(
             f"{param}: expected a word, one of: {', '.join(choices)}; got {describe(value)}",
             param,
+            key="refusal.word",
+            fields={
+                "param": param,
+                "choices": ", ".join(choices),
+                "value": describe(value),
+            },
         )
     if value not in choices:
         raise CnngenError(
             f"{param}: unknown value {value!r}{suggest(value, choices)}; "
             f"choose one of: {', '.join(choices)}",
             param,
+            key="refusal.choice",
+            fields={
+                "param": param,
+                "value": repr(value),
+                "best": closest(value, choices),
+                "choices": ", ".join(choices),
+            },
         )
 
 
@@ -232,11 +251,21 @@ def _per_dim(
             f"{dims}D input, got {format_value(value)}; e.g. {param} "
             f"{format_value(value[:1] * min(dims, 2))}",
             param,
+            key="refusal.per_dim" if dims > 1 else "refusal.per_dim_1",
+            fields={
+                "param": param,
+                "dims": dims,
+                "value": format_value(value),
+                "sample": format_value(value[:1] * min(dims, 2)),
+            },
         )
     for item in value:
         if item < low:
             raise CnngenError(
-                f"{param}: every value must be >= {low}, got {format_value(value)}", param
+                f"{param}: every value must be >= {low}, got {format_value(value)}",
+                param,
+                key="refusal.every_at_least",
+                fields={"param": param, "low": low, "value": format_value(value)},
             )
         check_count(param, item, low, MAX_SIZE)
     return value
@@ -279,6 +308,13 @@ def _check_accepted(family: str, given: dict[str, Any]) -> None:
                 f"{option}: only {plural} take it, so it has no effect on {article(family)}; drop "
                 f"it, or use e.g. 'cnngen model {users[0] if users else family} {example} ...'",
                 option,
+                key="refusal.family_option" if users else "refusal.no_family_option",
+                fields={
+                    "option": option,
+                    "users": ", ".join(users),
+                    "family": family,
+                    "command": f"cnngen model {users[0] if users else family} {example} ...",
+                },
             )
 
 
@@ -489,12 +525,25 @@ def check_option_types(options: dict[str, Any]) -> None:
             check_flag(param, value)
         elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
             raise CnngenError(
-                f"{param}: expected a whole number (an int), got {describe(value)}", param
+                f"{param}: expected a whole number (an int), got {describe(value)}",
+                param,
+                key="refusal.int",
+                fields={"param": param, "value": describe(value)},
             )
         elif kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise CnngenError(f"{param}: expected a number, got {describe(value)}", param)
+            raise CnngenError(
+                f"{param}: expected a number, got {describe(value)}",
+                param,
+                key="refusal.float",
+                fields={"param": param, "value": describe(value)},
+            )
         elif kind == "word" and not isinstance(value, str):
-            raise CnngenError(f"{param}: expected a string, got {describe(value)}", param)
+            raise CnngenError(
+                f"{param}: expected a string, got {describe(value)}",
+                param,
+                key="refusal.string",
+                fields={"param": param, "value": describe(value)},
+            )
         elif kind in ("size", "any") and nesting_depth(value, 3) > 1:
             raise CnngenError(
                 f"{param}: expected {'a size' if kind == 'size' else 'a value'} like 100x100 "
@@ -538,6 +587,13 @@ def _apply_preset(family: str, preset: str, options: dict[str, Any]) -> None:
             f"would ignore {names}; drop {'it' if len(ignored) == 1 else 'them'} (a "
             f"preset takes {', '.join(option_name(name) for name in allowed)})",
             option_name(ignored[0]),
+            key="refusal.preset_ignores",
+            fields={
+                "option": option_name(ignored[0]),
+                "preset": preset,
+                "names": names,
+                "allowed": ", ".join(option_name(name) for name in allowed),
+            },
         )
     norm = options.get("norm")
     if norm == "dropout":
@@ -560,19 +616,27 @@ def _apply_preset(family: str, preset: str, options: dict[str, Any]) -> None:
 def _input_size(options: dict[str, Any]) -> tuple[int, ...]:
     """``--input-size``: required, 1 to 3 dimensions, every size within the limits."""
     if "input_size" not in options:
-        raise CnngenError("--input-size: required, e.g. --input-size 100x100", "--input-size")
+        raise CnngenError(
+            "--input-size: required, e.g. --input-size 100x100",
+            "--input-size",
+            key="refusal.input_required",
+        )
     input_size = tuple(options["input_size"])
     if not 1 <= len(input_size) <= 3:
         raise CnngenError(
             f"--input-size: 1 to 3 spatial dimensions, got {len(input_size)} "
             f"({format_value(input_size)}); e.g. 1000, 64x64 or 16x64x64",
             "--input-size",
+            key="refusal.input_dims",
+            fields={"count": len(input_size), "value": format_value(input_size)},
         )
     for size in input_size:
         if size < 1:
             raise CnngenError(
                 f"--input-size: every size must be >= 1, got {format_value(input_size)}",
                 "--input-size",
+                key="refusal.input_positive",
+                fields={"value": format_value(input_size)},
             )
         check_count("--input-size", size, 1, MAX_SIZE)
     return input_size
@@ -604,6 +668,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
             "--classes: one class leaves nothing to decide (cross-entropy over one logit is "
             "always 0); for a yes/no task use --classes 2",
             "--classes",
+            key="refusal.one_class",
         )
     _positive("--classes", spec.classes, 2, MAX_CHANNELS)
     convolutions = spec.layers * (spec.sub_blocks or 1)
@@ -648,6 +713,8 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
             f"--min-channels: {spec.min_channels} is above --max-channels "
             f"{spec.max_channels}; use at most {spec.max_channels}",
             "--min-channels",
+            key="refusal.min_above_max",
+            fields={"low": spec.min_channels, "high": spec.max_channels},
         )
     if not spec.min_channels <= spec.start_channels <= spec.max_channels:
         raise CnngenError(
@@ -655,6 +722,12 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
             f"{spec.min_channels} .. --max-channels {spec.max_channels}; "
             f"use a value in that range",
             "--start-channels",
+            key="refusal.start_outside",
+            fields={
+                "start": spec.start_channels,
+                "low": spec.min_channels,
+                "high": spec.max_channels,
+            },
         )
     for item in spec.hidden:
         _positive("--hidden", item, 1, MAX_CHANNELS)
@@ -681,6 +754,8 @@ def check_activation(
             f"{param}: {name} takes no parameter, got {value!r}; use {name} alone, or one "
             f"of: {forms}",
             param,
+            key="refusal.no_parameter",
+            fields={"param": param, "name": name, "value": repr(value), "forms": forms},
         )
     keyword, word = ACTIVATION_PARAMETERS[name]
     try:
@@ -692,6 +767,8 @@ def check_activation(
             f"{param}: expected {name}:{word} with a finite number as its {keyword}, "
             f"got {value!r}; e.g. {name}:0.2",
             param,
+            key="refusal.activation_number",
+            fields={"param": param, "name": name, "word": word, "value": repr(value)},
         )
     return name, parsed
 
@@ -715,6 +792,8 @@ def _check_padding(spec: ModelSpec) -> None:
                 f"with --kernel {format_value(spec.kernel)}; use --padding {limit} or less "
                 f"(or --padding auto)",
                 "--padding",
+                key="refusal.padding_grows",
+                fields={"amount": amount, "kernel": format_value(spec.kernel), "limit": limit},
             )
         return
     if value not in PADDING_MODES:
@@ -795,6 +874,7 @@ def _sizes_per_dim(spec: ModelSpec) -> tuple[Any, ...]:
         raise CnngenError(
             "--target-size: give either --min-size or --target-size, not both",
             "--target-size",
+            key="refusal.min_or_target",
         )
     for param, sizes in (("--min-size", min_size), ("--target-size", target_size)):
         if sizes is None:
@@ -805,6 +885,12 @@ def _sizes_per_dim(spec: ModelSpec) -> tuple[Any, ...]:
                     f"{param}: {format_value(sizes)} is larger than the input "
                     f"{format_value(input_size)}; use at most {format_value(input_size)}",
                     param,
+                    key="refusal.above_input",
+                    fields={
+                        "param": param,
+                        "value": format_value(sizes),
+                        "input": format_value(input_size),
+                    },
                 )
     if min_size is None and target_size is None:
         # A U-Net level halves a dimension while it stays at least 2; the other
@@ -838,6 +924,8 @@ def _blocks(spec: ModelSpec) -> tuple[str, int]:
                 f"--block: {spec.block!r} blocks belong to the classifier family; "
                 f"use 'cnngen model classifier --block {spec.block}'",
                 "--block",
+                key="refusal.block_family",
+                fields={"block": spec.block},
             )
         if downsample == "pool":
             raise CnngenError(

@@ -64,6 +64,16 @@ def level_sizes(spec: ModelSpec) -> tuple[list[Shape], list[Shape], list[str]]:
                 f"{format_value(current)}); at most {level} levels fit, so use "
                 f"--layers {max(level, 1)} or a smaller --min-size",
                 "--layers",
+                key="refusal.unet_levels",
+                fields={
+                    "layers": spec.layers,
+                    "input": format_value(spec.input_size),
+                    "min": format_value(spec.min_size),
+                    "level": level + 1,
+                    "size": format_value(current),
+                    "fit": level,
+                    "use": max(level, 1),
+                },
             )
         kept = [d + 1 for d, k in enumerate(kernel) if k == 1]
         if kept:

@@ -159,7 +159,18 @@ def plan_table(plan: Plan, lang: str = "en") -> list[str]:
     return lines
 
 
+def capitalize(text: str) -> str:
+    """The first letter in upper case and the rest as written.
+
+    Jinja's own ``capitalize`` lowers the rest, which turns "сеть U-Net" into
+    "Сеть u-net"; every family name of the catalogue is written in lower case
+    but for such proper names.
+    """
+    return text[:1].upper() + text[1:]
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
+    "capitalize": capitalize,
     "pyrepr": pyrepr,
     "call": call,
     "bshape": batch_shape,

@@ -991,10 +991,10 @@ def exercise_cells(t: Messages, seed: str, found: list[Exercise], student: bool)
     """The exercises section: the checker, and per exercise its try cell and answer."""
     if not found:
         return []
-    cells = [
-        markdown(t("ex.intro_student" if student else "ex.intro")),
-        _checker_cell(t, seed, found),
-    ]
+    # What the teacher edition adds is a cell of its own, tagged as an answer, so
+    # that stripping the tagged cells leaves the student edition's words.
+    folded = [] if student else [markdown(t("ex.folded"), tags=ANSWER_TAGS[:1])]
+    cells = [markdown(t("ex.intro")), *folded, _checker_cell(t, seed, found)]
     for number, exercise in enumerate(found, start=1):
         cells.append(markdown(f"### {t('ex.title', number=number)}\n\n{exercise.question}"))
         cells.append(

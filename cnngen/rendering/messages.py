@@ -13,6 +13,7 @@ import string
 from typing import Any
 
 from cnngen.core.notes import NOTES_EN, Count, Note, spelled
+from cnngen.rendering.messages_cli import CLI_EN, CLI_RU
 from cnngen.rendering.messages_handout import HANDOUT_EN, HANDOUT_RU
 from cnngen.rendering.messages_helpers import HELPERS_EN, HELPERS_RU
 from cnngen.rendering.messages_notes import NOTES_RU
@@ -147,6 +148,10 @@ EN: dict[str, str] = {
     "svg.role.upsample": "upsample",
     "svg.role.skip": "skip",
     "svg.role.stem": "stem",
+    # Option values a note names, said in the language of the note.
+    "value.upsample.transposed": "transposed",
+    "value.upsample.nearest": "nearest",
+    "value.upsample.bilinear": "bilinear",
 }
 
 RU: dict[str, str] = {
@@ -279,14 +284,19 @@ RU: dict[str, str] = {
     "svg.role.upsample": "повышение разрешения",
     "svg.role.skip": "skip-связь",
     "svg.role.stem": "начало сети",
+    "value.upsample.transposed": "транспонированная свёртка",
+    "value.upsample.nearest": "ближайший сосед",
+    "value.upsample.bilinear": "билинейная интерполяция",
 }
 
 EN.update(NOTES_EN)
 EN.update(HANDOUT_EN)
 EN.update(HELPERS_EN)
+EN.update(CLI_EN)
 RU.update(NOTES_RU)
 RU.update(HANDOUT_RU)
 RU.update(HELPERS_RU)
+RU.update(CLI_RU)
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
@@ -316,6 +326,8 @@ NOUNS: dict[str, dict[str, tuple[str, ...]]] = {
         "layer": ("layer", "layers"),
         "layer.gen": ("layer", "layers"),
         "residual_block": ("residual block", "residual blocks"),
+        "byte": ("byte", "bytes"),
+        "line": ("line", "lines"),
     },
     "ru": {
         "channel": ("канал", "канала", "каналов"),
@@ -340,6 +352,8 @@ NOUNS: dict[str, dict[str, tuple[str, ...]]] = {
         # After a preposition that takes the genitive ("после 21 слоя, 3 слоёв").
         "layer.gen": ("слоя", "слоёв", "слоёв"),
         "residual_block": ("остаточный блок", "остаточных блока", "остаточных блоков"),
+        "byte": ("байт", "байта", "байт"),
+        "line": ("строка", "строки", "строк"),
     },
 }
 
@@ -402,6 +416,10 @@ class Messages:
         """A number and its noun, agreeing: ``1 канал``, ``2 канала``, ``64 канала``, ``5 каналов``."""
         return f"{self.number(value)} {plural(self.lang, value, noun)}"
 
+    def noun(self, value: int, noun: str) -> str:
+        """The form of ``noun`` that follows ``value``, without the number."""
+        return plural(self.lang, value, noun)
+
     def decimal(self, value: float, digits: int = 1) -> str:
         """A decimal fraction with this language's decimal sign (``7.9``, ``7,9``)."""
         return f"{value:.{digits}f}".replace(".", self("number.point"))
@@ -410,5 +428,8 @@ class Messages:
         """A plan note in this language (notes without a key stay as written)."""
         if isinstance(note, Note) and note.key in CATALOGUES[self.lang]:
             fields = spelled(note.fields, self("number.group"), self("number.point"))
+            for name, value in fields.items():
+                if isinstance(value, str) and self.has(f"value.{name}.{value}"):
+                    fields[name] = self(f"value.{name}.{value}")
             return self(note.key, **fields)
         return str(note)
