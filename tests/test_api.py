@@ -276,8 +276,8 @@ def test_every_command_is_registered_on_import() -> None:
     from cnngen.cli import cli
 
     assert set(cli.commands) == {
-        "calc", "dataset", "export", "handout", "model", "plan", "project", "search", "train",
-        "verify",
+        "calc", "dataset", "export", "handout", "model", "plan", "predict", "project", "search",
+        "train", "verify",
     }  # fmt: skip
 
 
