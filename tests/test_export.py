@@ -38,10 +38,7 @@ def test_export_writes_files_that_match_the_weights(
     result = run_cli("export", str(path), "--weights", str(weights), "--out", str(out))
     assert result.code == 0, result.err
     stem = path.stem
-    assert (
-        f"wrote {out / (stem + '.pt2')}" in result.out
-        and "batch 1 and 7 match" in result.out
-    )
+    assert f"wrote {out / (stem + '.pt2')}" in result.out and "batch 1 and 7 match" in result.out
     record = json.loads((out / f"{stem}.json").read_text())
     assert record["input_shape"] == ["batch", 1, 12, 12] and record["output_shape"] == [
         "batch",
@@ -58,9 +55,7 @@ def test_export_writes_files_that_match_the_weights(
             expected = model(x)
             torch.testing.assert_close(program(x), expected, rtol=1e-4, atol=1e-5)
         (onnx_out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-        torch.testing.assert_close(
-            torch.from_numpy(onnx_out), expected, rtol=1e-4, atol=1e-5
-        )
+        torch.testing.assert_close(torch.from_numpy(onnx_out), expected, rtol=1e-4, atol=1e-5)
     assert not list(out.glob(".cnngen-export-*"))
 
 
@@ -75,16 +70,10 @@ def test_export_refuses_bad_weights_and_existing_files(
     result = run_cli("export", str(path), "--weights", str(wrong), "--out", str(out))
     assert result.code == 1
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        f"Error: --weights: {wrong} does not fit "
-    )
+    assert len(lines) == 1 and lines[0].startswith(f"Error: --weights: {wrong} does not fit ")
     assert not out.exists() or not any(out.iterdir())
     missing = run_cli("export", str(path), "--weights", str(tmp_path / "none.pt"))
-    assert (
-        missing.code == 2
-        and "--weights:" in missing.err
-        and "does not exist" in missing.err
-    )
+    assert missing.code == 2 and "--weights:" in missing.err and "does not exist" in missing.err
     out.mkdir(exist_ok=True)
     (out / f"{path.stem}.onnx").write_text("old")
     exists = run_cli("export", str(path), "--out", str(out))
@@ -93,9 +82,7 @@ def test_export_refuses_bad_weights_and_existing_files(
 
 
 @pytest.mark.parametrize("command", ["export", "verify"])
-def test_missing_torch_is_one_line_saying_how_to_install(
-    tmp_path: Path, command: str
-) -> None:
+def test_missing_torch_is_one_line_saying_how_to_install(tmp_path: Path, command: str) -> None:
     path = write_model(tmp_path, "classifier", **SMALL)
     code = (
         "import importlib.util, sys\n"
@@ -113,22 +100,16 @@ def test_missing_torch_is_one_line_saying_how_to_install(
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        f"Error: {command}: needs PyTorch"
-    ), lines
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {command}: needs PyTorch"), lines
     assert 'pip install "cnngen[torch]"' in lines[0]
     assert not list(tmp_path.glob("*.pt2"))
 
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
-def test_both_onnx_exporters_give_a_dynamic_batch(
-    tmp_path: Path, exporter: str
-) -> None:
+def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path: Path, exporter: str) -> None:
     from cnngen.deploy.export import export_onnx, onnx_opset, run_onnx, sample_inputs
 
-    path = write_model(
-        tmp_path, "forecaster", input_size=(20,), in_channels=2, layers=2
-    )
+    path = write_model(tmp_path, "forecaster", input_size=(20,), in_channels=2, layers=2)
     module = load(path)
     model = model_class(module)().eval()
     inputs = sample_inputs(module.INPUT_SHAPE)
@@ -153,9 +134,7 @@ def test_without_onnx_packages_the_pt2_is_still_written(
     assert result.code == 0, result.err
     stem = path.stem
     wrote, missing = result.out.strip().splitlines()
-    assert wrote.startswith(
-        f"wrote {out / (stem + '.pt2')} and {out / (stem + '.json')}: "
-    )
+    assert wrote.startswith(f"wrote {out / (stem + '.pt2')} and {out / (stem + '.json')}: ")
     assert (
         missing
         == f'no {out / (stem + ".onnx")}: onnx is not installed, pip install "cnngen[onnx]" adds it'
@@ -170,20 +149,14 @@ def test_without_onnx_packages_the_pt2_is_still_written(
         program(torch.randn(17, 1, 12, 12))
 
 
-def test_max_batch_out_of_range_is_one_line(
-    tmp_path: Path, run_cli: Callable[..., Any]
-) -> None:
+def test_max_batch_out_of_range_is_one_line(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     path = write_model(tmp_path, "classifier", **SMALL)
-    result = run_cli(
-        "export", str(path), "--out", str(tmp_path / "d"), "--max-batch", "3"
-    )
+    result = run_cli("export", str(path), "--out", str(tmp_path / "d"), "--max-batch", "3")
     assert result.code == 2 and "--max-batch: 3 is out of range" in result.err
     assert not (tmp_path / "d").exists()
 
 
-def test_onnx_names_batch_dim_and_metadata(
-    tmp_path: Path, run_cli: Callable[..., Any]
-) -> None:
+def test_onnx_names_batch_dim_and_metadata(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     import onnx
 
     path = write_model(tmp_path, "classifier", **SMALL)
@@ -196,9 +169,7 @@ def test_onnx_names_batch_dim_and_metadata(
     assert given.type.tensor_type.shape.dim[0].dim_param == "batch"
     assert produced.type.tensor_type.shape.dim[0].dim_param == "batch"
     props = {entry.key: entry.value for entry in model.metadata_props}
-    assert (
-        props["cnngen_command"].startswith("cnngen export ") and props["cnngen_version"]
-    )
+    assert props["cnngen_command"].startswith("cnngen export ") and props["cnngen_version"]
     record = json.loads((out / f"{path.stem}.json").read_text())
     assert record["onnx_names"] == {"input": "input", "output": "logits"}
     versions = [e.version for e in model.opset_import if e.domain in ("", "ai.onnx")]
@@ -228,9 +199,7 @@ def test_checkpoint_classes_and_normalization_reach_the_record(
     assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     import onnx
 
-    props = {
-        e.key: e.value for e in onnx.load(str(out / f"{path.stem}.onnx")).metadata_props
-    }
+    props = {e.key: e.value for e in onnx.load(str(out / f"{path.stem}.onnx")).metadata_props}
     assert json.loads(props["classes"]) == ["cat", "dog", "eel"]
     assert json.loads(props["normalization"]) == {"mean": [0.5], "std": [0.25]}
 

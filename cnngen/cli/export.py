@@ -184,12 +184,8 @@ def export_command(
                     latency=not no_latency,
                 )
             finally:
-                caught = [
-                    str(w.message).splitlines()[0] for w in recorded if str(w.message)
-                ]
-                caught += [
-                    line for line in chatter.getvalue().splitlines() if line.strip()
-                ]
+                caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]
+                caught += [line for line in chatter.getvalue().splitlines() if line.strip()]
     except ExportError as error:
         click.echo(f"Error: {error}", err=True)
         raise click.exceptions.Exit(1) from None
@@ -213,17 +209,13 @@ def _summary(record: dict, folder: Path, stem: str) -> str:
         if target in record["skipped"]:
             continue
         first, *others = TARGETS[target].files(stem)
-        name = str(folder / first) + "".join(
-            f"/{Path(other).suffix}" for other in others
-        )
+        name = str(folder / first) + "".join(f"/{Path(other).suffix}" for other in others)
         if target == "onnx":
             name += f" ({record['onnx_exporter']} exporter, opset {record['opset']})"
         written.append(name)
     written.append(str(folder / f"{stem}.json"))
     differences = [
-        value
-        for kind in record["max_abs_diff"].values()
-        for value in (kind or {}).values()
+        value for kind in record["max_abs_diff"].values() for value in (kind or {}).values()
     ]
     not_run = [
         target

@@ -44,7 +44,4 @@ def run_pte(path: Path, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tens
     from executorch.runtime import Runtime
 
     method = Runtime.get().load_program(str(path)).load_method("forward")
-    return {
-        key: method.execute([x.contiguous()])[0].detach().clone()
-        for key, x in inputs.items()
-    }
+    return {key: method.execute([x.contiguous()])[0].detach().clone() for key, x in inputs.items()}

@@ -73,8 +73,7 @@ def sample_inputs(
     """One seeded random input per batch size of :data:`BATCHES`."""
     generator = torch.Generator().manual_seed(seed)
     return {
-        batch: torch.randn(batch, *input_shape, generator=generator).to(device)
-        for batch in BATCHES
+        batch: torch.randn(batch, *input_shape, generator=generator).to(device) for batch in BATCHES
     }
 
 
@@ -82,9 +81,7 @@ def _batch_dim(max_batch: int = MAX_BATCH) -> Any:
     return torch.export.Dim("batch", min=1, max=max_batch)
 
 
-def export_program(
-    model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH
-) -> Any:
+def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH) -> Any:
     """``torch.export.export`` with the first dimension dynamic, 1 to ``max_batch``.
 
     A model torch.export cannot trace makes torch log its graph and guards at
@@ -105,11 +102,7 @@ def export_program(
 
 def onnx_exporter() -> str:
     """``dynamo`` where onnxscript is installed, else ``torchscript`` (the older exporter)."""
-    return (
-        "dynamo"
-        if importlib.util.find_spec("onnxscript") is not None
-        else "torchscript"
-    )
+    return "dynamo" if importlib.util.find_spec("onnxscript") is not None else "torchscript"
 
 
 def export_onnx(
@@ -214,15 +207,11 @@ def onnx_opset(data: bytes) -> int | None:
 
     model = onnx.load_from_string(data)
     onnx.checker.check_model(model)
-    versions = [
-        entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")
-    ]
+    versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
     return max(versions) if versions else None
 
 
-def run_onnx(
-    data: bytes, inputs: dict[int, torch.Tensor]
-) -> dict[int, torch.Tensor] | None:
+def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor] | None:
     """ONNX Runtime (CPU) outputs per batch size; None when onnxruntime is not installed."""
     if importlib.util.find_spec("onnxruntime") is None:
         return None
@@ -232,9 +221,7 @@ def run_onnx(
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(
-        data, options, providers=["CPUExecutionProvider"]
-    )
+    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return {
         batch: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
@@ -306,7 +293,7 @@ def export_files(
     batches = latency_batches(max_batch)
     for name in chosen:
         target = TARGETS[name]
-        reason = target.missing() or target.refusal(input_shape)
+        reason = target.refusal(input_shape) or target.missing()
         key = "torch_export" if name == "pt2" else name
         if reason is not None:
             files[key] = None
@@ -325,9 +312,7 @@ def export_files(
             parity[name] = (
                 None
                 if outputs is None
-                else {
-                    str(b): max_difference(y, expected[b]) for b, y in outputs.items()
-                }
+                else {str(b): max_difference(y, expected[b]) for b, y in outputs.items()}
             )
             for batch, difference in (parity[name] or {}).items():
                 if not difference <= limit:
@@ -369,9 +354,7 @@ def export_files(
         "torch": str(torch.__version__),
         "cnngen_command": command,
     }
-    (out / f"{stem}.json").write_text(
-        json.dumps(record, indent=2) + "\n", encoding="utf-8"
-    )
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
 
 
@@ -405,13 +388,9 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
         for key in ("mean", "std"):
             value = source.get(key)
             if value is not None:
-                info[key] = (
-                    torch.as_tensor(value, dtype=torch.float64).flatten().tolist()
-                )
+                info[key] = torch.as_tensor(value, dtype=torch.float64).flatten().tolist()
     classes = data.get("classes")
-    if isinstance(classes, (list, tuple)) and all(
-        isinstance(c, (str, int)) for c in classes
-    ):
+    if isinstance(classes, (list, tuple)) and all(isinstance(c, (str, int)) for c in classes):
         info["classes"] = [str(c) for c in classes]
     return info
 
@@ -432,14 +411,10 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file is one message
         first = (str(error).strip().splitlines() or [""])[0]
-        raise ExportError(
-            f"--weights: {path} cannot be loaded as weights: {first}"
-        ) from None
+        raise ExportError(f"--weights: {path} cannot be loaded as weights: {first}") from None
     if isinstance(data, dict) and "model" in data and isinstance(data["model"], dict):
         data = data["model"]
-    if not isinstance(data, dict) or not all(
-        isinstance(v, torch.Tensor) for v in data.values()
-    ):
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ExportError(
             f"--weights: {path} holds no state_dict (a dict of tensors, or a checkpoint "
             f"with a 'model' entry)"
@@ -500,9 +475,7 @@ def export_model_file(
             model.load_state_dict(state)
         except RuntimeError as error:
             first = (str(error).strip().splitlines() or [""])[0]
-            lines = [
-                line.strip() for line in str(error).splitlines()[1:] if line.strip()
-            ]
+            lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
             detail = f"{first} {lines[0]}" if lines else first
             raise ExportError(
                 f"--weights: {weights} does not fit {cls.__name__}: {detail}"
@@ -564,9 +537,7 @@ def export_model_file(
         for staged in sorted(Path(folder).iterdir()):
             target = out / staged.name
             if target.is_dir() and not target.is_symlink():
-                raise ExportError(
-                    f"--out: {target} is a folder; remove it or choose another --out"
-                )
+                raise ExportError(f"--out: {target} is a folder; remove it or choose another --out")
             # A rename inside one folder: it replaces a file and never nests into a folder.
             os.replace(staged, target)
     return record

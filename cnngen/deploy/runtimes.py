@@ -111,11 +111,7 @@ def _onnx_missing() -> str | None:
     from cnngen.deploy.export import onnx_missing
 
     missing = onnx_missing()
-    return (
-        None
-        if missing is None
-        else f"{missing} is not installed, {INSTALL_ONNX} adds it"
-    )
+    return None if missing is None else f"{missing} is not installed, {INSTALL_ONNX} adds it"
 
 
 def _write_onnx(job: Job, path: Path) -> None:
@@ -144,13 +140,9 @@ def _open_onnx(path: Path) -> Runner | None:
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(
-        str(path), options, providers=["CPUExecutionProvider"]
-    )
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return lambda x: torch.from_numpy(
-        session.run(None, {name: x.detach().cpu().numpy()})[0]
-    )
+    return lambda x: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
 
 
 # --- TorchScript --------------------------------------------------------------
@@ -227,9 +219,7 @@ def _open_openvino(path: Path) -> Runner:
     import torch
 
     # float32 inference: some CPUs would otherwise run in bf16.
-    compiled = openvino.Core().compile_model(
-        str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
-    )
+    compiled = openvino.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     return lambda x: torch.from_numpy(compiled(x.detach().cpu().numpy())[0].copy())
 
 
@@ -238,9 +228,7 @@ TARGETS: dict[str, Target] = {
     for target in (
         Target("pt2", (".pt2",), _write_pt2, _open_pt2),
         Target("onnx", (".onnx",), _write_onnx, _open_onnx, missing=_onnx_missing),
-        Target(
-            "torchscript", (".torchscript.pt",), _write_torchscript, _open_torchscript
-        ),
+        Target("torchscript", (".torchscript.pt",), _write_torchscript, _open_torchscript),
         Target(
             "executorch",
             (".pte",),
@@ -302,9 +290,7 @@ def latency_batches(max_batch: int) -> list[int]:
     return sorted({min(batch, max_batch) for batch in LATENCY_BATCHES})
 
 
-def latency_ms(
-    runner: Runner, input_shape: Sequence[int], batches: Sequence[int]
-) -> dict:
+def latency_ms(runner: Runner, input_shape: Sequence[int], batches: Sequence[int]) -> dict:
     """Median milliseconds of :data:`LATENCY_RUNS` runs per batch size, after one warm-up.
 
     A batch the runtime fails at is recorded as the first line of its error.
@@ -323,12 +309,8 @@ def latency_ms(
                     start = time.perf_counter()
                     runner(x)
                     times.append(time.perf_counter() - start)
-        except (
-            Exception
-        ) as error:  # noqa: BLE001 - recorded, the file was checked at 1 and 7
-            table[str(batch)] = (
-                "fails: " + ((str(error).strip().splitlines() or [""])[0])[:200]
-            )
+        except Exception as error:  # noqa: BLE001 - recorded, the file was checked at 1 and 7
+            table[str(batch)] = "fails: " + ((str(error).strip().splitlines() or [""])[0])[:200]
             continue
         table[str(batch)] = round(1000 * statistics.median(times), 3)
     return table
