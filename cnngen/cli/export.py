@@ -1,4 +1,4 @@
-"""``cnngen export MODEL.py``: a deployable ``torch.export`` program and ONNX file.
+"""``cnngen export MODEL.py``: a deployable ``torch.export`` program and a file per runtime.
 
 The torch work lives in :mod:`cnngen.deploy.export`, imported only when the
 command runs, so starting the CLI still never imports torch.
@@ -89,7 +89,7 @@ def export_command(
     no_latency: bool,
     force: bool,
 ) -> None:
-    """Export a model file to torch.export, ONNX and the other runtimes, checked against PyTorch.
+    """Export a model file to torch.export, ONNX and more runtimes, checked against PyTorch.
 
     \b
     Writes MODEL.pt2 (torch.export) and, per --target, MODEL.onnx, MODEL.pte
