@@ -125,9 +125,9 @@ def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path: Path, exporter: str)
 def test_without_onnx_packages_the_pt2_is_still_written(
     tmp_path: Path, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cnngen.deploy.export as export
+    import cnngen.deploy.onnx_export as onnx_export
 
-    monkeypatch.setattr(export, "onnx_missing", lambda: "onnx")
+    monkeypatch.setattr(onnx_export, "onnx_missing", lambda: "onnx")
     path = write_model(tmp_path, "classifier", **SMALL)
     out = tmp_path / "deploy"
     result = run_cli("export", str(path), "--out", str(out), "--max-batch", "16")

@@ -18,8 +18,8 @@ import click
 
 from cnngen.cli.options import invocation
 from cnngen.cli.output import cleanup_on_signals
-from cnngen.deploy import require_torch
-from cnngen.deploy.runtimes import DEFAULT_TARGETS, ONNX_OPSET, TARGETS, parse_targets
+from cnngen.deploy import ONNX_OPSET, require_torch
+from cnngen.deploy.runtimes import DEFAULT_TARGETS, TARGETS, parse_targets
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import command_line, terminal_text
 

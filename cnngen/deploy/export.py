@@ -10,11 +10,9 @@ carry their own copy of this logic, as they depend on nothing but torch.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,35 +20,35 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnngen.deploy.runtimes import ONNX_OPSET
+from cnngen.deploy import MAX_BATCH, ONNX_OPSET, onnx_export
+from cnngen.deploy.onnx_export import (
+    export_onnx,
+    name_onnx,
+    onnx_exporter,
+    onnx_missing,
+    onnx_opset,
+    opset_range,
+    run_onnx,
+)
+
+__all__ = [
+    "BATCHES",
+    "EXPORT_BATCH",
+    "MAX_BATCH",
+    "ONNX_OPSET",
+    "export_onnx",
+    "name_onnx",
+    "onnx_exporter",
+    "onnx_missing",
+    "onnx_opset",
+    "opset_range",
+    "run_onnx",
+]
 
 BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
 EXPORT_BATCH = 7
 """The example batch the graphs are traced with (1 would be specialised away)."""
-MAX_BATCH = 64
-"""Default upper bound of the exported batch dimension (``cnngen export --max-batch``).
-
-Runtimes that plan memory ahead (ExecuTorch) size buffers for this bound, so
-it is kept small; raise it when serving larger batches.
-"""
-
-
-def opset_range(exporter: str) -> tuple[int, int]:
-    """The opsets ``exporter`` writes: 18 up to torch's newest for dynamo, up to 20 for the older one."""
-    from torch.onnx import _constants
-
-    if exporter == "dynamo":
-        return ONNX_OPSET, int(getattr(_constants, "ONNX_MAX_OPSET", 23))
-    return 7, int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
-
-
-def onnx_missing() -> str | None:
-    """The first ONNX export package not installed (``onnx`` or ``onnxscript``), or None."""
-    for name in ("onnx", "onnxscript"):
-        if importlib.util.find_spec(name) is None:
-            return name
-    return None
 
 
 RELATIVE_TOLERANCE = 1e-4
@@ -98,135 +96,6 @@ def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX
             )
     finally:
         logging.disable(previous)
-
-
-def onnx_exporter() -> str:
-    """``dynamo`` where onnxscript is installed, else ``torchscript`` (the older exporter)."""
-    return "dynamo" if importlib.util.find_spec("onnxscript") is not None else "torchscript"
-
-
-def export_onnx(
-    model: nn.Module,
-    example: torch.Tensor,
-    exporter: str | None = None,
-    program: Any = None,
-    opset: int = ONNX_OPSET,
-) -> bytes:
-    """The model as an ONNX file (bytes) with a dynamic batch dimension, asking for ``opset``.
-
-    The dynamo exporter starts from ``program`` (a CPU ``torch.export``
-    program of the model, as :func:`export_program` makes) when given, which
-    saves exporting the model a second time.
-    """
-    exporter = exporter or onnx_exporter()
-    buffer = io.BytesIO()
-    # The exporters log about optional packages (torchvision) and deprecations.
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _export_onnx(model, example, exporter, buffer, program, opset)
-    return buffer.getvalue()
-
-
-def _export_onnx(
-    model: nn.Module,
-    example: torch.Tensor,
-    exporter: str,
-    buffer: io.BytesIO,
-    program: Any,
-    opset: int,
-) -> None:
-    if exporter == "dynamo":
-        if program is not None:
-            onnx_program = torch.onnx.export(
-                program, (example,), dynamo=True, opset_version=opset, verbose=False
-            )
-        else:
-            onnx_program = torch.onnx.export(
-                model,
-                (example,),
-                dynamo=True,
-                dynamic_shapes=({0: _batch_dim()},),
-                opset_version=opset,
-                verbose=False,
-            )
-        onnx_program.save(buffer)
-    else:
-        torch.onnx.export(
-            model,
-            (example,),
-            buffer,
-            dynamo=False,
-            opset_version=opset,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
-
-
-def name_onnx(data: bytes, output_name: str, metadata: dict[str, str]) -> bytes:
-    """Rename the graph's input to ``input`` and output to ``output_name``, batch dim ``batch``.
-
-    The exporters name them after the traced argument and last module
-    (``x``, ``linear``) and the batch after a symbol (``s77``); serving code
-    wants stable names.  ``metadata`` lands in the file's ``metadata_props``.
-    """
-    import onnx
-
-    model = onnx.load_from_string(data)
-    graph = model.graph
-    renames = {graph.input[0].name: "input", graph.output[0].name: output_name}
-    for value in (graph.input[0], graph.output[0]):
-        value.name = renames[value.name]
-        dims = value.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value"):
-            dims[0].dim_param = "batch"
-    for node in graph.node:
-        for index, name in enumerate(node.input):
-            if name in renames:
-                node.input[index] = renames[name]
-        for index, name in enumerate(node.output):
-            if name in renames:
-                node.output[index] = renames[name]
-    for value in graph.value_info:
-        if value.name in renames:
-            value.name = renames[value.name]
-    del model.metadata_props[:]
-    for key, text in sorted(metadata.items()):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, text
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def onnx_opset(data: bytes) -> int | None:
-    """The default-domain opset of an ONNX file (None without the onnx package)."""
-    if importlib.util.find_spec("onnx") is None:
-        return None
-    import onnx
-
-    model = onnx.load_from_string(data)
-    onnx.checker.check_model(model)
-    versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
-    return max(versions) if versions else None
-
-
-def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor] | None:
-    """ONNX Runtime (CPU) outputs per batch size; None when onnxruntime is not installed."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return None
-    import onnxruntime
-
-    # Its threads spin-wait after a run by default, stealing CPU from later timings.
-    options = onnxruntime.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return {
-        batch: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
-        for batch, x in inputs.items()
-    }
 
 
 def export_files(
@@ -323,7 +192,7 @@ def export_files(
             if latency and outputs is not None:
                 timings[name] = latency_ms(target.open(path), input_shape, batches)
         files[key] = path.name
-    missing = onnx_missing() if "onnx" in chosen else None
+    missing = onnx_export.onnx_missing() if "onnx" in chosen else None
     output_shape = list(expected[BATCHES[0]].shape[1:])
     record = {
         "input_shape": ["batch", *input_shape],

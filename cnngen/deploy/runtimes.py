@@ -25,8 +25,6 @@ from typing import Any
 
 INSTALL_ONNX = 'pip install "cnngen[onnx]"'
 INSTALL_OPENVINO = 'pip install "cnngen[openvino]"'
-ONNX_OPSET = 18
-"""Default opset asked of the ONNX exporters (``--opset``); the record holds the file's real one."""
 
 LATENCY_BATCHES = (1, 8, 64)
 """Batch sizes timed for the record; the last is capped at ``--max-batch``."""
@@ -108,7 +106,7 @@ def _open_pt2(path: Path) -> Runner:
 
 
 def _onnx_missing() -> str | None:
-    from cnngen.deploy.export import onnx_missing
+    from cnngen.deploy.onnx_export import onnx_missing
 
     missing = onnx_missing()
     return None if missing is None else f"{missing} is not installed, {INSTALL_ONNX} adds it"
@@ -116,7 +114,7 @@ def _onnx_missing() -> str | None:
 
 def _write_onnx(job: Job, path: Path) -> None:
     from cnngen import __version__
-    from cnngen.deploy.export import export_onnx, name_onnx, onnx_exporter, onnx_opset
+    from cnngen.deploy.onnx_export import export_onnx, name_onnx, onnx_exporter, onnx_opset
 
     exporter = onnx_exporter()
     data = export_onnx(job.model, job.example, exporter, job.program, job.opset)
