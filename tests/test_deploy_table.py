@@ -29,7 +29,6 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         {"input_size": (16, 16), "layers": 2, "start_channels": 4, "block": "residual", "se": True},
     ),
     "preset lenet5": ("classifier", {"preset": "lenet5"}),
-    "preset resnet18": ("classifier", {"preset": "resnet18", "input_size": (32, 32)}),
     "forecaster 2D": ("forecaster", {"input_size": (16, 16), "in_channels": 2, "layers": 2}),
     "forecaster latent": (
         "forecaster",
