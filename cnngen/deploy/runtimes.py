@@ -29,7 +29,9 @@ INSTALL_OPENVINO = 'pip install "cnngen[openvino]"'
 LATENCY_BATCHES = (1, 8, 64)
 """Batch sizes timed for the record; the last is capped at ``--max-batch``."""
 LATENCY_RUNS = 5
-"""Timed runs per batch size (after one warm-up run); the record holds their median."""
+"""Timed runs per batch size at most (after one warm-up run); the record holds their median."""
+LATENCY_BUDGET_S = 0.5
+"""Seconds of timed runs per runtime and batch size after which no further run starts."""
 
 
 @dataclass
@@ -289,8 +291,10 @@ def latency_batches(max_batch: int) -> list[int]:
 
 
 def latency_ms(runner: Runner, input_shape: Sequence[int], batches: Sequence[int]) -> dict:
-    """Median milliseconds of :data:`LATENCY_RUNS` runs per batch size, after one warm-up.
+    """Median milliseconds per batch size of up to :data:`LATENCY_RUNS` runs, after a warm-up.
 
+    The timed runs of one batch size stop once they took :data:`LATENCY_BUDGET_S`
+    (at least one runs), so a large model costs a few seconds, not minutes.
     A batch the runtime fails at is recorded as the first line of its error.
     """
     import torch
@@ -299,11 +303,11 @@ def latency_ms(runner: Runner, input_shape: Sequence[int], batches: Sequence[int
     table: dict[str, float | str] = {}
     for batch in batches:
         x = torch.randn(batch, *input_shape, generator=generator)
+        times: list[float] = []
         try:
             with torch.no_grad():
                 runner(x)
-                times = []
-                for _ in range(LATENCY_RUNS):
+                while len(times) < LATENCY_RUNS and sum(times) < LATENCY_BUDGET_S:
                     start = time.perf_counter()
                     runner(x)
                     times.append(time.perf_counter() - start)
