@@ -163,10 +163,11 @@ def export_command(
             )
     caught: list[str] = []
     runtimes = ", ".join(chosen)
+    timing = "" if no_latency else "; timed for the latency table"
     try:
         with (
             cleanup_on_signals() as pending,
-            _step(f"exporting {path.name} ({runtimes}; checks at batch 1 and 7)"),
+            _step(f"exporting {path.name} ({runtimes}; checks at batch 1 and 7{timing})"),
             warnings.catch_warnings(record=True) as recorded,
             contextlib.redirect_stdout(io.StringIO()) as chatter,
         ):
