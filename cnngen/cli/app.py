@@ -63,7 +63,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": (
         "cnngen.cli.export",
         "export_command",
-        "Export a model file to torch.export and ONNX, checked against PyTorch.",
+        "Export a model file to torch.export, ONNX and more runtimes, checked against PyTorch.",
     ),
     "dataset": (
         "cnngen.cli.dataset",

@@ -1,4 +1,4 @@
-"""``cnngen export MODEL.py``: a deployable ``torch.export`` program and ONNX file.
+"""``cnngen export MODEL.py``: a deployable ``torch.export`` program and a file per runtime.
 
 The torch work lives in :mod:`cnngen.deploy.export`, imported only when the
 command runs, so starting the CLI still never imports torch.
@@ -18,7 +18,8 @@ import click
 
 from cnngen.cli.options import invocation
 from cnngen.cli.output import cleanup_on_signals
-from cnngen.deploy import require_torch
+from cnngen.deploy import ONNX_OPSET, require_torch
+from cnngen.deploy.runtimes import DEFAULT_TARGETS, TARGETS, parse_targets
 from cnngen.errors import CnngenError
 from cnngen.rendering.escape import command_line, terminal_text
 
@@ -36,7 +37,7 @@ from cnngen.rendering.escape import command_line, terminal_text
     "--out",
     default=".",
     show_default=True,
-    help="Folder for MODEL.pt2, MODEL.onnx and MODEL.json.",
+    help="Folder for MODEL.pt2, MODEL.json and the files of each --target.",
 )
 @click.option(
     "--max-batch",
@@ -48,9 +49,31 @@ from cnngen.rendering.escape import command_line, terminal_text
     "runtimes that plan memory ahead size their buffers for it.",
 )
 @click.option(
+    "--target",
+    "target_text",
+    default=",".join(DEFAULT_TARGETS),
+    show_default=True,
+    metavar="LIST",
+    help=f"Runtimes to write for, comma separated: {', '.join(TARGETS)}, or all. "
+    "MODEL.pt2 is always written (the others start from it).",
+)
+@click.option(
+    "--opset",
+    default=ONNX_OPSET,
+    show_default=True,
+    type=int,
+    help="ONNX opset asked of the exporter; MODEL.json records the file's real one.",
+)
+@click.option(
     "--torchscript",
     is_flag=True,
-    help="Also write MODEL.torchscript.pt (torch.jit.script), checked like the others.",
+    help="Same as adding torchscript to --target (MODEL.torchscript.pt, torch.jit.script).",
+)
+@click.option(
+    "--no-latency",
+    "no_latency",
+    is_flag=True,
+    help="Skip timing each runtime at batch 1, 8 and --max-batch (at most 64) for MODEL.json.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_context
@@ -60,18 +83,24 @@ def export_command(
     weights: str | None,
     out: str,
     max_batch: int,
+    target_text: str,
+    opset: int,
     torchscript: bool,
+    no_latency: bool,
     force: bool,
 ) -> None:
-    """Export a model file to torch.export and ONNX, checked against PyTorch.
+    """Export a model file to torch.export, ONNX and more runtimes, checked against PyTorch.
 
     \b
-    Writes MODEL.pt2 (torch.export) and MODEL.onnx (the dynamo exporter when
-    onnxscript is installed), both with a dynamic batch, runs each at batch 1
-    and 7 against the eager model, and records shapes, opset and the
-    differences in MODEL.json. Needs torch: pip install "cnngen[torch]".
+    Writes MODEL.pt2 (torch.export) and, per --target, MODEL.onnx, MODEL.pte
+    (ExecuTorch, XNNPACK), MODEL.xml/.bin (OpenVINO IR) and
+    MODEL.torchscript.pt, all with a dynamic batch; runs each at batch 1 and
+    7 against the eager model, times it, and records shapes, opset,
+    differences and latencies in MODEL.json. A runtime whose package is
+    missing, or that cannot run the model, is left out with one line.
+    Needs torch: pip install "cnngen[torch]".
     Example:
-      cnngen export model.py --weights runs/best.pt --out deploy
+      cnngen export model.py --weights runs/best.pt --out deploy --target all
     """
     path = Path(file)
     if not path.is_file() or path.suffix != ".py":
@@ -79,6 +108,16 @@ def export_command(
             f"MODEL.py: {path} is not a Python file; give the model file, e.g. model.py",
             "MODEL.py",
         )
+    try:
+        chosen = parse_targets(target_text)
+    except ValueError as error:
+        raise CnngenError(
+            f"--target: {terminal_text(str(error))!r} is not a runtime; choose from "
+            f"{', '.join(TARGETS)} or all, comma separated, e.g. --target pt2,onnx",
+            "--target",
+        ) from None
+    if torchscript and "torchscript" not in chosen:
+        chosen = [name for name in TARGETS if name in {*chosen, "torchscript"}]
     if weights is not None and not Path(weights).is_file():
         raise CnngenError(f"--weights: {weights} does not exist", "--weights")
     if not 7 <= max_batch <= 65536:
@@ -88,30 +127,47 @@ def export_command(
             "--max-batch",
         )
     folder = Path(out)
-    targets = [folder / f"{path.stem}{suffix}" for suffix in (".pt2", ".onnx", ".json")]
-    for target in targets + ([folder / f"{path.stem}.torchscript.pt"] if torchscript else []):
+    names = [name for target in chosen for name in TARGETS[target].files(path.stem)]
+    targets = [folder / name for name in names] + [folder / f"{path.stem}.json"]
+    for target in targets:
         if target.is_dir():
             raise CnngenError(
                 f"--out: {terminal_text(str(target))} is a folder, in the way of the file "
                 f"export writes; remove it or choose another --out",
                 "--out",
             )
-    extra = [folder / f"{path.stem}.torchscript.pt"] if torchscript else []
-    existing = [str(target) for target in targets + extra if target.exists()]
+    existing = [str(target) for target in targets if target.exists()]
     if existing and not force:
         raise CnngenError(
-            f"--out: {', '.join(existing)} already exist; add --force to overwrite", "--out"
+            f"--out: {', '.join(existing)} already exist; add --force to overwrite",
+            "--out",
         )
     require_torch("export")
     _DONE.clear()
     with _step("importing torch"):
-        from cnngen.deploy.export import INSTALL_ONNX, ExportError, export_model_file
-
+        from cnngen.deploy.export import (
+            ExportError,
+            export_model_file,
+            onnx_exporter,
+            opset_range,
+        )
+        from cnngen.deploy.export import onnx_missing as missing_onnx
+    if "onnx" in chosen and missing_onnx() is None:
+        exporter = onnx_exporter()
+        low, high = opset_range(exporter)
+        if not low <= opset <= high:
+            raise CnngenError(
+                f"--opset: {opset} is out of range; the {exporter} ONNX exporter writes "
+                f"opsets {low} to {high}, e.g. --opset {ONNX_OPSET}",
+                "--opset",
+            )
     caught: list[str] = []
+    runtimes = ", ".join(chosen)
+    timing = "" if no_latency else "; timed for the latency table"
     try:
         with (
             cleanup_on_signals() as pending,
-            _step(f"exporting {path.name} (torch.export, ONNX, checks at batch 1 and 7)"),
+            _step(f"exporting {path.name} ({runtimes}; checks at batch 1 and 7{timing})"),
             warnings.catch_warnings(record=True) as recorded,
             contextlib.redirect_stdout(io.StringIO()) as chatter,
         ):
@@ -123,8 +179,10 @@ def export_command(
                     folder,
                     "cnngen " + command_line(invocation(ctx)),
                     max_batch,
-                    torchscript,
                     on_stage=pending.append,
+                    targets=chosen,
+                    opset=opset,
+                    latency=not no_latency,
                 )
             finally:
                 caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]
@@ -140,25 +198,36 @@ def export_command(
             err=True,
         )
     _report_steps()
+    click.echo(_summary(record, folder, path.stem))
+    for target, reason in record["skipped"].items():
+        click.echo(f"no {folder / TARGETS[target].files(path.stem)[0]}: {reason}")
+
+
+def _summary(record: dict, folder: Path, stem: str) -> str:
+    """``wrote A, B (...) and C: Class (shape) -> (shape), batch 1 and 7 match ...``."""
+    written = []
+    for target in record["targets"]:
+        if target in record["skipped"]:
+            continue
+        first, *others = TARGETS[target].files(stem)
+        name = str(folder / first) + "".join(f"/{Path(other).suffix}" for other in others)
+        if target == "onnx":
+            name += f" ({record['onnx_exporter']} exporter, opset {record['opset']})"
+        written.append(name)
+    written.append(str(folder / f"{stem}.json"))
     differences = [
         value for kind in record["max_abs_diff"].values() for value in (kind or {}).values()
     ]
-    if record["onnx_missing"] is not None:
-        click.echo(
-            f"wrote {targets[0]} and {targets[2]}: {record['class_name']} "
-            f"{tuple(record['input_shape'])} -> {tuple(record['output_shape'])}, batch 1 and 7 "
-            f"match the model (max abs diff {max(differences):.2g}); no {targets[1]}: "
-            f"{record['onnx_missing']} is not installed, {INSTALL_ONNX} adds it"
-        )
-        return
-    onnx_note = (
-        "" if record["max_abs_diff"]["onnx"] is not None else " (ONNX not run: no onnxruntime)"
-    )
-    click.echo(
-        f"wrote {targets[0]}, {targets[1]} ({record['onnx_exporter']} exporter, opset "
-        f"{record['opset']}) and {targets[2]}: {record['class_name']} "
+    not_run = [
+        target
+        for target in record["targets"]
+        if target not in record["skipped"] and record["max_abs_diff"][target] is None
+    ]
+    note = " (ONNX not run: no onnxruntime)" if "onnx" in not_run else ""
+    return (
+        f"wrote {', '.join(written[:-1])} and {written[-1]}: {record['class_name']} "
         f"{tuple(record['input_shape'])} -> {tuple(record['output_shape'])}, batch 1 and 7 "
-        f"match the model (max abs diff {max(differences):.2g}){onnx_note}"
+        f"match the model (max abs diff {max(differences):.2g}){note}"
     )
 
 

@@ -18,7 +18,13 @@ from typing import Any
 CARD = "MODEL_CARD.md"
 REQUIREMENTS = "requirements.txt"
 
-RUNTIMES = {"torch_export": "torch", "torchscript": "torch", "onnx": "onnxruntime"}
+RUNTIMES = {
+    "torch_export": "torch",
+    "torchscript": "torch",
+    "onnx": "onnxruntime",
+    "executorch": "executorch",
+    "openvino": "openvino",
+}
 """The package that runs each kind of file of the record's ``files``."""
 
 

@@ -9,11 +9,10 @@ carry their own copy of this logic, as they depend on nothing but torch.
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import io
 import json
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,29 +20,36 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnngen.deploy import MAX_BATCH, ONNX_OPSET, onnx_export
 from cnngen.deploy.card import CONTRACT_EXTRAS, contract_extras, write_card
+from cnngen.deploy.onnx_export import (
+    export_onnx,
+    name_onnx,
+    onnx_exporter,
+    onnx_missing,
+    onnx_opset,
+    opset_range,
+    run_onnx,
+)
+
+__all__ = [
+    "BATCHES",
+    "EXPORT_BATCH",
+    "MAX_BATCH",
+    "ONNX_OPSET",
+    "export_onnx",
+    "name_onnx",
+    "onnx_exporter",
+    "onnx_missing",
+    "onnx_opset",
+    "opset_range",
+    "run_onnx",
+]
 
 BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
 EXPORT_BATCH = 7
 """The example batch the graphs are traced with (1 would be specialised away)."""
-MAX_BATCH = 64
-"""Default upper bound of the exported batch dimension (``cnngen export --max-batch``).
-
-Runtimes that plan memory ahead (ExecuTorch) size buffers for this bound, so
-it is kept small; raise it when serving larger batches.
-"""
-ONNX_OPSET = 18
-"""Opset asked of the older (torchscript) exporter; the record holds the file's real opset."""
-INSTALL_ONNX = 'pip install "cnngen[onnx]"'
-
-
-def onnx_missing() -> str | None:
-    """The first ONNX export package not installed (``onnx`` or ``onnxscript``), or None."""
-    for name in ("onnx", "onnxscript"):
-        if importlib.util.find_spec(name) is None:
-            return name
-    return None
 
 
 RELATIVE_TOLERANCE = 1e-4
@@ -81,128 +87,16 @@ def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX
     length before it raises; the error itself says what failed, so the logs
     are held back while tracing.
     """
-    import contextlib
 
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            return torch.export.export(model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},))
+            return torch.export.export(
+                model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},)
+            )
     finally:
         logging.disable(previous)
-
-
-def onnx_exporter() -> str:
-    """``dynamo`` where onnxscript is installed, else ``torchscript`` (the older exporter)."""
-    return "dynamo" if importlib.util.find_spec("onnxscript") is not None else "torchscript"
-
-
-def export_onnx(
-    model: nn.Module, example: torch.Tensor, exporter: str | None = None, program: Any = None
-) -> bytes:
-    """The model as an ONNX file (bytes) with a dynamic batch dimension.
-
-    The dynamo exporter starts from ``program`` (a CPU ``torch.export``
-    program of the model, as :func:`export_program` makes) when given, which
-    saves exporting the model a second time.
-    """
-    exporter = exporter or onnx_exporter()
-    buffer = io.BytesIO()
-    # The exporters log about optional packages (torchvision) and deprecations.
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _export_onnx(model, example, exporter, buffer, program)
-    return buffer.getvalue()
-
-
-def _export_onnx(
-    model: nn.Module, example: torch.Tensor, exporter: str, buffer: io.BytesIO, program: Any
-) -> None:
-    if exporter == "dynamo":
-        if program is not None:
-            onnx_program = torch.onnx.export(program, (example,), dynamo=True, verbose=False)
-        else:
-            onnx_program = torch.onnx.export(
-                model, (example,), dynamo=True, dynamic_shapes=({0: _batch_dim()},), verbose=False
-            )
-        onnx_program.save(buffer)
-    else:
-        torch.onnx.export(
-            model,
-            (example,),
-            buffer,
-            dynamo=False,
-            opset_version=ONNX_OPSET,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
-
-
-def name_onnx(data: bytes, output_name: str, metadata: dict[str, str]) -> bytes:
-    """Rename the graph's input to ``input`` and output to ``output_name``, batch dim ``batch``.
-
-    The exporters name them after the traced argument and last module
-    (``x``, ``linear``) and the batch after a symbol (``s77``); serving code
-    wants stable names.  ``metadata`` lands in the file's ``metadata_props``.
-    """
-    import onnx
-
-    model = onnx.load_from_string(data)
-    graph = model.graph
-    renames = {graph.input[0].name: "input", graph.output[0].name: output_name}
-    for value in (graph.input[0], graph.output[0]):
-        value.name = renames[value.name]
-        dims = value.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value"):
-            dims[0].dim_param = "batch"
-    for node in graph.node:
-        for index, name in enumerate(node.input):
-            if name in renames:
-                node.input[index] = renames[name]
-        for index, name in enumerate(node.output):
-            if name in renames:
-                node.output[index] = renames[name]
-    for value in graph.value_info:
-        if value.name in renames:
-            value.name = renames[value.name]
-    del model.metadata_props[:]
-    for key, text in sorted(metadata.items()):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, text
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def onnx_opset(data: bytes) -> int | None:
-    """The default-domain opset of an ONNX file (None without the onnx package)."""
-    if importlib.util.find_spec("onnx") is None:
-        return None
-    import onnx
-
-    model = onnx.load_from_string(data)
-    onnx.checker.check_model(model)
-    versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
-    return max(versions) if versions else None
-
-
-def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor] | None:
-    """ONNX Runtime (CPU) outputs per batch size; None when onnxruntime is not installed."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return None
-    import onnxruntime
-
-    # Its threads spin-wait after a run by default, stealing CPU from later timings.
-    options = onnxruntime.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return {
-        batch: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
-        for batch, x in inputs.items()
-    }
 
 
 def export_files(
@@ -215,92 +109,135 @@ def export_files(
     output_name: str | None = None,
     metadata: dict[str, str] | None = None,
     torchscript: bool = False,
+    targets: Sequence[str] = ("pt2", "onnx"),
+    opset: int = ONNX_OPSET,
+    latency: bool = True,
 ) -> dict[str, Any]:
-    """Write ``STEM.pt2``, ``STEM.onnx`` and ``STEM.json`` to ``out``; return the record.
+    """Write one file set per target of :data:`cnngen.deploy.runtimes.TARGETS`, and ``STEM.json``.
 
-    Without the ONNX packages (:func:`onnx_missing`) no ``.onnx`` is written
-    and the record's ``onnx_missing`` names the missing package.
+    ``STEM.pt2`` is always written.  A target whose package is missing, or
+    that refuses a model of this input shape, writes nothing: the record's
+    ``skipped`` holds the one-line reason (``onnx_missing`` still names a
+    missing ONNX package).  Every file written is run at batch 1 and 7
+    against the eager model and, unless ``latency`` is false, timed at the
+    batch sizes of :func:`~cnngen.deploy.runtimes.latency_batches`.
 
     Raises :class:`ValueError` naming the artefact and batch size when an
     output differs from the eager model beyond :func:`tolerance`.
     """
+    from cnngen.deploy.runtimes import (
+        LATENCY_BUDGET_S,
+        LATENCY_RUNS,
+        TARGETS,
+        Job,
+        latency_batches,
+        latency_ms,
+        quiet_native_output,
+    )
+
     model = model.eval().cpu()
+    chosen = [name for name in TARGETS if name == "pt2" or name in targets]
+    if torchscript and "torchscript" not in chosen:
+        chosen = [name for name in TARGETS if name in {*chosen, "torchscript"}]
     inputs = sample_inputs(input_shape)
     with torch.no_grad():
         expected = {batch: model(x) for batch, x in inputs.items()}
     limit = max(tolerance(y) for y in expected.values())
-    program = export_program(model, inputs[EXPORT_BATCH], max_batch)
-    pt2 = out / f"{stem}.pt2"
-    torch.export.save(program, pt2)
-    reloaded = torch.export.load(pt2).module()
-    with torch.no_grad():
-        parity: dict[str, dict[str, float] | None] = {
-            "pt2": {str(b): max_difference(reloaded(x), expected[b]) for b, x in inputs.items()}
-        }
-    missing = onnx_missing()
-    exporter = None if missing else onnx_exporter()
-    data = None if missing else export_onnx(model, inputs[EXPORT_BATCH], exporter, program)
     if output_name is None:
         output_name = "logits" if expected[BATCHES[0]].dim() == 2 else "output"
-    if data is not None:
-        from cnngen import __version__
-
-        props = {"cnngen_version": str(__version__), "cnngen_command": command}
-        data = name_onnx(data, output_name, {**props, **(metadata or {})})
-    if data is not None:
-        (out / f"{stem}.onnx").write_bytes(data)
-    outputs = None if data is None else run_onnx(data, inputs)
-    parity["onnx"] = (
-        None
-        if outputs is None
-        else {str(b): max_difference(y, expected[b]) for b, y in outputs.items()}
+    job = Job(
+        model=model,
+        program=export_program(model, inputs[EXPORT_BATCH], max_batch),
+        example=inputs[EXPORT_BATCH],
+        input_shape=list(input_shape),
+        max_batch=max_batch,
+        stem=stem,
+        command=command,
+        output_name=output_name,
+        metadata=dict(metadata or {}),
+        opset=opset,
     )
-    for kind, differences in parity.items():
-        for batch, difference in (differences or {}).items():
-            if not difference <= limit:
-                raise ValueError(
-                    f"{stem}.{kind}: output at batch {batch} differs from the model by "
-                    f"{difference:.3g} (> {limit:.3g})"
-                )
+    files: dict[str, str | None] = {}
+    skipped: dict[str, str] = {}
+    parity: dict[str, dict[str, float] | None] = {}
+    timings: dict[str, dict[str, Any]] = {}
+    batches = latency_batches(max_batch)
+    for name in chosen:
+        target = TARGETS[name]
+        reason = target.refusal(input_shape) or target.missing()
+        key = "torch_export" if name == "pt2" else name
+        if reason is not None:
+            files[key] = None
+            skipped[name] = reason
+            parity[name] = None
+            continue
+        path = out / target.files(stem)[0]
+        with quiet_native_output() if name != "pt2" else contextlib.nullcontext():
+            try:
+                target.write(job, path)
+                outputs = target.outputs(path, inputs)
+            except Exception as error:
+                if name == "pt2":
+                    raise
+                raise TargetError(name, error) from error
+            parity[name] = (
+                None
+                if outputs is None
+                else {str(b): max_difference(y, expected[b]) for b, y in outputs.items()}
+            )
+            for batch, difference in (parity[name] or {}).items():
+                if not difference <= limit:
+                    raise ValueError(
+                        f"{path.name}: output at batch {batch} differs from the model by "
+                        f"{difference:.3g} (> {limit:.3g})"
+                    )
+            if latency and outputs is not None:
+                timings[name] = latency_ms(target.open(path), input_shape, batches)
+        files[key] = path.name
+    missing = onnx_export.onnx_missing() if "onnx" in chosen else None
     output_shape = list(expected[BATCHES[0]].shape[1:])
-    files: dict[str, str | None] = {
-        "torch_export": pt2.name,
-        "onnx": None if data is None else f"{stem}.onnx",
-    }
-    if torchscript:
-        scripted = torch.jit.script(model)
-        script_path = out / f"{stem}.torchscript.pt"
-        scripted.save(str(script_path))
-        loaded = torch.jit.load(str(script_path))
-        with torch.no_grad():
-            parity["torchscript"] = {
-                str(b): max_difference(loaded(x), expected[b]) for b, x in inputs.items()
-            }
-        for batch, difference in parity["torchscript"].items():
-            if not difference <= limit:
-                raise ValueError(
-                    f"{stem}.torchscript.pt: output at batch {batch} differs from the model by "
-                    f"{difference:.3g} (> {limit:.3g})"
-                )
-        files["torchscript"] = script_path.name
     record = {
         "input_shape": ["batch", *input_shape],
         "output_shape": ["batch", *output_shape],
         "dynamic_batch": True,
         "batch_bounds": [1, max_batch],
         "checked_batches": list(BATCHES),
+        "targets": chosen,
         "files": files,
-        "onnx_exporter": exporter,
+        "skipped": skipped,
+        "onnx_exporter": job.notes.get("onnx_exporter"),
         "onnx_missing": missing,
-        "onnx_names": None if data is None else {"input": "input", "output": output_name},
-        "opset": None if data is None else onnx_opset(data),
+        "onnx_names": job.notes.get("onnx_names"),
+        "opset_requested": opset if "onnx" in chosen else None,
+        "opset": job.notes.get("opset"),
         "max_abs_diff": parity,
         "tolerance": limit,
+        "latency_ms": timings or None,
+        "latency": (
+            {
+                "batches": batches,
+                "statistic": (
+                    f"median of up to {LATENCY_RUNS} runs after one warm-up, "
+                    f"fewer once they took {LATENCY_BUDGET_S} s"
+                ),
+                "threads": torch.get_num_threads(),
+            }
+            if timings
+            else None
+        ),
         "torch": str(torch.__version__),
         "cnngen_command": command,
     }
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
+
+
+class TargetError(Exception):
+    """A runtime other than torch.export failed to write or run the model."""
+
+    def __init__(self, target: str, error: BaseException) -> None:
+        super().__init__(target, error)
+        self.target, self.error = target, error
 
 
 class ExportError(Exception):
@@ -375,8 +312,11 @@ def export_model_file(
     max_batch: int = MAX_BATCH,
     torchscript: bool = False,
     on_stage: Callable[[Path], object] | None = None,
+    targets: Sequence[str] = ("pt2", "onnx"),
+    opset: int = ONNX_OPSET,
+    latency: bool = True,
 ) -> dict[str, Any]:
-    """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
+    """Import a model file, load its weights and write its targets and ``STEM.json`` to ``out``.
 
     The model class and ``INPUT_SHAPE`` are found as ``cnngen verify`` finds
     them.  Files appear only when every check passed: they are written to a
@@ -451,9 +391,17 @@ def export_model_file(
                     if value is not None and value != {"mean": None, "std": None}
                 },
                 torchscript,
+                targets,
+                opset,
+                latency,
             )
         except ValueError as error:
             raise ExportError(str(error)) from None
+        except TargetError as failed:
+            raise ExportError(
+                f"MODEL.py: {path}: {cls.__name__} cannot be exported to {failed.target}: "
+                f"{describe_error(failed.error, resolved)}"
+            ) from None
         except Exception as error:  # noqa: BLE001 - tracing runs the model's own code
             raise ExportError(
                 f"MODEL.py: {path}: {cls.__name__} cannot be exported: "
@@ -466,17 +414,14 @@ def export_model_file(
         record["normalization"] = (
             None if info["mean"] is None else {"mean": info["mean"], "std": info["std"]}
         )
-        notes = write_card(Path(folder), stem, record, info)  # MODEL_CARD.md, requirements.txt
+        write_card(Path(folder), stem, record, info)  # MODEL_CARD.md, requirements.txt
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
-        names = [f"{stem}{suffix}" for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json")]
-        for name in [*names, *notes]:
-            if not (Path(folder) / name).exists():
-                continue
-            target = out / name
+        for staged in sorted(Path(folder).iterdir()):
+            target = out / staged.name
             if target.is_dir() and not target.is_symlink():
                 raise ExportError(f"--out: {target} is a folder; remove it or choose another --out")
             # A rename inside one folder: it replaces a file and never nests into a folder.
-            os.replace(Path(folder) / name, target)
+            os.replace(staged, target)
     return record
