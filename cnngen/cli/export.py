@@ -52,6 +52,28 @@ from cnngen.rendering.escape import command_line, terminal_text
     is_flag=True,
     help="Also write MODEL.torchscript.pt (torch.jit.script), checked like the others.",
 )
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Also write MODEL.int8.pte (ExecuTorch, XNNPACK) and MODEL.int8.pt2: PT2E int8, "
+    "calibrated on --dataset; MODEL.json records accuracy (or error) before and after. "
+    'Needs pip install "cnngen[executorch]".',
+)
+@click.option(
+    "--dataset",
+    default=None,
+    metavar="DATASET.py",
+    help="The generated dataset file the model was trained with (--int8 calibrates on its "
+    "training split and evaluates on its test split, else validation).",
+)
+@click.option(
+    "--calibration-samples",
+    "calibration_samples",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Training samples the int8 observers see.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_context
 def export_command(
@@ -61,6 +83,9 @@ def export_command(
     out: str,
     max_batch: int,
     torchscript: bool,
+    int8: bool,
+    dataset: str | None,
+    calibration_samples: int,
     force: bool,
 ) -> None:
     """Export a model file to torch.export and ONNX, checked against PyTorch.
@@ -87,6 +112,18 @@ def export_command(
             f"traced and checked at batch 7), e.g. --max-batch 64",
             "--max-batch",
         )
+    if int8 and dataset is None:
+        raise CnngenError(
+            "--dataset: --int8 calibrates on a dataset file; give the generated one, "
+            "e.g. --int8 --dataset dataset.py",
+            "--dataset",
+        )
+    if dataset is not None and not (Path(dataset).is_file() and dataset.endswith(".py")):
+        raise CnngenError(
+            f"--dataset: {dataset} is not a Python file; give the generated dataset file, "
+            f"e.g. dataset.py",
+            "--dataset",
+        )
     folder = Path(out)
     targets = [folder / f"{path.stem}{suffix}" for suffix in (".pt2", ".onnx", ".json")]
     for target in targets + ([folder / f"{path.stem}.torchscript.pt"] if torchscript else []):
@@ -97,6 +134,7 @@ def export_command(
                 "--out",
             )
     extra = [folder / f"{path.stem}.torchscript.pt"] if torchscript else []
+    extra += [folder / f"{path.stem}.int8{suffix}" for suffix in (".pte", ".pt2")] if int8 else []
     existing = [str(target) for target in targets + extra if target.exists()]
     if existing and not force:
         raise CnngenError(
@@ -111,7 +149,10 @@ def export_command(
     try:
         with (
             cleanup_on_signals() as pending,
-            _step(f"exporting {path.name} (torch.export, ONNX, checks at batch 1 and 7)"),
+            _step(
+                f"exporting {path.name} (torch.export, ONNX, checks at batch 1 and 7"
+                f"{', int8 calibrated and evaluated' if int8 else ''})"
+            ),
             warnings.catch_warnings(record=True) as recorded,
             contextlib.redirect_stdout(io.StringIO()) as chatter,
         ):
@@ -125,6 +166,8 @@ def export_command(
                     max_batch,
                     torchscript,
                     on_stage=pending.append,
+                    int8=Path(dataset) if int8 and dataset is not None else None,
+                    calibration_samples=calibration_samples,
                 )
             finally:
                 caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]
@@ -140,6 +183,7 @@ def export_command(
             err=True,
         )
     _report_steps()
+    int8_line = _int8_line(record["int8"], folder / f"{path.stem}.int8.pte") if int8 else None
     differences = [
         value for kind in record["max_abs_diff"].values() for value in (kind or {}).values()
     ]
@@ -150,6 +194,8 @@ def export_command(
             f"match the model (max abs diff {max(differences):.2g}); no {targets[1]}: "
             f"{record['onnx_missing']} is not installed, {INSTALL_ONNX} adds it"
         )
+        if int8_line:
+            click.echo(int8_line)
         return
     onnx_note = (
         "" if record["max_abs_diff"]["onnx"] is not None else " (ONNX not run: no onnxruntime)"
@@ -159,6 +205,25 @@ def export_command(
         f"{record['opset']}) and {targets[2]}: {record['class_name']} "
         f"{tuple(record['input_shape'])} -> {tuple(record['output_shape'])}, batch 1 and 7 "
         f"match the model (max abs diff {max(differences):.2g}){onnx_note}"
+    )
+    if int8_line:
+        click.echo(int8_line)
+
+
+def _int8_line(entry: dict, pte: Path) -> str:
+    """One line on the int8 program: its accuracy (or error) before and after, and its size."""
+    if "skipped" in entry:
+        return f"no {pte}: {entry['skipped']}"
+    if "accuracy" in entry:
+        fp32, int8 = entry["accuracy"]["fp32"], entry["accuracy"]["int8"]
+        metric = f"accuracy {100 * fp32:.2f}% -> {100 * int8:.2f}%"
+    elif "mse" in entry:
+        metric = f"MSE {entry['mse']['fp32']:.4g} -> {entry['mse']['int8']:.4g}"
+    else:
+        metric = f"max abs diff {entry['max_abs_diff']:.3g}"
+    return (
+        f"wrote {pte}: int8, {metric} on {entry['evaluated_samples']} {entry['evaluated_on']} "
+        f"samples (ExecuTorch), {entry['size_ratio']:.1f}x smaller than the fp32 .pte"
     )
 
 

@@ -365,6 +365,8 @@ def export_model_file(
     max_batch: int = MAX_BATCH,
     torchscript: bool = False,
     on_stage: Callable[[Path], object] | None = None,
+    int8: Path | None = None,
+    calibration_samples: int = 256,
 ) -> dict[str, Any]:
     """Import a model file, load its weights and write ``STEM.pt2/.onnx/.json`` to ``out``.
 
@@ -373,7 +375,9 @@ def export_model_file(
     temporary folder first and moved into place at the end.  ``on_stage``
     hears of that folder as soon as it exists (the CLI removes it if a signal
     ends the run).  A model whose constructor raises, or that torch.export
-    cannot trace, is an :class:`ExportError` with one line.
+    cannot trace, is an :class:`ExportError` with one line.  ``int8`` (a
+    dataset file) adds ``STEM.int8.pte``/``.int8.pt2`` and the record's
+    ``int8`` entry (:func:`cnngen.deploy.edge.int8_record`).
     """
     import os
     import tempfile
@@ -448,6 +452,16 @@ def export_model_file(
                 f"MODEL.py: {path}: {cls.__name__} cannot be exported: "
                 f"{describe_error(error, resolved)}"
             ) from None
+        if int8 is not None:
+            from cnngen.deploy.edge import EdgeError, int8_record
+
+            try:
+                record["int8"] = int8_record(
+                    model, input_shape, Path(folder), stem, int8, calibration_samples,
+                    max_batch, weights,
+                )  # fmt: skip
+            except EdgeError as error:
+                raise ExportError(str(error)) from None
         record["class_name"] = cls.__name__
         record["weights"] = None if weights is None else str(weights)
         record["weights_sha256"] = None if weights is None else sha256(weights)
@@ -458,7 +472,7 @@ def export_model_file(
         (Path(folder) / f"{stem}.json").write_text(
             json.dumps(record, indent=2) + "\n", encoding="utf-8"
         )
-        for suffix in (".pt2", ".onnx", ".torchscript.pt", ".json"):
+        for suffix in (".pt2", ".onnx", ".torchscript.pt", ".int8.pte", ".int8.pt2", ".json"):
             if not (Path(folder) / f"{stem}{suffix}").exists():
                 continue
             target = out / f"{stem}{suffix}"
