@@ -184,3 +184,43 @@ def test_int8_without_executorch_still_writes_the_rest(
     assert (out / f"{path.stem}.pt2").is_file() and not pte.exists()
     record = json.loads((out / f"{path.stem}.json").read_text())
     assert record["int8"] == {"skipped": edge.executorch_missing()}
+
+
+@pytest.mark.slow
+@needs_executorch
+def test_int8_forecaster_records_mse_before_and_after(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    path = write_model(
+        tmp_path, "forecaster", input_size=(12, 12), in_channels=2, out_channels=1, layers=2
+    )
+    dataset = tmp_path / "dataset.py"
+    dataset.write_text(
+        "import torch\n\n\n"
+        "def make_datasets(seed):\n"
+        "    x = torch.randn(40, 2, 12, 12, generator=torch.Generator().manual_seed(seed))\n"
+        "    items = [(sample, sample[:1] * 0.5) for sample in x]\n"
+        "    return items[:30], items[30:]\n"
+    )
+    out = tmp_path / "d"
+    result = run_cli("export", str(path), "--out", str(out), "--int8", "--dataset", str(dataset))
+    assert result.code == 0, result.err
+    assert "int8, MSE " in result.out and "on 10 validation samples" in result.out
+    entry = json.loads((out / f"{path.stem}.json").read_text())["int8"]
+    assert entry["calibration_samples"] == 30 and set(entry["mse"]) == {"fp32", "int8"}
+    assert 0 < entry["mean_abs_diff"] <= entry["max_abs_diff"] < 1
+
+
+@needs_executorch
+def test_int8_of_a_three_d_model_is_refused_and_the_rest_written(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    path = write_model(tmp_path, "encoder", input_size=(4, 6, 6), layers=1, start_channels=4)
+    dataset = tmp_path / "dataset.py"
+    dataset.write_text("def make_datasets(seed):\n    raise AssertionError('not reached')\n")
+    out = tmp_path / "d"
+    result = run_cli("export", str(path), "--out", str(out), "--int8", "--dataset", str(dataset))
+    assert result.code == 0, result.err
+    pte = out / f"{path.stem}.int8.pte"
+    assert f"no {pte}: ExecuTorch cannot run 3-D models (input C,D,H,W = 1x4x6x6)" in result.out
+    assert (out / f"{path.stem}.pt2").is_file() and not pte.exists()
