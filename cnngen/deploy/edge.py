@@ -356,6 +356,8 @@ def export_int8(
     int8_size = pte.stat().st_size
     record: dict[str, Any] = {
         "files": {"pte": pte.name, "pt2": pt2.name},
+        # The .pt2 holds quantized_decomposed ops, registered by this import.
+        "pt2_needs": "import torchao.quantization.pt2e.quantize_pt2e before torch.export.load",
         "scheme": "PT2E, XNNPACK symmetric per-channel weights, per-tensor activations",
         "dataset": str(dataset),
         "seed": seed,
