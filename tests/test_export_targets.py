@@ -99,7 +99,8 @@ def test_missing_runtimes_name_their_extra_and_the_rest_is_written(
         'pip install "cnngen[openvino]" adds it',
     ]
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(f"{stem}{s}" for s in (".pt2", ".onnx", ".torchscript.pt", ".json"))
+    written = [f"{stem}{s}" for s in (".pt2", ".onnx", ".torchscript.pt", ".json")]
+    assert names == sorted([*written, "MODEL_CARD.md", "requirements.txt"])
     record = json.loads((out / f"{stem}.json").read_text())
     assert record["files"]["executorch"] is None and record["files"]["openvino"] is None
     assert set(record["skipped"]) == {"executorch", "openvino"}

@@ -75,6 +75,28 @@ from cnngen.rendering.escape import command_line, terminal_text
     is_flag=True,
     help="Skip timing each runtime at batch 1, 8 and --max-batch (at most 64) for MODEL.json.",
 )
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Also write MODEL.int8.pte (ExecuTorch, XNNPACK) and MODEL.int8.pt2: PT2E int8, "
+    "calibrated on --dataset; MODEL.json records accuracy (or error) before and after. "
+    'Needs pip install "cnngen[executorch]".',
+)
+@click.option(
+    "--dataset",
+    default=None,
+    metavar="DATASET.py",
+    help="The generated dataset file the model was trained with (--int8 calibrates on its "
+    "training split and evaluates on its test split, else validation).",
+)
+@click.option(
+    "--calibration-samples",
+    "calibration_samples",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Training samples the int8 observers see.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.pass_context
 def export_command(
@@ -87,6 +109,9 @@ def export_command(
     opset: int,
     torchscript: bool,
     no_latency: bool,
+    int8: bool,
+    dataset: str | None,
+    calibration_samples: int,
     force: bool,
 ) -> None:
     """Export a model file to torch.export, ONNX and more runtimes, checked against PyTorch.
@@ -126,6 +151,18 @@ def export_command(
             f"traced and checked at batch 7), e.g. --max-batch 64",
             "--max-batch",
         )
+    if int8 and dataset is None:
+        raise CnngenError(
+            "--dataset: --int8 calibrates on a dataset file; give the generated one, "
+            "e.g. --int8 --dataset dataset.py",
+            "--dataset",
+        )
+    if dataset is not None and not (Path(dataset).is_file() and dataset.endswith(".py")):
+        raise CnngenError(
+            f"--dataset: {dataset} is not a Python file; give the generated dataset file, "
+            f"e.g. dataset.py",
+            "--dataset",
+        )
     folder = Path(out)
     names = [name for target in chosen for name in TARGETS[target].files(path.stem)]
     targets = [folder / name for name in names] + [folder / f"{path.stem}.json"]
@@ -136,7 +173,8 @@ def export_command(
                 f"export writes; remove it or choose another --out",
                 "--out",
             )
-    existing = [str(target) for target in targets if target.exists()]
+    extra = [folder / f"{path.stem}.int8{suffix}" for suffix in (".pte", ".pt2")] if int8 else []
+    existing = [str(target) for target in targets + extra if target.exists()]
     if existing and not force:
         raise CnngenError(
             f"--out: {', '.join(existing)} already exist; add --force to overwrite",
@@ -167,7 +205,10 @@ def export_command(
     try:
         with (
             cleanup_on_signals() as pending,
-            _step(f"exporting {path.name} ({runtimes}; checks at batch 1 and 7{timing})"),
+            _step(
+                f"exporting {path.name} ({runtimes}; checks at batch 1 and 7{timing}"
+                f"{'; int8 calibrated and evaluated' if int8 else ''})"
+            ),
             warnings.catch_warnings(record=True) as recorded,
             contextlib.redirect_stdout(io.StringIO()) as chatter,
         ):
@@ -183,6 +224,8 @@ def export_command(
                     targets=chosen,
                     opset=opset,
                     latency=not no_latency,
+                    int8=Path(dataset) if int8 and dataset is not None else None,
+                    calibration_samples=calibration_samples,
                 )
             finally:
                 caught = [str(w.message).splitlines()[0] for w in recorded if str(w.message)]
@@ -201,6 +244,8 @@ def export_command(
     click.echo(_summary(record, folder, path.stem))
     for target, reason in record["skipped"].items():
         click.echo(f"no {folder / TARGETS[target].files(path.stem)[0]}: {reason}")
+    if int8:
+        click.echo(_int8_line(record["int8"], folder / f"{path.stem}.int8.pte"))
 
 
 def _summary(record: dict, folder: Path, stem: str) -> str:
@@ -228,6 +273,23 @@ def _summary(record: dict, folder: Path, stem: str) -> str:
         f"wrote {', '.join(written[:-1])} and {written[-1]}: {record['class_name']} "
         f"{tuple(record['input_shape'])} -> {tuple(record['output_shape'])}, batch 1 and 7 "
         f"match the model (max abs diff {max(differences):.2g}){note}"
+    )
+
+
+def _int8_line(entry: dict, pte: Path) -> str:
+    """One line on the int8 program: its accuracy (or error) before and after, and its size."""
+    if "skipped" in entry:
+        return f"no {pte}: {entry['skipped']}"
+    if "accuracy" in entry:
+        fp32, int8 = entry["accuracy"]["fp32"], entry["accuracy"]["int8"]
+        metric = f"accuracy {100 * fp32:.2f}% -> {100 * int8:.2f}%"
+    elif "mse" in entry:
+        metric = f"MSE {entry['mse']['fp32']:.4g} -> {entry['mse']['int8']:.4g}"
+    else:
+        metric = f"max abs diff {entry['max_abs_diff']:.3g}"
+    return (
+        f"wrote {pte}: int8, {metric} on {entry['evaluated_samples']} {entry['evaluated_on']} "
+        f"samples (ExecuTorch), {entry['size_ratio']:.1f}x smaller than the fp32 .pte"
     )
 
 

@@ -315,6 +315,8 @@ def export_model_file(
     targets: Sequence[str] = ("pt2", "onnx"),
     opset: int = ONNX_OPSET,
     latency: bool = True,
+    int8: Path | None = None,
+    calibration_samples: int = 256,
 ) -> dict[str, Any]:
     """Import a model file, load its weights and write its targets and ``STEM.json`` to ``out``.
 
@@ -323,7 +325,9 @@ def export_model_file(
     temporary folder first and moved into place at the end.  ``on_stage``
     hears of that folder as soon as it exists (the CLI removes it if a signal
     ends the run).  A model whose constructor raises, or that torch.export
-    cannot trace, is an :class:`ExportError` with one line.
+    cannot trace, is an :class:`ExportError` with one line.  ``int8`` (a
+    dataset file) adds ``STEM.int8.pte``/``.int8.pt2`` and the record's
+    ``int8`` entry (:func:`cnngen.deploy.edge.int8_record`).
     """
     import os
     import tempfile
@@ -407,6 +411,16 @@ def export_model_file(
                 f"MODEL.py: {path}: {cls.__name__} cannot be exported: "
                 f"{describe_error(error, resolved)}"
             ) from None
+        if int8 is not None:
+            from cnngen.deploy.edge import EdgeError, int8_record
+
+            try:
+                record["int8"] = int8_record(
+                    model, input_shape, Path(folder), stem, int8, calibration_samples,
+                    max_batch, weights,
+                )  # fmt: skip
+            except EdgeError as error:
+                raise ExportError(str(error)) from None
         record["class_name"] = cls.__name__
         record["weights"] = None if weights is None else str(weights)
         record["weights_sha256"] = None if weights is None else sha256(weights)
