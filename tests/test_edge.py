@@ -168,7 +168,7 @@ def test_int8_without_executorch_still_writes_the_rest(
     monkeypatch.setattr(
         edge,
         "executorch_missing",
-        lambda: f"executorch is not installed; {edge.EXECUTORCH_EXTRA} adds it",
+        lambda: f"executorch is not installed, {edge.EXECUTORCH_EXTRA} adds it",
     )
     path = write_model(tmp_path, "classifier", input_size=(8, 8), layers=1)
     dataset = tmp_path / "dataset.py"
@@ -178,7 +178,7 @@ def test_int8_without_executorch_still_writes_the_rest(
     assert result.code == 0, result.err
     pte = out / f"{path.stem}.int8.pte"
     assert (
-        f'no {pte}: executorch is not installed; pip install "cnngen[executorch]" adds it'
+        f'no {pte}: executorch is not installed, pip install "cnngen[executorch]" adds it'
         in result.out
     )
     assert (out / f"{path.stem}.pt2").is_file() and not pte.exists()

@@ -40,7 +40,7 @@ def executorch_missing() -> str | None:
     """None when ExecuTorch and torchao import, else one line naming the extra."""
     for name in ("executorch", "torchao"):
         if importlib.util.find_spec(name) is None:
-            return f"{name} is not installed; {EXECUTORCH_EXTRA} adds it"
+            return f"{name} is not installed, {EXECUTORCH_EXTRA} adds it"
     try:
         with quiet():
             importlib.import_module("executorch.exir")
