@@ -10,9 +10,7 @@ carry their own copy of this logic, as they depend on nothing but torch.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ from cnngen.deploy import MAX_BATCH, ONNX_OPSET, onnx_export
 from cnngen.deploy.card import CONTRACT_EXTRAS, contract_extras, write_card
 from cnngen.deploy.onnx_export import (
     export_onnx,
+    export_program,
+    max_difference,
     name_onnx,
     onnx_exporter,
     onnx_missing,
@@ -38,6 +38,8 @@ __all__ = [
     "MAX_BATCH",
     "ONNX_OPSET",
     "export_onnx",
+    "export_program",
+    "max_difference",
     "name_onnx",
     "onnx_exporter",
     "onnx_missing",
@@ -62,10 +64,6 @@ def tolerance(reference: torch.Tensor) -> float:
     return RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE
 
 
-def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.detach().float().cpu() - b.detach().float().cpu()).abs().max())
-
-
 def sample_inputs(
     input_shape: Sequence[int], device: torch.device | str = "cpu", seed: int = 0
 ) -> dict[int, torch.Tensor]:
@@ -74,29 +72,6 @@ def sample_inputs(
     return {
         batch: torch.randn(batch, *input_shape, generator=generator).to(device) for batch in BATCHES
     }
-
-
-def _batch_dim(max_batch: int = MAX_BATCH) -> Any:
-    return torch.export.Dim("batch", min=1, max=max_batch)
-
-
-def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH) -> Any:
-    """``torch.export.export`` with the first dimension dynamic, 1 to ``max_batch``.
-
-    A model torch.export cannot trace makes torch log its graph and guards at
-    length before it raises; the error itself says what failed, so the logs
-    are held back while tracing.
-    """
-
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            return torch.export.export(
-                model, (example,), dynamic_shapes=({0: _batch_dim(max_batch)},)
-            )
-    finally:
-        logging.disable(previous)
 
 
 def export_files(

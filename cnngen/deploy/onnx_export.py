@@ -1,15 +1,15 @@
 """ONNX files of a model: export with a dynamic batch, stable names, metadata, opset, run.
 
 Shared by ``cnngen export`` (the ``onnx`` target of
-:mod:`cnngen.deploy.runtimes`) and ``cnngen verify``'s ONNX check.
+:mod:`cnngen.deploy.runtimes`) and ``cnngen verify``'s ONNX check.  The
+functions that write and run the files come from ``templates/train/_export_core.py``,
+which a generated train.py's ``--export`` includes too: one source for both.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import io
-import logging
-import warnings
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -18,8 +18,25 @@ from torch import nn
 from cnngen.deploy import MAX_BATCH, ONNX_OPSET
 
 
-def _batch_dim(max_batch: int = MAX_BATCH) -> Any:
-    return torch.export.Dim("batch", min=1, max=max_batch)
+def _export_core() -> ModuleType:
+    """``templates/train/_export_core.py`` (the shipped one), imported as a module."""
+    from cnngen.rendering.engine import templates_dir
+
+    path = templates_dir() / "train" / "_export_core.py"
+    spec = importlib.util.spec_from_file_location("cnngen_export_core", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_CORE = _export_core()
+export_program = _CORE.export_program
+onnx_bytes = _CORE.onnx_bytes
+name_onnx = _CORE.name_onnx
+onnx_opset = _CORE.onnx_opset
+run_onnx = _CORE.run_onnx
+max_difference = _CORE.max_difference
 
 
 def opset_range(exporter: str) -> tuple[int, int]:
@@ -54,115 +71,10 @@ def export_onnx(
     """The model as an ONNX file (bytes) with a dynamic batch dimension, asking for ``opset``.
 
     The dynamo exporter starts from ``program`` (a CPU ``torch.export``
-    program of the model, as :func:`export_program` makes) when given, which
-    saves exporting the model a second time.
+    program of the model, as :func:`export_program` makes); without one it is
+    made here.
     """
     exporter = exporter or onnx_exporter()
-    buffer = io.BytesIO()
-    # The exporters log about optional packages (torchvision) and deprecations.
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _export_onnx(model, example, exporter, buffer, program, opset)
-    return buffer.getvalue()
-
-
-def _export_onnx(
-    model: nn.Module,
-    example: torch.Tensor,
-    exporter: str,
-    buffer: io.BytesIO,
-    program: Any,
-    opset: int,
-) -> None:
-    if exporter == "dynamo":
-        if program is not None:
-            onnx_program = torch.onnx.export(
-                program, (example,), dynamo=True, opset_version=opset, verbose=False
-            )
-        else:
-            onnx_program = torch.onnx.export(
-                model,
-                (example,),
-                dynamo=True,
-                dynamic_shapes=({0: _batch_dim()},),
-                opset_version=opset,
-                verbose=False,
-            )
-        onnx_program.save(buffer)
-    else:
-        torch.onnx.export(
-            model,
-            (example,),
-            buffer,
-            dynamo=False,
-            opset_version=opset,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
-
-
-def name_onnx(data: bytes, output_name: str, metadata: dict[str, str]) -> bytes:
-    """Rename the graph's input to ``input`` and output to ``output_name``, batch dim ``batch``.
-
-    The exporters name them after the traced argument and last module
-    (``x``, ``linear``) and the batch after a symbol (``s77``); serving code
-    wants stable names.  ``metadata`` lands in the file's ``metadata_props``.
-    """
-    import onnx
-
-    model = onnx.load_from_string(data)
-    graph = model.graph
-    renames = {graph.input[0].name: "input", graph.output[0].name: output_name}
-    for value in (graph.input[0], graph.output[0]):
-        value.name = renames[value.name]
-        dims = value.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value"):
-            dims[0].dim_param = "batch"
-    for node in graph.node:
-        for index, name in enumerate(node.input):
-            if name in renames:
-                node.input[index] = renames[name]
-        for index, name in enumerate(node.output):
-            if name in renames:
-                node.output[index] = renames[name]
-    for value in graph.value_info:
-        if value.name in renames:
-            value.name = renames[value.name]
-    del model.metadata_props[:]
-    for key, text in sorted(metadata.items()):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, text
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def onnx_opset(data: bytes) -> int | None:
-    """The default-domain opset of an ONNX file (None without the onnx package)."""
-    if importlib.util.find_spec("onnx") is None:
-        return None
-    import onnx
-
-    model = onnx.load_from_string(data)
-    onnx.checker.check_model(model)
-    versions = [entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
-    return max(versions) if versions else None
-
-
-def run_onnx(data: bytes, inputs: dict[int, torch.Tensor]) -> dict[int, torch.Tensor] | None:
-    """ONNX Runtime (CPU) outputs per batch size; None when onnxruntime is not installed."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return None
-    import onnxruntime
-
-    # Its threads spin-wait after a run by default, stealing CPU from later timings.
-    options = onnxruntime.SessionOptions()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return {
-        batch: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
-        for batch, x in inputs.items()
-    }
+    if program is None and exporter == "dynamo":
+        program = export_program(model, example, MAX_BATCH)
+    return onnx_bytes(model, example, program, opset, exporter)

@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "cc79be7f733e47d41b036e6e0e9d642f401f7b685c0fa154f7150b9700477f91"
+FINGERPRINT = "ec82dfe108e91e0f228171adc45e8ff3c5ced0c2e18c5854b9f19d4f0ddbd7e0"
 
 NAMES = {
     "model": """
@@ -22,33 +22,35 @@ NAMES = {
         Callable CheckedDataset DataLoader Dataset DistributedDataParallel DistributedSampler
         EPOCHS EXPORT_TOLERANCE Exception INPUT_SHAPE ImportError IndexError KeyError
         KeyboardInterrupt LOADER_ERRORS LR MAX_BATCH METRICS ModuleNotFoundError ONNX_OPSET
-        OSError OUT OUTPUT_SHAPE Path Progress RUN_STATE Run RuntimeError SCHEDULER SCHEDULERS
-        SEED Subset TASK TrainingError TypeError ValueError __doc__ __getitem__ __init__ __len__
-        __name__ a abs accuracy actual add add_schedule_arguments all all_rng_states amp_dtype
-        argparse args argv axes b backend batch best binary_loss bool buffer channels check_label
-        check_loss check_schedule_arguments check_writable checked checkpoint choose_device
-        class_names classes classification_metrics close color column columns confusion contract
-        count csv cuda data data_contract dataclass dataset device dice dict difference
-        differences dist doc drops enabled entry enumerate epoch epochs error evaluate every
-        expected export_model export_onnx export_to exporter extras f1 figure files fit flag float
-        folder forward found fraction generator getattr got grid guess hasattr head held here high
-        hint hits i ids image import_pyplot importlib improved index init_distributed inputs int
-        io iou isinstance itertools json k key kind label layout len level limit line lines list
-        load_splits load_torch_file load_weights loader local_rank log logging logits loss
-        loss_function low lr main make_checkpoint make_datasets make_scheduler map matplotlib
-        matrix max max_difference memory_format message metrics milestones min model move mse name
-        names network nn now obj object objects one_line onnx onnx_parity onnxruntime open opset
-        optimizer os out overlap pairs parameter parity parse_args parser part path pickle picture
-        plot_confusion plot_gallery plot_history plt precision predicted prediction prefix present
-        print probe program ramp random range rank rate reason record reduction reloaded
-        report_classification resume rng rng_state round row rows run s sample sampler samples
-        save_epoch save_staged scaler scored scores seconds seed seed_everything
-        segmentation_metrics self session show shown shuffle shutil side size sorted speed split
-        splits staged staging started state state_dict states step steps stopped str stream sum
-        summary sums sys table temporary tensor test text there threshold time title todo torch
-        torch_log total total_steps totals tqdm train train_epoch train_loader trained truth tuple
-        type v val value values vars warmup warnings where width world worst write write_staged
-        writer written x y zip
+        ONNX_OUTPUT OSError OUT OUTPUT_SHAPE Path Progress RUN_STATE Run RuntimeError SCHEDULER
+        SCHEDULERS SEED Subset TASK TrainingError TypeError ValueError __doc__ __getitem__
+        __init__ __len__ __name__ a abs accuracy actual add add_schedule_arguments all
+        all_rng_states amp_dtype argparse args argv axes b backend batch best binary_loss bool
+        buffer bytes channels check_label check_loss check_schedule_arguments check_writable
+        checked checkpoint choose_device class_names classes classification_metrics close color
+        column columns confusion contextlib contract count csv cuda data data_contract dataclass
+        dataset device dice dict difference differences dims dist doc drops enabled entry
+        enumerate epoch epochs error evaluate every example expected export_model export_program
+        export_to exporter extras f1 figure files fit flag float folder forward found fraction
+        generator getattr got graph grid guess hasattr head held here high hint hits i ids image
+        import_pyplot importlib improved index init_distributed inputs int io iou isinstance
+        itertools json k key kind label layout len limit line lines list load_splits
+        load_torch_file load_weights loader local_rank log logging logits loss loss_function low
+        lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max max_batch
+        max_difference memory_format message metadata metrics milestones min model move mse name
+        name_onnx names network nn node now obj object objects one_line onnx onnx_bytes
+        onnx_metadata onnx_opset onnx_program onnxruntime open opset optimizer options os out
+        output_name outputs overlap pairs parameter parity parse_args parser part path pickle
+        picture plot_confusion plot_gallery plot_history plt precision predicted prediction prefix
+        present previous print probe program ramp random range rank rate reason record reduction
+        reloaded renames report_classification resume rng rng_state round row rows run run_onnx s
+        sample sampler samples save_epoch save_staged scaler scored scores seconds seed
+        seed_everything segmentation_metrics self session show shown shuffle shutil side size
+        sorted speed split splits staged staging started state state_dict states step steps
+        stopped str stream sum summary sums sys table temporary tensor test text there threshold
+        time title todo torch total total_steps totals tqdm train train_epoch train_loader trained
+        truth tuple type v val value values vars versions warmup warnings where width world worst
+        write write_staged writer written x y zip
     """,
     "finetune": """
         BATCH_SIZE BaseException Callable CheckedDataset DataLoader Dataset EPOCHS Exception
@@ -117,8 +119,8 @@ MODULES = {
         collections torch
     """,
     "train": """
-        argparse collections csv dataclasses importlib io itertools json logging matplotlib onnx
-        onnxruntime os pathlib pickle random shutil sys time torch tqdm warnings
+        argparse collections contextlib csv dataclasses importlib io itertools json logging
+        matplotlib onnx onnxruntime os pathlib pickle random shutil sys time torch tqdm warnings
     """,
     "finetune": """
         argparse collections csv io json matplotlib os pathlib pickle random sys time torch tqdm

@@ -38,7 +38,9 @@ Features: ddp, amp, compile, resume, export, plots, progress, schedule (``cnngen
 """
 
 import argparse
+import contextlib
 import csv
+import importlib.util
 import io
 import itertools
 import json
@@ -180,6 +182,7 @@ CHECKPOINT_FORMAT = 1
 RUN_STATE = ("epoch", "step", "best_loss", "best_epoch", "history")  # where a run is
 EXPORT_TOLERANCE = 1e-4  # relative to the largest output magnitude
 ONNX_OPSET = 18
+ONNX_OUTPUT = "logits"  # the output's name in model.onnx
 MAX_BATCH = (
     64  # the exported batch bound: runtimes that plan memory size buffers for it
 )
@@ -696,8 +699,6 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
     The ONNX file comes from the dynamo exporter when onnxscript is installed,
     else from the TorchScript-based one; ONNX Runtime checks it when installed.
     """
-    import importlib
-
     model = LeNet5()
     model.load_state_dict(state_dict)
     model.eval()
@@ -707,16 +708,8 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
     }
     with torch.no_grad():
         expected = {batch: model(x) for batch, x in inputs.items()}
-    torch_log = logging.getLogger("torch")
-    level = torch_log.level
-    try:  # a failing trace logs pages of graph code: the one line below says it all
-        torch_log.setLevel(logging.CRITICAL)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-            program = torch.export.export(
-                model, (inputs[7],), dynamic_shapes=({0: batch},)
-            )
+    try:
+        program = export_program(model, inputs[7], MAX_BATCH)
     except (
         Exception
     ) as error:  # torch.export raises many kinds; each means "cannot trace"
@@ -724,8 +717,6 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
         raise TrainingError(
             f"--export: torch.export cannot trace LeNet5: {reason}"
         ) from None
-    finally:
-        torch_log.setLevel(level)
     torch.export.save(program, out / "model.pt2")
     reloaded = torch.export.load(out / "model.pt2").module()
     with torch.no_grad():
@@ -737,15 +728,22 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
         }
     files = {"torch_export": "model.pt2", "record": "model.json"}
     exporter = opset = None
-    try:
-        importlib.import_module("onnx")
-    except ImportError:
+    if importlib.util.find_spec("onnx") is None:
         log(
-            "note: model.onnx not written: the ONNX exporter needs the onnx package (pip install onnx onnxscript)"
+            'note: model.onnx not written: pip install onnx onnxscript onnxruntime (or "cnngen[onnx]") adds it'
         )
     else:
-        exporter, opset = export_onnx(model, program, inputs[7], out / "model.onnx")
-        parity["onnx"] = onnx_parity(out / "model.onnx", inputs, expected)
+        exporter = "dynamo" if importlib.util.find_spec("onnxscript") else "torchscript"
+        data = onnx_bytes(model, inputs[7], program, ONNX_OPSET, exporter)
+        data = name_onnx(data, ONNX_OUTPUT, onnx_metadata(contract))
+        (out / "model.onnx").write_bytes(data)
+        opset = onnx_opset(data)
+        outputs = run_onnx(data, inputs)
+        parity["onnx"] = (
+            None
+            if outputs is None
+            else {str(b): max_difference(y, expected[b]) for b, y in outputs.items()}
+        )
         files["onnx"] = "model.onnx"
     limit = (
         EXPORT_TOLERANCE * max(float(y.abs().max()) for y in expected.values()) + 1e-6
@@ -777,54 +775,146 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
     return record
 
 
-def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a.float() - b.float()).abs().max())
+def onnx_metadata(contract: dict) -> dict:
+    """What model.onnx carries in its ``metadata_props``, as ``cnngen export`` writes it."""
+    metadata = {"cnngen_version": CNNGEN_VERSION, "cnngen_command": CNNGEN_COMMAND}
+    for key in ("classes", "layout"):
+        if key in contract:
+            metadata[key] = json.dumps(contract[key])
+    if "mean" in contract:
+        metadata["normalization"] = json.dumps(
+            {"mean": contract["mean"], "std": contract["std"]}
+        )
+    return metadata
 
 
-def export_onnx(
-    model: nn.Module, program: torch.export.ExportedProgram, x: torch.Tensor, path: Path
-) -> tuple[str, int | None]:
-    """(exporter, opset): dynamo (from ``program``) with onnxscript installed, else TorchScript."""
-    import importlib.util
+# The functions below are cnngen export's own (its templates/train/_export_core.py).
 
+
+def export_program(
+    model: nn.Module, example: torch.Tensor, max_batch: int
+) -> torch.export.ExportedProgram:
+    """``torch.export`` with the batch dimension dynamic, from 1 to ``max_batch``.
+
+    A model that cannot be traced makes torch log its graph at length before
+    it raises; the exception says what failed, so the logs are held back.
+    """
+    batch = torch.export.Dim("batch", min=1, max=max_batch)
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+    finally:
+        logging.disable(previous)
+
+
+def onnx_bytes(
+    model: nn.Module,
+    example: torch.Tensor,
+    program: torch.export.ExportedProgram,
+    opset: int,
+    exporter: str,
+) -> bytes:
+    """The model as an ONNX file, batch dimension dynamic, asking for ``opset``.
+
+    ``exporter`` is ``dynamo`` (from ``program``, needs onnxscript) or
+    ``torchscript`` (the older exporter, from ``model``).
+    """
+    buffer = io.BytesIO()
+    logging.getLogger("torch.onnx").setLevel(
+        logging.ERROR
+    )  # notes on optional packages
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":
+            onnx_program = torch.onnx.export(
+                program, (example,), dynamo=True, opset_version=opset, verbose=False
+            )
+            onnx_program.save(buffer)
+        else:
+            torch.onnx.export(
+                model,
+                (example,),
+                buffer,
+                dynamo=False,
+                opset_version=opset,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            )
+    return buffer.getvalue()
+
+
+def name_onnx(data: bytes, output_name: str, metadata: dict[str, str]) -> bytes:
+    """Name the graph's input ``input``, its output ``output_name`` and the batch ``batch``.
+
+    The exporters name them after the traced argument and the last module
+    (``x``, ``linear``) and the batch after a symbol (``s77``); serving code
+    wants stable names.  ``metadata`` goes into the file's ``metadata_props``.
+    """
     import onnx
 
-    if importlib.util.find_spec("onnxscript") is not None:
-        torch.onnx.export(program, (x,), dynamo=True, verbose=False).save(str(path))
-        exporter = "dynamo"
-    else:
-        torch.onnx.export(
-            model, (x,), str(path), dynamo=False, opset_version=ONNX_OPSET,
-            input_names=["input"], output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )  # fmt: skip
-        exporter = "torchscript"
-    opset = max(
-        entry.version
-        for entry in onnx.load(str(path)).opset_import
-        if entry.domain in ("", "ai.onnx")
-    )
-    return exporter, opset
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    renames = {graph.input[0].name: "input", graph.output[0].name: output_name}
+    for value in (graph.input[0], graph.output[0]):
+        value.name = renames[value.name]
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+    for node in graph.node:
+        for names in (node.input, node.output):
+            for index, name in enumerate(names):
+                names[index] = renames.get(name, name)
+    for value in graph.value_info:
+        value.name = renames.get(value.name, value.name)
+    del model.metadata_props[:]
+    for key, text in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, text
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
-def onnx_parity(path: Path, inputs: dict, expected: dict) -> dict | None:
-    """Largest difference from the model per batch size under ONNX Runtime (None without it)."""
-    import importlib.util
+def onnx_opset(data: bytes) -> int | None:
+    """The default-domain opset of an ONNX file (None without the onnx package)."""
+    if importlib.util.find_spec("onnx") is None:
+        return None
+    import onnx
 
+    model = onnx.load_from_string(data)
+    versions = [
+        entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")
+    ]
+    return max(versions) if versions else None
+
+
+def run_onnx(
+    data: bytes, inputs: dict[int, torch.Tensor]
+) -> dict[int, torch.Tensor] | None:
+    """ONNX Runtime's outputs per batch size, on the CPU; None without onnxruntime."""
     if importlib.util.find_spec("onnxruntime") is None:
         return None
     import onnxruntime
 
+    # Its threads spin-wait after a run by default, stealing CPU from later timings.
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(
-        str(path), providers=["CPUExecutionProvider"]
+        data, options, providers=["CPUExecutionProvider"]
     )
     name = session.get_inputs()[0].name
     return {
-        str(batch): max_difference(
-            torch.from_numpy(session.run(None, {name: x.numpy()})[0]), expected[batch]
-        )
+        batch: torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
         for batch, x in inputs.items()
     }
+
+
+def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.detach().float().cpu() - b.detach().float().cpu()).abs().max())
 
 
 def import_pyplot():
