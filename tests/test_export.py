@@ -13,6 +13,7 @@ import pytest
 import torch
 from generated import load, model_class, write_model
 
+REPO = Path(__file__).resolve().parent.parent
 SMALL = {"input_size": (12, 12), "layers": 2, "start_channels": 4, "classes": 3}
 
 
@@ -225,3 +226,34 @@ def test_torchscript_target(tmp_path: Path, run_cli: Callable[..., Any]) -> None
     x = torch.randn(5, 1, 12, 12)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_with_the_torch_extra_alone_export_writes_the_pt2_and_names_the_onnx_extra(
+    tmp_path: Path,
+) -> None:
+    """``pip install "cnngen[torch]"``: cnngen's own packages and torch, no onnx.
+
+    The venv links exactly those distributions, so a crash on a user's minimal
+    install (an import of an optional package) shows here.
+    """
+    from tests.venvs import linked_venv
+
+    python = linked_venv(tmp_path / "venv", "torch", "jinja2", "black", "click", "numpy")
+    probe = subprocess.run([python, "-c", "import onnx"], capture_output=True, text=True)
+    assert "No module named 'onnx'" in probe.stderr, probe.stderr
+    path = write_model(tmp_path, "classifier", input_size=(12, 12), layers=2, classes=3)
+    out = tmp_path / "deploy"
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [python, "-m", "cnngen", "export", str(path), "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith(f"no {out / (path.stem + '.onnx')}: onnx is not installed")
+    assert 'pip install "cnngen[onnx]"' in lines[-1]
+    assert (out / f"{path.stem}.pt2").stat().st_size > 0
+    loaded = torch.export.load(out / f"{path.stem}.pt2").module()
+    assert loaded(torch.zeros(5, 1, 12, 12)).shape == (5, 3)

@@ -7,20 +7,19 @@ evaluates and exports with torch alone.
 
 from __future__ import annotations
 
-import importlib.metadata
 import itertools
 import os
 import random
 import re
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
 from cnngen.errors import CnngenError
 from cnngen.rendering.datafiles import DEFAULT_FEATURES, FEATURES, TASKS, render_train
+from tests.venvs import linked_venv
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
@@ -121,43 +120,10 @@ def test_the_cli_records_the_features_in_the_regenerate_line(run_cli, tmp_path: 
     assert 'with = "none"' in (tmp_path / "p" / "cnngen.toml").read_text()
 
 
-def torch_closure() -> set[str]:
-    """The distributions ``pip install torch`` brings, by name: torch and what it requires."""
-    from packaging.requirements import Requirement
-
-    seen: set[str] = set()
-    todo = ["torch"]
-    while todo:
-        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
-        if name in seen:
-            continue
-        seen.add(name)
-        for text in importlib.metadata.distribution(name).requires or []:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
-    return seen
-
-
 @pytest.fixture(scope="module")
 def torch_alone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv holding torch and its requirements only (linked from this one), no numpy."""
-    venv = tmp_path_factory.mktemp("torch-alone")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    )  # fmt: skip
-    ours = Path(sysconfig.get_paths()["purelib"])
-    for name in torch_closure():
-        distribution = importlib.metadata.distribution(name)
-        for top in {Path(str(file)).parts[0] for file in distribution.files or []}:
-            source = Path(distribution.locate_file(top))
-            if top not in ("..", "__pycache__") and not top.endswith(".pth") and source.exists():
-                (site / top).symlink_to(source if source.is_absolute() else ours / top)
+    python = linked_venv(tmp_path_factory.mktemp("torch-alone"), "torch")
     probe = subprocess.run([python, "-c", "import torch, numpy"], capture_output=True, text=True)
     assert "No module named 'numpy'" in probe.stderr, probe.stderr
     return python

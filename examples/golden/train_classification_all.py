@@ -730,7 +730,7 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
     exporter = opset = None
     if importlib.util.find_spec("onnx") is None:
         log(
-            'note: model.onnx not written: pip install onnx onnxscript onnxruntime (or "cnngen[onnx]") adds it'
+            "note: model.onnx not written: the ONNX exporter needs the onnx package (pip install onnx onnxscript)"
         )
     else:
         exporter = "dynamo" if importlib.util.find_spec("onnxscript") else "torchscript"
