@@ -728,7 +728,9 @@ def export_to(state_dict: dict, out: Path, contract: dict) -> dict:
         }
     files = {"torch_export": "model.pt2", "record": "model.json"}
     exporter = opset = None
-    if importlib.util.find_spec("onnx") is None:
+    try:
+        importlib.import_module("onnx")
+    except ImportError:
         log(
             "note: model.onnx not written: the ONNX exporter needs the onnx package (pip install onnx onnxscript)"
         )
