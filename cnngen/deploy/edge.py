@@ -188,7 +188,7 @@ def quantize_int8(
     ``convert_pt2e``), calibrated batch by batch, and the converted graph is
     exported again with the batch dimension dynamic up to ``max_batch``.
     """
-    from cnngen.deploy.export import export_program
+    from cnngen.deploy.onnx_export import export_program
 
     with quiet():
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -373,7 +373,7 @@ def export_int8(
 
 
 def _float_program(model: torch.nn.Module, example: torch.Tensor, max_batch: int) -> Any:
-    from cnngen.deploy.export import export_program
+    from cnngen.deploy.onnx_export import export_program
 
     return export_program(model, example, max_batch)
 

@@ -787,6 +787,8 @@ def render_finetune(
 # Files rendered with a probe class name so that cnngen.rendering.namespace can
 # collect every name the templates use (see check_class_name).
 def _train_sources() -> list[str]:
+    # Every feature, and the default: a feature can also take a name away (the
+    # default's log is functools.partial, ddp's a function of its own).
     model_module, dataset_module = PROBE_MODULES
     return [
         render_train(
@@ -794,9 +796,10 @@ def _train_sources() -> list[str]:
             model_class=PROBE,
             model_module=model_module,
             dataset_module=dataset_module,
-            features="all",
+            features=features,
         )
         for task in TASKS
+        for features in ("all", ",".join(DEFAULT_FEATURES))
     ]
 
 

@@ -4,7 +4,7 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "51fa7be610fce6b0e2ed04846440ae2fb2c04fb44f2841a80211e2d82cbf0b8d"
+FINGERPRINT = "8fd1cca82ad9ff3225a16100985990e720271a3b7548a36b81fbdacac5397ad8"
 
 NAMES = {
     "model": """
@@ -32,9 +32,9 @@ NAMES = {
         dataset device dice dict difference differences dims dist doc drops enabled entry
         enumerate epoch epochs error evaluate every example expected export_model export_program
         export_to exporter extras f1 figure files fit flag float folder forward found fraction
-        generator getattr got graph grid guess hasattr head held here high hint hits i ids image
-        import_pyplot importlib improved index init_distributed inputs int io iou isinstance
-        itertools json k key kind label layout len limit line lines list load_splits
+        functools generator getattr got graph grid guess hasattr head held here high hint hits i
+        ids image import_pyplot importlib improved index init_distributed inputs int io iou
+        isinstance itertools json k key kind label layout len limit line lines list load_splits
         load_torch_file load_weights loader local_rank log logging logits loss loss_function low
         lr main make_checkpoint make_datasets make_scheduler map matplotlib matrix max max_batch
         max_difference memory_format message metadata metrics milestones min model move mse name
@@ -119,8 +119,9 @@ MODULES = {
         collections torch
     """,
     "train": """
-        argparse collections contextlib csv dataclasses importlib io itertools json logging
-        matplotlib onnx onnxruntime os pathlib pickle random shutil sys time torch tqdm warnings
+        argparse collections contextlib csv dataclasses functools importlib io itertools json
+        logging matplotlib onnx onnxruntime os pathlib pickle random shutil sys time torch tqdm
+        warnings
     """,
     "finetune": """
         argparse collections csv io json matplotlib os pathlib pickle random sys time torch tqdm
