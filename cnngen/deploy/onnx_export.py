@@ -19,24 +19,31 @@ from cnngen.deploy import MAX_BATCH, ONNX_OPSET
 
 
 def _export_core() -> ModuleType:
-    """``templates/train/_export_core.py`` (the shipped one), imported as a module."""
+    """``templates/train/_export_core.py`` (the shipped one), run as a module.
+
+    Compiled from its text rather than imported, so no bytecode cache lands
+    in the templates folder.
+    """
     from cnngen.rendering.engine import templates_dir
 
     path = templates_dir() / "train" / "_export_core.py"
-    spec = importlib.util.spec_from_file_location("cnngen_export_core", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = ModuleType("cnngen_export_core")
+    module.__file__ = str(path)
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
     return module
 
 
 _CORE = _export_core()
-export_program = _CORE.export_program
 onnx_bytes = _CORE.onnx_bytes
 name_onnx = _CORE.name_onnx
 onnx_opset = _CORE.onnx_opset
 run_onnx = _CORE.run_onnx
 max_difference = _CORE.max_difference
+
+
+def export_program(model: nn.Module, example: torch.Tensor, max_batch: int = MAX_BATCH) -> Any:
+    """``torch.export`` of ``model`` with the batch dimension dynamic, 1 to ``max_batch``."""
+    return _CORE.export_program(model, example, max_batch)
 
 
 def opset_range(exporter: str) -> tuple[int, int]:
