@@ -43,6 +43,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
     ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4,
               "upsample": "pixelshuffle", "downsample": "stride"}),
+    ("unet", {"input_size": (17, 21), "layers": 2, "start_channels": 4,
+              "residual_units": True}),
     ("decoder", {"input_size": (5, 6), "in_channels": 4, "layers": 2}),
     ("forecaster", {"input_size": (33, 20), "layers": 2, "decoder_kernel": (4,),
                     "decoder_stride": (2,)}),

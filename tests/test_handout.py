@@ -500,6 +500,11 @@ MATRIX = {
         {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
     ),
     "unet-odd": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
+    "unet-residual": (
+        "unet",
+        {"input_size": (19, 23), "layers": 2, "start_channels": 4, "residual_units": True,
+         "upsample": "pixelshuffle", "downsample": "stride"},
+    ),
     **{
         preset: ("classifier", {"preset": preset, "input_size": (32, 32)})
         for preset in (

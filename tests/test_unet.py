@@ -50,6 +50,41 @@ def test_pixel_shuffle_and_strided_downsampling_are_exact(
 
 
 @pytest.mark.parametrize(
+    ("size", "options"),
+    [
+        ((97, 131), {"layers": 3, "start_channels": 4}),
+        ((1001,), {"layers": 3, "start_channels": 4, "downsample": "stride"}),
+        ((9, 17, 19), {"layers": 2, "start_channels": 2, "sub_blocks": 3}),
+    ],
+)
+def test_residual_units_add_each_level_input_back_exactly(
+    tmp_path: Path, size: tuple[int, ...], options: dict[str, Any]
+) -> None:
+    """--residual-units: every level (encoder, bottleneck, decoder) is a residual unit whose
+    shortcut is a 1x1 convolution where the channels change; sizes stay exact."""
+    path = write_model(tmp_path, "unet", input_size=size, residual_units=True, **options)
+    module = load(path)
+    assert module.OUTPUT_SHAPE == (2, *size)
+    assert shape_mismatches(module) == []
+    model = model_class(module)()
+    assert sum(p.numel() for p in model.parameters()) == module.PARAMETERS
+    plan = cnngen.plan("unet", input_size=size, residual_units=True, **options)
+    units = [stage for stage in plan.stages if stage.kind == "residual"]
+    assert len(units) == 2 * options["layers"] + 1
+    assert {stage.role for stage in units} == {"encoder", "bottleneck", "decoder"}
+    # The unit adds its input back: zeroing the main path leaves the shortcut's output.
+    unit = model.get_submodule(units[1].name)
+    x = torch.randn(2, *units[1].in_shape)
+    with torch.no_grad():
+        for name, parameter in unit.named_parameters():
+            if not name.startswith("downsample") and name.endswith("weight") and "bn" in name:
+                parameter.zero_()
+        unit.eval()
+        shortcut = unit.downsample(x) if hasattr(unit, "downsample") else x
+        assert torch.allclose(unit(x), torch.relu(shortcut), atol=1e-6)
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"input_size": (64,), "upsample": "pixelshuffle"}, "pixelshuffle is 2D"),

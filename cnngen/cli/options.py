@@ -397,6 +397,12 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         "pixelshuffle (2D: a convolution to 4x the channels, then PixelShuffle(2)).",
     ),
     _model_option(
+        "--residual-units",
+        is_flag=True,
+        help="U-Net: each level's convolutions add their input back (a 1x1 convolution "
+        "where the channels change), as residual units do.",
+    ),
+    _model_option(
         "--rotation-pool",
         choices=ROTATION_POOLS,
         help="Equivariant: pool the four rotations' features with their max or mean.",

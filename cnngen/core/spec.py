@@ -116,6 +116,7 @@ class ModelSpec:
     hidden: tuple[int, ...] = ()
     preset: str | None = None
     upsample: str = "transposed"
+    residual_units: bool = False
     rotation_pool: str = "max"
     group_conv: bool = False
     name: str | None = None

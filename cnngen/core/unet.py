@@ -25,9 +25,11 @@ kernel are 1 along it), and the plan notes where.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
+from cnngen.core.blocks import residual_stage
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import channel_widths, rule_notes
@@ -98,19 +100,55 @@ def _norm_act(builder: StageBuilder, spec: ModelSpec) -> None:
         builder.dropout(spec.dropout)
 
 
-def _convs(builder: StageBuilder, spec: ModelSpec, out_channels: int) -> None:
-    """``--sub-blocks`` size-keeping convolutions (2 by default), each with norm and activation."""
+def _convs(
+    builder: StageBuilder, spec: ModelSpec, out_channels: int, last_activation: bool = True
+) -> None:
+    """``--sub-blocks`` size-keeping convolutions (2 by default), each with norm and activation.
+
+    Without ``last_activation`` the last one stops after its norm: a residual
+    unit applies the activation after adding its input back.
+    """
     bias = conv_bias(spec)
     ones = (1,) * spec.dims
     padding = [d * (k - 1) // 2 for k, d in zip(spec.kernel, spec.dilation, strict=True)]
-    for _ in range(spec.sub_blocks or 2):
+    count = spec.sub_blocks or 2
+    for index in range(count):
         # --groups splits every convolution but the first, which reads the input.
         first = not builder.ops and builder.in_shape == (spec.in_channels, *spec.input_size)
         groups = 1 if first else spec.groups
         builder.conv(
             out_channels, spec.kernel, ones, padding, spec.dilation, groups=groups, bias=bias
         )
-        _norm_act(builder, spec)
+        if index < count - 1 or last_activation:
+            _norm_act(builder, spec)
+        else:
+            builder.norm(spec.norm, spec.dropout)
+
+
+def _level(
+    spec: ModelSpec, name: str, role: str, builder: StageBuilder, out_channels: int, level: int
+) -> list[Stage]:
+    """A level's stages: its convolutions, or with --residual-units a residual unit of them.
+
+    The unit's shortcut is a 1x1 convolution where the channels change (the
+    identity elsewhere); what came before the convolutions (the level's
+    downsampling) stays a stage of its own, named ``downN``.
+    """
+    if not spec.residual_units:
+        _convs(builder, spec, out_channels)
+        return [builder.build(name, role)]
+    stages = []
+    if builder.ops:
+        stages.append(builder.build(f"down{level}", "downsample"))
+    main = StageBuilder(builder.shape, builder.fields)
+    _convs(main, spec, out_channels, last_activation=False)
+    activation = spec.activation if spec.activation != "none" else None
+    unit = residual_stage(
+        name, builder.shape, builder.fields, main, (1,) * spec.dims, conv_bias(spec),
+        spec.norm, activation,
+    )  # fmt: skip
+    stages.append(dataclasses.replace(unit, role=role))
+    return stages
 
 
 def _channels(spec: ModelSpec, sizes: Sequence[Shape]) -> tuple[list[int], list[str]]:
@@ -204,14 +242,15 @@ def solve_unet(spec: ModelSpec) -> Plan:
             kernel = kernels[level - 1]
             odd = any(size % 2 and k == 2 for size, k in zip(shape[1:], kernel, strict=True))
             _downsample(spec, builder, kernel, odd)
-        _convs(builder, spec, channels[level])
         name, role = (
             (f"enc{level + 1}", "encoder") if level < spec.layers else ("bottleneck", "bottleneck")
         )
-        stages.append(builder.build(name, role))
-        shape, fields = builder.shape, builder.fields
+        level_stages = _level(spec, name, role, builder, channels[level], level + 1)
+        stages += level_stages
+        shape, fields = level_stages[-1].out_shape, builder.fields
+    skips = {stage.name: stage for stage in stages}
     for level in reversed(range(spec.layers)):
-        skip = stages[level]
+        skip = skips[f"enc{level + 1}"]
         up = StageBuilder(shape, fields)
         _upsample(spec, up, kernels[level], sizes[level], channels[level])
         stages.append(up.build(f"up{level + 1}", "upsample"))
@@ -228,9 +267,8 @@ def solve_unet(spec: ModelSpec) -> Plan:
             )
         )
         builder = StageBuilder(merged, up.fields)
-        _convs(builder, spec, channels[level])
-        stages.append(builder.build(f"dec{level + 1}", "decoder"))
-        shape, fields = builder.shape, builder.fields
+        stages += _level(spec, f"dec{level + 1}", "decoder", builder, channels[level], level + 1)
+        shape, fields = stages[-1].out_shape, builder.fields
     head = StageBuilder(shape, fields)
     ones = (1,) * spec.dims
     assert spec.out_channels is not None
@@ -252,6 +290,8 @@ def solve_unet(spec: ModelSpec) -> Plan:
     notes.append(Note("note.unet_skips", upsample=spec.upsample))
     # The helper classes its ops construct (ChannelNorm for --norm layernorm).
     used = {op.module for stage in stages for _, op in stage.all_ops()}
+    if spec.residual_units:
+        used.add("Residual")
     return Plan(
         family=spec.family,
         class_name=spec.class_name,

@@ -266,7 +266,7 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
     "unet": COMMON_OPTIONS - {"stride", "target_size", "se", "depthwise"}
-    | {"out_channels", "upsample"},
+    | {"out_channels", "upsample", "residual_units"},
 }
 
 
