@@ -79,7 +79,7 @@ GOLDEN: list[tuple[str, str]] = [
     ("train_classification.py", "train --task classification --model-class LeNet5"),
     ("train_segmentation.py", "train --task segmentation --model-class UNet"),
     ("train_classification_all.py", "train --task classification --model-class LeNet5 --with all"),
-    ("predict_segmentation.py", "predict --task segmentation --model deploy/unet.onnx"),
+    ("predict_forecasting.py", "predict --task forecasting --model deploy/forecaster.onnx"),
     (
         "dataset_windows.py",
         "dataset windows --pre-history 60 --forecast 30 --threshold 0.5 --data frames.npy",

@@ -23,7 +23,8 @@ from cnngen.deploy.edge import (
     run_pte,
     write_pte,
 )
-from cnngen.deploy.export import export_program, sample_inputs
+from cnngen.deploy.export import sample_inputs
+from cnngen.deploy.onnx_export import export_program
 
 MISSING = executorch_missing()
 needs_executorch = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))

@@ -108,7 +108,8 @@ def test_missing_torch_is_one_line_saying_how_to_install(tmp_path: Path, command
 
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 def test_both_onnx_exporters_give_a_dynamic_batch(tmp_path: Path, exporter: str) -> None:
-    from cnngen.deploy.export import export_onnx, onnx_opset, run_onnx, sample_inputs
+    from cnngen.deploy.export import sample_inputs
+    from cnngen.deploy.onnx_export import export_onnx, onnx_opset, run_onnx
 
     path = write_model(tmp_path, "forecaster", input_size=(20,), in_channels=2, layers=2)
     module = load(path)

@@ -183,13 +183,9 @@ def export_command(
     require_torch("export")
     _DONE.clear()
     with _step("importing torch"):
-        from cnngen.deploy.export import (
-            ExportError,
-            export_model_file,
-            onnx_exporter,
-            opset_range,
-        )
-        from cnngen.deploy.export import onnx_missing as missing_onnx
+        from cnngen.deploy.export import ExportError, export_model_file
+        from cnngen.deploy.onnx_export import onnx_exporter, opset_range
+        from cnngen.deploy.onnx_export import onnx_missing as missing_onnx
     if "onnx" in chosen and missing_onnx() is None:
         exporter = onnx_exporter()
         low, high = opset_range(exporter)

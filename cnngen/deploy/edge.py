@@ -378,20 +378,6 @@ def _float_program(model: torch.nn.Module, example: torch.Tensor, max_batch: int
     return export_program(model, example, max_batch)
 
 
-def checkpoint_seed(weights: Path | None) -> int:
-    """The ``--seed`` a generated train.py ran with (its checkpoint's ``args``), else 0.
-
-    The dataset file splits by that seed, so the test and training samples
-    are the ones the run used.
-    """
-    if weights is None:
-        return 0
-    data = torch.load(weights, map_location="cpu", weights_only=True)
-    args = data.get("args") if isinstance(data, dict) else None
-    seed = args.get("seed") if isinstance(args, dict) else None
-    return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
-
-
 def int8_record(
     model: torch.nn.Module,
     input_shape: Sequence[int],
@@ -400,9 +386,12 @@ def int8_record(
     dataset: Path,
     samples: int,
     max_batch: int,
-    weights: Path | None,
+    seed: int,
 ) -> dict[str, Any]:
     """The ``int8`` entry of ``MODEL.json``: :func:`export_int8`'s record, or why it was skipped.
+
+    ``seed`` is the ``--seed`` the checkpoint's train.py ran with (the dataset
+    file splits by it, so the test and training samples are the run's own).
 
     A missing extra or a model ExecuTorch cannot run is ``{"skipped": line}``
     (the other files are still written); a failure of the dataset or the
@@ -411,7 +400,6 @@ def int8_record(
     reason = executorch_missing() or executorch_refusal(input_shape)
     if reason is not None:
         return {"skipped": reason}
-    seed = checkpoint_seed(weights)
     try:
         return export_int8(model, input_shape, folder, stem, dataset, samples, max_batch, seed)
     except EdgeError:

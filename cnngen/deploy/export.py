@@ -20,33 +20,7 @@ from torch import nn
 
 from cnngen.deploy import MAX_BATCH, ONNX_OPSET, onnx_export
 from cnngen.deploy.card import CONTRACT_EXTRAS, contract_extras, write_card
-from cnngen.deploy.onnx_export import (
-    export_onnx,
-    export_program,
-    max_difference,
-    name_onnx,
-    onnx_exporter,
-    onnx_missing,
-    onnx_opset,
-    opset_range,
-    run_onnx,
-)
-
-__all__ = [
-    "BATCHES",
-    "EXPORT_BATCH",
-    "MAX_BATCH",
-    "ONNX_OPSET",
-    "export_onnx",
-    "export_program",
-    "max_difference",
-    "name_onnx",
-    "onnx_exporter",
-    "onnx_missing",
-    "onnx_opset",
-    "opset_range",
-    "run_onnx",
-]
+from cnngen.deploy.onnx_export import export_program, max_difference
 
 BATCHES = (1, 7)
 """Batch sizes every exported artefact is run at: the degenerate one and an odd one."""
@@ -392,7 +366,7 @@ def export_model_file(
             try:
                 record["int8"] = int8_record(
                     model, input_shape, Path(folder), stem, int8, calibration_samples,
-                    max_batch, weights,
+                    max_batch, info.get("seed") or 0,
                 )  # fmt: skip
             except EdgeError as error:
                 raise ExportError(str(error)) from None

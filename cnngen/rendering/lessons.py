@@ -16,7 +16,7 @@ from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
 from cnngen.core.vocab import PRESET_TABLE
 from cnngen.rendering.cells import ANSWER_TAGS, Cell, code, conv_call, markdown, window
-from cnngen.rendering.format import plain_shape
+from cnngen.rendering.format import field_text, plain_shape
 from cnngen.rendering.messages import Messages
 
 HISTORY = ("lenet5", "alexnet", "vgg", "inception", "resnet", "senet")
@@ -646,12 +646,7 @@ def _equivariant(t: Messages, plan: Plan) -> list[Cell]:
 
 def handout_field_text(t: Messages, plan: Plan) -> str:
     """The field the handout states and measures: the whole input, or the part seen."""
-    field = plan.receptive_field
-    if field == tuple(plan.input_shape[1:]):
-        return t("field.whole", field=plain_shape(field))
-    if plan.family == "decoder":
-        return t("field.decoder", field=plain_shape(field), size=plain_shape(plan.input_shape[1:]))
-    return t("field.partial", field=plain_shape(field), size=plain_shape(plan.input_shape[1:]))
+    return field_text(plan, t.lang)
 
 
 def _receptive_field(t: Messages, plan: Plan) -> list[Cell]:

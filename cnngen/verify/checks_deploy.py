@@ -16,15 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnngen.deploy.export import (
-    BATCHES,
-    EXPORT_BATCH,
+from cnngen.deploy.export import BATCHES, EXPORT_BATCH, sample_inputs
+from cnngen.deploy.onnx_export import (
     export_onnx,
     export_program,
     onnx_exporter,
     onnx_opset,
     run_onnx,
-    sample_inputs,
 )
 from cnngen.verify.common import (
     CheckFailed,

@@ -17,13 +17,9 @@ from typing import Any
 
 import torch
 
-from cnngen.deploy.export import (
-    ABSOLUTE_TOLERANCE,
-    RELATIVE_TOLERANCE,
-    max_difference,
-    tolerance,
-)
+from cnngen.deploy.export import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, tolerance
 from cnngen.deploy.modelfile import Fatal, describe_error
+from cnngen.deploy.onnx_export import max_difference
 
 Verifier = Any
 """The running :class:`cnngen.verify.child.Verifier`, as the checks see it.
