@@ -25,31 +25,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+from cnngen.core.field_maps import GLOBAL_KINDS, POINTWISE_KINDS, annotate_forward
 from cnngen.core.plan import Op, Shape, Stage
 
 # One closed interval of indices per spatial dimension; None: nothing reaches.
 Interval = tuple[int, int] | None
 Box = tuple[Interval, ...]
-
-# Ops whose output at one position depends on every position of their input.
-GLOBAL_KINDS = frozenset({"flatten", "squeeze_excite"})
-# Ops that work position by position (or on vectors, where positions do not exist).
-POINTWISE_KINDS = frozenset(
-    {
-        "batchnorm",
-        "instancenorm",
-        "groupnorm",
-        "layernorm",
-        "layer_scale",
-        "activation",
-        "dropout",
-        "linear",
-        "unflatten",
-        "rotation_mean",
-        "rotation_max",
-    }
-)
-
 
 def _hull(a: Interval, b: Interval) -> Interval:
     if a is None:
@@ -341,7 +322,31 @@ def _extent(box: Box | None, input_shape: Shape) -> Shape:
 
 
 def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
-    """The stages with every op's exact receptive field, and the model output's field."""
+    """The stages with every op's exact receptive field, and the model output's field.
+
+    The forward pass of :mod:`cnngen.core.field_maps` gives the walk's answer in
+    time linear in the plan's depth; where it declines, every op is walked.
+    """
+    forward = annotate_forward(stages, input_shape)
+    if forward is not None:
+        per_stage, output = forward
+        result = []
+        for stage, found in zip(stages, per_stage, strict=True):
+            fields = iter(found)
+            changes = {
+                branch: tuple(
+                    dataclasses.replace(op, receptive_field=next(fields))
+                    for op in getattr(stage, branch)
+                )
+                for branch in ("ops", "shortcut", "post")
+            }
+            result.append(dataclasses.replace(stage, **changes))
+        return result, output
+    return walk_annotate(stages, input_shape)
+
+
+def walk_annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
+    """:func:`annotate` by walking every op back to the input (the definition)."""
     walker = FieldWalker(stages, input_shape)
     result = []
     for position, stage in enumerate(stages):

@@ -1,0 +1,363 @@
+"""Receptive fields in one forward pass over the plan, exact and linear in its depth.
+
+:mod:`cnngen.core.fields` defines a field by walking an op's central output
+position back to the model input, clipping to every feature map on the way.
+Doing that for every op costs the depth of the plan per op, so a plan of
+``n`` ops costs ``n**2``: minutes for a thousand undownsampled layers.
+
+This module carries the walk forward instead.  For every op it keeps, per
+dimension and per end of the interval, the map from a position of the op's
+output to the model-input position that the backward walk would reach.  Each
+op's backward step is one of
+
+- ``x -> s * x + c`` (convolution and pooling windows, pads, crops),
+- ``x -> floor((x + c) / s)`` (transposed convolutions, pixel shuffle),
+
+followed by clipping to the op's input.  Composed, they stay in one family,
+
+    ``t(x) = clamp(A * floor((a * x + b) / m) + B, low, high)``,
+
+because clipping commutes outwards through a non-decreasing map and nested
+floor divisions merge.  So each op adds O(1) work per dimension, and its field
+is ``t`` evaluated at its central position.  Where branches meet (residual
+shortcuts, U-Net skips, merges) the interval is the hull of the branches: the
+smallest low end and the largest high end, so a map is a short list of terms
+(a term that is never beyond another one is dropped).
+
+The pass answers only where it is provably the walk's answer; otherwise it
+returns None and the caller walks.  It declines a plan with
+
+- a window that can read padding only (then the walk's interval is empty at
+  that op, a case these maps do not track),
+- a transposed convolution with dilation or with gaps between its taps,
+- rotation ops (they swap dimensions), a vector model input, or an op kind
+  it does not know,
+- a composition outside the family (a strided window after a transposed one,
+  then another transposed one, in some rare stride patterns), or branch terms
+  that do not stay few.
+
+``tests/test_field_maps.py`` checks the pass against the walk on random plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cnngen.core.plan import Op, Shape, Stage
+
+# A term: (A, a, b, m, B, low, high) for clamp(A * floor((a*x + b) / m) + B, low, high).
+Term = tuple[int, int, int, int, int, int, int]
+# Per dimension: the terms of the interval's low end (their minimum) and high end (maximum).
+DimMap = tuple[tuple[Term, ...], tuple[Term, ...]]
+FieldMap = tuple[DimMap, ...]
+
+# Ops whose output at one position depends on every position of their input.
+GLOBAL_KINDS = frozenset({"flatten", "squeeze_excite"})
+# Ops that work position by position (or on vectors, where positions do not exist).
+POINTWISE_KINDS = frozenset(
+    {
+        "batchnorm",
+        "instancenorm",
+        "groupnorm",
+        "layernorm",
+        "layer_scale",
+        "activation",
+        "dropout",
+        "linear",
+        "unflatten",
+        "rotation_mean",
+        "rotation_max",
+    }
+)
+# Beyond this many terms per end the pass gives way to the walk.
+MAX_TERMS = 8
+
+
+class Unsupported(Exception):
+    """The plan holds something these maps do not represent exactly."""
+
+
+def _value(term: Term, x: int) -> int:
+    big_a, a, b, m, big_b, low, high = term
+    value = big_a * ((a * x + b) // m) + big_b
+    return low if value < low else high if value > high else value
+
+
+def _constant(value: int) -> Term:
+    return (0, 0, 0, 1, value, value, value)
+
+
+def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
+    """``term`` applied after ``x -> clip(scale * x + shift, 0, size_in - 1)``."""
+    low, high = _value(term, 0), _value(term, size_in - 1)
+    big_a, a, b, m, big_b, _, _ = term
+    return (big_a, a * scale, a * shift + b, m, big_b, low, high)
+
+
+def _after_divide(term: Term, divisor: int, shift: int, size_in: int) -> Term:
+    """``term`` applied after ``x -> clip(floor((x + shift) / divisor), 0, size_in - 1)``."""
+    low, high = _value(term, 0), _value(term, size_in - 1)
+    big_a, a, b, m, big_b, _, _ = term
+    if a == 0:
+        return (big_a, 0, b, m, big_b, low, high)
+    if m % a == 0:
+        # floor((a*q + b) / m) = floor((q + floor(b/a)) / (m/a)) for whole q.
+        return (big_a, 1, shift + (b // a) * divisor, (m // a) * divisor, big_b, low, high)
+    if a % m == 0:
+        # floor((a*q + b) / m) = (a/m)*q + floor(b/m) when m divides a.
+        return (big_a * (a // m), 1, shift, divisor, big_a * (b // m) + big_b, low, high)
+    raise Unsupported("nested floor divisions that do not merge")
+
+
+def _dominated(term: Term, by: Term, low_end: bool) -> bool:
+    """Whether ``by`` is never beyond ``term`` on its side (then ``term`` adds nothing)."""
+    if term[:2] != by[:2] or term[3] != by[3]:
+        return False
+    if term[1] == 0:
+        return by[4] <= term[4] if low_end else by[4] >= term[4]
+    pairs = zip(by[2:3] + by[4:], term[2:3] + term[4:], strict=True)
+    if low_end:
+        return all(mine <= other for mine, other in pairs)
+    return all(mine >= other for mine, other in pairs)
+
+
+def _merged(terms: Sequence[Term], low_end: bool) -> tuple[Term, ...]:
+    kept: list[Term] = []
+    for term in terms:
+        if any(_dominated(term, other, low_end) for other in kept):
+            continue
+        kept = [other for other in kept if not _dominated(other, term, low_end)]
+        kept.append(term)
+    if len(kept) > MAX_TERMS:
+        raise Unsupported("too many branch terms")
+    return tuple(kept)
+
+
+def hull(maps: Sequence[FieldMap]) -> FieldMap:
+    """The map of the hull of several branches' intervals."""
+    if len(maps) == 1:
+        return maps[0]
+    return tuple(
+        (
+            _merged([t for dim_map in dims for t in dim_map[0]], True),
+            _merged([t for dim_map in dims for t in dim_map[1]], False),
+        )
+        for dims in zip(*maps, strict=True)
+    )
+
+
+def identity(input_shape: Shape) -> FieldMap:
+    """The model input itself: positions clipped to it."""
+    return tuple(
+        (((1, 1, 0, 1, 0, 0, size - 1),), ((1, 1, 0, 1, 0, 0, size - 1),))
+        for size in input_shape[1:]
+    )
+
+
+def _whole(field_map: FieldMap, shape: Shape) -> FieldMap:
+    """Every position of a map of ``shape`` at once: constant terms."""
+    result = []
+    for (lows, highs), size in zip(field_map, _spatial_or_any(field_map, shape), strict=True):
+        low = min(_value(t, 0) for t in lows)
+        high = max(_value(t, size - 1) for t in highs)
+        result.append(((_constant(low),), (_constant(high),)))
+    return tuple(result)
+
+
+def _spatial_or_any(field_map: FieldMap, shape: Shape) -> Sequence[int]:
+    if len(shape) - 1 == len(field_map):
+        return shape[1:]
+    if _is_constant(field_map):
+        return (1,) * len(field_map)
+    raise Unsupported("an op changes the number of spatial dimensions")
+
+
+def _is_constant(field_map: FieldMap) -> bool:
+    return all(t[1] == 0 for lows, highs in field_map for t in (*lows, *highs))
+
+
+def _window(op: Op, dims: int) -> tuple[tuple[int, ...], ...]:
+    def per_dim(value: object) -> tuple[int, ...]:
+        return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
+
+    kernel = per_dim(op.arg("kernel_size"))
+    default = kernel if op.kind.endswith("pool") else (1,) * dims
+    return (
+        kernel,
+        per_dim(op.arg("stride", default)),
+        per_dim(op.arg("padding", 0)),
+        per_dim(op.arg("dilation", 1)),
+    )
+
+
+def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
+    """Per dimension, the backward step of the low and the high end: (kind, scale, shift) x 2.
+
+    None: the op keeps positions as they are.  Raises Unsupported for what the
+    pass does not represent, or for a window that can read padding only.
+    """
+    kind = op.kind
+    if kind in POINTWISE_KINDS:
+        return None
+    dims = len(op.in_shape) - 1
+    sizes_in, sizes_out = op.in_shape[1:], op.out_shape[1:]
+    if kind in ("conv", "maxpool", "avgpool"):
+        kernel, stride, padding, dilation = _window(op, dims)
+        steps = []
+        for d in range(dims):
+            reach = dilation[d] * (kernel[d] - 1)
+            # The first window must end inside the input and the last begin inside it.
+            if reach < padding[d] or stride[d] * (sizes_out[d] - 1) - padding[d] > sizes_in[d] - 1:
+                raise Unsupported("a window that reads padding only")
+            steps.append(("mul", stride[d], -padding[d], "mul", stride[d], reach - padding[d]))
+        return steps
+    if kind == "conv_transpose":
+        kernel, stride, padding, dilation = _window(op, dims)
+        steps = []
+        for d in range(dims):
+            k, s, p = kernel[d], stride[d], padding[d]
+            last_first = -(-(sizes_out[d] - 1 + p - (k - 1)) // s)
+            if dilation[d] != 1 or k < s or p < 0 or last_first > sizes_in[d] - 1:
+                raise Unsupported("a transposed convolution with gaps or dilation")
+            steps.append(("div", s, p - (k - 1) + s - 1, "div", s, p))
+        return steps
+    if kind == "pixel_shuffle":
+        factor = op.args[0][1]
+        return [("div", factor, 0, "div", factor, 0)] * dims
+    if kind == "crop":
+        before = op.args[0][1]
+        return [("mul", 1, before[d], "mul", 1, before[d]) for d in range(dims)]
+    if kind == "pad":
+        # Safe only before a window that always reaches past the border (see _padded).
+        torch_order = op.args[0][1]
+        before = [torch_order[2 * (dims - 1 - d)] for d in range(dims)]
+        return [("mul", 1, -before[d], "mul", 1, -before[d]) for d in range(dims)]
+    raise Unsupported(f"op kind {kind}")
+
+
+# Kinds with a step of their own; the rotation ones move positions between dimensions.
+_KNOWN_KINDS = POINTWISE_KINDS | {
+    "conv", "maxpool", "avgpool", "conv_transpose", "pixel_shuffle", "crop", "pad",
+    "rotation_stack",
+}  # fmt: skip
+
+
+def _check_padded(pad: Op, window: Op | None) -> None:
+    """An explicit pad's border reads nothing: every window after it must reach real input."""
+    if window is None or window.kind not in ("conv", "maxpool", "avgpool"):
+        raise Unsupported("explicit padding that no window follows")
+    dims = len(pad.in_shape) - 1
+    torch_order = pad.args[0][1]
+    kernel, stride, padding, dilation = _window(window, dims)
+    for d in range(dims):
+        before = torch_order[2 * (dims - 1 - d)]
+        reach = dilation[d] * (kernel[d] - 1)
+        last_start = stride[d] * (window.out_shape[1 + d] - 1) - padding[d]
+        if reach - padding[d] < before or last_start > before + pad.in_shape[1 + d] - 1:
+            raise Unsupported("a window that reads padding only")
+
+
+def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], input_shape: Shape) -> FieldMap:
+    """The map after ``ops`` in turn; each op's field is appended to ``found``."""
+    seen: tuple[FieldMap, Shape, Shape] | None = None
+    for position, op in enumerate(ops):
+        if op.kind == "pad":
+            _check_padded(op, ops[position + 1] if position + 1 < len(ops) else None)
+        field_map = step(field_map, op)
+        if seen is None or seen[0] is not field_map or seen[1] != op.out_shape:
+            # A norm or an activation keeps the map and the shape: its field is the last one.
+            seen = (field_map, op.out_shape, extent(field_map, op.out_shape, input_shape))
+        found.append(seen[2])
+    return field_map
+
+
+def step(field_map: FieldMap, op: Op) -> FieldMap:
+    """The map of ``op``'s output, given the map of its input."""
+    if op.kind in GLOBAL_KINDS or op.kind not in _KNOWN_KINDS:
+        # As in the walk, an op of unknown reach counts as seeing all of its input.
+        return _whole(field_map, op.in_shape)
+    steps = _steps(op)
+    if steps is None:
+        return field_map
+    if _is_constant(field_map):
+        return field_map
+    if len(steps) != len(field_map):
+        raise Unsupported("an op changes the number of spatial dimensions")
+    result = []
+    for (lows, highs), (lk, ls, lc, hk, hs, hc), size in zip(
+        field_map, steps, op.in_shape[1:], strict=True
+    ):
+        low_step = _after_multiply if lk == "mul" else _after_divide
+        high_step = _after_multiply if hk == "mul" else _after_divide
+        result.append(
+            (
+                tuple(low_step(t, ls, lc, size) for t in lows),
+                tuple(high_step(t, hs, hc, size) for t in highs),
+            )
+        )
+    return tuple(result)
+
+
+def extent(field_map: FieldMap, shape: Shape, input_shape: Shape) -> Shape:
+    """Field of the central position of a map of ``shape``, per input dimension."""
+    if len(shape) < 2:
+        if not _is_constant(field_map):
+            raise Unsupported("a vector whose field is not constant")
+        centers: Sequence[int] = (0,) * len(field_map)
+    else:
+        centers = [(size - 1) // 2 for size in shape[1:]]
+        if len(centers) != len(field_map):
+            if not _is_constant(field_map):
+                raise Unsupported("an op changes the number of spatial dimensions")
+            centers = (0,) * len(field_map)
+    result = []
+    for (lows, highs), center in zip(field_map, centers, strict=True):
+        low = min(_value(t, center) for t in lows)
+        high = max(_value(t, center) for t in highs)
+        result.append(high - low + 1)
+    return tuple(result)
+
+
+def annotate_forward(
+    stages: Sequence[Stage], input_shape: Shape
+) -> tuple[list[tuple[Shape, ...]], Shape] | None:
+    """Per stage, the field of every op (ops, shortcut, post in order), and the output's field.
+
+    None when the plan holds something the maps do not represent: walk instead.
+    """
+    if len(input_shape) < 2:
+        return None
+    try:
+        return _forward(stages, tuple(input_shape))
+    except Unsupported:
+        return None
+
+
+def _forward(
+    stages: Sequence[Stage], input_shape: Shape
+) -> tuple[list[tuple[Shape, ...]], Shape]:
+    outputs: dict[str, FieldMap] = {}
+    previous = identity(input_shape)
+    fields: list[tuple[Shape, ...]] = []
+    for stage in stages:
+        if stage.inputs:
+            entry = hull([outputs[name] for name in stage.inputs])
+        else:
+            entry = previous
+        found: list[Shape] = []
+        if stage.is_merge:
+            if stage.ops or stage.shortcut or stage.post:
+                raise Unsupported("a merge with layers of its own")
+            out = entry
+        else:
+            out = run(entry, stage.ops, found, input_shape)
+            if stage.kind == "residual":
+                out = hull([out, run(entry, stage.shortcut, found, input_shape)])
+            elif stage.shortcut:
+                raise Unsupported("a shortcut outside a residual stage")
+            out = run(out, stage.post, found, input_shape)
+        outputs[stage.name] = out
+        previous = out
+        fields.append(tuple(found))
+    last = stages[-1]
+    return fields, extent(previous, last.out_shape, input_shape)

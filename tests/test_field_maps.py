@@ -1,0 +1,141 @@
+"""The one-pass receptive fields equal the walk's, op for op, and stay linear in depth.
+
+``cnngen.core.fields.walk_annotate`` walks every op's central position back to
+the input (the definition, checked against gradients in tests/test_fields.py);
+``cnngen.core.field_maps`` carries the same walk forward.  Wherever the forward
+pass answers, every op's field and the output's must be the walk's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cnngen
+from cnngen.core import field_maps
+from cnngen.core.fields import annotate, walk_annotate
+from cnngen.core.plan import Plan
+from cnngen.errors import CnngenError
+
+
+def walked_fields(plan: Plan) -> tuple[list[tuple[Any, ...]], Any]:
+    stages, output = walk_annotate(plan.stages, plan.input_shape)
+    per_stage = [
+        tuple(op.receptive_field for branch in ("ops", "shortcut", "post")
+              for op in getattr(stage, branch))
+        for stage in stages
+    ]  # fmt: skip
+    return per_stage, output
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    family = draw(st.sampled_from(["encoder", "forecaster", "classifier", "unet", "decoder"]))
+    dims = draw(st.integers(1, 3))
+    size = tuple(draw(st.integers(3, 60)) for _ in range(dims))
+    options: dict[str, Any] = {
+        "input_size": size,
+        "layers": draw(st.integers(1, 7)),
+        "max_channels": 8,
+    }
+    if family in ("encoder", "forecaster", "classifier"):
+        options["start_channels"] = 2
+        options["downsample"] = draw(st.sampled_from(["stride", "pool", "none"]))
+        options["kernel"] = (draw(st.sampled_from([1, 2, 3, 4, 5, 7])),)
+        options["padding"] = draw(st.sampled_from(["same", "valid", "auto"]))
+        options["dilation"] = (draw(st.sampled_from([1, 1, 2])),)
+        options["se"] = draw(st.booleans())
+        options["depthwise"] = draw(st.booleans())
+    if family == "classifier":
+        options["block"] = draw(st.sampled_from(["plain", "residual", "bottleneck", "convnext"]))
+        options["head"] = draw(st.sampled_from(["flatten", "gap"]))
+    if family in ("forecaster", "decoder") and draw(st.booleans()):
+        options["decoder_kernel"] = (draw(st.sampled_from([2, 3, 4, 5])),)
+        if draw(st.booleans()):
+            options["decoder_stride"] = (draw(st.sampled_from([1, 2, 3])),)
+    if family == "forecaster" and draw(st.booleans()):
+        options["latent"] = draw(st.sampled_from([8, (2,) * dims]))
+    if family == "unet":
+        options["start_channels"] = 2
+        options["upsample"] = draw(st.sampled_from(["transposed", "pixelshuffle", "nearest"]))
+        options["residual_units"] = draw(st.booleans())
+    if family == "decoder":
+        options["in_channels"] = 4
+        options.pop("max_channels")
+    return family, options
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(requests())
+def test_forward_fields_equal_the_walk_on_random_plans(request: tuple[str, dict[str, Any]]) -> None:
+    family, options = request
+    try:
+        plan = cnngen.plan(family, **options)
+    except CnngenError:
+        return  # a combination the solver refuses: nothing to compare
+    forward = field_maps.annotate_forward(plan.stages, plan.input_shape)
+    if forward is None:
+        return  # declined: annotate walks, which is the definition
+    assert forward == walked_fields(plan), (family, options)
+
+
+DEEP = [
+    ("forecaster", {"input_size": "512x384", "downsample": "none"}),
+    ("classifier", {"input_size": "512x384", "block": "residual"}),
+    ("classifier", {"input_size": "300", "block": "bottleneck", "se": True}),
+    ("encoder", {"input_size": "24x24x24", "downsample": "none"}),
+    ("unet", {"input_size": "256x256", "layers": 6, "residual_units": True}),
+]
+
+
+@pytest.mark.parametrize(("family", "options"), DEEP)
+def test_deep_plans_take_the_forward_pass_and_match_the_walk(
+    family: str, options: dict[str, Any]
+) -> None:
+    options = {"layers": 60, "start_channels": 4, "max_channels": 16, **options}
+    plan = cnngen.plan(family, **options)
+    forward = field_maps.annotate_forward(plan.stages, plan.input_shape)
+    assert forward is not None, "the forward pass declined a plain deep plan"
+    assert forward == walked_fields(plan)
+
+
+def test_the_forward_pass_declines_what_it_does_not_represent() -> None:
+    # An equivariant plan rotates its dimensions into each other: the walk handles it.
+    plan = cnngen.plan("equivariant", input_size=(16, 16), layers=2)
+    assert field_maps.annotate_forward(plan.stages, plan.input_shape) is None
+    stages, output = annotate(plan.stages, plan.input_shape)
+    assert (stages, output) == walk_annotate(plan.stages, plan.input_shape)
+
+
+def test_a_window_over_padding_only_is_declined_not_guessed() -> None:
+    """A transposed convolution with gaps leaves some outputs reading nothing."""
+    plan = cnngen.plan("encoder", input_size=(40,), layers=2, start_channels=2, max_channels=4)
+    conv = plan.stages[0].ops[0]
+    gappy = conv.__class__(
+        path="conv1", kind="conv_transpose", module="nn.ConvTranspose1d",
+        args=(("kernel_size", 2), ("stride", 3)), in_shape=(1, 10), out_shape=(1, 29),
+    )  # fmt: skip
+    stage = plan.stages[0].__class__(
+        name="up", kind="sequential", role="decoder", ops=(gappy,),
+        in_shape=(1, 10), out_shape=(1, 29),
+    )  # fmt: skip
+    assert field_maps.annotate_forward([stage], (1, 10)) is None
+    stages, _ = annotate([stage], (1, 10))
+    # Output 14 (the centre of 29) of a kernel-2 stride-3 transposed convolution
+    # receives no input at all: every third output is a gap.
+    assert stages[0].ops[0].receptive_field == (0,)
+
+
+def test_a_thousand_layers_plan_with_linear_fields() -> None:
+    """At the documented depth the fields come from the forward pass, exact to the pixel."""
+    plan = cnngen.plan("forecaster", input_size="3840x2160", layers=1000, downsample="none",
+                       start_channels=8, max_channels=8)  # fmt: skip
+    assert field_maps.annotate_forward(plan.stages, plan.input_shape) is not None
+    # Each undownsampled 3x3 layer widens the field by 2, until the input clips it.
+    assert plan.stages[999].ops[0].receptive_field == (2001, 2001)
+    assert plan.stages[1000].ops[0].receptive_field == (2003, 2003)
+    assert plan.stages[1500].ops[0].receptive_field == (3003, 2160)
+    assert plan.receptive_field == (3840, 2160)
