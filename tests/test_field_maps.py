@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnngen
-from cnngen.core import field_maps
+from cnngen.core import field_maps, fields
 from cnngen.core.fields import annotate, walk_annotate
 from cnngen.core.plan import Plan
 from cnngen.errors import CnngenError
@@ -33,15 +33,19 @@ def walked_fields(plan: Plan) -> tuple[list[tuple[Any, ...]], Any]:
 
 @st.composite
 def requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    family = draw(st.sampled_from(["encoder", "forecaster", "classifier", "unet", "decoder"]))
-    dims = draw(st.integers(1, 3))
+    family = draw(
+        st.sampled_from(["encoder", "forecaster", "classifier", "unet", "decoder", "equivariant"])
+    )
+    dims = 2 if family == "equivariant" else draw(st.integers(1, 3))
     size = tuple(draw(st.integers(3, 60)) for _ in range(dims))
+    if family == "equivariant":
+        size = (size[0], size[0])
     options: dict[str, Any] = {
         "input_size": size,
         "layers": draw(st.integers(1, 7)),
         "max_channels": 8,
     }
-    if family in ("encoder", "forecaster", "classifier"):
+    if family in ("encoder", "forecaster", "classifier", "equivariant"):
         options["start_channels"] = 2
         options["downsample"] = draw(st.sampled_from(["stride", "pool", "none"]))
         options["kernel"] = (draw(st.sampled_from([1, 2, 3, 4, 5, 7])),)
@@ -76,7 +80,8 @@ def test_forward_fields_equal_the_walk_on_random_plans(request: tuple[str, dict[
         plan = cnngen.plan(family, **options)
     except CnngenError:
         return  # a combination the solver refuses: nothing to compare
-    forward = field_maps.annotate_forward(plan.stages, plan.input_shape)
+    lead_back = fields._lead_back(plan.stages, plan.input_shape)
+    forward = field_maps.annotate_forward(plan.stages, plan.input_shape, lead_back)
     if forward is None:
         return  # declined: annotate walks, which is the definition
     assert forward == walked_fields(plan), (family, options)
@@ -102,12 +107,14 @@ def test_deep_plans_take_the_forward_pass_and_match_the_walk(
     assert forward == walked_fields(plan)
 
 
-def test_the_forward_pass_declines_what_it_does_not_represent() -> None:
-    # An equivariant plan rotates its dimensions into each other: the walk handles it.
-    plan = cnngen.plan("equivariant", input_size=(16, 16), layers=2)
-    assert field_maps.annotate_forward(plan.stages, plan.input_shape) is None
-    stages, output = annotate(plan.stages, plan.input_shape)
-    assert (stages, output) == walk_annotate(plan.stages, plan.input_shape)
+@pytest.mark.parametrize("options", [{}, {"downsample": "none"}, {"se": True}])
+def test_equivariant_plans_walk_only_their_rotation_stack(options: dict[str, Any]) -> None:
+    """The rotation stack swaps dimensions: the maps start after it and walk it at the end."""
+    plan = cnngen.plan("equivariant", input_size=(29, 29), layers=4, **options)
+    lead_back = fields._lead_back(plan.stages, plan.input_shape)
+    assert lead_back is not None
+    forward = field_maps.annotate_forward(plan.stages, plan.input_shape, lead_back)
+    assert forward == walked_fields(plan)
 
 
 def test_a_window_over_padding_only_is_declined_not_guessed() -> None:

@@ -41,7 +41,7 @@ returns None and the caller walks.  It declines a plan with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cnngen.core.plan import Op, Shape, Stage
 
@@ -50,6 +50,8 @@ Term = tuple[int, int, int, int, int, int, int]
 # Per dimension: the terms of the interval's low end (their minimum) and high end (maximum).
 DimMap = tuple[tuple[Term, ...], tuple[Term, ...]]
 FieldMap = tuple[DimMap, ...]
+# A box of (low, high) per dimension to the model input's box (None: nothing reaches).
+Finish = Callable[[tuple[tuple[int, int], ...]], tuple[tuple[int, int] | None, ...]]
 
 # Ops whose output at one position depends on every position of their input.
 GLOBAL_KINDS = frozenset({"flatten", "squeeze_excite"})
@@ -257,7 +259,7 @@ def _check_padded(pad: Op, window: Op | None) -> None:
             raise Unsupported("a window that reads padding only")
 
 
-def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], input_shape: Shape) -> FieldMap:
+def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], finish: Finish | None) -> FieldMap:
     """The map after ``ops`` in turn; each op's field is appended to ``found``."""
     seen: tuple[FieldMap, Shape, Shape] | None = None
     for position, op in enumerate(ops):
@@ -266,7 +268,7 @@ def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], input_shape:
         field_map = step(field_map, op)
         if seen is None or seen[0] is not field_map or seen[1] != op.out_shape:
             # A norm or an activation keeps the map and the shape: its field is the last one.
-            seen = (field_map, op.out_shape, extent(field_map, op.out_shape, input_shape))
+            seen = (field_map, op.out_shape, extent(field_map, op.out_shape, finish))
         found.append(seen[2])
     return field_map
 
@@ -298,8 +300,11 @@ def step(field_map: FieldMap, op: Op) -> FieldMap:
     return tuple(result)
 
 
-def extent(field_map: FieldMap, shape: Shape, input_shape: Shape) -> Shape:
-    """Field of the central position of a map of ``shape``, per input dimension."""
+def extent(field_map: FieldMap, shape: Shape, finish: Finish | None) -> Shape:
+    """Field of the central position of a map of ``shape``, per input dimension.
+
+    ``finish`` takes the box the maps reach to the model input's (see _forward).
+    """
     if len(shape) < 2:
         if not _is_constant(field_map):
             raise Unsupported("a vector whose field is not constant")
@@ -310,54 +315,64 @@ def extent(field_map: FieldMap, shape: Shape, input_shape: Shape) -> Shape:
             if not _is_constant(field_map):
                 raise Unsupported("an op changes the number of spatial dimensions")
             centers = (0,) * len(field_map)
-    result = []
-    for (lows, highs), center in zip(field_map, centers, strict=True):
-        low = min(_value(t, center) for t in lows)
-        high = max(_value(t, center) for t in highs)
-        result.append(high - low + 1)
-    return tuple(result)
+    box = [
+        (min(_value(t, center) for t in lows), max(_value(t, center) for t in highs))
+        for (lows, highs), center in zip(field_map, centers, strict=True)
+    ]
+    if finish is None:
+        return tuple(high - low + 1 for low, high in box)
+    return tuple(0 if iv is None else iv[1] - iv[0] + 1 for iv in finish(tuple(box)))
 
 
 def annotate_forward(
-    stages: Sequence[Stage], input_shape: Shape
+    stages: Sequence[Stage], input_shape: Shape, lead_back: Finish | None = None
 ) -> tuple[list[tuple[Shape, ...]], Shape] | None:
     """Per stage, the field of every op (ops, shortcut, post in order), and the output's field.
 
-    None when the plan holds something the maps do not represent: walk instead.
+    ``lead_back``, when given, is the walk's step back through the first op of
+    the first stage (the rotation stack of an equivariant model, which moves
+    positions between dimensions) and on to the model input: the maps then
+    start at that op's output and end there.  None when the plan holds
+    something the maps do not represent: walk instead.
     """
     if len(input_shape) < 2:
         return None
     try:
-        return _forward(stages, tuple(input_shape))
+        return _forward(stages, tuple(input_shape), lead_back)
     except Unsupported:
         return None
 
 
 def _forward(
-    stages: Sequence[Stage], input_shape: Shape
+    stages: Sequence[Stage], input_shape: Shape, lead_back: Finish | None
 ) -> tuple[list[tuple[Shape, ...]], Shape]:
     outputs: dict[str, FieldMap] = {}
-    previous = identity(input_shape)
     fields: list[tuple[Shape, ...]] = []
-    for stage in stages:
-        if stage.inputs:
-            entry = hull([outputs[name] for name in stage.inputs])
-        else:
-            entry = previous
+    first_ops: Sequence[Op] = stages[0].ops
+    if lead_back is None:
+        previous = identity(input_shape)
+    else:
+        lead, *rest = first_ops
+        previous = identity(lead.out_shape)
+        first_ops = rest
+    for position, stage in enumerate(stages):
+        entry = hull([outputs[name] for name in stage.inputs]) if stage.inputs else previous
         found: list[Shape] = []
+        if position == 0 and lead_back is not None:
+            found.append(extent(previous, stages[0].ops[0].out_shape, lead_back))
         if stage.is_merge:
             if stage.ops or stage.shortcut or stage.post:
                 raise Unsupported("a merge with layers of its own")
             out = entry
         else:
-            out = run(entry, stage.ops, found, input_shape)
+            ops = first_ops if position == 0 else stage.ops
+            out = run(entry, ops, found, lead_back)
             if stage.kind == "residual":
-                out = hull([out, run(entry, stage.shortcut, found, input_shape)])
+                out = hull([out, run(entry, stage.shortcut, found, lead_back)])
             elif stage.shortcut:
                 raise Unsupported("a shortcut outside a residual stage")
-            out = run(out, stage.post, found, input_shape)
+            out = run(out, stage.post, found, lead_back)
         outputs[stage.name] = out
         previous = out
         fields.append(tuple(found))
-    last = stages[-1]
-    return fields, extent(previous, last.out_shape, input_shape)
+    return fields, extent(previous, stages[-1].out_shape, lead_back)

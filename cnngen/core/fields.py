@@ -327,7 +327,7 @@ def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], 
     The forward pass of :mod:`cnngen.core.field_maps` gives the walk's answer in
     time linear in the plan's depth; where it declines, every op is walked.
     """
-    forward = annotate_forward(stages, input_shape)
+    forward = annotate_forward(stages, input_shape, _lead_back(stages, input_shape))
     if forward is not None:
         per_stage, output = forward
         result = []
@@ -343,6 +343,16 @@ def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], 
             result.append(dataclasses.replace(stage, **changes))
         return result, output
     return walk_annotate(stages, input_shape)
+
+
+def _lead_back(stages: Sequence[Stage], input_shape: Shape) -> Callable[[Box], Box] | None:
+    """The walk back through a leading rotation stack, which the forward maps do not hold."""
+    first = stages[0]
+    if first.inputs or first.is_merge or not first.ops or first.ops[0].kind != "rotation_stack":
+        return None
+    lead = first.ops[0]
+    walker = FieldWalker(stages, input_shape)
+    return lambda box: walker._model_input(op_back(lead, box))  # type: ignore[return-value]
 
 
 def walk_annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
