@@ -18,7 +18,10 @@ import cnngen
 from cnngen.core import field_maps, fields
 from cnngen.core.fields import annotate, walk_annotate
 from cnngen.core.plan import Plan
+from cnngen.core.vocab import PRESETS
 from cnngen.errors import CnngenError
+
+PRESET_NAMES = sorted(PRESETS)
 
 
 def walked_fields(plan: Plan) -> tuple[list[tuple[Any, ...]], Any]:
@@ -146,3 +149,16 @@ def test_a_thousand_layers_plan_with_linear_fields() -> None:
     assert plan.stages[1000].ops[0].receptive_field == (2003, 2003)
     assert plan.stages[1500].ops[0].receptive_field == (3003, 2160)
     assert plan.receptive_field == (3840, 2160)
+
+
+@pytest.mark.parametrize("size", [None, (33, 47)])
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_preset_fields_in_one_pass_equal_the_nested_walk(preset: str, size: Any) -> None:
+    options = {} if size is None else {"input_size": size}
+    try:
+        plan = cnngen.plan("classifier", preset=preset, **options)
+    except CnngenError:
+        return  # a size this architecture cannot take
+    forward = field_maps.annotate_nested_forward(plan.stages, plan.input_shape)
+    assert forward is not None
+    assert forward == fields.walk_annotate_nested(plan.stages, plan.input_shape)

@@ -41,6 +41,7 @@ returns None and the caller walks.  It declines a plan with
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from cnngen.core.plan import Op, Shape, Stage
@@ -376,3 +377,65 @@ def _forward(
         previous = out
         fields.append(tuple(found))
     return fields, extent(previous, stages[-1].out_shape, lead_back)
+
+
+# ------------------------------------------------------------ nested stages (presets)
+def annotate_nested_forward(
+    stages: Sequence[Stage], input_shape: Shape
+) -> tuple[list[Stage], Shape] | None:
+    """:func:`cnngen.core.fields.annotate_nested` in one pass; None: walk instead.
+
+    Recursion here follows the nesting of modules (a few levels: blocks in
+    layers, branches in an Inception module), never the depth of the plan.
+    """
+    if len(input_shape) < 2:
+        return None
+    try:
+        field_map = identity(tuple(input_shape))
+        result = []
+        for stage in stages:
+            annotated, field_map = _nested(stage, field_map)
+            result.append(annotated)
+        return result, extent(field_map, stages[-1].out_shape, None)
+    except Unsupported:
+        return None
+
+
+def _with_fields(ops: Sequence[Op], field_map: FieldMap) -> tuple[tuple[Op, ...], FieldMap]:
+    found: list[Shape] = []
+    field_map = run(field_map, ops, found, None)
+    return tuple(
+        dataclasses.replace(op, receptive_field=field) for op, field in zip(ops, found, strict=True)
+    ), field_map
+
+
+def _nested(stage: Stage, entry: FieldMap) -> tuple[Stage, FieldMap]:
+    """``stage`` with every op's field, and the map of its output, from the map of its input.
+
+    As in the walk: children run before the stage's own ops; an Inception
+    stage's children are parallel branches over its input, concatenated; a
+    residual stage adds its shortcut (identity when empty) before ``post``.
+    """
+    children = []
+    if stage.kind == "inception":
+        branch_maps = []
+        for child in stage.children:
+            annotated, branch = _nested(child, entry)
+            children.append(annotated)
+            branch_maps.append(branch)
+        ops, _ = _with_fields(stage.ops, entry)
+        shortcut, _ = _with_fields(stage.shortcut, entry)
+        summed = hull(branch_maps) if branch_maps else entry
+    else:
+        main = entry
+        for child in stage.children:
+            annotated, main = _nested(child, main)
+            children.append(annotated)
+        ops, main = _with_fields(stage.ops, main)
+        shortcut, short_map = _with_fields(stage.shortcut, entry)
+        summed = hull([main, short_map]) if stage.kind == "residual" else main
+    post, out = _with_fields(stage.post, summed)
+    annotated_stage = dataclasses.replace(
+        stage, children=tuple(children), ops=ops, shortcut=shortcut, post=post
+    )
+    return annotated_stage, out

@@ -25,7 +25,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from cnngen.core.field_maps import GLOBAL_KINDS, POINTWISE_KINDS, annotate_forward
+from cnngen.core.field_maps import (
+    GLOBAL_KINDS,
+    POINTWISE_KINDS,
+    annotate_forward,
+    annotate_nested_forward,
+)
 from cnngen.core.plan import Op, Shape, Stage
 
 # One closed interval of indices per spatial dimension; None: nothing reaches.
@@ -458,6 +463,14 @@ def _annotate_stage(stage: Stage, before: Back, input_shape: Shape) -> Stage:
 
 def annotate_nested(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], Shape]:
     """:func:`annotate` for stages run one after another that may nest (the presets)."""
+    forward = annotate_nested_forward(stages, input_shape)
+    return forward if forward is not None else walk_annotate_nested(stages, input_shape)
+
+
+def walk_annotate_nested(
+    stages: Sequence[Stage], input_shape: Shape
+) -> tuple[list[Stage], Shape]:
+    """:func:`annotate_nested` by walking every op back to the input (the definition)."""
     input_shape = tuple(input_shape)
 
     def model_input(box: Box | None) -> Box | None:
