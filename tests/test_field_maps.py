@@ -162,3 +162,14 @@ def test_preset_fields_in_one_pass_equal_the_nested_walk(preset: str, size: Any)
     forward = field_maps.annotate_nested_forward(plan.stages, plan.input_shape)
     assert forward is not None
     assert forward == fields.walk_annotate_nested(plan.stages, plan.input_shape)
+
+
+def test_with_field_is_replace() -> None:
+    """Op.with_field lists every field of Op: a new one must be added there too."""
+    import dataclasses
+
+    from cnngen.core.plan import Op
+
+    values = {field.name: f"<{field.name}>" for field in dataclasses.fields(Op)}
+    op = Op(**values)
+    assert op.with_field((7,)) == dataclasses.replace(op, receptive_field=(7,))

@@ -405,7 +405,7 @@ def _with_fields(ops: Sequence[Op], field_map: FieldMap) -> tuple[tuple[Op, ...]
     found: list[Shape] = []
     field_map = run(field_map, ops, found, None)
     return tuple(
-        dataclasses.replace(op, receptive_field=field) for op, field in zip(ops, found, strict=True)
+        op.with_field(field) for op, field in zip(ops, found, strict=True)
     ), field_map
 
 

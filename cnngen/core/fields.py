@@ -340,7 +340,7 @@ def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], 
             fields = iter(found)
             changes = {
                 branch: tuple(
-                    dataclasses.replace(op, receptive_field=next(fields))
+                    op.with_field(next(fields))
                     for op in getattr(stage, branch)
                 )
                 for branch in ("ops", "shortcut", "post")
@@ -374,7 +374,7 @@ def walk_annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Sta
                     field = annotated[-1].receptive_field
                 else:
                     field = walker.field_of(position, branch, upto, op)
-                annotated.append(dataclasses.replace(op, receptive_field=field))
+                annotated.append(op.with_field(field))
             changes[branch] = tuple(annotated)
         result.append(dataclasses.replace(stage, **changes))
     return result, walker.output_field()
@@ -427,7 +427,7 @@ def _annotated_ops(ops: Sequence[Op], before: Back, input_shape: Shape) -> tuple
             field = annotated[-1].receptive_field
         else:
             field = _extent(_then(before, ops[: upto + 1])(_center(op.out_shape)), input_shape)
-        annotated.append(dataclasses.replace(op, receptive_field=field))
+        annotated.append(op.with_field(field))
     return tuple(annotated)
 
 

@@ -57,6 +57,24 @@ class Op:
             return 4
         return self.batch
 
+    def with_field(self, receptive_field: Shape) -> Op:
+        """This op with its receptive field: ``dataclasses.replace`` at half the cost.
+
+        Every op of a plan is annotated once, so a deep plan makes thousands.
+        """
+        return Op(
+            self.path,
+            self.kind,
+            self.module,
+            self.args,
+            self.in_shape,
+            self.out_shape,
+            self.params,
+            self.macs,
+            receptive_field,
+            self.batch,
+        )
+
     def arg(self, key: str, default: Any = None) -> Any:
         """The value of keyword argument ``key`` (or ``default``)."""
         for name, value in self.args:
