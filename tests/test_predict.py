@@ -124,9 +124,14 @@ def test_predict_reproduces_the_test_accuracy_of_train_py_from_the_onnx(tmp_path
     assert predicted.returncode == 0 and predicted.stdout.startswith(f"{image}: "), predicted
     # Bad inputs: one line each, exit status 2, no traceback.
     (folder / "nan.npy").write_bytes(b"")
+    (folder / "noise.npy").write_bytes(bytes(range(256)) * 4)
+    np = pytest.importorskip("numpy")
+    np.save(folder / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     for argv, words in (
         (["missing.npy"], "no such file"),
         (["nan.npy"], "not a readable .npy"),
+        (["noise.npy"], "not a readable .npy array (no .npy header)"),
+        (["objects.npy"], "not a readable .npy array (Python objects, not numbers)"),
         (["--model", "runs/other.onnx", "--evaluate"], "no such file"),
         (["--batch-size", "65", "--evaluate"], "batches of 1 to 64"),
         (["model.py"], "no such file; give .npy"),

@@ -243,7 +243,7 @@ def _per_dim(
 ) -> tuple[int, ...] | None:
     if value is None:
         return None
-    value = tuple(value)
+    value = given = tuple(value)
     if len(value) == 1:
         value = value * dims
     if len(value) != dims:
@@ -262,11 +262,12 @@ def _per_dim(
         )
     for item in value:
         if item < low:
+            # Echo the value as it was given: "0", not the broadcast "0x0".
             raise CnngenError(
-                f"{param}: every value must be >= {low}, got {format_value(value)}",
+                f"{param}: every value must be >= {low}, got {format_value(given)}",
                 param,
                 key="refusal.every_at_least",
-                fields={"param": param, "low": low, "value": format_value(value)},
+                fields={"param": param, "low": low, "value": format_value(given)},
             )
         check_count(param, item, low, MAX_SIZE)
     return value

@@ -136,6 +136,13 @@ def normalise(x: np.ndarray, record: dict) -> np.ndarray:
     return (x - mean) / std
 
 
+def npy_problem(path: Path) -> str:
+    """Why numpy fell back to pickle: an array of Python objects, or no .npy file at all."""
+    with path.open("rb") as handle:
+        header = handle.read(6)
+    return "Python objects, not numbers" if header == b"\x93NUMPY" else "no .npy header"
+
+
 def read_input(path: Path, record: dict) -> np.ndarray:
     """The samples of one file as float32 ``[N, *shape]``, normalised; each problem in one line."""
     shape = record["shape"]
@@ -145,7 +152,7 @@ def read_input(path: Path, record: dict) -> np.ndarray:
         try:
             x = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as error:
-            reason = "Python objects, not numbers" if "pickle" in str(error) else error
+            reason = npy_problem(path) if "pickle" in str(error) else error
             raise PredictError(
                 f"{path}: not a readable .npy array ({reason})"
             ) from None
