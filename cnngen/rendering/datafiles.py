@@ -677,7 +677,7 @@ def render_predict(
             "--model",
         )
     return render_python(
-        "predict.py.jinja",
+        f"predict/{task}.py.jinja",
         task=task,
         dataset_module=dataset_module,
         model_path=model,
