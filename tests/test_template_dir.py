@@ -192,3 +192,24 @@ def test_a_saved_config_keeps_the_template_dir(run_cli, tmp_path: Path) -> None:
     again = tmp_path / "again.py"
     assert run_cli("model", "--config", str(config), "-o", str(again)).code == 0
     assert COMMENT in again.read_text().splitlines()
+
+
+def test_an_override_of_one_predict_task_changes_that_task_alone(
+    run_cli, tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates"
+    (folder / "predict").mkdir(parents=True)
+    (folder / "predict" / "segmentation.py.jinja").write_text(
+        '{% extends "cnngen/predict/segmentation.py.jinja" %}\n'
+        "{% block task_constants %}\nPALETTE = (0, 255)  # the lab's mask colours\n"
+        "{% endblock %}\n"
+    )
+    written = {}
+    for task in ("segmentation", "forecasting"):
+        out = tmp_path / f"{task}.py"
+        result = run_cli("predict", "--task", task, "--template-dir", str(folder), "-o", str(out))
+        assert result.code == 0, result.err
+        written[task] = out.read_text()
+    assert "PALETTE = (0, 255)  # the lab's mask colours" in written["segmentation"]
+    assert "def write_png(" in written["segmentation"]
+    assert "PALETTE" not in written["forecasting"]
