@@ -110,8 +110,13 @@ def child_cnngen_generate(options: dict[str, Any], repeats: int) -> dict[str, An
         spec = make_spec("forecaster", **options)
         return render_model(solve(spec), spec.command())
 
+    from cnngen.errors import CnngenError
+
     start = time.perf_counter()
-    source = full()
+    try:
+        source = full()
+    except CnngenError as error:  # a network that could not run anywhere: say so
+        return {"refused": str(error).split(";")[0]}
     first = time.perf_counter() - start
     plan_times = time_calls(plan_only, repeats, warmup=1)
     full_times = time_calls(full, repeats, warmup=0)
@@ -128,10 +133,15 @@ def child_cnngen_instantiate(options: dict[str, Any], repeats: int) -> dict[str,
     """In a fresh process: write the file, import it and construct the model."""
     import torch
 
+    from cnngen.errors import CnngenError
+
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        path, plan, _ = generate("forecaster", Path(folder), "forecaster_build.py", **options)
+        try:
+            path, plan, _ = generate("forecaster", Path(folder), "forecaster_build.py", **options)
+        except CnngenError as error:
+            return {"refused": str(error).split(";")[0]}
         write = time.perf_counter() - start
         start = time.perf_counter()
         module = import_file(path)
@@ -190,6 +200,7 @@ def build_time(quick: bool = False) -> tuple[str, dict[str, Any]]:
     avail = available_memory() or 24 * 2**30
     rss_limit = int(min(20 * 2**30, max(2 * 2**30, avail - 3 * 2**30)))
     rows = []
+    refusals: list[str] = []
     headline: dict[str, Any] = {}
     have_tcb = tcb_available()
     for size, layers in cases:
@@ -212,7 +223,12 @@ def build_time(quick: bool = False) -> tuple[str, dict[str, Any]]:
         def cell(result: dict[str, Any], key: str) -> str:
             if result.get("status") != "ok":
                 return result.get("status", "?")
+            if "refused" in result:
+                return "refused"
             return fmt_seconds(result[key])
+
+        if "refused" in gen:
+            refusals.append(f"{label}: cnngen refuses the network ({gen['refused']})")
 
         rows.append(
             [
@@ -220,9 +236,9 @@ def build_time(quick: bool = False) -> tuple[str, dict[str, Any]]:
                 cell(gen, "plan"),
                 cell(gen, "generate"),
                 fmt_bytes(gen.get("peak_rss")),
-                fmt_seconds(inst["import"] + inst["instantiate"])
-                if inst.get("status") == "ok"
-                else inst.get("status", "?"),
+                cell(inst, "import")
+                if inst.get("status") != "ok" or "refused" in inst
+                else fmt_seconds(inst["import"] + inst["instantiate"]),
                 fmt_bytes(inst.get("peak_rss")),
                 cell(tcb, "construct"),
                 fmt_bytes(tcb.get("peak_rss")) if tcb.get("peak_rss") else "n/a",
@@ -259,6 +275,14 @@ def build_time(quick: bool = False) -> tuple[str, dict[str, Any]]:
         "",
         table(headers, rows),
     ]
+    if refusals:
+        text += [
+            "",
+            "Refused: "
+            + "; ".join(refusals)
+            + ". ForecasterBase builds such a network's weights, but no single device "
+            "holds one layer's input and output for its forward pass.",
+        ]
     if not have_tcb:
         text += ["", NOT_INSTALLED]
     return "\n".join(text), headline

@@ -50,7 +50,14 @@ def headlines(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     build = results.get("build", {})
     for label, value in build.items():
-        if value["tcb"].get("status") == "ok" and value["cnngen"].get("status") == "ok":
+        if "refused" in value["cnngen"] and value["tcb"].get("status") == "ok":
+            lines.append(
+                f"Build, {label}: cnngen refuses the network ({value['cnngen']['refused']}); "
+                f"ForecasterBase(...) builds its weights in "
+                f"{fmt_seconds(value['tcb']['construct'])} (peak RSS "
+                f"{fmt_bytes(value['tcb']['peak_rss'])}), but its forward pass fits no device."
+            )
+        elif value["tcb"].get("status") == "ok" and value["cnngen"].get("status") == "ok":
             lines.append(
                 f"Build, {label}: cnngen plans in {fmt_seconds(value['cnngen']['plan'])} and "
                 f"writes the formatted file in {fmt_seconds(value['cnngen']['generate'])} "
