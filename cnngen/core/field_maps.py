@@ -179,7 +179,10 @@ def _is_constant(field_map: FieldMap) -> bool:
     return all(t[1] == 0 for lows, highs in field_map for t in (*lows, *highs))
 
 
-def _window(op: Op, dims: int) -> tuple[tuple[int, ...], ...]:
+def window(op: Op) -> tuple[tuple[int, ...], ...]:
+    """Kernel, stride, padding and dilation per dimension of a convolution or pooling op."""
+    dims = len(op.in_shape) - 1
+
     def per_dim(value: object) -> tuple[int, ...]:
         return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
 
@@ -205,7 +208,7 @@ def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
     dims = len(op.in_shape) - 1
     sizes_in, sizes_out = op.in_shape[1:], op.out_shape[1:]
     if kind in ("conv", "maxpool", "avgpool"):
-        kernel, stride, padding, dilation = _window(op, dims)
+        kernel, stride, padding, dilation = window(op)
         steps = []
         for d in range(dims):
             reach = dilation[d] * (kernel[d] - 1)
@@ -215,7 +218,7 @@ def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
             steps.append(("mul", stride[d], -padding[d], "mul", stride[d], reach - padding[d]))
         return steps
     if kind == "conv_transpose":
-        kernel, stride, padding, dilation = _window(op, dims)
+        kernel, stride, padding, dilation = window(op)
         steps = []
         for d in range(dims):
             k, s, p = kernel[d], stride[d], padding[d]
@@ -245,17 +248,17 @@ _KNOWN_KINDS = POINTWISE_KINDS | {
 }  # fmt: skip
 
 
-def _check_padded(pad: Op, window: Op | None) -> None:
+def _check_padded(pad: Op, after: Op | None) -> None:
     """An explicit pad's border reads nothing: every window after it must reach real input."""
-    if window is None or window.kind not in ("conv", "maxpool", "avgpool"):
+    if after is None or after.kind not in ("conv", "maxpool", "avgpool"):
         raise Unsupported("explicit padding that no window follows")
     dims = len(pad.in_shape) - 1
     torch_order = pad.args[0][1]
-    kernel, stride, padding, dilation = _window(window, dims)
+    kernel, stride, padding, dilation = window(after)
     for d in range(dims):
         before = torch_order[2 * (dims - 1 - d)]
         reach = dilation[d] * (kernel[d] - 1)
-        last_start = stride[d] * (window.out_shape[1 + d] - 1) - padding[d]
+        last_start = stride[d] * (after.out_shape[1 + d] - 1) - padding[d]
         if reach - padding[d] < before or last_start > before + pad.in_shape[1 + d] - 1:
             raise Unsupported("a window that reads padding only")
 

@@ -30,6 +30,7 @@ from cnngen.core.field_maps import (
     POINTWISE_KINDS,
     annotate_forward,
     annotate_nested_forward,
+    window,
 )
 from cnngen.core.plan import Op, Shape, Stage
 
@@ -60,10 +61,6 @@ def _clip(interval: Interval, size: int) -> Interval:
     return (low, high) if low <= high else None
 
 
-def _per_dim(value: object, dims: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
-
-
 def _window_back(
     interval: Interval, kernel: int, stride: int, padding: int, dilation: int, size_in: int
 ) -> Interval:
@@ -89,21 +86,8 @@ def _window(op: Op) -> tuple[tuple[int, ...], ...]:
         return hit[1]
     if len(_WINDOWS) > 10_000:
         _WINDOWS.clear()
-    _WINDOWS[id(op)] = (op, _parse_window(op))
+    _WINDOWS[id(op)] = (op, window(op))
     return _WINDOWS[id(op)][1]
-
-
-def _parse_window(op: Op) -> tuple[tuple[int, ...], ...]:
-    dims = len(op.in_shape) - 1
-    kernel = _per_dim(op.arg("kernel_size"), dims)
-    default = kernel if op.kind.endswith("pool") else (1,) * dims
-    stride = _per_dim(op.arg("stride", default), dims)
-    return (
-        kernel,
-        stride,
-        _per_dim(op.arg("padding", 0), dims),
-        _per_dim(op.arg("dilation", 1), dims),
-    )
 
 
 def _transposed_taps(
