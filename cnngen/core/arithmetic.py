@@ -275,20 +275,30 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
     return total // 2, total - total // 2
 
 
+def _exact(value: int | Fraction) -> int | Fraction:
+    """``value`` as an int when it is whole, so the common case stays integer arithmetic."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return value
+
+
 @dataclass(frozen=True)
 class Field:
     """Receptive field and jump (effective stride) of one dimension, in input pixels.
 
-    ``jump`` is a Fraction because a transposed convolution divides it.
+    Both are exact.  ``jump`` becomes a Fraction once a transposed convolution
+    divides it unevenly; whole values are kept as ints, because planning
+    carries a field through every op and Fraction arithmetic is many times
+    slower than int arithmetic (the values compare equal either way).
     """
 
-    size: Fraction
-    jump: Fraction
+    size: int | Fraction
+    jump: int | Fraction
 
     def through_conv(self, kernel: int, stride: int, dilation: int = 1) -> Field:
         """The field after a convolution or pooling window."""
         span = dilation * (kernel - 1) + 1
-        return Field(self.size + (span - 1) * self.jump, self.jump * stride)
+        return Field(_exact(self.size + (span - 1) * self.jump), _exact(self.jump * stride))
 
     def through_transposed(self, kernel: int, stride: int, dilation: int = 1) -> Field:
         """The field after a transposed convolution.
@@ -300,7 +310,9 @@ class Field:
         """
         span = dilation * (kernel - 1) + 1
         taps = math.ceil(span / stride)
-        return Field(self.size + (taps - 1) * self.jump, self.jump / stride)
+        return Field(
+            _exact(self.size + (taps - 1) * self.jump), _exact(Fraction(self.jump) / stride)
+        )
 
 
 def receptive_field(
@@ -314,7 +326,7 @@ def receptive_field(
     layers the field is an upper bound: output positions of a transposed
     convolution see ``floor`` or ``ceil`` of ``span / stride`` inputs.
     """
-    fields = [Field(Fraction(1), Fraction(1)) for _ in range(dims)]
+    fields = [Field(1, 1) for _ in range(dims)]
     for kind, kernel, stride, dilation in layers:
         k = expand(kernel, dims, "kernel")
         s = expand(stride, dims, "stride")
@@ -327,7 +339,7 @@ def receptive_field(
             raise CnngenError(f"kind: unknown layer kind {kind!r}", "kind")
     return (
         tuple(math.ceil(f.size) for f in fields),
-        tuple(f.jump for f in fields),
+        tuple(Fraction(f.jump) for f in fields),
     )
 
 

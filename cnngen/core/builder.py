@@ -10,12 +10,12 @@ code reads like code a person wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from fractions import Fraction
 
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
@@ -121,6 +121,11 @@ class StageBuilder:
         self.ops: list[Op] = []
         # Copies of each sample in the batch: 4 between a rotation stack and its pooling.
         self.batch = 1
+        # What naming the next op needs, kept up to date by _add (see _name):
+        # the weighted and linear layers so far, and the names taken.
+        self._weighted = 0
+        self._linears = 0
+        self._taken: set[str] = set()
 
     @property
     def dims(self) -> int:
@@ -160,7 +165,18 @@ class StageBuilder:
             batch=self.batch,
         )
         self.ops.append(op)
+        self._taken.add(op.path)
+        self._weighted += kind in WEIGHTED
+        self._linears += kind == "linear"
         self.shape = tuple(out_shape)
+        return op
+
+    def rename_last(self, path: str) -> Op:
+        """Give the last op another attribute name (a preset's norm keeps batch norm's)."""
+        op = dataclasses.replace(self.ops[-1], path=path)
+        self._taken.discard(self.ops[-1].path)
+        self._taken.add(path)
+        self.ops[-1] = op
         return op
 
     def name_for(self, kind: str) -> str:
@@ -181,12 +197,11 @@ class StageBuilder:
         if pattern is None:
             base = kind
         else:
-            weighted = sum(op.kind in WEIGHTED for op in self.ops)
-            linears = sum(op.kind == "linear" for op in self.ops) if kind == "linear" else 0
-            base = pattern.format(next=weighted + 1, this=weighted, fc=linears + 1)
+            weighted = self._weighted
+            base = pattern.format(next=weighted + 1, this=weighted, fc=self._linears + 1)
         if base[-1:] == "0":  # before any weighted layer: act, drop, ...
             base = base[:-1]
-        taken = {op.path for op in self.ops}
+        taken = self._taken
         name, suffix = base, 2
         while name in taken:
             name, suffix = f"{base}_{suffix}", suffix + 1
@@ -538,4 +553,4 @@ def _shape_text(shape: Shape) -> str:
 
 def fresh_fields(dims: int) -> tuple[Field, ...]:
     """The receptive field of a single input pixel."""
-    return tuple(Field(Fraction(1), Fraction(1)) for _ in range(dims))
+    return tuple(Field(1, 1) for _ in range(dims))
