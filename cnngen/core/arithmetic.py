@@ -135,8 +135,14 @@ def pool_size(
 def _per_dim(
     function_name: str,
     sizes: Sequence[int],
-    params: dict[str, IntOrSeq],
-) -> tuple[dict[str, tuple[int, ...]], int]:
+    params: tuple[tuple[str, IntOrSeq, int], ...],
+) -> list[tuple[int, ...]]:
+    """Each of ``params`` (name, value, lowest legal value) as one int per dimension of ``sizes``.
+
+    Every value is expanded (and its form checked) before any is checked
+    against its lowest value, so a refusal names the same argument whatever
+    else is wrong.
+    """
     dims = len(sizes)
     if not 1 <= dims <= 3:
         raise CnngenError(
@@ -144,7 +150,10 @@ def _per_dim(
             "input",
         )
     _at_least(tuple(sizes), 1, "input")
-    return {name: expand(value, dims, name) for name, value in params.items()}, dims
+    columns = [expand(value, dims, name) for name, value, _ in params]
+    for (name, _, low), column in zip(params, columns, strict=True):
+        _at_least(column, low, name)
+    return columns
 
 
 def conv_output_shape(
@@ -155,19 +164,13 @@ def conv_output_shape(
     dilation: IntOrSeq = 1,
 ) -> tuple[int, ...]:
     """Spatial output shape of ``nn.ConvNd`` for input spatial ``sizes``."""
-    p, dims = _per_dim(
+    kernels, strides, paddings, dilations = _per_dim(
         "convolution",
         sizes,
-        {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation},
-    )
-    _at_least(p["kernel"], 1, "kernel")
-    _at_least(p["stride"], 1, "stride")
-    _at_least(p["padding"], 0, "padding")
-    _at_least(p["dilation"], 1, "dilation")
-    return tuple(
-        conv_size(sizes[i], p["kernel"][i], p["stride"][i], p["padding"][i], p["dilation"][i])
-        for i in range(dims)
-    )
+        (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0),
+         ("dilation", dilation, 1)),
+    )  # fmt: skip
+    return tuple(map(conv_size, sizes, kernels, strides, paddings, dilations))
 
 
 def transposed_output_shape(
@@ -179,33 +182,13 @@ def transposed_output_shape(
     dilation: IntOrSeq = 1,
 ) -> tuple[int, ...]:
     """Spatial output shape of ``nn.ConvTransposeNd`` for input spatial ``sizes``."""
-    p, dims = _per_dim(
+    columns = _per_dim(
         "transposed convolution",
         sizes,
-        {
-            "kernel": kernel,
-            "stride": stride,
-            "padding": padding,
-            "output_padding": output_padding,
-            "dilation": dilation,
-        },
-    )
-    _at_least(p["kernel"], 1, "kernel")
-    _at_least(p["stride"], 1, "stride")
-    _at_least(p["padding"], 0, "padding")
-    _at_least(p["output_padding"], 0, "output_padding")
-    _at_least(p["dilation"], 1, "dilation")
-    return tuple(
-        transposed_size(
-            sizes[i],
-            p["kernel"][i],
-            p["stride"][i],
-            p["padding"][i],
-            p["output_padding"][i],
-            p["dilation"][i],
-        )
-        for i in range(dims)
-    )
+        (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0),
+         ("output_padding", output_padding, 0), ("dilation", dilation, 1)),
+    )  # fmt: skip
+    return tuple(map(transposed_size, sizes, *columns))
 
 
 def pool_output_shape(
@@ -223,28 +206,20 @@ def pool_output_shape(
     """
     if kind not in ("max", "avg"):
         raise CnngenError(f"kind: expected 'max' or 'avg', got {kind!r}", "kind")
-    p, dims = _per_dim(
+    kernels, strides, paddings, dilations = _per_dim(
         "pooling",
         sizes,
-        {
-            "kernel": kernel,
-            "stride": kernel if stride is None else stride,
-            "padding": padding,
-            "dilation": dilation,
-        },
-    )
-    _at_least(p["kernel"], 1, "kernel")
-    _at_least(p["stride"], 1, "stride")
-    _at_least(p["padding"], 0, "padding")
-    _at_least(p["dilation"], 1, "dilation")
-    if kind == "avg" and any(d != 1 for d in p["dilation"]):
+        (("kernel", kernel, 1), ("stride", kernel if stride is None else stride, 1),
+         ("padding", padding, 0), ("dilation", dilation, 1)),
+    )  # fmt: skip
+    if kind == "avg" and any(d != 1 for d in dilations):
         raise CnngenError(
             "dilation: average pooling has no dilation in torch; use 1 or max pooling",
             "dilation",
         )
-    if kind == "avg" and dims == 3:
+    if kind == "avg" and len(sizes) == 3:
         # torch's 3D average pooling alone also wants the unpadded input to hold the kernel.
-        for size, window in zip(sizes, p["kernel"], strict=True):
+        for size, window in zip(sizes, kernels, strict=True):
             if size < window:
                 raise CnngenError(
                     f"kernel: 3D average pooling needs the input ({size}) to be at least "
@@ -252,15 +227,10 @@ def pool_output_shape(
                     "kernel",
                 )
     return tuple(
-        pool_size(
-            sizes[i],
-            p["kernel"][i],
-            p["stride"][i],
-            p["padding"][i],
-            p["dilation"][i],
-            ceil_mode,
+        pool_size(size, window, step, pad, spacing, ceil_mode)
+        for size, window, step, pad, spacing in zip(
+            sizes, kernels, strides, paddings, dilations, strict=True
         )
-        for i in range(dims)
     )
 
 
@@ -276,10 +246,11 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
 
 
 def _exact(value: int | Fraction) -> int | Fraction:
-    """``value`` as an int when it is whole, so the common case stays integer arithmetic."""
-    if isinstance(value, Fraction) and value.denominator == 1:
-        return value.numerator
-    return value
+    """``value`` as an int when it is whole, so the common case stays integer arithmetic.
+
+    An int is its own numerator over 1, so ints pass through unchanged.
+    """
+    return value.numerator if value.denominator == 1 else value
 
 
 @dataclass(frozen=True)
@@ -310,9 +281,11 @@ class Field:
         """
         span = dilation * (kernel - 1) + 1
         taps = math.ceil(span / stride)
-        return Field(
-            _exact(self.size + (taps - 1) * self.jump), _exact(Fraction(self.jump) / stride)
-        )
+        if isinstance(self.jump, int) and self.jump % stride == 0:
+            jump: int | Fraction = self.jump // stride
+        else:
+            jump = _exact(Fraction(self.jump) / stride)
+        return Field(_exact(self.size + (taps - 1) * self.jump), jump)
 
 
 def receptive_field(

@@ -128,6 +128,17 @@ class StageBuilder:
         self._taken: set[str] = set()
 
     @property
+    def fields(self) -> tuple[Field, ...]:
+        """The receptive field and jump per dimension after the ops so far."""
+        return self._fields
+
+    @fields.setter
+    def fields(self, fields: Sequence[Field]) -> None:
+        # Every op records the field in whole pixels: round it once per change, not per op.
+        self._fields = tuple(fields)
+        self._rounded = tuple(math.ceil(f.size) for f in self._fields)
+
+    @property
     def dims(self) -> int:
         return len(self.shape) - 1
 
@@ -138,9 +149,6 @@ class StageBuilder:
     @property
     def spatial(self) -> Shape:
         return self.shape[1:]
-
-    def _rf(self) -> Shape:
-        return tuple(math.ceil(f.size) for f in self.fields)
 
     def _add(
         self,
@@ -161,7 +169,7 @@ class StageBuilder:
             params=params,
             # Between a rotation stack and its pooling each sample runs as four copies.
             macs=macs * self.batch,
-            receptive_field=self._rf(),
+            receptive_field=self._rounded,
             batch=self.batch,
         )
         self.ops.append(op)
