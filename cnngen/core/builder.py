@@ -112,9 +112,15 @@ _NAMES = {
 
 
 class StageBuilder:
-    """Appends ops to one stage, tracking the running shape and receptive field."""
+    """Appends ops to one stage, tracking the running shape and receptive field.
 
-    def __init__(self, in_shape: Shape, fields: Sequence[Field]) -> None:
+    With ``positional`` the ops are named 0, 1, 2 ... as in a positional
+    ``nn.Sequential`` (a residual shortcut, torchvision's ``downsample``)
+    rather than by their roles.
+    """
+
+    def __init__(self, in_shape: Shape, fields: Sequence[Field], positional: bool = False) -> None:
+        self.positional = positional
         self.in_shape = tuple(in_shape)
         self.shape: Shape = tuple(in_shape)
         self.fields = tuple(fields)
@@ -181,6 +187,8 @@ class StageBuilder:
 
     def rename_last(self, path: str) -> Op:
         """Give the last op another attribute name (a preset's norm keeps batch norm's)."""
+        if self.ops[-1].path == path:  # batch norm itself: nothing to rename
+            return self.ops[-1]
         op = dataclasses.replace(self.ops[-1], path=path)
         self._taken.discard(self.ops[-1].path)
         self._taken.add(path)
@@ -201,6 +209,8 @@ class StageBuilder:
         never renames a weight, which keeps state_dicts loadable across small
         edits of the command.
         """
+        if self.positional:
+            return str(len(self.ops))
         pattern = _NAMES.get(kind)
         if pattern is None:
             base = kind
