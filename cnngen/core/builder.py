@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -139,7 +139,7 @@ class StageBuilder:
         return self._fields
 
     @fields.setter
-    def fields(self, fields: Sequence[Field]) -> None:
+    def fields(self, fields: Iterable[Field]) -> None:
         # Every op records the field in whole pixels: round it once per change, not per op.
         self._fields = tuple(fields)
         self._rounded = tuple(math.ceil(f.size) for f in self._fields)
@@ -182,7 +182,7 @@ class StageBuilder:
         self._taken.add(op.path)
         self._weighted += kind in WEIGHTED
         self._linears += kind == "linear"
-        self.shape = tuple(out_shape)
+        self.shape = op.out_shape
         return op
 
     def rename_last(self, path: str) -> Op:
@@ -269,9 +269,7 @@ class StageBuilder:
         taps = math.prod(kernel) * (in_channels // groups)
         params = out_channels * taps + (out_channels if bias else 0)
         macs = math.prod(spatial) * out_channels * taps
-        self.fields = tuple(
-            f.through_conv(kernel[i], stride[i], dilation[i]) for i, f in enumerate(self.fields)
-        )
+        self.fields = map(Field.through_conv, self.fields, kernel, stride, dilation)
         return self._add(
             "conv", f"nn.Conv{self.dims}d", args, (out_channels, *spatial), params, macs
         )
@@ -307,10 +305,7 @@ class StageBuilder:
         params = out_channels * taps + (out_channels if bias else 0)
         # Every input position scatters into kernel taps of every output channel.
         macs = math.prod(self.spatial) * out_channels * taps
-        self.fields = tuple(
-            f.through_transposed(kernel[i], stride[i], dilation[i])
-            for i, f in enumerate(self.fields)
-        )
+        self.fields = map(Field.through_transposed, self.fields, kernel, stride, dilation)
         return self._add(
             "conv_transpose",
             f"nn.ConvTranspose{self.dims}d",
@@ -374,7 +369,7 @@ class StageBuilder:
             args.append(("padding", compact(padding)))
         if ceil_mode:
             args.append(("ceil_mode", True))
-        self.fields = tuple(f.through_conv(kernel[i], stride[i]) for i, f in enumerate(self.fields))
+        self.fields = map(Field.through_conv, self.fields, kernel, stride)
         module = f"nn.{'Max' if kind == 'max' else 'Avg'}Pool{self.dims}d"
         return self._add(f"{kind}pool", module, args, (self.channels, *spatial))
 
