@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from cnngen.errors import CnngenError
 
@@ -253,14 +252,15 @@ def _exact(value: int | Fraction) -> int | Fraction:
     return value.numerator if value.denominator == 1 else value
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """Receptive field and jump (effective stride) of one dimension, in input pixels.
 
     Both are exact.  ``jump`` becomes a Fraction once a transposed convolution
     divides it unevenly; whole values are kept as ints, because planning
     carries a field through every op and Fraction arithmetic is many times
-    slower than int arithmetic (the values compare equal either way).
+    slower than int arithmetic (the values compare equal either way).  A
+    named tuple rather than a frozen dataclass for the same reason: planning
+    makes one per op and dimension, and a tuple is several times cheaper to make.
     """
 
     size: int | Fraction
