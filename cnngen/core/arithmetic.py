@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from cnngen.errors import CnngenError
 
@@ -135,8 +134,14 @@ def pool_size(
 def _per_dim(
     function_name: str,
     sizes: Sequence[int],
-    params: dict[str, IntOrSeq],
-) -> tuple[dict[str, tuple[int, ...]], int]:
+    params: tuple[tuple[str, IntOrSeq, int], ...],
+) -> list[tuple[int, ...]]:
+    """Each of ``params`` (name, value, lowest legal value) as one int per dimension of ``sizes``.
+
+    Every value is expanded (and its form checked) before any is checked
+    against its lowest value, so a refusal names the same argument whatever
+    else is wrong.
+    """
     dims = len(sizes)
     if not 1 <= dims <= 3:
         raise CnngenError(
@@ -144,7 +149,10 @@ def _per_dim(
             "input",
         )
     _at_least(tuple(sizes), 1, "input")
-    return {name: expand(value, dims, name) for name, value in params.items()}, dims
+    columns = [expand(value, dims, name) for name, value, _ in params]
+    for (name, _, low), column in zip(params, columns, strict=True):
+        _at_least(column, low, name)
+    return columns
 
 
 def conv_output_shape(
@@ -155,19 +163,13 @@ def conv_output_shape(
     dilation: IntOrSeq = 1,
 ) -> tuple[int, ...]:
     """Spatial output shape of ``nn.ConvNd`` for input spatial ``sizes``."""
-    p, dims = _per_dim(
+    kernels, strides, paddings, dilations = _per_dim(
         "convolution",
         sizes,
-        {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation},
-    )
-    _at_least(p["kernel"], 1, "kernel")
-    _at_least(p["stride"], 1, "stride")
-    _at_least(p["padding"], 0, "padding")
-    _at_least(p["dilation"], 1, "dilation")
-    return tuple(
-        conv_size(sizes[i], p["kernel"][i], p["stride"][i], p["padding"][i], p["dilation"][i])
-        for i in range(dims)
-    )
+        (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0),
+         ("dilation", dilation, 1)),
+    )  # fmt: skip
+    return tuple(map(conv_size, sizes, kernels, strides, paddings, dilations))
 
 
 def transposed_output_shape(
@@ -179,33 +181,13 @@ def transposed_output_shape(
     dilation: IntOrSeq = 1,
 ) -> tuple[int, ...]:
     """Spatial output shape of ``nn.ConvTransposeNd`` for input spatial ``sizes``."""
-    p, dims = _per_dim(
+    columns = _per_dim(
         "transposed convolution",
         sizes,
-        {
-            "kernel": kernel,
-            "stride": stride,
-            "padding": padding,
-            "output_padding": output_padding,
-            "dilation": dilation,
-        },
-    )
-    _at_least(p["kernel"], 1, "kernel")
-    _at_least(p["stride"], 1, "stride")
-    _at_least(p["padding"], 0, "padding")
-    _at_least(p["output_padding"], 0, "output_padding")
-    _at_least(p["dilation"], 1, "dilation")
-    return tuple(
-        transposed_size(
-            sizes[i],
-            p["kernel"][i],
-            p["stride"][i],
-            p["padding"][i],
-            p["output_padding"][i],
-            p["dilation"][i],
-        )
-        for i in range(dims)
-    )
+        (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0),
+         ("output_padding", output_padding, 0), ("dilation", dilation, 1)),
+    )  # fmt: skip
+    return tuple(map(transposed_size, sizes, *columns))
 
 
 def pool_output_shape(
@@ -223,28 +205,20 @@ def pool_output_shape(
     """
     if kind not in ("max", "avg"):
         raise CnngenError(f"kind: expected 'max' or 'avg', got {kind!r}", "kind")
-    p, dims = _per_dim(
+    kernels, strides, paddings, dilations = _per_dim(
         "pooling",
         sizes,
-        {
-            "kernel": kernel,
-            "stride": kernel if stride is None else stride,
-            "padding": padding,
-            "dilation": dilation,
-        },
-    )
-    _at_least(p["kernel"], 1, "kernel")
-    _at_least(p["stride"], 1, "stride")
-    _at_least(p["padding"], 0, "padding")
-    _at_least(p["dilation"], 1, "dilation")
-    if kind == "avg" and any(d != 1 for d in p["dilation"]):
+        (("kernel", kernel, 1), ("stride", kernel if stride is None else stride, 1),
+         ("padding", padding, 0), ("dilation", dilation, 1)),
+    )  # fmt: skip
+    if kind == "avg" and any(d != 1 for d in dilations):
         raise CnngenError(
             "dilation: average pooling has no dilation in torch; use 1 or max pooling",
             "dilation",
         )
-    if kind == "avg" and dims == 3:
+    if kind == "avg" and len(sizes) == 3:
         # torch's 3D average pooling alone also wants the unpadded input to hold the kernel.
-        for size, window in zip(sizes, p["kernel"], strict=True):
+        for size, window in zip(sizes, kernels, strict=True):
             if size < window:
                 raise CnngenError(
                     f"kernel: 3D average pooling needs the input ({size}) to be at least "
@@ -252,15 +226,10 @@ def pool_output_shape(
                     "kernel",
                 )
     return tuple(
-        pool_size(
-            sizes[i],
-            p["kernel"][i],
-            p["stride"][i],
-            p["padding"][i],
-            p["dilation"][i],
-            ceil_mode,
+        pool_size(size, window, step, pad, spacing, ceil_mode)
+        for size, window, step, pad, spacing in zip(
+            sizes, kernels, strides, paddings, dilations, strict=True
         )
-        for i in range(dims)
     )
 
 
@@ -275,20 +244,32 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
     return total // 2, total - total // 2
 
 
-@dataclass(frozen=True)
-class Field:
+def _exact(value: int | Fraction) -> int | Fraction:
+    """``value`` as an int when it is whole, so the common case stays integer arithmetic.
+
+    An int is its own numerator over 1, so ints pass through unchanged.
+    """
+    return value.numerator if value.denominator == 1 else value
+
+
+class Field(NamedTuple):
     """Receptive field and jump (effective stride) of one dimension, in input pixels.
 
-    ``jump`` is a Fraction because a transposed convolution divides it.
+    Both are exact.  ``jump`` becomes a Fraction once a transposed convolution
+    divides it unevenly; whole values are kept as ints, because planning
+    carries a field through every op and Fraction arithmetic is many times
+    slower than int arithmetic (the values compare equal either way).  A
+    named tuple rather than a frozen dataclass for the same reason: planning
+    makes one per op and dimension, and a tuple is several times cheaper to make.
     """
 
-    size: Fraction
-    jump: Fraction
+    size: int | Fraction
+    jump: int | Fraction
 
     def through_conv(self, kernel: int, stride: int, dilation: int = 1) -> Field:
         """The field after a convolution or pooling window."""
         span = dilation * (kernel - 1) + 1
-        return Field(self.size + (span - 1) * self.jump, self.jump * stride)
+        return Field(_exact(self.size + (span - 1) * self.jump), _exact(self.jump * stride))
 
     def through_transposed(self, kernel: int, stride: int, dilation: int = 1) -> Field:
         """The field after a transposed convolution.
@@ -300,7 +281,11 @@ class Field:
         """
         span = dilation * (kernel - 1) + 1
         taps = math.ceil(span / stride)
-        return Field(self.size + (taps - 1) * self.jump, self.jump / stride)
+        if isinstance(self.jump, int) and self.jump % stride == 0:
+            jump: int | Fraction = self.jump // stride
+        else:
+            jump = _exact(Fraction(self.jump) / stride)
+        return Field(_exact(self.size + (taps - 1) * self.jump), jump)
 
 
 def receptive_field(
@@ -314,7 +299,7 @@ def receptive_field(
     layers the field is an upper bound: output positions of a transposed
     convolution see ``floor`` or ``ceil`` of ``span / stride`` inputs.
     """
-    fields = [Field(Fraction(1), Fraction(1)) for _ in range(dims)]
+    fields = [Field(1, 1) for _ in range(dims)]
     for kind, kernel, stride, dilation in layers:
         k = expand(kernel, dims, "kernel")
         s = expand(stride, dims, "stride")
@@ -327,7 +312,7 @@ def receptive_field(
             raise CnngenError(f"kind: unknown layer kind {kind!r}", "kind")
     return (
         tuple(math.ceil(f.size) for f in fields),
-        tuple(f.jump for f in fields),
+        tuple(Fraction(f.jump) for f in fields),
     )
 
 

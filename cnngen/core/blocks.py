@@ -8,7 +8,6 @@ upsample) whose ``output_padding`` lands on the encoder's size exactly.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -205,7 +204,7 @@ def residual_stage(
     """
     ones = [1] * len(stride)
     zeros = [0] * len(stride)
-    shortcut = StageBuilder(in_shape, fields)
+    shortcut = StageBuilder(in_shape, fields, positional=True)
     if in_shape[0] != main.shape[0] or any(s != 1 for s in stride):
         shortcut.conv(main.shape[0], ones, list(stride), zeros, bias=bias)
         shortcut.norm(norm, dropout)
@@ -225,8 +224,9 @@ def residual_stage(
         tuple(main.ops),
         in_shape,
         main.shape,
-        shortcut=tuple(dataclasses.replace(op, path=str(i)) for i, op in enumerate(shortcut.ops)),
-        post=tuple(dataclasses.replace(op, path="act") for op in post.ops),
+        shortcut=tuple(shortcut.ops),
+        # The only op of its builder, the activation is named ``act`` already.
+        post=tuple(post.ops),
     )
 
 

@@ -10,12 +10,12 @@ code reads like code a person wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from fractions import Fraction
 
 from cnngen.core import arithmetic
 from cnngen.core.arithmetic import Field
@@ -112,15 +112,37 @@ _NAMES = {
 
 
 class StageBuilder:
-    """Appends ops to one stage, tracking the running shape and receptive field."""
+    """Appends ops to one stage, tracking the running shape and receptive field.
 
-    def __init__(self, in_shape: Shape, fields: Sequence[Field]) -> None:
+    With ``positional`` the ops are named 0, 1, 2 ... as in a positional
+    ``nn.Sequential`` (a residual shortcut, torchvision's ``downsample``)
+    rather than by their roles.
+    """
+
+    def __init__(self, in_shape: Shape, fields: Sequence[Field], positional: bool = False) -> None:
+        self.positional = positional
         self.in_shape = tuple(in_shape)
         self.shape: Shape = tuple(in_shape)
         self.fields = tuple(fields)
         self.ops: list[Op] = []
         # Copies of each sample in the batch: 4 between a rotation stack and its pooling.
         self.batch = 1
+        # What naming the next op needs, kept up to date by _add (see _name):
+        # the weighted and linear layers so far, and the names taken.
+        self._weighted = 0
+        self._linears = 0
+        self._taken: set[str] = set()
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """The receptive field and jump per dimension after the ops so far."""
+        return self._fields
+
+    @fields.setter
+    def fields(self, fields: Iterable[Field]) -> None:
+        # Every op records the field in whole pixels: round it once per change, not per op.
+        self._fields = tuple(fields)
+        self._rounded = tuple(math.ceil(f.size) for f in self._fields)
 
     @property
     def dims(self) -> int:
@@ -133,9 +155,6 @@ class StageBuilder:
     @property
     def spatial(self) -> Shape:
         return self.shape[1:]
-
-    def _rf(self) -> Shape:
-        return tuple(math.ceil(f.size) for f in self.fields)
 
     def _add(
         self,
@@ -156,11 +175,24 @@ class StageBuilder:
             params=params,
             # Between a rotation stack and its pooling each sample runs as four copies.
             macs=macs * self.batch,
-            receptive_field=self._rf(),
+            receptive_field=self._rounded,
             batch=self.batch,
         )
         self.ops.append(op)
-        self.shape = tuple(out_shape)
+        self._taken.add(op.path)
+        self._weighted += kind in WEIGHTED
+        self._linears += kind == "linear"
+        self.shape = op.out_shape
+        return op
+
+    def rename_last(self, path: str) -> Op:
+        """Give the last op another attribute name (a preset's norm keeps batch norm's)."""
+        if self.ops[-1].path == path:  # batch norm itself: nothing to rename
+            return self.ops[-1]
+        op = dataclasses.replace(self.ops[-1], path=path)
+        self._taken.discard(self.ops[-1].path)
+        self._taken.add(path)
+        self.ops[-1] = op
         return op
 
     def name_for(self, kind: str) -> str:
@@ -177,16 +209,17 @@ class StageBuilder:
         never renames a weight, which keeps state_dicts loadable across small
         edits of the command.
         """
+        if self.positional:
+            return str(len(self.ops))
         pattern = _NAMES.get(kind)
         if pattern is None:
             base = kind
         else:
-            weighted = sum(op.kind in WEIGHTED for op in self.ops)
-            linears = sum(op.kind == "linear" for op in self.ops) if kind == "linear" else 0
-            base = pattern.format(next=weighted + 1, this=weighted, fc=linears + 1)
+            weighted = self._weighted
+            base = pattern.format(next=weighted + 1, this=weighted, fc=self._linears + 1)
         if base[-1:] == "0":  # before any weighted layer: act, drop, ...
             base = base[:-1]
-        taken = {op.path for op in self.ops}
+        taken = self._taken
         name, suffix = base, 2
         while name in taken:
             name, suffix = f"{base}_{suffix}", suffix + 1
@@ -236,9 +269,7 @@ class StageBuilder:
         taps = math.prod(kernel) * (in_channels // groups)
         params = out_channels * taps + (out_channels if bias else 0)
         macs = math.prod(spatial) * out_channels * taps
-        self.fields = tuple(
-            f.through_conv(kernel[i], stride[i], dilation[i]) for i, f in enumerate(self.fields)
-        )
+        self.fields = map(Field.through_conv, self.fields, kernel, stride, dilation)
         return self._add(
             "conv", f"nn.Conv{self.dims}d", args, (out_channels, *spatial), params, macs
         )
@@ -274,10 +305,7 @@ class StageBuilder:
         params = out_channels * taps + (out_channels if bias else 0)
         # Every input position scatters into kernel taps of every output channel.
         macs = math.prod(self.spatial) * out_channels * taps
-        self.fields = tuple(
-            f.through_transposed(kernel[i], stride[i], dilation[i])
-            for i, f in enumerate(self.fields)
-        )
+        self.fields = map(Field.through_transposed, self.fields, kernel, stride, dilation)
         return self._add(
             "conv_transpose",
             f"nn.ConvTranspose{self.dims}d",
@@ -341,7 +369,7 @@ class StageBuilder:
             args.append(("padding", compact(padding)))
         if ceil_mode:
             args.append(("ceil_mode", True))
-        self.fields = tuple(f.through_conv(kernel[i], stride[i]) for i, f in enumerate(self.fields))
+        self.fields = map(Field.through_conv, self.fields, kernel, stride)
         module = f"nn.{'Max' if kind == 'max' else 'Avg'}Pool{self.dims}d"
         return self._add(f"{kind}pool", module, args, (self.channels, *spatial))
 
@@ -538,4 +566,4 @@ def _shape_text(shape: Shape) -> str:
 
 def fresh_fields(dims: int) -> tuple[Field, ...]:
     """The receptive field of a single input pixel."""
-    return tuple(Field(Fraction(1), Fraction(1)) for _ in range(dims))
+    return tuple(Field(1, 1) for _ in range(dims))

@@ -342,7 +342,7 @@ def activation_bytes(plan: Any) -> tuple[int, int]:
     """
     largest, total = 0, 0
     for stage in plan.stages:
-        for _, op in stage.all_ops():
+        for op in stage.every_op():
             size = 4 * (math.prod(op.in_shape) + math.prod(op.out_shape))
             largest = max(largest, size)
             total += 4 * math.prod(op.out_shape)

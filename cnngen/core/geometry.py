@@ -80,6 +80,30 @@ def _padding(
     return dilation * (kernel - 1) // 2, (0, 0)
 
 
+def _run_layer(
+    size: int, intent: LayerIntent, kernel: int, dilation: int, padding_mode: str, sub_blocks: int
+) -> DimLayer | None:
+    """One layer along one dimension from ``size``, or None when its window no longer fits."""
+    layer_in = size
+    convs = []
+    for block in range(sub_blocks):
+        stride = intent.stride if block == 0 else 1
+        padding, pre = _padding(padding_mode, size, kernel, stride, dilation)
+        if block == 0 and intent.reduction:
+            padding -= intent.reduction
+        padded = size + pre[0] + pre[1]
+        if padded + 2 * padding < dilation * (kernel - 1) + 1:
+            return None
+        out = arithmetic.conv_size(padded, kernel, stride, padding, dilation)
+        convs.append(DimConv(kernel, stride, padding, dilation, pre, size, out))
+        size = out
+    if intent.pool > 1:
+        if size < intent.pool:
+            return None
+        size = arithmetic.pool_size(size, intent.pool, intent.pool, 0, ceil_mode=True)
+    return DimLayer(tuple(convs), intent.pool, layer_in, size)
+
+
 def simulate_dim(
     size: int,
     intents: Sequence[LayerIntent],
@@ -91,28 +115,22 @@ def simulate_dim(
     """Run the layers along one dimension.
 
     Returns the realized layers, or the index of the first layer that cannot
-    run (its window no longer fits the feature map).
+    run (its window no longer fits the feature map).  A layer depends only on
+    its input size and intent, and deep plans repeat the same few pairs (size
+    is kept between downsamplings), so each pair is worked out once; the
+    layers are frozen, so repeats share one object.
     """
     realized: list[DimLayer] = []
+    known: dict[tuple[int, LayerIntent], DimLayer | None] = {}
     for index, intent in enumerate(intents):
-        layer_in = size
-        convs = []
-        for block in range(sub_blocks):
-            stride = intent.stride if block == 0 else 1
-            padding, pre = _padding(padding_mode, size, kernel, stride, dilation)
-            if block == 0 and intent.reduction:
-                padding -= intent.reduction
-            padded = size + pre[0] + pre[1]
-            if padded + 2 * padding < dilation * (kernel - 1) + 1:
-                return index
-            out = arithmetic.conv_size(padded, kernel, stride, padding, dilation)
-            convs.append(DimConv(kernel, stride, padding, dilation, pre, size, out))
-            size = out
-        if intent.pool > 1:
-            if size < intent.pool:
-                return index
-            size = arithmetic.pool_size(size, intent.pool, intent.pool, 0, ceil_mode=True)
-        realized.append(DimLayer(tuple(convs), intent.pool, layer_in, size))
+        key = (size, intent)
+        if key not in known:
+            known[key] = _run_layer(size, intent, kernel, dilation, padding_mode, sub_blocks)
+        layer = known[key]
+        if layer is None:
+            return index
+        realized.append(layer)
+        size = layer.size_out
     return realized
 
 
@@ -130,18 +148,24 @@ class Geometry:
         return tuple(dim[index].size_out for dim in self.dims)
 
 
+# The intents of layers that downsample by the default factor, or not at all:
+# shared, since a deep plan asks for a thousand of each.
+_STRIDED = LayerIntent(DOWNSAMPLE_FACTOR, 1)
+_POOLED = LayerIntent(1, DOWNSAMPLE_FACTOR)
+_KEEP = LayerIntent(1, 1)
+
+
 def _intents(spec: ModelSpec, dim: int, downsampling: set[int]) -> list[LayerIntent]:
-    pinned = spec.stride[dim] if spec.stride is not None else None
+    if spec.stride is not None:
+        return [LayerIntent(spec.stride[dim], 1)] * spec.layers
     intents = []
     for index in range(spec.layers):
-        if pinned is not None:
-            intents.append(LayerIntent(pinned, 1))
-        elif index in downsampling and spec.downsample == "stride":
-            intents.append(LayerIntent(DOWNSAMPLE_FACTOR, 1))
+        if index in downsampling and spec.downsample == "stride":
+            intents.append(_STRIDED)
         elif index in downsampling and spec.downsample == "pool":
-            intents.append(LayerIntent(1, DOWNSAMPLE_FACTOR))
+            intents.append(_POOLED)
         else:
-            intents.append(LayerIntent(1, 1))
+            intents.append(_KEEP)
     return intents
 
 

@@ -143,13 +143,21 @@ class Stage:
         for op in self.post:
             yield f"{self.name}.{op.path}", op
 
+    def every_op(self) -> Iterator[Op]:
+        """Every op in the order of :meth:`all_ops`, without building its name (for totals)."""
+        for child in self.children:
+            yield from child.every_op()
+        yield from self.ops
+        yield from self.shortcut
+        yield from self.post
+
     @property
     def params(self) -> int:
-        return sum(op.params for _, op in self.all_ops())
+        return sum(op.params for op in self.every_op())
 
     @property
     def macs(self) -> int:
-        return sum(op.macs for _, op in self.all_ops())
+        return sum(op.macs for op in self.every_op())
 
 
 @dataclass(frozen=True)

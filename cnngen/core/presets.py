@@ -267,9 +267,7 @@ def preset_norm(builder: StageBuilder, norm: str) -> Op | None:
     op = builder.norm(norm)
     if op is None:
         return None
-    op = dataclasses.replace(op, path=name)
-    builder.ops[-1] = op
-    return op
+    return builder.rename_last(name)
 
 
 def conv_bias(spec: ModelSpec) -> bool:

@@ -42,7 +42,7 @@ def _trunk_field(stages: Sequence[Stage]) -> Shape:
     """The receptive field of the last op that still has positions (before any flatten)."""
     best: Shape = ()
     for stage in stages:
-        for _, op in stage.all_ops():
+        for op in stage.every_op():
             if len(op.out_shape) > 1 and op.kind not in ("unflatten",) and op.receptive_field:
                 best = op.receptive_field
     return best
@@ -62,7 +62,7 @@ def _coverage_note(spec: ModelSpec, stages: Sequence[Stage], field: Shape) -> li
 def _plan(
     spec: ModelSpec, stages: Sequence[Stage], notes: Sequence[str], helpers: Sequence[str] = ()
 ) -> Plan:
-    used = {op.module for stage in stages for _, op in stage.all_ops()}
+    used = {op.module for stage in stages for op in stage.every_op()}
     if any(stage.kind == "residual" for stage in stages):
         used.add("Residual")
     stages, field = annotate(stages, (spec.in_channels, *spec.input_size))

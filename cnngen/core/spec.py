@@ -346,7 +346,7 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         _apply_preset(family, preset, options)
     input_size = _input_size(options)
     options["input_size"] = input_size
-    spec = replace(ModelSpec(family=family, input_size=input_size), **options)
+    spec = ModelSpec(family=family, **options)
     _check_numbers_and_choices(spec, names)
     kernel, dilation, stride, min_size, target_size = _sizes_per_dim(spec)
     downsample, sub_blocks = _blocks(spec)
