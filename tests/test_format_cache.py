@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import black
+import jinja2
 import pytest
 
 import cnngen
@@ -67,3 +68,40 @@ def test_no_cache_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CNNGEN_NO_CACHE", "1")
     format_python("y = 1\n")
     assert not (tmp_path / "cache").exists()
+
+
+def _fresh_environment(folder: Path) -> jinja2.Environment:
+    """A new environment over ``folder`` with the template cache, as a new process has."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        bytecode_cache=format_cache.template_cache("test"),
+    )
+
+
+def test_an_edited_template_is_compiled_again_not_served_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNNGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CNNGEN_NO_CACHE", raising=False)
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "model.py.jinja").write_text("x = {{ 1 }}\n")
+    assert _fresh_environment(user).get_template("model.py.jinja").render() == "x = 1"
+    assert list((tmp_path / "cache" / "jinja").iterdir())
+    assert _fresh_environment(user).get_template("model.py.jinja").render() == "x = 1"
+    (user / "model.py.jinja").write_text("x = {{ 2 }}\n")
+    assert _fresh_environment(user).get_template("model.py.jinja").render() == "x = 2"
+
+
+def test_a_damaged_template_cache_only_means_compiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CNNGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CNNGEN_NO_CACHE", raising=False)
+    (tmp_path / "t.jinja").write_text("y = {{ 3 }}\n")
+    _fresh_environment(tmp_path).get_template("t.jinja")
+    for entry in (tmp_path / "cache" / "jinja").iterdir():
+        entry.write_bytes(b"garbage")
+    assert _fresh_environment(tmp_path).get_template("t.jinja").render() == "y = 3"
+    monkeypatch.setenv("CNNGEN_NO_CACHE", "1")
+    assert format_cache.template_cache("test") is None

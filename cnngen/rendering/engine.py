@@ -222,13 +222,18 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
                 shipped,
             ]
         )
-    env = jinja2.Environment(
-        loader=loader,
+    from cnngen.rendering import format_cache
+
+    settings = dict(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+    )
+    options = f"cnngen {__version__} jinja {jinja2.__version__} {sorted(settings.items())}"
+    env = jinja2.Environment(
+        loader=loader, bytecode_cache=format_cache.template_cache(options), **settings
     )
     env.filters.update(FILTERS)
     return env

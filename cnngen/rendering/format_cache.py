@@ -23,6 +23,10 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jinja2
 
 # Bump when the cache's layout or key changes.
 _KEY_VERSION = b"cnngen-black-cache-1"
@@ -96,3 +100,41 @@ def store(source: str, mode: str, formatted: str) -> None:
             raise
     except OSError:
         pass
+
+
+def template_cache(options: str) -> jinja2.BytecodeCache | None:
+    """A Jinja bytecode cache beside Black's, or None when the cache is off.
+
+    Compiling the templates from their text costs every process more than
+    rendering them.  Jinja keys each compiled template by its name and file and
+    checks the source's checksum on load, so an edited template (a shipped one
+    or one in a user's ``--template-dir``) is compiled again, never served
+    stale; ``options`` (the environment's settings and cnngen's version) joins
+    the key, so a change to how templates are compiled leaves old entries unused.
+    Any failure to read or write it only means the template is compiled.
+    """
+    folder = cache_folder()
+    if folder is None:
+        return None
+    import jinja2
+
+    class _Cache(jinja2.FileSystemBytecodeCache):
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            return hashlib.sha256(
+                "\0".join((options, name, filename or "")).encode("utf-8", "surrogatepass")
+            ).hexdigest()
+
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                os.makedirs(self.directory, exist_ok=True)
+                super().dump_bytecode(bucket)
+            except Exception:
+                pass
+
+    return _Cache(str(folder / "jinja"), "%s.cache")
