@@ -18,6 +18,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cnngen.core.checks import (
     check_class_name,
@@ -31,6 +32,9 @@ from cnngen.core.checks import (
 )
 from cnngen.core.spec import check_choice, format_value
 from cnngen.errors import CnngenError
+
+if TYPE_CHECKING:
+    from cnngen.core.plan import Extra
 from cnngen.rendering.escape import doc_text
 from cnngen.rendering.namespace import (
     PROBE,
@@ -594,11 +598,14 @@ def render_train(
     features: str | tuple[str, ...] | list[str] = DEFAULT_FEATURES,
     script_name: str = "train.py",
     command: str = "train",
+    extras: tuple[Extra, ...] = (),
 ) -> str:
     """The source of a training script for a model module and a dataset module.
 
     ``features`` (names of FEATURES, "all" or "none") is what the script carries
     beyond training and evaluation; no line of a feature left out is written.
+    ``extras`` are the model's training-only outputs (``Plan.extras``): the
+    script then trains on the main loss plus each extra's, weighted.
     """
     from cnngen.rendering.engine import render_python
 
@@ -643,6 +650,8 @@ def render_train(
         scheduler=scheduler,
         script_name=doc_text(script_name),
         command=command,
+        extra_weights=tuple(extra.weight for extra in extras),
+        extra_steps=tuple(extra.step for extra in extras),
     )
 
 
@@ -800,7 +809,28 @@ def _train_sources() -> list[str]:
         )
         for task in TASKS
         for features in ("all", ",".join(DEFAULT_FEATURES))
+    ] + [
+        # A model with training-only outputs: the weighted loss (and its mask sampling).
+        render_train(
+            task=task,
+            model_class=PROBE,
+            model_module=model_module,
+            dataset_module=dataset_module,
+            features="all",
+            extras=_probe_extras(family, options),
+        )
+        for task, family, options in (
+            ("classification", "classifier", {"preset": "googlenet", "aux_logits": True}),
+            ("segmentation", "unet", {"layers": 2, "deep_supervision": 1}),
+        )
     ]
+
+
+def _probe_extras(family: str, options: dict[str, object]) -> tuple[Extra, ...]:
+    from cnngen.core.solver import solve
+    from cnngen.core.spec import make_spec
+
+    return solve(make_spec(family, input_size=(64, 64), **options)).extras
 
 
 def _finetune_sources() -> list[str]:

@@ -181,6 +181,7 @@ def render_project(
             seed=train.seed,
             features=train.features,
             command=command_line(train_invocation(task, spec.class_name, train)),
+            extras=plan.extras,
         ),
         "predict.py": render_predict(
             task=task, seed=train.seed, command=command_line(predict_invocation(task, train))
