@@ -7,6 +7,7 @@ Inception, InceptionAux), with its published parameter count.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -264,3 +265,45 @@ def test_train_command_needs_one_weight_per_extra_of_the_model_beside_it(
     result = run_cli(*argv, "--extra-weights", "0.5,0.25", "--extra-steps", "2x2,4x4")
     assert result.code == 0, result.err
     assert "EXTRA_STEPS = ((2, 2), (4, 4))" in (tmp_path / "train.py").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("family", "options", "lang"),
+    [
+        ("unet", {"input_size": (19, 23), "layers": 3, "start_channels": 4,
+                  "deep_supervision": 2}, "ru"),
+        ("classifier", {"preset": "googlenet", "input_size": (64, 64), "aux_logits": True}, "en"),
+    ],
+    ids=["unet-deep-supervision", "googlenet-aux"],
+)  # fmt: skip
+def test_handout_checks_the_training_only_heads(family: str, options: dict, lang: str) -> None:
+    from test_handout import execute, handout
+
+    from cnngen.rendering.messages import Messages
+
+    _, _, text = handout(family, lang=lang, student=False, **options)
+    printed = execute(text)  # its batch cell asserts the extras' shapes
+    t = Messages(lang)
+    assert f"{t('label.output')} (2, " in printed and t("label.expected") not in printed
+    names = "head2, head3" if family == "unet" else "aux2, aux1"
+    assert t("batch.extras", names=names)[:40] in text
+
+
+def test_plan_svg_and_json_show_the_training_only_heads(
+    run_cli: Callable[..., object], tmp_path: Path
+) -> None:
+    argv = ("plan", "unet", "-i", "37x29", "--layers", "3", "--deep-supervision", "2")
+    result = run_cli(*argv)
+    assert result.code == 0 and "head3.conv1" in result.out and "weights 0.5, 0.25" in result.out
+    data = json.loads(run_cli(*argv, "--json").out)
+    assert [(o["name"], o["target_step"], o["output"]) for o in data["training_outputs"]] == [
+        ("head2", [2, 2], [2, 19, 15]),
+        ("head3", [4, 4], [2, 10, 8]),
+    ]
+    svg = tmp_path / "plan.svg"
+    assert run_cli(*argv, "--svg", str(svg)).code == 0
+    assert "in training only: head2 (reads dec2) -&gt; 2x19x15" in svg.read_text()
+    source = cnngen.render(cnngen.plan("classifier", preset="googlenet", aux_logits=True))
+    assert "aux1 = self.aux1(x) if self.training else x" in source
+    assert "return x, aux2, aux1" in source

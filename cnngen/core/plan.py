@@ -296,7 +296,7 @@ class Plan:
                         ),
                     }
                 )
-        return {
+        data = {
             "family": self.family,
             "class_name": self.class_name,
             "input": list(self.input_shape),
@@ -308,6 +308,21 @@ class Plan:
             "receptive_field_covers_input": self.field_covers_input,
             "notes": list(self.notes),
         }
+        if self.extras:
+            # Heads that run in training only, in the order forward returns them.
+            data["training_outputs"] = [
+                {
+                    "name": extra.stage.name,
+                    "source": extra.source,
+                    "weight": extra.weight,
+                    "target_step": list(extra.step),
+                    "output": list(extra.stage.out_shape),
+                    "params": extra.stage.params,
+                    "layers": [name for name, _ in extra.stage.all_ops()],
+                }
+                for extra in self.extras
+            ]
+        return data
 
 
 def _stage_shapes(stage: Stage, name: str, shapes: dict[str, Shape]) -> None:
