@@ -307,3 +307,44 @@ def test_plan_svg_and_json_show_the_training_only_heads(
     source = cnngen.render(cnngen.plan("classifier", preset="googlenet", aux_logits=True))
     assert "aux1 = self.aux1(x) if self.training else x" in source
     assert "return x, aux2, aux1" in source
+
+
+def test_random_held_out_specs_with_extra_heads_are_exact_in_torch(tmp_path: Path) -> None:
+    """Odd sizes in 1D-3D, every U-Net variant, GoogLeNet at random sizes: every layer of the
+    training forward (the heads' included) has the planned shape, each deep-supervision map
+    the size of its sampled mask, and each aux pool gives exactly 4 positions."""
+    import random
+
+    rng = random.Random(2024)
+    specs = []
+    for _ in range(6):
+        dims = rng.choice((1, 2, 2, 3))
+        size = tuple(rng.randint(9, 40) if dims < 3 else rng.randint(7, 13) for _ in range(dims))
+        layers = rng.randint(2, 3)
+        options = {
+            "input_size": size, "layers": layers, "start_channels": 2,
+            "deep_supervision": rng.randint(1, layers - 1),
+            "residual_units": rng.random() < 0.5,
+            "downsample": rng.choice(("pool", "stride")),
+            "upsample": rng.choice(("transposed", "nearest")),
+            "out_channels": rng.choice((1, 3)), "min_size": (1,) * dims,
+        }  # fmt: skip
+        specs.append(("unet", options))
+    for dims in (1, 2, 2):
+        size = tuple(rng.randint(63, 120) for _ in range(dims))
+        specs.append(
+            ("classifier", {"preset": "googlenet", "aux_logits": True, "input_size": size,
+                            "classes": 3})  # fmt: skip
+        )
+    for family, options in specs:
+        plan = cnngen.plan(family, **options)
+        module = load(write_model(tmp_path, family, **options))
+        assert shape_mismatches(module) == [], options
+        assert module.TRAINING_OUTPUT_SHAPES == plan.extra_shapes
+        for extra in plan.extras:
+            if family == "unet":
+                mask = torch.zeros(options["input_size"])
+                sampled = mask[tuple(slice(None, None, step) for step in extra.step)]
+                assert tuple(sampled.shape) == extra.stage.out_shape[1:], options
+            else:
+                assert extra.stage.children[0].out_shape[1:] == (4,) * len(options["input_size"])
