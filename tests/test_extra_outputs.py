@@ -265,6 +265,10 @@ def test_train_command_needs_one_weight_per_extra_of_the_model_beside_it(
     result = run_cli(*argv, "--extra-weights", "0.5,0.25", "--extra-steps", "2x2,4x4")
     assert result.code == 0, result.err
     assert "EXTRA_STEPS = ((2, 2), (4, 4))" in (tmp_path / "train.py").read_text()
+    finetune = ("train", "--task", "finetune", "--model-module", model.stem, "--model-class",
+                "UNet", "--output", str(tmp_path / "finetune.py"))  # fmt: skip
+    result = run_cli(*finetune)
+    assert result.code == 2 and "which finetune.py does not train" in result.err, result.err
 
 
 @pytest.mark.slow

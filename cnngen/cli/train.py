@@ -178,8 +178,8 @@ def check_model_class(output: str, module: str, name: str, extras: int | None = 
 
 
 def _check_extra_count(path: Path, tree: ast.Module, extras: int | None) -> None:
-    if extras is None:
-        return
+    """``extras`` weights for the model's TRAINING_OUTPUT_SHAPES (None: the finetune script,
+    which trains the main output alone and takes no such model)."""
     for node in tree.body:
         targets = [t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)]
         if "TRAINING_OUTPUT_SHAPES" in targets and isinstance(node.value, ast.Tuple):
@@ -187,7 +187,14 @@ def _check_extra_count(path: Path, tree: ast.Module, extras: int | None) -> None
             break
     else:
         count = 0
-    if count != extras:
+    if extras is None and count:
+        raise CnngenError(
+            f"--task: {path} returns {count} extra outputs in training (TRAINING_OUTPUT_SHAPES), "
+            f"which finetune.py does not train; regenerate the model without --aux-logits or "
+            f"--deep-supervision, or train it with --task classification or segmentation",
+            "--task",
+        )
+    if extras is not None and count != extras:
         raise CnngenError(
             f"--extra-weights: {path} returns {count} extra output{'' if count == 1 else 's'} "
             f"in training (TRAINING_OUTPUT_SHAPES), the script would weigh {extras}; give "
