@@ -783,6 +783,12 @@ def _check_aux(spec: ModelSpec, steps: Sequence[Step], shape: Shape) -> None:
         f"{AUX_SIDE}x{AUX_SIDE} they pool to; use --input-size {format_value(tuple(least))} or "
         f"larger, or drop --aux-logits",
         "--aux-logits",
+        key="refusal.aux_logits_size",
+        fields={
+            "input": format_value(spec.input_size),
+            "map": format_value(shape[1:]),
+            "least": format_value(tuple(least)),
+        },
     )
 
 
