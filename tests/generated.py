@@ -80,13 +80,21 @@ def run_with_hooks(model: Any, batch: Any) -> tuple[Any, dict[str, tuple[int, ..
 
 
 def shape_mismatches(module: ModuleType, batch_size: int = 2) -> list[str]:
-    """Run the file's model and list every layer whose shape differs from LAYER_SHAPES."""
+    """Run the file's model and list every layer whose shape differs from LAYER_SHAPES.
+
+    A new model is in training mode, so training-only heads run and are compared too.
+    """
     import torch
 
     torch.manual_seed(0)
     model = model_class(module)()
     batch = torch.randn(batch_size, *module.INPUT_SHAPE)
     output, seen = run_with_hooks(model, batch)
+    if isinstance(output, tuple):  # a new model trains: (output, *training-only extras)
+        output, *extras = output
+        shapes = tuple(tuple(extra.shape[1:]) for extra in extras)
+        if shapes != module.TRAINING_OUTPUT_SHAPES:
+            return [f"extras: planned {module.TRAINING_OUTPUT_SHAPES}, got {shapes}"]
     problems = [
         f"{name}: planned {expected}, got {seen.get(name, 'no output')}"
         for name, expected in module.LAYER_SHAPES.items()

@@ -49,7 +49,11 @@ def _preset_options_help() -> str:
 
     every = PRESET_OPTIONS["alexnet"]
     lenet = [name for name in PRESET_OPTIONS["lenet5"] if name not in every]
-    return f"It takes {spell(every)} (lenet5 also {spell(lenet)}) and refuses the rest."
+    googlenet = [name for name in PRESET_OPTIONS["googlenet"] if name not in every]
+    return (
+        f"It takes {spell(every)} (lenet5 also {spell(lenet)}, googlenet also "
+        f"--{googlenet[0].replace('_', '-')}) and refuses the rest."
+    )
 
 
 class SizeType(click.ParamType):
@@ -390,6 +394,13 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         + _preset_options_help(),
     ),
     _model_option(
+        "--aux-logits",
+        is_flag=True,
+        help="GoogLeNet: the two auxiliary classifiers (after inception4a and inception4d) "
+        "that torchvision's weights carry; in training forward returns (logits, aux2, aux1) "
+        "and train.py adds 0.3 of each head's loss.",
+    ),
+    _model_option(
         "--upsample",
         choices=UPSAMPLE,
         help="U-Net decoders: transposed (learned, output_padding solved per level), "
@@ -401,6 +412,15 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         is_flag=True,
         help="U-Net: each level's convolutions add their input back (a 1x1 convolution "
         "where the channels change), as residual units do.",
+    ),
+    _model_option(
+        "--deep-supervision",
+        type=int,
+        default="0, none",
+        help="U-Net: a 1x1 convolution head on each of the N decoder levels below full "
+        "resolution (dec2, dec3 ...); in training forward returns them after the output and "
+        "train.py adds their losses, weighted 1/2, 1/4 ..., against the mask sampled to "
+        "each level's exact size.",
     ),
     _model_option(
         "--rotation-pool",

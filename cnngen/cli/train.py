@@ -10,6 +10,7 @@ import click
 
 from cnngen.cli.options import Words, invocation
 from cnngen.cli.output import emit, output_options
+from cnngen.core.checks import parse_size
 from cnngen.core.spec import check_choice
 from cnngen.errors import CnngenError
 from cnngen.rendering.datafiles import FEATURES_HELP, TASKS, render_finetune, render_train
@@ -59,6 +60,21 @@ from cnngen.rendering.escape import command_line
     help=FEATURES_HELP,
 )
 @click.option(
+    "--extra-weights",
+    default=None,
+    metavar="W1,W2,...",
+    help="The model returns extra outputs in training (GoogLeNet --aux-logits, U-Net "
+    "--deep-supervision): the loss adds each one's, with these weights, e.g. 0.3,0.3.  "
+    "cnngen project writes them from the model's plan.",
+)
+@click.option(
+    "--extra-steps",
+    default=None,
+    metavar="SIZE,...",
+    help="segmentation: per extra map, the step at which the mask is sampled to the map's "
+    "exact size, e.g. 2x2,4x4.",
+)
+@click.option(
     "--weights",
     default=None,
     help="finetune: the pretrained state_dict.  [default: runs/best.pt]",
@@ -96,6 +112,10 @@ def train_command(
     if task == "finetune":
         if "features" in given:
             raise CnngenError("--with: applies to train.py, not to --task finetune", "--with")
+        for option in ("extra_weights", "extra_steps"):
+            if option in given:
+                flag = "--" + option.replace("_", "-")
+                raise CnngenError(f"{flag}: applies to train.py, not to --task finetune", flag)
         script = "finetune.py" if output == "-" else Path(output).name
         given.pop("task")
         if "freeze" in given:
@@ -108,14 +128,34 @@ def train_command(
                     f"--{option}: applies to --task finetune only, not to {task}", f"--{option}"
                 )
         script = "train.py" if output == "-" else Path(output).name
+        if "extra_weights" in given:
+            given["extra_weights"] = _weights(given["extra_weights"])
+        if "extra_steps" in given:
+            given["extra_steps"] = tuple(
+                parse_size("--extra-steps", word) for word in given["extra_steps"].split(",")
+            )
         text = render_train(command=command, script_name=script, **given)
     # After rendering, which checks every other option first.
-    check_model_class(output, options["model_module"], options["model_class"])
+    extras = len(given.get("extra_weights", ())) if task != "finetune" else None
+    check_model_class(output, options["model_module"], options["model_class"], extras)
     emit(text, output, force=force, check=check, dry_run=dry_run)
 
 
-def check_model_class(output: str, module: str, name: str) -> None:
-    """When the model file sits beside the script, the class must be one it defines.
+def _weights(text: str) -> tuple[float, ...]:
+    """``--extra-weights 0.3,0.3`` as numbers."""
+    try:
+        return tuple(float(word) for word in text.split(","))
+    except ValueError:
+        raise CnngenError(
+            f"--extra-weights: expected numbers separated by commas, e.g. 0.3,0.3; got {text!r}",
+            "--extra-weights",
+        ) from None
+
+
+def check_model_class(output: str, module: str, name: str, extras: int | None = None) -> None:
+    """When the model file sits beside the script, the class must be one it defines,
+    and a model with ``extras`` training-only outputs (its TRAINING_OUTPUT_SHAPES)
+    needs one --extra-weights each.
 
     The file is parsed, never imported (generating does not import torch).
     """
@@ -127,10 +167,39 @@ def check_model_class(output: str, module: str, name: str) -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return  # not written yet (or not Python): the script checks on import
+    _check_extra_count(path, tree, extras)
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
     if name not in classes:
         found = ", ".join(classes) if classes else "none"
         raise CnngenError(
             f"--model-class: {path} defines no class {name!r} (classes found: {found})",
             "--model-class",
+        )
+
+
+def _check_extra_count(path: Path, tree: ast.Module, extras: int | None) -> None:
+    """``extras`` weights for the model's TRAINING_OUTPUT_SHAPES (None: the finetune script,
+    which trains the main output alone and takes no such model)."""
+    for node in tree.body:
+        targets = [t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)]
+        if "TRAINING_OUTPUT_SHAPES" in targets and isinstance(node.value, ast.Tuple):
+            count = len(node.value.elts)
+            break
+    else:
+        count = 0
+    if extras is None and count:
+        raise CnngenError(
+            f"--task: {path} returns {count} extra outputs in training (TRAINING_OUTPUT_SHAPES), "
+            f"which finetune.py does not train; regenerate the model without --aux-logits or "
+            f"--deep-supervision, or train it with --task classification or segmentation",
+            "--task",
+        )
+    if extras is not None and count != extras:
+        raise CnngenError(
+            f"--extra-weights: {path} returns {count} extra output{'' if count == 1 else 's'} "
+            f"in training (TRAINING_OUTPUT_SHAPES), the script would weigh {extras}; give "
+            f"{count} weights (as `cnngen project` does, e.g. 0.3 per auxiliary head)"
+            if count
+            else f"--extra-weights: {path} returns no extra outputs in training; drop it",
+            "--extra-weights",
         )

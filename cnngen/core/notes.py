@@ -44,6 +44,17 @@ NOTES_EN: dict[str, str] = {
     "note.googlenet": (
         "GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads"
     ),
+    "note.googlenet_aux": (
+        "GoogLeNet (Szegedy et al., 2015) as in torchvision, with its auxiliary heads "
+        "aux1 (after inception4a) and aux2 (after inception4d), run in training only: "
+        "an average pool of kernel {kernel}, stride {stride} to exactly 4x4, a 1x1 "
+        "convolution to 128, fc1 and fc2; train.py adds {weight} of each head's loss"
+    ),
+    "note.unet_deep_supervision": (
+        "deep supervision: {heads} map lower decoder levels to logits in training only; "
+        "train.py adds their losses with weights {weights}, against the mask sampled every "
+        "{steps} positions (each level's exact size, nothing resized)"
+    ),
     "note.stride_relaxed": "{layer} stride {old} -> {new}: input {size} too small for stride {old}",
     "note.pool_padded": (
         "{layer} padding {old} -> {new}: input {size} leaves too little there for its "

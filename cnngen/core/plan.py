@@ -161,6 +161,26 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Extra:
+    """An extra output the model returns in training only: an auxiliary head.
+
+    ``stage`` is the head, a model attribute of its own that reads the output
+    of the stage named ``source``.  In ``model.train()`` the forward returns
+    the main output followed by the extras in plan order; in ``model.eval()``
+    the main output alone.  ``weight`` is the head's share of the training
+    loss.  ``step`` is, for a dense head below the output's resolution, the
+    step per dimension at which the target is sampled to the head's exact
+    size (every ``step``-th position from the first); empty where the head
+    takes the main output's target as it is (class labels).
+    """
+
+    stage: Stage
+    source: str
+    weight: float
+    step: Shape = ()
+
+
+@dataclass(frozen=True)
 class Plan:
     """A whole model: stages in forward order plus the totals.
 
@@ -180,13 +200,19 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     # The `cnngen` arguments that regenerate this plan (written into file headers).
     command: str = ""
+    # Heads that run in training only (GoogLeNet's auxiliary classifiers, deep supervision).
+    extras: tuple[Extra, ...] = ()
 
     @property
     def params(self) -> int:
-        return sum(stage.params for stage in self.stages)
+        """Every parameter of the model, the training-only heads' included."""
+        return sum(stage.params for stage in self.stages) + sum(
+            extra.stage.params for extra in self.extras
+        )
 
     @property
     def macs(self) -> int:
+        """Multiply-accumulates of the inference pass (the training-only heads do not run)."""
         return sum(stage.macs for stage in self.stages)
 
     @property
@@ -207,6 +233,8 @@ class Plan:
             if stage.is_merge:
                 continue
             _stage_shapes(stage, stage.name, shapes)
+        for extra in self.extras:
+            _stage_shapes(extra.stage, extra.stage.name, shapes)
         return shapes
 
     def residual_layers(self) -> tuple[str, ...]:
@@ -238,7 +266,7 @@ class Plan:
 
     def nested_stages(self) -> Iterator[Stage]:
         """Every stage, children included, depth first."""
-        pending = list(reversed(self.stages))
+        pending = list(reversed([*self.stages, *(extra.stage for extra in self.extras)]))
         while pending:
             stage = pending.pop()
             yield stage
@@ -247,6 +275,20 @@ class Plan:
     def consumed_later(self) -> frozenset[str]:
         """Stages whose output a later stage reads by name (skips), so forward keeps them."""
         return frozenset(name for stage in self.stages for name in stage.inputs)
+
+    @property
+    def extra_shapes(self) -> tuple[Shape, ...]:
+        """The training-only outputs' shapes, in the order forward returns them."""
+        return tuple(extra.stage.out_shape for extra in self.extras)
+
+    @property
+    def extra_names(self) -> str:
+        """The training-only heads, in the order forward returns them: ``aux2, aux1``."""
+        return ", ".join(extra.stage.name for extra in self.extras)
+
+    def extras_after(self, name: str) -> tuple[Extra, ...]:
+        """The training-only heads that read the output of stage ``name``."""
+        return tuple(extra for extra in self.extras if extra.source == name)
 
     def __repr__(self) -> str:
         shape_in = "x".join(map(str, self.input_shape))
@@ -280,7 +322,7 @@ class Plan:
                         ),
                     }
                 )
-        return {
+        data = {
             "family": self.family,
             "class_name": self.class_name,
             "input": list(self.input_shape),
@@ -292,6 +334,21 @@ class Plan:
             "receptive_field_covers_input": self.field_covers_input,
             "notes": list(self.notes),
         }
+        if self.extras:
+            # Heads that run in training only, in the order forward returns them.
+            data["training_outputs"] = [
+                {
+                    "name": extra.stage.name,
+                    "source": extra.source,
+                    "weight": extra.weight,
+                    "target_step": list(extra.step),
+                    "output": list(extra.stage.out_shape),
+                    "params": extra.stage.params,
+                    "layers": [name for name, _ in extra.stage.all_ops()],
+                }
+                for extra in self.extras
+            ]
+        return data
 
 
 def _stage_shapes(stage: Stage, name: str, shapes: dict[str, Shape]) -> None:

@@ -29,7 +29,7 @@ from cnngen.core.blocks import convnext_block, convnext_norm, residual_stage
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.fields import annotate_nested
 from cnngen.core.notes import Count, Note
-from cnngen.core.plan import Op, Plan, Shape, Stage
+from cnngen.core.plan import Extra, Op, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, format_value
 from cnngen.core.vocab import HELPER_CLASSES, PRESET_DROPOUTS, PRESET_NORMS, PRESET_TABLE
 from cnngen.errors import CnngenError
@@ -213,7 +213,7 @@ class Net:
         stage = Stage(name, "module", role, renamed([op], [""]), op.in_shape, op.out_shape)
         self.add(stage, builder.fields)
 
-    def finish(self, notes: Sequence[str]) -> Plan:
+    def finish(self, notes: Sequence[str], extras: Sequence[Extra] = ()) -> Plan:
         spec = self.spec
         notes = [*notes, *option_notes(spec, self.stages)]
         kinds = {stage.kind for stage in self._all()}
@@ -232,6 +232,7 @@ class Net:
             helpers=tuple(h for h in HELPER_CLASSES if h in used),
             notes=tuple(notes),
             command=spec.command(),
+            extras=tuple(extras),
         )
 
     def _all(self) -> list[Stage]:
@@ -718,8 +719,95 @@ def _inception(
     return Stage(name, "inception", "trunk", (), shape, out_shape, children=tuple(branches)), widest
 
 
+# The auxiliary classifiers: where they read, what they pool to, their share of the loss.
+AUX_SOURCES = {"aux1": "inception4a", "aux2": "inception4d"}
+AUX_SIDE = 4  # torchvision pools to 4x4 (adaptive_avg_pool2d((4, 4)))
+AUX_WEIGHT = 0.3  # each head's weight in the training loss, as in the paper and torchvision
+AUX_DROPOUT = 0.7
+
+
+def aux_pool(size: int) -> tuple[int, int] | None:
+    """Kernel and stride of the average pool giving exactly 4 positions from ``size``.
+
+    The stride is ``size // 4`` and the kernel the rest, ``size - 3 * stride``
+    (at least the stride, so every position is read): at 14 that is kernel 5,
+    stride 3, the paper's head.  None below 4, where no exact pool exists.
+    """
+    if size < AUX_SIDE:
+        return None
+    stride = size // AUX_SIDE
+    return size - (AUX_SIDE - 1) * stride, stride
+
+
+def _aux_head(spec: ModelSpec, name: str, shape: Shape, fields: Sequence[Field]) -> Stage:
+    """torchvision's InceptionAux: a 4x4 average pool, a 1x1 BasicConv2d to 128, fc1, fc2."""
+    windows = [aux_pool(size) for size in shape[1:]]
+    kernel = [window[0] for window in windows if window]
+    stride = [window[1] for window in windows if window]
+    builder = StageBuilder(shape, fields)
+    builder.pool("avg", kernel, stride)
+    parts = [Stage("pool", "module", "aux", renamed(builder.ops[-1:], [""]), shape, builder.shape)]
+    conv = _basic_conv(builder, "conv", 128, *_same(spec.dims, 1), spec.activation, spec.norm)
+    parts.append(dataclasses.replace(conv, role="aux"))
+    for part, make in (
+        ("flatten", builder.flatten),
+        ("fc1", lambda: builder.linear(1024)),
+        ("act", lambda: builder.activation(spec.activation)),
+        ("dropout", lambda: builder.dropout(AUX_DROPOUT)),
+        ("fc2", lambda: builder.linear(spec.classes)),
+    ):
+        op = make()
+        parts.append(Stage(part, "module", "aux", renamed([op], [""]), op.in_shape, op.out_shape))
+    return Stage(name, "sequential", "aux", (), shape, builder.shape, children=tuple(parts))
+
+
+def _check_aux(spec: ModelSpec, steps: Sequence[Step], shape: Shape) -> None:
+    """The auxiliary heads need a map of at least 4 positions along each dimension."""
+    if all(size >= AUX_SIDE for size in shape[1:]):
+        return
+    least = []
+    for size in spec.input_size:
+        n = size
+        while True:
+            picks = fit_dim(n, steps)
+            sizes = _run(n, steps, picks) if picks is not None else 0
+            if isinstance(sizes, list) and sizes[3] >= AUX_SIDE:
+                break
+            n += 1
+        least.append(n)
+    raise CnngenError(
+        f"--aux-logits: at --input-size {format_value(spec.input_size)} the auxiliary "
+        f"heads read a {format_value(shape[1:])} map (after inception4a), smaller than the "
+        f"{AUX_SIDE}x{AUX_SIDE} they pool to; use --input-size {format_value(tuple(least))} or "
+        f"larger, or drop --aux-logits",
+        "--aux-logits",
+        key="refusal.aux_logits_size",
+        fields={
+            "input": format_value(spec.input_size),
+            "map": format_value(shape[1:]),
+            "least": format_value(tuple(least)),
+        },
+    )
+
+
+def _googlenet_note(spec: ModelSpec, heads: dict[str, Stage]) -> str:
+    if not heads:
+        return Note("note.googlenet")
+    pool = heads["aux1"].children[0].ops[0]
+    kernel, stride = pool.arg("kernel_size"), pool.arg("stride", pool.arg("kernel_size"))
+    return Note(
+        "note.googlenet_aux", kernel=format_value(kernel), stride=format_value(stride),
+        weight=AUX_WEIGHT,
+    )  # fmt: skip
+
+
 def googlenet(spec: ModelSpec, name: str) -> Plan:
-    """GoogLeNet (Szegedy et al., 2015) as in torchvision, without the auxiliary heads."""
+    """GoogLeNet (Szegedy et al., 2015) as in torchvision.
+
+    With ``--aux-logits`` it has torchvision's two auxiliary classifiers
+    (``aux1`` reads inception4a, ``aux2`` inception4d); they run in training
+    only, and forward then returns ``(logits, aux2, aux1)``.
+    """
     dims, act = spec.dims, spec.activation
     steps = [
         conv_step("conv1", 7, 2, 3),
@@ -751,8 +839,13 @@ def googlenet(spec: ModelSpec, name: str) -> Plan:
     inception("inception3a")
     inception("inception3b")
     maxpool("maxpool3", 3)
+    heads: dict[str, Stage] = {}
     for name in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
         inception(name)
+        for head, source in AUX_SOURCES.items():
+            if spec.aux_logits and source == name:
+                _check_aux(spec, steps, net.shape)
+                heads[head] = _aux_head(spec, head, net.shape, net.fields)
     maxpool("maxpool4", 4)
     inception("inception5a")
     inception("inception5b")
@@ -762,11 +855,13 @@ def googlenet(spec: ModelSpec, name: str) -> Plan:
     net.module("dropout", "head", lambda b: b.dropout(spec.dropout))
     net.module("fc", "head", lambda b: b.linear(spec.classes))
     notes = [
-        Note("note.googlenet"),
+        _googlenet_note(spec, heads),
         *fitted.notes,
         *_pool_note(final, spec),
     ]
-    return net.finish(notes)
+    # torchvision's order: GoogLeNetOutputs(logits, aux_logits2, aux_logits1).
+    extras = [Extra(heads[head], AUX_SOURCES[head], AUX_WEIGHT) for head in heads]
+    return net.finish(notes, extras[::-1])
 
 
 # ------------------------------------------------------------------ ConvNeXt

@@ -115,8 +115,10 @@ class ModelSpec:
     head: str = "auto"
     hidden: tuple[int, ...] = ()
     preset: str | None = None
+    aux_logits: bool = False
     upsample: str = "transposed"
     residual_units: bool = False
+    deep_supervision: int = 0
     rotation_pool: str = "max"
     group_conv: bool = False
     name: str | None = None
@@ -362,6 +364,13 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         _check_unet(spec)
     if family == "equivariant":
         _check_equivariant(spec)
+    if spec.aux_logits and spec.preset != "googlenet":
+        raise CnngenError(
+            "--aux-logits: only GoogLeNet has auxiliary classifiers; use --preset googlenet "
+            "--aux-logits, or drop --aux-logits",
+            "--aux-logits",
+            key="refusal.aux_logits_preset",
+        )
     _check_dimensions(spec)
     _check_channel_lists(spec, options, out_channels)
     out_size = _per_dim("--out-size", spec.out_size, spec.dims, 1)
@@ -1010,6 +1019,20 @@ def _check_unet(spec: ModelSpec) -> None:
             "level; use --padding auto",
             "--padding",
         )
+    below = spec.layers - 1  # decoder levels below full resolution: dec2 .. dec{layers}
+    if spec.deep_supervision and not 0 <= spec.deep_supervision <= below:
+        counts = ("1", "1") if below == 1 else (f"1 to {below}", f"от 1 до {below}")
+        fit = f"--deep-supervision {counts[0]}" if below else "--layers 2 or more"
+        fit_ru = f"--deep-supervision {counts[1]}" if below else "--layers 2 или больше"
+        raise CnngenError(
+            f"--deep-supervision: a U-Net with --layers {spec.layers} has {below} decoder "
+            f"level{'' if below == 1 else 's'} below full resolution, got "
+            f"{spec.deep_supervision}; use {fit}",
+            "--deep-supervision",
+            key="refusal.deep_supervision",
+            fields={"layers": spec.layers, "below": below, "value": spec.deep_supervision,
+                    "fit": fit_ru},
+        )  # fmt: skip
     if any(k % 2 == 0 for k in spec.kernel):
         raise CnngenError(
             f"--kernel: a U-Net needs odd kernels to keep the size with symmetric "

@@ -18,6 +18,12 @@ each decoder level lands on its skip's size exactly:
 ``--downsample stride`` halves with a stride-2 convolution (kernel 3,
 padding 1: exactly ceil(n / 2), as the pool gives) in place of the pool.
 
+``--deep-supervision N`` adds a 1x1 head to each of the N decoder levels
+below full resolution (``head2`` on ``dec2`` ...); in training forward
+returns their maps after the output, at each level's own size, and
+``train.py`` compares each with the mask sampled to that size, with weights
+1/2, 1/4 ... (see :func:`_deep_supervision`).
+
 The skip is concatenated as it is: never cropped, never padded.  A dimension
 that would fall below ``--min-size`` stops halving (its pool and upsampling
 kernel are 1 along it), and the plan notes where.
@@ -29,12 +35,13 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+from cnngen.core.arithmetic import Field
 from cnngen.core.blocks import residual_stage
 from cnngen.core.builder import StageBuilder, fresh_fields
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import channel_widths, rule_notes
 from cnngen.core.notes import Note
-from cnngen.core.plan import Plan, Shape, Stage
+from cnngen.core.plan import Extra, Plan, Shape, Stage
 from cnngen.core.spec import ModelSpec, conv_bias, format_value
 from cnngen.core.transposed import solve_transposed
 from cnngen.core.vocab import HELPER_CLASSES
@@ -227,6 +234,39 @@ def _check_pixel_shuffle(spec: ModelSpec, kernels: Sequence[Shape]) -> None:
             )
 
 
+def _head(spec: ModelSpec, shape: Shape, fields: Sequence[Field], name: str, role: str) -> Stage:
+    """A 1x1 convolution to --out-channels (with --final-activation): a map of logits."""
+    head = StageBuilder(shape, fields)
+    ones = (1,) * spec.dims
+    assert spec.out_channels is not None
+    head.conv(spec.out_channels, ones, ones, (0,) * spec.dims)
+    if spec.final_activation != "none":
+        head.activation(spec.final_activation)
+    return head.build(name, role)
+
+
+def _deep_supervision(
+    spec: ModelSpec, stages: Sequence[Stage], kernels: Sequence[Shape]
+) -> list[Extra]:
+    """``--deep-supervision N``: a head on each of dec2 .. dec(N + 1), in training only.
+
+    Head ``headL`` reads ``decL``, whose map is the input halved (rounding up)
+    wherever levels 1 .. L-1 pool, so the target sampled every ``step``-th
+    position (the product of those pool kernels) has its size exactly:
+    ceil(ceil(n / 2) / 2) = ceil(n / 4).  The weights halve per level as in
+    MONAI's DynUNet: 1/2 for head2, 1/4 for head3 ... (the output's is 1).
+    """
+    ends = {stage.name: stage for stage in stages}
+    extras = []
+    for level in range(2, spec.deep_supervision + 2):
+        source = ends[f"dec{level}"]
+        head = _head(spec, source.out_shape, fresh_fields(spec.dims), f"head{level}", "aux")
+        pooled = kernels[: level - 1]
+        step = tuple(math.prod(kernel[d] for kernel in pooled) for d in range(spec.dims))
+        extras.append(Extra(head, source.name, 0.5 ** (level - 1), step))
+    return extras
+
+
 def solve_unet(spec: ModelSpec) -> Plan:
     """The exact U-Net plan for a validated spec."""
     sizes, kernels, notes = level_sizes(spec)
@@ -269,13 +309,8 @@ def solve_unet(spec: ModelSpec) -> Plan:
         builder = StageBuilder(merged, up.fields)
         stages += _level(spec, f"dec{level + 1}", "decoder", builder, channels[level], level + 1)
         shape, fields = stages[-1].out_shape, builder.fields
-    head = StageBuilder(shape, fields)
-    ones = (1,) * spec.dims
-    assert spec.out_channels is not None
-    head.conv(spec.out_channels, ones, ones, (0,) * spec.dims)
-    if spec.final_activation != "none":
-        head.activation(spec.final_activation)
-    stages.append(head.build("head", "head"))
+    stages.append(_head(spec, shape, fields, "head", "head"))
+    extras = _deep_supervision(spec, stages, kernels)
     # The exact field of the central output pixel, as every other family reports it.
     annotated, field = annotate(stages, (spec.in_channels, *spec.input_size))
     stages = list(annotated)
@@ -288,6 +323,15 @@ def solve_unet(spec: ModelSpec) -> Plan:
             )
         )
     notes.append(Note("note.unet_skips", upsample=spec.upsample))
+    if extras:
+        notes.append(
+            Note(
+                "note.unet_deep_supervision",
+                heads=", ".join(extra.stage.name for extra in extras),
+                weights=", ".join(format_value(extra.weight) for extra in extras),
+                steps=", ".join(format_value(extra.step) for extra in extras),
+            )
+        )
     # The helper classes its ops construct (ChannelNorm for --norm layernorm).
     used = {op.module for stage in stages for _, op in stage.all_ops()}
     if spec.residual_units:
@@ -303,4 +347,5 @@ def solve_unet(spec: ModelSpec) -> Plan:
         helpers=tuple(name for name in HELPER_CLASSES if name in used),
         notes=tuple(notes),
         command=spec.command(),
+        extras=tuple(extras),
     )

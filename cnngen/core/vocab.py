@@ -166,7 +166,9 @@ PRESET_TABLE: dict[str, PresetDecl] = {
     "se_resnet18": _resnet("basic", (2, 2, 2, 2), se=True),
     "se_resnet50": _resnet("bottleneck", (3, 4, 6, 3), se=True),
     "mobilenet_v2": PresetDecl("mobilenet_v2", activation="relu6", dropout=0.2, era="mobilenet"),
-    "googlenet": PresetDecl("googlenet", dropout=0.2, era="inception"),
+    "googlenet": PresetDecl(
+        "googlenet", dropout=0.2, era="inception", options=("aux_logits",)
+    ),
     # Blocks per stage and stage widths.
     "convnext_tiny": PresetDecl(
         "convnext", ((3, 3, 9, 3), (96, 192, 384, 768)), "gelu", "layernorm", era="convnext"
@@ -262,11 +264,11 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
     "forecaster": COMMON_OPTIONS | {"out_channels", "latent", "latent_layers", "latent_activation", "out_depth", "decoder_channels", "decoder_layers",
                                    "out_size", "decoder_kernel", "decoder_stride"},
     "decoder": DECODER_OPTIONS,
-    "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset"},
+    "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset", "aux_logits"},
     "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
     "unet": COMMON_OPTIONS - {"stride", "target_size", "se", "depthwise"}
-    | {"out_channels", "upsample", "residual_units"},
+    | {"out_channels", "upsample", "residual_units", "deep_supervision"},
 }
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cnngen.core.checks import (
     check_class_name,
@@ -31,6 +32,9 @@ from cnngen.core.checks import (
 )
 from cnngen.core.spec import check_choice, format_value
 from cnngen.errors import CnngenError
+
+if TYPE_CHECKING:
+    from cnngen.core.plan import Extra
 from cnngen.rendering.escape import doc_text
 from cnngen.rendering.namespace import (
     PROBE,
@@ -594,11 +598,17 @@ def render_train(
     features: str | tuple[str, ...] | list[str] = DEFAULT_FEATURES,
     script_name: str = "train.py",
     command: str = "train",
+    extra_weights: tuple[float, ...] = (),
+    extra_steps: tuple[tuple[int, ...], ...] = (),
 ) -> str:
     """The source of a training script for a model module and a dataset module.
 
     ``features`` (names of FEATURES, "all" or "none") is what the script carries
     beyond training and evaluation; no line of a feature left out is written.
+    ``extra_weights`` are the weights of the model's training-only outputs
+    (``Plan.extras``, :func:`extra_options`): the script then trains on the main
+    loss plus each extra's, weighted; for segmentation ``extra_steps`` gives the
+    step per dimension at which each extra's mask is sampled.
     """
     from cnngen.rendering.engine import render_python
 
@@ -627,6 +637,7 @@ def render_train(
     check_seed("--seed", seed)
     if not out:
         raise CnngenError("--out: must not be empty; e.g. --out runs", "--out")
+    _check_extras(task, extra_weights, extra_steps)
     return render_python(
         f"train/{task}.py.jinja",
         task=task,
@@ -643,7 +654,43 @@ def render_train(
         scheduler=scheduler,
         script_name=doc_text(script_name),
         command=command,
+        extra_weights=tuple(float(weight) for weight in extra_weights),
+        extra_steps=tuple(tuple(step) for step in extra_steps),
     )
+
+
+def extra_options(extras: tuple[Extra, ...]) -> dict[str, tuple]:
+    """``render_train``'s ``extra_weights`` and ``extra_steps`` for a plan's extras."""
+    steps = tuple(extra.step for extra in extras if extra.step)
+    return {"extra_weights": tuple(extra.weight for extra in extras), "extra_steps": steps}
+
+
+def _check_extras(
+    task: str, weights: tuple[float, ...], steps: tuple[tuple[int, ...], ...]
+) -> None:
+    """Extra losses: a finite positive weight each; segmentation also a sampling step each."""
+    if (weights or steps) and task == "forecasting":
+        raise CnngenError(
+            "--extra-weights: forecasting models return no training-only outputs; drop it",
+            "--extra-weights",
+        )
+    for weight in weights:
+        check_number("--extra-weights", weight, 0.0, 1e6, low_open=True, example="0.3,0.3")
+    if task == "classification" and steps:
+        raise CnngenError(
+            "--extra-steps: auxiliary classifiers take the labels as they are; drop it "
+            "(it samples segmentation masks)",
+            "--extra-steps",
+        )
+    if task == "segmentation" and len(steps) != len(weights):
+        raise CnngenError(
+            f"--extra-steps: {len(steps)} sampling steps for {len(weights)} --extra-weights; "
+            f"give one per extra map, e.g. --extra-weights 0.5,0.25 --extra-steps 2x2,4x4",
+            "--extra-steps",
+        )
+    for step in steps:
+        for value in step:
+            check_count("--extra-steps", value, 1, 2**30)
 
 
 def render_predict(
@@ -800,7 +847,28 @@ def _train_sources() -> list[str]:
         )
         for task in TASKS
         for features in ("all", ",".join(DEFAULT_FEATURES))
+    ] + [
+        # A model with training-only outputs: the weighted loss (and its mask sampling).
+        render_train(
+            task=task,
+            model_class=PROBE,
+            model_module=model_module,
+            dataset_module=dataset_module,
+            features="all",
+            **extra_options(_probe_extras(family, options)),
+        )
+        for task, family, options in (
+            ("classification", "classifier", {"preset": "googlenet", "aux_logits": True}),
+            ("segmentation", "unet", {"layers": 2, "deep_supervision": 1}),
+        )
     ]
+
+
+def _probe_extras(family: str, options: dict[str, object]) -> tuple[Extra, ...]:
+    from cnngen.core.solver import solve
+    from cnngen.core.spec import make_spec
+
+    return solve(make_spec(family, input_size=(64, 64), **options)).extras
 
 
 def _finetune_sources() -> list[str]:

@@ -100,6 +100,7 @@ class Step:
     target: str
     expression: str
     stage: Stage
+    training_only: bool = False
 
 
 def forward_steps(plan: Plan) -> list[Step]:
@@ -123,7 +124,20 @@ def forward_steps(plan: Plan) -> list[Step]:
         target = stage.name if stage.name in kept and not last else "x"
         steps.append(Step(target, expression, stage))
         current = target
+        # A training-only head reads this output; in eval it is skipped (its name holds
+        # the input, so the returned types are the same tensors and TorchScript compiles).
+        for extra in plan.extras_after(stage.name):
+            head = extra.stage
+            expression = f"self.{head.name}({current}) if self.training else {current}"
+            steps.append(Step(head.name, expression, head, training_only=True))
     return steps
+
+
+def forward_annotation(plan: Plan) -> str:
+    """The return annotation of forward: a tensor, or in training the tuple with the extras."""
+    if not plan.extras:
+        return "torch.Tensor"
+    return f"torch.Tensor | tuple[{', '.join(['torch.Tensor'] * (len(plan.extras) + 1))}]"
 
 
 def changes_shape(op: Op) -> bool:
@@ -142,7 +156,7 @@ def plan_table(plan: Plan, lang: str = "en") -> list[str]:
     """The plan as aligned text rows: stage, output shape, parameters, ops."""
     t = Messages(lang)
     rows = [tuple(t(f"model.col.{key}") for key in ("stage", "output", "params", "layers"))]
-    for stage in plan.stages:
+    for stage in (*plan.stages, *(extra.stage for extra in plan.extras)):
         rows.append(
             (
                 stage.name,
@@ -179,6 +193,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "uses_ordered_dict": uses_ordered_dict,
     "index_all": index_all,
     "forward_steps": forward_steps,
+    "forward_annotation": forward_annotation,
     "shape": plain_shape,
     "field": field_text,
     "thousands": thousands,

@@ -49,14 +49,18 @@ def plan_table(plan: Any, lang: str = "en") -> str:
     """Every op: name, layer, output shape, receptive field; then the totals."""
     t = Messages(lang)
     rows = [tuple(t(f"table.{key}") for key in ("layer", "kind", "output", "rf", "params"))]
-    for stage in plan.stages:
+    # The training-only heads last, without a field (the column is the output's).
+    heads = tuple(extra.stage for extra in plan.extras)
+    for stage in (*plan.stages, *heads):
         for name, op in stage.all_ops():
             rows.append(
                 (
                     name,
                     op_summary(op),
                     plain_shape(op.out_shape),
-                    plain_shape(op.receptive_field) if op.receptive_field else "",
+                    plain_shape(op.receptive_field)
+                    if op.receptive_field and stage not in heads
+                    else "",
                     t.number(op.params) if op.params else "",
                 )
             )

@@ -1078,8 +1078,10 @@ def handout_cells(
             ),
         ),
         markdown(t("batch.intro")),
+        *([markdown(t("batch.extras", names=plan.extra_names))] if plan.extras else []),
         code(
-            "seen = {}\n"
+            ("import copy\n\n" if plan.extras else "")
+            + "seen = {}\n"
             "hooks = [\n"
             "    module.register_forward_hook(\n"
             "        lambda module, inputs, output, name=name: seen.__setitem__(name, tuple(output.shape[1:]))\n"
@@ -1089,8 +1091,12 @@ def handout_cells(
             "]\n"
             "batch = torch.randn(2, *INPUT_SHAPE)\n"
             "with torch.no_grad():\n"
-            "    output = model(batch)\n"
-            "for hook in hooks:\n"
+            + (
+                "    output, *extras = copy.deepcopy(model).train()(batch)\n"
+                if plan.extras
+                else "    output = model(batch)\n"
+            )
+            + "for hook in hooks:\n"
             "    hook.remove()\n"
             "for name, expected in LAYER_SHAPES.items():\n"
             f"    mark = {t('label.ok')!r} if seen[name] == expected else f'{t('label.expected')} {{expected}}'\n"
@@ -1098,6 +1104,11 @@ def handout_cells(
             f"print({t('label.input')!r}, tuple(batch.shape), {t('label.output')!r}, tuple(output.shape))\n"
             "assert all(seen[name] == shape for name, shape in LAYER_SHAPES.items())\n"
             "assert tuple(output.shape) == (2, *OUTPUT_SHAPE)\n"
+            + (
+                "assert tuple(tuple(e.shape[1:]) for e in extras) == TRAINING_OUTPUT_SHAPES\n"
+                if plan.extras
+                else ""
+            )
         ),
         *exercise_cells(t, plan.command, found, student),
     ]

@@ -60,6 +60,14 @@ EN: dict[str, str] = {
         "# Output shape of each stage and of each layer that changes the shape, batch\n"
         "# dimension left out. `cnngen verify` hooks each one and compares."
     ),
+    "model.extra_shapes": (
+        "# In model.train() forward returns (output, *extras): the extras' shapes, batch\n"
+        "# dimension left out. In model.eval() it returns the output alone."
+    ),
+    "model.extra_head": "in training only, reads {source}",
+    "model.extra_step": "in training",
+    "model.extra_main": "# a new model is in training mode: the output, then the extras",
+    "model.extra_forward": "In training (output, {names}); in eval the output alone.",
     "model.class_doc": (
         "{family} for inputs of shape {shape}.\n\n"
         "    Every size is exact: the shapes in the comments are checked by running\n"
@@ -137,6 +145,8 @@ EN: dict[str, str] = {
     "svg.identity": "identity",
     "svg.projection": "projection",
     "svg.legend": "height ~ log spatial size, width ~ log channels",
+    "svg.extras": "in training only: {heads}",
+    "svg.extra": "{name} (reads {source}) -> {shape}",
     "svg.role.input": "input",
     "svg.role.encoder": "encoder",
     "svg.role.latent": "latent",
@@ -190,6 +200,14 @@ RU: dict[str, str] = {
         "# Размер выхода каждой стадии и каждого слоя, меняющего размер, без\n"
         "# размерности батча. `cnngen verify` ставит хук на каждый и сравнивает."
     ),
+    "model.extra_shapes": (
+        "# В model.train() forward возвращает (выход, *доп. выходы): их размеры без\n"
+        "# размерности батча. В model.eval() возвращается только выход."
+    ),
+    "model.extra_head": "только при обучении, читает {source}",
+    "model.extra_step": "при обучении",
+    "model.extra_main": "# новая модель в режиме обучения: выход, затем доп. выходы",
+    "model.extra_forward": "При обучении (выход, {names}); в eval только выход.",
     "model.class_doc": (
         "{family} для входов размера {shape}.\n\n"
         "    Все размеры точные: размеры в комментариях проверяются запуском\n"
@@ -273,6 +291,8 @@ RU: dict[str, str] = {
     "svg.identity": "тождественное",
     "svg.projection": "проекция",
     "svg.legend": "высота ~ log размера карты, ширина ~ log числа каналов",
+    "svg.extras": "только при обучении: {heads}",
+    "svg.extra": "{name} (читает {source}) -> {shape}",
     "svg.role.input": "вход",
     "svg.role.encoder": "энкодер",
     "svg.role.latent": "латентный слой",

@@ -59,6 +59,12 @@ shape check.""",
 
 Forward hooks record the output shape of every named layer while a random
 batch of two samples runs through the model; each is compared with the plan.""",
+    "batch.extras": (
+        "The heads {names} run in training only: `model.train()` returns the output "
+        "and then theirs, `model.eval()` the output alone. So that their layers are "
+        "checked too, the batch runs through a copy of the model in training mode (the "
+        "copy's norm statistics change, the model's do not)."
+    ),
     # ------------------------------------------------------------ layers
     "layers.intro": """## Layer by layer
 
@@ -947,6 +953,12 @@ HANDOUT_RU: dict[str, str] = {
 Хуки (forward hooks) запоминают размер выхода каждого именованного слоя, пока
 через модель проходит случайный батч из двух примеров; каждый размер
 сравнивается с планом.""",
+    "batch.extras": (
+        "Головы {names} работают только при обучении: `model.train()` возвращает выход "
+        "и за ним их выходы, `model.eval()` только выход. Чтобы проверить и их слои, батч "
+        "проходит через копию модели в режиме обучения (статистики нормализации меняются "
+        "у копии, а не у модели)."
+    ),
     "layers.intro": """## Слой за слоем
 
 Ниже разобран каждый слой, который меняет размер тензора или хранит веса

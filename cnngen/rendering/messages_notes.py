@@ -39,6 +39,18 @@ NOTES_RU: dict[str, str] = {
     "note.googlenet": (
         "GoogLeNet (Szegedy и др., 2015), как в torchvision, без вспомогательных голов"
     ),
+    "note.googlenet_aux": (
+        "GoogLeNet (Szegedy и др., 2015), как в torchvision, со вспомогательными головами "
+        "aux1 (после inception4a) и aux2 (после inception4d), работающими только при "
+        "обучении: усредняющий пулинг с ядром {kernel} и шагом {stride} ровно до 4x4, "
+        "свёртка 1x1 до 128 каналов, fc1 и fc2; train.py добавляет {weight} потерь каждой "
+        "головы"
+    ),
+    "note.unet_deep_supervision": (
+        "глубокий надзор: {heads} дают логиты нижних уровней декодера только при обучении; "
+        "train.py добавляет их потери с весами {weights} к маске, взятой через каждые "
+        "{steps} позиций (точный размер каждого уровня, без ресайза)"
+    ),
     "note.stride_relaxed": ("{layer}: шаг {old} -> {new}, вход {size} слишком мал для шага {old}"),
     "note.pool_padded": (
         "{layer}: паддинг {old} -> {new}, при входе {size} там не помещается окно {kernel} "

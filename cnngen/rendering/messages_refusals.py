@@ -105,6 +105,19 @@ REFUSALS: dict[str, dict[str, str]] = {
             "пулингам 2x2 нужно не меньше 12x12); возьмите -i 12x12 или больше (LeNet-5 "
             "рассчитана на 32x32)"
         ),
+        "refusal.aux_logits_preset": (
+            "--aux-logits: вспомогательные классификаторы есть только у GoogLeNet; возьмите "
+            "--preset googlenet --aux-logits или уберите --aux-logits"
+        ),
+        "refusal.aux_logits_size": (
+            "--aux-logits: при --input-size {input} вспомогательные головы читают карту {map} "
+            "(после inception4a), меньше 4x4, до которой они усредняют; возьмите --input-size "
+            "{least} или больше либо уберите --aux-logits"
+        ),
+        "refusal.deep_supervision": (
+            "--deep-supervision: у U-Net с --layers {layers} уровней декодера ниже полного "
+            "разрешения: {below}, а задано {value}; возьмите {fit}"
+        ),
         "refusal.unet_levels": (
             "--layers: уровней U-Net — {layers}, и вход {input} уменьшается ниже --min-size "
             "{min} (уровень {level} уже {size}); уровней помещается не больше {fit}, так что "

@@ -37,7 +37,7 @@ PROBE_MODULES = ("cnngen_probe_model", "cnngen_probe_dataset")
 # Model requests for the model template's code paths besides its helper
 # classes: each family, a latent bottleneck, a time head, pad layers,
 # bottleneck blocks with depthwise convolutions, a flatten head with hidden
-# layers, both U-Net decoders and the preset layouts.  Each helper class is
+# layers, both U-Net decoders, the preset layouts and training-only heads.  Each helper class is
 # probed with its example request (cnngen.core.vocab.HELPER_EXAMPLES, see
 # model_probes), so a new helper needs no entry here.
 CODE_PATH_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
@@ -55,6 +55,9 @@ CODE_PATH_PROBES: tuple[tuple[str, dict[str, object]], ...] = (
     ("unet", {"input_size": (16, 16), "layers": 2}),
     ("unet", {"input_size": (16, 16), "layers": 2, "upsample": "bilinear"}),
     ("classifier", {"preset": "resnet18", "input_size": (32, 32)}),
+    # Training-only heads: the extra outputs' constant, forward and returns.
+    ("classifier", {"preset": "googlenet", "input_size": (64, 64), "aux_logits": True}),
+    ("unet", {"input_size": (16, 16), "layers": 2, "deep_supervision": 1}),
 )
 
 

@@ -9,21 +9,25 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cnngen.core.spec import spec_from_options
+from cnngen.core.spec import format_value, spec_from_options
 from cnngen.errors import CnngenError
 from cnngen.rendering.datafiles import (
     DEFAULT_FEATURES,
     SHAPES_1D,
     SHAPES_2D,
     Synthetic,
+    extra_options,
     render_predict,
     render_synthetic,
     render_train,
 )
 from cnngen.rendering.escape import command_line, toml_value
 from cnngen.rendering.namespace import template_names
+
+if TYPE_CHECKING:
+    from cnngen.core.plan import Extra
 
 PROJECT_INPUT_SIZE = (32, 32)
 PROJECT_FRAMES_IN = 4
@@ -180,7 +184,8 @@ def render_project(
             lr=train.lr,
             seed=train.seed,
             features=train.features,
-            command=command_line(train_invocation(task, spec.class_name, train)),
+            command=command_line(train_invocation(task, spec.class_name, train, plan.extras)),
+            **extra_options(plan.extras),
         ),
         "predict.py": render_predict(
             task=task, seed=train.seed, command=command_line(predict_invocation(task, train))
@@ -201,7 +206,8 @@ def render_project(
         "dataset_description": describe(synthetic),
         "model_command": "cnngen " + model_command,
         "dataset_command": "cnngen " + shlex.join(dataset_words),
-        "train_command": "cnngen " + shlex.join(train_invocation(task, spec.class_name, train)),
+        "train_command": "cnngen "
+        + shlex.join(train_invocation(task, spec.class_name, train, plan.extras)),
         "predict_command": "cnngen " + shlex.join(predict_invocation(task, train)),
         "train": train,
     }
@@ -301,8 +307,16 @@ def dataset_invocation(synthetic: Synthetic) -> list[str]:
     return [*words, "--output", "dataset.py"]
 
 
-def train_invocation(task: str, class_name: str, train: TrainDefaults) -> list[str]:
+def train_invocation(
+    task: str, class_name: str, train: TrainDefaults, extras: tuple[Extra, ...] = ()
+) -> list[str]:
     features = [] if train.features == DEFAULT_FEATURES else ["--with", ",".join(train.features) or "none"]
+    # The model's training-only outputs: their weights (and for masks their sampling steps).
+    chosen = extra_options(extras)
+    if chosen["extra_weights"]:
+        features += ["--extra-weights", ",".join(repr(w) for w in chosen["extra_weights"])]
+    if chosen["extra_steps"]:
+        features += ["--extra-steps", ",".join(format_value(s) for s in chosen["extra_steps"])]
     return [
         "train", "--task", task, "--model-class", class_name,
         "--epochs", str(train.epochs), "--batch-size", str(train.batch_size),

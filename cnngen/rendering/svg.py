@@ -208,7 +208,15 @@ def plan_svg(plan: Plan, command: str | None = None, lang: str = "en") -> str:
     centre = top + tallest / 2
     label_y = top + tallest + 18
     legend_y = label_y + 52
-    height = legend_y + 22
+    # Training-only heads are not on the inference path: one line under the legend names them.
+    extras = ", ".join(
+        t("svg.extra", name=extra.stage.name, source=extra.source,
+          shape=plain_shape(extra.stage.out_shape))
+        for extra in plan.extras
+    )  # fmt: skip
+    extras_line = t("svg.extras", heads=extras) if extras else ""
+    height = legend_y + 22 + (16 if extras else 0)
+    width = max(width, MARGIN * 2 + _text_width(extras_line))
 
     # Deep and 3D nets are scaled down to a screen's width (the viewBox keeps the layout).
     scale = min(1.0, MAX_DRAWN_WIDTH / width)
@@ -300,6 +308,8 @@ def plan_svg(plan: Plan, command: str | None = None, lang: str = "en") -> str:
     if mirrored:
         out.extend(_mirror(blocks, centres, top - SKIP_STEP * len(links), label_y))
     out.extend(_legend(blocks, legend_y, t))
+    if extras:
+        out.append(_text(MARGIN, legend_y + 26, extras_line, "extras", 10, "normal", "start"))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -81,8 +81,14 @@ class Training:
 
 
 @functools.lru_cache(maxsize=8)
-def render_script(training: Training, model_class: str) -> str:
-    """The training script every trial of a search shares (it depends on the class name only).
+def render_script(
+    training: Training,
+    model_class: str,
+    extra_weights: tuple[float, ...] = (),
+    extra_steps: tuple[tuple[int, ...], ...] = (),
+) -> str:
+    """The training script every trial of a search shares (it depends on the class name, and
+    on the weights of training-only heads where the model has them).
 
     Rendered once per worker and class name: formatting the long script
     takes seconds, far more than a small trial's training.
@@ -97,16 +103,19 @@ def render_script(training: Training, model_class: str) -> str:
         lr=training.lr,
         seed=training.seed,
         command=shlex.join(training.train_words(model_class)),
+        extra_weights=extra_weights,
+        extra_steps=extra_steps,
     )
 
 
 def render_files(plan: Any, training: Training, dataset_text: str) -> dict[str, str]:
     """A trial's files, rendered with the generator's own API: model, training script, dataset."""
     import cnngen
+    from cnngen.rendering.datafiles import extra_options
 
     return {
         "model.py": cnngen.render(plan),
-        "train.py": render_script(training, plan.class_name),
+        "train.py": render_script(training, plan.class_name, **extra_options(plan.extras)),
         "dataset.py": dataset_text,
     }
 

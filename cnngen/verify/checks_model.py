@@ -8,6 +8,7 @@ add it, and the measured figure in ``details``.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -97,6 +98,9 @@ def check_forward(v: Verifier) -> tuple[str, dict[str, Any]]:
     try:
         with torch.no_grad():
             output = v.model(v.x)
+            _training_outputs(v)
+    except CheckFailed:
+        raise
     except Exception as error:  # noqa: BLE001
         v.forward_error = describe_error(error, v.path)
         raise CheckFailed(f"forward pass failed: {v.forward_error}") from None
@@ -119,6 +123,27 @@ def check_forward(v: Verifier) -> tuple[str, dict[str, Any]]:
     if not finite:
         raise CheckFailed("the output contains inf or nan", details)
     return f"{tuple(v.x.shape)} -> {tuple(output.shape)}", details
+
+
+def _training_outputs(v: Verifier) -> None:
+    """With TRAINING_OUTPUT_SHAPES, a training-mode forward (on a copy, so no norm statistics
+    change) must return (output, *extras) of those shapes; the hooks record the heads' layers."""
+    declared = getattr(v.module, "TRAINING_OUTPUT_SHAPES", None)
+    if declared is None:
+        return
+    assert v.model is not None
+    outputs = copy.deepcopy(v.model).train()(v.x)
+    expected = [list(v.output_shape), *(list(shape) for shape in declared)]
+    actual = (
+        [list(_shape_of(item)) for item in outputs] if isinstance(outputs, tuple) else None
+    )
+    if actual != expected:
+        got = "a tensor" if actual is None else actual
+        raise CheckFailed(
+            f"in training the model returned {got}, TRAINING_OUTPUT_SHAPES says the output and "
+            f"{len(declared)} extras {expected}",
+            {"expected": expected, "actual": actual},
+        )
 
 
 def check_output_shape(v: Verifier) -> tuple[str, dict[str, Any]]:

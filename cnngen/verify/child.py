@@ -287,6 +287,10 @@ class Verifier:
         training can still be checked.
         """
         self.target_shape = tuple(shape)
+        self.target = self._random_target(self.target_shape)
+
+    def _random_target(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """A fixed random target for an output of ``shape``, of the family's loss kind."""
         generator = torch.Generator().manual_seed(2)
         batch = self.args.batch
         kind = self.loss_kind()
@@ -298,7 +302,7 @@ class Verifier:
             target = torch.randint(0, 2, (batch, *shape), generator=generator).float()
         else:
             target = torch.randn(batch, *shape, generator=generator)
-        self.target = target.to(self.device)
+        return target.to(self.device)
 
     def classifies(self) -> bool:
         """Cross-entropy for classifiers (plain and equivariant), MSE for encoders and forecasters."""
@@ -321,14 +325,25 @@ class Verifier:
             return "pixel_binary_cross_entropy"
         return "mse"
 
-    def loss(self, output: torch.Tensor) -> torch.Tensor:
+    def loss(self, output: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The loss of an output; a training-mode tuple (output, *extras) adds each extra's,
+        against a fixed random target of that extra's own shape."""
         assert self.target is not None
+        if isinstance(output, tuple):
+            main, *extras = output
+            total = self._loss(main, self.target)
+            for extra in extras:
+                total = total + self._loss(extra, self._random_target(tuple(extra.shape[1:])))
+            return total
+        return self._loss(output, self.target)
+
+    def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         kind = self.loss_kind()
         if kind in ("cross_entropy", "pixel_cross_entropy"):
-            return nn.functional.cross_entropy(output, self.target)
+            return nn.functional.cross_entropy(output, target)
         if kind == "pixel_binary_cross_entropy":
-            return nn.functional.binary_cross_entropy_with_logits(output, self.target)
-        return nn.functional.mse_loss(output, self.target)
+            return nn.functional.binary_cross_entropy_with_logits(output, target)
+        return nn.functional.mse_loss(output, target)
 
     # -------------------------------------------------------------- checks
     def progress(self, message: str) -> None:
