@@ -10,10 +10,12 @@ Four measurements:
 
 * **Planning per op**: ``make_spec`` + ``solve`` for forecasters of 5 to 1000
   layers, 1D to 3D, from 32 to 3840x2160, in CPU microseconds per op, next to
-  a reference recurrence written here.  The reference does the least any
-  planner must: for each op of the finished plan it computes the output size,
-  the parameters, the MACs and a textbook receptive field (jump, size, start)
-  per dimension.  The ratio is how far planning is from that floor.
+  two reference recurrences written here, given the plan's layer choices.
+  *Arithmetic* computes the output size, the parameters, the MACs and a
+  textbook receptive field (jump, size, start) per dimension of the windowed
+  ops alone, into one total.  *Records* does what any planner must at least
+  do: it builds a record for every op of the plan (name, kind, shapes,
+  parameters, MACs, field).  The ratios are how far planning is from them.
 * **Growth in layers**: the exponent of a least-squares fit of log(plan time)
   against log(layers) for each input size; 1.0 is linear.
 * **Whole process**: ``cnngen model`` for the README forecaster, as a ratio to
@@ -100,7 +102,7 @@ def cpu_time(function: Callable[[], Any], budget: float, most: int = 25) -> floa
     return statistics.median(times)
 
 
-# --------------------------------------------------- the reference recurrence
+# --------------------------------------------------- the reference recurrences
 Row = tuple[str, int, int, tuple[tuple[int, ...], ...], bool, int]
 
 
@@ -130,8 +132,10 @@ def _window(op: Op) -> tuple[tuple[int, ...], ...]:
 def reference(rows: Sequence[Row], sizes: Sequence[int]) -> int:
     """Sizes, parameters, MACs and an affine receptive field per op, O(1) per op and dim.
 
-    Returns the parameters plus MACs of the convolutions, so a test can check
-    that the floor does the planner's arithmetic.
+    The arithmetic alone: it keeps no record of the ops, skips the ops without
+    a window (norms, activations) and leaves out a transposed convolution's
+    output padding.  Returns the parameters plus MACs of the convolutions, so a
+    test can check that it does the planner's arithmetic for them.
     """
     sizes = list(sizes)
     fields = [(1.0, 1.0, 0.0) for _ in sizes]  # size, jump, start of the centre
@@ -154,6 +158,85 @@ def reference(rows: Sequence[Row], sizes: Sequence[int]) -> int:
             taps = math.prod(kernel) * (cin // groups)
             total += cout * taps + (cout if bias else 0) + math.prod(sizes) * cout * taps
     return total
+
+
+# What the record-building reference starts from, per op: the stage's name, the
+# op's role and layer number (its attribute name is the role, then the number),
+# its kind, output channels, window, bias and groups.
+RecordRow = tuple[str, str, int | None, str, int, tuple[tuple[int, ...], ...], bool, int]
+# What it builds per op: name, kind, in shape, out shape, parameters, MACs, field.
+Record = tuple[str, str, tuple[int, ...], tuple[int, ...], int, int, tuple[int, ...]]
+NORMS = frozenset({"batchnorm", "groupnorm", "layernorm"})
+
+
+def record_inputs(plan: Plan) -> list[RecordRow]:
+    """:func:`reference_inputs` with the names' parts and the output padding."""
+    rows = []
+    for stage in plan.stages:
+        for name, op in stage.all_ops():
+            path = name[len(stage.name) + 1 :]
+            role = path.rstrip("0123456789")
+            number = int(path[len(role) :]) if len(role) < len(path) else None
+            window = _window(op)
+            if op.kind == "conv_transpose":
+                dims = len(op.in_shape) - 1
+                extra = op.arg("output_padding", 0)
+                window = (*window, extra if isinstance(extra, tuple) else (extra,) * dims)
+            bias, groups = bool(op.arg("bias", True)), int(op.arg("groups", 1))
+            rows.append(
+                (stage.name, role, number, op.kind, op.out_shape[0], window, bias, groups)
+            )
+    return rows
+
+
+def reference_records(rows: Sequence[RecordRow], input_shape: Sequence[int]) -> list[Record]:
+    """The reference recurrence that also builds each op's record, as a planner must.
+
+    Per op: its name, kind, input and output shapes, parameters, MACs and an
+    affine receptive field (whole pixels per dimension), as plain tuples.  Ops
+    without a window keep the shape and the field (a norm counts its weight
+    and bias), so every op of the plan is built, not only the convolutions.
+    """
+    shape = tuple(input_shape)
+    fields = [(1.0, 1.0) for _ in shape[1:]]  # size and jump of the centre's field
+    field = (1,) * len(fields)
+    records: list[Record] = []
+    for stage, role, number, kind, cout, window, bias, groups in rows:
+        name = f"{stage}.{role}{number}" if number is not None else f"{stage}.{role}"
+        cin = shape[0]
+        if not window:
+            out = shape
+            params = 2 * cin if kind in NORMS else 0
+            macs = 0
+        else:
+            kernel, stride, padding, dilation = window[:4]
+            sizes = []
+            for d, (k, s, p, di) in enumerate(zip(kernel, stride, padding, dilation, strict=True)):
+                span = di * (k - 1) + 1
+                size, jump = fields[d]
+                if kind == "conv_transpose":
+                    sizes.append((shape[1 + d] - 1) * s - 2 * p + span + window[4][d])
+                    fields[d] = (size + (math.ceil(span / s) - 1) * jump, jump / s)
+                else:
+                    sizes.append((shape[1 + d] + 2 * p - span) // s + 1)
+                    fields[d] = (size + (span - 1) * jump, jump * s)
+            field = tuple(math.ceil(size) for size, _ in fields)
+            if kind == "conv":
+                out = (cout, *sizes)
+                taps = math.prod(kernel) * (cin // groups)
+                params = cout * taps + (cout if bias else 0)
+                macs = math.prod(sizes) * cout * taps
+            elif kind == "conv_transpose":
+                out = (cout, *sizes)
+                taps = math.prod(kernel) * cin
+                params = cout * taps + (cout if bias else 0)
+                macs = math.prod(shape[1:]) * cout * taps
+            else:  # pooling
+                out = (cin, *sizes)
+                params = macs = 0
+        records.append((name, kind, shape, out, params, macs, field))
+        shape = out
+    return records
 
 
 # ------------------------------------------------------------- measurements
@@ -184,12 +267,17 @@ def per_op(
             )
             inputs = reference_inputs(plan)
             floor = cpu_time(lambda i=inputs, s=sizes: reference(i, s), budget / 4)
-            row.update(ops=ops, plan=seconds, reference=floor)
+            named = record_inputs(plan)
+            built = cpu_time(
+                lambda i=named, s=plan.input_shape: reference_records(i, s), budget / 4
+            )
+            row.update(ops=ops, plan=seconds, reference=floor, records=built)
             rows.append(row)
             print(
                 f"{row['size']:>16} {layers:>5} layers {ops:>6} ops: "
-                f"{seconds * 1e6 / ops:7.1f} us/op, reference {floor * 1e6 / ops:5.2f} us/op, "
-                f"{seconds / floor:5.1f}x",
+                f"{seconds * 1e6 / ops:7.1f} us/op, reference {floor * 1e6 / ops:5.2f} us/op "
+                f"({seconds / floor:5.1f}x), with records {built * 1e6 / ops:5.2f} us/op "
+                f"({seconds / built:5.1f}x)",
                 flush=True,
             )
     return rows
@@ -377,22 +465,32 @@ def markdown(
         "",
         '`make_spec` + `solve` for `cnngen.plan("forecaster", input_size=..., layers=..., '
         "max_channels=64)`, median CPU time, divided by the plan's ops (every layer, "
-        "norms and activations included). The reference is a recurrence written in the "
-        "benchmark that computes each op's output size, parameters, MACs and an affine "
-        "receptive field in O(1) per op and dimension: the floor for any planner.",
+        "norms and activations included). Two references, recurrences written in the "
+        "benchmark, O(1) per op and dimension. *Arithmetic* computes the output sizes, "
+        "parameters, MACs and an affine receptive field of the windowed ops (convolutions, "
+        "poolings) only, into one running total, and builds nothing: a floor for the "
+        "arithmetic alone. *Records* builds what a planner hands on, one record per op of "
+        "the plan (name, kind, input and output shape, parameters, MACs, receptive field) "
+        "as plain tuples: the floor this table's planning should be held to. Both are "
+        "given the plan's layer choices (kernels, strides, channels); neither solves "
+        "them, checks limits or writes constructor arguments.",
         "",
-        "| input | layers | ops | plan | plan per op | reference per op | ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| input | layers | ops | plan | plan per op | arithmetic per op | ratio "
+        "| records per op | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if "refused" in row:
-            lines.append(f"| {row['size']} | {row['layers']} | refused: {row['refused']} | | | | |")
+            lines.append(
+                f"| {row['size']} | {row['layers']} | refused: {row['refused']} | | | | | | |"
+            )
             continue
         ops = row["ops"]
         lines.append(
             f"| {row['size']} | {row['layers']} | {ops:,} | {ms(row['plan'])} | "
             f"{row['plan'] * 1e6 / ops:.1f} us | {row['reference'] * 1e6 / ops:.2f} us | "
-            f"{row['plan'] / row['reference']:.1f}x |"
+            f"{row['plan'] / row['reference']:.1f}x | {row['records'] * 1e6 / ops:.2f} us | "
+            f"{row['plan'] / row['records']:.1f}x |"
         )
     lines += [
         "",

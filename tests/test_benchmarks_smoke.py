@@ -123,3 +123,18 @@ def test_starter_speed_report_states_the_slowest_family_against_the_target():
     assert "| unet " in text and "| 121,051 " in text and "65-130 s" in text
     assert "130.0 s of CPU time" in text and "over the 120 s target" in text
     assert "--size small" in text
+
+
+def test_plan_speed_record_reference_builds_the_plans_ops():
+    """The record-building floor makes every op of the plan: its name, shapes, weights, MACs."""
+    from benchmarks import plan_speed
+    from cnngen.core.solver import solve
+    from cnngen.core.spec import make_spec
+
+    plan = solve(make_spec("forecaster", input_size=(33, 20), layers=3, max_channels=64))
+    records = plan_speed.reference_records(plan_speed.record_inputs(plan), plan.input_shape)
+    ops = [(name, op) for stage in plan.stages for name, op in stage.all_ops()]
+    assert [record[:6] for record in records] == [
+        (name, op.kind, op.in_shape, op.out_shape, op.params, op.macs) for name, op in ops
+    ]
+    assert all(len(record[6]) == 2 for record in records)
