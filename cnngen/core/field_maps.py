@@ -179,20 +179,25 @@ def _is_constant(field_map: FieldMap) -> bool:
     return all(t[1] == 0 for lows, highs in field_map for t in (*lows, *highs))
 
 
+def _per_dim(value: object, dims: int) -> tuple[int, ...]:
+    """A constructor argument as one int per dimension (an int stands for every one)."""
+    return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
+
+
 def window(op: Op) -> tuple[tuple[int, ...], ...]:
     """Kernel, stride, padding and dilation per dimension of a convolution or pooling op."""
     dims = len(op.in_shape) - 1
-
-    def per_dim(value: object) -> tuple[int, ...]:
-        return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
-
-    kernel = per_dim(op.arg("kernel_size"))
-    default = kernel if op.kind.endswith("pool") else (1,) * dims
+    # The keyword arguments in one pass (positional ones share the key None, unread here).
+    given = dict(op.args)
+    kernel = _per_dim(given["kernel_size"], dims)
+    stride = given.get("stride")
+    if stride is None:
+        stride = kernel if op.kind.endswith("pool") else 1
     return (
         kernel,
-        per_dim(op.arg("stride", default)),
-        per_dim(op.arg("padding", 0)),
-        per_dim(op.arg("dilation", 1)),
+        _per_dim(stride, dims),
+        _per_dim(given.get("padding", 0), dims),
+        _per_dim(given.get("dilation", 1), dims),
     )
 
 
@@ -267,11 +272,18 @@ def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], finish: Fini
     """The map after ``ops`` in turn; each op's field is appended to ``found``."""
     seen: tuple[FieldMap, Shape, Shape] | None = None
     for position, op in enumerate(ops):
-        if op.kind == "pad":
+        kind = op.kind
+        if kind in POINTWISE_KINDS:
+            if seen is not None and seen[1] == op.out_shape:
+                # A norm or an activation keeps the map and the shape: its field is the last one.
+                found.append(seen[2])
+                continue
+        elif kind == "pad":
             _check_padded(op, ops[position + 1] if position + 1 < len(ops) else None)
-        field_map = step(field_map, op)
+            field_map = step(field_map, op)
+        else:
+            field_map = step(field_map, op)
         if seen is None or seen[0] is not field_map or seen[1] != op.out_shape:
-            # A norm or an activation keeps the map and the shape: its field is the last one.
             seen = (field_map, op.out_shape, extent(field_map, op.out_shape, finish))
         found.append(seen[2])
     return field_map
