@@ -173,3 +173,15 @@ def test_with_field_is_replace() -> None:
     values = {field.name: f"<{field.name}>" for field in dataclasses.fields(Op)}
     op = Op(**values)
     assert op.with_field((7,)) == dataclasses.replace(op, receptive_field=(7,))
+
+
+def test_with_ops_is_replace() -> None:
+    """Stage.with_ops lists every field of Stage: a new one must be added there too."""
+    import dataclasses
+
+    from cnngen.core.plan import Stage
+
+    values = {field.name: f"<{field.name}>" for field in dataclasses.fields(Stage)}
+    stage = Stage(**values)
+    changed = dataclasses.replace(stage, ops=(1,), shortcut=(2,), post=(3,))
+    assert stage.with_ops((1,), (2,), (3,)) == changed  # type: ignore[arg-type]

@@ -321,15 +321,15 @@ def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], 
         per_stage, output = forward
         result = []
         for stage, found in zip(stages, per_stage, strict=True):
-            fields = iter(found)
-            changes = {
-                branch: tuple(
-                    op.with_field(next(fields))
-                    for op in getattr(stage, branch)
+            # ``found`` holds the fields of the ops, the shortcut and post, in that order.
+            main, short = len(stage.ops), len(stage.ops) + len(stage.shortcut)
+            result.append(
+                stage.with_ops(
+                    tuple(map(Op.with_field, stage.ops, found[:main])),
+                    tuple(map(Op.with_field, stage.shortcut, found[main:short])),
+                    tuple(map(Op.with_field, stage.post, found[short:])),
                 )
-                for branch in ("ops", "shortcut", "post")
-            }
-            result.append(dataclasses.replace(stage, **changes))
+            )
         return result, output
     return walk_annotate(stages, input_shape)
 
