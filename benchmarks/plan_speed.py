@@ -338,6 +338,8 @@ def processes(runs: int) -> dict[str, float]:
     """Median wall seconds of each command in a fresh interpreter, runs interleaved."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    # An installed cnngen has its bytecode; without it every run compiles the sources again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as folder:
         model = [
             sys.executable,
@@ -530,6 +532,24 @@ def markdown(
         "is read from the format cache, and Black is not imported; the third `cnngen "
         "model` row formats a new text with the templates' bytecode kept from an "
         "earlier run.",
+        "",
+        "Variants measured (interleaved, 15 runs, 2 shared cores under load, so as CPU-"
+        "time ratios): bytecode matters most: with none at all "
+        "(`PYTHONDONTWRITEBYTECODE=1` and an empty `-X pycache_prefix`) every run "
+        "compiles every source, 2.7x the time of a new text with it, so these runs drop "
+        "`PYTHONDONTWRITEBYTECODE`. Importing `difflib` (dry-run diff, "
+        "a config key's hint) and `json` (one error) only where used is kept: about 1 "
+        "ms each, within the noise of one run (new text 0.93x, formatted before 1.04x "
+        "of the build before it). Not done: Black's import (about a fifth of a new "
+        "text; `black/__init__` loads `black.files`, `pathspec` and `packaging` with "
+        "it, and its public API has no lighter entry) and templates emitting Black's "
+        "layout. A new text costs 6.0x `python -c \"import click\"` in CPU time, a text "
+        "formatted before 3.0x."
+        " Ceiling of the template route, in-process: Black takes 0.45-0.52x as long on its"
+        " own output as on the raw render of the README model (52-64 ms against "
+        "116-123 ms CPU under the same load), so a render already in Black's layout "
+        "(indented `OrderedDict` blocks, double quotes, long calls split) could save "
+        "about half of Black's running time, not its import.",
         "",
         "| command | wall time | `cnngen model` is |",
         "| --- | ---: | ---: |",

@@ -25,7 +25,6 @@ later get the option without doing anything.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
@@ -203,6 +202,8 @@ def load_into_context(ctx: click.Context, path: Path) -> None:
         key = raw_key.replace("_", "-")
         param = keys.get(key)
         if param is None:
+            import difflib  # only for this error's hint
+
             close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise CnngenError(

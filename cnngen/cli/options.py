@@ -7,7 +7,6 @@ solver is imported only when a plan is asked for.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +73,8 @@ class SizeType(click.ParamType):
             # From a TOML config: every item a whole number (not 64.5, true or a list).
             bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int)]
             if bad or not value:
+                import json  # only to quote the bad list in this error
+
                 self.fail(say()("cli.size_list", value=json.dumps(value)), param, ctx)
             return tuple(value)
         try:

@@ -56,7 +56,6 @@ so a bad path or a full disk never leaves a half-generated set behind.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import errno
 import os
 import shutil
@@ -383,6 +382,8 @@ def _preview(target: Target, text: str, force: bool) -> list[str]:
         return [t("cli.dry.binary", name=name, size=size, force=note, old=old_size)]
     if old.text == text:
         return [t("cli.dry.current", name=name, size=size)]
+    import difflib  # only a dry run over a changed file shows a diff
+
     report = [t("cli.dry.overwrite", name=name, size=size, force=note)]
     report += difflib.unified_diff(
         old.text.splitlines(),
