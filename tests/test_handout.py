@@ -152,12 +152,13 @@ def run_notebook(text: str, tmp_path: Path) -> object:
     ("family", "options"),
     [
         ("equivariant", MATRIX_GROUP_CONV),
+        ("equivariant", {**MATRIX_GROUP_CONV, "start_channels": 2, "group": "d4"}),
         (
             "classifier",
             {"preset": "resnet18", "input_size": (224, 224), "in_channels": 3, "classes": 1000},
         ),
     ],
-    ids=["group-conv", "resnet18-paper-input"],
+    ids=["group-conv", "group-conv-d4", "resnet18-paper-input"],
 )
 def test_every_cell_runs(family: str, options: dict, tmp_path: Path) -> None:
     _, _, text = handout(family, **options)

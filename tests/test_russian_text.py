@@ -92,6 +92,27 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             "head": "gap",
         },
     ),
+    "group-conv-d4": (
+        "equivariant",
+        {
+            "input_size": (13, 13),
+            "layers": 2,
+            "start_channels": 2,
+            "group_conv": True,
+            "group": "d4",
+        },
+    ),
+    "group-conv-d4-gap": (
+        "equivariant",
+        {
+            "input_size": (13, 13),
+            "layers": 2,
+            "start_channels": 2,
+            "group_conv": True,
+            "group": "d4",
+            "head": "gap",
+        },
+    ),
     "unet": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
     "unet-bilinear": (
         "unet",
@@ -194,7 +215,8 @@ def test_model_file_has_no_english(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["residual", "bottleneck-se", "group-conv", "unet", "googlenet", "mobilenet_v2"]
+    "name",
+    ["residual", "bottleneck-se", "group-conv", "group-conv-d4", "unet", "googlenet", "mobilenet_v2"],
 )
 @pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
 def test_handout_has_no_english(name: str, student: bool) -> None:

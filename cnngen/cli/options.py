@@ -35,7 +35,13 @@ from cnngen.core.spec import (
     check_choice,
     format_value,
 )
-from cnngen.core.vocab import DECODER_CHANNEL_RULES, PRESET_OPTIONS, ROTATION_POOLS, UPSAMPLE
+from cnngen.core.vocab import (
+    DECODER_CHANNEL_RULES,
+    GROUPS,
+    PRESET_OPTIONS,
+    ROTATION_POOLS,
+    UPSAMPLE,
+)
 from cnngen.errors import CnngenError
 
 
@@ -433,6 +439,12 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         is_flag=True,
         help="Equivariant: true p4 group convolutions (lifting conv, rotated kernels with "
         "cyclically shifted orientations, group pooling), equivariant at every layer.",
+    ),
+    _model_option(
+        "--group",
+        choices=GROUPS,
+        help="Equivariant with --group-conv: c4, the four quarter turns (4 orientations per "
+        "channel), or d4, the quarter turns and their mirror images (8 per channel).",
     ),
     _model_option("--name", help="Class name of the model (a Python identifier)."),
 ]

@@ -36,6 +36,13 @@ from cnngen.core.spec import ModelSpec, conv_bias
 from cnngen.core.vocab import ACTIVATIONS_WITH_WEIGHTS, split_activation
 
 ORIENTATIONS = 4
+# Orientations per channel of each group: its number of elements.
+GROUP_ORDERS = {"c4": 4, "d4": 8}
+# The helper classes of each group's lifting and group convolutions.
+CONV_MODULES = {
+    "c4": ("LiftingConv2d", "GroupConv2d"),
+    "d4": ("DihedralLiftingConv2d", "DihedralGroupConv2d"),
+}
 
 
 class GroupStageBuilder(StageBuilder):
@@ -47,25 +54,45 @@ class GroupStageBuilder(StageBuilder):
     channel, shared by its four orientations: they run between
     :meth:`fold_orientations` and :meth:`unfold_orientations`, which stack the
     orientations along the height, (C * 4, H, W) <-> (C, 4 * H, W).
+
+    With the group D4 (``group="d4"``) every 4 reads 8: channel ``c * 8 + g``
+    holds element g = 4 * m + r of the group, r quarter turns after m mirror
+    images (a flip of the width).
     """
+
+    orientations = ORIENTATIONS
+    group = "c4"
+
+    def for_group(self, group: str) -> GroupStageBuilder:
+        """This builder for the group ``c4`` or ``d4``."""
+        self.group = group
+        self.orientations = GROUP_ORDERS[group]
+        return self
 
     def lifting_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
         """(C, H, W) -> (O * 4, H', W'): each kernel correlated in its four quarter turns."""
         in_channels = self.shape[0]
         self.fields = tuple(f.through_conv(kernel, 1) for f in self.fields)
         return self._p4_conv(
-            "lifting_conv", "LiftingConv2d", in_channels, 1, out_channels, kernel, padding, bias
+            "lifting_conv",
+            CONV_MODULES[self.group][0],
+            in_channels,
+            1,
+            out_channels,
+            kernel,
+            padding,
+            bias,
         )
 
     def group_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
         """(C * 4, H, W) -> (O * 4, H', W'): turned kernels over every input orientation."""
-        in_channels = self.shape[0] // ORIENTATIONS
+        in_channels = self.shape[0] // self.orientations
         self.fields = tuple(f.through_conv(kernel, 1) for f in self.fields)
         return self._p4_conv(
             "group_conv",
-            "GroupConv2d",
+            CONV_MODULES[self.group][1],
             in_channels,
-            ORIENTATIONS,
+            self.orientations,
             out_channels,
             kernel,
             padding,
@@ -96,9 +123,9 @@ class GroupStageBuilder(StageBuilder):
             kind,
             module,
             args,
-            (out_channels * ORIENTATIONS, *spatial),
+            (out_channels * self.orientations, *spatial),
             out_channels * taps + (out_channels if bias else 0),
-            math.prod(spatial) * ORIENTATIONS * out_channels * taps,
+            math.prod(spatial) * self.orientations * out_channels * taps,
         )
 
     def fold_orientations(self) -> Op:
@@ -108,7 +135,7 @@ class GroupStageBuilder(StageBuilder):
             "fold_orientations",
             "FoldOrientations",
             [],
-            (channels // ORIENTATIONS, ORIENTATIONS * height, width),
+            (channels // self.orientations, self.orientations * height, width),
         )
 
     def unfold_orientations(self) -> Op:
@@ -118,13 +145,15 @@ class GroupStageBuilder(StageBuilder):
             "unfold_orientations",
             "UnfoldOrientations",
             [],
-            (channels * ORIENTATIONS, height // ORIENTATIONS, width),
+            (channels * self.orientations, height // self.orientations, width),
         )
 
     def group_pool(self) -> Op:
         """Maximum over the orientations: (C * 4, H, W) -> (C, H, W), invariant."""
         channels, *spatial = self.shape
-        return self._add("group_pool", "GroupPool", [], (channels // ORIENTATIONS, *spatial))
+        return self._add(
+            "group_pool", "GroupPool", [], (channels // self.orientations, *spatial)
+        )
 
     def orientation_stack(self) -> Op:
         """(C * 4, H, W) -> (C, H, W) four times per sample, each orientation turned back.
@@ -134,10 +163,17 @@ class GroupStageBuilder(StageBuilder):
         head that pools over them at the end may flatten them first.
         """
         channels, *spatial = self.shape
-        self.batch = 4
+        self.batch = self.orientations
         return self._add(
-            "orientation_stack", "OrientationStack", [], (channels // ORIENTATIONS, *spatial)
+            "orientation_stack", "OrientationStack", [], (channels // self.orientations, *spatial)
         )
+
+    def rotation_max(self) -> Op:
+        """The maximum of each logit over the copies: D4's eight name their count."""
+        if self.orientations == ORIENTATIONS:
+            return super().rotation_max()
+        self.batch = 1
+        return self._add("rotation_max", "RotationMax", [(None, self.orientations)], self.shape)
 
 
 def _symmetric_pool(builder: GroupStageBuilder, kind: str) -> None:
@@ -168,7 +204,7 @@ def group_conv_stages(
     fields: tuple = fresh_fields(2)
     stages = []
     for index, halves in enumerate(downsampling):
-        builder = GroupStageBuilder(shape, fields)
+        builder = GroupStageBuilder(shape, fields).for_group(spec.group)
         if index == 0:
             builder.lifting_conv(channels[index], kernel, padding, bias)
         else:
@@ -192,4 +228,4 @@ def group_conv_stages(
             _symmetric_pool(builder, spec.pool)
         stages.append(builder.build(f"layer{index + 1}", "trunk"))
         shape, fields = builder.shape, builder.fields
-    return stages, GroupStageBuilder(shape, fields)
+    return stages, GroupStageBuilder(shape, fields).for_group(spec.group)

@@ -31,6 +31,12 @@ NOTES_EN: dict[str, str] = {
         "orientations shift cyclically; logits are invariant to quarter turns; a p4 map "
         "has 4 channels per channel (channel c * 4 + r is orientation r of c), all 2D"
     ),
+    "note.group_conv_d4": (
+        "D4 group convolutions: every feature map turns and mirrors with the input and its "
+        "orientations permute as the group multiplies; logits are invariant to quarter turns "
+        "and mirror images; a D4 map has 8 channels per channel (channel c * 8 + g is "
+        "orientation g of c: g % 4 quarter turns after g // 4 mirror images), all 2D"
+    ),
     "note.lenet5": "LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution",
     "note.alexnet": "AlexNet (Krizhevsky et al., 2012) as in torchvision",
     "note.vgg": "{model} (Simonyan and Zisserman, 2014) as in torchvision",

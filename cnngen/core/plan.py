@@ -54,7 +54,7 @@ class Op:
         if self.kind in ("rotation_stack", "orientation_stack"):
             return 1
         if self.kind in ("rotation_mean", "rotation_max"):
-            return 4
+            return self.args[0][1] if self.args else 4
         return self.batch
 
     def with_field(self, receptive_field: Shape) -> Op:

@@ -353,7 +353,7 @@ def _head(spec: ModelSpec, builder: StageBuilder, classes: int) -> None:
     if spec.dropout > 0:
         builder.dropout(spec.dropout)
     builder.linear(classes)
-    if builder.batch == 4:
+    if builder.batch > 1:
         if spec.rotation_pool == "mean":
             builder.rotation_mean()
         else:
@@ -395,7 +395,8 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
             head.flatten()
         _head(spec, head, spec.classes)
         stages.append(head.build("head", "head"))
-        notes = [*notes, Note("note.group_conv")]
+        group_note = "note.group_conv_d4" if spec.group == "d4" else "note.group_conv"
+        notes = [*notes, Note(group_note)]
         return _plan(spec, stages, notes)
     stages, fields, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.

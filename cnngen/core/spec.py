@@ -40,6 +40,7 @@ from cnngen.core.vocab import (
     DOWNSAMPLE,
     FAMILIES,
     FINAL_ACTIVATIONS,
+    GROUPS,
     HEADS,
     NORM_AFFINE_NORMS,
     NORM_EPS_NORMS,
@@ -121,6 +122,7 @@ class ModelSpec:
     deep_supervision: int = 0
     rotation_pool: str = "max"
     group_conv: bool = False
+    group: str = "c4"
     name: str | None = None
     given: tuple[tuple[str, Any], ...] = ()
 
@@ -130,6 +132,8 @@ class ModelSpec:
 
     @property
     def class_name(self) -> str:
+        if self.name is None and self.group == "d4":
+            return "D4Classifier"
         return self.name or DEFAULT_CLASS_NAMES[self.family]
 
     def command_words(self, verb: str = "model", output: str | None = None) -> list[str]:
@@ -698,6 +702,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--head", spec.head, HEADS),
         ("--upsample", spec.upsample, UPSAMPLE),
         ("--rotation-pool", spec.rotation_pool, ROTATION_POOLS),
+        ("--group", spec.group, GROUPS),
         ("--padding-mode", spec.padding_mode, BORDER_MODES),
     ):
         check_choice(param, value, choices)
@@ -1044,6 +1049,11 @@ def _check_unet(spec: ModelSpec) -> None:
 def _check_equivariant(spec: ModelSpec) -> None:
     """p4 group convolutions are exact only on a rotation-symmetric grid."""
     if not spec.group_conv:
+        if spec.group != "c4":
+            raise CnngenError(
+                f"--group: {spec.group} needs true group convolutions; add --group-conv",
+                "--group",
+            )
         return
     if len(spec.input_size) != 2:
         raise CnngenError(

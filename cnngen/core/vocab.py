@@ -203,6 +203,8 @@ FINAL_ACTIVATIONS = ("none", *ACTIVATIONS)
 UPSAMPLE = ("transposed", "nearest", "bilinear", "pixelshuffle")
 # How the equivariant family pools over the four rotations.
 ROTATION_POOLS = ("max", "mean")
+# Symmetry groups of the square for group convolutions: quarter turns, and those with flips.
+GROUPS = ("c4", "d4")
 
 # Helper classes a generated model file may define, in the order it defines
 # them, each with a model request (family, options) whose file defines it.
@@ -232,6 +234,8 @@ HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "FoldOrientations": ("equivariant", _GROUP_CONV),
     "UnfoldOrientations": ("equivariant", _GROUP_CONV),
     "OrientationStack": ("equivariant", _GROUP_CONV),
+    "DihedralLiftingConv2d": ("equivariant", {**_GROUP_CONV, "group": "d4"}),
+    "DihedralGroupConv2d": ("equivariant", {**_GROUP_CONV, "group": "d4"}),
     "ChannelNorm": ("classifier", _CONVNEXT),
     "LayerScale": ("classifier", _CONVNEXT),
 }
@@ -265,7 +269,7 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
                                    "out_size", "decoder_kernel", "decoder_stride"},
     "decoder": DECODER_OPTIONS,
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset", "aux_logits"},
-    "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv"},
+    "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv", "group"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
     "unet": COMMON_OPTIONS - {"stride", "target_size", "se", "depthwise"}
     | {"out_channels", "upsample", "residual_units", "deep_supervision"},

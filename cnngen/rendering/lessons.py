@@ -426,6 +426,48 @@ def _unet(t: Messages, plan: Plan) -> list[Cell]:
     ]
 
 
+def _d4(t: Messages, name: str, op: Op, group: tuple[str, Op] | None) -> list[Cell]:
+    """The D4 lesson: maps turn and mirror with the input, orientations are reordered."""
+    shape = ", ".join(str(size) for size in op.in_shape)
+    lines = [
+        f'lift = model.get_submodule("{name}")\n',
+        f"x = torch.randn(1, {shape})\n",
+        "turn = lambda t: torch.rot90(t, 1, dims=(-2, -1))\n",
+        "mirror = lambda t: t.flip(-1)\n",
+        "after_turn = [g // 4 * 4 + (g - 1) % 4 for g in range(8)]\n",
+        "after_mirror = [(1 - g // 4) * 4 + -g % 4 for g in range(8)]\n",
+        "moved = lambda t, order: t.unflatten(1, (-1, 8))[:, :, order].flatten(1, 2)\n",
+        "with torch.no_grad():\n",
+        "    y = lift(x)\n",
+        "    assert torch.allclose(lift(turn(x)), moved(turn(y), after_turn), atol=1e-5)\n",
+        "    assert torch.allclose(lift(mirror(x)), moved(mirror(y), after_mirror), atol=1e-5)\n",
+        f"print(tuple(y.shape[1:]), {t('label.orientations')!r}, 8)\n",
+    ]
+    if group is not None:
+        lines += [
+            f'group = model.get_submodule("{group[0]}")\n',
+            f"z = torch.randn(1, {', '.join(str(size) for size in group[1].in_shape)})\n",
+            "with torch.no_grad():\n",
+            "    out = group(z)\n",
+            "    for act, order in ((turn, after_turn), (mirror, after_mirror)):\n",
+            "        moved_out = group(moved(act(z), order))\n",
+            "        assert torch.allclose(moved_out, moved(act(out), order), atol=1e-5)\n",
+        ]
+    return [
+        markdown(
+            f"## {t('p4.title.d4')}\n\n"
+            + t(
+                "p4.text.d4",
+                name=name,
+                shape_in=plain_shape(op.in_shape),
+                shape_out=plain_shape(op.out_shape),
+            )
+        ),
+        code("".join(lines)),
+        *discussion(t, t("p4.q"), t("p4.a.d4")),
+    ]
+
+
 def _p4(t: Messages, plan: Plan) -> list[Cell]:
     """Lifting and group convolutions: maps turn with the input, orientations shift."""
     ops = [(n, op) for stage in plan.stages for n, op in stage.all_ops()]
@@ -435,6 +477,8 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
     group = next(((n, op) for n, op in ops if op.kind == "group_conv"), None)
     name, op = lifting
     shape = ", ".join(str(size) for size in op.in_shape)
+    if op.module == "DihedralLiftingConv2d":
+        return _d4(t, name, op, group)
     lines = [
         f'lift = model.get_submodule("{name}")\n',
         f"x = torch.randn(1, {shape})\n",

@@ -592,6 +592,23 @@ picking each transposed layer's `output_padding`, so nothing is cropped.""",
         "and decoder features separately: the sum mixes them before any convolution sees "
         "them.  Concatenation costs more weights in the next convolution but keeps both."
     ),
+    "p4.title.d4": "Lifting and group convolutions (D4)",
+    "p4.text.d4": """A *lifting* convolution applies each filter in its eight transforms, the
+quarter turns of the filter and of its mirror image: `{name}` turns {shape_in}
+into {shape_out}: each channel has eight maps, one per *orientation*, and
+channel `c * 8 + g` holds orientation `g = 4 * m + r` (`r` quarter turns after
+`m` mirror images) of channel `c`.  Turning or mirroring the input transforms
+every output map the same way and reorders the orientations (`after_turn` and
+`after_mirror` in the cell below say where each comes from): the layer is
+*equivariant*.  A *group convolution* then mixes channels and orientations
+with kernels that transform and reorder along, and stays equivariant.  At the
+end the orientations are stacked and pooled, which makes the logits invariant.
+The cell below checks both layers against a turned and a mirrored input.""",
+    "p4.a.d4": (
+        "None: the eight orientations are the same weights turned and mirrored, so the "
+        "layer has the weights of an ordinary convolution but eight times its outputs and "
+        "computations."
+    ),
     "p4.title": "Lifting and group convolutions (p4)",
     "p4.text": """A *lifting* convolution applies each filter in its four quarter turns: `{name}`
 turns {shape_in} into {shape_out}: each channel has four maps, one per
@@ -1492,6 +1509,23 @@ GPU: у `{name}` {filters_n}, паддинг 2, без групп и без но
         "Число каналов должно было бы совпадать, и декодер уже не мог бы взвешивать "
         "признаки энкодера и декодера по отдельности: сумма смешивает их ещё до свёртки. "
         " Склейка требует больше весов в следующей свёртке, зато сохраняет и то и другое."
+    ),
+    "p4.title.d4": "Поднимающие и групповые свёртки (D4)",
+    "p4.text.d4": """*Поднимающая* свёртка применяет каждый фильтр в восьми его преобразованиях —
+поворотах на четверть оборота самого фильтра и его зеркального отражения:
+`{name}` переводит {shape_in} в {shape_out}: у каждого канала восемь карт, по
+одной на *ориентацию*, и канал `c * 8 + g` хранит ориентацию `g = 4 * m + r`
+(`r` четвертей оборота после `m` отражений) канала `c`.  Поворот или отражение
+входа так же преобразует каждую карту выхода и переставляет ориентации
+(`after_turn` и `after_mirror` в ячейке ниже говорят, откуда берётся каждая):
+слой *эквивариантен*.  *Групповая свёртка* затем смешивает каналы и ориентации
+ядрами, которые преобразуются и переставляются вместе со входом, и остаётся
+эквивариантной.  В конце ориентации складываются и пулятся, и логиты становятся
+инвариантными.  Ячейка ниже проверяет оба слоя на повёрнутом и отражённом входе.""",
+    "p4.a.d4": (
+        "Ни во сколько: восемь ориентаций — это те же веса, повёрнутые и отражённые, так "
+        "что весов у слоя столько же, сколько у обычной свёртки, а выходов и вычислений "
+        "в восемь раз больше."
     ),
     "p4.title": "Поднимающие и групповые свёртки (p4)",
     "p4.text": """*Поднимающая* (lifting) свёртка применяет каждый фильтр в четырёх поворотах на

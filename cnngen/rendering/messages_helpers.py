@@ -44,6 +44,69 @@ HELPERS_EN: dict[str, str] = {
         "\n"
         "Both are reshapes of the same memory, so nothing is copied."
     ),
+    "helper.FoldOrientations.d4": (
+        "Stack each channel's eight orientations along the height: (B, C * 8, H, W) -> "
+        "(B, C, 8 * H, W).\n"
+        "\n"
+        "A 2D norm or dropout over the C channels then shares its statistics (and\n"
+        "its dropped channels) across the eight orientations, as equivariance needs."
+    ),
+    "helper.UnfoldOrientations.d4": (
+        "Undo FoldOrientations: (B, C, 8 * H, W) -> (B, C * 8, H, W).\n"
+        "\n"
+        "Both are reshapes of the same memory, so nothing is copied."
+    ),
+    "helper.GroupPool.d4": (
+        "Maximum over the orientations: (B, C * 8, H, W) -> (B, C, H, W).\n"
+        "\n"
+        "Turning or mirroring the input permutes the orientations and moves the\n"
+        "maps; the maximum over orientations removes the permutation, leaving\n"
+        "maps that turn and mirror with the input."
+    ),
+    "helper.OrientationStack.d4": (
+        "Undo each orientation's turns and mirror, and stack them: (B, C * 8, H, W) -> "
+        "(8B, C, H, W).\n"
+        "\n"
+        "Orientation g = 4 * m + r is r quarter turns after m mirror images.  Turning\n"
+        "or mirroring the input moves every map and permutes the orientations; once\n"
+        "each is turned and mirrored back, the input's symmetry only permutes the\n"
+        "eight copies, which the pooling over them at the end removes."
+    ),
+    "helper.OrientationStack.mirror": "# Then undo the mirror image (a flip of the width).",
+    "helper.RotationMax.d4": (
+        "Keep each logit's maximum over the copies: (copies * B, F) -> (B, F).\n"
+        "\n"
+        "The maximum of a permuted set is the same set's maximum, so the result does\n"
+        "not change when the input is turned or mirrored.  Each class scores the\n"
+        "orientation that looks most like it."
+    ),
+    "helper.DihedralLiftingConv2d": (
+        "Lift an image to the group D4 of the square: (B, C, H, W) -> (B, O * 8, H, W).\n"
+        "\n"
+        "Output channel o * 8 + g is the correlation with kernel o transformed by\n"
+        "group element g = 4 * m + r: mirrored (a flip of the width) m times, then\n"
+        "turned r quarter turns.  Transforming the input by an element h transforms\n"
+        "every output map by h and moves orientation g to h * g."
+    ),
+    "helper.DihedralLiftingConv2d.turn": (
+        "# Element g: mirror the kernel if g >= 4, then turn it g % 4 quarter turns."
+    ),
+    "helper.DihedralGroupConv2d": (
+        "A D4 group convolution: (B, C * 8, H, W) -> (B, O * 8, H, W).\n"
+        "\n"
+        "Channel c * 8 + g holds orientation g = 4 * m + r of channel c (m mirror\n"
+        "images, then r quarter turns).  Output orientation g sums, over input\n"
+        "orientations s, the correlation of input map s with the kernel of relative\n"
+        "orientation g^-1 * s transformed by g.  Transforming the input by h (its maps\n"
+        "move, orientation s goes to h * s) transforms every output map by h and\n"
+        "moves output orientation g to h * g.  One 2D convolution computes it all."
+    ),
+    "helper.DihedralGroupConv2d.order": (
+        "# orders[g][s]: the relative orientation g^-1 * s (D4's multiplication table)."
+    ),
+    "helper.DihedralGroupConv2d.turn": (
+        "# Then transform the kernel by g: mirror if g >= 4, turn g % 4 quarter turns."
+    ),
     "helper.GroupConv2d": (
         "A p4 group convolution: (B, C * 4, H, W) -> (B, O * 4, H, W).\n"
         "\n"
@@ -168,6 +231,71 @@ HELPERS_RU: dict[str, str] = {
         "Обращает FoldOrientations: (B, C, 4 * H, W) -> (B, C * 4, H, W).\n"
         "\n"
         "Оба — перестановки формы той же памяти, ничего не копируется."
+    ),
+    "helper.FoldOrientations.d4": (
+        "Складывает восемь ориентаций каждого канала по высоте: (B, C * 8, H, W) -> "
+        "(B, C, 8 * H, W).\n"
+        "\n"
+        "Тогда двумерная нормализация или dropout по C каналам берёт общую\n"
+        "статистику (и общие выключенные каналы) для всех восьми ориентаций,\n"
+        "как того требует эквивариантность."
+    ),
+    "helper.UnfoldOrientations.d4": (
+        "Обращает FoldOrientations: (B, C, 8 * H, W) -> (B, C * 8, H, W).\n"
+        "\n"
+        "Оба — перестановки формы той же памяти, ничего не копируется."
+    ),
+    "helper.GroupPool.d4": (
+        "Максимум по ориентациям: (B, C * 8, H, W) -> (B, C, H, W).\n"
+        "\n"
+        "Поворот или отражение входа переставляет ориентации и двигает карты;\n"
+        "максимум по ориентациям убирает перестановку, и остаются карты, которые\n"
+        "поворачиваются и отражаются вместе со входом."
+    ),
+    "helper.OrientationStack.d4": (
+        "Отменяет повороты и отражение каждой ориентации и складывает их вдоль батча:\n"
+        "(B, C * 8, H, W) -> (8B, C, H, W).\n"
+        "\n"
+        "Ориентация g = 4 * m + r — это r четвертей оборота после m отражений.\n"
+        "Поворот или отражение входа двигает каждую карту и переставляет ориентации;\n"
+        "когда каждая возвращена обратно, симметрия входа лишь переставляет восемь\n"
+        "копий, а пулинг по ним в конце убирает эту перестановку."
+    ),
+    "helper.OrientationStack.mirror": "# Затем отменить отражение (flip по ширине).",
+    "helper.RotationMax.d4": (
+        "Оставляет максимум каждого логита по копиям: (copies * B, F) -> (B, F).\n"
+        "\n"
+        "Максимум переставленного набора равен максимуму того же набора, поэтому\n"
+        "результат не меняется при повороте или отражении входа.  Каждый класс\n"
+        "получает оценку ориентации, которая больше всего на него похожа."
+    ),
+    "helper.DihedralLiftingConv2d": (
+        "Поднимает изображение на группу D4 квадрата: (B, C, H, W) -> (B, O * 8, H, W).\n"
+        "\n"
+        "Канал выхода o * 8 + g — корреляция с ядром o, преобразованным элементом\n"
+        "группы g = 4 * m + r: отражённым (flip по ширине) m раз, затем повёрнутым\n"
+        "на r четвертей оборота.  Преобразование входа элементом h преобразует\n"
+        "каждую карту выхода тем же h и переводит ориентацию g в h * g."
+    ),
+    "helper.DihedralLiftingConv2d.turn": (
+        "# Элемент g: отразить ядро, если g >= 4, затем повернуть на g % 4 четвертей."
+    ),
+    "helper.DihedralGroupConv2d": (
+        "Групповая свёртка D4: (B, C * 8, H, W) -> (B, O * 8, H, W).\n"
+        "\n"
+        "Канал c * 8 + g хранит ориентацию g = 4 * m + r канала c (m отражений, затем\n"
+        "r четвертей оборота).  Ориентация выхода g — сумма по ориентациям входа s\n"
+        "корреляций карты входа s с ядром относительной ориентации g^-1 * s,\n"
+        "преобразованным элементом g.  Преобразование входа элементом h (карты\n"
+        "двигаются, ориентация s переходит в h * s) преобразует каждую карту выхода\n"
+        "тем же h и переводит ориентацию выхода g в h * g.  Всё считает одна\n"
+        "двумерная свёртка."
+    ),
+    "helper.DihedralGroupConv2d.order": (
+        "# orders[g][s]: относительная ориентация g^-1 * s (таблица умножения D4)."
+    ),
+    "helper.DihedralGroupConv2d.turn": (
+        "# Затем преобразовать ядро элементом g: отразить, если g >= 4, повернуть на g % 4."
     ),
     "helper.GroupConv2d": (
         "Групповая свёртка p4: (B, C * 4, H, W) -> (B, O * 4, H, W).\n"

@@ -114,8 +114,13 @@ def check_equivariance(v: Verifier) -> tuple[str, dict[str, Any]]:
     with torch.no_grad():
         reference = v.model(v.x)
         differences = []
-        for turns in (1, 2, 3):
-            rotated = v.model(torch.rot90(v.x, turns, dims=(-2, -1)))
+        # Quarter turns 1, 2, 3, then (for D4) the mirror image turned 0, 1, 2, 3 times.
+        elements = [(False, 1), (False, 2), (False, 3)]
+        if v.mirrored:
+            elements += [(True, turns) for turns in range(4)]
+        for mirror, turns in elements:
+            x = v.x.flip(-1) if mirror else v.x
+            rotated = v.model(torch.rot90(x, turns, dims=(-2, -1)))
             differences.append(max_difference(reference, rotated))
     limit = tolerance(reference)
     details = {
@@ -126,13 +131,14 @@ def check_equivariance(v: Verifier) -> tuple[str, dict[str, Any]]:
     }
     worst = max(differences)
     if not worst <= limit:
-        turn = differences.index(worst) + 1
+        mirror, turn = elements[differences.index(worst)]
+        what = "mirroring the input and turning it" if mirror else "rotating the input"
         raise CheckFailed(
-            f"rotating the input by {turn} quarter turn(s) changes the output by {worst:.3g} "
+            f"{what} by {turn} quarter turn(s) changes the output by {worst:.3g} "
             f"(tolerance {limit:.3g})",
             details,
         )
-    return (
-        f"unchanged under 1, 2, 3 quarter turns (max abs diff {worst:.2g} <= {limit:.2g})",
-        details,
-    )
+    under = "1, 2, 3 quarter turns"
+    if v.mirrored:
+        under += " and the mirror image turned 0, 1, 2, 3 times"
+    return (f"unchanged under {under} (max abs diff {worst:.2g} <= {limit:.2g})", details)

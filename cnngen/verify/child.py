@@ -164,6 +164,7 @@ class Verifier:
         self.output_shape: tuple[int, ...] = ()
         self.family: str | None = None
         self.equivariant = False
+        self.mirrored = False
         self.x: torch.Tensor | None = None
         self.target: torch.Tensor | None = None
         self.target_shape: tuple[int, ...] = ()
@@ -240,10 +241,12 @@ class Verifier:
             raise Fatal(
                 "construct_error", f"{self.path}: moving the model to {self.device} failed: {error}"
             ) from None
-        # A rotation stack (pooled over rotations) or a p4 lifting convolution.
-        self.equivariant = any(
-            type(m).__name__ in ("RotationStack", "LiftingConv2d") for m in model.modules()
-        )
+        # A rotation stack (pooled over rotations) or a p4 or D4 lifting convolution.
+        kinds = {type(m).__name__ for m in model.modules()}
+        lifts = {"RotationStack", "LiftingConv2d", "DihedralLiftingConv2d"}
+        self.equivariant = bool(kinds & lifts)
+        # D4 models are invariant to mirror images too.
+        self.mirrored = "DihedralLiftingConv2d" in kinds
         model_info["equivariant"] = self.equivariant
         generator = torch.Generator().manual_seed(1)
         self.x = torch.randn(self.args.batch, *self.input_shape, generator=generator).to(
