@@ -795,22 +795,15 @@ def test_conv_handout_runs_in_a_kernel(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
 @pytest.mark.parametrize("lang", ["en", "ru"])
-def test_transfer_handout_fine_tunes_a_frozen_model(
-    lang: str, student: bool, tmp_path: Path
-) -> None:
+def test_transfer_handout_fine_tunes_a_frozen_model(lang: str, student: bool) -> None:
     """The frozen features stay put, the new head has its shape, and fine-tuning wins.
 
-    The Russian student edition runs in a real kernel, the others in one namespace.
+    Every edition runs in one namespace: a real kernel adds minutes here and is
+    covered by the other handouts' kernel runs.
     """
     pytest.importorskip("sklearn")
     text = topic("transfer", lang, student)
-    if lang == "ru" and student:
-        notebook = run_notebook(text, tmp_path)
-        outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
-        assert [o for o in outputs if o.output_type == "error"] == []
-        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    else:
-        printed = execute(text)
+    printed = execute(text)
     t = Messages(lang)
     assert f"{t('label.changed')} []" in printed  # batch norm's buffers included
     assert f"{t('label.head_weight')} (5, 2048)" in printed
