@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from group_layers import layer_layouts, layer_outputs
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnngen
@@ -19,40 +20,6 @@ from cnngen.errors import CnngenError
 
 def _turn(x: torch.Tensor) -> torch.Tensor:
     return torch.rot90(x, 1, dims=(-2, -1))
-
-
-def _outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    seen: dict[str, torch.Tensor] = {}
-    handles = [
-        module.register_forward_hook(
-            lambda _m, _i, out, name=name: seen.__setitem__(name, out.detach().clone())
-        )
-        for name, module in model.named_modules()
-        if name
-    ]
-    try:
-        model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return seen
-
-
-def _layouts(plan: Any) -> dict[str, str]:
-    """Each module's output layout: "p4" (B, C * 4, H, W), "folded" (B, C, 4 * H, W) or "plain"."""
-    layouts: dict[str, str] = {}
-    layout = "plain"
-    for stage in plan.stages:
-        for name, op in stage.all_ops():
-            if op.kind in ("lifting_conv", "unfold_orientations"):
-                layout = "p4"
-            elif op.kind == "fold_orientations":
-                layout = "folded"
-            elif op.kind in ("group_pool", "orientation_stack"):
-                layout = "plain"
-            layouts[name] = layout
-        layouts[stage.name] = layout
-    return layouts
 
 
 @pytest.mark.parametrize(
@@ -74,8 +41,8 @@ def test_group_conv_is_equivariant_at_every_layer(size: int, options: dict[str, 
     model = cnngen.build(plan).double().eval()
     batch = 2
     x = torch.randn(batch, plan.input_shape[0], size, size, dtype=torch.float64)
-    plain, turned = _outputs(model, x), _outputs(model, _turn(x))
-    layouts = _layouts(plan)
+    plain, turned = layer_outputs(model, x), layer_outputs(model, _turn(x))
+    layouts = layer_layouts(plan)
     checked = 0
     for name, out in plain.items():
         assert out.dim() <= 4, name  # 2D ops only: no 5-D tensor anywhere
@@ -83,7 +50,7 @@ def test_group_conv_is_equivariant_at_every_layer(size: int, options: dict[str, 
             # Four copies per sample (orientations turned back): a quarter turn
             # of the input moves copy r to copy r + 1, and nothing else.
             expected = torch.roll(out.unflatten(0, (4, batch)), 1, dims=0).flatten(0, 1)
-        elif layouts[name] == "p4":  # (B, C * 4, H, W): maps turn, orientations shift by one
+        elif layouts[name] == "group":  # (B, C * 4, H, W): maps turn, orientations shift by one
             expected = _turn(torch.roll(out.unflatten(1, (-1, 4)), 1, dims=2)).flatten(1, 2)
         elif layouts[name] == "folded":  # (B, C, 4 * H, W): the same, stacked along H
             maps = out.unflatten(2, (4, -1))
@@ -108,7 +75,7 @@ def test_group_conv_plan_counts_equal_torch() -> None:
     assert counter.get_total_flops() == 2 * plan.macs
     shapes = {
         name: tuple(out.shape[1:])
-        for name, out in _outputs(model, torch.randn(2, 1, 16, 16)).items()
+        for name, out in layer_outputs(model, torch.randn(2, 1, 16, 16)).items()
     }
     for name, shape in plan.layer_shapes().items():
         assert shapes[name] == shape, name

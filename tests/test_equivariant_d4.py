@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+from group_layers import layer_layouts, layer_outputs
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnngen
@@ -65,40 +66,6 @@ def test_group_conv_uses_the_table_of_d4() -> None:
     assert conv.orders == [[TABLE[INVERSE[g]][s] for s in range(8)] for g in range(8)]
 
 
-def _outputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    seen: dict[str, torch.Tensor] = {}
-    handles = [
-        module.register_forward_hook(
-            lambda _m, _i, out, name=name: seen.__setitem__(name, out.detach().clone())
-        )
-        for name, module in model.named_modules()
-        if name
-    ]
-    try:
-        model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return seen
-
-
-def _layouts(plan: Any) -> dict[str, str]:
-    """Each module's output layout: "d4" (B, C * 8, H, W), "folded" (B, C, 8 * H, W), "plain"."""
-    layouts: dict[str, str] = {}
-    layout = "plain"
-    for stage in plan.stages:
-        for name, op in stage.all_ops():
-            if op.kind in ("lifting_conv", "unfold_orientations"):
-                layout = "d4"
-            elif op.kind == "fold_orientations":
-                layout = "folded"
-            elif op.kind in ("group_pool", "orientation_stack"):
-                layout = "plain"
-            layouts[name] = layout
-        layouts[stage.name] = layout
-    return layouts
-
-
 @pytest.mark.parametrize(
     ("size", "options"),
     [
@@ -115,17 +82,17 @@ def test_every_layer_is_equivariant_under_all_eight_elements(
     model = cnngen.build(plan).double().eval()
     batch = 2
     x = torch.randn(batch, plan.input_shape[0], size, size, dtype=torch.float64)
-    plain = _outputs(model, x)
-    layouts = _layouts(plan)
+    plain = layer_outputs(model, x)
+    layouts = layer_layouts(plan)
     for h in range(1, 8):
-        moved = _outputs(model, _act(h, x))
+        moved = layer_outputs(model, _act(h, x))
         # Orientation k of the transformed input's maps is h on orientation h^-1 * k.
         source = [TABLE[INVERSE[h]][k] for k in range(8)]
         for name, out in plain.items():
             assert out.dim() <= 4, name
             if out.shape[0] == 8 * batch:  # copies turned back: they only permute
                 expected = out.unflatten(0, (8, batch))[source].flatten(0, 1)
-            elif layouts[name] == "d4":
+            elif layouts[name] == "group":
                 expected = _act(h, out.unflatten(1, (-1, 8))[:, :, source]).flatten(1, 2)
             elif layouts[name] == "folded":
                 expected = _act(h, out.unflatten(2, (8, -1))[:, :, source]).flatten(2, 3)
@@ -152,7 +119,7 @@ def test_plan_counts_equal_torch_and_the_formula() -> None:
     assert counter.get_total_flops() == 2 * plan.macs
     shapes = {
         name: tuple(out.shape[1:])
-        for name, out in _outputs(model, torch.randn(2, 1, 16, 16)).items()
+        for name, out in layer_outputs(model, torch.randn(2, 1, 16, 16)).items()
     }
     for name, shape in plan.layer_shapes().items():
         assert shapes[name] == shape, name

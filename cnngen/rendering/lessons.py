@@ -453,19 +453,7 @@ def _d4(t: Messages, name: str, op: Op, group: tuple[str, Op] | None) -> list[Ce
             "        moved_out = group(moved(act(z), order))\n",
             "        assert torch.allclose(moved_out, moved(act(out), order), atol=1e-5)\n",
         ]
-    return [
-        markdown(
-            f"## {t('p4.title.d4')}\n\n"
-            + t(
-                "p4.text.d4",
-                name=name,
-                shape_in=plain_shape(op.in_shape),
-                shape_out=plain_shape(op.out_shape),
-            )
-        ),
-        code("".join(lines)),
-        *discussion(t, t("p4.q"), t("p4.a.d4")),
-    ]
+    return _group_lesson(t, ".d4", name, op, lines)
 
 
 def _p4(t: Messages, plan: Plan) -> list[Cell]:
@@ -499,18 +487,23 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
             "    out_turned = group(shift(turn(z)))\n",
             "assert torch.allclose(out_turned, shift(turn(out)), atol=1e-5)\n",
         ]
+    return _group_lesson(t, "", name, op, lines)
+
+
+def _group_lesson(t: Messages, group: str, name: str, op: Op, lines: list[str]) -> list[Cell]:
+    """The cells of a group convolution lesson; ``group`` picks its texts ("" for C4, ".d4")."""
     return [
         markdown(
-            f"## {t('p4.title')}\n\n"
+            f"## {t('p4.title' + group)}\n\n"
             + t(
-                "p4.text",
+                "p4.text" + group,
                 name=name,
                 shape_in=plain_shape(op.in_shape),
                 shape_out=plain_shape(op.out_shape),
             )
         ),
         code("".join(lines)),
-        *discussion(t, t("p4.q"), t("p4.a")),
+        *discussion(t, t("p4.q"), t("p4.a" + group)),
     ]
 
 
