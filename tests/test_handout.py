@@ -500,6 +500,11 @@ MATRIX = {
         "equivariant",
         {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
     ),
+    "group-conv-d4-harmonic": (
+        "equivariant",
+        {"input_size": (13, 13), "layers": 2, "start_channels": 2, "group_conv": True,
+         "group": "d4", "basis": "harmonic", "kernel": (5,)},
+    ),
     "unet-odd": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
     "unet-residual": (
         "unet",

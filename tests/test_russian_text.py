@@ -102,6 +102,16 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             "group": "d4",
         },
     ),
+    "group-conv-harmonic": (
+        "equivariant",
+        {
+            "input_size": (13, 13),
+            "layers": 2,
+            "start_channels": 4,
+            "group_conv": True,
+            "basis": "harmonic",
+        },
+    ),
     "group-conv-d4-gap": (
         "equivariant",
         {
@@ -216,7 +226,10 @@ def test_model_file_has_no_english(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["residual", "bottleneck-se", "group-conv", "group-conv-d4", "unet", "googlenet", "mobilenet_v2"],
+    [
+        "residual", "bottleneck-se", "group-conv", "group-conv-d4", "group-conv-harmonic", "unet",
+        "googlenet", "mobilenet_v2",
+    ],  # fmt: skip
 )
 @pytest.mark.parametrize("student", [False, True], ids=["teacher", "student"])
 def test_handout_has_no_english(name: str, student: bool) -> None:

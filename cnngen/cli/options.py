@@ -36,6 +36,7 @@ from cnngen.core.spec import (
     format_value,
 )
 from cnngen.core.vocab import (
+    BASES,
     DECODER_CHANNEL_RULES,
     GROUPS,
     PRESET_OPTIONS,
@@ -445,6 +446,13 @@ MODEL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         choices=GROUPS,
         help="Equivariant with --group-conv: c4, the four quarter turns (4 orientations per "
         "channel), or d4, the quarter turns and their mirror images (8 per channel).",
+    ),
+    _model_option(
+        "--basis",
+        choices=BASES,
+        help="Equivariant with --group-conv: full, a weight for every kernel tap, or "
+        "harmonic, each kernel a sum of a few waves around its rings (6 weights instead of "
+        "9 at kernel 3, 11 of 25 at 5, 18 of 49 at 7), as steerable CNNs do.",
     ),
     _model_option("--name", help="Class name of the model (a Python identifier)."),
 ]

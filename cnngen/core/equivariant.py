@@ -23,6 +23,15 @@ stride 2 and padding 1 on odd ones).  Norms and dropout act on the
 channel's four orientations stacked along the height, (C, 4 * H, W), with one
 set of statistics per channel shared by all orientations, which keeps them
 equivariant too.
+
+With ``--basis harmonic`` each k x k kernel is a sum of a few fixed waves
+around the rings of its grid (ring r: the taps r steps from the centre in the
+larger of the two directions), frequencies 0 .. max(2, r) in cosine and sine:
+6, 11 and 18 weights per kernel at k = 3, 5 and 7 instead of 9, 25 and 49, the
+counts of the band-limited bases of steerable CNNs.  A quarter turn or a
+mirror image maps each ring onto itself, so the waves span the same kernels in
+every orientation; the layer stays exactly equivariant because it still turns
+the summed kernel on the grid.
 """
 
 from __future__ import annotations
@@ -38,11 +47,23 @@ from cnngen.core.vocab import ACTIVATIONS_WITH_WEIGHTS, split_activation
 ORIENTATIONS = 4
 # Orientations per channel of each group: its number of elements.
 GROUP_ORDERS = {"c4": 4, "d4": 8}
+# Kernels a group convolution learns: every tap, or the waves of harmonic_weights.
+FULL_BASIS = "full"
 # The helper classes of each group's lifting and group convolutions.
 CONV_MODULES = {
     "c4": ("LiftingConv2d", "GroupConv2d"),
     "d4": ("DihedralLiftingConv2d", "DihedralGroupConv2d"),
 }
+
+
+def harmonic_weights(kernel: int) -> int:
+    """Waves of a harmonic k x k kernel: 1 at the centre, 2 * max(2, r) + 1 on ring r.
+
+    Frequency m on a ring counts a cosine and a sine (m > 0); ring r has 8 * r
+    taps, so every frequency up to max(2, r) < 4 * r is seen without aliasing
+    and the waves are linearly independent.
+    """
+    return 1 + sum(2 * max(2, ring) + 1 for ring in range(1, kernel // 2 + 1))
 
 
 class GroupStageBuilder(StageBuilder):
@@ -62,11 +83,13 @@ class GroupStageBuilder(StageBuilder):
 
     orientations = ORIENTATIONS
     group = "c4"
+    basis = FULL_BASIS
 
-    def for_group(self, group: str) -> GroupStageBuilder:
-        """This builder for the group ``c4`` or ``d4``."""
+    def for_group(self, group: str, basis: str = FULL_BASIS) -> GroupStageBuilder:
+        """This builder for the group ``c4`` or ``d4``, with ``full`` or ``harmonic`` kernels."""
         self.group = group
         self.orientations = GROUP_ORDERS[group]
+        self.basis = basis
         return self
 
     def lifting_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
@@ -114,6 +137,10 @@ class GroupStageBuilder(StageBuilder):
         height, width = self.shape[-2:]
         spatial = tuple(size + 2 * padding - kernel + 1 for size in (height, width))
         taps = in_channels * in_orientations * kernel * kernel
+        # A harmonic kernel learns its waves' weights; the kernel summed from them
+        # (once per forward, whatever the batch) still has every tap.
+        per_kernel = kernel * kernel if self.basis == FULL_BASIS else harmonic_weights(kernel)
+        weights = in_channels * in_orientations * per_kernel
         args: list[Arg] = [(None, in_channels), (None, out_channels), ("kernel_size", kernel)]
         if padding:
             args.append(("padding", padding))
@@ -124,7 +151,7 @@ class GroupStageBuilder(StageBuilder):
             module,
             args,
             (out_channels * self.orientations, *spatial),
-            out_channels * taps + (out_channels if bias else 0),
+            out_channels * weights + (out_channels if bias else 0),
             math.prod(spatial) * self.orientations * out_channels * taps,
         )
 
@@ -204,7 +231,7 @@ def group_conv_stages(
     fields: tuple = fresh_fields(2)
     stages = []
     for index, halves in enumerate(downsampling):
-        builder = GroupStageBuilder(shape, fields).for_group(spec.group)
+        builder = GroupStageBuilder(shape, fields).for_group(spec.group, spec.basis)
         if index == 0:
             builder.lifting_conv(channels[index], kernel, padding, bias)
         else:
@@ -228,4 +255,4 @@ def group_conv_stages(
             _symmetric_pool(builder, spec.pool)
         stages.append(builder.build(f"layer{index + 1}", "trunk"))
         shape, fields = builder.shape, builder.fields
-    return stages, GroupStageBuilder(shape, fields).for_group(spec.group)
+    return stages, GroupStageBuilder(shape, fields).for_group(spec.group, spec.basis)

@@ -37,6 +37,11 @@ NOTES_EN: dict[str, str] = {
         "and mirror images; a D4 map has 8 channels per channel (channel c * 8 + g is "
         "orientation g of c: g % 4 quarter turns after g // 4 mirror images), all 2D"
     ),
+    "note.harmonic_basis": (
+        "harmonic basis: each {kernel}x{kernel} kernel is a sum of waves around the rings of "
+        "its grid, with {weights} weights per kernel instead of {taps}; the kernels are summed "
+        "once per forward pass, whatever the batch, and MACS leaves that out"
+    ),
     "note.lenet5": "LeNet-5 (LeCun et al., 1998) with padding 2 on the first convolution",
     "note.alexnet": "AlexNet (Krizhevsky et al., 2012) as in torchvision",
     "note.vgg": "{model} (Simonyan and Zisserman, 2014) as in torchvision",

@@ -20,7 +20,7 @@ from cnngen.core.blocks import decoder_stages, encoder_stages, mirror_widths
 from cnngen.core.builder import LayerOptions, StageBuilder, fresh_fields, layer_options
 from cnngen.core.channels import tcb_decoder_channels
 from cnngen.core.checks import check_plan_limits
-from cnngen.core.equivariant import group_conv_stages
+from cnngen.core.equivariant import FULL_BASIS, group_conv_stages, harmonic_weights
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import encoder_channels, plan_geometry
 from cnngen.core.notes import Note
@@ -397,7 +397,14 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
         stages.append(head.build("head", "head"))
         group_note = "note.group_conv_d4" if spec.group == "d4" else "note.group_conv"
         notes = [*notes, Note(group_note)]
-        return _plan(spec, stages, notes)
+        if spec.basis == FULL_BASIS:
+            return _plan(spec, stages, notes)
+        kernel = spec.kernel[0]
+        basis_note = Note(
+            "note.harmonic_basis", weights=harmonic_weights(kernel), kernel=kernel,
+            taps=kernel * kernel,
+        )  # fmt: skip
+        return _plan(spec, stages, [*notes, basis_note], helpers=("HarmonicBasis",))
     stages, fields, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.
     stages = [

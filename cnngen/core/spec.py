@@ -31,6 +31,7 @@ from cnngen.core.checks import (
 from cnngen.core.vocab import (
     ACTIVATION_PARAMETERS,
     ACTIVATIONS,
+    BASES,
     BLOCK_TABLE,
     BLOCKS,
     BORDER_MODES,
@@ -123,6 +124,7 @@ class ModelSpec:
     rotation_pool: str = "max"
     group_conv: bool = False
     group: str = "c4"
+    basis: str = "full"
     name: str | None = None
     given: tuple[tuple[str, Any], ...] = ()
 
@@ -703,6 +705,7 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         ("--upsample", spec.upsample, UPSAMPLE),
         ("--rotation-pool", spec.rotation_pool, ROTATION_POOLS),
         ("--group", spec.group, GROUPS),
+        ("--basis", spec.basis, BASES),
         ("--padding-mode", spec.padding_mode, BORDER_MODES),
     ):
         check_choice(param, value, choices)
@@ -1053,6 +1056,12 @@ def _check_equivariant(spec: ModelSpec) -> None:
             raise CnngenError(
                 f"--group: {spec.group} needs true group convolutions; add --group-conv",
                 "--group",
+            )
+        if spec.basis != "full":
+            raise CnngenError(
+                f"--basis: {spec.basis} kernels are for true group convolutions; "
+                "add --group-conv",
+                "--basis",
             )
         return
     if len(spec.input_size) != 2:

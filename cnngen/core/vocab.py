@@ -205,6 +205,8 @@ UPSAMPLE = ("transposed", "nearest", "bilinear", "pixelshuffle")
 ROTATION_POOLS = ("max", "mean")
 # Symmetry groups of the square for group convolutions: quarter turns, and those with flips.
 GROUPS = ("c4", "d4")
+# Kernels of group convolutions: every tap a weight, or a few waves around each ring.
+BASES = ("full", "harmonic")
 
 # Helper classes a generated model file may define, in the order it defines
 # them, each with a model request (family, options) whose file defines it.
@@ -228,6 +230,7 @@ HELPER_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "RotationStack": ("equivariant", _ROTATIONS),
     "RotationMean": ("equivariant", {**_ROTATIONS, "rotation_pool": "mean"}),
     "RotationMax": ("equivariant", {**_ROTATIONS, "rotation_pool": "max"}),
+    "HarmonicBasis": ("equivariant", {**_GROUP_CONV, "basis": "harmonic"}),
     "LiftingConv2d": ("equivariant", _GROUP_CONV),
     "GroupConv2d": ("equivariant", _GROUP_CONV),
     "GroupPool": ("equivariant", {**_GROUP_CONV, "head": "gap"}),
@@ -269,7 +272,8 @@ FAMILY_OPTIONS: dict[str, frozenset[str]] = {
                                    "out_size", "decoder_kernel", "decoder_stride"},
     "decoder": DECODER_OPTIONS,
     "classifier": COMMON_OPTIONS | {"classes", "block", "head", "hidden", "preset", "aux_logits"},
-    "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv", "group"},
+    "equivariant": COMMON_OPTIONS | {"classes", "head", "hidden", "rotation_pool", "group_conv", "group",
+                                     "basis"},
     # A U-Net halves with pooling and keeps sizes through its convolutions.
     "unet": COMMON_OPTIONS - {"stride", "target_size", "se", "depthwise"}
     | {"out_channels", "upsample", "residual_units", "deep_supervision"},

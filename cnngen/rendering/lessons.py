@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from cnngen.core.notes import Note
 from cnngen.core.plan import Op, Plan, Stage
 from cnngen.core.spec import ModelSpec
 from cnngen.core.vocab import PRESET_TABLE
@@ -426,7 +427,9 @@ def _unet(t: Messages, plan: Plan) -> list[Cell]:
     ]
 
 
-def _d4(t: Messages, name: str, op: Op, group: tuple[str, Op] | None) -> list[Cell]:
+def _d4(
+    t: Messages, name: str, op: Op, group: tuple[str, Op] | None, basis: Note | None
+) -> list[Cell]:
     """The D4 lesson: maps turn and mirror with the input, orientations are reordered."""
     shape = ", ".join(str(size) for size in op.in_shape)
     lines = [
@@ -453,7 +456,7 @@ def _d4(t: Messages, name: str, op: Op, group: tuple[str, Op] | None) -> list[Ce
             "        moved_out = group(moved(act(z), order))\n",
             "        assert torch.allclose(moved_out, moved(act(out), order), atol=1e-5)\n",
         ]
-    return _group_lesson(t, ".d4", name, op, lines)
+    return _group_lesson(t, ".d4", name, op, lines, basis)
 
 
 def _p4(t: Messages, plan: Plan) -> list[Cell]:
@@ -465,8 +468,9 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
     group = next(((n, op) for n, op in ops if op.kind == "group_conv"), None)
     name, op = lifting
     shape = ", ".join(str(size) for size in op.in_shape)
+    basis = next((note for note in plan.notes if note.key == "note.harmonic_basis"), None)
     if op.module == "DihedralLiftingConv2d":
-        return _d4(t, name, op, group)
+        return _d4(t, name, op, group, basis)
     lines = [
         f'lift = model.get_submodule("{name}")\n',
         f"x = torch.randn(1, {shape})\n",
@@ -487,12 +491,18 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
             "    out_turned = group(shift(turn(z)))\n",
             "assert torch.allclose(out_turned, shift(turn(out)), atol=1e-5)\n",
         ]
-    return _group_lesson(t, "", name, op, lines)
+    return _group_lesson(t, "", name, op, lines, basis)
 
 
-def _group_lesson(t: Messages, group: str, name: str, op: Op, lines: list[str]) -> list[Cell]:
-    """The cells of a group convolution lesson; ``group`` picks its texts ("" for C4, ".d4")."""
-    return [
+def _group_lesson(
+    t: Messages, group: str, name: str, op: Op, lines: list[str], basis: Note | None
+) -> list[Cell]:
+    """The cells of a group convolution lesson; ``group`` picks its texts ("" for C4, ".d4").
+
+    With a harmonic ``basis`` (its plan note) the weights' answer changes, and a
+    second lesson checks the waves the kernels are summed from.
+    """
+    cells = [
         markdown(
             f"## {t('p4.title' + group)}\n\n"
             + t(
@@ -503,7 +513,24 @@ def _group_lesson(t: Messages, group: str, name: str, op: Op, lines: list[str]) 
             )
         ),
         code("".join(lines)),
-        *discussion(t, t("p4.q"), t("p4.a" + group)),
+    ]
+    if basis is None:
+        return [*cells, *discussion(t, t("p4.q"), t("p4.a" + group))]
+    waves = [
+        "waves = lift.basis.waves.double()\n",
+        "flat = waves.flatten(1)\n",
+        "turned = turn(waves).flatten(1)\n",
+        "mix = torch.linalg.lstsq(flat.T, turned.T).solution\n",
+        "print(tuple(lift.weight.shape), tuple(waves.shape))\n",
+        "assert torch.linalg.matrix_rank(flat) == len(waves) == lift.weight.shape[-1]\n",
+        "assert torch.allclose(flat.T @ mix, turned.T, atol=1e-6)\n",
+    ]
+    return [
+        *cells,
+        *discussion(t, t("p4.q"), t("p4.a" + group + ".harmonic", **basis.fields)),
+        markdown(f"## {t('harmonic.title')}\n\n" + t("harmonic.text", **basis.fields)),
+        code("".join(waves)),
+        *discussion(t, t("harmonic.q"), t("harmonic.a")),
     ]
 
 

@@ -627,6 +627,38 @@ invariant.  The cell below checks both layers against a turned input.""",
         "None: the four orientations are the same weights turned, so the layer has the "
         "weights of an ordinary convolution but four times its outputs and computations."
     ),
+    "p4.a.harmonic": (
+        "Fewer, not more: the four orientations are the same weights turned, and each filter "
+        "here is a sum of waves, so the layer learns {weights} weights per filter where an "
+        "ordinary {kernel}x{kernel} convolution learns {taps}, yet has four times its outputs "
+        "and computations."
+    ),
+    "p4.a.d4.harmonic": (
+        "Fewer, not more: the eight orientations are the same weights turned and mirrored, "
+        "and each filter here is a sum of waves, so the layer learns {weights} weights per "
+        "filter where an ordinary {kernel}x{kernel} convolution learns {taps}, yet has eight "
+        "times its outputs and computations."
+    ),
+    "harmonic.title": "A harmonic basis for the kernels",
+    "harmonic.text": """Here a filter is not a free {kernel}x{kernel} grid of weights but a sum of
+fixed *waves* (`HarmonicBasis`): ring `r` of the kernel, the taps `r` steps from
+the centre, carries `cos(m * angle)` and `sin(m * angle)` for `m = 0 .. max(2, r)`.
+The layer learns one weight per wave, {weights} instead of {taps}, and sums the
+waves into a kernel on every forward pass.  A quarter turn or a mirror image
+maps each ring onto itself, so a turned wave is again a sum of waves: the
+kernels the layer can learn are the same in every orientation.  The cell below
+checks that the waves are independent and that each turned wave is a sum of
+them.""",
+    "harmonic.q": (
+        "Why is the layer still exactly equivariant, when its kernels can only be sums of "
+        "waves?"
+    ),
+    "harmonic.a": (
+        "Because it still turns the summed kernel on the grid, as it turns a free one: the "
+        "basis limits which kernels can be learned, not how they are turned.  And since the "
+        "waves span the same kernels in every orientation, the limit is the same for all "
+        "of them."
+    ),
     "label.gap": "largest difference:",
     "label.plain": "plain:",
     "label.stride": "stride 2:",
@@ -1545,6 +1577,38 @@ GPU: у `{name}` {filters_n}, паддинг 2, без групп и без но
         "Ни во сколько: четыре ориентации — это те же веса, только повёрнутые, так что "
         "весов у слоя столько же, сколько у обычной свёртки, а выходов и вычислений "
         "вчетверо больше."
+    ),
+    "p4.a.harmonic": (
+        "Не больше, а меньше: четыре ориентации — это те же веса, только повёрнутые, а "
+        "каждый фильтр здесь складывается из волн, поэтому весов на фильтр у слоя {weights}, "
+        "а у обычной свёртки {kernel}x{kernel} их {taps}; выходов и вычислений при этом "
+        "вчетверо больше."
+    ),
+    "p4.a.d4.harmonic": (
+        "Не больше, а меньше: восемь ориентаций — это те же веса, повёрнутые и отражённые, "
+        "а каждый фильтр здесь складывается из волн, поэтому весов на фильтр у слоя "
+        "{weights}, а у обычной свёртки {kernel}x{kernel} их {taps}; выходов и вычислений "
+        "при этом в восемь раз больше."
+    ),
+    "harmonic.title": "Гармонический базис для ядер",
+    "harmonic.text": """Здесь фильтр — не свободная сетка весов {kernel}x{kernel}, а сумма фиксированных
+*волн* (`HarmonicBasis`): на кольце `r` ядра, то есть на отсчётах в `r` шагах от
+центра, лежат `cos(m * угол)` и `sin(m * угол)` для `m = 0 .. max(2, r)`.  Слой
+учит по одному весу на волну — весов на фильтр у него {weights}, а не {taps}, — и
+при каждом прямом проходе складывает волны в ядро.  Поворот на четверть оборота
+и отражение переводят каждое кольцо в себя, поэтому повёрнутая волна — снова
+сумма волн, и ядра, которые слой может выучить, одни и те же в любой
+ориентации.  Ячейка ниже проверяет, что волны независимы и что каждая
+повёрнутая волна раскладывается по ним.""",
+    "harmonic.q": (
+        "Почему слой остаётся точно эквивариантным, хотя его ядра могут быть только "
+        "суммами волн?"
+    ),
+    "harmonic.a": (
+        "Потому что он по-прежнему поворачивает на сетке уже сложенное ядро, так же как "
+        "свободное: базис ограничивает, какие ядра можно выучить, но не то, как они "
+        "поворачиваются.  А раз волны дают одни и те же ядра в любой ориентации, это "
+        "ограничение одинаково для всех ориентаций."
     ),
     "label.gap": "наибольшая разница:",
     "label.plain": "без шага и паддинга:",

@@ -126,6 +126,19 @@ HELPERS_EN: dict[str, str] = {
         "Rotating the input shifts the orientations and turns the maps; the\n"
         "maximum over orientations removes the shift, leaving maps that turn."
     ),
+    "helper.HarmonicBasis": (
+        "Kernels as sums of waves around the rings of the k x k grid.\n"
+        "\n"
+        "Ring r holds the taps r steps from the centre (in the larger of the two\n"
+        "directions); it carries cos(m * angle) and sin(m * angle) for m = 0 ..\n"
+        "max(2, r), each wave scaled to length 1.  A layer learns one weight per\n"
+        "wave (6 at k = 3, 11 at 5, 18 at 7) instead of one per tap, and ``forward``\n"
+        "sums the waves into kernels.  A quarter turn or a mirror image maps every\n"
+        "ring onto itself, so the waves span the same kernels in every orientation."
+    ),
+    "helper.HarmonicBasis.weights": (
+        "# One weight per wave of the basis; forward sums them into k x k kernels."
+    ),
     "helper.Inception": (
         "Parallel branches over the same input, concatenated along channels.\n"
         "\n"
@@ -315,6 +328,20 @@ HELPERS_RU: dict[str, str] = {
         "\n"
         "Поворот входа сдвигает ориентации и поворачивает карты; максимум по\n"
         "ориентациям убирает сдвиг, и остаются карты, которые просто поворачиваются."
+    ),
+    "helper.HarmonicBasis": (
+        "Ядра как суммы волн, бегущих по кольцам сетки k x k.\n"
+        "\n"
+        "Кольцо r — это отсчёты ядра, отстоящие от центра на r шагов (по большему\n"
+        "из двух направлений); на нём лежат cos(m * угол) и sin(m * угол) для\n"
+        "m = 0 .. max(2, r), и каждая волна нормирована на длину 1.  Слой учит по\n"
+        "одному весу на волну (6 при k = 3, 11 при 5, 18 при 7), а не на отсчёт, и\n"
+        "``forward`` складывает волны в ядра.  Поворот на четверть оборота и\n"
+        "отражение переводят каждое кольцо в себя, поэтому волны дают одни и те же\n"
+        "ядра в любой ориентации."
+    ),
+    "helper.HarmonicBasis.weights": (
+        "# По одному весу на волну базиса; forward складывает их в ядра k x k."
     ),
     "helper.Inception": (
         "Параллельные ветви над одним и тем же входом, склеенные по каналам.\n"

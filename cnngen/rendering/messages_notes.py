@@ -33,6 +33,11 @@ NOTES_RU: dict[str, str] = {
         "(канал c * 8 + g — ориентация g канала c: g % 4 четвертей оборота после g // 4 "
         "отражений), всё в 2D"
     ),
+    "note.harmonic_basis": (
+        "гармонический базис: каждое ядро {kernel}x{kernel} складывается из волн, бегущих по "
+        "кольцам сетки, и весов на ядро в нём {weights}, а не {taps}; ядра складываются раз за "
+        "прямой проход при любом размере батча, и в MACS это сложение не входит"
+    ),
     "note.lenet5": "LeNet-5 (LeCun и др., 1998) с паддингом 2 в первой свёртке",
     "note.alexnet": "AlexNet (Krizhevsky и др., 2012), как в torchvision",
     "note.vgg": "{model} (Simonyan и Zisserman, 2014), как в torchvision",

@@ -4,19 +4,20 @@ Written by ``python examples/regenerate.py``; do not edit by hand.  A test
 fails while this is stale, and cnngen derives the names again meanwhile.
 """
 
-FINGERPRINT = "a96f4ac8c806832309b6af2404f4abaedac95cbcc70c0992dc84498d3b464ca5"
+FINGERPRINT = "c6defcc9fab8ce4b08d935505d81a2a23e3ee4f47b78f8e54be484dbf71f7494"
 
 NAMES = {
     "model": """
         BRANCHES ChannelNorm Crop DihedralGroupConv2d DihedralLiftingConv2d FAMILY
-        FoldOrientations GroupConv2d GroupPool INPUT_SHAPE Inception LAYERS LAYER_SHAPES
-        LayerScale LiftingConv2d MACS OUTPUT_SHAPE OrderedDict OrientationStack PARAMETERS
-        Residual RotationMax RotationMean RotationStack SqueezeExcite TRAINING_OUTPUT_SHAPES
-        UnfoldOrientations ValueError _ __init__ __name__ act aux1 aux2 batch bias bool bound
-        branches channels check_input context copies dim downsample enc1 enc2 enumerate extra
-        extras float forward g head2 height in_channels init int kernel_size layers list maps
-        model name nn out out_channels output p padding parameters print r range reduced s scale
-        self shape shapes size start sum super torch tuple turns up1 up2 w weight width x zip
+        FoldOrientations GroupConv2d GroupPool HarmonicBasis INPUT_SHAPE Inception LAYERS
+        LAYER_SHAPES LayerScale LiftingConv2d MACS OUTPUT_SHAPE OrderedDict OrientationStack
+        PARAMETERS Residual RotationMax RotationMean RotationStack SqueezeExcite
+        TRAINING_OUTPUT_SHAPES UnfoldOrientations ValueError _ __init__ __name__ act angles aux1
+        aux2 batch bias bool bound branches channels check_input context copies dim downsample dx
+        dy enc1 enc2 enumerate extra extras float forward g head2 height in_channels init int
+        kernel_size layers len list m maps max model name nn offsets on_ring out out_channels
+        output p padding parameters print r range reduced ring rings s scale self shape shapes
+        size start sum super torch tuple turns up1 up2 w waves weight width x zip
     """,
     "train": """
         BATCH_SIZE BINARY BaseException CHECKPOINT_FORMAT CLASSES CNNGEN_COMMAND CNNGEN_VERSION
