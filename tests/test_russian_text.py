@@ -36,6 +36,9 @@ ENGLISH = re.compile(
 )
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 
+# Group convolutions at 13x13; D4 maps hold 8 orientations, so fewer channels.
+GROUP_CONV = {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True}
+D4 = {**GROUP_CONV, "start_channels": 2, "group": "d4"}
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "encoder-1d": ("encoder", {"input_size": (40,), "layers": 2}),
     "classifier-convnext": (
@@ -78,51 +81,11 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         "equivariant",
         {"input_size": (13, 13), "layers": 2, "start_channels": 4},
     ),
-    "group-conv": (
-        "equivariant",
-        {"input_size": (13, 13), "layers": 2, "start_channels": 4, "group_conv": True},
-    ),
-    "group-conv-gap": (
-        "equivariant",
-        {
-            "input_size": (13, 13),
-            "layers": 2,
-            "start_channels": 4,
-            "group_conv": True,
-            "head": "gap",
-        },
-    ),
-    "group-conv-d4": (
-        "equivariant",
-        {
-            "input_size": (13, 13),
-            "layers": 2,
-            "start_channels": 2,
-            "group_conv": True,
-            "group": "d4",
-        },
-    ),
-    "group-conv-harmonic": (
-        "equivariant",
-        {
-            "input_size": (13, 13),
-            "layers": 2,
-            "start_channels": 4,
-            "group_conv": True,
-            "basis": "harmonic",
-        },
-    ),
-    "group-conv-d4-gap": (
-        "equivariant",
-        {
-            "input_size": (13, 13),
-            "layers": 2,
-            "start_channels": 2,
-            "group_conv": True,
-            "group": "d4",
-            "head": "gap",
-        },
-    ),
+    "group-conv": ("equivariant", GROUP_CONV),
+    "group-conv-gap": ("equivariant", {**GROUP_CONV, "head": "gap"}),
+    "group-conv-d4": ("equivariant", D4),
+    "group-conv-harmonic": ("equivariant", {**GROUP_CONV, "basis": "harmonic"}),
+    "group-conv-d4-gap": ("equivariant", {**D4, "head": "gap"}),
     "unet": ("unet", {"input_size": (19, 23), "layers": 2, "start_channels": 4}),
     "unet-bilinear": (
         "unet",
