@@ -44,3 +44,19 @@ def layer_layouts(plan: Any) -> dict[str, str]:
             layouts[name] = layout
         layouts[stage.name] = layout
     return layouts
+
+
+def assert_counts_and_shapes(plan: Any, model: torch.nn.Module) -> None:
+    """Parameters and MACs as torch counts them, and every layer's shape as the plan says."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    assert sum(p.numel() for p in model.parameters()) == plan.params
+    with FlopCounterMode(display=False) as counter:
+        model(torch.randn(1, *plan.input_shape))
+    assert counter.get_total_flops() == 2 * plan.macs
+    shapes = {
+        name: tuple(out.shape[1:])
+        for name, out in layer_outputs(model, torch.randn(2, *plan.input_shape)).items()
+    }
+    for name, shape in plan.layer_shapes().items():
+        assert shapes[name] == shape, name

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from group_layers import layer_layouts, layer_outputs
-from torch.utils.flop_counter import FlopCounterMode
+from group_layers import assert_counts_and_shapes, layer_layouts, layer_outputs
 
 import cnngen
 from cnngen.errors import CnngenError
@@ -68,17 +67,7 @@ def test_group_conv_plan_counts_equal_torch() -> None:
     plan = cnngen.plan(
         "equivariant", input_size=(16, 16), layers=3, start_channels=4, group_conv=True
     )
-    model = cnngen.build(plan).eval()
-    assert sum(p.numel() for p in model.parameters()) == plan.params
-    with FlopCounterMode(display=False) as counter:
-        model(torch.randn(1, *plan.input_shape))
-    assert counter.get_total_flops() == 2 * plan.macs
-    shapes = {
-        name: tuple(out.shape[1:])
-        for name, out in layer_outputs(model, torch.randn(2, 1, 16, 16)).items()
-    }
-    for name, shape in plan.layer_shapes().items():
-        assert shapes[name] == shape, name
+    assert_counts_and_shapes(plan, cnngen.build(plan).eval())
     source = cnngen.render(plan)
     assert "escnn" not in source and "class GroupConv2d" in source
 

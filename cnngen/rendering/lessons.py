@@ -427,6 +427,16 @@ def _unet(t: Messages, plan: Plan) -> list[Cell]:
     ]
 
 
+def _group_probe(name: str, op: Op) -> list[str]:
+    """Lines that run the group convolution ``name`` on a random input ``z`` (out: ``out``)."""
+    return [
+        f'group = model.get_submodule("{name}")\n',
+        f"z = torch.randn(1, {', '.join(str(size) for size in op.in_shape)})\n",
+        "with torch.no_grad():\n",
+        "    out = group(z)\n",
+    ]
+
+
 def _d4(
     t: Messages, name: str, op: Op, group: tuple[str, Op] | None, basis: Note | None
 ) -> list[Cell]:
@@ -448,10 +458,7 @@ def _d4(
     ]
     if group is not None:
         lines += [
-            f'group = model.get_submodule("{group[0]}")\n',
-            f"z = torch.randn(1, {', '.join(str(size) for size in group[1].in_shape)})\n",
-            "with torch.no_grad():\n",
-            "    out = group(z)\n",
+            *_group_probe(*group),
             "    for act, order in ((turn, after_turn), (mirror, after_mirror)):\n",
             "        moved_out = group(moved(act(z), order))\n",
             "        assert torch.allclose(moved_out, moved(act(out), order), atol=1e-5)\n",
@@ -484,10 +491,7 @@ def _p4(t: Messages, plan: Plan) -> list[Cell]:
     ]
     if group is not None:
         lines += [
-            f'group = model.get_submodule("{group[0]}")\n',
-            f"z = torch.randn(1, {', '.join(str(size) for size in group[1].in_shape)})\n",
-            "with torch.no_grad():\n",
-            "    out = group(z)\n",
+            *_group_probe(*group),
             "    out_turned = group(shift(turn(z)))\n",
             "assert torch.allclose(out_turned, shift(turn(out)), atol=1e-5)\n",
         ]
