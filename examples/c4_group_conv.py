@@ -153,9 +153,8 @@ class GroupConv2d(nn.Module):
             w = turns[-1]
             w = torch.cat([w[:, :, 3:], w[:, :, :3]], dim=2)
             turns.append(w.flip(-1).transpose(-2, -1))
-        weight = (
-            torch.stack(turns, dim=1).flatten(0, 1).flatten(1, 2)
-        )  # (O * 4, C * 4, k, k)
+        # (O * 4, C * 4, k, k)
+        weight = torch.stack(turns, dim=1).flatten(0, 1).flatten(1, 2)
         bias = self.bias
         if bias is not None:
             bias = bias.repeat_interleave(4)

@@ -29,6 +29,7 @@ from cnngen.rendering.escape import (
     toml_comment,
 )
 from cnngen.rendering.format import field_text, op_summary, plain_shape, thousands
+from cnngen.rendering.layout import black_layout
 from cnngen.rendering.messages import Messages
 
 
@@ -56,9 +57,25 @@ def pyrepr(value: Any) -> str:
     raise TypeError(f"no Python literal for {value!r}")
 
 
+def literal(value: Any) -> str:
+    """``pyrepr`` for code: strings in double quotes, as Black writes them.
+
+    Prose that quotes a value (a docstring saying 'auto') keeps ``pyrepr``.
+    """
+    if isinstance(value, tuple) and len(value) != 1:
+        return "(" + ", ".join(literal(item) for item in value) + ")"
+    if isinstance(value, tuple):
+        return f"({literal(value[0])},)"
+    if isinstance(value, str) and "'" not in value and '"' not in value:
+        return f'"{repr(value)[1:-1]}"'
+    return pyrepr(value)
+
+
 def call(op: Op) -> str:
     """The constructor call of an op, e.g. ``nn.Conv2d(3, 32, kernel_size=3)``."""
-    args = [pyrepr(value) if key is None else f"{key}={pyrepr(value)}" for key, value in op.args]
+    args = [
+        literal(value) if key is None else f"{key}={literal(value)}" for key, value in op.args
+    ]
     return f"{op.module}({', '.join(args)})"
 
 
@@ -186,6 +203,7 @@ def capitalize(text: str) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "capitalize": capitalize,
     "pyrepr": pyrepr,
+    "literal": literal,
     "call": call,
     "bshape": batch_shape,
     "pylist": pylist,
@@ -372,7 +390,7 @@ def unformatted() -> Iterator[None]:
 def render_python(name: str, **context: Any) -> str:
     """Render a Python template and format it with Black."""
     source = render_template(name, **context)
-    return format_python(source, name) if _FORMAT.get() else source
+    return format_python(black_layout(source), name) if _FORMAT.get() else source
 
 
 def render_model(plan: Plan, command: str, lang: str = "en") -> str:
