@@ -96,8 +96,15 @@ def tcb_forecaster(
 
 # --------------------------------------------------------------- build time
 def child_cnngen_generate(options: dict[str, Any], repeats: int) -> dict[str, Any]:
-    """In a fresh process without torch: time plan, and plan+render+Black."""
+    """In a fresh process without torch: time plan, and plan+render+Black.
+
+    The format cache is off, so every repeat runs Black on a new text, as the
+    first ``cnngen model`` of a network does (a text formatted before skips Black).
+    """
+    import os
     import sys
+
+    os.environ["CNNGEN_NO_CACHE"] = "1"
 
     from cnngen.core.solver import solve
     from cnngen.core.spec import make_spec
