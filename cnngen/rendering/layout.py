@@ -33,10 +33,10 @@ _CLOSING = {")": "(", "]": "[", "}": "{"}
 _ITEM_HEAD = re.compile(r"(\w+=)?[\w.]+\($")
 
 
-def _brackets(text: str) -> list[tuple[int, int, int]] | None:
-    """``(open, close, depth)`` of each bracket pair outside strings; None if unbalanced."""
-    pairs: list[tuple[int, int, int]] = []
-    stack: list[int] = []
+def _structure(text: str) -> tuple[list[tuple[int, str]], bool]:
+    """The brackets and commas of ``text`` outside strings, with their positions,
+    and whether every string it opens is closed."""
+    found: list[tuple[int, str]] = []
     quote = ""
     index = 0
     while index < len(text):
@@ -48,37 +48,39 @@ def _brackets(text: str) -> list[tuple[int, int, int]] | None:
                 quote = ""
         elif char in "\"'":
             quote = char
-        elif char in "([{":
+        elif char in "([{,)]}":
+            found.append((index, char))
+        index += 1
+    return found, not quote
+
+
+def _brackets(text: str) -> list[tuple[int, int, int]] | None:
+    """``(open, close, depth)`` of each bracket pair outside strings; None if unbalanced."""
+    marks, closed = _structure(text)
+    pairs: list[tuple[int, int, int]] = []
+    stack: list[int] = []
+    for index, char in marks:
+        if char in "([{":
             stack.append(index)
         elif char in _CLOSING:
             if not stack or text[stack[-1]] != _CLOSING[char]:
                 return None
             pairs.append((stack.pop(), index, len(stack)))
-        index += 1
-    return None if stack or quote else pairs
+    return None if stack or not closed else pairs
 
 
 def _top_level_commas(body: str) -> list[str]:
     """``body`` cut at its commas outside brackets and strings."""
     parts: list[str] = []
-    begin, depth, quote, index = 0, 0, "", 0
-    while index < len(body):
-        char = body[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "([{":
+    begin, depth = 0, 0
+    for index, char in _structure(body)[0]:
+        if char in "([{":
             depth += 1
         elif char in _CLOSING:
             depth -= 1
-        elif char == "," and depth == 0:
+        elif depth == 0:
             parts.append(body[begin:index].strip())
             begin = index + 1
-        index += 1
     parts.append(body[begin:].strip())
     return parts
 
