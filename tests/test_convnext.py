@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import cnngen
 from cnngen.core.blocks import convnext_block
-from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.builder import StageBuilder
 
 torch.set_num_threads(1)
 
@@ -117,7 +117,7 @@ def test_the_channel_norm_normalizes_each_position_over_channels() -> None:
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_the_block_builder_counts_what_torch_counts(dims: int) -> None:
     shape = (12, *(5,) * dims)
-    stage, _ = convnext_block("block", "trunk", shape, fresh_fields(dims), "gelu")
+    stage = convnext_block("block", "trunk", shape, "gelu")
     assert stage.params == block_params(12, dims)
     assert [op.kind for op in stage.ops] == [
         "conv", "layernorm", "conv", "activation", "conv", "layer_scale",
@@ -127,7 +127,7 @@ def test_the_block_builder_counts_what_torch_counts(dims: int) -> None:
     # The norm after the depthwise convolution is ConvNeXt's, with its epsilon.
     assert stage.ops[1].arg("eps") == 1e-6
     assert math.prod(stage.ops[2].out_shape) == 4 * math.prod(shape)
-    assert StageBuilder(shape, fresh_fields(dims)).norm("layernorm").params == 24
+    assert StageBuilder(shape).norm("layernorm").params == 24
 
 
 def test_the_cli_offers_the_block(run_cli, tmp_path: Path) -> None:

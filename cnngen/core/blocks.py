@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.builder import StageBuilder
 from cnngen.core.geometry import DimConv, Geometry
 from cnngen.core.plan import Op, Shape, Stage
 from cnngen.core.spec import ModelSpec, conv_bias, format_value
@@ -108,18 +108,17 @@ def _plain_layer(
     name: str,
     role: str,
     in_shape: Shape,
-    fields: tuple,
     geometry: Geometry,
     index: int,
     out_channels: int,
     final_activation: str,
-) -> tuple[list[Stage], tuple]:
+) -> list[Stage]:
     """A plain or VGG layer as a stage, ending with ``final_activation`` when it ends the model."""
-    builder = StageBuilder(in_shape, fields)
+    builder = StageBuilder(in_shape)
     _conv_block(spec, builder, geometry, index, out_channels)
     if final_activation != "none":
         builder.activation(final_activation)
-    return [builder.build(name, role)], builder.fields
+    return [builder.build(name, role)]
 
 
 def _se_width(channels: int) -> int:
@@ -130,14 +129,13 @@ def _residual_stage(
     spec: ModelSpec,
     name: str,
     in_shape: Shape,
-    fields: tuple,
     geometry: Geometry,
     index: int,
     out_channels: int,
-) -> tuple[Stage, tuple]:
+) -> Stage:
     """A basic or bottleneck residual block with a projection where shapes change."""
     bias = conv_bias(spec)
-    main = StageBuilder(in_shape, fields)
+    main = StageBuilder(in_shape)
     convs = _dim_conv(geometry, index, 0)
     groups = planned_groups(spec, index)
     ones = [1] * spec.dims
@@ -177,16 +175,14 @@ def _residual_stage(
     if spec.se:
         main.squeeze_excite(_se_width(out_channels))
     stride = [c.stride for c in convs]
-    stage = residual_stage(
-        name, in_shape, fields, main, stride, bias, spec.norm, spec.activation, spec.dropout
+    return residual_stage(
+        name, in_shape, main, stride, bias, spec.norm, spec.activation, spec.dropout
     )
-    return stage, main.fields
 
 
 def residual_stage(
     name: str,
     in_shape: Shape,
-    fields: tuple,
     main: StageBuilder,
     stride: Sequence[int],
     bias: bool,
@@ -204,7 +200,7 @@ def residual_stage(
     """
     ones = [1] * len(stride)
     zeros = [0] * len(stride)
-    shortcut = StageBuilder(in_shape, fields, positional=True)
+    shortcut = StageBuilder(in_shape, positional=True)
     if in_shape[0] != main.shape[0] or any(s != 1 for s in stride):
         shortcut.conv(main.shape[0], ones, list(stride), zeros, bias=bias)
         shortcut.norm(norm, dropout)
@@ -215,7 +211,7 @@ def residual_stage(
             f"--padding same",
             "--kernel",
         )
-    post = StageBuilder(main.shape, main.fields)
+    post = StageBuilder(main.shape)
     post.activation(activation)
     return Stage(
         name,
@@ -235,14 +231,12 @@ def _residual_layer(
     name: str,
     role: str,
     in_shape: Shape,
-    fields: tuple,
     geometry: Geometry,
     index: int,
     out_channels: int,
     final_activation: str,
-) -> tuple[list[Stage], tuple]:
-    stage, fields = _residual_stage(spec, name, in_shape, fields, geometry, index, out_channels)
-    return [stage], fields
+) -> list[Stage]:
+    return [_residual_stage(spec, name, in_shape, geometry, index, out_channels)]
 
 
 # ConvNeXt (Liu et al., 2022): its depthwise kernel, expansion and layer-scale start.
@@ -264,12 +258,11 @@ def convnext_block(
     name: str,
     role: str,
     in_shape: Shape,
-    fields: tuple,
     activation: str,
     norm: str = "layernorm",
     dropout: float = 0.0,
     se: bool = False,
-) -> tuple[Stage, tuple]:
+) -> Stage:
     """One ConvNeXt block, in any number of dimensions; it keeps its input's shape.
 
     A 7x7 depthwise convolution (padding 3, so every size is kept), a norm
@@ -283,7 +276,7 @@ def convnext_block(
     dims = len(in_shape) - 1
     channels = in_shape[0]
     ones, zeros = [1] * dims, [0] * dims
-    main = StageBuilder(in_shape, fields)
+    main = StageBuilder(in_shape)
     kernel = [CONVNEXT_KERNEL] * dims
     main.conv(channels, kernel, ones, [CONVNEXT_KERNEL // 2] * dims, groups=channels)
     convnext_norm(main, norm)
@@ -295,8 +288,7 @@ def convnext_block(
     if se:
         main.squeeze_excite(_se_width(channels))
     main.layer_scale(LAYER_SCALE_INIT)
-    stage = Stage(name, "residual", role, tuple(main.ops), in_shape, main.shape)
-    return stage, main.fields
+    return Stage(name, "residual", role, tuple(main.ops), in_shape, main.shape)
 
 
 def _convnext_layer(
@@ -304,12 +296,11 @@ def _convnext_layer(
     name: str,
     role: str,
     in_shape: Shape,
-    fields: tuple,
     geometry: Geometry,
     index: int,
     out_channels: int,
     final_activation: str,
-) -> tuple[list[Stage], tuple]:
+) -> list[Stage]:
     """The planned convolution and --norm (ConvNeXt's downsampling), then a ConvNeXt block.
 
     The planned convolution changes the size and the width, as every block's
@@ -319,7 +310,7 @@ def _convnext_layer(
     downsampling convolution.  Two stages: ``layer<i>`` and ``block<i>``.
     """
     bias = conv_bias(spec)
-    down = StageBuilder(in_shape, fields)
+    down = StageBuilder(in_shape)
     convs = _dim_conv(geometry, index, 0)
     _add_conv(
         down, convs, out_channels, bias, spec.depthwise, spec.norm, spec.activation, 0.0,
@@ -327,22 +318,21 @@ def _convnext_layer(
     )
     down.norm(spec.norm, spec.dropout)
     layer = down.build(name, role)
-    block, fields = convnext_block(
+    block = convnext_block(
         f"block{index + 1}",
         role,
         layer.out_shape,
-        down.fields,
         spec.activation,
         dropout=spec.dropout if spec.norm != "dropout" else 0.0,
         se=spec.se,
     )
-    return [layer, block], fields
+    return [layer, block]
 
 
 # Block name (cnngen.core.vocab.BLOCK_TABLE) -> the builder of one encoder layer:
-# (spec, name, role, in_shape, fields, geometry, index, out_channels,
-# final_activation) -> (its stages, the receptive fields after them).
-LAYER_BUILDERS: dict[str, Callable[..., tuple[list[Stage], tuple]]] = {
+# (spec, name, role, in_shape, geometry, index, out_channels, final_activation)
+# -> its stages.
+LAYER_BUILDERS: dict[str, Callable[..., list[Stage]]] = {
     "plain": _plain_layer,
     "vgg": _plain_layer,
     "residual": _residual_layer,
@@ -452,10 +442,9 @@ def decoder_stages(
     geometry: Geometry,
     channels: Sequence[int],
     in_shape: Shape,
-    fields: tuple,
     finishes: bool = True,
     widths: Sequence[int] | None = None,
-) -> tuple[list[Stage], tuple]:
+) -> list[Stage]:
     """Transposed layers that undo the encoder, layer by layer, to its exact sizes.
 
     With ``finishes`` the last op gets the final activation and keeps its bias;
@@ -472,7 +461,7 @@ def decoder_stages(
     if widths is None:
         widths = mirror_widths(spec, channels)
     for step, index in enumerate(reversed(range(geometry.layers))):
-        builder = StageBuilder(shape, fields)
+        builder = StageBuilder(shape)
         layer_in = shape[0]
         transforms = _layer_transforms(
             geometry, index, ladder[index], ladder[index + 1], spec.sub_blocks or 1
@@ -500,8 +489,8 @@ def decoder_stages(
             else:
                 _norm_act(builder, spec.norm, spec.activation, spec.dropout)
         stages.append(builder.build(f"dec{step + 1}", "decoder"))
-        shape, fields = builder.shape, builder.fields
-    return stages, fields
+        shape = builder.shape
+    return stages
 
 
 # --------------------------------------------------------------- families
@@ -512,24 +501,20 @@ def encoder_stages(
     role: str,
     prefix: str,
     finishes: bool = False,
-) -> tuple[list[Stage], tuple, Shape]:
+) -> tuple[list[Stage], Shape]:
     """The encoder (or classifier trunk) stages, layer by layer.
 
     With ``finishes`` the encoder is the whole model: its last stage ends
-    with ``--final-activation``, added while that stage is built so the op's
-    receptive field continues from the layers before it.
+    with ``--final-activation``, inside that stage (no stage of its own).
     """
     shape: Shape = (spec.in_channels, *spec.input_size)
-    fields = fresh_fields(spec.dims)
     stages = []
     for index in range(geometry.layers):
         name = f"{prefix}{index + 1}"
         last = finishes and index == geometry.layers - 1
         final = spec.final_activation if last else "none"
         build = LAYER_BUILDERS[spec.block]
-        built, fields = build(
-            spec, name, role, shape, fields, geometry, index, channels[index], final
-        )
+        built = build(spec, name, role, shape, geometry, index, channels[index], final)
         stages += built
         shape = built[-1].out_shape
-    return stages, fields, shape
+    return stages, shape

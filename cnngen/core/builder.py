@@ -3,7 +3,7 @@
 The solver decides *what* each layer is (kernel, stride, padding ...); this
 module turns a decision into an :class:`~cnngen.plan.Op`, computing the output
 shape with :mod:`cnngen.core.arithmetic`, the parameter count and the
-multiply-accumulates the way torch's own counters do, and the receptive field.
+multiply-accumulates the way torch's own counters do.
 Constructor arguments equal to torch's defaults are left out so the generated
 code reads like code a person wrote.
 """
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from cnngen.core import arithmetic
-from cnngen.core.arithmetic import Field
 from cnngen.core.plan import Arg, Op, Shape, Stage
 from cnngen.core.vocab import ACTIVATION_PARAMETERS, ACTIVATIONS, split_activation
 from cnngen.errors import CnngenError
@@ -112,18 +111,20 @@ _NAMES = {
 
 
 class StageBuilder:
-    """Appends ops to one stage, tracking the running shape and receptive field.
+    """Appends ops to one stage, tracking the running shape.
+
+    Receptive fields are not tracked here: :mod:`cnngen.core.fields` gives
+    every op its exact field once the plan's stages are known.
 
     With ``positional`` the ops are named 0, 1, 2 ... as in a positional
     ``nn.Sequential`` (a residual shortcut, torchvision's ``downsample``)
     rather than by their roles.
     """
 
-    def __init__(self, in_shape: Shape, fields: Sequence[Field], positional: bool = False) -> None:
+    def __init__(self, in_shape: Shape, positional: bool = False) -> None:
         self.positional = positional
         self.in_shape = tuple(in_shape)
         self.shape: Shape = tuple(in_shape)
-        self.fields = tuple(fields)
         self.ops: list[Op] = []
         # Copies of each sample in the batch: 4 between a rotation stack and its pooling.
         self.batch = 1
@@ -132,17 +133,6 @@ class StageBuilder:
         self._weighted = 0
         self._linears = 0
         self._taken: set[str] = set()
-
-    @property
-    def fields(self) -> tuple[Field, ...]:
-        """The receptive field and jump per dimension after the ops so far."""
-        return self._fields
-
-    @fields.setter
-    def fields(self, fields: Iterable[Field]) -> None:
-        # Every op records the field in whole pixels: round it once per change, not per op.
-        self._fields = tuple(fields)
-        self._rounded = tuple(math.ceil(f.size) for f in self._fields)
 
     @property
     def dims(self) -> int:
@@ -175,7 +165,6 @@ class StageBuilder:
             params=params,
             # Between a rotation stack and its pooling each sample runs as four copies.
             macs=macs * self.batch,
-            receptive_field=self._rounded,
             batch=self.batch,
         )
         self.ops.append(op)
@@ -269,7 +258,6 @@ class StageBuilder:
         taps = math.prod(kernel) * (in_channels // groups)
         params = out_channels * taps + (out_channels if bias else 0)
         macs = math.prod(spatial) * out_channels * taps
-        self.fields = map(Field.through_conv, self.fields, kernel, stride, dilation)
         return self._add(
             "conv", f"nn.Conv{self.dims}d", args, (out_channels, *spatial), params, macs
         )
@@ -305,7 +293,6 @@ class StageBuilder:
         params = out_channels * taps + (out_channels if bias else 0)
         # Every input position scatters into kernel taps of every output channel.
         macs = math.prod(self.spatial) * out_channels * taps
-        self.fields = map(Field.through_transposed, self.fields, kernel, stride, dilation)
         return self._add(
             "conv_transpose",
             f"nn.ConvTranspose{self.dims}d",
@@ -369,7 +356,6 @@ class StageBuilder:
             args.append(("padding", compact(padding)))
         if ceil_mode:
             args.append(("ceil_mode", True))
-        self.fields = map(Field.through_conv, self.fields, kernel, stride)
         module = f"nn.{'Max' if kind == 'max' else 'Avg'}Pool{self.dims}d"
         return self._add(f"{kind}pool", module, args, (self.channels, *spatial))
 
@@ -539,16 +525,11 @@ class StageBuilder:
         args: list[Arg] = [("size", size if len(size) > 1 else size[0]), ("mode", mode)]
         if mode != "nearest":
             args.append(("align_corners", False))
-        self.fields = tuple(
-            f.through_transposed(1, max(1, round(size[i] / self.spatial[i])))
-            for i, f in enumerate(self.fields)
-        )
         return self._add("upsample", "nn.Upsample", args, (self.channels, *size))
 
     def pixel_shuffle(self, factor: int) -> Op:
         """Move ``factor**2`` channels into a ``factor`` times larger 2D map (sub-pixel upsampling)."""
         spatial = tuple(size * factor for size in self.spatial)
-        self.fields = tuple(f.through_transposed(1, factor) for f in self.fields)
         out_shape = (self.channels // factor**2, *spatial)
         return self._add("pixel_shuffle", "nn.PixelShuffle", [(None, factor)], out_shape)
 
@@ -562,8 +543,3 @@ WEIGHTED = frozenset({"conv", "conv_transpose", "lifting_conv", "group_conv", "l
 
 def _shape_text(shape: Shape) -> str:
     return "x".join(str(size) for size in shape)
-
-
-def fresh_fields(dims: int) -> tuple[Field, ...]:
-    """The receptive field of a single input pixel."""
-    return tuple(Field(1, 1) for _ in range(dims))

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.builder import StageBuilder
 from cnngen.core.plan import Arg, Op, Shape, Stage
 from cnngen.core.spec import ModelSpec, conv_bias
 from cnngen.core.vocab import ACTIVATIONS_WITH_WEIGHTS, split_activation
@@ -95,7 +95,6 @@ class GroupStageBuilder(StageBuilder):
     def lifting_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
         """(C, H, W) -> (O * 4, H', W'): each kernel correlated in its four quarter turns."""
         in_channels = self.shape[0]
-        self.fields = tuple(f.through_conv(kernel, 1) for f in self.fields)
         return self._p4_conv(
             "lifting_conv",
             CONV_MODULES[self.group][0],
@@ -110,7 +109,6 @@ class GroupStageBuilder(StageBuilder):
     def group_conv(self, out_channels: int, kernel: int, padding: int, bias: bool) -> Op:
         """(C * 4, H, W) -> (O * 4, H', W'): turned kernels over every input orientation."""
         in_channels = self.shape[0] // self.orientations
-        self.fields = tuple(f.through_conv(kernel, 1) for f in self.fields)
         return self._p4_conv(
             "group_conv",
             CONV_MODULES[self.group][1],
@@ -228,10 +226,9 @@ def group_conv_stages(
     padding = (kernel - 1) // 2
     bias = conv_bias(spec)
     shape: Shape = (spec.in_channels, *spec.input_size)
-    fields: tuple = fresh_fields(2)
     stages = []
     for index, halves in enumerate(downsampling):
-        builder = GroupStageBuilder(shape, fields).for_group(spec.group, spec.basis)
+        builder = GroupStageBuilder(shape).for_group(spec.group, spec.basis)
         if index == 0:
             builder.lifting_conv(channels[index], kernel, padding, bias)
         else:
@@ -254,5 +251,5 @@ def group_conv_stages(
         if halves:
             _symmetric_pool(builder, spec.pool)
         stages.append(builder.build(f"layer{index + 1}", "trunk"))
-        shape, fields = builder.shape, builder.fields
-    return stages, GroupStageBuilder(shape, fields).for_group(spec.group, spec.basis)
+        shape = builder.shape
+    return stages, GroupStageBuilder(shape).for_group(spec.group, spec.basis)

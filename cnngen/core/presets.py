@@ -24,9 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cnngen.core import arithmetic
-from cnngen.core.arithmetic import Field
 from cnngen.core.blocks import convnext_block, convnext_norm, residual_stage
-from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.builder import StageBuilder
 from cnngen.core.fields import annotate_nested
 from cnngen.core.notes import Count, Note
 from cnngen.core.plan import Extra, Op, Plan, Shape, Stage
@@ -184,26 +183,24 @@ def numbered(ops: Sequence[Op]) -> tuple[Op, ...]:
 
 
 class Net:
-    """The stages of a preset in forward order, with the running shape and receptive field."""
+    """The stages of a preset in forward order, with the running shape."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.shape: Shape = (spec.in_channels, *spec.input_size)
-        self.fields: tuple[Field, ...] = fresh_fields(spec.dims)
         self.stages: list[Stage] = []
 
     def builder(self) -> StageBuilder:
-        return StageBuilder(self.shape, self.fields)
+        return StageBuilder(self.shape)
 
-    def add(self, stage: Stage, fields: Sequence[Field]) -> None:
+    def add(self, stage: Stage) -> None:
         self.stages.append(stage)
         self.shape = stage.out_shape
-        self.fields = tuple(fields)
 
     def sequential(self, name: str, role: str, builder: StageBuilder, positional: bool) -> None:
         ops = numbered(builder.ops) if positional else tuple(builder.ops)
         stage = Stage(name, "sequential", role, ops, builder.in_shape, builder.shape)
-        self.add(stage, builder.fields)
+        self.add(stage)
 
     def module(self, name: str, role: str, make: Callable[[StageBuilder], object]) -> None:
         """One layer as a model attribute of its own (``conv1``, ``fc``)."""
@@ -211,7 +208,7 @@ class Net:
         make(builder)
         (op,) = builder.ops
         stage = Stage(name, "module", role, renamed([op], [""]), op.in_shape, op.out_shape)
-        self.add(stage, builder.fields)
+        self.add(stage)
 
     def finish(self, notes: Sequence[str], extras: Sequence[Extra] = ()) -> Plan:
         spec = self.spec
@@ -440,15 +437,14 @@ def _resnet_block(
     spec: ModelSpec,
     name: str,
     shape: Shape,
-    fields: Sequence[Field],
     kind: str,
     width: int,
     stride: Sequence[int],
     se: bool,
-) -> tuple[Stage, tuple[Field, ...]]:
+) -> Stage:
     """torchvision's BasicBlock or Bottleneck (stride on the 3x3, "ResNet v1.5")."""
     dims = spec.dims
-    main = StageBuilder(shape, fields)
+    main = StageBuilder(shape)
     out = width * (4 if kind == "bottleneck" else 1)
     bias = conv_bias(spec)
     if kind == "bottleneck":
@@ -468,8 +464,7 @@ def _resnet_block(
         preset_norm(main, spec.norm)
     if se:
         main.squeeze_excite(max(out // 16, 1))
-    stage = residual_stage(name, shape, fields, main, stride, bias, spec.norm, spec.activation)
-    return stage, main.fields
+    return residual_stage(name, shape, main, stride, bias, spec.norm, spec.activation)
 
 
 def resnet(spec: ModelSpec, name: str) -> Plan:
@@ -491,18 +486,18 @@ def resnet(spec: ModelSpec, name: str) -> Plan:
     net.module("maxpool", "stem", lambda b: b.pool("max", *fitted.conv_args(1)))
     for layer, (width, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
         blocks = []
-        shape, fields = net.shape, net.fields
+        shape = net.shape
         for index in range(count):
             stride = [1] * dims
             if layer > 0 and index == 0:
                 stride = [w.stride for w in fitted.windows[1 + layer]]
-            block, fields = _resnet_block(spec, str(index), shape, fields, kind, width, stride, se)
+            block = _resnet_block(spec, str(index), shape, kind, width, stride, se)
             blocks.append(block)
             shape = block.out_shape
         stage = Stage(
             f"layer{layer + 1}", "sequential", "trunk", (), net.shape, shape, children=tuple(blocks)
         )
-        net.add(stage, fields)
+        net.add(stage)
     final = net.shape
     net.module("avgpool", "head", lambda b: b.pool("avg", b.spatial, b.spatial))
     net.module("flatten", "head", lambda b: b.flatten())
@@ -566,7 +561,7 @@ def mobilenet_v2(spec: ModelSpec, name: str) -> Plan:
     blocks.append(
         dataclasses.replace(_conv_bn_act(b, 32, *fitted.conv_args(0), act, norm), name="0")
     )
-    shape, fields = b.shape, b.fields
+    shape = b.shape
     step = 1
     for expand, out, count, stride in MOBILENET_V2:
         for repeat in range(count):
@@ -574,7 +569,7 @@ def mobilenet_v2(spec: ModelSpec, name: str) -> Plan:
             if repeat == 0 and stride > 1:
                 strides = [w.stride for w in fitted.windows[step]]
                 step += 1
-            b = StageBuilder(shape, fields)
+            b = StageBuilder(shape)
             parts = []
             hidden = shape[0] * expand
             if expand != 1:
@@ -613,8 +608,8 @@ def mobilenet_v2(spec: ModelSpec, name: str) -> Plan:
                 children=(conv,),
             )
             blocks.append(block)
-            shape, fields = b.shape, b.fields
-    b = StageBuilder(shape, fields)
+            shape = b.shape
+    b = StageBuilder(shape)
     last = _conv_bn_act(b, 1280, _ones(dims), _ones(dims), _zeros(dims), act, norm)
     blocks.append(dataclasses.replace(last, name=str(len(blocks))))
     features = Stage(
@@ -626,7 +621,7 @@ def mobilenet_v2(spec: ModelSpec, name: str) -> Plan:
         b.shape,
         children=tuple(blocks),
     )
-    net.add(features, b.fields)
+    net.add(features)
     final = net.shape
     net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))
     net.module("flatten", "head", lambda h: h.flatten())
@@ -683,26 +678,24 @@ def _basic_conv(
 
 
 def _inception(
-    spec: ModelSpec, name: str, shape: Shape, fields: Sequence[Field], widths: Sequence[int]
-) -> tuple[Stage, tuple[Field, ...]]:
+    spec: ModelSpec, name: str, shape: Shape, widths: Sequence[int]
+) -> Stage:
     """Four parallel branches (1x1; 1x1, 3x3; 1x1, 3x3; 3x3 max pool, 1x1), concatenated."""
     dims, act, norm = spec.dims, spec.activation, spec.norm
     one, three = _same(dims, 1), _same(dims, 3)
     b1, r3, c3, r5, c5, pool_proj = widths
     branches = []
-    builder = StageBuilder(shape, fields)
+    builder = StageBuilder(shape)
     branches.append(_basic_conv(builder, "branch1", b1, *one, act, norm))
-    end_fields = [builder.fields]
     for branch, (reduce, width) in (("branch2", (r3, c3)), ("branch3", (r5, c5))):
-        builder = StageBuilder(shape, fields)
+        builder = StageBuilder(shape)
         # torchvision's branch3 uses a 3x3 convolution (not the paper's 5x5).
         first = _basic_conv(builder, "0", reduce, *one, act, norm)
         second = _basic_conv(builder, "1", width, *three, act, norm)
         branches.append(
             Stage(branch, "sequential", "trunk", (), shape, builder.shape, children=(first, second))
         )
-        end_fields.append(builder.fields)
-    builder = StageBuilder(shape, fields)
+    builder = StageBuilder(shape)
     builder.pool("max", [3] * dims, _ones(dims), _ones(dims), ceil_mode=True)
     (pool,) = numbered(builder.ops)
     pool_stage = Stage("0", "module", "trunk", renamed([pool], [""]), shape, shape)
@@ -712,11 +705,9 @@ def _inception(
             "branch4", "sequential", "trunk", (), shape, builder.shape, children=(pool_stage, proj)
         )
     )
-    end_fields.append(builder.fields)
     channels = sum(branch.out_shape[0] for branch in branches)
     out_shape = (channels, *shape[1:])
-    widest = max(end_fields, key=lambda f: [field.size for field in f])
-    return Stage(name, "inception", "trunk", (), shape, out_shape, children=tuple(branches)), widest
+    return Stage(name, "inception", "trunk", (), shape, out_shape, children=tuple(branches))
 
 
 # The auxiliary classifiers: where they read, what they pool to, their share of the loss.
@@ -739,12 +730,12 @@ def aux_pool(size: int) -> tuple[int, int] | None:
     return size - (AUX_SIDE - 1) * stride, stride
 
 
-def _aux_head(spec: ModelSpec, name: str, shape: Shape, fields: Sequence[Field]) -> Stage:
+def _aux_head(spec: ModelSpec, name: str, shape: Shape) -> Stage:
     """torchvision's InceptionAux: a 4x4 average pool, a 1x1 BasicConv2d to 128, fc1, fc2."""
     windows = [aux_pool(size) for size in shape[1:]]
     kernel = [window[0] for window in windows if window]
     stride = [window[1] for window in windows if window]
-    builder = StageBuilder(shape, fields)
+    builder = StageBuilder(shape)
     builder.pool("avg", kernel, stride)
     parts = [Stage("pool", "module", "aux", renamed(builder.ops[-1:], [""]), shape, builder.shape)]
     conv = _basic_conv(builder, "conv", 128, *_same(spec.dims, 1), spec.activation, spec.norm)
@@ -822,14 +813,13 @@ def googlenet(spec: ModelSpec, name: str) -> Plan:
     def basic(name: str, out: int, kernel: int, windows: int | None = None) -> None:
         builder = net.builder()
         args = fitted.conv_args(windows) if windows is not None else _same(dims, kernel)
-        net.add(_basic_conv(builder, name, out, *args, act, spec.norm), builder.fields)
+        net.add(_basic_conv(builder, name, out, *args, act, spec.norm))
 
     def maxpool(name: str, index: int) -> None:
         net.module(name, "trunk", lambda b: b.pool("max", *fitted.conv_args(index), ceil_mode=True))
 
     def inception(name: str) -> None:
-        stage, fields = _inception(spec, name, net.shape, net.fields, INCEPTION[name])
-        net.add(stage, fields)
+        net.add(_inception(spec, name, net.shape, INCEPTION[name]))
 
     basic("conv1", 64, 7, 0)
     maxpool("maxpool1", 1)
@@ -845,7 +835,7 @@ def googlenet(spec: ModelSpec, name: str) -> Plan:
         for head, source in AUX_SOURCES.items():
             if spec.aux_logits and source == name:
                 _check_aux(spec, steps, net.shape)
-                heads[head] = _aux_head(spec, head, net.shape, net.fields)
+                heads[head] = _aux_head(spec, head, net.shape)
     maxpool("maxpool4", 4)
     inception("inception5a")
     inception("inception5b")
@@ -897,20 +887,20 @@ def convnext(spec: ModelSpec, name: str) -> Plan:
             Stage(str(len(parts)), "sequential", "trunk", ops, ops[0].in_shape, ops[-1].out_shape)
         )
         blocks = []
-        shape, fields = b.shape, b.fields
+        shape = b.shape
         for index in range(depth):
-            block, fields = convnext_block(
-                str(index), "trunk", shape, fields, spec.activation, spec.norm
+            block = convnext_block(
+                str(index), "trunk", shape, spec.activation, spec.norm
             )
             blocks.append(block)
         parts.append(
             Stage(str(len(parts)), "sequential", "trunk", (), shape, shape, children=tuple(blocks))
         )
-        b = StageBuilder(shape, fields)
+        b = StageBuilder(shape)
     features = Stage(
         "features", "sequential", "trunk", (), net.shape, b.shape, children=tuple(parts)
     )
-    net.add(features, b.fields)
+    net.add(features)
     final = net.shape
     net.module("avgpool", "head", lambda h: h.pool("avg", h.spatial, h.spatial))
     h = net.builder()

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 from cnngen.core.blocks import decoder_stages, encoder_stages, mirror_widths
-from cnngen.core.builder import LayerOptions, StageBuilder, fresh_fields, layer_options
+from cnngen.core.builder import LayerOptions, StageBuilder, layer_options
 from cnngen.core.channels import tcb_decoder_channels
 from cnngen.core.checks import check_plan_limits
 from cnngen.core.equivariant import FULL_BASIS, group_conv_stages, harmonic_weights
@@ -84,16 +84,16 @@ def _plan(
 def _solve_encoder(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
-    stages, _, _ = encoder_stages(spec, geometry, channels, "encoder", "enc", finishes=True)
+    stages, _ = encoder_stages(spec, geometry, channels, "encoder", "enc", finishes=True)
     return _plan(spec, stages, notes)
 
 
 def _solve_forecaster(spec: ModelSpec) -> Plan:
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
-    stages, fields, shape = encoder_stages(spec, geometry, channels, "encoder", "enc")
+    stages, shape = encoder_stages(spec, geometry, channels, "encoder", "enc")
     if spec.latent is not None:
-        stages.append(_latent_stage(spec, shape, fields))
+        stages.append(_latent_stage(spec, shape))
     depth = spec.input_size[0]
     needs_depth_head = spec.out_depth is not None and spec.out_depth != depth
     widths, width_notes = decoder_widths(spec, channels)
@@ -102,9 +102,7 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
     own_depth = spec.decoder_layers is not None and spec.decoder_layers != spec.layers
     own_taps = spec.decoder_kernel is not None or spec.decoder_stride is not None
     if resized or own_depth or own_taps:
-        decoder, fields = free_decoder_stages(
-            spec, shape, fields, widths, finishes=not needs_depth_head
-        )
+        decoder = free_decoder_stages(spec, shape, widths, finishes=not needs_depth_head)
         notes.append(
             Note(
                 "note.free_decoder",
@@ -113,12 +111,12 @@ def _solve_forecaster(spec: ModelSpec) -> Plan:
             )
         )
     else:
-        decoder, fields = decoder_stages(
-            spec, geometry, channels, shape, fields, finishes=not needs_depth_head, widths=widths
+        decoder = decoder_stages(
+            spec, geometry, channels, shape, finishes=not needs_depth_head, widths=widths
         )
     stages += decoder
     if needs_depth_head:
-        stages.append(_depth_head(spec, decoder[-1].out_shape, fields))
+        stages.append(_depth_head(spec, decoder[-1].out_shape))
         notes = [*notes, Note("note.time_head", depth=depth, out_depth=spec.out_depth)]
     return _plan(spec, stages, notes)
 
@@ -134,7 +132,7 @@ def latent_widths(size_in: int, size_out: int, layers: int) -> list[int]:
     return [*(max(1, width) for width in inner), size_out]
 
 
-def _latent_stage(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
+def _latent_stage(spec: ModelSpec, shape: Shape) -> Stage:
     """Flatten the bottleneck, linear layers down to ``--latent`` and back, unflatten.
 
     A latent shape (``8x4x4``) is unflattened to in the middle, so the plan
@@ -143,7 +141,7 @@ def _latent_stage(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
     assert spec.latent is not None
     activation = spec.latent_activation or spec.activation
     flat, latent = math.prod(shape), math.prod(spec.latent)
-    builder = StageBuilder(shape, fields)
+    builder = StageBuilder(shape)
     builder.flatten()
     for width in latent_widths(flat, latent, spec.latent_layers):
         builder.linear(width)
@@ -164,7 +162,7 @@ def _solve_decoder(spec: ModelSpec) -> Plan:
     """``--layers`` transposed convolutions from a latent map to ``--out-size``, solved exactly."""
     shape = (spec.in_channels, *spec.input_size)
     widths, notes = decoder_widths(spec, [spec.in_channels])
-    stages, _ = free_decoder_stages(spec, shape, fresh_fields(spec.dims), widths, finishes=True)
+    stages = free_decoder_stages(spec, shape, widths, finishes=True)
     assert spec.out_size is not None
     size = format_value(spec.out_size)
     notes = [*notes, Note("note.free_decoder", layers=len(widths), size=size)]
@@ -224,8 +222,8 @@ def decoder_widths(spec: ModelSpec, channels: Sequence[int]) -> tuple[list[int],
 
 
 def free_decoder_stages(
-    spec: ModelSpec, in_shape: Shape, fields: tuple, widths: Sequence[int], finishes: bool
-) -> tuple[list[Stage], tuple]:
+    spec: ModelSpec, in_shape: Shape, widths: Sequence[int], finishes: bool
+) -> list[Stage]:
     """``--decoder-layers`` transposed convolutions from the bottleneck to ``--out-size``.
 
     Each dimension's strides, paddings and output paddings are solved
@@ -248,7 +246,7 @@ def free_decoder_stages(
     shape = in_shape
     for step in range(layers):
         last = step == layers - 1 and finishes
-        builder = StageBuilder(shape, fields)
+        builder = StageBuilder(shape)
         builder.conv_transpose(
             widths[step],
             kernel,
@@ -267,8 +265,8 @@ def free_decoder_stages(
             if spec.dropout > 0 and spec.norm != "dropout":
                 builder.dropout(spec.dropout)
         stages.append(builder.build(f"dec{step + 1}", "decoder"))
-        shape, fields = builder.shape, builder.fields
-    return stages, fields
+        shape = builder.shape
+    return stages
 
 
 def _unreachable_decoder(
@@ -297,7 +295,7 @@ def _unreachable_decoder(
     )
 
 
-def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
+def _depth_head(spec: ModelSpec, shape: Shape) -> Stage:
     """Map the depth (time) axis to ``--out-depth`` with one exact convolution.
 
     Fewer steps: a convolution over time only, kernel (in - out + 1, 1, 1), no
@@ -306,7 +304,7 @@ def _depth_head(spec: ModelSpec, shape: Shape, fields: tuple) -> Stage:
     """
     depth, out_depth = shape[1], spec.out_depth
     assert out_depth is not None
-    builder = StageBuilder(shape, fields)
+    builder = StageBuilder(shape)
     kernel = (abs(depth - out_depth) + 1, 1, 1)
     ones, zeros = (1, 1, 1), (0, 0, 0)
     if out_depth < depth:
@@ -371,8 +369,8 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
         return dataclasses.replace(plan, notes=(*plan.notes, *coverage))
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
-    stages, fields, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")
-    builder = StageBuilder(shape, fields)
+    stages, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")
+    builder = StageBuilder(shape)
     _flatten_or_average(spec, builder)
     _head(spec, builder, spec.classes)
     stages.append(builder.build("head", "head"))
@@ -405,7 +403,7 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
             taps=kernel * kernel,
         )  # fmt: skip
         return _plan(spec, stages, [*notes, basis_note], helpers=("HarmonicBasis",))
-    stages, fields, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")
+    stages, shape = encoder_stages(spec, geometry, channels, "trunk", "layer")
     # Each sample runs the trunk once per quarter turn, so its MACs count four times.
     stages = [
         dataclasses.replace(
@@ -418,9 +416,9 @@ def _solve_equivariant(spec: ModelSpec) -> Plan:
         )
         for stage in stages
     ]
-    rotate = StageBuilder((spec.in_channels, *spec.input_size), fresh_fields(spec.dims))
+    rotate = StageBuilder((spec.in_channels, *spec.input_size))
     rotate.rotation_stack()
-    builder = StageBuilder(shape, fields)
+    builder = StageBuilder(shape)
     builder.batch = 4
     # A quarter turn of the input permutes the four copies exactly, feature map
     # layout included, so flattening each copy keeps the result invariant.
@@ -439,11 +437,10 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
     ``--dropout`` adds a dropout before the last linear layer.
     """
     shape: Shape = (spec.in_channels, *spec.input_size)
-    fields = fresh_fields(2)
     stages = []
     act = spec.activation
     for index, (out_channels, padding) in enumerate(((6, 2), (16, 0))):
-        builder = StageBuilder(shape, fields)
+        builder = StageBuilder(shape)
         try:
             builder.conv(out_channels, (5, 5), (1, 1), (padding, padding))
             preset_norm(builder, spec.norm)
@@ -459,8 +456,8 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
                 fields={"value": format_value(spec.input_size)},
             ) from None
         stages.append(builder.build(f"layer{index + 1}", "trunk"))
-        shape, fields = builder.shape, builder.fields
-    builder = StageBuilder(shape, fields)
+        shape = builder.shape
+    builder = StageBuilder(shape)
     builder.flatten()
     for width in spec.hidden or (120, 84):
         builder.linear(width)

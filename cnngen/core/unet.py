@@ -35,9 +35,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from cnngen.core.arithmetic import Field
 from cnngen.core.blocks import residual_stage
-from cnngen.core.builder import StageBuilder, fresh_fields
+from cnngen.core.builder import StageBuilder
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import channel_widths, rule_notes
 from cnngen.core.notes import Note
@@ -147,11 +146,11 @@ def _level(
     stages = []
     if builder.ops:
         stages.append(builder.build(f"down{level}", "downsample"))
-    main = StageBuilder(builder.shape, builder.fields)
+    main = StageBuilder(builder.shape)
     _convs(main, spec, out_channels, last_activation=False)
     activation = spec.activation if spec.activation != "none" else None
     unit = residual_stage(
-        name, builder.shape, builder.fields, main, (1,) * spec.dims, conv_bias(spec),
+        name, builder.shape, main, (1,) * spec.dims, conv_bias(spec),
         spec.norm, activation,
     )  # fmt: skip
     stages.append(dataclasses.replace(unit, role=role))
@@ -234,9 +233,9 @@ def _check_pixel_shuffle(spec: ModelSpec, kernels: Sequence[Shape]) -> None:
             )
 
 
-def _head(spec: ModelSpec, shape: Shape, fields: Sequence[Field], name: str, role: str) -> Stage:
+def _head(spec: ModelSpec, shape: Shape, name: str, role: str) -> Stage:
     """A 1x1 convolution to --out-channels (with --final-activation): a map of logits."""
-    head = StageBuilder(shape, fields)
+    head = StageBuilder(shape)
     ones = (1,) * spec.dims
     assert spec.out_channels is not None
     head.conv(spec.out_channels, ones, ones, (0,) * spec.dims)
@@ -260,7 +259,7 @@ def _deep_supervision(
     extras = []
     for level in range(2, spec.deep_supervision + 2):
         source = ends[f"dec{level}"]
-        head = _head(spec, source.out_shape, fresh_fields(spec.dims), f"head{level}", "aux")
+        head = _head(spec, source.out_shape, f"head{level}", "aux")
         pooled = kernels[: level - 1]
         step = tuple(math.prod(kernel[d] for kernel in pooled) for d in range(spec.dims))
         extras.append(Extra(head, source.name, 0.5 ** (level - 1), step))
@@ -274,10 +273,9 @@ def solve_unet(spec: ModelSpec) -> Plan:
     channels, channel_notes = _channels(spec, sizes)
     notes += channel_notes
     shape: Shape = (spec.in_channels, *spec.input_size)
-    fields = fresh_fields(spec.dims)
     stages: list[Stage] = []
     for level in range(spec.layers + 1):
-        builder = StageBuilder(shape, fields)
+        builder = StageBuilder(shape)
         if level:
             kernel = kernels[level - 1]
             odd = any(size % 2 and k == 2 for size, k in zip(shape[1:], kernel, strict=True))
@@ -287,11 +285,11 @@ def solve_unet(spec: ModelSpec) -> Plan:
         )
         level_stages = _level(spec, name, role, builder, channels[level], level + 1)
         stages += level_stages
-        shape, fields = level_stages[-1].out_shape, builder.fields
+        shape = level_stages[-1].out_shape
     skips = {stage.name: stage for stage in stages}
     for level in reversed(range(spec.layers)):
         skip = skips[f"enc{level + 1}"]
-        up = StageBuilder(shape, fields)
+        up = StageBuilder(shape)
         _upsample(spec, up, kernels[level], sizes[level], channels[level])
         stages.append(up.build(f"up{level + 1}", "upsample"))
         merged: Shape = (skip.out_shape[0] + up.shape[0], *up.shape[1:])
@@ -306,10 +304,10 @@ def solve_unet(spec: ModelSpec) -> Plan:
                 inputs=(skip.name, f"up{level + 1}"),
             )
         )
-        builder = StageBuilder(merged, up.fields)
+        builder = StageBuilder(merged)
         stages += _level(spec, f"dec{level + 1}", "decoder", builder, channels[level], level + 1)
-        shape, fields = stages[-1].out_shape, builder.fields
-    stages.append(_head(spec, shape, fields, "head", "head"))
+        shape = stages[-1].out_shape
+    stages.append(_head(spec, shape, "head", "head"))
     extras = _deep_supervision(spec, stages, kernels)
     # The exact field of the central output pixel, as every other family reports it.
     annotated, field = annotate(stages, (spec.in_channels, *spec.input_size))
