@@ -190,6 +190,41 @@ def transposed_output_shape(
     return tuple(map(transposed_size, sizes, *columns))
 
 
+def planned_conv_shape(
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[int, ...]:
+    """:func:`conv_output_shape` for the planner's own values: one int per dimension each.
+
+    The planner builds every layer from values it has already checked, so
+    expanding and re-checking each argument's form, once per layer, cost
+    more than the formula.  A kernel the padded input cannot hold is still
+    refused, by :func:`conv_size`.
+    """
+    if not len(sizes) == len(kernel) == len(stride) == len(padding) == len(dilation):
+        raise ValueError("one value per spatial dimension expected")
+    return tuple(map(conv_size, sizes, kernel, stride, padding, dilation))
+
+
+def planned_transposed_shape(
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[int, ...]:
+    """:func:`transposed_output_shape` for the planner's own values (see planned_conv_shape)."""
+    if not len(sizes) == len(kernel) == len(stride) == len(padding) == len(dilation):
+        raise ValueError("one value per spatial dimension expected")
+    if len(output_padding) != len(sizes):
+        raise ValueError("one output padding per spatial dimension expected")
+    return tuple(map(transposed_size, sizes, kernel, stride, padding, output_padding, dilation))
+
+
 def pool_output_shape(
     sizes: Sequence[int],
     kernel: IntOrSeq,

@@ -65,6 +65,31 @@ _PAD_MODULES = {
 }
 
 
+def _all(values: Sequence[int], value: int) -> bool:
+    """Whether every dimension's value is ``value`` (torch's default, left out of the file)."""
+    return values.count(value) == len(values)
+
+
+def _window_args(
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int] | None,
+    dilation: Sequence[int],
+) -> list[Arg]:
+    """A convolution's window arguments in torch's order, those at torch's default left out."""
+    args: list[Arg] = [("kernel_size", compact(kernel))]
+    if not _all(stride, 1):
+        args.append(("stride", compact(stride)))
+    if not _all(padding, 0):
+        args.append(("padding", compact(padding)))
+    if output_padding is not None and not _all(output_padding, 0):
+        args.append(("output_padding", compact(output_padding)))
+    if not _all(dilation, 1):
+        args.append(("dilation", compact(dilation)))
+    return args
+
+
 def compact(values: Sequence[int]) -> int | tuple[int, ...]:
     """An int when every dimension agrees, else the tuple (as a person writes it)."""
     values = tuple(values)
@@ -226,7 +251,7 @@ class StageBuilder:
         bias: bool = True,
     ) -> Op:
         dilation = dilation or (1,) * self.dims
-        spatial = arithmetic.conv_output_shape(self.spatial, kernel, stride, padding, dilation)
+        spatial = arithmetic.planned_conv_shape(self.spatial, kernel, stride, padding, dilation)
         in_channels = self.channels
         if in_channels % groups or out_channels % groups:
             common = math.gcd(in_channels, out_channels)
@@ -239,20 +264,17 @@ class StageBuilder:
                 key="refusal.groups",
                 fields={"c_in": in_channels, "c_out": out_channels, "groups": groups, "fits": fits},
             )
-        args: list[Arg] = [(None, in_channels), (None, out_channels)]
-        args.append(("kernel_size", compact(kernel)))
-        if any(s != 1 for s in stride):
-            args.append(("stride", compact(stride)))
-        if any(p != 0 for p in padding):
-            args.append(("padding", compact(padding)))
-        if any(d != 1 for d in dilation):
-            args.append(("dilation", compact(dilation)))
+        args: list[Arg] = [
+            (None, in_channels),
+            (None, out_channels),
+            *_window_args(kernel, stride, padding, None, dilation),
+        ]
         if groups != 1:
             args.append(("groups", groups))
         if not bias:
             args.append(("bias", False))
         mode = _LAYER_OPTIONS.get().padding_mode
-        if mode != "zeros" and any(p != 0 for p in padding):
+        if mode != "zeros" and not _all(padding, 0):
             self._check_border(mode, padding)
             args.append(("padding_mode", mode))
         taps = math.prod(kernel) * (in_channels // groups)
@@ -273,20 +295,15 @@ class StageBuilder:
         bias: bool = True,
     ) -> Op:
         dilation = dilation or (1,) * self.dims
-        spatial = arithmetic.transposed_output_shape(
+        spatial = arithmetic.planned_transposed_shape(
             self.spatial, kernel, stride, padding, output_padding, dilation
         )
         in_channels = self.channels
-        args: list[Arg] = [(None, in_channels), (None, out_channels)]
-        args.append(("kernel_size", compact(kernel)))
-        if any(s != 1 for s in stride):
-            args.append(("stride", compact(stride)))
-        if any(p != 0 for p in padding):
-            args.append(("padding", compact(padding)))
-        if any(p != 0 for p in output_padding):
-            args.append(("output_padding", compact(output_padding)))
-        if any(d != 1 for d in dilation):
-            args.append(("dilation", compact(dilation)))
+        args: list[Arg] = [
+            (None, in_channels),
+            (None, out_channels),
+            *_window_args(kernel, stride, padding, output_padding, dilation),
+        ]
         if not bias:
             args.append(("bias", False))
         taps = math.prod(kernel) * in_channels
