@@ -93,6 +93,9 @@ def _constant(value: int) -> Term:
 def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
     """``term`` applied after ``x -> clip(scale * x + shift, 0, size_in - 1)``."""
     low, high = _value(term, 0), _value(term, size_in - 1)
+    if low == high:
+        # Clipped to one value: the term no longer depends on the position.
+        return (0, 0, 0, 1, low, low, low)
     big_a, a, b, m, big_b, _, _ = term
     return (big_a, a * scale, a * shift + b, m, big_b, low, high)
 
@@ -100,6 +103,8 @@ def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
 def _after_divide(term: Term, divisor: int, shift: int, size_in: int) -> Term:
     """``term`` applied after ``x -> clip(floor((x + shift) / divisor), 0, size_in - 1)``."""
     low, high = _value(term, 0), _value(term, size_in - 1)
+    if low == high:
+        return (0, 0, 0, 1, low, low, low)
     big_a, a, b, m, big_b, _, _ = term
     if a == 0:
         return (big_a, 0, b, m, big_b, low, high)
@@ -176,7 +181,15 @@ def _spatial_or_any(field_map: FieldMap, shape: Shape) -> Sequence[int]:
 
 
 def _is_constant(field_map: FieldMap) -> bool:
-    return all(t[1] == 0 for lows, highs in field_map for t in (*lows, *highs))
+    # Loops rather than all() over a generator: the pass asks this once per op.
+    for lows, highs in field_map:
+        for term in lows:
+            if term[1]:
+                return False
+        for term in highs:
+            if term[1]:
+                return False
+    return True
 
 
 def _per_dim(value: object, dims: int) -> tuple[int, ...]:
@@ -187,18 +200,24 @@ def _per_dim(value: object, dims: int) -> tuple[int, ...]:
 def window(op: Op) -> tuple[tuple[int, ...], ...]:
     """Kernel, stride, padding and dilation per dimension of a convolution or pooling op."""
     dims = len(op.in_shape) - 1
-    # The keyword arguments in one pass (positional ones share the key None, unread here).
-    given = dict(op.args)
-    kernel = _per_dim(given["kernel_size"], dims)
-    stride = given.get("stride")
+    kernel: object = None
+    stride: object = None
+    padding: object = 0
+    dilation: object = 1
+    # The keyword arguments in one pass (positional ones have the key None, unread here).
+    for key, value in op.args:
+        if key == "kernel_size":
+            kernel = value
+        elif key == "stride":
+            stride = value
+        elif key == "padding":
+            padding = value
+        elif key == "dilation":
+            dilation = value
+    kernels = _per_dim(kernel, dims)
     if stride is None:
-        stride = kernel if op.kind.endswith("pool") else 1
-    return (
-        kernel,
-        _per_dim(stride, dims),
-        _per_dim(given.get("padding", 0), dims),
-        _per_dim(given.get("dilation", 1), dims),
-    )
+        stride = kernels if op.kind.endswith("pool") else 1
+    return kernels, _per_dim(stride, dims), _per_dim(padding, dims), _per_dim(dilation, dims)
 
 
 def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
@@ -331,10 +350,16 @@ def extent(field_map: FieldMap, shape: Shape, finish: Finish | None) -> Shape:
             if not _is_constant(field_map):
                 raise Unsupported("an op changes the number of spatial dimensions")
             centers = (0,) * len(field_map)
-    box = [
-        (min(_value(t, center) for t in lows), max(_value(t, center) for t in highs))
-        for (lows, highs), center in zip(field_map, centers, strict=True)
-    ]
+    box = []
+    for (lows, highs), center in zip(field_map, centers, strict=True):
+        # One term per end is the common case: no min() or max() over a generator.
+        low = _value(lows[0], center)
+        for term in lows[1:]:
+            low = min(low, _value(term, center))
+        high = _value(highs[0], center)
+        for term in highs[1:]:
+            high = max(high, _value(term, center))
+        box.append((low, high))
     if finish is None:
         return tuple(high - low + 1 for low, high in box)
     return tuple(0 if iv is None else iv[1] - iv[0] + 1 for iv in finish(tuple(box)))
