@@ -9,7 +9,7 @@ upsample) whose ``output_padding`` lands on the encoder's size exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cnngen.core.builder import StageBuilder
 from cnngen.core.geometry import DimConv, Geometry
@@ -342,9 +342,12 @@ LAYER_BUILDERS: dict[str, Callable[..., list[Stage]]] = {
 
 
 # --------------------------------------------------------------- decoder
-@dataclass(frozen=True)
-class Transform:
-    """A size-changing encoder op, per dimension, for the decoder to undo."""
+class Transform(NamedTuple):
+    """A size-changing encoder op, per dimension, for the decoder to undo.
+
+    A named tuple: the decoder makes one per encoder layer, and a tuple is
+    several times cheaper to make than a frozen dataclass.
+    """
 
     kernel: tuple[int, ...]
     stride: tuple[int, ...]

@@ -7,6 +7,8 @@ these two functions find the padding pair that does, with no crop or resize.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 def solve_transposed(
     size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
@@ -30,17 +32,24 @@ def _find_transposed(
     size_in: int, size_out: int, kernel: int, stride: int, dilation: int, prefer: int
 ) -> tuple[int, int] | None:
     limit = dilation * (kernel - 1) + stride
-    candidates = sorted(range(0, limit + 1), key=lambda p: (abs(p - prefer), p))
-    for padding in candidates:
-        for output_padding in range(max(stride, dilation)):
-            if output_padding >= stride and output_padding >= dilation:
-                continue
-            value = (
-                (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-            )
-            if value == size_out:
-                return padding, output_padding
+    # The output size at padding 0 and output_padding 0; each unit of padding takes 2.
+    base = (size_in - 1) * stride + dilation * (kernel - 1) + 1
+    # torch allows an output_padding below the stride or below the dilation.
+    most = max(stride, dilation)
+    for padding in _nearest_first(prefer, limit):
+        output_padding = size_out - base + 2 * padding
+        if 0 <= output_padding < most:
+            return padding, output_padding
     return None
+
+
+def _nearest_first(centre: int, limit: int) -> Iterator[int]:
+    """0 .. ``limit`` by distance from ``centre``, the smaller one first on a tie."""
+    for distance in range(limit + abs(centre) + 1):
+        if 0 <= centre - distance <= limit:
+            yield centre - distance
+        if distance and 0 <= centre + distance <= limit:
+            yield centre + distance
 
 
 def free_decoder_dim(
