@@ -165,7 +165,7 @@ def test_preset_fields_in_one_pass_equal_the_nested_walk(preset: str, size: Any)
 
 
 def test_with_field_is_replace() -> None:
-    """Op.with_field lists every field of Op: a new one must be added there too."""
+    """Op.with_field copies every field of Op and changes the field alone."""
     import dataclasses
 
     from cnngen.core.plan import Op
@@ -176,7 +176,7 @@ def test_with_field_is_replace() -> None:
 
 
 def test_with_ops_is_replace() -> None:
-    """Stage.with_ops lists every field of Stage: a new one must be added there too."""
+    """Stage.with_ops copies every field of Stage and changes the three branches alone."""
     import dataclasses
 
     from cnngen.core.plan import Stage
@@ -185,3 +185,18 @@ def test_with_ops_is_replace() -> None:
     stage = Stage(**values)
     changed = dataclasses.replace(stage, ops=(1,), shortcut=(2,), post=(3,))
     assert stage.with_ops((1,), (2,), (3,)) == changed  # type: ignore[arg-type]
+
+
+def test_new_op_is_the_constructor() -> None:
+    """new_op lists every field of Op but the field: a new one must be added there too."""
+    import dataclasses
+
+    from cnngen.core.plan import Op, new_op
+
+    values = {field.name: f"<{field.name}>" for field in dataclasses.fields(Op)}
+    values["receptive_field"] = None
+    made = new_op(**{name: value for name, value in values.items() if name != "receptive_field"})
+    op = Op(**values)
+    assert made == op and hash(made) == hash(op) and repr(made) == repr(op)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.path = "other"  # type: ignore[misc]

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from cnngen.core import arithmetic
-from cnngen.core.plan import Arg, Op, Shape, Stage
+from cnngen.core.plan import Arg, Op, Shape, Stage, new_op
 from cnngen.core.vocab import ACTIVATION_PARAMETERS, ACTIVATIONS, split_activation
 from cnngen.errors import CnngenError
 
@@ -180,17 +180,18 @@ class StageBuilder:
         params: int = 0,
         macs: int = 0,
     ) -> Op:
-        op = Op(
-            path=self._name(kind),
-            kind=kind,
-            module=module,
-            args=tuple(args),
-            in_shape=self.shape,
-            out_shape=tuple(out_shape),
-            params=params,
+        batch = self.batch
+        op = new_op(
+            self._name(kind),
+            kind,
+            module,
+            tuple(args),
+            self.shape,
+            tuple(out_shape),
+            params,
             # Between a rotation stack and its pooling each sample runs as four copies.
-            macs=macs * self.batch,
-            batch=self.batch,
+            macs * batch,
+            batch,
         )
         self.ops.append(op)
         self._taken.add(op.path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cnngen.core import arithmetic
 from cnngen.core.channels import channel_schedule, tcb_encoder_channels
@@ -48,9 +49,12 @@ class DimLayer:
     size_out: int
 
 
-@dataclass(frozen=True)
-class LayerIntent:
-    """What the solver wants from one layer in one dimension."""
+class LayerIntent(NamedTuple):
+    """What the solver wants from one layer in one dimension.
+
+    A named tuple: the geometry search keys a cache by (size, intent) for
+    every layer of every trial, and a tuple hashes in C.
+    """
 
     stride: int
     pool: int
