@@ -15,7 +15,9 @@ Four measurements:
   textbook receptive field (jump, size, start) per dimension of the windowed
   ops alone, into one total.  *Records* does what any planner must at least
   do: it builds a record for every op of the plan (name, kind, shapes,
-  parameters, MACs, field).  The ratios are how far planning is from them.
+  parameters, MACs, field) as a tuple.  *Ops* builds the same records as
+  cnngen's own ``Op`` objects, with the constructor.  The ratios are how far
+  planning is from them.
 * **Growth in layers**: the exponent of a least-squares fit of log(plan time)
   against log(layers) for each input size; 1.0 is linear.
 * **Whole process**: ``cnngen model`` for the README forecaster, as a ratio to
@@ -162,10 +164,11 @@ def reference(rows: Sequence[Row], sizes: Sequence[int]) -> int:
 
 # What the record-building reference starts from, per op: the stage's name, the
 # op's role and layer number (its attribute name is the role, then the number),
-# its kind, output channels, window, bias and groups.
-RecordRow = tuple[str, str, int | None, str, int, tuple[tuple[int, ...], ...], bool, int]
-# What it builds per op: name, kind, in shape, out shape, parameters, MACs, field.
-Record = tuple[str, str, tuple[int, ...], tuple[int, ...], int, int, tuple[int, ...]]
+# its kind, output channels, window, bias and groups, and (for the reference
+# that builds cnngen's ops) its module and constructor arguments.
+RecordRow = tuple[
+    str, str, int | None, str, int, tuple[tuple[int, ...], ...], bool, int, str, tuple
+]
 NORMS = frozenset({"batchnorm", "groupnorm", "layernorm"})
 
 
@@ -184,24 +187,29 @@ def record_inputs(plan: Plan) -> list[RecordRow]:
                 window = (*window, extra if isinstance(extra, tuple) else (extra,) * dims)
             bias, groups = bool(op.arg("bias", True)), int(op.arg("groups", 1))
             rows.append(
-                (stage.name, role, number, op.kind, op.out_shape[0], window, bias, groups)
-            )
+                (stage.name, role, number, op.kind, op.out_shape[0], window, bias, groups,
+                 op.module, op.args)
+            )  # fmt: skip
     return rows
 
 
-def reference_records(rows: Sequence[RecordRow], input_shape: Sequence[int]) -> list[Record]:
+def reference_records(
+    rows: Sequence[RecordRow], input_shape: Sequence[int], as_ops: bool = False
+) -> list[Any]:
     """The reference recurrence that also builds each op's record, as a planner must.
 
     Per op: its name, kind, input and output shapes, parameters, MACs and an
-    affine receptive field (whole pixels per dimension), as plain tuples.  Ops
-    without a window keep the shape and the field (a norm counts its weight
-    and bias), so every op of the plan is built, not only the convolutions.
+    affine receptive field (whole pixels per dimension), as plain tuples, or
+    with ``as_ops`` as cnngen's own :class:`~cnngen.core.plan.Op`, made by its
+    constructor from those and the given module and arguments.  Ops without a
+    window keep the shape and the field (a norm counts its weight and bias),
+    so every op of the plan is built, not only the convolutions.
     """
     shape = tuple(input_shape)
     fields = [(1.0, 1.0) for _ in shape[1:]]  # size and jump of the centre's field
     field = (1,) * len(fields)
-    records: list[Record] = []
-    for stage, role, number, kind, cout, window, bias, groups in rows:
+    records: list[Any] = []
+    for stage, role, number, kind, cout, window, bias, groups, module, args in rows:
         name = f"{stage}.{role}{number}" if number is not None else f"{stage}.{role}"
         cin = shape[0]
         if not window:
@@ -234,7 +242,10 @@ def reference_records(rows: Sequence[RecordRow], input_shape: Sequence[int]) -> 
             else:  # pooling
                 out = (cin, *sizes)
                 params = macs = 0
-        records.append((name, kind, shape, out, params, macs, field))
+        if as_ops:
+            records.append(Op(name, kind, module, args, shape, out, params, macs, field))
+        else:
+            records.append((name, kind, shape, out, params, macs, field))
         shape = out
     return records
 
@@ -271,13 +282,17 @@ def per_op(
             built = cpu_time(
                 lambda i=named, s=plan.input_shape: reference_records(i, s), budget / 4
             )
-            row.update(ops=ops, plan=seconds, reference=floor, records=built)
+            made = cpu_time(
+                lambda i=named, s=plan.input_shape: reference_records(i, s, True), budget / 4
+            )
+            row.update(ops=ops, plan=seconds, reference=floor, records=built, op_records=made)
             rows.append(row)
             print(
                 f"{row['size']:>16} {layers:>5} layers {ops:>6} ops: "
                 f"{seconds * 1e6 / ops:7.1f} us/op, reference {floor * 1e6 / ops:5.2f} us/op "
                 f"({seconds / floor:5.1f}x), with records {built * 1e6 / ops:5.2f} us/op "
-                f"({seconds / built:5.1f}x)",
+                f"({seconds / built:5.1f}x), with ops {made * 1e6 / ops:5.2f} us/op "
+                f"({seconds / made:5.1f}x)",
                 flush=True,
             )
     return rows
@@ -473,18 +488,21 @@ def markdown(
         "poolings) only, into one running total, and builds nothing: a floor for the "
         "arithmetic alone. *Records* builds what a planner hands on, one record per op of "
         "the plan (name, kind, input and output shape, parameters, MACs, receptive field) "
-        "as plain tuples: the floor this table's planning should be held to. Both are "
-        "given the plan's layer choices (kernels, strides, channels); neither solves "
-        "them, checks limits or writes constructor arguments.",
+        "as plain tuples: the floor any planner's output is held to. *Ops* builds the "
+        "same records as the plan's own `Op` objects (frozen dataclasses), with their "
+        "constructor: the floor of a planner that hands on these very objects. All three are "
+        "given the plan's layer choices (kernels, strides, channels, and for *ops* each "
+        "op's module and constructor arguments); none solves them, checks limits or "
+        "writes constructor arguments.",
         "",
         "| input | layers | ops | plan | plan per op | arithmetic per op | ratio "
-        "| records per op | ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| records per op | ratio | ops per op | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if "refused" in row:
             lines.append(
-                f"| {row['size']} | {row['layers']} | refused: {row['refused']} | | | | | | |"
+                f"| {row['size']} | {row['layers']} | refused: {row['refused']} | | | | | | | | |"
             )
             continue
         ops = row["ops"]
@@ -492,7 +510,8 @@ def markdown(
             f"| {row['size']} | {row['layers']} | {ops:,} | {ms(row['plan'])} | "
             f"{row['plan'] * 1e6 / ops:.1f} us | {row['reference'] * 1e6 / ops:.2f} us | "
             f"{row['plan'] / row['reference']:.1f}x | {row['records'] * 1e6 / ops:.2f} us | "
-            f"{row['plan'] / row['records']:.1f}x |"
+            f"{row['plan'] / row['records']:.1f}x | {row['op_records'] * 1e6 / ops:.2f} us | "
+            f"{row['plan'] / row['op_records']:.1f}x |"
         )
     lines += [
         "",

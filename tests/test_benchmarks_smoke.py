@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 
@@ -138,3 +139,9 @@ def test_plan_speed_record_reference_builds_the_plans_ops():
         (name, op.kind, op.in_shape, op.out_shape, op.params, op.macs) for name, op in ops
     ]
     assert all(len(record[6]) == 2 for record in records)
+    # As cnngen's own ops: the plan's ops, but for the field (the reference's is affine).
+    made = plan_speed.reference_records(plan_speed.record_inputs(plan), plan.input_shape, True)
+    assert [dataclasses.replace(op, path=name) for name, op in ops] == [
+        dataclasses.replace(op, receptive_field=plan_op.receptive_field)
+        for op, (_, plan_op) in zip(made, ops, strict=True)
+    ]
