@@ -108,6 +108,10 @@ def _run_layer(
     return DimLayer(tuple(convs), intent.pool, layer_in, size)
 
 
+# Layers worked out: (input size, intent, kernel, dilation) -> the layer, None if it cannot run.
+Known = dict[tuple[int, LayerIntent, int, int], DimLayer | None]
+
+
 def simulate_dim(
     size: int,
     intents: Sequence[LayerIntent],
@@ -115,19 +119,23 @@ def simulate_dim(
     dilation: int,
     padding_mode: str,
     sub_blocks: int,
+    known: Known | None = None,
 ) -> list[DimLayer] | int:
     """Run the layers along one dimension.
 
     Returns the realized layers, or the index of the first layer that cannot
     run (its window no longer fits the feature map).  A layer depends only on
-    its input size and intent, and deep plans repeat the same few pairs (size
-    is kept between downsamplings), so each pair is worked out once; the
-    layers are frozen, so repeats share one object.
+    its input size, intent, kernel and dilation, and deep plans repeat the
+    same few (size is kept between downsamplings), so each is worked out
+    once; the layers are frozen, so repeats share one object.  ``known``
+    holds those already worked out; a search passes one to all its trials
+    (and every dimension) for one padding mode and sub-block count.
     """
     realized: list[DimLayer] = []
-    known: dict[tuple[int, LayerIntent], DimLayer | None] = {}
+    if known is None:
+        known = {}
     for index, intent in enumerate(intents):
-        key = (size, intent)
+        key = (size, intent, kernel, dilation)
         if key not in known:
             known[key] = _run_layer(size, intent, kernel, dilation, padding_mode, sub_blocks)
         layer = known[key]
@@ -173,7 +181,9 @@ def _intents(spec: ModelSpec, dim: int, downsampling: set[int]) -> list[LayerInt
     return intents
 
 
-def _simulate(spec: ModelSpec, dim: int, intents: Sequence[LayerIntent]) -> list[DimLayer] | int:
+def _simulate(
+    spec: ModelSpec, dim: int, intents: Sequence[LayerIntent], known: Known | None = None
+) -> list[DimLayer] | int:
     return simulate_dim(
         spec.input_size[dim],
         intents,
@@ -181,6 +191,7 @@ def _simulate(spec: ModelSpec, dim: int, intents: Sequence[LayerIntent]) -> list
         spec.dilation[dim],
         spec.padding,
         spec.sub_blocks or 1,
+        known,
     )
 
 
@@ -235,10 +246,10 @@ def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
     )
 
 
-def _plan_dim_min(spec: ModelSpec, dim: int) -> list[DimLayer]:
+def _plan_dim_min(spec: ModelSpec, dim: int, known: Known) -> list[DimLayer]:
     floor = spec.min_size[dim]
     for count in range(_max_downsampling(spec, dim), -1, -1):
-        realized = _simulate(spec, dim, _intents(spec, dim, spread(count, spec.layers)))
+        realized = _simulate(spec, dim, _intents(spec, dim, spread(count, spec.layers)), known)
         if _first_failure(spec, dim, realized, floor) is None:
             assert not isinstance(realized, int)
             return realized
@@ -263,7 +274,7 @@ def _layers_that_fit(spec: ModelSpec, dim: int) -> int:
 
 
 def _fewest_reductions(
-    spec: ModelSpec, dim: int, intents: Sequence[LayerIntent], target: int
+    spec: ModelSpec, dim: int, intents: Sequence[LayerIntent], target: int, known: Known
 ) -> list[LayerIntent] | None:
     """Exact search: per-layer padding reductions that land on ``target``.
 
@@ -281,7 +292,7 @@ def _fewest_reductions(
             for reduction in range(full + 1):
                 trial = LayerIntent(intent.stride, intent.pool, reduction)
                 realized = simulate_dim(
-                    size, [trial], kernel, dilation, spec.padding, spec.sub_blocks or 1
+                    size, [trial], kernel, dilation, spec.padding, spec.sub_blocks or 1, known
                 )
                 if isinstance(realized, int) or realized[0].size_out < target:
                     continue
@@ -309,23 +320,23 @@ def _placements(count: int, layers: int) -> list[set[int]]:
     return unique
 
 
-def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
+def _plan_dim_target(spec: ModelSpec, dim: int, known: Known) -> list[DimLayer]:
     target = spec.target_size[dim]
     reachable: set[int] = set()
     for count in range(_max_downsampling(spec, dim), -1, -1):
         for placement in _placements(count, spec.layers):
             intents = _intents(spec, dim, placement)
-            realized = _simulate(spec, dim, intents)
+            realized = _simulate(spec, dim, intents, known)
             if isinstance(realized, int):
                 continue
             reachable.add(realized[-1].size_out)
             if realized[-1].size_out < target:
                 continue
             if spec.padding == "auto":
-                reduced = _fewest_reductions(spec, dim, intents, target)
+                reduced = _fewest_reductions(spec, dim, intents, target, known)
                 if reduced is not None:
                     intents = reduced
-                    realized = _simulate(spec, dim, intents)
+                    realized = _simulate(spec, dim, intents, known)
             if not isinstance(realized, int) and realized[-1].size_out == target:
                 return realized
     near = sorted(reachable, key=lambda size: (abs(size - target), size))[:4]
@@ -349,7 +360,8 @@ def _plan_dim_target(spec: ModelSpec, dim: int) -> list[DimLayer]:
 def plan_geometry(spec: ModelSpec) -> Geometry:
     """Per-dimension layer plans for the encoder trunk of ``spec``."""
     planner = _plan_dim_target if spec.target_size is not None else _plan_dim_min
-    geometry = Geometry(tuple(tuple(planner(spec, dim)) for dim in range(spec.dims)))
+    known: Known = {}
+    geometry = Geometry(tuple(tuple(planner(spec, dim, known)) for dim in range(spec.dims)))
     if spec.padding.isdigit():
         _check_exact_padding(spec, geometry)
     return geometry
