@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnngen.errors import CnngenError
+
+if TYPE_CHECKING:  # fractions is imported where a field is computed, not by planning
+    from fractions import Fraction
 
 IntOrSeq = int | Sequence[int]
 
@@ -319,6 +321,8 @@ class Field(NamedTuple):
         if isinstance(self.jump, int) and self.jump % stride == 0:
             jump: int | Fraction = self.jump // stride
         else:
+            from fractions import Fraction
+
             jump = _exact(Fraction(self.jump) / stride)
         return Field(_exact(self.size + (taps - 1) * self.jump), jump)
 
@@ -334,6 +338,8 @@ def receptive_field(
     layers the field is an upper bound: output positions of a transposed
     convolution see ``floor`` or ``ceil`` of ``span / stride`` inputs.
     """
+    from fractions import Fraction
+
     fields = [Field(1, 1) for _ in range(dims)]
     for kind, kernel, stride, dilation in layers:
         k = expand(kernel, dims, "kernel")

@@ -20,20 +20,12 @@ from cnngen.core.blocks import decoder_stages, encoder_stages, mirror_widths
 from cnngen.core.builder import LayerOptions, StageBuilder, layer_options
 from cnngen.core.channels import tcb_decoder_channels
 from cnngen.core.checks import check_plan_limits
-from cnngen.core.equivariant import FULL_BASIS, group_conv_stages, harmonic_weights
 from cnngen.core.fields import annotate
 from cnngen.core.geometry import encoder_channels, plan_geometry
 from cnngen.core.notes import Note
 from cnngen.core.plan import Plan, Shape, Stage
-from cnngen.core.presets import (
-    dropout_before_last_linear,
-    option_notes,
-    preset_norm,
-    solve_preset,
-)
 from cnngen.core.spec import MAX_CHANNELS, ModelSpec, conv_bias, format_value
 from cnngen.core.transposed import free_decoder_dim
-from cnngen.core.unet import solve_unet
 from cnngen.core.vocab import FLATTEN_MAX_POSITIONS, HELPER_CLASSES
 from cnngen.errors import CnngenError
 
@@ -364,6 +356,8 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
     if spec.preset == "lenet5":
         return _solve_lenet5(spec)
     if spec.preset is not None:
+        from cnngen.core.presets import solve_preset
+
         plan = solve_preset(spec)
         coverage = _coverage_note(spec, plan.stages, plan.receptive_field)
         return dataclasses.replace(plan, notes=(*plan.notes, *coverage))
@@ -378,6 +372,8 @@ def _solve_classifier(spec: ModelSpec) -> Plan:
 
 
 def _solve_equivariant(spec: ModelSpec) -> Plan:
+    from cnngen.core.equivariant import FULL_BASIS, group_conv_stages, harmonic_weights
+
     geometry = plan_geometry(spec)
     channels, notes = encoder_channels(spec, geometry)
     if spec.group_conv:
@@ -436,6 +432,8 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
     bias, as in torchvision's VGG-BN), named ``bn1``, ``bn2`` whatever the norm;
     ``--dropout`` adds a dropout before the last linear layer.
     """
+    from cnngen.core.presets import dropout_before_last_linear, option_notes, preset_norm
+
     shape: Shape = (spec.in_channels, *spec.input_size)
     stages = []
     act = spec.activation
@@ -469,13 +467,21 @@ def _solve_lenet5(spec: ModelSpec) -> Plan:
     return _plan(spec, stages, [Note("note.lenet5"), *option_notes(spec, stages)])
 
 
+def _solve_unet(spec: ModelSpec) -> Plan:
+    from cnngen.core.unet import solve_unet
+
+    return solve_unet(spec)
+
+
+# The presets, U-Nets and group convolutions are imported by their own
+# families only: a forecaster's `cnngen model` does not load them.
 SOLVERS = {
     "encoder": _solve_encoder,
     "forecaster": _solve_forecaster,
     "decoder": _solve_decoder,
     "classifier": _solve_classifier,
     "equivariant": _solve_equivariant,
-    "unet": solve_unet,
+    "unet": _solve_unet,
 }
 
 
