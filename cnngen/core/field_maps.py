@@ -220,8 +220,13 @@ def window(op: Op) -> tuple[tuple[int, ...], ...]:
     return kernels, _per_dim(stride, dims), _per_dim(padding, dims), _per_dim(dilation, dims)
 
 
-def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
-    """Per dimension, the backward step of the low and the high end: (kind, scale, shift) x 2.
+# A backward step per dimension: the term map (_after_multiply or _after_divide),
+# its scale, and the shift of the interval's low end and of its high end.
+Step = tuple[Callable[[Term, int, int, int], Term], int, int, int]
+
+
+def _steps(op: Op) -> list[Step] | None:
+    """Per dimension, the backward step of the interval's two ends (see Step).
 
     None: the op keeps positions as they are.  Raises Unsupported for what the
     pass does not represent, or for a window that can read padding only.
@@ -239,7 +244,7 @@ def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
             # The first window must end inside the input and the last begin inside it.
             if reach < padding[d] or stride[d] * (sizes_out[d] - 1) - padding[d] > sizes_in[d] - 1:
                 raise Unsupported("a window that reads padding only")
-            steps.append(("mul", stride[d], -padding[d], "mul", stride[d], reach - padding[d]))
+            steps.append((_after_multiply, stride[d], -padding[d], reach - padding[d]))
         return steps
     if kind == "conv_transpose":
         kernel, stride, padding, dilation = window(op)
@@ -249,19 +254,19 @@ def _steps(op: Op) -> list[tuple[str, int, int, str, int, int]] | None:
             last_first = -(-(sizes_out[d] - 1 + p - (k - 1)) // s)
             if dilation[d] != 1 or k < s or p < 0 or last_first > sizes_in[d] - 1:
                 raise Unsupported("a transposed convolution with gaps or dilation")
-            steps.append(("div", s, p - (k - 1) + s - 1, "div", s, p))
+            steps.append((_after_divide, s, p - (k - 1) + s - 1, p))
         return steps
     if kind == "pixel_shuffle":
         factor = op.args[0][1]
-        return [("div", factor, 0, "div", factor, 0)] * dims
+        return [(_after_divide, factor, 0, 0)] * dims
     if kind == "crop":
         before = op.args[0][1]
-        return [("mul", 1, before[d], "mul", 1, before[d]) for d in range(dims)]
+        return [(_after_multiply, 1, before[d], before[d]) for d in range(dims)]
     if kind == "pad":
         # Safe only before a window that always reaches past the border (see _padded).
         torch_order = op.args[0][1]
         before = [torch_order[2 * (dims - 1 - d)] for d in range(dims)]
-        return [("mul", 1, -before[d], "mul", 1, -before[d]) for d in range(dims)]
+        return [(_after_multiply, 1, -before[d], -before[d]) for d in range(dims)]
     raise Unsupported(f"op kind {kind}")
 
 
@@ -321,17 +326,23 @@ def step(field_map: FieldMap, op: Op) -> FieldMap:
     if len(steps) != len(field_map):
         raise Unsupported("an op changes the number of spatial dimensions")
     result = []
-    for (lows, highs), (lk, ls, lc, hk, hs, hc), size in zip(
+    for (lows, highs), (after, scale, low_shift, high_shift), size in zip(
         field_map, steps, op.in_shape[1:], strict=True
     ):
-        low_step = _after_multiply if lk == "mul" else _after_divide
-        high_step = _after_multiply if hk == "mul" else _after_divide
-        result.append(
-            (
-                tuple(low_step(t, ls, lc, size) for t in lows),
-                tuple(high_step(t, hs, hc, size) for t in highs),
+        if len(lows) == 1 and len(highs) == 1:  # the common case, without generators
+            result.append(
+                (
+                    (after(lows[0], scale, low_shift, size),),
+                    (after(highs[0], scale, high_shift, size),),
+                )
             )
-        )
+        else:
+            result.append(
+                (
+                    tuple(after(t, scale, low_shift, size) for t in lows),
+                    tuple(after(t, scale, high_shift, size) for t in highs),
+                )
+            )
     return tuple(result)
 
 
