@@ -213,3 +213,15 @@ def test_the_fingerprint_follows_the_templates(tmp_path, monkeypatch) -> None:
         assert namespace.fingerprint() != before
     finally:
         namespace.fingerprint.cache_clear()
+
+
+def test_a_tenth_layer_is_numbered_ten() -> None:
+    """A stage of more than nine weighted layers numbers on: fc10 and act10, not fc1_2."""
+    import cnngen
+
+    plan = cnngen.plan("forecaster", input_size="32x32", layers=2, latent=8, latent_layers=6)
+    (latent,) = [stage for stage in plan.stages if stage.name == "latent"]
+    paths = [op.path for op in latent.ops]
+    linears = [path for path in paths if path.startswith("fc")]
+    assert linears == [f"fc{number}" for number in range(1, 13)]
+    assert "act10" in paths and not any("_" in path for path in paths)

@@ -104,34 +104,35 @@ def group_count(channels: int) -> int:
     return 1
 
 
-# Attribute names by op kind (see StageBuilder._name): {next} is the number of
-# the next weighted layer, {this} of the last one, {fc} of the next linear layer.
-_NAMES = {
-    "conv": "conv{next}",
-    "conv_transpose": "conv{next}",
-    "lifting_conv": "conv{next}",
-    "group_conv": "conv{next}",
-    "group_pool": "group_pool",
-    "fold_orientations": "fold",
-    "unfold_orientations": "unfold",
-    "linear": "fc{fc}",
-    "pad": "pad{next}",
-    "crop": "crop{this}",
-    "batchnorm": "bn{this}",
-    "instancenorm": "norm{this}",
-    "groupnorm": "norm{this}",
-    "layernorm": "norm{this}",
-    "layer_scale": "layer_scale",
-    "activation": "act{this}",
-    "dropout": "drop{this}",
-    "squeeze_excite": "se",
-    "maxpool": "pool",
-    "avgpool": "pool",
-    "flatten": "flatten",
-    "unflatten": "unflatten",
-    "rotation_stack": "rotate",
-    "rotation_mean": "rotation_pool",
-    "rotation_max": "rotation_pool",
+# Attribute names by op kind (see StageBuilder._name): the role, then which number
+# follows it: "next" weighted layer's, "this" (the last) weighted layer's, the
+# next linear layer's ("fc"), or none.
+_NAMES: dict[str, tuple[str, str | None]] = {
+    "conv": ("conv", "next"),
+    "conv_transpose": ("conv", "next"),
+    "lifting_conv": ("conv", "next"),
+    "group_conv": ("conv", "next"),
+    "group_pool": ("group_pool", None),
+    "fold_orientations": ("fold", None),
+    "unfold_orientations": ("unfold", None),
+    "linear": ("fc", "fc"),
+    "pad": ("pad", "next"),
+    "crop": ("crop", "this"),
+    "batchnorm": ("bn", "this"),
+    "instancenorm": ("norm", "this"),
+    "groupnorm": ("norm", "this"),
+    "layernorm": ("norm", "this"),
+    "layer_scale": ("layer_scale", None),
+    "activation": ("act", "this"),
+    "dropout": ("drop", "this"),
+    "squeeze_excite": ("se", None),
+    "maxpool": ("pool", None),
+    "avgpool": ("pool", None),
+    "flatten": ("flatten", None),
+    "unflatten": ("unflatten", None),
+    "rotation_stack": ("rotate", None),
+    "rotation_mean": ("rotation_pool", None),
+    "rotation_max": ("rotation_pool", None),
 }
 
 
@@ -226,14 +227,15 @@ class StageBuilder:
         """
         if self.positional:
             return str(len(self.ops))
-        pattern = _NAMES.get(kind)
-        if pattern is None:
-            base = kind
-        else:
-            weighted = self._weighted
-            base = pattern.format(next=weighted + 1, this=weighted, fc=self._linears + 1)
-        if base[-1:] == "0":  # before any weighted layer: act, drop, ...
-            base = base[:-1]
+        role, counter = _NAMES.get(kind, (kind, None))
+        if counter == "next":
+            base = f"{role}{self._weighted + 1}"
+        elif counter == "fc":
+            base = f"{role}{self._linears + 1}"
+        elif counter == "this" and self._weighted:
+            base = f"{role}{self._weighted}"
+        else:  # no number, or none yet: before any weighted layer (act, drop ...)
+            base = role
         taken = self._taken
         name, suffix = base, 2
         while name in taken:
