@@ -402,18 +402,24 @@ def _layer_transforms(
 ) -> list[Transform]:
     transforms = []
     for block in range(sub_blocks):
-        convs = _dim_conv(geometry, index, block)
+        # One row per dimension, turned into one tuple per field of the transform.
+        rows = [
+            (c.kernel, c.stride, c.dilation, c.padding + (c.pre[0] + c.pre[1]) // 2,
+             c.size_in, c.size_out, c.pre)
+            for c in _dim_conv(geometry, index, block)
+        ]  # fmt: skip
+        kernel, stride, dilation, prefer, size_in, size_out, pre = zip(*rows, strict=True)
         transforms.append(
             Transform(
-                kernel=tuple(c.kernel for c in convs),
-                stride=tuple(c.stride for c in convs),
-                dilation=tuple(c.dilation for c in convs),
-                prefer=tuple(c.padding + (c.pre[0] + c.pre[1]) // 2 for c in convs),
-                size_in=tuple(c.size_in for c in convs),
-                size_out=tuple(c.size_out for c in convs),
+                kernel=kernel,
+                stride=stride,
+                dilation=dilation,
+                prefer=prefer,
+                size_in=size_in,
+                size_out=size_out,
                 channels_in=channels_in if block == 0 else channels_out,
                 channels_out=channels_out,
-                pre=tuple(c.pre for c in convs),
+                pre=pre,
             )
         )
     pools = [dim[index].pool for dim in geometry.dims]
