@@ -341,12 +341,15 @@ def activation_bytes(plan: Any) -> tuple[int, int]:
     output, is what training keeps for the backward pass.
     """
     largest, total = 0, 0
+    prod = math.prod
     for stage in plan.stages:
         for op in stage.every_op():
-            size = 4 * (math.prod(op.in_shape) + math.prod(op.out_shape))
-            largest = max(largest, size)
-            total += 4 * math.prod(op.out_shape)
-    return largest, total
+            out = prod(op.out_shape)
+            size = prod(op.in_shape) + out
+            if size > largest:
+                largest = size
+            total += out
+    return 4 * largest, 4 * total
 
 
 def check_plan_limits(plan: Any) -> None:

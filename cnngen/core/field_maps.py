@@ -90,9 +90,23 @@ def _constant(value: int) -> Term:
     return (0, 0, 0, 1, value, value, value)
 
 
+def _ends(term: Term, size_in: int) -> tuple[int, int]:
+    """``term`` at the first and the last position of an input of ``size_in``.
+
+    :func:`_value` written out twice: every op of the pass asks this per
+    dimension and end, and the calls cost more than the arithmetic.
+    """
+    big_a, a, b, m, big_b, low, high = term
+    first = big_a * (b // m) + big_b
+    last = big_a * ((a * (size_in - 1) + b) // m) + big_b
+    first = low if first < low else high if first > high else first
+    last = low if last < low else high if last > high else last
+    return first, last
+
+
 def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
     """``term`` applied after ``x -> clip(scale * x + shift, 0, size_in - 1)``."""
-    low, high = _value(term, 0), _value(term, size_in - 1)
+    low, high = _ends(term, size_in)
     if low == high:
         # Clipped to one value: the term no longer depends on the position.
         return (0, 0, 0, 1, low, low, low)
@@ -102,7 +116,7 @@ def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
 
 def _after_divide(term: Term, divisor: int, shift: int, size_in: int) -> Term:
     """``term`` applied after ``x -> clip(floor((x + shift) / divisor), 0, size_in - 1)``."""
-    low, high = _value(term, 0), _value(term, size_in - 1)
+    low, high = _ends(term, size_in)
     if low == high:
         return (0, 0, 0, 1, low, low, low)
     big_a, a, b, m, big_b, _, _ = term
@@ -192,11 +206,6 @@ def _is_constant(field_map: FieldMap) -> bool:
     return True
 
 
-def _per_dim(value: object, dims: int) -> tuple[int, ...]:
-    """A constructor argument as one int per dimension (an int stands for every one)."""
-    return tuple(value) if isinstance(value, tuple) else (int(value),) * dims  # type: ignore[call-overload]
-
-
 def window(op: Op) -> tuple[tuple[int, ...], ...]:
     """Kernel, stride, padding and dilation per dimension of a convolution or pooling op."""
     dims = len(op.in_shape) - 1
@@ -214,10 +223,15 @@ def window(op: Op) -> tuple[tuple[int, ...], ...]:
             padding = value
         elif key == "dilation":
             dilation = value
-    kernels = _per_dim(kernel, dims)
+    kernels = kernel if isinstance(kernel, tuple) else (kernel,) * dims
     if stride is None:
         stride = kernels if op.kind.endswith("pool") else 1
-    return kernels, _per_dim(stride, dims), _per_dim(padding, dims), _per_dim(dilation, dims)
+    return (
+        kernels,
+        stride if isinstance(stride, tuple) else (stride,) * dims,
+        padding if isinstance(padding, tuple) else (padding,) * dims,
+        dilation if isinstance(dilation, tuple) else (dilation,) * dims,
+    )
 
 
 # A backward step per dimension: the term map (_after_multiply or _after_divide),
@@ -362,6 +376,7 @@ def extent(field_map: FieldMap, shape: Shape, finish: Finish | None) -> Shape:
                 raise Unsupported("an op changes the number of spatial dimensions")
             centers = (0,) * len(field_map)
     box = []
+    widths = []
     for (lows, highs), center in zip(field_map, centers, strict=True):
         # One term per end is the common case: no min() or max() over a generator.
         low = _value(lows[0], center)
@@ -371,8 +386,9 @@ def extent(field_map: FieldMap, shape: Shape, finish: Finish | None) -> Shape:
         for term in highs[1:]:
             high = max(high, _value(term, center))
         box.append((low, high))
+        widths.append(high - low + 1)
     if finish is None:
-        return tuple(high - low + 1 for low, high in box)
+        return tuple(widths)
     return tuple(0 if iv is None else iv[1] - iv[0] + 1 for iv in finish(tuple(box)))
 
 

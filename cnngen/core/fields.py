@@ -32,7 +32,7 @@ from cnngen.core.field_maps import (
     annotate_nested_forward,
     window,
 )
-from cnngen.core.plan import Op, Shape, Stage
+from cnngen.core.plan import Op, Shape, Stage, fill_fields
 
 # One closed interval of indices per spatial dimension; None: nothing reaches.
 Interval = tuple[int, int] | None
@@ -320,8 +320,12 @@ def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], 
     if forward is not None:
         per_stage, output = forward
         result = []
+        filled: set[int] = set()
         for stage, found in zip(stages, per_stage, strict=True):
             # ``found`` holds the fields of the ops, the shortcut and post, in that order.
+            if fill_fields(stage.ops + stage.shortcut + stage.post, found, filled):
+                result.append(stage)
+                continue
             main, short = len(stage.ops), len(stage.ops) + len(stage.shortcut)
             result.append(
                 stage.with_ops(

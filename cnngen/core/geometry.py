@@ -361,10 +361,29 @@ def plan_geometry(spec: ModelSpec) -> Geometry:
     """Per-dimension layer plans for the encoder trunk of ``spec``."""
     planner = _plan_dim_target if spec.target_size is not None else _plan_dim_min
     known: Known = {}
-    geometry = Geometry(tuple(tuple(planner(spec, dim, known)) for dim in range(spec.dims)))
+    # A dimension that asks what an earlier one asked (a square input) gets its layers.
+    planned: dict[tuple[object, ...], tuple[DimLayer, ...]] = {}
+    dims = []
+    for dim in range(spec.dims):
+        key = _dim_question(spec, dim)
+        if key not in planned:
+            planned[key] = tuple(planner(spec, dim, known))
+        dims.append(planned[key])
+    geometry = Geometry(tuple(dims))
     if spec.padding.isdigit():
         _check_exact_padding(spec, geometry)
     return geometry
+
+
+def _dim_question(spec: ModelSpec, dim: int) -> tuple[object, ...]:
+    """Everything of ``spec`` that the planners read for dimension ``dim``."""
+    return tuple(
+        None if values is None else values[dim]
+        for values in (
+            spec.input_size, spec.kernel, spec.dilation, spec.stride,
+            spec.min_size, spec.target_size,
+        )
+    )  # fmt: skip
 
 
 def _check_exact_padding(spec: ModelSpec, geometry: Geometry) -> None:

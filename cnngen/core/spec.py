@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 import shlex
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from cnngen.core.checks import (
@@ -28,6 +28,7 @@ from cnngen.core.checks import (
     nesting_depth,
     parse_size,
 )
+from cnngen.core.plan import copy_with
 from cnngen.core.vocab import (
     ACTIVATION_PARAMETERS,
     ACTIVATIONS,
@@ -393,7 +394,7 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
             "--out-depth as well; drop one of the two",
             "--out-size",
         )
-    return replace(
+    return copy_with(
         spec,
         out_size=out_size,
         decoder_kernel=decoder_kernel,
