@@ -200,3 +200,35 @@ def test_new_op_is_the_constructor() -> None:
     assert made == op and hash(made) == hash(op) and repr(made) == repr(op)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.path = "other"  # type: ignore[misc]
+
+
+def test_fields_are_written_only_into_ops_without_one() -> None:
+    """The pass fills fresh ops in place; an op with a field, or met twice, is left as it is."""
+    from cnngen.core.plan import fill_fields, new_op
+
+    def fresh(path: str) -> Any:
+        return new_op(path, "conv", "nn.Conv2d", (), (1, 8, 8), (1, 8, 8), 0, 0, 1)
+
+    first, second = fresh("conv1"), fresh("conv2")
+    assert fill_fields((first, second), ((3, 3), (5, 5)), set())
+    assert (first.receptive_field, second.receptive_field) == ((3, 3), (5, 5))
+    # Annotated before (another plan holds it): nothing changes, the caller copies.
+    assert not fill_fields((first,), ((7, 7),), set())
+    assert first.receptive_field == (3, 3)
+    # One object at two places of a plan may need two fields: neither is written.
+    shared = fresh("conv3")
+    assert not fill_fields((shared, shared), ((3, 3), (5, 5)), set())
+    assert shared.receptive_field is None
+    filled: set[int] = set()
+    assert fill_fields((shared,), ((3, 3),), filled)
+    assert not fill_fields((shared,), ((5, 5),), filled)
+    assert shared.receptive_field == (3, 3)
+
+
+def test_annotating_a_plan_again_leaves_the_first_plan_as_it_was() -> None:
+    plan = cnngen.plan("classifier", input_size="32x32", layers=3, block="residual")
+    before = [op.receptive_field for stage in plan.stages for op in stage.every_op()]
+    clipped, _ = annotate(plan.stages, (3, 8, 8))
+    after = [op.receptive_field for stage in plan.stages for op in stage.every_op()]
+    assert after == before
+    assert [op.receptive_field for stage in clipped for op in stage.every_op()] != before

@@ -121,12 +121,15 @@ def fill_fields(ops: Sequence[Op], fields: Sequence[Shape], filled: set[int]) ->
     the pass (``filled`` holds their ids), is never changed: then nothing is
     written and the caller copies (:meth:`Op.with_field`).
     """
+    ids = {id(op) for op in ops}
+    if len(ids) < len(ops) or not ids.isdisjoint(filled):
+        return False
     for op in ops:
-        if op.__dict__["receptive_field"] is not None or id(op) in filled:
+        if op.__dict__["receptive_field"] is not None:
             return False
     for op, receptive_field in zip(ops, fields, strict=True):
         op.__dict__["receptive_field"] = receptive_field
-        filled.add(id(op))
+    filled |= ids
     return True
 
 
