@@ -616,3 +616,48 @@ def test_a_4k_forecaster_with_50_layers_plans_exactly() -> None:
     spec = make_spec("forecaster", input_size=(3840, 2160), in_channels=3, layers=50)
     plan = solve(spec)
     assert plan.output_shape == (3, 3840, 2160)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size=st.integers(1, 5000),
+    layers=st.integers(1, 14),
+    kernel=st.integers(1, 7),
+    dilation=st.integers(1, 3),
+    floor=st.integers(1, 64),
+    padding=st.sampled_from(["auto", "same", "valid", "0", "2", "5"]),
+    downsample=st.sampled_from(["stride", "pool"]),
+    sub_blocks=st.integers(1, 3),
+)
+def test_the_downsampling_search_skips_only_counts_that_cannot_fit(
+    size: int,
+    layers: int,
+    kernel: int,
+    dilation: int,
+    floor: int,
+    padding: str,
+    downsample: str,
+    sub_blocks: int,
+) -> None:
+    """The search starts below counts whose halvings end under --min-size: as if it tried all."""
+    from cnngen.core import geometry
+
+    try:
+        spec = make_spec(
+            "encoder", input_size=(size,), layers=layers, kernel=(kernel,), dilation=(dilation,),
+            min_size=(floor,), padding=padding, downsample=downsample, sub_blocks=sub_blocks,
+        )  # fmt: skip
+    except CnngenError:
+        return
+    every_count: list[Any] | None = None
+    for count in range(geometry._max_downsampling(spec, 0), -1, -1):
+        intents = geometry._intents(spec, 0, geometry.spread(count, layers))
+        realized = geometry._simulate(spec, 0, intents)
+        if geometry._first_failure(spec, 0, realized, floor) is None:
+            every_count = list(realized)  # type: ignore[arg-type]
+            break
+    try:
+        searched = list(geometry._plan_dim_min(spec, 0, {}))
+    except CnngenError:
+        searched = None
+    assert searched == every_count

@@ -209,20 +209,12 @@ def _is_constant(field_map: FieldMap) -> bool:
 def window(op: Op) -> tuple[tuple[int, ...], ...]:
     """Kernel, stride, padding and dilation per dimension of a convolution or pooling op."""
     dims = len(op.in_shape) - 1
-    kernel: object = None
-    stride: object = None
-    padding: object = 0
-    dilation: object = 1
-    # The keyword arguments in one pass (positional ones have the key None, unread here).
-    for key, value in op.args:
-        if key == "kernel_size":
-            kernel = value
-        elif key == "stride":
-            stride = value
-        elif key == "padding":
-            padding = value
-        elif key == "dilation":
-            dilation = value
+    # Keyword arguments by name (positional ones share the key None, unread here).
+    named = dict(op.args)
+    kernel = named["kernel_size"]
+    stride = named.get("stride")
+    padding = named.get("padding", 0)
+    dilation = named.get("dilation", 1)
     kernels = kernel if isinstance(kernel, tuple) else (kernel,) * dims
     if stride is None:
         stride = kernels if op.kind.endswith("pool") else 1

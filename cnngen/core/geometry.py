@@ -248,7 +248,14 @@ def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
 
 def _plan_dim_min(spec: ModelSpec, dim: int, known: Known) -> list[DimLayer]:
     floor = spec.min_size[dim]
-    for count in range(_max_downsampling(spec, dim), -1, -1):
+    top = _max_downsampling(spec, dim)
+    if spec.padding in ("auto", "same", "valid"):
+        # Then a downsampling layer at most halves a size, rounding up, and no other
+        # layer grows one: a count whose halvings end below the floor cannot fit.
+        size = spec.input_size[dim]
+        while top > 0 and (size + (1 << top) - 1) >> top < floor:
+            top -= 1
+    for count in range(top, -1, -1):
         realized = _simulate(spec, dim, _intents(spec, dim, spread(count, spec.layers)), known)
         if _first_failure(spec, dim, realized, floor) is None:
             assert not isinstance(realized, int)
@@ -473,7 +480,9 @@ def rule_notes(spec: ModelSpec, channels: Sequence[int]) -> list[str]:
 
 
 def encoder_channels(spec: ModelSpec, geometry: Geometry) -> tuple[list[int], list[str]]:
-    channels, clamped = channel_widths(spec, spec.layers, _shrinks(spec, geometry))
+    # Only the proportion rule reads how far the map has shrunk.
+    shrinks = _shrinks(spec, geometry) if spec.channel_rule == "proportion" else [1.0] * spec.layers
+    channels, clamped = channel_widths(spec, spec.layers, shrinks)
     notes = rule_notes(spec, channels)
     if clamped:
         layers = _ranges([i + 1 for i in clamped])
