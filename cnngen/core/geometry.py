@@ -26,9 +26,12 @@ DOWNSAMPLE_FACTOR = 2
 
 
 # --------------------------------------------------------------- geometry
-@dataclass(frozen=True)
-class DimConv:
-    """One convolution along one dimension: explicit pad, then conv."""
+class DimConv(NamedTuple):
+    """One convolution along one dimension: explicit pad, then conv.
+
+    Named tuples here and in :class:`DimLayer`: the search makes one per layer
+    it tries, and a tuple is several times cheaper to make than a frozen dataclass.
+    """
 
     kernel: int
     stride: int
@@ -39,8 +42,7 @@ class DimConv:
     size_out: int
 
 
-@dataclass(frozen=True)
-class DimLayer:
+class DimLayer(NamedTuple):
     """One encoder layer along one dimension: its convolutions, then a pool."""
 
     convs: tuple[DimConv, ...]
