@@ -202,6 +202,22 @@ def test_new_op_is_the_constructor() -> None:
         made.path = "other"  # type: ignore[misc]
 
 
+def test_new_stage_is_the_constructor() -> None:
+    """new_stage fills every field of Stage: a new one must be added there too."""
+    import dataclasses
+
+    from cnngen.core.plan import Stage, new_stage
+
+    given = {"name": "enc1", "kind": "sequential", "role": "encoder", "ops": (),
+             "in_shape": (1, 8), "out_shape": (4, 4)}  # fmt: skip
+    made = new_stage(**given)  # type: ignore[arg-type]
+    stage = Stage(**given)  # type: ignore[arg-type]
+    assert made == stage and hash(made) == hash(stage) and repr(made) == repr(stage)
+    assert made.__dict__ == stage.__dict__
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "other"  # type: ignore[misc]
+
+
 def test_fields_are_written_only_into_ops_without_one() -> None:
     """The pass fills fresh ops in place; an op with a field, or met twice, is left as it is."""
     from cnngen.core.plan import fill_fields, new_op

@@ -380,8 +380,8 @@ def _undo(transform: Transform) -> tuple[list[tuple[int, int]], tuple[tuple[int,
         )
         for d in dims
     ]
-    if all(item is not None for item in found):
-        return [item for item in found if item is not None], None
+    if None not in found:
+        return found, None  # type: ignore[return-value]
     pre = transform.pre or ((0, 0),) * len(dims)
     solved = [
         solve_transposed(

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from cnngen.core import arithmetic
-from cnngen.core.plan import Arg, Op, Shape, Stage, new_op
+from cnngen.core.plan import Arg, Op, Shape, Stage, new_op, new_stage
 from cnngen.core.vocab import ACTIVATION_PARAMETERS, ACTIVATIONS, split_activation
 from cnngen.errors import CnngenError
 
@@ -554,7 +554,7 @@ class StageBuilder:
         return self._add("pixel_shuffle", "nn.PixelShuffle", [(None, factor)], out_shape)
 
     def build(self, name: str, role: str) -> Stage:
-        return Stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
+        return new_stage(name, "sequential", role, tuple(self.ops), self.in_shape, self.shape)
 
 
 # Kinds of op that hold weights and give the layer numbers in names.

@@ -340,21 +340,30 @@ def activation_bytes(plan: Any) -> tuple[int, int]:
     The first is what any forward pass needs at once; the second, every op's
     output, is what training keeps for the backward pass.
     """
-    largest, total = 0, 0
+    _, largest, total = _op_totals(plan)
+    return largest, total
+
+
+def _op_totals(plan: Any) -> tuple[int, int, int]:
+    """Parameters, and :func:`activation_bytes`, in one pass over the ops (every plan is checked)."""
+    params, largest, total = 0, 0, 0
     prod = math.prod
     for stage in plan.stages:
         for op in stage.every_op():
+            params += op.params
             out = prod(op.out_shape)
             size = prod(op.in_shape) + out
             if size > largest:
                 largest = size
             total += out
-    return 4 * largest, 4 * total
+    params += sum(extra.stage.params for extra in plan.extras)
+    return params, 4 * largest, 4 * total
 
 
 def check_plan_limits(plan: Any) -> None:
     """Refuse a plan that could never run: too many parameters or one layer too large."""
-    if plan.params > MAX_PARAMS:
+    params, largest, _ = _op_totals(plan)
+    if params > MAX_PARAMS:
         # Name the option behind the largest stage: a latent bottleneck, a head, or the convolutions.
         biggest = max(plan.stages, key=lambda stage: stage.params)
         option = {"latent": "--latent", "head": "--hidden"}.get(biggest.name, "--max-channels")
@@ -364,7 +373,6 @@ def check_plan_limits(plan: Any) -> None:
             f"weights); use a smaller {option}, fewer layers or a smaller --input-size",
             option,
         )
-    largest, _ = activation_bytes(plan)
     if largest > MAX_ACTIVATION_BYTES:
         raise CnngenError(
             f"--input-size: one layer's input and output for a single sample take "

@@ -370,13 +370,13 @@ def extent(field_map: FieldMap, shape: Shape, finish: Finish | None) -> Shape:
     box = []
     widths = []
     for (lows, highs), center in zip(field_map, centers, strict=True):
-        # One term per end is the common case: no min() or max() over a generator.
+        # One term per end is the common case: no slices, no min() or max().
         low = _value(lows[0], center)
-        for term in lows[1:]:
-            low = min(low, _value(term, center))
+        if len(lows) > 1:
+            low = min(_value(term, center) for term in lows)
         high = _value(highs[0], center)
-        for term in highs[1:]:
-            high = max(high, _value(term, center))
+        if len(highs) > 1:
+            high = max(_value(term, center) for term in highs)
         box.append((low, high))
         widths.append(high - low + 1)
     if finish is None:

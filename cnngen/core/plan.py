@@ -111,6 +111,33 @@ def new_op(
     return op
 
 
+def new_stage(
+    name: str, kind: str, role: str, ops: tuple[Op, ...], in_shape: Shape, out_shape: Shape
+) -> Stage:
+    """``Stage(...)`` of ops alone (no shortcut, post, inputs or children), as a builder ends one.
+
+    Filled at once like :func:`new_op`: the builders end a stage per layer.
+    """
+    stage = object.__new__(Stage)
+    object.__setattr__(
+        stage,
+        "__dict__",
+        {
+            "name": name,
+            "kind": kind,
+            "role": role,
+            "ops": ops,
+            "in_shape": in_shape,
+            "out_shape": out_shape,
+            "shortcut": (),
+            "post": (),
+            "inputs": (),
+            "children": (),
+        },
+    )
+    return stage
+
+
 def fill_fields(ops: Sequence[Op], fields: Sequence[Shape], filled: set[int]) -> bool:
     """Write each op's receptive field into it, if every op is still without one.
 

@@ -157,6 +157,8 @@ class ModelSpec:
 
 
 SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in ("family", "given")}
+# Every option at its default, for make_spec to copy (it sets the family and the input size).
+_DEFAULT_SPEC = ModelSpec(family="encoder", input_size=(1,))
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
 # Switches with an off word of their own (--bias/--no-bias): False asks for something.
 OFF_SWITCHES = ("bias",)
@@ -355,7 +357,8 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
         _apply_preset(family, preset, options)
     input_size = _input_size(options)
     options["input_size"] = input_size
-    spec = ModelSpec(family=family, **options)
+    # Every name is checked above, so a copy of the defaults stands in for ModelSpec(...).
+    spec = copy_with(_DEFAULT_SPEC, family=family, **options)
     _check_numbers_and_choices(spec, names)
     kernel, dilation, stride, min_size, target_size = _sizes_per_dim(spec)
     downsample, sub_blocks = _blocks(spec)

@@ -36,6 +36,9 @@ def _find_transposed(
     base = (size_in - 1) * stride + dilation * (kernel - 1) + 1
     # torch allows an output_padding below the stride or below the dilation.
     most = max(stride, dilation)
+    if 0 <= prefer <= limit and 0 <= size_out - base + 2 * prefer < most:
+        # The encoder's own padding fits, as it does for almost every layer.
+        return prefer, size_out - base + 2 * prefer
     for padding in _nearest_first(prefer, limit):
         output_padding = size_out - base + 2 * padding
         if 0 <= output_padding < most:
