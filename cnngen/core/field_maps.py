@@ -311,12 +311,53 @@ def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], finish: Fini
         elif kind == "pad":
             _check_padded(op, ops[position + 1] if position + 1 < len(ops) else None)
             field_map = step(field_map, op)
+        elif finish is None and kind in _WINDOW_KINDS:
+            advanced = _window_step(field_map, op)
+            if advanced is not None:
+                field_map, field = advanced
+                seen = (field_map, op.out_shape, field)
+                found.append(field)
+                continue
+            field_map = step(field_map, op)
         else:
             field_map = step(field_map, op)
         if seen is None or seen[0] is not field_map or seen[1] != op.out_shape:
             seen = (field_map, op.out_shape, extent(field_map, op.out_shape, finish))
         found.append(seen[2])
     return field_map
+
+
+_WINDOW_KINDS = frozenset({"conv", "maxpool", "avgpool", "conv_transpose"})
+
+
+def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
+    """:func:`step` and :func:`extent` at once for a window over one-term ends.
+
+    Nearly every op that moves positions is a convolution, pooling or
+    transposed convolution whose interval ends are one term each; for them the
+    step and the field at the central output position are worked out in one
+    loop per dimension.  None: another case, for the general functions.
+    """
+    in_shape, out_shape = op.in_shape, op.out_shape
+    dims = len(in_shape) - 1
+    if len(field_map) != dims or len(out_shape) != dims + 1:
+        return None
+    for lows, highs in field_map:
+        if len(lows) != 1 or len(highs) != 1:
+            return None
+    steps = _steps(op)
+    assert steps is not None
+    result = []
+    widths = []
+    for (lows, highs), (after, scale, low_shift, high_shift), size, size_out in zip(
+        field_map, steps, in_shape[1:], out_shape[1:], strict=True
+    ):
+        low = after(lows[0], scale, low_shift, size)
+        high = after(highs[0], scale, high_shift, size)
+        center = (size_out - 1) // 2
+        widths.append(_value(high, center) - _value(low, center) + 1)
+        result.append(((low,), (high,)))
+    return tuple(result), tuple(widths)
 
 
 def step(field_map: FieldMap, op: Op) -> FieldMap:
