@@ -219,26 +219,36 @@ def test_new_stage_is_the_constructor() -> None:
 
 
 def test_fields_are_written_only_into_ops_without_one() -> None:
-    """The pass fills fresh ops in place; an op with a field, or met twice, is left as it is."""
+    """The pass fills fresh ops in place; an op that holds another field is left as it is."""
     from cnngen.core.plan import fill_fields, new_op
 
     def fresh(path: str) -> Any:
         return new_op(path, "conv", "nn.Conv2d", (), (1, 8, 8), (1, 8, 8), 0, 0, 1)
 
     first, second = fresh("conv1"), fresh("conv2")
-    assert fill_fields((first, second), ((3, 3), (5, 5)), set())
+    assert fill_fields((first, second), ((3, 3), (5, 5)))
     assert (first.receptive_field, second.receptive_field) == ((3, 3), (5, 5))
-    # Annotated before (another plan holds it): nothing changes, the caller copies.
-    assert not fill_fields((first,), ((7, 7),), set())
+    # Holding the very field asked for is as good as writing it.
+    assert fill_fields((first,), ((3, 3),))
+    # Annotated before with another field (another plan holds it): the caller copies.
+    assert not fill_fields((first,), ((7, 7),))
     assert first.receptive_field == (3, 3)
-    # One object at two places of a plan may need two fields: neither is written.
+    # One object at two places that need two fields: the second place is copied.
     shared = fresh("conv3")
-    assert not fill_fields((shared, shared), ((3, 3), (5, 5)), set())
-    assert shared.receptive_field is None
-    filled: set[int] = set()
-    assert fill_fields((shared,), ((3, 3),), filled)
-    assert not fill_fields((shared,), ((5, 5),), filled)
+    assert not fill_fields((shared, shared), ((3, 3), (5, 5)))
     assert shared.receptive_field == (3, 3)
+
+
+def test_an_op_at_two_places_gets_each_place_its_own_field() -> None:
+    from cnngen.core.builder import StageBuilder
+    from cnngen.core.plan import Stage
+
+    builder = StageBuilder((1, 16))
+    conv = builder.conv(1, (3,), (1,), (1,))
+    twice = Stage("twice", "sequential", "encoder", (conv, conv), (1, 16), (1, 16))
+    (annotated,), field = annotate([twice], (1, 16))
+    assert [op.receptive_field for op in annotated.ops] == [(3,), (5,)]
+    assert field == (5,)
 
 
 def test_annotating_a_plan_again_leaves_the_first_plan_as_it_was() -> None:

@@ -41,12 +41,10 @@ def _add_conv(
     convolution, norm and activation, then a 1x1 convolution across channels.
     ``groups`` (--groups) splits it into that many grouped convolutions.
     """
-    if any(c.pre != (0, 0) for c in convs):
-        builder.pad([c.pre[0] for c in convs], [c.pre[1] for c in convs])
-    kernel = [c.kernel for c in convs]
-    stride = [c.stride for c in convs]
-    padding = [c.padding for c in convs]
-    dilation = [c.dilation for c in convs]
+    # One tuple per field of the convolutions, over the dimensions.
+    kernel, stride, padding, dilation, pre, _, _ = zip(*convs, strict=True)
+    if pre.count((0, 0)) != len(pre):
+        builder.pad([before for before, _ in pre], [after for _, after in pre])
     if depthwise and any(k > 1 for k in kernel):
         channels = builder.channels
         builder.conv(channels, kernel, stride, padding, dilation, groups=channels, bias=bias)
@@ -72,7 +70,7 @@ def _norm_act(builder: StageBuilder, norm: str, activation: str | None, dropout:
 
 def _pool(builder: StageBuilder, geometry: Geometry, index: int, kind: str) -> None:
     pools = [dim[index].pool for dim in geometry.dims]
-    if any(p > 1 for p in pools):
+    if max(pools) > 1:
         builder.pool(kind, pools, pools, ceil_mode=True)
 
 

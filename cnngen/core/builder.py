@@ -93,7 +93,7 @@ def _window_args(
 def compact(values: Sequence[int]) -> int | tuple[int, ...]:
     """An int when every dimension agrees, else the tuple (as a person writes it)."""
     values = tuple(values)
-    return values[0] if len(set(values)) == 1 else values
+    return values[0] if values and values.count(values[0]) == len(values) else values
 
 
 def group_count(channels: int) -> int:

@@ -320,10 +320,9 @@ def annotate(stages: Sequence[Stage], input_shape: Shape) -> tuple[list[Stage], 
     if forward is not None:
         per_stage, output = forward
         result = []
-        filled: set[int] = set()
         for stage, found in zip(stages, per_stage, strict=True):
             # ``found`` holds the fields of the ops, the shortcut and post, in that order.
-            if fill_fields(stage.ops + stage.shortcut + stage.post, found, filled):
+            if fill_fields(stage.ops + stage.shortcut + stage.post, found):
                 result.append(stage)
                 continue
             main, short = len(stage.ops), len(stage.ops) + len(stage.shortcut)

@@ -138,25 +138,23 @@ def new_stage(
     return stage
 
 
-def fill_fields(ops: Sequence[Op], fields: Sequence[Shape], filled: set[int]) -> bool:
-    """Write each op's receptive field into it, if every op is still without one.
+def fill_fields(ops: Sequence[Op], fields: Sequence[Shape]) -> bool:
+    """Give each op its receptive field in place; False where one already holds another field.
 
     The builder's ops (:func:`new_op`) are made without a field, and the field
     pass finishes them before the plan exists.  Copying every op to add one
-    value was a tenth of planning, so a field is written once into an op that
-    has none, in place.  An op that has a field, or is met a second time in
-    the pass (``filled`` holds their ids), is never changed: then nothing is
-    written and the caller copies (:meth:`Op.with_field`).
+    value was a tenth of planning, so an op without a field gets it written
+    in.  An op that holds a field is never changed: where that field is not
+    the one asked for (an op met at a second place, or one from an earlier
+    plan), the caller copies the ops instead (:meth:`Op.with_field`).
     """
-    ids = {id(op) for op in ops}
-    if len(ids) < len(ops) or not ids.isdisjoint(filled):
-        return False
-    for op in ops:
-        if op.__dict__["receptive_field"] is not None:
-            return False
     for op, receptive_field in zip(ops, fields, strict=True):
-        op.__dict__["receptive_field"] = receptive_field
-    filled |= ids
+        values = op.__dict__
+        held = values["receptive_field"]
+        if held is None:
+            values["receptive_field"] = receptive_field
+        elif held != receptive_field:
+            return False
     return True
 
 
