@@ -421,7 +421,7 @@ def _layer_transforms(
             )
         )
     pools = [dim[index].pool for dim in geometry.dims]
-    if any(p > 1 for p in pools):
+    if max(pools) > 1:
         last = transforms[-1]
         transforms.append(
             Transform(
@@ -479,12 +479,13 @@ def decoder_stages(
             last = outermost and finishes
             out_channels = widths[step] if closes else layer_in
             solved, crop = _undo(transform)
+            paddings, output_paddings = zip(*solved, strict=True)
             builder.conv_transpose(
                 out_channels,
                 transform.kernel,
                 transform.stride,
-                [p for p, _ in solved],
-                [o for _, o in solved],
+                paddings,
+                output_paddings,
                 transform.dilation,
                 bias=bias or last,
             )

@@ -78,14 +78,16 @@ def _window_args(
     dilation: Sequence[int],
 ) -> list[Arg]:
     """A convolution's window arguments in torch's order, those at torch's default left out."""
+    # Every layer has these: count() against the length is the cheapest "all at default".
+    dims = len(kernel)
     args: list[Arg] = [("kernel_size", compact(kernel))]
-    if not _all(stride, 1):
+    if stride.count(1) != dims:
         args.append(("stride", compact(stride)))
-    if not _all(padding, 0):
+    if padding.count(0) != dims:
         args.append(("padding", compact(padding)))
-    if output_padding is not None and not _all(output_padding, 0):
+    if output_padding is not None and output_padding.count(0) != dims:
         args.append(("output_padding", compact(output_padding)))
-    if not _all(dilation, 1):
+    if dilation.count(1) != dims:
         args.append(("dilation", compact(dilation)))
     return args
 
