@@ -339,12 +339,8 @@ def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
     loop per dimension.  None: another case, for the general functions.
     """
     in_shape, out_shape = op.in_shape, op.out_shape
-    dims = len(in_shape) - 1
-    if len(field_map) != dims or len(out_shape) != dims + 1:
+    if len(field_map) != len(in_shape) - 1 or len(out_shape) != len(in_shape):
         return None
-    for lows, highs in field_map:
-        if len(lows) != 1 or len(highs) != 1:
-            return None
     steps = _steps(op)
     assert steps is not None
     result = []
@@ -352,11 +348,13 @@ def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
     for (lows, highs), (after, scale, low_shift, high_shift), size, size_out in zip(
         field_map, steps, in_shape[1:], out_shape[1:], strict=True
     ):
+        if len(lows) != 1 or len(highs) != 1:
+            return None
         low = after(lows[0], scale, low_shift, size)
         high = after(highs[0], scale, high_shift, size)
+        result.append(((low,), (high,)))
         center = (size_out - 1) // 2
         widths.append(_value(high, center) - _value(low, center) + 1)
-        result.append(((low,), (high,)))
     return tuple(result), tuple(widths)
 
 
