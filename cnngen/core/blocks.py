@@ -400,24 +400,27 @@ def _layer_transforms(
 ) -> list[Transform]:
     transforms = []
     for block in range(sub_blocks):
-        # One row per dimension, turned into one tuple per field of the transform.
-        rows = [
-            (c.kernel, c.stride, c.dilation, c.padding + (c.pre[0] + c.pre[1]) // 2,
-             c.size_in, c.size_out, c.pre)
-            for c in _dim_conv(geometry, index, block)
-        ]  # fmt: skip
-        kernel, stride, dilation, prefer, size_in, size_out, pre = zip(*rows, strict=True)
+        # One tuple per field of the convolutions, over the dimensions.
+        kernel, stride, padding, dilation, pre, size_in, size_out = zip(
+            *_dim_conv(geometry, index, block), strict=True
+        )
+        # An explicit pad's centre is where the transposed convolution's padding goes.
+        prefer = (
+            padding
+            if pre.count((0, 0)) == len(pre)
+            else tuple(p + (before + after) // 2 for p, (before, after) in zip(padding, pre, strict=True))
+        )
         transforms.append(
             Transform(
-                kernel=kernel,
-                stride=stride,
-                dilation=dilation,
-                prefer=prefer,
-                size_in=size_in,
-                size_out=size_out,
-                channels_in=channels_in if block == 0 else channels_out,
-                channels_out=channels_out,
-                pre=pre,
+                kernel,
+                stride,
+                dilation,
+                prefer,
+                size_in,
+                size_out,
+                channels_in if block == 0 else channels_out,
+                channels_out,
+                pre,
             )
         )
     pools = [dim[index].pool for dim in geometry.dims]

@@ -160,6 +160,7 @@ SPEC_DEFAULTS = {f.name: f.default for f in fields(ModelSpec) if f.name not in (
 # Every option at its default, for make_spec to copy (it sets the family and the input size).
 _DEFAULT_SPEC = ModelSpec(family="encoder", input_size=(1,))
 OPTION_ORDER = tuple(SPEC_DEFAULTS)
+OPTION_INDEX = {name: index for index, name in enumerate(OPTION_ORDER)}
 # Switches with an off word of their own (--bias/--no-bias): False asks for something.
 OFF_SWITCHES = ("bias",)
 SIZE_OPTIONS = (
@@ -307,28 +308,29 @@ def article(word: str) -> str:
 
 def _check_accepted(family: str, given: dict[str, Any]) -> None:
     """Refuse every option the user gave that the family has no use for (presets: below)."""
-    for name in OPTION_ORDER:
-        if name not in given:
-            continue
-        option = option_name(name)
-        if not family_accepts(family, name):
-            users = families_accepting(name)
-            names = [f"{user}s" for user in users] or ["no family"]
-            plural = " and ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
-            value = given[name]
-            example = " ".join(option_words(((name, value),))) or option
-            raise CnngenError(
-                f"{option}: only {plural} take it, so it has no effect on {article(family)}; drop "
-                f"it, or use e.g. 'cnngen model {users[0] if users else family} {example} ...'",
-                option,
-                key="refusal.family_option" if users else "refusal.no_family_option",
-                fields={
-                    "option": option,
-                    "users": ", ".join(users),
-                    "family": family,
-                    "command": f"cnngen model {users[0] if users else family} {example} ...",
-                },
-            )
+    refused = [name for name in given if not family_accepts(family, name)]
+    if not refused:
+        return
+    # The first in option order is named, whatever order the options came in.
+    name = min(refused, key=OPTION_INDEX.__getitem__)
+    option = option_name(name)
+    users = families_accepting(name)
+    names = [f"{user}s" for user in users] or ["no family"]
+    plural = " and ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
+    value = given[name]
+    example = " ".join(option_words(((name, value),))) or option
+    raise CnngenError(
+        f"{option}: only {plural} take it, so it has no effect on {article(family)}; drop "
+        f"it, or use e.g. 'cnngen model {users[0] if users else family} {example} ...'",
+        option,
+        key="refusal.family_option" if users else "refusal.no_family_option",
+        fields={
+            "option": option,
+            "users": ", ".join(users),
+            "family": family,
+            "command": f"cnngen model {users[0] if users else family} {example} ...",
+        },
+    )
 
 
 def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -> ModelSpec:
@@ -583,8 +585,8 @@ def _given(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """
     return tuple(
         (name, options[name])
-        for name in OPTION_ORDER
-        if name in options and (options[name] is not False or name in OFF_SWITCHES)
+        for name in sorted(options, key=OPTION_INDEX.__getitem__)
+        if options[name] is not False or name in OFF_SWITCHES
     )
 
 
