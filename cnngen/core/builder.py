@@ -479,6 +479,10 @@ class StageBuilder:
         PReLU learns one slope per channel (``num_parameters``), which the
         parameter count includes.
         """
+        plain = ACTIVATIONS.get(name)
+        if plain is not None and name != "prelu":
+            # A bare name (no ":number"): its module with torch's defaults, as the table has them.
+            return self._add("activation", plain[0], plain[1], self.shape)
         name, number = split_activation(name)
         module, defaults = ACTIVATIONS[name]
         args: list[Arg] = list(defaults)

@@ -386,13 +386,15 @@ def plan_geometry(spec: ModelSpec) -> Geometry:
 
 def _dim_question(spec: ModelSpec, dim: int) -> tuple[object, ...]:
     """Everything of ``spec`` that the planners read for dimension ``dim``."""
-    return tuple(
-        None if values is None else values[dim]
-        for values in (
-            spec.input_size, spec.kernel, spec.dilation, spec.stride,
-            spec.min_size, spec.target_size,
-        )
-    )  # fmt: skip
+    stride, floor, target = spec.stride, spec.min_size, spec.target_size
+    return (
+        spec.input_size[dim],
+        spec.kernel[dim],
+        spec.dilation[dim],
+        None if stride is None else stride[dim],
+        None if floor is None else floor[dim],
+        None if target is None else target[dim],
+    )
 
 
 def _check_exact_padding(spec: ModelSpec, geometry: Geometry) -> None:

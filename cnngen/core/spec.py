@@ -186,7 +186,7 @@ def option_name(field_name: str) -> str:
 def format_value(value: Any) -> str:
     """A value as the CLI spells it: sizes as ``100x100``."""
     if isinstance(value, tuple):
-        return "x".join(format_value(v) for v in value)
+        return "x".join(map(format_value, value))
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
