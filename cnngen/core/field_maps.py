@@ -343,13 +343,22 @@ def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
         return None
     steps = _steps(op)
     assert steps is not None
-    result = []
-    widths = []
-    for (lows, highs), (after, scale, low_shift, high_shift), size, size_out in zip(
+    result: list[DimMap] = []
+    widths: list[int] = []
+    asked = None
+    for dim_map, dim_step, size, size_out in zip(
         field_map, steps, in_shape[1:], out_shape[1:], strict=True
     ):
+        lows, highs = dim_map
         if len(lows) != 1 or len(highs) != 1:
             return None
+        if asked == (dim_map, dim_step, size, size_out):
+            # What the dimension before asked (a square input): its answer.
+            result.append(result[-1])
+            widths.append(widths[-1])
+            continue
+        asked = (dim_map, dim_step, size, size_out)
+        after, scale, low_shift, high_shift = dim_step
         low = after(lows[0], scale, low_shift, size)
         high = after(highs[0], scale, high_shift, size)
         result.append(((low,), (high,)))
