@@ -482,7 +482,7 @@ def markdown(
         "",
         '`make_spec` + `solve` for `cnngen.plan("forecaster", input_size=..., layers=..., '
         "max_channels=64)`, median CPU time, divided by the plan's ops (every layer, "
-        "norms and activations included). Two references, recurrences written in the "
+        "norms and activations included). Three references, recurrences written in the "
         "benchmark, O(1) per op and dimension. *Arithmetic* computes the output sizes, "
         "parameters, MACs and an affine receptive field of the windowed ops (convolutions, "
         "poolings) only, into one running total, and builds nothing: a floor for the "
@@ -513,6 +513,7 @@ def markdown(
             f"{row['plan'] / row['records']:.1f}x | {row['op_records'] * 1e6 / ops:.2f} us | "
             f"{row['plan'] / row['op_records']:.1f}x |"
         )
+    lines += ["", _against_ops(rows)]
     lines += [
         "",
         "## Growth in layers",
@@ -559,7 +560,9 @@ def markdown(
         "`PYTHONDONTWRITEBYTECODE`. Importing `difflib` (dry-run diff, "
         "a config key's hint) and `json` (one error) only where used is kept: about 1 "
         "ms each, within the noise of one run (new text 0.93x, formatted before 1.04x "
-        "of the build before it). Templates that print Black's layout "
+        "of the build before it). Each family's solver is imported with it: a "
+        "forecaster's `cnngen model` loads neither the presets nor the U-Net and "
+        "group-convolution solvers, nor `fractions`. Templates that print Black's layout "
         "(`cnngen.rendering.layout` splits the long calls as Black would; "
         "`tests/test_black_layout.py` pins that the raw render of ten models is "
         "Black's output) are kept: Black then formats a text once instead of twice, "
@@ -594,6 +597,25 @@ def markdown(
     lines += ["", "## Machine", ""]
     lines += [f"- {name}: {value}" for name, value in machine_info()]
     return "\n".join(lines) + "\n"
+
+
+def _against_ops(rows: Sequence[dict[str, Any]]) -> str:
+    """One line: how far planning is from the *ops* floor, for the shallowest plans and the rest."""
+    planned = [row for row in rows if "refused" not in row]
+    ratios = {(row["size"], row["layers"]): row["plan"] / row["op_records"] for row in planned}
+    fewest = min(row["layers"] for row in planned)
+    shallow = [ratio for (_, layers), ratio in ratios.items() if layers == fewest]
+    deeper = [ratio for (_, layers), ratio in ratios.items() if layers > fewest]
+    line = (
+        f"Against *ops*, planning takes {min(ratios.values()):.1f}x to "
+        f"{max(ratios.values()):.1f}x per op: {min(shallow):.1f}x to {max(shallow):.1f}x at "
+        f"{fewest} layers, where the fixed work of a plan (checking the request, searching "
+        f"the geometry, the notes) is shared by few ops"
+    )
+    if deeper:
+        following = min(layers for _, layers in ratios if layers > fewest)
+        line += f", and at most {max(deeper):.1f}x from {following} layers on"
+    return line + "."
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -95,6 +95,9 @@ def test_plan_speed_measures_and_reports_a_tiny_grid():
     assert "| 1D 32 | 2 |" in text and "| `cnngen --help` | 80.0 ms | 2.50x this |" in text
     assert f"| `{plan_speed.MODEL_WARM}` | 100.0 ms | 2.00x this |" in text
     assert "| tiny | 10 | 10.0 ms | 1.00 ms | 90% |" in text
+    ratios = [row["plan"] / row["op_records"] for row in rows]
+    assert f"planning takes {min(ratios):.1f}x to {max(ratios):.1f}x per op" in text
+    assert "at 2 layers" in text and "from 4 layers on" in text
 
 
 def test_plan_speed_reference_counts_what_the_plan_counts():
