@@ -367,17 +367,18 @@ def _undo(transform: Transform) -> tuple[list[tuple[int, int]], tuple[tuple[int,
     what the encoder's pad added.
     """
     dims = range(len(transform.kernel))
-    found = [
-        _find_transposed(
-            transform.size_out[d],
-            transform.size_in[d],
-            transform.kernel[d],
-            transform.stride[d],
-            transform.dilation[d],
-            transform.prefer[d],
+    # Back from each dimension's output size to its input size.
+    found = list(
+        map(
+            _find_transposed,
+            transform.size_out,
+            transform.size_in,
+            transform.kernel,
+            transform.stride,
+            transform.dilation,
+            transform.prefer,
         )
-        for d in dims
-    ]
+    )
     if None not in found:
         return found, None  # type: ignore[return-value]
     pre = transform.pre or ((0, 0),) * len(dims)
