@@ -90,6 +90,26 @@ def test_forward_fields_equal_the_walk_on_random_plans(request: tuple[str, dict[
     assert forward == walked_fields(plan), (family, options)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(requests())
+def test_the_one_term_window_step_is_the_general_step(asked: tuple[str, dict[str, Any]]) -> None:
+    """_window_step is a shortcut: with it off, step() and extent() give every field the same."""
+    family, options = asked
+    try:
+        plan = cnngen.plan(family, **options)
+    except CnngenError:
+        return
+    lead_back = fields._lead_back(plan.stages, plan.input_shape)
+    fast = field_maps.annotate_forward(plan.stages, plan.input_shape, lead_back)
+    shortcut = field_maps._WINDOW_KINDS
+    field_maps._WINDOW_KINDS = frozenset()  # type: ignore[misc]
+    try:
+        general = field_maps.annotate_forward(plan.stages, plan.input_shape, lead_back)
+    finally:
+        field_maps._WINDOW_KINDS = shortcut  # type: ignore[misc]
+    assert fast == general, (family, options)
+
+
 DEEP = [
     ("forecaster", {"input_size": "512x384", "downsample": "none"}),
     ("classifier", {"input_size": "512x384", "block": "residual"}),
