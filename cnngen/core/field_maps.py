@@ -352,12 +352,13 @@ def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
         lows, highs = dim_map
         if len(lows) != 1 or len(highs) != 1:
             return None
-        if asked == (size, size_out, dim_step, dim_map):
+        question = (size, size_out, dim_step, dim_map)
+        if question == asked:
             # What the dimension before asked (a square input): its answer.
             result.append(result[-1])
             widths.append(widths[-1])
             continue
-        asked = (size, size_out, dim_step, dim_map)
+        asked = question
         after, scale, low_shift, high_shift = dim_step
         low = after(lows[0], scale, low_shift, size)
         high = after(highs[0], scale, high_shift, size)

@@ -74,6 +74,8 @@ def _padding(
     mode: str, size: int, kernel: int, stride: int, dilation: int
 ) -> tuple[int, tuple[int, int]]:
     """(symmetric conv padding, explicit (before, after) pad) for a padding mode."""
+    if mode == "auto":
+        return dilation * (kernel - 1) // 2, (0, 0)
     if mode == "valid":
         return 0, (0, 0)
     if mode.isdigit():  # --padding N: the same N on both sides of every convolution
@@ -83,7 +85,7 @@ def _padding(
         if before == after:
             return before, (0, 0)
         return 0, (before, after)
-    return dilation * (kernel - 1) // 2, (0, 0)
+    raise ValueError(f"unknown padding mode {mode!r}")
 
 
 def _run_layer(
@@ -92,15 +94,16 @@ def _run_layer(
     """One layer along one dimension from ``size``, or None when its window no longer fits."""
     layer_in = size
     convs = []
+    span = dilation * (kernel - 1) + 1
     for block in range(sub_blocks):
         stride = intent.stride if block == 0 else 1
         padding, pre = _padding(padding_mode, size, kernel, stride, dilation)
         if block == 0 and intent.reduction:
             padding -= intent.reduction
-        padded = size + pre[0] + pre[1]
-        if padded + 2 * padding < dilation * (kernel - 1) + 1:
+        padded = size + pre[0] + pre[1] + 2 * padding
+        if padded < span:
             return None
-        out = arithmetic.conv_size(padded, kernel, stride, padding, dilation)
+        out = (padded - span) // stride + 1  # arithmetic.conv_size, once the window fits
         convs.append(DimConv(kernel, stride, padding, dilation, pre, size, out))
         size = out
     if intent.pool > 1:
@@ -112,6 +115,7 @@ def _run_layer(
 
 # Layers worked out: (input size, intent, kernel, dilation) -> the layer, None if it cannot run.
 Known = dict[tuple[int, LayerIntent, int, int], DimLayer | None]
+_UNKNOWN = object()  # not worked out yet (None is a layer that cannot run)
 
 
 def simulate_dim(
@@ -138,9 +142,9 @@ def simulate_dim(
         known = {}
     for index, intent in enumerate(intents):
         key = (size, intent, kernel, dilation)
-        if key not in known:
-            known[key] = _run_layer(size, intent, kernel, dilation, padding_mode, sub_blocks)
-        layer = known[key]
+        layer = known.get(key, _UNKNOWN)
+        if layer is _UNKNOWN:
+            layer = known[key] = _run_layer(size, intent, kernel, dilation, padding_mode, sub_blocks)
         if layer is None:
             return index
         realized.append(layer)
@@ -167,20 +171,14 @@ class Geometry:
 _STRIDED = LayerIntent(DOWNSAMPLE_FACTOR, 1)
 _POOLED = LayerIntent(1, DOWNSAMPLE_FACTOR)
 _KEEP = LayerIntent(1, 1)
+_REDUCING = {"stride": _STRIDED, "pool": _POOLED}
 
 
 def _intents(spec: ModelSpec, dim: int, downsampling: set[int]) -> list[LayerIntent]:
     if spec.stride is not None:
         return [LayerIntent(spec.stride[dim], 1)] * spec.layers
-    intents = []
-    for index in range(spec.layers):
-        if index in downsampling and spec.downsample == "stride":
-            intents.append(_STRIDED)
-        elif index in downsampling and spec.downsample == "pool":
-            intents.append(_POOLED)
-        else:
-            intents.append(_KEEP)
-    return intents
+    reducing = _REDUCING.get(spec.downsample, _KEEP)  # type: ignore[arg-type]
+    return [reducing if index in downsampling else _KEEP for index in range(spec.layers)]
 
 
 def _simulate(

@@ -542,8 +542,10 @@ def check_option_types(options: dict[str, Any]) -> None:
     measured without recursion.
     """
     for name, value in options.items():
-        param = option_name(name)
         kind = OPTION_KINDS.get(name, "any")
+        if kind == "int" and type(value) is int:
+            continue  # the common case, before the option is named for an error
+        param = option_name(name)
         if kind == "flag":
             check_flag(param, value)
         elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
