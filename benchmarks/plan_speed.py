@@ -10,7 +10,8 @@ Four measurements:
 
 * **Planning per op**: ``make_spec`` + ``solve`` for forecasters of 5 to 1000
   layers, 1D to 3D, from 32 to 3840x2160, in CPU microseconds per op, next to
-  two reference recurrences written here, given the plan's layer choices.
+  three reference recurrences written here, given the plan's layer choices
+  and timed in turns with the plan.
   *Arithmetic* computes the output size, the parameters, the MACs and a
   textbook receptive field (jump, size, start) per dimension of the windowed
   ops alone, into one total.  *Records* does what any planner must at least
@@ -102,6 +103,29 @@ def cpu_time(function: Callable[[], Any], budget: float, most: int = 25) -> floa
         function()
         times.append(time.process_time() - start)
     return statistics.median(times)
+
+
+def interleaved_cpu_times(
+    functions: Sequence[Callable[[], Any]], budget: float, rounds: int = 5, calls: int = 5
+) -> list[float]:
+    """Median CPU seconds of each function, measured in turns, so drifting load meets all alike.
+
+    A turn runs one function once to warm it (its code and data back in the
+    caches, as in a loop of its own), then times ``calls`` calls; the
+    functions take turns for ``rounds`` rounds, more while within ``budget``.
+    """
+    times: list[list[float]] = [[] for _ in functions]
+    started = time.process_time()
+    done = 0
+    while done < rounds or (done < 5 * rounds and time.process_time() - started < budget):
+        for function, taken in zip(functions, times, strict=True):
+            function()
+            for _ in range(calls):
+                start = time.process_time()
+                function()
+                taken.append(time.process_time() - start)
+        done += 1
+    return [statistics.median(taken) for taken in times]
 
 
 # --------------------------------------------------- the reference recurrences
@@ -273,17 +297,17 @@ def per_op(
                 )
                 continue
             ops = sum(1 for stage in plan.stages for _ in stage.all_ops())
-            seconds = cpu_time(
-                lambda options=options: solve(make_spec("forecaster", **options)), budget
-            )
             inputs = reference_inputs(plan)
-            floor = cpu_time(lambda i=inputs, s=sizes: reference(i, s), budget / 4)
             named = record_inputs(plan)
-            built = cpu_time(
-                lambda i=named, s=plan.input_shape: reference_records(i, s), budget / 4
-            )
-            made = cpu_time(
-                lambda i=named, s=plan.input_shape: reference_records(i, s, True), budget / 4
+            # Round-robin, so a change of load on a shared machine meets all four alike.
+            seconds, floor, built, made = interleaved_cpu_times(
+                [
+                    lambda options=options: solve(make_spec("forecaster", **options)),
+                    lambda i=inputs, s=sizes: reference(i, s),
+                    lambda i=named, s=plan.input_shape: reference_records(i, s),
+                    lambda i=named, s=plan.input_shape: reference_records(i, s, True),
+                ],
+                budget * 1.5,
             )
             row.update(ops=ops, plan=seconds, reference=floor, records=built, op_records=made)
             rows.append(row)
@@ -482,7 +506,10 @@ def markdown(
         "",
         '`make_spec` + `solve` for `cnngen.plan("forecaster", input_size=..., layers=..., '
         "max_channels=64)`, median CPU time, divided by the plan's ops (every layer, "
-        "norms and activations included). Three references, recurrences written in the "
+        "norms and activations included); the plan and its references are timed in turns, "
+        "each warmed by one call before its timed calls, so a change of load on the machine "
+        "meets them alike. "
+        "Three references, recurrences written in the "
         "benchmark, O(1) per op and dimension. *Arithmetic* computes the output sizes, "
         "parameters, MACs and an affine receptive field of the windowed ops (convolutions, "
         "poolings) only, into one running total, and builds nothing: a floor for the "
