@@ -406,11 +406,9 @@ def _layer_transforms(
             *_dim_conv(geometry, index, block), strict=True
         )
         # An explicit pad's centre is where the transposed convolution's padding goes.
-        prefer = (
-            padding
-            if pre.count((0, 0)) == len(pre)
-            else tuple(p + (before + after) // 2 for p, (before, after) in zip(padding, pre, strict=True))
-        )
+        prefer = padding
+        if pre.count((0, 0)) != len(pre):
+            prefer = tuple(p + (b + a) // 2 for p, (b, a) in zip(padding, pre, strict=True))
         transforms.append(
             Transform(
                 kernel,

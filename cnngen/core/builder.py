@@ -78,16 +78,14 @@ def _window_args(
     dilation: Sequence[int],
 ) -> list[Arg]:
     """A convolution's window arguments in torch's order, those at torch's default left out."""
-    # Every layer has these: count() against the length is the cheapest "all at default".
-    dims = len(kernel)
     args: list[Arg] = [("kernel_size", compact(kernel))]
-    if stride.count(1) != dims:
+    if not _all(stride, 1):
         args.append(("stride", compact(stride)))
-    if padding.count(0) != dims:
+    if not _all(padding, 0):
         args.append(("padding", compact(padding)))
-    if output_padding is not None and output_padding.count(0) != dims:
+    if output_padding is not None and not _all(output_padding, 0):
         args.append(("output_padding", compact(output_padding)))
-    if dilation.count(1) != dims:
+    if not _all(dilation, 1):
         args.append(("dilation", compact(dilation)))
     return args
 
@@ -479,10 +477,6 @@ class StageBuilder:
         PReLU learns one slope per channel (``num_parameters``), which the
         parameter count includes.
         """
-        plain = ACTIVATIONS.get(name)
-        if plain is not None and name != "prelu":
-            # A bare name (no ":number"): its module with torch's defaults, as the table has them.
-            return self._add("activation", plain[0], plain[1], self.shape)
         name, number = split_activation(name)
         module, defaults = ACTIVATIONS[name]
         args: list[Arg] = list(defaults)

@@ -347,7 +347,7 @@ def activation_bytes(plan: Any) -> tuple[int, int]:
 
 
 def _op_totals(plan: Any) -> tuple[int, int, int]:
-    """Parameters, and :func:`activation_bytes`, in one pass over the ops (every plan is checked)."""
+    """Parameters and :func:`activation_bytes` in one pass over the ops: every plan is checked."""
     params, largest, total = 0, 0, 0
     prod = math.prod
     for stage in plan.stages:
@@ -370,7 +370,7 @@ def check_plan_limits(plan: Any) -> None:
         biggest = max(plan.stages, key=lambda stage: stage.params)
         option = {"latent": "--latent", "head": "--hidden"}.get(biggest.name, "--max-channels")
         raise CnngenError(
-            f"{option}: the plan has {plan.params:,} parameters ({biggest.params:,} in "
+            f"{option}: the plan has {params:,} parameters ({biggest.params:,} in "
             f"{biggest.name}), above cnngen's limit of {MAX_PARAMS:,} (40 GB of float32 "
             f"weights); use a smaller {option}, fewer layers or a smaller --input-size",
             option,

@@ -90,23 +90,9 @@ def _constant(value: int) -> Term:
     return (0, 0, 0, 1, value, value, value)
 
 
-def _ends(term: Term, size_in: int) -> tuple[int, int]:
-    """``term`` at the first and the last position of an input of ``size_in``.
-
-    :func:`_value` written out twice: every op of the pass asks this per
-    dimension and end, and the calls cost more than the arithmetic.
-    """
-    big_a, a, b, m, big_b, low, high = term
-    first = big_a * (b // m) + big_b
-    last = big_a * ((a * (size_in - 1) + b) // m) + big_b
-    first = low if first < low else high if first > high else first
-    last = low if last < low else high if last > high else last
-    return first, last
-
-
 def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
     """``term`` applied after ``x -> clip(scale * x + shift, 0, size_in - 1)``."""
-    low, high = _ends(term, size_in)
+    low, high = _value(term, 0), _value(term, size_in - 1)
     if low == high:
         # Clipped to one value: the term no longer depends on the position.
         return (0, 0, 0, 1, low, low, low)
@@ -116,7 +102,7 @@ def _after_multiply(term: Term, scale: int, shift: int, size_in: int) -> Term:
 
 def _after_divide(term: Term, divisor: int, shift: int, size_in: int) -> Term:
     """``term`` applied after ``x -> clip(floor((x + shift) / divisor), 0, size_in - 1)``."""
-    low, high = _ends(term, size_in)
+    low, high = _value(term, 0), _value(term, size_in - 1)
     if low == high:
         return (0, 0, 0, 1, low, low, low)
     big_a, a, b, m, big_b, _, _ = term

@@ -94,16 +94,15 @@ def _run_layer(
     """One layer along one dimension from ``size``, or None when its window no longer fits."""
     layer_in = size
     convs = []
-    span = dilation * (kernel - 1) + 1
     for block in range(sub_blocks):
         stride = intent.stride if block == 0 else 1
         padding, pre = _padding(padding_mode, size, kernel, stride, dilation)
         if block == 0 and intent.reduction:
             padding -= intent.reduction
-        padded = size + pre[0] + pre[1] + 2 * padding
-        if padded < span:
+        padded = size + pre[0] + pre[1]
+        if padded + 2 * padding < dilation * (kernel - 1) + 1:
             return None
-        out = (padded - span) // stride + 1  # arithmetic.conv_size, once the window fits
+        out = arithmetic.conv_size(padded, kernel, stride, padding, dilation)
         convs.append(DimConv(kernel, stride, padding, dilation, pre, size, out))
         size = out
     if intent.pool > 1:
@@ -144,7 +143,8 @@ def simulate_dim(
         key = (size, intent, kernel, dilation)
         layer = known.get(key, _UNKNOWN)
         if layer is _UNKNOWN:
-            layer = known[key] = _run_layer(size, intent, kernel, dilation, padding_mode, sub_blocks)
+            layer = _run_layer(size, intent, kernel, dilation, padding_mode, sub_blocks)
+            known[key] = layer
         if layer is None:
             return index
         realized.append(layer)
@@ -249,7 +249,7 @@ def _too_many_layers(spec: ModelSpec, fits: int) -> CnngenError:
 def _plan_dim_min(spec: ModelSpec, dim: int, known: Known) -> list[DimLayer]:
     floor = spec.min_size[dim]
     top = _max_downsampling(spec, dim)
-    if spec.padding in ("auto", "same", "valid"):
+    if not spec.padding.isdigit():
         # Then a downsampling layer at most halves a size, rounding up, and no other
         # layer grows one: a count whose halvings end below the floor cannot fit.
         size = spec.input_size[dim]
