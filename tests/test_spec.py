@@ -15,7 +15,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cnngen.core.spec import ModelSpec, make_spec, spec_from_options
+from cnngen.core import spec as spec_module
+from cnngen.core.plan import copy_with
+from cnngen.core.spec import ModelSpec, make_spec, option_name, spec_from_options
 from cnngen.errors import CnngenError
 
 BAD = [
@@ -113,6 +115,28 @@ def test_bad_values_are_refused_by_name(
     assert message.startswith(f"{param}:"), message
     assert phrase in message, message
     assert "\n" not in message
+
+
+def test_every_default_passes_the_checks_that_only_given_options_get() -> None:
+    """make_spec checks ranges and words of the options given; a default must pass them too."""
+    every = set(spec_module.SPEC_DEFAULTS)
+    spec_module._check_numbers_and_choices(spec_module._DEFAULT_SPEC, None, every)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in spec_module._COUNT_LIMITS])
+def test_each_count_is_checked_by_its_own_name(name: str) -> None:
+    spec = copy_with(spec_module._DEFAULT_SPEC, **{name: 0})
+    with pytest.raises(CnngenError) as error:
+        spec_module._check_numbers_and_choices(spec, None, {name})
+    assert error.value.param == option_name(name)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in spec_module._CHOICE_LISTS])
+def test_each_word_is_checked_by_its_own_name(name: str) -> None:
+    spec = copy_with(spec_module._DEFAULT_SPEC, **{name: "nonsense"})
+    with pytest.raises(CnngenError) as error:
+        spec_module._check_numbers_and_choices(spec, None, {name})
+    assert error.value.param == option_name(name)
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,8 @@ POINTWISE_KINDS = frozenset(
         "rotation_max",
     }
 )
+# Ops that slide a window: convolutions, poolings and transposed convolutions.
+WINDOWED_KINDS = frozenset({"conv", "maxpool", "avgpool", "conv_transpose"})
 # Beyond this many terms per end the pass gives way to the walk.
 MAX_TERMS = 8
 
@@ -217,6 +219,28 @@ def window(op: Op) -> tuple[tuple[int, ...], ...]:
 Step = tuple[Callable[[Term, int, int, int], Term], int, int, int]
 
 
+def _window_dim_step(
+    transposed: bool,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+    size_in: int,
+    size_out: int,
+) -> Step:
+    """A convolution's, pooling's or transposed convolution's step along one dimension."""
+    if transposed:
+        last_first = -(-(size_out - 1 + padding - (kernel - 1)) // stride)
+        if dilation != 1 or kernel < stride or padding < 0 or last_first > size_in - 1:
+            raise Unsupported("a transposed convolution with gaps or dilation")
+        return (_after_divide, stride, padding - (kernel - 1) + stride - 1, padding)
+    reach = dilation * (kernel - 1)
+    # The first window must end inside the input and the last begin inside it.
+    if reach < padding or stride * (size_out - 1) - padding > size_in - 1:
+        raise Unsupported("a window that reads padding only")
+    return (_after_multiply, stride, -padding, reach - padding)
+
+
 def _steps(op: Op) -> list[Step] | None:
     """Per dimension, the backward step of the interval's two ends (see Step).
 
@@ -228,26 +252,15 @@ def _steps(op: Op) -> list[Step] | None:
         return None
     dims = len(op.in_shape) - 1
     sizes_in, sizes_out = op.in_shape[1:], op.out_shape[1:]
-    if kind in ("conv", "maxpool", "avgpool"):
+    if kind in WINDOWED_KINDS:
         kernel, stride, padding, dilation = window(op)
-        steps = []
-        for d in range(dims):
-            reach = dilation[d] * (kernel[d] - 1)
-            # The first window must end inside the input and the last begin inside it.
-            if reach < padding[d] or stride[d] * (sizes_out[d] - 1) - padding[d] > sizes_in[d] - 1:
-                raise Unsupported("a window that reads padding only")
-            steps.append((_after_multiply, stride[d], -padding[d], reach - padding[d]))
-        return steps
-    if kind == "conv_transpose":
-        kernel, stride, padding, dilation = window(op)
-        steps = []
-        for d in range(dims):
-            k, s, p = kernel[d], stride[d], padding[d]
-            last_first = -(-(sizes_out[d] - 1 + p - (k - 1)) // s)
-            if dilation[d] != 1 or k < s or p < 0 or last_first > sizes_in[d] - 1:
-                raise Unsupported("a transposed convolution with gaps or dilation")
-            steps.append((_after_divide, s, p - (k - 1) + s - 1, p))
-        return steps
+        transposed = kind == "conv_transpose"
+        return [
+            _window_dim_step(
+                transposed, kernel[d], stride[d], padding[d], dilation[d], sizes_in[d], sizes_out[d]
+            )
+            for d in range(dims)
+        ]
     if kind == "pixel_shuffle":
         factor = op.args[0][1]
         return [(_after_divide, factor, 0, 0)] * dims
@@ -263,10 +276,7 @@ def _steps(op: Op) -> list[Step] | None:
 
 
 # Kinds with a step of their own; the rotation ones move positions between dimensions.
-_KNOWN_KINDS = POINTWISE_KINDS | {
-    "conv", "maxpool", "avgpool", "conv_transpose", "pixel_shuffle", "crop", "pad",
-    "rotation_stack",
-}  # fmt: skip
+_KNOWN_KINDS = POINTWISE_KINDS | WINDOWED_KINDS | {"pixel_shuffle", "crop", "pad", "rotation_stack"}
 
 
 def _check_padded(pad: Op, after: Op | None) -> None:
@@ -313,7 +323,8 @@ def run(field_map: FieldMap, ops: Sequence[Op], found: list[Shape], finish: Fini
     return field_map
 
 
-_WINDOW_KINDS = frozenset({"conv", "maxpool", "avgpool", "conv_transpose"})
+# The kinds run() gives to _window_step (a test empties it to check the general path).
+_WINDOW_KINDS = WINDOWED_KINDS
 
 
 def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
@@ -322,30 +333,35 @@ def _window_step(field_map: FieldMap, op: Op) -> tuple[FieldMap, Shape] | None:
     Nearly every op that moves positions is a convolution, pooling or
     transposed convolution whose interval ends are one term each; for them the
     step and the field at the central output position are worked out in one
-    loop per dimension.  None: another case, for the general functions.
+    loop per dimension, from the window read once; a dimension that asks what
+    the one before asked is not stepped again.  None: another case, for the
+    general functions.
     """
     in_shape, out_shape = op.in_shape, op.out_shape
-    if len(field_map) != len(in_shape) - 1 or len(out_shape) != len(in_shape):
+    dims = len(in_shape) - 1
+    if len(field_map) != dims or len(out_shape) != len(in_shape):
         return None
-    steps = _steps(op)
-    assert steps is not None
+    kernel, stride, padding, dilation = window(op)
+    transposed = op.kind == "conv_transpose"
     result: list[DimMap] = []
     widths: list[int] = []
     asked = None
-    for dim_map, dim_step, size, size_out in zip(
-        field_map, steps, in_shape[1:], out_shape[1:], strict=True
-    ):
+    for d in range(dims):
+        dim_map = field_map[d]
         lows, highs = dim_map
         if len(lows) != 1 or len(highs) != 1:
             return None
-        question = (size, size_out, dim_step, dim_map)
+        size, size_out = in_shape[d + 1], out_shape[d + 1]
+        question = (size, size_out, kernel[d], stride[d], padding[d], dilation[d], dim_map)
         if question == asked:
             # What the dimension before asked (a square input): its answer.
             result.append(result[-1])
             widths.append(widths[-1])
             continue
         asked = question
-        after, scale, low_shift, high_shift = dim_step
+        after, scale, low_shift, high_shift = _window_dim_step(
+            transposed, kernel[d], stride[d], padding[d], dilation[d], size, size_out
+        )
         low = after(lows[0], scale, low_shift, size)
         high = after(highs[0], scale, high_shift, size)
         result.append(((low,), (high,)))

@@ -32,12 +32,11 @@ from cnngen.errors import CnngenError
 
 def _trunk_field(stages: Sequence[Stage]) -> Shape:
     """The receptive field of the last op that still has positions (before any flatten)."""
-    best: Shape = ()
-    for stage in stages:
-        for op in stage.every_op():
-            if len(op.out_shape) > 1 and op.kind not in ("unflatten",) and op.receptive_field:
-                best = op.receptive_field
-    return best
+    for stage in reversed(stages):
+        for op in reversed(stage.every_op()):
+            if len(op.out_shape) > 1 and op.kind != "unflatten" and op.receptive_field:
+                return op.receptive_field
+    return ()
 
 
 def _coverage_note(spec: ModelSpec, stages: Sequence[Stage], field: Shape) -> list[str]:

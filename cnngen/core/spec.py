@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -361,7 +362,7 @@ def make_spec(family: str, *, names: NameSource | None = None, **options: Any) -
     options["input_size"] = input_size
     # Every name is checked above, so a copy of the defaults stands in for ModelSpec(...).
     spec = copy_with(_DEFAULT_SPEC, family=family, **options)
-    _check_numbers_and_choices(spec, names)
+    _check_numbers_and_choices(spec, names, options)
     kernel, dilation, stride, min_size, target_size = _sizes_per_dim(spec)
     downsample, sub_blocks = _blocks(spec)
     out_channels = spec.out_channels
@@ -667,22 +668,48 @@ def _input_size(options: dict[str, Any]) -> tuple[int, ...]:
     return input_size
 
 
-def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> None:
-    """Counts in range, names from the vocabulary, probabilities and ratios finite."""
-    for param, value, high in (
-        ("--layers", spec.layers, MAX_LAYERS),
-        ("--in-channels", spec.in_channels, MAX_CHANNELS),
-        ("--out-channels", spec.out_channels, MAX_CHANNELS),
-        ("--start-channels", spec.start_channels, MAX_CHANNELS),
-        ("--min-channels", spec.min_channels, MAX_CHANNELS),
-        ("--max-channels", spec.max_channels, MAX_CHANNELS),
-        ("--latent-layers", spec.latent_layers, MAX_LATENT_LAYERS),
-        ("--out-depth", spec.out_depth, MAX_SIZE),
-        ("--sub-blocks", spec.sub_blocks, MAX_SUB_BLOCKS),
-        ("--groups", spec.groups, MAX_CHANNELS),
-        ("--decoder-layers", spec.decoder_layers, MAX_LAYERS),
-    ):
-        _positive(param, value, 1, high)
+# Counts and their upper bounds, and words and their vocabularies, in the order
+# they are checked.  Only given options are checked: every default is within
+# them (tests/test_spec.py checks the defaults as if all were given).
+_COUNT_LIMITS = (
+    ("layers", MAX_LAYERS),
+    ("in_channels", MAX_CHANNELS),
+    ("out_channels", MAX_CHANNELS),
+    ("start_channels", MAX_CHANNELS),
+    ("min_channels", MAX_CHANNELS),
+    ("max_channels", MAX_CHANNELS),
+    ("latent_layers", MAX_LATENT_LAYERS),
+    ("out_depth", MAX_SIZE),
+    ("sub_blocks", MAX_SUB_BLOCKS),
+    ("groups", MAX_CHANNELS),
+    ("decoder_layers", MAX_LAYERS),
+)
+_CHOICE_LISTS = (
+    ("channel_rule", CHANNEL_RULES),
+    ("norm", NORMS),
+    ("block", BLOCKS),
+    ("pool", POOLS),
+    ("head", HEADS),
+    ("upsample", UPSAMPLE),
+    ("rotation_pool", ROTATION_POOLS),
+    ("group", GROUPS),
+    ("basis", BASES),
+    ("padding_mode", BORDER_MODES),
+)
+
+
+def _check_numbers_and_choices(
+    spec: ModelSpec, names: NameSource | None, given: Collection[str]
+) -> None:
+    """Counts in range, names from the vocabulary, probabilities and ratios finite.
+
+    ``given`` names the options the request set (by hand or by a preset); the
+    others hold their defaults, so their own ranges and vocabularies are not
+    checked again.  Checks between options run whatever was given.
+    """
+    for name, high in _COUNT_LIMITS:
+        if name in given:
+            _positive(option_name(name), getattr(spec, name), 1, high)
     if spec.groups > 1 and spec.depthwise:
         raise CnngenError(
             "--groups: --depthwise already gives every channel its own group; drop one of them",
@@ -704,22 +731,14 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
             f"--sub-blocks {max(1, MAX_CONVOLUTIONS // spec.layers)} or fewer",
             "--sub-blocks",
         )
-    for param, value, choices in (
-        ("--channel-rule", spec.channel_rule, CHANNEL_RULES),
-        ("--norm", spec.norm, NORMS),
-        ("--block", spec.block, BLOCKS),
-        ("--pool", spec.pool, POOLS),
-        ("--head", spec.head, HEADS),
-        ("--upsample", spec.upsample, UPSAMPLE),
-        ("--rotation-pool", spec.rotation_pool, ROTATION_POOLS),
-        ("--group", spec.group, GROUPS),
-        ("--basis", spec.basis, BASES),
-        ("--padding-mode", spec.padding_mode, BORDER_MODES),
-    ):
-        check_choice(param, value, choices)
+    for name, choices in _CHOICE_LISTS:
+        if name in given:
+            check_choice(option_name(name), getattr(spec, name), choices)
     _check_padding(spec)
-    check_activation("--activation", spec.activation)
-    check_activation("--final-activation", spec.final_activation, FINAL_ACTIVATIONS)
+    if "activation" in given:
+        check_activation("--activation", spec.activation)
+    if "final_activation" in given:
+        check_activation("--final-activation", spec.final_activation, FINAL_ACTIVATIONS)
     if spec.latent_activation is not None:
         check_activation("--latent-activation", spec.latent_activation, FINAL_ACTIVATIONS)
     _check_latent(spec)
@@ -728,13 +747,15 @@ def _check_numbers_and_choices(spec: ModelSpec, names: NameSource | None) -> Non
         check_choice("--downsample", spec.downsample, DOWNSAMPLE)
     if spec.name is not None:
         check_class_name("--name", spec.name, ("model",), names)
-    check_number("--dropout", spec.dropout, 0.0, 1.0, high_open=True, example="0.2")
+    if "dropout" in given:
+        check_number("--dropout", spec.dropout, 0.0, 1.0, high_open=True, example="0.2")
     if spec.norm == "dropout" and spec.dropout == 0.0:
         raise CnngenError(
             "--dropout: --norm dropout needs a probability above 0, e.g. --dropout 0.2",
             "--dropout",
         )
-    check_number("--ratio", spec.ratio, 0.0, MAX_RATIO, low_open=True, example="2")
+    if "ratio" in given:
+        check_number("--ratio", spec.ratio, 0.0, MAX_RATIO, low_open=True, example="2")
     if spec.min_channels > spec.max_channels:
         raise CnngenError(
             f"--min-channels: {spec.min_channels} is above --max-channels "
