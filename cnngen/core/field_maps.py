@@ -203,14 +203,15 @@ def window(op: Op) -> tuple[tuple[int, ...], ...]:
     stride = named.get("stride")
     padding = named.get("padding", 0)
     dilation = named.get("dilation", 1)
-    kernels = kernel if isinstance(kernel, tuple) else (kernel,) * dims
+    # ``type() is``, not isinstance(): the values are the builder's ints and tuples.
+    kernels = kernel if type(kernel) is tuple else (kernel,) * dims
     if stride is None:
         stride = kernels if op.kind.endswith("pool") else 1
     return (
         kernels,
-        stride if isinstance(stride, tuple) else (stride,) * dims,
-        padding if isinstance(padding, tuple) else (padding,) * dims,
-        dilation if isinstance(dilation, tuple) else (dilation,) * dims,
+        stride if type(stride) is tuple else (stride,) * dims,
+        padding if type(padding) is tuple else (padding,) * dims,
+        dilation if type(dilation) is tuple else (dilation,) * dims,
     )
 
 
@@ -482,7 +483,8 @@ def _forward(
                 out = hull([out, run(entry, stage.shortcut, found, lead_back)])
             elif stage.shortcut:
                 raise Unsupported("a shortcut outside a residual stage")
-            out = run(out, stage.post, found, lead_back)
+            if stage.post:
+                out = run(out, stage.post, found, lead_back)
         outputs[stage.name] = out
         previous = out
         fields.append(tuple(found))
