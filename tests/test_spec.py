@@ -120,7 +120,12 @@ def test_bad_values_are_refused_by_name(
 def test_every_default_passes_the_checks_that_only_given_options_get() -> None:
     """make_spec checks ranges and words of the options given; a default must pass them too."""
     every = set(spec_module.SPEC_DEFAULTS)
+    tables = spec_module._COUNT_LIMITS + spec_module._CHOICE_LISTS
+    assert {name for name, _ in tables} <= every
+    # With every option counted as given, a default outside its range or words would raise.
     spec_module._check_numbers_and_choices(spec_module._DEFAULT_SPEC, None, every)
+    for name, choices in spec_module._CHOICE_LISTS:
+        assert getattr(spec_module._DEFAULT_SPEC, name) in choices, name
 
 
 @pytest.mark.parametrize("name", [name for name, _ in spec_module._COUNT_LIMITS])
