@@ -618,6 +618,28 @@ def test_a_4k_forecaster_with_50_layers_plans_exactly() -> None:
     assert plan.output_shape == (3, 3840, 2160)
 
 
+def test_a_square_input_reuses_only_what_its_planners_read() -> None:
+    """plan_geometry reuses a dimension's layers for one that asks the same question.
+
+    The question lists the per-dimension values by hand, so every ``spec.X[dim]``
+    the planners read must be among them, or a square input could get the wrong layers.
+    """
+    import inspect
+    import re
+
+    from cnngen.core import geometry
+
+    read = set(re.findall(r"spec\.(\w+)\[dim\]", inspect.getsource(geometry)))
+    assert read, "the pattern no longer finds the planners' reads"
+    assert read <= set(geometry.PER_DIMENSION_FIELDS)
+    # Two dimensions that differ in one of these values are planned apart.
+    spec = make_spec("encoder", input_size=(64, 64), layers=4, kernel=(3, 5))
+    first, second = geometry.plan_geometry(spec).dims
+    assert first[0].convs[0].kernel == 3 and second[0].convs[0].kernel == 5
+    square = geometry.plan_geometry(make_spec("encoder", input_size=(64, 64), layers=4)).dims
+    assert square[0] is square[1]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     size=st.integers(1, 5000),

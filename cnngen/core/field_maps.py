@@ -203,15 +203,14 @@ def window(op: Op) -> tuple[tuple[int, ...], ...]:
     stride = named.get("stride")
     padding = named.get("padding", 0)
     dilation = named.get("dilation", 1)
-    # ``type() is``, not isinstance(): the values are the builder's ints and tuples.
-    kernels = kernel if type(kernel) is tuple else (kernel,) * dims
+    kernels = kernel if isinstance(kernel, tuple) else (kernel,) * dims
     if stride is None:
         stride = kernels if op.kind.endswith("pool") else 1
     return (
         kernels,
-        stride if type(stride) is tuple else (stride,) * dims,
-        padding if type(padding) is tuple else (padding,) * dims,
-        dilation if type(dilation) is tuple else (dilation,) * dims,
+        stride if isinstance(stride, tuple) else (stride,) * dims,
+        padding if isinstance(padding, tuple) else (padding,) * dims,
+        dilation if isinstance(dilation, tuple) else (dilation,) * dims,
     )
 
 

@@ -382,17 +382,15 @@ def plan_geometry(spec: ModelSpec) -> Geometry:
     return geometry
 
 
+# The spec's per-dimension values that the planners read as ``spec.<name>[dim]``;
+# tests/test_solver.py checks this module reads no other.
+PER_DIMENSION_FIELDS = ("input_size", "kernel", "dilation", "stride", "min_size", "target_size")
+
+
 def _dim_question(spec: ModelSpec, dim: int) -> tuple[object, ...]:
     """Everything of ``spec`` that the planners read for dimension ``dim``."""
-    stride, floor, target = spec.stride, spec.min_size, spec.target_size
-    return (
-        spec.input_size[dim],
-        spec.kernel[dim],
-        spec.dilation[dim],
-        None if stride is None else stride[dim],
-        None if floor is None else floor[dim],
-        None if target is None else target[dim],
-    )
+    per_dim = (getattr(spec, name) for name in PER_DIMENSION_FIELDS)
+    return tuple(None if values is None else values[dim] for values in per_dim)
 
 
 def _check_exact_padding(spec: ModelSpec, geometry: Geometry) -> None:
